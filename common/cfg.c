@@ -1,0 +1,2 @@
+/* cfg: see cfg.h (being written). */
+#include "cfg.h"

@@ -1,0 +1,2 @@
+/* chan: see chan.h (being written). */
+#include "chan.h"

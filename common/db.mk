@@ -1,0 +1,1 @@
+# common: build rules (see Makefile.am)

@@ -1,0 +1,205 @@
+/*
+ * json: yajl_tree for reading, yajl_gen for writing. The writer latches its
+ * first error so callers can chain calls and check once at jw_buf().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+yajl_val
+json_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	char		*copy;
+	yajl_val	 v;
+
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "NUL byte in JSON text");
+		return NULL;
+	}
+	copy = xmalloc(len + 1);
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	v = yajl_tree_parse(copy, err, errlen);
+	free(copy);
+	if (v == NULL && errlen > 0) {
+		/* yajl's messages span lines; keep the first one. */
+		char *nl = strchr(err, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (err[0] == '\0')
+			snprintf(err, errlen, "invalid JSON");
+	}
+	return v;
+}
+
+yajl_val
+json_get(yajl_val obj, const char *key)
+{
+	if (obj == NULL || !YAJL_IS_OBJECT(obj))
+		return NULL;
+	for (size_t i = 0; i < obj->u.object.len; i++)
+		if (strcmp(obj->u.object.keys[i], key) == 0)
+			return obj->u.object.values[i];
+	return NULL;
+}
+
+const char *
+json_get_str(yajl_val obj, const char *key)
+{
+	yajl_val v = json_get(obj, key);
+
+	return v != NULL && YAJL_IS_STRING(v) ? v->u.string : NULL;
+}
+
+int
+json_get_int(yajl_val obj, const char *key, long long *out)
+{
+	yajl_val v = json_get(obj, key);
+
+	if (v == NULL || !YAJL_IS_INTEGER(v))
+		return -1;
+	*out = YAJL_GET_INTEGER(v);
+	return 0;
+}
+
+int
+json_get_bool(yajl_val obj, const char *key, int *out)
+{
+	yajl_val v = json_get(obj, key);
+
+	if (v == NULL || !(YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)))
+		return -1;
+	*out = YAJL_IS_TRUE(v);
+	return 0;
+}
+
+yajl_val
+json_get_array(yajl_val obj, const char *key)
+{
+	yajl_val v = json_get(obj, key);
+
+	return v != NULL && YAJL_IS_ARRAY(v) ? v : NULL;
+}
+
+yajl_val
+json_get_object(yajl_val obj, const char *key)
+{
+	yajl_val v = json_get(obj, key);
+
+	return v != NULL && YAJL_IS_OBJECT(v) ? v : NULL;
+}
+
+struct jw {
+	yajl_gen	 g;
+	int		 failed;
+};
+
+struct jw *
+jw_new(void)
+{
+	struct jw *w = xcalloc(1, sizeof(*w));
+
+	w->g = yajl_gen_alloc(NULL);
+	if (w->g == NULL)
+		fatalx("yajl_gen_alloc failed");
+	/* Invalid UTF-8 from outside must never yield invalid JSON. */
+	yajl_gen_config(w->g, yajl_gen_validate_utf8, 1);
+	return w;
+}
+
+void
+jw_free(struct jw *w)
+{
+	if (w == NULL)
+		return;
+	yajl_gen_free(w->g);
+	free(w);
+}
+
+void
+jw_reset(struct jw *w)
+{
+	yajl_gen_reset(w->g, NULL);
+	yajl_gen_clear(w->g);
+	w->failed = 0;
+}
+
+static void
+jw_check(struct jw *w, yajl_gen_status st)
+{
+	if (st != yajl_gen_status_ok)
+		w->failed = 1;
+}
+
+#define JW_GUARD(w)	do { if ((w)->failed) return; } while (0)
+
+void jw_obj_open(struct jw *w) { JW_GUARD(w); jw_check(w, yajl_gen_map_open(w->g)); }
+void jw_obj_close(struct jw *w) { JW_GUARD(w); jw_check(w, yajl_gen_map_close(w->g)); }
+void jw_arr_open(struct jw *w) { JW_GUARD(w); jw_check(w, yajl_gen_array_open(w->g)); }
+void jw_arr_close(struct jw *w) { JW_GUARD(w); jw_check(w, yajl_gen_array_close(w->g)); }
+void jw_null(struct jw *w) { JW_GUARD(w); jw_check(w, yajl_gen_null(w->g)); }
+void jw_bool(struct jw *w, int v) { JW_GUARD(w); jw_check(w, yajl_gen_bool(w->g, v)); }
+void jw_int(struct jw *w, long long v) { JW_GUARD(w); jw_check(w, yajl_gen_integer(w->g, v)); }
+void jw_double(struct jw *w, double v) { JW_GUARD(w); jw_check(w, yajl_gen_double(w->g, v)); }
+
+void
+jw_strn(struct jw *w, const char *s, size_t len)
+{
+	JW_GUARD(w);
+	jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s, len));
+}
+
+void
+jw_str(struct jw *w, const char *s)
+{
+	if (s == NULL)
+		jw_null(w);
+	else
+		jw_strn(w, s, strlen(s));
+}
+
+void
+jw_key(struct jw *w, const char *key)
+{
+	jw_strn(w, key, strlen(key));
+}
+
+void
+jw_kstr(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+void
+jw_kint(struct jw *w, const char *key, long long v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void
+jw_kbool(struct jw *w, const char *key, int v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
+const char *
+jw_buf(struct jw *w, size_t *len)
+{
+	const unsigned char	*buf;
+	size_t			 n;
+
+	if (w->failed || yajl_gen_get_buf(w->g, &buf, &n) != yajl_gen_status_ok)
+		return NULL;
+	if (len != NULL)
+		*len = n;
+	return (const char *)buf;
+}

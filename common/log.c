@@ -1,0 +1,200 @@
+/*
+ * log: timestamped one-line events on stderr. See log.h for the format.
+ * Each line is formatted into one buffer and written with one write(2), so
+ * lines from several processes sharing a pipe never interleave mid-line
+ * (PIPE_BUF is 4 KiB; longer lines are cut).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define LOG_LINE_MAX	4096
+
+static char	 log_prog[64] = "holdfast";
+static int	 log_lvl = LOG_LVL_INFO;
+static int	 log_fd = STDERR_FILENO;
+
+static const char *const log_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+
+void
+log_init(const char *progname, int level)
+{
+	strlcpy_hf(log_prog, progname, sizeof(log_prog));
+	log_lvl = level;
+}
+
+void
+log_set_level(int level)
+{
+	log_lvl = level;
+}
+
+int
+log_get_level(void)
+{
+	return log_lvl;
+}
+
+void
+log_set_fd(int fd)
+{
+	log_fd = fd < 0 ? STDERR_FILENO : fd;
+}
+
+int
+log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < nitems(log_names); i++)
+		if (strcasecmp(name, log_names[i]) == 0)
+			return (int)i;
+	if (strcasecmp(name, "warning") == 0)
+		return LOG_LVL_WARN;
+	return -1;
+}
+
+const char *
+log_level_name(int level)
+{
+	if (level < 0 || level >= (int)nitems(log_names))
+		return "?";
+	return log_names[level];
+}
+
+/* Formats the prefix "2026-11-28T13:02:20.123Z INFO prog[pid]: ". */
+static int
+log_prefix(char *buf, size_t size, int level)
+{
+	struct timeval	 tv;
+	struct tm	 tm;
+	char		 ts[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	return snprintf(buf, size, "%s.%03dZ %s %s[%d]: ", ts,
+	    (int)(tv.tv_usec / 1000), log_level_name(level), log_prog,
+	    (int)getpid());
+}
+
+static void
+log_emit(int level, const char *suffix, const char *fmt, va_list ap)
+{
+	char	 line[LOG_LINE_MAX];
+	int	 n, m;
+
+	if (level > log_lvl)
+		return;
+	n = log_prefix(line, sizeof(line) - 2, level);
+	m = vsnprintf(line + n, sizeof(line) - 2 - n, fmt, ap);
+	if (m > 0)
+		n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	if (suffix != NULL) {
+		m = snprintf(line + n, sizeof(line) - 2 - n, ": %s", suffix);
+		if (m > 0)
+			n += m;
+		if (n > (int)sizeof(line) - 2)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	(void)!write(log_fd, line, n);
+}
+
+void
+log_vlog(int level, const char *fmt, va_list ap)
+{
+	log_emit(level, NULL, fmt, ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_WARN, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+#define LOG_FN(name, level)				\
+void							\
+name(const char *fmt, ...)				\
+{							\
+	va_list	 ap;					\
+	int	 saved = errno;				\
+							\
+	va_start(ap, fmt);				\
+	log_emit(level, NULL, fmt, ap);			\
+	va_end(ap);					\
+	errno = saved;					\
+}
+
+LOG_FN(log_warnx, LOG_LVL_WARN)
+LOG_FN(log_errorx, LOG_LVL_ERROR)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+log_ratelimit_init(struct log_ratelimit *lr, double rate, double burst)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->lr_rate = rate;
+	lr->lr_burst = burst;
+	lr->lr_tokens = burst;
+	lr->lr_last_us = now_mono_us();
+}
+
+int
+log_ratelimit_ok(struct log_ratelimit *lr)
+{
+	unsigned long long now = now_mono_us();
+
+	lr->lr_tokens += (now - lr->lr_last_us) / 1e6 * lr->lr_rate;
+	if (lr->lr_tokens > lr->lr_burst)
+		lr->lr_tokens = lr->lr_burst;
+	lr->lr_last_us = now;
+	if (lr->lr_tokens < 1.0) {
+		lr->lr_suppressed++;
+		return 0;
+	}
+	lr->lr_tokens -= 1.0;
+	if (lr->lr_suppressed > 0) {
+		log_warnx("[LOG_SUPPRESSED] %lu similar lines dropped", lr->lr_suppressed);
+		lr->lr_suppressed = 0;
+	}
+	return 1;
+}

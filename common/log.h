@@ -1,0 +1,61 @@
+/*
+ * log: one line per event, on stderr (holdfastd captures workers' stderr).
+ *
+ *   2026-11-28T13:02:20.123Z INFO holdfastd[4242]: [WORKER_READY] name=http:0 pid=4250
+ *
+ * UTC timestamp with milliseconds, level, program[pid], then the message.
+ * The bracketed tags ([DB_DOWN], [WORKER_EXIT], ...) are part of the message
+ * and are what operators grep for: one format per recurring event.
+ * Shaped after OpenBSD's log.c: log_warn appends strerror(errno), the *x
+ * variants do not; fatal/fatalx log then exit(1).
+ */
+#ifndef HOLDFAST_LOG_H
+#define HOLDFAST_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+/* Sets the program name shown in every line and the threshold. */
+void log_init(const char *progname, int level);
+void log_set_level(int level);
+int log_get_level(void);
+/* "error", "warn", "info", "debug" -> level; -1 when unknown. */
+int log_level_parse(const char *name);
+const char *log_level_name(int level);
+/* Send lines to fd instead of stderr (tests); -1 restores stderr. */
+void log_set_fd(int fd);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_vlog(int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * A token bucket for lines that bad input can trigger at line rate (a SIP
+ * flood of junk): log_ratelimit_ok() says whether this line may be written;
+ * when lines were suppressed, the next allowed line is preceded by a count.
+ */
+struct log_ratelimit {
+	double		 lr_tokens;
+	double		 lr_rate;	/* lines per second */
+	double		 lr_burst;
+	unsigned long	 lr_suppressed;
+	unsigned long long lr_last_us;
+};
+void log_ratelimit_init(struct log_ratelimit *, double rate, double burst);
+int log_ratelimit_ok(struct log_ratelimit *);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * util: allocation wrappers that abort on failure (callers stay short;
+ * running out of memory is not a recoverable condition for a worker, and
+ * holdfastd restarts it), fd flags, clocks, durations, small string helpers.
+ */
+#ifndef HOLDFAST_UTIL_H
+#define HOLDFAST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Return 0, or -1 with errno set. */
+int fd_set_cloexec(int fd);
+int fd_set_nonblock(int fd);
+
+uint64_t now_mono_us(void);
+uint64_t now_mono_ms(void);
+/* Wall clock, microseconds since the epoch (for records, never for timers). */
+int64_t now_real_us(void);
+
+/*
+ * Durations as written in the config: "500ms", "5s", "2m", "1h"; a bare
+ * number is seconds. Returns 0 and *out_ms, or -1 (negative, overflow,
+ * unknown unit, trailing junk).
+ */
+int parse_duration_ms(const char *s, int64_t *out_ms);
+/* Decimal integer within [min, max]; 0 or -1. */
+int parse_int(const char *s, long long min, long long max, long long *out);
+/* "true/false/yes/no/on/off/1/0" -> 1/0; -1 otherwise. */
+int parse_bool(const char *s);
+
+/* Fixed-size, always NUL-terminated copy; returns strlen(src). */
+size_t strlcpy_hf(char *dst, const char *src, size_t size);
+
+/* Full-jitter exponential backoff: U(0, min(cap, base * 2^attempt)), in ms.
+ * attempt counts from 0. rnd is a uniform value in [0,1). */
+int64_t backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd);
+/* The un-jittered ceiling for the same attempt: min(cap, base * 2^attempt). */
+int64_t backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt);
+/* A uniform double in [0,1) from a per-process PRNG seeded at first use. */
+double rand_unit(void);
+
+#endif

@@ -1,0 +1,2 @@
+/* holdfastd: being written. */
+int main(void) { return 0; }

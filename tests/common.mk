@@ -1,0 +1,1 @@
+# tests of common/ (cfg, json, util, log)

@@ -1,0 +1,2 @@
+/* tu: see tu.h (being written). */
+#include "tu.h"

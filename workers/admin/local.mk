@@ -1,0 +1,1 @@
+# workers/admin: build rules (see Makefile.am)

@@ -1,0 +1,1 @@
+# workers/http: build rules (see Makefile.am)

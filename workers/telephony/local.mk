@@ -1,0 +1,1 @@
+# workers/telephony: build rules (see Makefile.am)

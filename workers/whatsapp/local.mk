@@ -1,0 +1,1 @@
+# workers/whatsapp: build rules (see Makefile.am)
