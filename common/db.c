@@ -1,0 +1,2 @@
+/* db: see db.h (being written). */
+#include "db.h"
