@@ -5,6 +5,7 @@
  *
  *   -s FILE   first thing: append "<CLOCK_MONOTONIC ns> <pid>\n" to FILE
  *   -x        exit(1) at once, before the channel
+ *   -F FILE   exit(1) at once while FILE exists (a fault an operator fixes)
  *   -C MS     crash (SIGSEGV) MS ms after start
  *   -E MS     exit(0) MS ms after start
  *   -H MS     hang MS ms after ready: stop heartbeating, block forever
@@ -156,10 +157,14 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xC:E:H:TRr:D:u:p:P:aX")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aX")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
+		case 'F':
+			if (access(optarg, F_OK) == 0)
+				exit(1);
+			break;
 		case 'C': tw.crash_ms = atol(optarg); break;
 		case 'E': tw.exit_ms = atol(optarg); break;
 		case 'H': tw.hang_ms = atol(optarg); break;
