@@ -1,1 +1,2 @@
 # man: build rules (see Makefile.am)
+dist_man_MANS += man/holdfast.conf.5
