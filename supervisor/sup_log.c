@@ -1,8 +1,9 @@
 /*
  * sup_log: capture of worker output (see sup_log.h).
  *
- * Invariants: a pipe is read until EOF even after its process has been
- * reaped (a worker's last words matter most); each re-emitted line goes
+ * Invariants: when a process is reaped, what it wrote before dying is read
+ * and logged before its pipes are closed (a worker's last words matter
+ * most); each re-emitted line goes
  * out in one write(2) so lines of different workers never interleave; the
  * ring and the log files belong to the instance, not to one child, so
  * `tail` shows what happened before a crash.
@@ -284,13 +285,17 @@ sup_out_close(struct sup_out *o)
 	free(o);
 }
 
-/* Returns -1 once the pipe is at EOF (or broken) and was closed. */
+/*
+ * Returns -1 once the pipe is at EOF (or broken) and was closed, 0 when it
+ * is drained or a bounded number of reads were done: a worker that writes
+ * without pause must not keep the loop from everything else.
+ */
 static int
 sup_out_read(struct sup_out *o)
 {
 	ssize_t n;
 
-	for (;;) {
+	for (int i = 0; i < 16; i++) {
 		n = read(o->o_fd, o->o_buf + o->o_len, sizeof(o->o_buf) - o->o_len);
 		if (n > 0) {
 			o->o_len += n;
@@ -304,6 +309,7 @@ sup_out_read(struct sup_out *o)
 		sup_out_close(o);
 		return -1;
 	}
+	return 0;
 }
 
 static void

@@ -265,74 +265,104 @@ sup_child_fd(struct sup_child *c, int src, int dst)
 	c->dst[c->nfds++] = dst;
 }
 
-/* Parent side after fork: keep our ends, give the child its own group. */
+struct sup_pipes {
+	int	 sv[2];		/* channel: [0] ours, [1] the child's */
+	int	 out[2];	/* stdout: [0] ours, [1] the child's */
+	int	 err[2];
+};
+
 static void
-sup_spawned(struct sup_proc *p, pid_t pid, int sv[2], int out[2], int err[2])
+sup_pipes_close(struct sup_pipes *pp)
 {
-	close(sv[1]);
-	close(out[1]);
-	close(err[1]);
-	setpgid(pid, pid);	/* also done by the child: whichever runs first */
-	fd_set_nonblock(out[0]);
-	fd_set_nonblock(err[0]);
-	sup_out_attach(p, 0, out[0]);
-	sup_out_attach(p, 1, err[0]);
-	sup_chan_attach(p, sv[0]);
+	int *fds[] = { pp->sv, pp->out, pp->err };
+
+	for (size_t i = 0; i < nitems(fds); i++)
+		for (int j = 0; j < 2; j++)
+			if (fds[i][j] != -1)
+				close(fds[i][j]);
 }
 
+static int
+sup_pipes_open(struct sup_pipes *pp, char *err, size_t errlen)
+{
+	pp->sv[0] = pp->sv[1] = pp->out[0] = pp->out[1] = pp->err[0] = pp->err[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp->sv) == -1 ||
+	    pipe2(pp->out, O_CLOEXEC) == -1 || pipe2(pp->err, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "socketpair/pipe2: %s", strerror(errno));
+		sup_pipes_close(pp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parent side after fork: keep our ends, give the child its own group. */
+static void
+sup_spawned(struct sup_proc *p, pid_t pid, struct sup_pipes *pp)
+{
+	close(pp->sv[1]);
+	close(pp->out[1]);
+	close(pp->err[1]);
+	setpgid(pid, pid);	/* also done by the child: whichever runs first */
+	fd_set_nonblock(pp->out[0]);
+	fd_set_nonblock(pp->err[0]);
+	sup_out_attach(p, 0, pp->out[0]);
+	sup_out_attach(p, 1, pp->err[0]);
+	sup_chan_attach(p, pp->sv[0]);
+}
+
+/* Everything the child needs, prepared before fork. */
+static void
+sup_child_prepare(struct sup_proc *p, struct sup_child *c, struct sup_pipes *pp)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	int			 chanfd;
+
+	chanfd = p->p_group->g_listen_fd != -1 ? SUP_FD_LISTEN + 1 : SUP_FD_LISTEN;
+	c->argv = wc->argv;
+	c->envp = sup_env(p, c, chanfd);
+	c->dir = wc->directory;
+	c->parent = getpid();
+	sup_child_fd(c, sup.s_devnull, STDIN_FILENO);
+	sup_child_fd(c, pp->out[1], STDOUT_FILENO);
+	sup_child_fd(c, pp->err[1], STDERR_FILENO);
+	if (p->p_group->g_listen_fd != -1)
+		sup_child_fd(c, p->p_group->g_listen_fd, SUP_FD_LISTEN);
+	sup_child_fd(c, pp->sv[1], chanfd);
+}
+
+/*
+ * Starts one child for p. Returns its pid, or -1 with the reason in err
+ * (command not found, unknown user, out of descriptors, fork failure);
+ * an exec failure shows up instead as the child's exit 127 and its
+ * message on the instance's stderr.
+ */
 pid_t
 sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 {
 	const struct cfg_worker	*wc = p->p_group->g_wc;
 	struct sup_child	 c;
-	int			 sv[2], out[2], errp[2], chanfd;
-	pid_t			 pid;
-	char			*path;
+	struct sup_pipes	 pp;
+	pid_t			 pid = -1;
 
 	memset(&c, 0, sizeof(c));
-	if ((path = sup_resolve_command(wc->argv[0], sup.s_cfg->dir)) == NULL) {
+	if ((c.path = sup_resolve_command(wc->argv[0], sup.s_cfg->dir)) == NULL) {
 		snprintf(err, errlen, "command not found: %s", wc->argv[0]);
 		return -1;
 	}
-	if (sup_child_user(&c, wc->user, err, errlen) == -1) {
-		free(path);
+	if (sup_child_user(&c, wc->user, err, errlen) == -1 ||
+	    sup_pipes_open(&pp, err, errlen) == -1) {
+		free((char *)c.path);
 		return -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		snprintf(err, errlen, "socketpair(): %s", strerror(errno));
-		free(path);
-		return -1;
-	}
-	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe2(): %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		free(path);
-		return -1;	/* a leaked pipe end here is bounded by EMFILE */
-	}
-	chanfd = p->p_group->g_listen_fd != -1 ? SUP_FD_LISTEN + 1 : SUP_FD_LISTEN;
-	c.path = path;
-	c.argv = wc->argv;
-	c.envp = sup_env(p, &c, chanfd);
-	c.dir = wc->directory;
-	c.parent = getpid();
-	sup_child_fd(&c, sup.s_devnull, STDIN_FILENO);
-	sup_child_fd(&c, out[1], STDOUT_FILENO);
-	sup_child_fd(&c, errp[1], STDERR_FILENO);
-	if (p->p_group->g_listen_fd != -1)
-		sup_child_fd(&c, p->p_group->g_listen_fd, SUP_FD_LISTEN);
-	sup_child_fd(&c, sv[1], chanfd);
-
+	sup_child_prepare(p, &c, &pp);
 	if ((pid = fork()) == 0)
 		sup_child(&c);
 	if (pid == -1) {
 		snprintf(err, errlen, "fork(%s): %s", p->p_name, strerror(errno));
-		close(sv[0]); close(sv[1]);
-		close(out[0]); close(out[1]);
-		close(errp[0]); close(errp[1]);
+		sup_pipes_close(&pp);
 	} else
-		sup_spawned(p, pid, sv, out, errp);
+		sup_spawned(p, pid, &pp);
 	sup_free_env(c.envp);
-	free(path);
+	free((char *)c.path);
 	return pid;
 }
