@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "cfg.h"
 #include "log.h"
@@ -104,6 +105,10 @@ setup(void)
 	char err[CFG_ERRLEN];
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Orphans of our workers (a daemonized grandchild) come to us, as
+	 * they would to PID 1 in a container, and are reaped and logged. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
 	if ((sup.s_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal("open(/dev/null)");
 	if ((sup.s_base = event_base_new()) == NULL)

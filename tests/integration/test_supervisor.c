@@ -6,7 +6,8 @@
  * `holdfastctl start` revives it; a hung worker (no heartbeats) is killed
  * and respawned; a worker that ignores its stop signal is SIGKILLed after
  * stopwaitsecs; SIGTERM to holdfastd stops every worker and exits 0; and
- * no worker outlives a SIGKILLed holdfastd by more than a second.
+ * no worker outlives a SIGKILLed holdfastd by more than a second; orphans
+ * left by a worker are reaped (as PID 1 in a container must).
  */
 #include "supt.h"
 
@@ -200,6 +201,23 @@ START_TEST(test_sigkill_no_survivor)
 }
 END_TEST
 
+START_TEST(test_strays_reaped)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini;
+
+	ini = xasprintf("[worker:o]\ncommand = %s -O\n", tw);
+	supt_start(&t, "sup-stray", ini);
+	ck_assert(supt_wait_state(&t, "o", "RUNNING", 0, 5000));
+	ck_assert_msg(tu_wait_file_count(t.log, "reaped stray pid=", 1, 3000),
+	    "the orphaned grandchild was not reaped by holdfastd");
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_EXIT] name=o"), 0);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -215,6 +233,7 @@ main(void)
 	tcase_add_test(tc, test_term_ignored_gets_sigkill);
 	tcase_add_test(tc, test_sigterm_stops_all_exit_0);
 	tcase_add_test(tc, test_sigkill_no_survivor);
+	tcase_add_test(tc, test_strays_reaped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

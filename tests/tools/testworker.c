@@ -17,6 +17,7 @@
  *   -P MS     print a line to stdout every MS ms
  *   -a        accept on the inherited TCP socket (LISTEN_FDS) and answer
  *             each connection with "OK <pid>\n"
+ *   -O        leave an orphan: a grandchild that exits 200 ms later
  *   -X        no channel: ignore HOLDFAST_CHANNEL_FD (a plain program)
  */
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <event2/event.h>
 
 #include "chan.h"
@@ -152,12 +154,29 @@ tw_listen(void)
 	event_add(tw.ev_accept, NULL);
 }
 
+/* A double fork: the grandchild is re-parented to the nearest subreaper. */
+static void
+tw_orphan(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (fork() == 0) {
+			usleep(200000);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 static void
 tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aX")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXO")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -177,6 +196,7 @@ tw_options(int argc, char **argv)
 		case 'P': tw.tick_ms = atol(optarg); break;
 		case 'a': tw.accept = 1; break;
 		case 'X': tw.no_chan = 1; break;
+		case 'O': tw_orphan(); break;
 		default:
 			fprintf(stderr, "testworker: bad option\n");
 			exit(2);
