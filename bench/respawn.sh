@@ -51,6 +51,7 @@ t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 hz=$(getconf CLK_TCK)
 cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$idle" 'BEGIN{printf "%.3f", (b-a)/hz/s*100}')
 read -r st_med st_p99 < <("$helper" exec 30 "$ctl" -s "$dir/run/hf.sock" status)
+read -r true_med true_p99 < <("$helper" exec 30 /bin/true)
 
 pass() { awk -v m="$1" -v g="$2" 'BEGIN{print (m+0 <= g+0) ? "yes" : "NO"}'; }
 ms() { awk -v u="$1" 'BEGIN{printf "%.3f ms", u/1000}'; }
@@ -61,6 +62,7 @@ echo "| respawn p99 | <= 10 ms | $(ms "$p99") (max $(ms "$max")) | $(pass "$p99"
 echo "| holdfastd idle RSS, 3 workers | <= 2 MiB | $(awk -v k="$rss_kb" -v p="$pss_kb" -v v="$priv_kb" 'BEGIN{printf "%.2f MiB (PSS %.2f MiB, private %.2f MiB; the rest is shared libc/libevent pages)", k/1024, p/1024, v/1024}') | $(pass "$rss_kb" 2048) |"
 echo "| holdfastd CPU, ${idle} s idle | < 0.1 % | $cpu % | $(pass "$cpu" 0.0999) |"
 echo "| holdfastctl status wall time, median of 30 | <= 5 ms | $(ms "$st_med") (p99 $(ms "$st_p99")) | $(pass "$st_med" 5000) |"
+echo "| baseline: fork+exec+wait of /bin/true, median of 30 | - | $(ms "$true_med") (p99 $(ms "$true_p99")) | - |"
 echo
 echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) cores (latencies include run-queue waits)."
 exit 0
