@@ -359,7 +359,7 @@ START_TEST(test_ctl_exit_codes)
 	char		*tw = supt_tw(), *ini, *out = NULL, *ctl = tu_buildpath("supervisor/holdfastctl");
 	char		*cmd;
 
-	ini = xasprintf("[worker:ok]\ncommand = %s -p 3\n"
+	ini = xasprintf("[worker:ok]\ncommand = %s -p 3 -S\n"
 	    "[worker:dbdown]\ncommand = %s -D NeonEndpointDisabled\n"
 	    "[worker:off]\ncommand = %s\nautostart = false\n", tw, tw, tw);
 	supt_start(&t, "sup-codes", ini);
@@ -407,6 +407,7 @@ START_TEST(test_ctl_exit_codes)
 	free(out);
 	ck_assert_int_eq(supt_ctl(&t, "--json status ok", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"RUNNING\""));
+	ck_assert_msg(strstr(out, "\"served\":7") != NULL, "no stats in %s", out);
 	free(out);
 	ck_assert_int_eq(supt_ctl(&t, "start off >/dev/null", NULL), 0);
 	ck_assert(supt_wait_state(&t, "off", "RUNNING", 0, 5000));
@@ -423,6 +424,40 @@ START_TEST(test_ctl_exit_codes)
 	}
 	supt_finish(&t);
 	free(ctl);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+START_TEST(test_user_drop)
+{
+	struct supt	 t;
+	struct passwd	*pw = getpwnam("nobody");
+	char		*tw = supt_tw(), *ini, *path, *st;
+	pid_t		 pid;
+
+	if (getuid() != 0 || pw == NULL) {
+		fprintf(stderr, "test_user_drop: needs root and user nobody\n");
+		free(tw);
+		return;
+	}
+	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
+	supt_start(&t, "sup-user", ini);
+	ck_assert(supt_wait_state(&t, "u", "RUNNING", 0, 5000));
+	pid = supt_pid(&t, "u");
+	path = xasprintf("/proc/%d/status", (int)pid);
+	st = tu_read_file(path, NULL);
+	ck_assert_ptr_nonnull(st);
+	{
+		char *want = xasprintf("Uid:\t%d\t%d\t%d\t%d", (int)pw->pw_uid,
+		    (int)pw->pw_uid, (int)pw->pw_uid, (int)pw->pw_uid);
+
+		ck_assert_msg(strstr(st, want) != NULL, "not dropped to nobody: %s", st);
+		free(want);
+	}
+	free(st);
+	free(path);
+	supt_finish(&t);
 	free(ini);
 	free(tw);
 }
@@ -470,6 +505,7 @@ main(void)
 	tcase_add_test(tc, test_ctl_peer_uid_refused);
 	tcase_add_test(tc, test_ctl_socket_stale_and_live);
 	tcase_add_test(tc, test_ctl_exit_codes);
+	tcase_add_test(tc, test_user_drop);
 	tcase_add_test(tc, test_config_check);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

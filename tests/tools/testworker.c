@@ -18,6 +18,7 @@
  *   -a        accept on the inherited TCP socket (LISTEN_FDS) and answer
  *             each connection with "OK <pid>\n"
  *   -O        leave an orphan: a grandchild that exits 200 ms later
+ *   -S        send a "stats" message ({"served":7}) once ready
  *   -X        no channel: ignore HOLDFAST_CHANNEL_FD (a plain program)
  */
 #include <errno.h>
@@ -34,13 +35,14 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
 static struct {
 	struct event_base	*base;
 	long			 crash_ms, exit_ms, hang_ms, ready_ms, up_ms, tick_ms;
-	int			 no_ready, ignore_term, lines, accept, no_chan;
+	int			 no_ready, ignore_term, lines, accept, no_chan, stats;
 	const char		*down_reason;
 	int			 listen_fd;
 	struct event		*ev_accept;
@@ -105,6 +107,16 @@ static void
 tw_ready(evutil_socket_t fd, short what, void *arg)
 {
 	chan_worker_ready();
+	if (tw.stats) {
+		struct jw *w = jw_new();
+
+		jw_obj_open(w);
+		jw_kstr(w, "type", "stats");
+		jw_kint(w, "served", 7);
+		jw_obj_close(w);
+		chan_worker_send(w);
+		jw_free(w);
+	}
 	tw_after(tw.hang_ms, tw_hang);
 }
 
@@ -176,7 +188,7 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXO")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXOS")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -197,6 +209,7 @@ tw_options(int argc, char **argv)
 		case 'a': tw.accept = 1; break;
 		case 'X': tw.no_chan = 1; break;
 		case 'O': tw_orphan(); break;
+		case 'S': tw.stats = 1; break;
 		default:
 			fprintf(stderr, "testworker: bad option\n");
 			exit(2);
