@@ -50,6 +50,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		sup_pass();
 		break;
 	case SIGHUP:
+		if (sup.s_shutting_down)
+			break;
 		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
 		(void)sup_reload(err, sizeof(err));
 		break;
@@ -75,28 +77,31 @@ test_config(const char *path)
 	return 0;
 }
 
-/* Groups in priority order (low first), so autostart follows it too. */
+/* Groups in priority order (low first), so autostart follows it too. A
+ * listen address that cannot be bound stops holdfastd: better refuse to
+ * start than run a service nobody can reach. */
 static void
 setup_groups(void)
 {
 	char			 err[256];
 	struct sup_group	**tail = &sup.s_groups;
-	int			 done[256] = { 0 };
+	int			 n = sup.s_cfg->nworkers, *done = xcalloc(n + 1, sizeof(int));
 
-	for (int n = 0; n < sup.s_cfg->nworkers; n++) {
+	for (int k = 0; k < n; k++) {
 		int best = -1;
 
-		for (int i = 0; i < sup.s_cfg->nworkers && i < 256; i++)
+		for (int i = 0; i < n; i++)
 			if (!done[i] && (best == -1 || sup.s_cfg->workers[i].priority <
 			    sup.s_cfg->workers[best].priority))
 				best = i;
-		if (best == -1)
-			break;
 		done[best] = 1;
-		if ((*tail = sup_group_new(&sup.s_cfg->workers[best], err, sizeof(err))) == NULL)
+		if ((*tail = sup_group_new(&sup.s_cfg->workers[best], err, sizeof(err))) == NULL) {
+			sup_ctl_close();
 			fatalx("[worker:%s]: %s", sup.s_cfg->workers[best].name, err);
+		}
 		tail = &(*tail)->g_next;
 	}
+	free(done);
 }
 
 static void

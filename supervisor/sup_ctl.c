@@ -331,6 +331,10 @@ sup_ctl_reload(struct sup_ctl_client *c, yajl_val req)
 {
 	char err[CFG_ERRLEN];
 
+	if (sup.s_shutting_down) {
+		sup_ctl_error(c, "failed", "holdfastd is shutting down");
+		return;
+	}
 	if (sup_reload(err, sizeof(err)) == -1) {
 		sup_ctl_error(c, "failed", "reload refused, running config kept: %s", err);
 		return;
