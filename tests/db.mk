@@ -21,3 +21,9 @@ tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c $(
 tests_integration_test_db_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_faults_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_faults
+
+check_PROGRAMS += tests/unit/test_db_classify
+tests_unit_test_db_classify_SOURCES = tests/unit/test_db_classify.c
+tests_unit_test_db_classify_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_db_classify_LDADD = $(DBT_LIBS)
+TESTS += tests/unit/test_db_classify
