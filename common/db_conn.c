@@ -39,7 +39,11 @@ dbc_watch(struct db_conn *c, short what)
 {
 	int fd = PQsocket(c->dc_pg);
 
-	if (c->dc_ev != NULL && fd == c->dc_fd && what == c->dc_what)
+	/* While connecting, libpq may close a socket and open the next one
+	 * (next host or address) under the same number: epoll forgets a
+	 * closed fd, so re-register every time rather than trust the number. */
+	if (c->dc_ev != NULL && fd == c->dc_fd && what == c->dc_what &&
+	    c->dc_state != DBC_CONNECTING)
 		return;
 	if (c->dc_ev != NULL)
 		event_free(c->dc_ev);

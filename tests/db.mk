@@ -27,3 +27,9 @@ tests_unit_test_db_classify_SOURCES = tests/unit/test_db_classify.c
 tests_unit_test_db_classify_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_db_classify_LDADD = $(DBT_LIBS)
 TESTS += tests/unit/test_db_classify
+
+check_PROGRAMS += tests/integration/test_db_basic
+tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c $(DBT_SOURCES)
+tests_integration_test_db_basic_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_db_basic_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_db_basic

@@ -758,7 +758,8 @@ pgt_standby(struct pgt *primary)
 	char		 port[16];
 	char		*rm[] = { "/bin/rm", "-rf", pg->data, NULL };
 	char		*argv[] = { bb, "-h", "127.0.0.1", "-p", port, "-U",
-	    "postgres", "-D", pg->data, "-R", "-X", "stream", "--no-sync", NULL };
+	    "postgres", "-D", pg->data, "-R", "-X", "stream", "--no-sync",
+	    "--checkpoint=fast", NULL };
 	char		*conf;
 
 	pgt_run(rm, 0, NULL);
