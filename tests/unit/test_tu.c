@@ -98,6 +98,10 @@ START_TEST(test_spawn_stop_group)
 	ck_assert(!tu_pid_alive(grand));
 	free(text);
 	tu_rmrf(dir);
+	free(dir);
+	free(log);
+	free(pidfile);
+	free(env[1]);
 }
 END_TEST
 
@@ -222,6 +226,7 @@ START_TEST(test_http_request_and_errors)
 	port = tu_free_port(SOCK_STREAM);
 	ck_assert_int_eq(tu_http(port, "GET", "/", NULL, NULL, 0, NULL, NULL, 1000), -1);
 	tu_rmrf(dir);
+	free(dir);
 	free(reqfile);
 }
 END_TEST
