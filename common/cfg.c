@@ -1238,7 +1238,10 @@ cfg_load_for_worker(const char *cli_path, char *err, size_t errlen)
 	return cfg_load(path, err, errlen);
 }
 
-/* "http:1" -> [worker:http]; NULL or "" instance -> default_name. */
+/*
+ * "http:1" -> [worker:http]. A NULL instance means $HOLDFAST_INSTANCE; when
+ * that is unset or empty too, default_name is the section.
+ */
 const struct cfg_worker *
 cfg_worker_for_instance(const struct cfg *cfg, const char *instance,
     const char *default_name)
@@ -1246,6 +1249,8 @@ cfg_worker_for_instance(const struct cfg *cfg, const char *instance,
 	const struct cfg_worker	*w;
 	char			*name;
 
+	if (instance == NULL)
+		instance = getenv("HOLDFAST_INSTANCE");
 	if (instance == NULL || *instance == '\0')
 		return cfg_worker_find(cfg, default_name);
 	name = xstrndup(instance, strcspn(instance, ":"));

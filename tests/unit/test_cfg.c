@@ -872,6 +872,11 @@ START_TEST(test_load_for_worker)
 	ck_assert_str_eq(cfg_worker_for_instance(cfg, "", "http")->name, "http");
 	ck_assert_ptr_null(cfg_worker_for_instance(cfg, "whatsapp:0", "http"));
 	ck_assert_ptr_null(cfg_worker_for_instance(cfg, NULL, "whatsapp"));
+	/* Without an explicit instance, HOLDFAST_INSTANCE names it. */
+	setenv("HOLDFAST_INSTANCE", "http:0", 1);
+	ck_assert_str_eq(cfg_worker_for_instance(cfg, NULL, "telephony")->name, "http");
+	ck_assert_str_eq(cfg_worker_for_instance(cfg, "telephony", "x")->name, "telephony");
+	unsetenv("HOLDFAST_INSTANCE");
 	cfg_free(cfg);
 
 	/* -c wins over the environment. */
