@@ -1003,6 +1003,80 @@ START_TEST(test_every_key_documented)
 }
 END_TEST
 
+/* One random edit of text (a byte changed, inserted or deleted, a line doubled). */
+static char *
+mutate(const char *text, unsigned *seed)
+{
+	static const char alphabet[] = "[]=:;#\"'\\ \t\nab:1-_,\x80\xff";
+	size_t	 len = strlen(text), at = (size_t)rand_r(seed) % (len + 1), eol;
+	char	*out = malloc(2 * len + 2), c = alphabet[rand_r(seed) % (sizeof(alphabet) - 1)];
+
+	memcpy(out, text, at);
+	switch (rand_r(seed) % 4) {
+	case 0:		/* replace */
+		out[at] = c;
+		strcpy(out + at + 1, at < len ? text + at + 1 : "");
+		break;
+	case 1:		/* insert */
+		out[at] = c;
+		strcpy(out + at + 1, text + at);
+		break;
+	case 2:		/* delete */
+		strcpy(out + at, text + at + (at < len));
+		break;
+	default:	/* repeat the rest of this line */
+		eol = strcspn(text + at, "\n");
+		memcpy(out + at, text + at, eol);
+		strcpy(out + at + eol, text + at);
+		break;
+	}
+	return out;
+}
+
+/*
+ * Whatever is damaged in a config, the load either succeeds or names the
+ * file and a line that exists; it never crashes (each case is forked, and
+ * the suite runs under ASan and valgrind clean).
+ */
+START_TEST(test_damaged_configs)
+{
+	char		*path = tu_srcpath("etc/holdfast.conf"), *orig = tu_read_file(path, NULL);
+	char		*text, *prefix;
+	unsigned	 seed = 20261128;
+	int		 lines = 0, refused = 0, line;
+	struct cfg	*cfg;
+
+	ck_assert_ptr_nonnull(orig);
+	for (const char *p = orig; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert(asprintf(&prefix, "%s:", conf) > 0);
+	for (int i = 0; i < 600; i++) {
+		text = mutate(orig, &seed);
+		if (i % 3 == 2) {	/* and a second edit now and then */
+			char *t2 = mutate(text, &seed);
+			free(text);
+			text = t2;
+		}
+		cfg = load(text);
+		if (cfg == NULL) {
+			refused++;
+			ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "%s", err);
+			line = atoi(err + strlen(prefix));
+			ck_assert_msg(line >= 1 && line <= 2 * lines + 2, "%s", err);
+		}
+		cfg_free(cfg);
+		free(text);
+	}
+	/* Most single edits of a strict file are refused, not all. */
+	ck_assert_msg(refused > 100 && refused < 600, "%d of 600 refused", refused);
+	if (getenv("TEST_CFG_VERBOSE") != NULL)
+		fprintf(stderr, "%d of 600 damaged configs refused\n", refused);
+	free(prefix);
+	free(orig);
+	free(path);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1035,6 +1109,7 @@ main(void)
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_example_shows_defaults);
 	tcase_add_test(tc, test_every_key_documented);
+	tcase_add_test(tc, test_damaged_configs);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
