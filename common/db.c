@@ -76,8 +76,10 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 		db->db_cfg.pool_size = 1;
 	if (db->db_cfg.backoff_initial_ms < 1)
 		db->db_cfg.backoff_initial_ms = 1;
+	/* query_timeout 0 (statement_timeout 0): no client deadline either;
+	 * a day stands for "none" and keeps the arithmetic simple. */
 	if (db->db_cfg.query_timeout_ms <= 0)
-		db->db_cfg.query_timeout_ms = db->db_cfg.statement_timeout_ms + 5000;
+		db->db_cfg.query_timeout_ms = 24LL * 3600 * 1000;
 	db->db_program = xstrdup(program);
 	db->db_op = xstrdup(op);
 	db->db_redacted = db_conninfo_redact(cfg->conninfo ? cfg->conninfo : "");

@@ -33,3 +33,9 @@ tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c $(DB
 tests_integration_test_db_basic_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_basic_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_basic
+
+check_PROGRAMS += tests/integration/test_admin
+tests_integration_test_admin_SOURCES = tests/integration/test_admin.c
+tests_integration_test_admin_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(LIBCRYPT_LIBS)
+TESTS += tests/integration/test_admin
