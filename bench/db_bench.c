@@ -12,6 +12,8 @@
  *                              pgbench -S -c CLIENTS -j 2, back to back
  * Output: "key value" lines, parsed by bench/db.sh.
  */
+#include <sys/resource.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,15 +316,22 @@ bench_tps(int clients, int secs, int scale)
 	bench_run_ms(&b, 300);
 	for (i = 0; i < clients; i++)
 		ts[i].done = ts[i].errors = 0;
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	t0 = now_mono_ms();
 	while (now_mono_ms() - t0 < (uint64_t)secs * 1000)
 		event_base_loop(b.base, EVLOOP_ONCE);
+	getrusage(RUSAGE_SELF, &ru1);
 	t.done = t.errors = 0;
 	for (i = 0; i < clients; i++) {
 		t.done += ts[i].done;
 		t.errors += ts[i].errors;
 		ts[i].stop = 1;
 	}
+	printf("holdfast_cpu_us_per_query %.1f\n", ((ru1.ru_utime.tv_sec -
+	    ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 +
+	    (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+	    ru0.ru_stime.tv_usec)) / (double)(t.done ? t.done : 1));
 	printf("pgbench_tps %.0f\nholdfast_tps %.0f\nholdfast_errors %llu\n", pgb,
 	    (double)t.done * 1000.0 / (double)(now_mono_ms() - t0),
 	    (unsigned long long)t.errors);

@@ -337,7 +337,7 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 	if (e == NULL && !r->rq_cancelled) {
 		int64_t left = (int64_t)(r->rq_deadline_ms - now_mono_ms());
 
-		dbc_exec(c, r->rq_stmts, r->rq_nstmts, r->rq_batch,
+		dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE,
 		    left > 0 ? left : 1, db_req_done, r);
 		return;
 	}
@@ -381,7 +381,8 @@ db_req_run(struct db_req *r, struct db_conn *c)
 		    left : db->db_cfg.connect_timeout_ms, db_req_pinged, r);
 		return;
 	}
-	dbc_exec(c, r->rq_stmts, r->rq_nstmts, r->rq_batch, left, db_req_done, r);
+	dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE, left,
+	    db_req_done, r);
 }
 
 /* 40001/40P01: retry the whole transaction after a short random pause. */
