@@ -5,6 +5,7 @@ bench: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/run.sh
 .PHONY: bench
+include $(srcdir)/bench/db.mk
 
 # bench/respawn.sh: crash -> respawn latency, idle RSS/CPU, status time.
 EXTRA_DIST += bench/respawn.sh
