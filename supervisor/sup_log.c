@@ -102,6 +102,21 @@ sup_ring_get(const struct sup_ring *r, int i)
 
 /* ---- log files with size rotation ------------------------------------ */
 
+/* Creates the missing directories above path (var/log on a first run). */
+static void
+sup_logfile_mkdirs(const char *path)
+{
+	char *dir = xstrdup(path);
+
+	for (char *s = dir + 1; *s != '\0'; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(dir, 0755);
+			*s = '/';
+		}
+	free(dir);
+}
+
 struct sup_logfile *
 sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 {
@@ -109,6 +124,7 @@ sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 	struct stat		 st;
 	int			 fd;
 
+	sup_logfile_mkdirs(path);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return NULL;
