@@ -7,7 +7,8 @@
  * never refuses a connection; the control socket shrugs off garbage, 1 MiB
  * lines, half messages and unknown commands, refuses a peer uid it does not
  * allow, is created 0600, replaces a stale socket and does not steal a live
- * one; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
+ * one; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
+ * log files; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
  * checks a config like `nginx -t`.
  */
 #include <pwd.h>
@@ -463,6 +464,42 @@ START_TEST(test_user_drop)
 }
 END_TEST
 
+START_TEST(test_output_capture)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *out = NULL, *logf, *log1, *cmd, *ctl;
+	struct stat	 st;
+
+	ini = xasprintf("[worker:w]\ncommand = %s -p 2 -P 20\n"
+	    "stdout_logfile = var/log/w.log\nlogfile_maxbytes = 300\n"
+	    "logfile_backups = 2\n", tw);
+	supt_start(&t, "sup-output", ini);
+	logf = xasprintf("%s/var/log/w.log", t.dir);
+	log1 = xasprintf("%s/var/log/w.log.1", t.dir);
+	/* Each line on holdfastd's stderr, prefixed with the instance. */
+	ck_assert(tu_wait_file_count(t.log, "w: stdout line 1", 1, 5000));
+	ck_assert(tu_wait_file_count(t.log, "w: stderr line 1", 1, 5000));
+	/* Rotated by size, old files kept. */
+	ck_assert_msg(tu_wait_file_count(log1, "tick", 1, 5000), "no rotation to w.log.1");
+	ck_assert_int_eq(stat(logf, &st), 0);
+	ck_assert_int_le(st.st_size, 300);
+	/* tail -f streams new lines as they come. */
+	ctl = tu_buildpath("supervisor/holdfastctl");
+	cmd = xasprintf("timeout 0.5 %s -s %s tail -f -n 0 w", ctl, t.sock);
+	tu_sh(cmd, &out);
+	ck_assert_msg(strstr(out, "tick") != NULL, "tail -f printed: %s", out);
+	ck_assert_ptr_null(strstr(out, "stdout line 0"));	/* -n 0 */
+	free(out);
+	free(cmd);
+	free(ctl);
+	free(logf);
+	free(log1);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
 START_TEST(test_config_check)
 {
 	char	*dir = tu_tmpdir("sup-t"), *hd = tu_buildpath("supervisor/holdfastd");
@@ -506,6 +543,7 @@ main(void)
 	tcase_add_test(tc, test_ctl_socket_stale_and_live);
 	tcase_add_test(tc, test_ctl_exit_codes);
 	tcase_add_test(tc, test_user_drop);
+	tcase_add_test(tc, test_output_capture);
 	tcase_add_test(tc, test_config_check);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
