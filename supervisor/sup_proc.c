@@ -405,15 +405,17 @@ sup_pass(void)
 				sup_proc_exited(g->g_procs[i]);
 	if (sup.s_shutting_down) {
 		sup_shutdown_step();
-		return;
+	} else {
+		sup_free_retired();
+		for (g = sup.s_groups; g != NULL; g = g->g_next) {
+			sup_rolling_pass(g);
+			for (int i = 0; i < g->g_nprocs; i++)
+				if (g->g_procs[i]->p_want_up &&
+				    g->g_procs[i]->p_state == SUP_STOPPED)
+					sup_proc_event(g->g_procs[i], SUP_EV_START);
+		}
 	}
-	sup_free_retired();
-	for (g = sup.s_groups; g != NULL; g = g->g_next) {
-		sup_rolling_pass(g);
-		for (int i = 0; i < g->g_nprocs; i++)
-			if (g->g_procs[i]->p_want_up && g->g_procs[i]->p_state == SUP_STOPPED)
-				sup_proc_event(g->g_procs[i], SUP_EV_START);
-	}
+	sup_ctl_pass_done();
 }
 
 /* ---- operator requests ----------------------------------------------- */

@@ -142,6 +142,9 @@ START_TEST(test_rolling_restart_no_refused)
 		client_loop(port, stop, report);
 	tu_sh("sleep 0.2", NULL);
 	ck_assert_int_eq(supt_ctl(&t, "restart web >/dev/null", NULL), 0);
+	/* restart waited for the whole roll: both are new already. */
+	ck_assert_int_ne(supt_pid(&t, "web:0"), p0);
+	ck_assert_int_ne(supt_pid(&t, "web:1"), p1);
 	ck_assert_msg(supt_wait_state(&t, "web:1", "RUNNING", p1, 5000), "web:1 not restarted");
 	ck_assert_msg(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000), "web:0 not restarted");
 	ck_assert_int_eq(tu_wait_file_count(t.log, "web: rolling restart done", 1, 5000), 1);
@@ -410,10 +413,18 @@ START_TEST(test_ctl_exit_codes)
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"RUNNING\""));
 	ck_assert_msg(strstr(out, "\"served\":7") != NULL, "no stats in %s", out);
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "start off >/dev/null", NULL), 0);
+	/* start waits until RUNNING (so no polling is needed); --no-wait not. */
+	ck_assert_int_eq(supt_ctl(&t, "start off", &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "RUNNING"));
+	free(out);
+	ck_assert_int_eq(supt_ctl(&t, "--no-wait restart off", &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "STOPPING"));
+	free(out);
 	ck_assert(supt_wait_state(&t, "off", "RUNNING", 0, 5000));
-	ck_assert_int_eq(supt_ctl(&t, "stop all >/dev/null", NULL), 0);
-	ck_assert(supt_wait_state(&t, "ok", "STOPPED", 0, 5000));
+	ck_assert_int_eq(supt_ctl(&t, "stop all", &out), 0);
+	ck_assert_ptr_null(strstr(out, "RUNNING"));
+	ck_assert_ptr_null(strstr(out, "STOPPING"));
+	free(out);
 	ck_assert_int_eq(supt_ctl(&t, "shutdown", &out), 0);
 	free(out);
 	{
