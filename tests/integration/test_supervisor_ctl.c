@@ -7,7 +7,9 @@
  * never refuses a connection; the control socket shrugs off garbage, 1 MiB
  * lines, half messages and unknown commands, refuses a peer uid it does not
  * allow, is created 0600, replaces a stale socket and does not steal a live
- * one; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
+ * one; a bare command is found through the libexec search and the child
+ * gets HOLDFAST_CONFIG (absolute), HOLDFAST_INSTANCE, HOLDFAST_CHANNEL_FD,
+ * HOLDFAST_HEARTBEAT_MS and its environment=; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
  * log files; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
  * checks a config like `nginx -t`.
  */
@@ -511,6 +513,54 @@ START_TEST(test_output_capture)
 }
 END_TEST
 
+/* The environment block of a process, with NULs turned into newlines. */
+static char *
+proc_environ(pid_t pid)
+{
+	char	*path = xasprintf("/proc/%d/environ", (int)pid), *env;
+	size_t	 len;
+
+	env = tu_read_file(path, &len);
+	free(path);
+	for (size_t i = 0; env != NULL && i < len; i++)
+		if (env[i] == '\0')
+			env[i] = '\n';
+	return env;
+}
+
+START_TEST(test_command_lookup_and_env)
+{
+	struct supt	 t;
+	char		*tools = tu_buildpath("tests/tools"), *env, *want;
+	pid_t		 pid;
+
+	/* A bare name is found through HOLDFAST_LIBEXECDIR (a build tree). */
+	setenv("HOLDFAST_LIBEXECDIR", tools, 1);
+	supt_start(&t, "sup-lookup", "[worker:lk]\ncommand = testworker\n"
+	    "environment = GREETING=\"hello world\"\n"
+	    "[worker:missing]\ncommand = no-such-program-hf\nstartretries = 1\n");
+	ck_assert(supt_wait_state(&t, "lk", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "missing", "FATAL", 0, 5000));
+	ck_assert_int_eq(supt_log_count(&t, "command not found: no-such-program-hf"), 1);
+	pid = supt_pid(&t, "lk");
+	env = proc_environ(pid);
+	ck_assert_ptr_nonnull(env);
+	want = xasprintf("\nHOLDFAST_CONFIG=%s\n", t.conf);
+	ck_assert_msg(strstr(env, want) != NULL || strncmp(env, want + 1, strlen(want) - 1) == 0,
+	    "no absolute HOLDFAST_CONFIG in %s", env);
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_INSTANCE=lk\n"));
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_HEARTBEAT_MS=3333\n"));
+	ck_assert_ptr_nonnull(strstr(env, "GREETING=hello world\n"));
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_CHANNEL_FD=3\n"));
+	/* No listen address: no LISTEN_FDS (the rolling test covers them). */
+	ck_assert_ptr_null(strstr(env, "LISTEN_FDS="));
+	free(want);
+	free(env);
+	supt_finish(&t);
+	free(tools);
+}
+END_TEST
+
 START_TEST(test_config_check)
 {
 	char	*dir = tu_tmpdir("sup-t"), *hd = tu_buildpath("supervisor/holdfastd");
@@ -555,6 +605,7 @@ main(void)
 	tcase_add_test(tc, test_ctl_exit_codes);
 	tcase_add_test(tc, test_user_drop);
 	tcase_add_test(tc, test_output_capture);
+	tcase_add_test(tc, test_command_lookup_and_env);
 	tcase_add_test(tc, test_config_check);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
