@@ -89,6 +89,7 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 	db->db_ev_done = event_new(base, -1, 0, db_run_done, db);
 	db_breaker_init(db);
 	db_conninfo_build(db, cfg->conninfo ? cfg->conninfo : "");
+	db_dns_setup(db);
 	db->db_migrated = !cfg->auto_migrate;
 	return db;
 }
@@ -569,6 +570,7 @@ db_free(struct db *db)
 		free(w);
 	}
 	db_breaker_free(db);
+	db_dns_free(db);
 	event_free(db->db_ev_done);
 	for (int i = 0; i < db->db_nkeys; i++) {
 		free((char *)db->db_keys[i]);

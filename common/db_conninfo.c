@@ -11,10 +11,8 @@
  *   tcp_user_timeout; session settings (statement_timeout, ...) are SET
  *   after connecting, not passed as startup options, because PgBouncer in
  *   transaction mode rejects those.
- * - Host names: libpq resolves a `host` without `hostaddr` with a blocking
- *   getaddrinfo(). Numeric addresses and Unix socket paths never block; for
- *   a DNS name, give hostaddr too (or run a local resolver cache). This is
- *   documented in etc/holdfast.conf.
+ * - Host names: libpq would resolve a `host` without `hostaddr` with a
+ *   blocking getaddrinfo(); db_dns.c resolves them with evdns first.
  * - Redaction: password=... never reaches a log.
  */
 #include <ctype.h>

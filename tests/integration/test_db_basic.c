@@ -4,7 +4,8 @@
  * application_name, transactions that roll back as a whole and retry on
  * serialization failures, LISTEN with resync, pre-ping and recycling
  * without a caller-visible error, migrations applied exactly once when
- * several processes start together, unknown conninfo options ignored, and
+ * several processes start together, unknown conninfo options ignored, host
+ * names resolved without blocking, and
  * failover to a promoted streaming standby (multi-host conninfo).
  */
 #include <sys/wait.h>
@@ -268,6 +269,24 @@ START_TEST(test_unknown_option_ignored)
 }
 END_TEST
 
+START_TEST(test_host_name_resolved)
+{
+	struct env	e;
+	struct dbt_res	r;
+
+	/* a DNS name (here from /etc/hosts) is resolved by the layer, not by
+	 * libpq's blocking getaddrinfo(), and reaches the server */
+	env_up(&e);
+	snprintf(e.conninfo, sizeof(e.conninfo), "host=localhost port=%d "
+	    "dbname=hf user=postgres", pgt_port(e.pg));
+	env_start(&e);
+	dbt_query(e.base, e.db, "SELECT inet_client_addr()::text", 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.message);
+	ck_assert_str_eq(r.value, "127.0.0.1/32");
+	env_down(&e);
+}
+END_TEST
+
 /* One of the processes of test_migrate_concurrently. */
 static int
 migrate_child(const char *conninfo)
@@ -371,6 +390,7 @@ main(void)
 	tcase_add_test(tc, test_listen_resync);
 	tcase_add_test(tc, test_recycle_and_preping);
 	tcase_add_test(tc, test_unknown_option_ignored);
+	tcase_add_test(tc, test_host_name_resolved);
 	tcase_add_test(tc, test_migrate_concurrently);
 	tcase_add_test(tc, test_failover_standby);
 	suite_add_tcase(s, tc);
