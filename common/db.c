@@ -224,32 +224,37 @@ db_req_enqueue(struct db_req *r, int head)
 	evtimer_add(r->rq_timer, &tv);
 }
 
-/* One allocation holding the request, its statements and copies of the
- * SQL and parameters. */
+/* One allocation holding the request, its statements, their parameter
+ * arrays (pointer-aligned, right after the statements) and copies of the
+ * SQL and parameter strings (last). */
 static struct db_req *
 db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 {
-	size_t		 sz = sizeof(struct db_req) + n * sizeof(struct db_stmt);
-	struct db_req	*r;
-	char		*p;
-	int		 i, j;
+	size_t		  sz = sizeof(struct db_req) + n * sizeof(struct db_stmt);
+	struct db_req	 *r;
+	const char	**pv;
+	char		 *p;
+	int		  i, j, np = 0;
 
 	for (i = 0; i < n; i++) {
-		sz += strlen(s[i].sql) + 1 + s[i].nparams * sizeof(char *);
+		sz += strlen(s[i].sql) + 1;
 		for (j = 0; j < s[i].nparams; j++)
 			if (s[i].params[j] != NULL)
 				sz += strlen(s[i].params[j]) + 1;
+		if (s[i].nparams > 0)
+			np += s[i].nparams;
 	}
-	r = xcalloc(1, sz + sizeof(char *));
+	sz += np * sizeof(char *);
+	r = xcalloc(1, sz);
 	r->rq_db = db;
 	r->rq_op = op;
 	r->rq_stmts = (struct db_stmt *)(r + 1);
 	r->rq_nstmts = n;
-	p = (char *)(r->rq_stmts + n);
+	pv = (const char **)(r->rq_stmts + n);
+	p = (char *)(pv + np);
 	for (i = 0; i < n; i++) {
-		const char **pv = (const char **)p;
-
-		p += s[i].nparams * sizeof(char *);
+		r->rq_stmts[i].params = pv;
+		r->rq_stmts[i].nparams = s[i].nparams;
 		for (j = 0; j < s[i].nparams; j++) {
 			if (s[i].params[j] == NULL) {
 				pv[j] = NULL;
@@ -258,8 +263,8 @@ db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 			pv[j] = strcpy(p, s[i].params[j]);
 			p += strlen(p) + 1;
 		}
-		r->rq_stmts[i].params = pv;
-		r->rq_stmts[i].nparams = s[i].nparams;
+		if (s[i].nparams > 0)
+			pv += s[i].nparams;
 		r->rq_stmts[i].sql = strcpy(p, s[i].sql);
 		p += strlen(p) + 1;
 	}
