@@ -85,6 +85,7 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 	db->db_redacted = db_conninfo_redact(cfg->conninfo ? cfg->conninfo : "");
 	TAILQ_INIT(&db->db_conns);
 	TAILQ_INIT(&db->db_queue);
+	TAILQ_INIT(&db->db_retrying);
 	db->db_done_tail = &db->db_done;
 	db->db_ev_done = event_new(base, -1, 0, db_run_done, db);
 	db_breaker_init(db);
@@ -196,6 +197,8 @@ db_req_timer(evutil_socket_t fd, short what, void *arg)
 		db_req_complete(r, &e, NULL, 0);
 		return;
 	}
+	TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
+	r->rq_retrying = 0;
 	if (r->rq_cancelled) {
 		db_req_free(r);
 		return;
@@ -324,7 +327,10 @@ db_cancel(struct db_req *r)
 	if (r == NULL)
 		return;
 	r->rq_cancelled = 1;
-	if (r->rq_queued) {
+	if (r->rq_retrying) {
+		TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
+		db_req_free(r);
+	} else if (r->rq_queued) {
 		TAILQ_REMOVE(&r->rq_db->db_queue, r, rq_entry);
 		r->rq_db->db_nqueued--;
 		db_req_free(r);
@@ -402,6 +408,8 @@ db_req_retry(struct db_req *r, const struct db_error *e)
 	    ++r->rq_tries >= DB_TX_TRIES)
 		return 0;
 	ms = backoff_full_jitter_ms(5, 100, r->rq_tries, rand_unit()) + 1;
+	TAILQ_INSERT_TAIL(&r->rq_db->db_retrying, r, rq_entry);
+	r->rq_retrying = 1;
 	tv.tv_sec = 0;
 	tv.tv_usec = ms * 1000;
 	evtimer_add(r->rq_timer, &tv);
@@ -564,6 +572,10 @@ db_free(struct db *db)
 	db_listen_free(db);
 	while ((r = TAILQ_FIRST(&db->db_queue)) != NULL) {
 		TAILQ_REMOVE(&db->db_queue, r, rq_entry);
+		db_req_free(r);
+	}
+	while ((r = TAILQ_FIRST(&db->db_retrying)) != NULL) {
+		TAILQ_REMOVE(&db->db_retrying, r, rq_entry);
 		db_req_free(r);
 	}
 	while ((r = db->db_done) != NULL) {

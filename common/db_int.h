@@ -114,6 +114,7 @@ struct db_req {
 	int			 rq_tries;
 	int			 rq_cancelled;
 	int			 rq_queued;
+	int			 rq_retrying;	/* on db_retrying, timer pending */
 	uint64_t		 rq_deadline_ms;
 	db_result_cb		 rq_cb;
 	void			*rq_arg;
@@ -152,6 +153,7 @@ struct db {
 	uint64_t		 db_gen;
 
 	struct db_req_list	 db_queue;
+	struct db_req_list	 db_retrying;	/* 40001/40P01: waiting to rerun */
 	int			 db_nqueued;
 	struct db_req		*db_done;	/* deferred completions */
 	struct db_req		**db_done_tail;
