@@ -3,7 +3,7 @@ noinst_LIBRARIES += common/libholdfastdb.a
 common_libholdfastdb_a_SOURCES = common/db.c common/db.h common/db_int.h \
 	common/db_conn.c common/db_pool.c common/db_breaker.c \
 	common/db_classify.c common/db_conninfo.c common/db_listen.c \
-	common/db_migrate.c
+	common/db_migrate.c common/db_dns.c
 nodist_common_libholdfastdb_a_SOURCES = common/db_schema.c
 HOLDFAST_DB_LIBS = common/libholdfastdb.a common/libholdfast.a \
 	$(LIBPQ_LIBS) $(LIBEVENT_LIBS) $(YAJL_LIBS) $(INIH_LIBS)
