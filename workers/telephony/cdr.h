@@ -72,6 +72,8 @@ void cdr_sink_free(struct cdr_sink *);
  * not: a failing disk must not stop calls; the records stay buffered). */
 void cdr_sink_set_on_sync(struct cdr_sink *, void (*cb)(void *), void *arg);
 void cdr_sink_add(struct cdr_sink *, const struct cdr *);
+/* Records handed over but not yet durable. */
+size_t cdr_sink_buffered(const struct cdr_sink *);
 /* Makes buffered records durable now and starts a DB insert if possible. */
 void cdr_sink_flush(struct cdr_sink *);
 /* For SIGTERM: flush, give an insert in flight up to timeout_ms, then call

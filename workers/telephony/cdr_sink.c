@@ -389,6 +389,12 @@ cdr_sink_shutdown(struct cdr_sink *s, int64_t timeout_ms, void (*done)(void *), 
 		evtimer_add(s->ev_deadline, &tv);
 }
 
+size_t
+cdr_sink_buffered(const struct cdr_sink *s)
+{
+	return spool_buffered(s->spool);
+}
+
 void
 cdr_sink_stats(const struct cdr_sink *s, struct cdr_stats *st)
 {

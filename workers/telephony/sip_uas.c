@@ -296,7 +296,9 @@ sip_hold(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n)
 {
 	struct sip_held *h;
 
-	if (u->cdr == NULL) {
+	/* nothing waits for durability: the CDR this depends on (always
+	 * handed over before) is on disk already */
+	if (u->cdr == NULL || (u->held == NULL && cdr_sink_buffered(u->cdr) == 0)) {
 		sip_send(u, &dst->ss, dst->len, buf, n);
 		return;
 	}
@@ -828,31 +830,35 @@ sip_on_ack(struct sip_uas *u, const struct sip_msg *m)
 	sip_timer_ms(&c->timer, u->cfg.dialog_idle_ms);
 }
 
-/* 487 to the INVITE of a call that has not been answered. */
-static void
-sip_call_terminate(struct sip_uas *u, struct sip_call *c, const char *ended_by)
-{
-	/* the INVITE is gone; rebuild the 487 from the 200 we prepared */
-	char	*sp = c->resp != NULL ? memchr(c->resp, ' ', c->resp_len) : NULL;
-	char	*hdr_end;
+/*
+ * 487 to the INVITE of a call that has not been answered, built from the
+ * 200 prepared for it (same Via, From, To with our tag, Call-ID, CSeq).
+ * It goes out with the held responses, after the 200 to the CANCEL/BYE
+ * (which is queued first) and after the CDR is durable.
+ */
+static void sip_respond_txn(struct sip_uas *, const struct sip_msg *,
+    const struct sip_dst *, int, const char *, int);
 
-	if (sp == NULL || (hdr_end = strstr(c->resp, "\r\n\r\n")) == NULL) {
-		sip_call_cdr(c, CDR_CANCELLED, 487, "ORIGINATOR_CANCEL", ended_by);
+static void
+sip_call_terminate(struct sip_uas *u, struct sip_call *c, const struct sip_msg *m,
+    const struct sip_dst *req_dst, const char *ended_by)
+{
+	const char	*hdrs = c->resp != NULL ? strstr(c->resp, "\r\n") : NULL;
+	const char	*ct = hdrs != NULL ? strstr(hdrs, "\r\nContent-Type:") : NULL;
+	struct sip_dst	 dst = { c->dst, c->dstlen };
+	char		*out;
+
+	sip_call_cdr(c, CDR_CANCELLED, 487, "ORIGINATOR_CANCEL", ended_by);
+	sip_respond_txn(u, m, req_dst, 200, c->to_tag, 1);
+	if (ct == NULL) {
 		sip_call_end(c);
 		return;
 	}
-	{
-		/* status line + headers up to the Content-Type, no body */
-		char	*ct = strstr(c->resp, "\r\nContent-Type:");
-		char	*out = xasprintf("SIP/2.0 487 Request Terminated\r\n%.*s\r\nContent-Length: 0\r\n\r\n",
-		    (int)((ct != NULL && ct < hdr_end ? ct : hdr_end) - (strstr(c->resp, "\r\n") + 2)),
-		    strstr(c->resp, "\r\n") + 2);
-
-		sip_call_final_error(c, out, (int)strlen(out), 487);
-		sip_call_resend(c);
-		free(out);
-	}
-	sip_call_cdr(c, CDR_CANCELLED, 487, "ORIGINATOR_CANCEL", ended_by);
+	out = xasprintf("SIP/2.0 487 Request Terminated%.*s\r\nServer: holdfast\r\n"
+	    "Content-Length: 0\r\n\r\n", (int)(ct - hdrs), hdrs);
+	sip_call_final_error(c, out, (int)strlen(out), 487);
+	sip_hold(u, &dst, out, (int)strlen(out));
+	free(out);
 }
 
 static void
@@ -885,11 +891,11 @@ sip_on_bye(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *dst
 		return;
 	}
 	if (c->state == CALL_RINGING) {
-		sip_call_terminate(u, c, "recv_bye");
-	} else {
-		sip_call_cdr(c, CDR_ANSWERED, 200, "NORMAL_CLEARING", "recv_bye");
-		sip_call_end(c);
+		sip_call_terminate(u, c, m, dst, "recv_bye");
+		return;
 	}
+	sip_call_cdr(c, CDR_ANSWERED, 200, "NORMAL_CLEARING", "recv_bye");
+	sip_call_end(c);
 	/* the caller learns the call ended once its CDR is durable */
 	sip_respond_txn(u, m, dst, 200, NULL, 1);
 }
@@ -906,8 +912,7 @@ sip_on_cancel(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *
 		return;
 	}
 	if (c->state == CALL_RINGING) {
-		sip_call_terminate(u, c, "recv_cancel");
-		sip_respond_txn(u, m, dst, 200, c->to_tag, 1);
+		sip_call_terminate(u, c, m, dst, "recv_cancel");
 		return;
 	}
 	/* already answered: CANCEL has no effect (§9.2) */
