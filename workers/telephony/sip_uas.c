@@ -291,25 +291,38 @@ sip_respond_stateless(struct sip_uas *u, const struct sip_msg *m, int code, cons
 
 /* ---- held responses (group commit with the CDR spool) ---- */
 
+/*
+ * Sends buf now, or queues it behind the held responses. durable: it
+ * announces the end of a call, so it also waits for CDRs not yet on disk
+ * (the one it depends on was always handed over before). Anything else
+ * only keeps its place behind what is held, so a Timer G resend of a 487
+ * can never overtake the held 200 to the CANCEL.
+ */
 static void
-sip_hold(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n)
+sip_send_ordered(struct sip_uas *u, const struct sockaddr_storage *ss, socklen_t sslen,
+    const char *buf, int n, int durable)
 {
 	struct sip_held *h;
 
-	/* nothing waits for durability: the CDR this depends on (always
-	 * handed over before) is on disk already */
-	if (u->cdr == NULL || (u->held == NULL && cdr_sink_buffered(u->cdr) == 0)) {
-		sip_send(u, &dst->ss, dst->len, buf, n);
+	if (u->cdr == NULL || (u->held == NULL &&
+	    (!durable || cdr_sink_buffered(u->cdr) == 0))) {
+		sip_send(u, ss, sslen, buf, n);
 		return;
 	}
 	h = xmalloc(sizeof(*h) + n);
 	h->next = NULL;
-	h->dst = dst->ss;
-	h->dstlen = dst->len;
+	h->dst = *ss;
+	h->dstlen = sslen;
 	h->len = n;
 	memcpy(h->buf, buf, n);
 	*u->held_tail = h;
 	u->held_tail = &h->next;
+}
+
+static void
+sip_hold(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n)
+{
+	sip_send_ordered(u, &dst->ss, dst->len, buf, n, 1);
 }
 
 void
@@ -420,7 +433,7 @@ sip_txn_retransmit(struct sip_uas *u, const struct sip_msg *m)
 	free(key);
 	if (t == NULL)
 		return 0;
-	sip_send(u, &t->dst, t->dstlen, t->resp, t->resp_len);
+	sip_send_ordered(u, &t->dst, t->dstlen, t->resp, t->resp_len, 0);
 	return 1;
 }
 
@@ -463,7 +476,7 @@ static void
 sip_call_resend(struct sip_call *c)
 {
 	if (c->resp != NULL)
-		sip_send(c->uas, &c->dst, c->dstlen, c->resp, c->resp_len);
+		sip_send_ordered(c->uas, &c->dst, c->dstlen, c->resp, c->resp_len, 0);
 }
 
 /* The call's outcome is known: hand its CDR over, exactly once. */
