@@ -17,8 +17,4 @@ TESTS += tests/unit/test_spool
 
 # EXTRA_DIST: sipp scenarios and bench/telephony.sh are added with them.
 
-check_PROGRAMS += tests/integration/test_telephony
-tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
-tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
-tests_integration_test_telephony_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-TESTS += tests/integration/test_telephony
+# tests/integration/test_telephony is built once holdfast-telephony links (common/chan.c).
