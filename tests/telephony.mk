@@ -15,6 +15,10 @@ tests_unit_test_spool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_spool_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_spool
 
-# EXTRA_DIST: sipp scenarios and bench/telephony.sh are added with them.
+EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh
 
-# tests/integration/test_telephony is built once holdfast-telephony links (common/chan.c).
+check_PROGRAMS += tests/integration/test_telephony
+tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
+tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_telephony_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_telephony
