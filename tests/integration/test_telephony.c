@@ -640,7 +640,13 @@ main(void)
 	TCase	*sip = tcase_create("sip"), *cdr = tcase_create("cdr");
 	SRunner	*sr;
 	int	 nf;
+	char	*bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
+	if (access(bin, X_OK) != 0) {
+		printf("SKIP: %s is not built\n", bin);
+		return 77;
+	}
+	free(bin);
 	tcase_set_timeout(sip, 60);
 	tcase_set_timeout(cdr, 120);
 	tcase_add_test(sip, test_methods);
