@@ -8,4 +8,8 @@ workers_telephony_libtelephony_a_SOURCES = \
 	workers/telephony/sip_uas.c workers/telephony/sip_uas.h
 TELEPHONY_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/workers/telephony
 
-# holdfast-telephony (main.c) is linked once common/cfg, chan and db land.
+
+pkglibexec_PROGRAMS += workers/telephony/holdfast-telephony
+workers_telephony_holdfast_telephony_SOURCES = workers/telephony/main.c
+workers_telephony_holdfast_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+workers_telephony_holdfast_telephony_LDADD = workers/telephony/libtelephony.a $(WORKER_LIBS)
