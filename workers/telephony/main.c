@@ -17,19 +17,23 @@
 
 #include "cdr.h"
 #include "cfg.h"
+#include "chan.h"
+#include "json.h"
 #include "log.h"
 #include "sip_uas.h"
 #include "util.h"
 #include "worker.h"
 
 #define TEL_STOP_FLUSH_MS	3000
-#define TEL_STATS_MS		60000
+#define TEL_STATS_MS		5000	/* stats to holdfastd */
+#define TEL_LOG_EVERY		12	/* ... and to the log every minute */
 
 struct tel {
 	struct worker	 w;
 	struct sip_uas	*uas;
 	struct cdr_sink	*cdr;
 	struct event	*ev_stats;
+	unsigned	 ticks;
 };
 
 /* <state_dir>/telephony/<instance>: one spool per instance ("telephony:1"
@@ -62,10 +66,41 @@ tel_log_stats(struct tel *t, const char *tag)
 	    s.objects, c.stored, c.pending);
 }
 
+/* For `holdfastctl status --json`. */
+static void
+tel_send_stats(struct tel *t)
+{
+	struct sip_uas_stats	 s;
+	struct cdr_stats	 c;
+	struct jw		*w = jw_new();
+
+	sip_uas_get_stats(t->uas, &s);
+	cdr_sink_stats(t->cdr, &c);
+	jw_obj_open(w);
+	jw_kstr(w, "type", "stats");
+	jw_kint(w, "calls", (long long)s.calls);
+	jw_kint(w, "active", (long long)s.active);
+	jw_kint(w, "answered", (long long)s.answered);
+	jw_kint(w, "cancelled", (long long)s.cancelled);
+	jw_kint(w, "no_ack", (long long)s.no_ack);
+	jw_kint(w, "rejected", (long long)s.rejected);
+	jw_kint(w, "bad_packets", (long long)s.bad);
+	jw_kint(w, "cdr_stored", (long long)c.stored);
+	jw_kint(w, "cdr_replayed", (long long)c.replayed);
+	jw_kint(w, "cdr_spooled", (long long)c.pending);
+	jw_obj_close(w);
+	chan_worker_send(w);
+	jw_free(w);
+}
+
 static void
 tel_on_stats(evutil_socket_t fd, short what, void *arg)
 {
-	tel_log_stats(arg, "SIP_STATS");
+	struct tel *t = arg;
+
+	tel_send_stats(t);
+	if (++t->ticks % TEL_LOG_EVERY == 0)
+		tel_log_stats(t, "SIP_STATS");
 }
 
 static void

@@ -148,6 +148,7 @@ struct sip_call {
 	struct event		 timer;
 	enum call_state		 state;
 	int			 cdr_done;
+	int			 held;			/* a response of ours waits in u->held */
 	char			*branch_key;
 	char			*call_id, *from_uri, *to_uri, *from_tag, *to_tag;
 	char			*remote;		/* "ip:port" */
@@ -292,20 +293,27 @@ sip_respond_stateless(struct sip_uas *u, const struct sip_msg *m, int code, cons
 /* ---- held responses (group commit with the CDR spool) ---- */
 
 /*
- * Sends buf now, or queues it behind the held responses. durable: it
- * announces the end of a call, so it also waits for CDRs not yet on disk
- * (the one it depends on was always handed over before). Anything else
- * only keeps its place behind what is held, so a Timer G resend of a 487
- * can never overtake the held 200 to the CANCEL.
+ * How a response may leave. AFTER_SYNC: it announces the end of a call,
+ * so it waits for CDRs not yet on disk (the one it depends on was always
+ * handed over before). AFTER_HELD: it keeps its place behind what is
+ * held, so a Timer G resend of a 487 never overtakes the held 200 to the
+ * CANCEL. NOW: nothing of this call is held; other calls' held answers
+ * never delay it.
  */
+enum sip_when {
+	SIP_NOW,
+	SIP_AFTER_HELD,
+	SIP_AFTER_SYNC,
+};
+
 static void
 sip_send_ordered(struct sip_uas *u, const struct sockaddr_storage *ss, socklen_t sslen,
-    const char *buf, int n, int durable)
+    const char *buf, int n, enum sip_when when)
 {
 	struct sip_held *h;
 
-	if (u->cdr == NULL || (u->held == NULL &&
-	    (!durable || cdr_sink_buffered(u->cdr) == 0))) {
+	if (u->cdr == NULL || when == SIP_NOW || (u->held == NULL &&
+	    (when == SIP_AFTER_HELD || cdr_sink_buffered(u->cdr) == 0))) {
 		sip_send(u, ss, sslen, buf, n);
 		return;
 	}
@@ -322,7 +330,7 @@ sip_send_ordered(struct sip_uas *u, const struct sockaddr_storage *ss, socklen_t
 static void
 sip_hold(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n)
 {
-	sip_send_ordered(u, &dst->ss, dst->len, buf, n, 1);
+	sip_send_ordered(u, &dst->ss, dst->len, buf, n, SIP_AFTER_SYNC);
 }
 
 void
@@ -433,7 +441,7 @@ sip_txn_retransmit(struct sip_uas *u, const struct sip_msg *m)
 	free(key);
 	if (t == NULL)
 		return 0;
-	sip_send_ordered(u, &t->dst, t->dstlen, t->resp, t->resp_len, 0);
+	sip_send_ordered(u, &t->dst, t->dstlen, t->resp, t->resp_len, SIP_AFTER_HELD);
 	return 1;
 }
 
@@ -475,8 +483,11 @@ sip_call_set_resp(struct sip_call *c, const char *buf, int n)
 static void
 sip_call_resend(struct sip_call *c)
 {
+	/* only this call's own held response must not be overtaken; other
+	 * calls' held answers never delay a 200 */
 	if (c->resp != NULL)
-		sip_send_ordered(c->uas, &c->dst, c->dstlen, c->resp, c->resp_len, 0);
+		sip_send_ordered(c->uas, &c->dst, c->dstlen, c->resp, c->resp_len,
+		    c->held ? SIP_AFTER_HELD : SIP_NOW);
 }
 
 /* The call's outcome is known: hand its CDR over, exactly once. */
@@ -870,6 +881,7 @@ sip_call_terminate(struct sip_uas *u, struct sip_call *c, const struct sip_msg *
 	out = xasprintf("SIP/2.0 487 Request Terminated%.*s\r\nServer: holdfast\r\n"
 	    "Content-Length: 0\r\n\r\n", (int)(ct - hdrs), hdrs);
 	sip_call_final_error(c, out, (int)strlen(out), 487);
+	c->held = 1;
 	sip_hold(u, &dst, out, (int)strlen(out));
 	free(out);
 }
