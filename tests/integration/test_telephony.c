@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "fp.h"
 #include "pgt.h"
 #include "tu.h"
 #include "util.h"
@@ -658,6 +659,47 @@ START_TEST(test_kill9)
 }
 END_TEST
 
+/* Neon disables the endpoint mid-run (live connections reset, new ones
+ * get Neon's "endpoint has been disabled" error), then enables it again:
+ * no call fails, every CDR lands exactly once. */
+START_TEST(test_neon_disabled)
+{
+	struct tel		*t = calloc(1, sizeof(*t));
+	struct sipp_result	 r;
+	struct fp		*fp;
+	char			*conninfo;
+	pid_t			 pid;
+	int			 rfd;
+
+	t->dir = tu_tmpdir("telephony");
+	t->log = xasprintf("%s/worker.log", t->dir);
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start("synchronous_commit = on\n");
+	pgt_createdb(t->pg, "hf", 1);
+	fp = fp_start(pgt_port(t->pg));
+	conninfo = xasprintf("host=127.0.0.1 port=%d dbname=hf user=postgres", fp_port(fp));
+	t->conninfo = conninfo;
+	tel_conf(t, conninfo, NULL);
+	tel_start(t);
+	pid = sipp_start_bg(t, 100, 600, "neon", "", &rfd);
+	sleep(2);
+	ck_assert_int_eq(fp_set(fp, "reset"), 0);
+	ck_assert_int_eq(fp_set(fp, "neon"), 0);
+	sleep(2);
+	ck_assert_int_eq(fp_set(fp, "pass"), 0);
+	sipp_wait_bg(pid, rfd, &r);
+	ck_assert_msg(r.rc == 0 && r.ok == 600 && r.failed == 0, "sipp exit %d, %lld ok, "
+	    "%lld failed", r.rc, r.ok, r.failed);
+	ck_assert_int_eq(tel_wait_rows(t, "true", 600, 30000), 600);
+	ck_assert_int_eq(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT call_id) FROM calls"), 600);
+	ck_assert_int_ge(tu_count_in_file(t->log, "reason=NeonEndpointDisabled"), 1);
+	ck_assert_int_ge(tu_count_in_file(t->log, "[DB_RECOVERED]"), 1);
+	fp_stop(fp);
+	tel_free(t);
+	free(conninfo);
+}
+END_TEST
+
 START_TEST(test_cancel_and_noack)
 {
 	struct tel		*t = tel_new(1, "answer_after = 2s\nsip_t1 = 30ms\n");
@@ -750,6 +792,7 @@ main(void)
 	tcase_add_test(cdr, test_uac_1000);
 	tcase_add_test(cdr, test_db_outage);
 	tcase_add_test(cdr, test_kill9);
+	tcase_add_test(cdr, test_neon_disabled);
 	tcase_add_test(cdr, test_cancel_and_noack);
 	tcase_add_test(cdr, test_truncated_spool);
 	suite_add_tcase(s, sip);
