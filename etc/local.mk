@@ -1,1 +1,1 @@
-# etc: build rules (see Makefile.am)
+# etc/: the documented example config, the systemd unit, the schema.

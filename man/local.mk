@@ -1,1 +1,1 @@
-# man: build rules (see Makefile.am)
+# man/: holdfastd(8), holdfastctl(1), holdfast.conf(5).
