@@ -381,7 +381,7 @@ START_TEST(webhook_store)
 {
 	static const char wamid[] =
 	    "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
-	char	*rb, sql[256];
+	char	*rb, sql[768];
 
 	ck_assert_int_eq(post_signed(WA_TEXT, &rb), 200);
 	ck_assert_ptr_nonnull(strstr(rb, "\"messages\":1"));
