@@ -24,14 +24,15 @@
 #include "util.h"
 #include "wa_payload.h"
 
-/* One statement for messages and contacts: rows arrive as one JSON array. */
+/* One statement for messages and contacts: rows arrive as one JSON array
+ * (raw and errors as JSON text inside it, cast back to jsonb here). */
 static const char http_sql_messages[] =
     "WITH m AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("
     "wamid text, phone_number_id text, wa_id text, msg_type text, body text, "
-    "profile_name text, ts bigint, raw jsonb)), "
+    "profile_name text, ts bigint, raw text)), "
     "ins AS (INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, "
     "msg_type, body, sent_at, raw) SELECT wamid, phone_number_id, wa_id, 'in', "
-    "msg_type, body, to_timestamp(ts), raw FROM m "
+    "msg_type, body, to_timestamp(ts), raw::jsonb FROM m "
     "ON CONFLICT (wamid) DO NOTHING RETURNING 1), "
     "con AS (INSERT INTO wa_contacts (phone_number_id, wa_id, profile_name, "
     "last_inbound_at) SELECT DISTINCT ON (phone_number_id, wa_id) "
@@ -45,8 +46,8 @@ static const char http_sql_messages[] =
 
 static const char http_sql_statuses[] =
     "INSERT INTO wa_statuses (wamid, status, status_at, errors) "
-    "SELECT wamid, status, to_timestamp(ts), errors FROM jsonb_to_recordset($1::jsonb) "
-    "AS x(wamid text, status text, ts bigint, errors jsonb) "
+    "SELECT wamid, status, to_timestamp(ts), errors::jsonb FROM jsonb_to_recordset($1::jsonb) "
+    "AS x(wamid text, status text, ts bigint, errors text) "
     "ON CONFLICT (wamid, status) DO NOTHING";
 
 struct http_wh {
