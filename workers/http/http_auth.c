@@ -2,7 +2,8 @@
  * http_auth: POST /api/auth/login and the bearer-token check.
  *
  * Passwords are crypt(3) hashes ($y$ yescrypt or $2b$ bcrypt) verified with
- * libcrypt; an unknown email is checked against a dummy hash so the answer
+ * libcrypt on a helper thread (http_crypt.c), so a login never stalls the
+ * loop; an unknown email is checked against a dummy hash so the answer
  * takes as long as for a wrong password. Tokens are 32 random bytes (hex);
  * only their SHA-256 is stored (auth_tokens.token_hash), with an expiry.
  * Neither passwords nor tokens ever reach a log. Login attempts are limited
@@ -20,9 +21,11 @@
 #include "cfg.h"
 #include "db.h"
 #include "http.h"
+#include "http_crypt.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
+#include "worker.h"
 
 #define HTTP_RL_SLOTS	1024
 
@@ -39,13 +42,13 @@ struct http_ratelimit {
 };
 
 struct http_login {
+	struct http_call *call;
 	char	*email;
 	char	*password;
 	char	 token[65];
 	long long user_id;
+	int	 found;
 };
-
-static struct crypt_data http_crypt;	/* one loop, one thread: static is fine */
 
 static void
 http_hex(const unsigned char *in, size_t n, char *out)
@@ -71,17 +74,21 @@ http_sha256_hex(const char *s, char out[65])
 void
 http_auth_init(struct http_srv *srv)
 {
-	char	 salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	char	*h;
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data	*cd;
+	char			*h;
 
 	srv->rl = xcalloc(1, sizeof(*srv->rl));
 	srv->rl->burst = srv->wcfg->login_rate;
 	srv->rl->rate_per_ms = srv->wcfg->login_rate / 60000.0;
+	cd = xcalloc(1, sizeof(*cd));
 	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL ||
-	    (h = crypt_rn("holdfast-dummy-password", salt, &http_crypt,
-	    sizeof(http_crypt))) == NULL || h[0] == '*')
+	    (h = crypt_rn("holdfast-dummy-password", salt, cd, sizeof(*cd))) == NULL ||
+	    h[0] == '*')
 		fatalx("crypt_gensalt_rn($y$) failed: libcrypt without yescrypt?");
 	srv->dummy_hash = xstrdup(h);
+	free(cd);
+	http_crypt_init(srv->w->base);
 }
 
 void
@@ -151,18 +158,6 @@ http_login_free(void *arg)
 	free(l);
 }
 
-/* 1 when password matches hash; constant-time on the hash string. */
-static int
-http_password_ok(const char *password, const char *hash)
-{
-	const char	*h;
-	size_t		 n = strlen(hash);
-
-	h = crypt_rn(password, hash, &http_crypt, sizeof(http_crypt));
-	return h != NULL && h[0] != '*' && strlen(h) == n &&
-	    CRYPTO_memcmp(h, hash, n) == 0;
-}
-
 static void
 http_login_done(const struct db_error *err, PGresult *const *res, int nres,
     void *arg)
@@ -211,6 +206,20 @@ http_login_issue(struct http_call *call, struct http_login *l)
 	http_db_query(call, "http_login", sql, 3, params, http_login_done);
 }
 
+/* On the loop, after the helper thread compared the password. */
+static void
+http_login_checked(int ok, void *arg)
+{
+	struct http_login *l = arg;
+
+	if (!ok || !l->found) {
+		http_reply_error(l->call, 401, "INVALID_CREDENTIALS",
+		    "Invalid email or password");
+		return;
+	}
+	http_login_issue(l->call, l);
+}
+
 static void
 http_login_user(const struct db_error *err, PGresult *const *res, int nres,
     void *arg)
@@ -218,26 +227,28 @@ http_login_user(const struct db_error *err, PGresult *const *res, int nres,
 	struct http_call	*call = http_db_done(arg);
 	struct http_login	*l = call->ctx;
 	PGresult		*r = res != NULL ? res[0] : NULL;
-	int			 found;
+	const char		*hash = call->srv->dummy_hash;
 	long long		 id;
 
 	if (err != NULL) {
 		http_reply_db_error(call, err);
 		return;
 	}
-	found = r != NULL && PQntuples(r) == 1;
-	/* Unknown user: spend the same time on the dummy hash. */
-	if (!http_password_ok(l->password,
-	    found ? PQgetvalue(r, 0, 1) : call->srv->dummy_hash) || !found ||
-	    parse_int(PQgetvalue(r, 0, 0), 1, INT64_MAX, &id) == -1) {
-		http_reply_error(call, 401, "INVALID_CREDENTIALS",
-		    "Invalid email or password");
-		return;
+	if (r != NULL && PQntuples(r) == 1 &&
+	    parse_int(PQgetvalue(r, 0, 0), 1, INT64_MAX, &id) == 0) {
+		l->found = 1;
+		l->user_id = id;
+		hash = PQgetvalue(r, 0, 1);
+		free(l->email);
+		l->email = xstrdup(PQgetvalue(r, 0, 2));
 	}
-	l->user_id = id;
-	free(l->email);
-	l->email = xstrdup(PQgetvalue(r, 0, 2));
-	http_login_issue(call, l);
+	/* Unknown user: the same work on the dummy hash, so the same time. */
+	if (http_crypt_verify(l->password, hash, http_login_checked, l) == -1) {
+		evhttp_add_header(evhttp_request_get_output_headers(call->req),
+		    "Retry-After", "1");
+		http_reply_error(call, 503, "SERVICE_UNAVAILABLE",
+		    "Too many logins in progress");
+	}
 }
 
 /* Reads {"email","password"}; replies 400 and returns NULL when invalid. */
@@ -262,6 +273,7 @@ http_login_parse(struct http_call *call)
 		return NULL;
 	}
 	l = xcalloc(1, sizeof(*l));
+	l->call = call;
 	l->email = xstrdup(email);
 	l->password = xstrdup(password);
 	OPENSSL_cleanse(call->body, call->bodylen);

@@ -12,6 +12,7 @@ holdfast_http_SOURCES = \
 	workers/http/http.h \
 	workers/http/http_main.c \
 	workers/http/http_auth.c \
+	workers/http/http_crypt.c workers/http/http_crypt.h \
 	workers/http/http_conv.c \
 	workers/http/http_webhook.c \
 	workers/http/http_metrics.c
