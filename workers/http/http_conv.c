@@ -4,7 +4,8 @@
  *
  * Each request is one statement, one round trip: the token check and the
  * page are in the same query, and PostgreSQL builds the JSON (json_agg),
- * which the worker passes through untouched. Every statement answers one
+ * which the worker passes through untouched. The single-conversation read
+ * is a function with cached plans (etc/schema/0002_http_read_functions.sql). Every statement answers one
  * row: (token valid, JSON or NULL). Pages are newest first; the cursor
  * next_before ("<µs since epoch>_<id>" of the last row) is exact, since
  * both parts compare as integers in the DB.
@@ -49,18 +50,10 @@ static const char http_sql_calls[] = HTTP_SQL_PAGE("calls",
     "x.sip_code, x.hangup_cause, x.ended_by",
     "calls", "started_at", "$2::text IS NULL");
 
-static const char http_sql_conversation[] = HTTP_SQL_AUTH
-    " SELECT auth.ok, CASE WHEN auth.ok THEN (SELECT json_build_object("
-    "'id', c.id, 'phone_number_id', c.phone_number_id, 'wa_id', c.wa_id, "
-    "'status', c.status, 'opened_at', c.opened_at, "
-    "'last_message_at', c.last_message_at, 'closed_at', c.closed_at, "
-    "'summary', c.summary, 'msgs_in', c.msgs_in, 'msgs_out', c.msgs_out, "
-    "'messages', coalesce((SELECT json_agg(json_build_object('id', m.id, "
-    "'wamid', m.wamid, 'direction', m.direction, 'type', m.msg_type, "
-    "'body', m.body, 'sent_at', m.sent_at) ORDER BY m.sent_at, m.id) FROM "
-    "(SELECT * FROM wa_messages WHERE conversation_id = c.id "
-    "ORDER BY sent_at DESC, id DESC LIMIT 1000) m), '[]'::json))::text "
-    "FROM conversations c WHERE c.id = $2::bigint) END FROM auth";
+/* The busiest route: a PL/pgSQL function (etc/schema/0002), whose plans
+ * the session keeps, so the DB does not plan the statement every time. */
+static const char http_sql_conversation[] =
+    "SELECT ok, body FROM holdfast_http_conversation(decode($1, 'hex'), $2::bigint)";
 
 /* Every statement here answers (ok, json): 401, 404 or the JSON as is. */
 static void
