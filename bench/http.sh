@@ -11,7 +11,8 @@
 # Goals (issue 4): DB route >= 60 % of pgbench TPS; DB down: 503 p99 <= 2 ms
 # and >= 50 % of /healthz req/s; first 200 within 300 ms of the DB's return.
 #
-# BENCH_SHORT=1: 3 s runs instead of 10 s. Prints a markdown table; exits 0
+# BENCH_SHORT=1: 3 s runs instead of 10 s. HTTP_BENCH_LOG=FILE keeps the
+# workers' stderr (log_level=warn: DB state changes only). Prints a markdown table; exits 0
 # even when a goal is missed (a benchmark reports, it does not gate).
 # Needs: wrk, pgbench, python3, PostgreSQL 15 binaries; run as root (the
 # cluster runs as `postgres`) or as a user that may run initdb.
@@ -79,8 +80,8 @@ INSERT INTO conversations (id, phone_number_id, wa_id, status, opened_at, last_m
 INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at, conversation_id)
 	SELECT 'wamid.' || i || '.' || j, '106540352242922', (16500000000 + i)::text,
 	       CASE j WHEN 1 THEN 'in' ELSE 'out' END, 'message ' || j, now(), i
-	FROM generate_series(1, $rows) i, generate_series(1, 2) j;
-VACUUM ANALYZE;" >/dev/null
+	FROM generate_series(1, $rows) i, generate_series(1, 2) j;" >/dev/null
+psql_hf hf "VACUUM ANALYZE" >/dev/null
 "$pgbin/pgbench" -i -q -s 10 -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
 
 # ---- holdfast-http x nprocs on one inherited socket ----
@@ -115,7 +116,9 @@ for i in range(n):
         os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
         env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()),
                    HOLDFAST_INSTANCE="http:%d" % i)
-        devnull = os.open("/dev/null", os.O_WRONLY); os.dup2(devnull, 2)
+        log = os.open(os.environ.get("HTTP_BENCH_LOG", "/dev/null"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 2)
         os.execve(prog, [prog, "-c", conf], env)
     kids.append(pid)
 print(" ".join(map(str, kids)), flush=True)
@@ -171,30 +174,49 @@ done
 read -r d_rps d_p50 d_p99 d_non2xx d_n <<< "$(wrk_run "$url" "$tmp/conv.lua")"
 
 # ---- DB back under load: first 200 after PostgreSQL accepts connections ----
+# The poller starts before the load (a Python start-up on two saturated
+# cores takes seconds) and polls from before the DB returns; bash writes
+# the moment pg_ctl start -w returned into a file the poller reads last.
+# The poller runs at nice -10 so that what it measures is the workers, not
+# its own wait for a CPU behind wrk (as root; otherwise nice is ignored).
+nice -n -10 python3 - "$port" "$token" "$tmp/t_up" > "$tmp/recover.out" <<'EOF' &
+# Prints: ms until /readyz says 200 (the breaker closed; /readyz needs no
+# DB work, so it is answered at once even under load), then ms until a
+# client gets a 200 on the DB route (queued behind the wrk load).
+import http.client, os, sys, time
+port, token, upfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def status(path, hdrs):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path, headers=hdrs); r = c.getresponse(); r.read()
+        return r.status
+    except Exception:
+        return 0
+    finally:
+        c.close()
+start, marks = time.time(), []
+for path, hdrs in (("/readyz", {}),
+                   ("/api/conversations/1", {"Authorization": "Bearer " + token})):
+    while time.time() - start < 60 and status(path, hdrs) != 200:
+        time.sleep(0.002)
+    marks.append(time.time())
+while not os.path.exists(upfile) and time.time() - start < 70:
+    time.sleep(0.01)
+t_up = float(open(upfile).read())
+print(" ".join("%.0f" % max(0, (m - t_up) * 1000) if m - start < 60 else "timeout"
+               for m in marks))
+EOF
+poller=$!
+pids+=($poller)
+sleep 0.5
 wrk -t2 -c$conns -d$((dur + 5))s -s "$tmp/conv.lua" "$url" >/dev/null 2>&1 &
 wpid=$!
 pids+=($wpid)
 sleep 1
 pg_start
-t_up=$(date +%s.%N)
-recover_ms=$(python3 - "$port" "$token" "$t_up" <<'EOF'
-import http.client, sys, time
-port, token, t0 = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-while time.time() - t0 < 20:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        c.request("GET", "/api/conversations/1", headers={"Authorization": "Bearer " + token})
-        r = c.getresponse(); r.read()
-        if r.status == 200:
-            print("%.0f" % ((time.time() - t0) * 1000)); sys.exit(0)
-    except Exception:
-        pass
-    finally:
-        c.close()
-    time.sleep(0.002)
-print("timeout")
-EOF
-)
+date +%s.%N > "$tmp/t_up.tmp" && mv "$tmp/t_up.tmp" "$tmp/t_up"
+wait $poller 2>/dev/null || true
+read -r ready_ms recover_ms < "$tmp/recover.out" || true
 wait $wpid 2>/dev/null || true
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "n/a" }'; }
@@ -209,4 +231,7 @@ echo "| GET /healthz | $h_rps | $h_p50 | $h_p99 | - | - |"
 echo "| GET /api/conversations/{id} (non-2xx: $c_bad) | $c_rps | $c_p50 | $c_p99 | >= 60 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 60)}')") |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
 echo "| DB down: same route, 503s ($d_non2xx of $d_n) | $d_rps | $d_p50 | $d_p99 | p99 <= 2 ms, >= 50 % of /healthz: $d_pct % | $(ok "$(awk -v p="$d_pct" -v l="$d_p99" 'BEGIN{print (p >= 50 && l <= 2)}')") |"
-echo "| DB back under load: first 200 on the DB route | - | - | - | <= 300 ms: $recover_ms ms | $(ok "$(awk -v r="$recover_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"
+echo "| DB back under load: /readyz 200 (breaker closed) | - | - | - | <= 300 ms: $ready_ms ms | $(ok "$(awk -v r="$ready_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"
+echo "| DB back under load: first 200 on the DB route (a client beside wrk) | - | - | - | <= 300 ms: $recover_ms ms | $(ok "$(awk -v r="$recover_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"
+echo
+echo "Times are from pg_ctl start -w returning (0: the workers were back before it returned)."
