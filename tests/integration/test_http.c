@@ -6,8 +6,9 @@
  * - the WhatsApp webhook: Meta's handshake, the signature check (good, bad,
  *   missing), Meta's sample payloads stored as the right rows, a
  *   redelivery stored once, limits and malformed bodies refused;
- * - the seed's acceptance: with the DB stopped, POST /api/auth/login
- *   answers 503 with the exact body, the worker stays up (same pid),
+ * - the seed's acceptance: with the DB stopped, and with Neon's "endpoint
+ *   disabled" answer (the fault proxy), POST /api/auth/login answers 503
+ *   with the exact body, the worker stays up (same pid),
  *   /healthz stays 200, /readyz goes 503 and back to 200 after recovery
  *   without a restart; a frozen DB and a DB killed mid-request give 503
  *   within the query deadline, never a hang.
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "fp.h"
 #include "pgt.h"
 #include "tu.h"
 #include "test_http_samples.h"
@@ -40,7 +42,7 @@ static pid_t		 pid;
 /* ---- fixture: each (forked) test gets its own cluster and worker ---- */
 
 static char *
-write_conf(const char *name, int p, const char *extra)
+write_conf_db(const char *name, int p, const char *conninfo, const char *extra)
 {
 	char *path, *text;
 
@@ -54,11 +56,17 @@ write_conf(const char *name, int p, const char *extra)
 	    "[whatsapp]\nverify_token = vtok-123\napp_secret = test_app_secret\n"
 	    "[worker:http]\ncommand = holdfast-http\nlisten = 127.0.0.1:%d\n"
 	    "max_body = 4KiB\n%s",
-	    pgt_conninfo(pg, "hf"), p, extra) < 0)
+	    conninfo, p, extra) < 0)
 		abort();
 	tu_write_file(path, text);
 	free(text);
 	return path;
+}
+
+static char *
+write_conf(const char *name, int p, const char *extra)
+{
+	return write_conf_db(name, p, pgt_conninfo(pg, "hf"), extra);
 }
 
 static int
@@ -549,6 +557,53 @@ START_TEST(db_stopped)
 }
 END_TEST
 
+/* The seed's incident: Neon disables the endpoint under a running worker. */
+START_TEST(db_neon_disabled)
+{
+	struct fp	*f = fp_start(pgt_port(pg));
+	char		 ci[160], *conf, *log, *rb, *rh, body[128];
+	int		 p = tu_free_port(SOCK_STREAM), st;
+	pid_t		 w;
+
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=hf user=postgres",
+	    fp_port(f));
+	conf = write_conf_db("neon.conf", p, ci, "login_rate = 1000\n");
+	if (asprintf(&log, "%s/neon.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	/* Live connections die, new ones get Neon's error. */
+	ck_assert_int_eq(fp_set(f, "reset"), 0);
+	ck_assert_int_eq(fp_set(f, "neon"), 0);
+	snprintf(body, sizeof(body),
+	    "{\"email\":\"agent@example.com\",\"password\":\"%s\"}", PASSWORD);
+	st = tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body), &rb, &rh, 10000);
+	ck_assert_int_eq(st, 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	ck_assert(has_header(rh, "Retry-After:"));
+	free(rb); free(rh);
+	ck_assert(tu_wait_for(ready503, &p, 5000));
+	ck_assert(tu_wait_file_count(log, "reason=NeonEndpointDisabled", 1, 5000));
+	st = tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body), &rb, NULL, 10000);
+	ck_assert_int_eq(st, 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	free(rb);
+	ck_assert(healthy(&p));
+	ck_assert(tu_pid_alive(w));
+	/* The endpoint is enabled again: back without a restart. */
+	ck_assert_int_eq(fp_set(f, "pass"), 0);
+	ck_assert(tu_wait_for(ready200, &p, 10000));
+	ck_assert_int_eq(tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body),
+	    NULL, NULL, 10000), 200);
+	ck_assert(tu_pid_alive(w));
+	ck_assert_int_eq(tu_count_in_file(log, "[DB_RECOVERED]") > 0, 1);
+	tu_stop(w, 5000);
+	fp_stop(f);
+	free(conf);
+	free(log);
+}
+END_TEST
+
 /* A frozen DB (SIGSTOP) costs a 503 at the query deadline, not a hang. */
 START_TEST(db_frozen)
 {
@@ -645,6 +700,7 @@ main(void)
 	tcase_add_test(tc, webhook_rejects);
 	tc = tcase(s, "outage");
 	tcase_add_test(tc, db_stopped);
+	tcase_add_test(tc, db_neon_disabled);
 	tcase_add_test(tc, db_frozen);
 	tcase_add_test(tc, db_killed_mid_request);
 	sr = srunner_create(s);
