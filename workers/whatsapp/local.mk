@@ -1,1 +1,1 @@
-# workers/whatsapp: build rules (see Makefile.am)
+# workers/whatsapp: holdfast-whatsapp, the session processor.

@@ -1,0 +1,10 @@
+# tests of holdfast-whatsapp: unit suites for its pure parts, integration
+# suites against a real PostgreSQL and graphsink (a local Graph API).
+WA_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/workers/whatsapp
+
+check_PROGRAMS += tests/unit/test_wa_graph
+tests_unit_test_wa_graph_SOURCES = tests/unit/test_wa_graph.c \
+	workers/whatsapp/wa_graph.c workers/whatsapp/wa_graph.h
+tests_unit_test_wa_graph_CFLAGS = $(WA_TEST_CFLAGS)
+tests_unit_test_wa_graph_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/unit/test_wa_graph
