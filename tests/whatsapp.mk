@@ -8,3 +8,8 @@ tests_unit_test_wa_graph_SOURCES = tests/unit/test_wa_graph.c \
 tests_unit_test_wa_graph_CFLAGS = $(WA_TEST_CFLAGS)
 tests_unit_test_wa_graph_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/unit/test_wa_graph
+
+# graphsink: a local Graph API (tests and bench/whatsapp.sh).
+check_PROGRAMS += tests/tools/graphsink
+tests_tools_graphsink_SOURCES = tests/tools/graphsink.c
+tests_tools_graphsink_LDADD = $(HOLDFAST_LIBS)
