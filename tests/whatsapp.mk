@@ -13,3 +13,11 @@ TESTS += tests/unit/test_wa_graph
 check_PROGRAMS += tests/tools/graphsink
 tests_tools_graphsink_SOURCES = tests/tools/graphsink.c
 tests_tools_graphsink_LDADD = $(HOLDFAST_LIBS)
+
+# Integration: real PostgreSQL (pgt), graphsink, holdfast-whatsapp processes.
+WA_ITEST_LIB = tests/integration/test_whatsapp_lib.c tests/integration/test_whatsapp_lib.h
+check_PROGRAMS += tests/integration/test_whatsapp
+tests_integration_test_whatsapp_SOURCES = tests/integration/test_whatsapp.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_whatsapp_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_whatsapp
