@@ -142,6 +142,10 @@ struct db_stats {
 };
 void db_get_stats(const struct db *, struct db_stats *);
 
+/* The documented defaults of [database] (pool_size 4, statement_timeout
+ * 30s, ...), conninfo NULL: for tests and tools building a config by hand. */
+void db_config_defaults(struct cfg_database *);
+
 /* conninfo with password=... replaced by password=***. Caller frees. */
 char *db_conninfo_redact(const char *conninfo);
 

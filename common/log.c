@@ -84,29 +84,50 @@ log_prefix(char *buf, size_t size, int level)
 	    (int)getpid());
 }
 
+/*
+ * One event, one line: a control character in a message (a newline in a
+ * peer's input, say) must not forge a second line that monitoring greps
+ * would count, so it is neutralised before the line is written.
+ */
+static void
+log_sanitize(char *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r')
+			s[i] = ' ';
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			s[i] = '?';
+	}
+}
+
 static void
 log_emit(int level, const char *suffix, const char *fmt, va_list ap)
 {
 	char	 line[LOG_LINE_MAX];
-	int	 n, m;
+	/* Text ends before the last two bytes (newline, and snprintf's NUL). */
+	int	 max = (int)sizeof(line) - 2, n, m;
 
 	if (level > log_lvl)
 		return;
-	n = log_prefix(line, sizeof(line) - 2, level);
-	m = vsnprintf(line + n, sizeof(line) - 2 - n, fmt, ap);
+	n = log_prefix(line, (size_t)max, level);
+	m = vsnprintf(line + n, (size_t)(max - n), fmt, ap);
 	if (m > 0)
 		n += m;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	/* On truncation snprintf stopped one byte short, at its NUL. */
+	if (n > max - 1)
+		n = max - 1;
+	log_sanitize(line, n);
 	if (suffix != NULL) {
-		m = snprintf(line + n, sizeof(line) - 2 - n, ": %s", suffix);
+		m = snprintf(line + n, (size_t)(max - n), ": %s", suffix);
 		if (m > 0)
 			n += m;
-		if (n > (int)sizeof(line) - 2)
-			n = sizeof(line) - 2;
+		if (n > max - 1)
+			n = max - 1;
 	}
 	line[n++] = '\n';
-	(void)!write(log_fd, line, n);
+	(void)!write(log_fd, line, (size_t)n);
 }
 
 void

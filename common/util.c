@@ -208,8 +208,11 @@ backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt)
 {
 	int64_t	 v = base_ms;
 
+	/* Bounded by the cap, not by attempt: no overflow, no long loop. */
+	if (v <= 0 || cap_ms <= 0)
+		return 0;
 	for (int i = 0; i < attempt && v < cap_ms; i++)
-		v *= 2;
+		v = v > cap_ms / 2 ? cap_ms : v * 2;
 	return v < cap_ms ? v : cap_ms;
 }
 

@@ -1,1 +1,2 @@
-# man: build rules (see Makefile.am)
+# man/: holdfastd(8), holdfastctl(1), holdfast.conf(5).
+dist_man_MANS += man/holdfast.conf.5

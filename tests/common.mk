@@ -1,1 +1,26 @@
-# tests of common/ (cfg, json, util, log)
+# tests of common/ (cfg, json, util, log) and of the test library itself.
+# Unit suites: Check, each test forked; no processes beyond their own.
+COMMON_TESTS = tests/unit/test_tu tests/unit/test_cfg tests/unit/test_util \
+	tests/unit/test_json tests/unit/test_log
+check_PROGRAMS += $(COMMON_TESTS)
+TESTS += $(COMMON_TESTS)
+
+tests_unit_test_tu_SOURCES = tests/unit/test_tu.c
+tests_unit_test_tu_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_tu_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
+tests_unit_test_cfg_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_cfg_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_util_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+tests_unit_test_json_SOURCES = tests/unit/test_json.c
+tests_unit_test_json_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_json_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_log_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

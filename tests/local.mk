@@ -5,4 +5,5 @@ TU_LIBS = tests/lib/libtu.a $(CHECK_LIBS)
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
 include $(srcdir)/tests/common.mk
+include $(srcdir)/tests/db.mk
 include $(srcdir)/tests/whatsapp.mk

@@ -10,6 +10,8 @@
 #ifndef HOLDFAST_PGT_H
 #define HOLDFAST_PGT_H
 
+#include <sys/types.h>
+
 struct pgt;
 
 /* Starts a new cluster; aborts the test on failure. opts may add
@@ -33,6 +35,14 @@ int pgt_thaw(struct pgt *);
 int pgt_psql(struct pgt *, const char *dbname, const char *sql, char **out);
 /* Convenience: a single integer result of sql, or -1. */
 long long pgt_scalar(struct pgt *, const char *dbname, const char *sql);
-const char *pgt_bindir(void);	/* /usr/lib/postgresql/15/bin or PG_BINDIR */
+const char *pgt_bindir(void);
+
+/* Additions (db helper): where things are, and a real streaming standby. */
+const char *pgt_datadir(const struct pgt *);
+const char *pgt_logfile(const struct pgt *);	/* the server's log */
+pid_t pgt_postmaster_pid(const struct pgt *);
+/* A standby of primary (pg_basebackup -R, streaming), started. */
+struct pgt *pgt_standby(struct pgt *primary);
+int pgt_promote(struct pgt *);	/* pg_ctl promote -w */	/* /usr/lib/postgresql/15/bin or PG_BINDIR */
 
 #endif

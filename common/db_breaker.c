@@ -1,0 +1,163 @@
+/*
+ * db_breaker: is the database up for this process, and when to look again.
+ *
+ * - A failed connection attempt opens the breaker (DB_DOWN): the pool's
+ *   idle connections are closed, queued requests get the failure, and
+ *   every later request fails fast in db.c without touching the network.
+ * - One probe at a time. Probes follow full-jitter exponential backoff,
+ *   U(0, min(backoff_max, backoff_initial * 2^n)) (the least total work
+ *   among jittered schedules); capacity, configuration and "permanent"
+ *   Neon reasons start two steps further along the schedule, since
+ *   retrying them quickly only adds load or noise.
+ * - Demand-driven probes: for transient reasons, a request arriving while
+ *   no probe has started for probe_min_interval starts one now (the
+ *   request still fails fast). A busy process is back within ~250 ms of
+ *   the database, with at most ~4 attempts a second; an idle one follows
+ *   the schedule.
+ * - Each failed attempt logs [DB_DOWN] op=.. try=.. sleep=..s reason=..;
+ *   the first success logs [DB_RECOVERED] op=.. after N attempts once.
+ */
+#include <string.h>
+
+#include "db_int.h"
+#include "log.h"
+#include "util.h"
+
+static void
+db_probe_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+
+	if (db->db_up == DB_DOWN && !db->db_probing)
+		db_pool_spawn(db, 1);
+}
+
+void
+db_breaker_init(struct db *db)
+{
+	db->db_up = DB_UNKNOWN;
+	db->db_ev_probe = evtimer_new(db->db_base, db_probe_fire, db);
+	db->db_since_ms = now_mono_ms();
+}
+
+void
+db_breaker_free(struct db *db)
+{
+	if (db->db_ev_probe != NULL)
+		event_free(db->db_ev_probe);
+	db->db_ev_probe = NULL;
+}
+
+void
+db_breaker_notify(struct db *db)
+{
+	struct db_state st;
+
+	if (db->db_state_cb == NULL)
+		return;
+	db_get_state(db, &st);
+	db->db_state_cb(&st, db->db_state_arg);
+}
+
+/* The next probe's delay after the current number of failed attempts. */
+static int64_t
+db_breaker_delay(struct db *db)
+{
+	int step = db->db_attempts - 1;
+
+	if (db->db_cls != DB_CLASS_CONNECTION)
+		step += 2;
+	return backoff_full_jitter_ms(db->db_cfg.backoff_initial_ms,
+	    db->db_cfg.backoff_max_ms, step, rand_unit());
+}
+
+static void
+db_breaker_schedule(struct db *db, int64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	db->db_next_probe_ms = now_mono_ms() + ms;
+	evtimer_add(db->db_ev_probe, &tv);
+}
+
+/*
+ * A connection attempt failed (a probe, or the pool's own connect while
+ * up): record it, log it, fail what was waiting, schedule the next probe.
+ */
+void
+db_breaker_connect_failed(struct db *db, const struct db_error *e)
+{
+	int64_t	ms;
+
+	if (db->db_up != DB_DOWN) {
+		db->db_up = DB_DOWN;
+		db->db_since_ms = now_mono_ms();
+		db->db_attempts = 0;
+		db->db_stats.breaker_trips++;
+		db->db_last_probe_ms = now_mono_ms();
+		log_warnx("[DB_POOL] database unreachable: %s", e->message);
+		if (!TAILQ_EMPTY(&db->db_conns))
+			db_pool_invalidate(db, e->reason);
+	}
+	db->db_attempts++;
+	db->db_reason = e->reason;
+	db->db_cls = e->cls;
+	strlcpy_hf(db->db_detail, e->message, sizeof(db->db_detail));
+	ms = db_breaker_delay(db);
+	db_breaker_schedule(db, ms);
+	log_warnx("[DB_DOWN] op=%s try=%d sleep=%.3gs reason=%s", db->db_op,
+	    db->db_attempts, (double)ms / 1000.0, e->reason);
+	db_fail_queue(db, e);
+	db_breaker_notify(db);
+}
+
+/* A connection attempt succeeded: close the breaker. */
+void
+db_breaker_connect_ok(struct db *db)
+{
+	enum db_up prev = db->db_up;
+
+	if (prev == DB_UP)
+		return;
+	if (prev == DB_DOWN)
+		log_info("[DB_RECOVERED] op=%s after %d attempts", db->db_op,
+		    db->db_attempts + 1);
+	else
+		log_info("[DB_UP] op=%s connected", db->db_op);
+	db->db_up = DB_UP;
+	db->db_since_ms = now_mono_ms();
+	db->db_attempts = 0;
+	db->db_reason = NULL;
+	db->db_detail[0] = '\0';
+	evtimer_del(db->db_ev_probe);
+	db_breaker_notify(db);
+	db_when_up_run(db);
+	db_listen_up(db);
+}
+
+/*
+ * May a request go ahead? 1 unless the breaker is open. While it is, a
+ * transient failure lets demand start a probe at most every
+ * probe_min_interval.
+ */
+int
+db_breaker_admit(struct db *db)
+{
+	struct db_error e;
+	uint64_t	now;
+
+	if (db->db_up != DB_DOWN)
+		return 1;
+	if (db->db_probing)
+		return 0;
+	e.cls = db->db_cls;
+	now = now_mono_ms();
+	if (db_reason_demand_probe(&e) &&
+	    now - db->db_last_probe_ms >= (uint64_t)db->db_cfg.probe_min_interval_ms) {
+		evtimer_del(db->db_ev_probe);
+		db_pool_spawn(db, 1);
+	}
+	return 0;
+}

@@ -1,0 +1,495 @@
+/*
+ * db_conn: one libpq connection driven from the event loop.
+ *
+ *   CONNECTING --PQconnectPoll OK--> SETUP --settings applied--> IDLE
+ *   IDLE --dbc_exec--> BUSY --results complete--> IDLE (owner decides)
+ *   any --failure, deadline, dbc_close--> DEAD
+ *
+ * Nothing here blocks: PQconnectPoll is driven by the socket it asks for
+ * (re-registered after every poll, because libpq may open a new socket per
+ * host it tries), every phase has a deadline of its own (libpq ignores
+ * connect_timeout in this mode, and a frozen server keeps TCP alive), and
+ * queries are sent with PQsendQueryParams/PQflush and read with
+ * PQconsumeInput/PQisBusy. An idle connection's socket stays watched, so a
+ * session the server ends (57P01) is noticed before anyone uses it.
+ *
+ * Owner callbacks (dc_on_ready, exec callbacks, dc_on_lost) may close the
+ * connection: nothing touches it after calling one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+#include "log.h"
+#include "util.h"
+
+static void dbc_on_event(evutil_socket_t, short, void *);
+static void dbc_setup(struct db_conn *);
+
+static void
+dbc_notice(void *arg, const char *msg)
+{
+	log_debug("db notice: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+/* Watches fd for what (EV_READ/EV_WRITE); the fd may have changed. */
+static void
+dbc_watch(struct db_conn *c, short what)
+{
+	int fd = PQsocket(c->dc_pg);
+
+	if (c->dc_ev != NULL && fd == c->dc_fd && what == c->dc_what)
+		return;
+	if (c->dc_ev != NULL)
+		event_free(c->dc_ev);
+	c->dc_ev = NULL;
+	c->dc_fd = fd;
+	c->dc_what = what;
+	if (fd < 0)
+		return;
+	c->dc_ev = event_new(c->dc_db->db_base, fd, what | EV_PERSIST,
+	    dbc_on_event, c);
+	event_add(c->dc_ev, NULL);
+}
+
+static void
+dbc_unwatch(struct db_conn *c)
+{
+	if (c->dc_ev != NULL)
+		event_free(c->dc_ev);
+	c->dc_ev = NULL;
+	c->dc_fd = -1;
+	c->dc_what = 0;
+}
+
+static void
+dbc_deadline(struct db_conn *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0) {
+		evtimer_del(c->dc_timer);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->dc_timer, &tv);
+}
+
+/* The connection's error as a classified db_error. */
+void
+dbc_error_from_conn(struct db_conn *c, struct db_error *e)
+{
+	db_classify(e, NULL, PQerrorMessage(c->dc_pg),
+	    PQstatus(c->dc_pg) == CONNECTION_BAD);
+}
+
+static void
+dbc_kill(struct db_conn *c)
+{
+	c->dc_state = DBC_DEAD;
+	dbc_unwatch(c);
+	evtimer_del(c->dc_timer);
+}
+
+/* The connect phase failed: tell the owner once. */
+static void
+dbc_connect_failed(struct db_conn *c, const struct db_error *e)
+{
+	dbc_kill(c);
+	c->dc_on_ready(c, e);
+}
+
+/* Frees the exec's results and hands the outcome to its callback. */
+static void
+dbc_exec_done(struct db_conn *c, const struct db_error *e)
+{
+	dbc_exec_cb	  cb = c->dc_cb;
+	void		 *arg = c->dc_cbarg;
+	PGresult	**res = c->dc_res;
+	int		  nres = c->dc_nres, i;
+	struct db_error	  err;
+
+	if (e != NULL)
+		err = *e;
+	c->dc_cb = NULL;
+	c->dc_res = NULL;
+	c->dc_nres = c->dc_rescap = 0;
+	c->dc_haserr = 0;
+	if (c->dc_state != DBC_DEAD) {
+		evtimer_del(c->dc_timer);
+		c->dc_state = c->dc_state == DBC_SETUP ? DBC_SETUP : DBC_IDLE;
+		c->dc_last_used_ms = now_mono_ms();
+		dbc_watch(c, EV_READ);
+	}
+	cb(c, e != NULL ? &err : NULL, res, e != NULL ? 0 : nres, arg);
+	for (i = 0; i < nres; i++)
+		PQclear(res[i]);
+	free(res);
+}
+
+/* A broken connection during an exec: the first error's SQLSTATE stays,
+ * PQstatus decides it is gone. */
+static void
+dbc_exec_broken(struct db_conn *c)
+{
+	struct db_error e;
+
+	if (c->dc_haserr) {
+		e = c->dc_err;
+		if (!db_class_is_connection(e.cls))
+			db_classify(&e, e.sqlstate, e.message, 1);
+	} else
+		dbc_error_from_conn(c, &e);
+	if (!db_class_is_connection(e.cls) && e.cls != DB_CLASS_TIMEOUT) {
+		e.cls = DB_CLASS_CONNECTION;
+		e.reason = "ServerClosed";
+	}
+	dbc_kill(c);
+	dbc_exec_done(c, &e);
+}
+
+static void
+dbc_keep_result(struct db_conn *c, PGresult *r)
+{
+	if (c->dc_nres == c->dc_rescap) {
+		c->dc_rescap = c->dc_rescap ? c->dc_rescap * 2 : 4;
+		c->dc_res = xreallocarray(c->dc_res, c->dc_rescap, sizeof(*c->dc_res));
+	}
+	c->dc_res[c->dc_nres++] = r;
+}
+
+/* Takes one result; returns 1 when the exec is complete. */
+static int
+dbc_take_result(struct db_conn *c, PGresult *r)
+{
+	if (r == NULL)
+		return !c->dc_pipeline;
+	switch (PQresultStatus(r)) {
+	case PGRES_PIPELINE_SYNC:
+		PQclear(r);
+		return 1;
+	case PGRES_PIPELINE_ABORTED:
+		PQclear(r);
+		break;
+	case PGRES_FATAL_ERROR:
+	case PGRES_BAD_RESPONSE:
+	case PGRES_NONFATAL_ERROR:
+		if (!c->dc_haserr) {
+			db_classify_result(&c->dc_err, r,
+			    PQstatus(c->dc_pg) == CONNECTION_BAD);
+			c->dc_haserr = 1;
+		}
+		PQclear(r);
+		break;
+	default:
+		dbc_keep_result(c, r);
+	}
+	return 0;
+}
+
+/* Reads what arrived; completes the exec when all results are in. */
+static void
+dbc_exec_read(struct db_conn *c)
+{
+	if (!PQconsumeInput(c->dc_pg)) {
+		dbc_exec_broken(c);
+		return;
+	}
+	while (!PQisBusy(c->dc_pg)) {
+		if (dbc_take_result(c, PQgetResult(c->dc_pg))) {
+			if (c->dc_pipeline)
+				PQexitPipelineMode(c->dc_pg);
+			c->dc_pipeline = 0;
+			if (PQstatus(c->dc_pg) == CONNECTION_BAD) {
+				dbc_exec_broken(c);
+				return;
+			}
+			dbc_exec_done(c, c->dc_haserr ? &c->dc_err : NULL);
+			return;
+		}
+		if (PQstatus(c->dc_pg) == CONNECTION_BAD && !PQisBusy(c->dc_pg) &&
+		    c->dc_pipeline) {
+			dbc_exec_broken(c);
+			return;
+		}
+	}
+}
+
+static void
+dbc_flush(struct db_conn *c)
+{
+	int r = PQflush(c->dc_pg);
+
+	if (r < 0)
+		dbc_exec_broken(c);
+	else
+		dbc_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void
+dbc_connect_poll(struct db_conn *c)
+{
+	struct db_error e;
+
+	switch (PQconnectPoll(c->dc_pg)) {
+	case PGRES_POLLING_READING:
+		dbc_watch(c, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		dbc_watch(c, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		dbc_setup(c);
+		break;
+	default:
+		dbc_error_from_conn(c, &e);
+		if (e.cls == DB_CLASS_UNKNOWN || e.cls == DB_CLASS_DATA)
+			e.cls = DB_CLASS_CONNECTION;
+		dbc_connect_failed(c, &e);
+	}
+}
+
+/* An idle connection's socket became readable: notifies, or its death. */
+static void
+dbc_idle_read(struct db_conn *c)
+{
+	struct db_error e;
+
+	if (PQconsumeInput(c->dc_pg) && PQstatus(c->dc_pg) != CONNECTION_BAD) {
+		if (c->dc_on_notify != NULL)
+			c->dc_on_notify(c);
+		return;
+	}
+	dbc_error_from_conn(c, &e);
+	if (!db_class_is_connection(e.cls)) {
+		e.cls = DB_CLASS_CONNECTION;
+		e.reason = "ServerClosed";
+	}
+	dbc_kill(c);
+	c->dc_on_lost(c, &e);
+}
+
+static void
+dbc_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+
+	switch (c->dc_state) {
+	case DBC_CONNECTING:
+		dbc_connect_poll(c);
+		break;
+	case DBC_SETUP:
+	case DBC_BUSY:
+		if (c->dc_cb == NULL)
+			break;
+		if (what & EV_WRITE) {
+			dbc_flush(c);
+			if (c->dc_state == DBC_DEAD || !(what & EV_READ))
+				break;
+		}
+		dbc_exec_read(c);
+		break;
+	case DBC_IDLE:
+		dbc_idle_read(c);
+		break;
+	case DBC_DEAD:
+		dbc_unwatch(c);
+		break;
+	}
+}
+
+/* The current phase ran out of time: the connection is destroyed. */
+static void
+dbc_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn	*c = arg;
+	struct db_error	 e;
+
+	if (c->dc_failnow && c->dc_state == DBC_CONNECTING) {
+		/* PQconnectStartParams refused the options themselves. */
+		dbc_error_from_conn(c, &e);
+		if (!db_class_is_connection(e.cls))
+			e.cls = DB_CLASS_CONFIG;
+		dbc_connect_failed(c, &e);
+		return;
+	}
+	if (c->dc_failnow) {
+		c->dc_failnow = 0;
+		dbc_exec_broken(c);
+		return;
+	}
+	if (c->dc_state == DBC_CONNECTING) {
+		dbc_set_error(&e, DB_CLASS_CONNECTION, "ConnectTimeout",
+		    "connect deadline passed with no answer from the server");
+		dbc_connect_failed(c, &e);
+		return;
+	}
+	if (c->dc_cb == NULL)
+		return;
+	dbc_set_error(&e, DB_CLASS_TIMEOUT, "QueryTimeout",
+	    "no answer from the server before the client deadline");
+	if (c->dc_state == DBC_SETUP)
+		e.cls = DB_CLASS_CONNECTION;
+	dbc_kill(c);
+	dbc_exec_done(c, &e);
+}
+
+/*
+ * Starts connecting. on_ready is called once from the loop: with NULL when
+ * the session is set up, or with the classified failure.
+ */
+struct db_conn *
+dbc_open(struct db *db, dbc_event_cb on_ready)
+{
+	struct db_conn *c = xcalloc(1, sizeof(*c));
+
+	c->dc_db = db;
+	c->dc_fd = -1;
+	c->dc_on_ready = on_ready;
+	c->dc_created_ms = c->dc_last_used_ms = now_mono_ms();
+	c->dc_gen = db->db_gen;
+	c->dc_timer = evtimer_new(db->db_base, dbc_on_timeout, c);
+	c->dc_state = DBC_CONNECTING;
+	c->dc_pg = PQconnectStartParams(db->db_keys, db->db_vals, 1);
+	if (c->dc_pg == NULL)
+		fatalx("PQconnectStartParams: out of memory");
+	PQsetErrorVerbosity(c->dc_pg, PQERRORS_VERBOSE);
+	PQsetNoticeProcessor(c->dc_pg, dbc_notice, c);
+	if (PQstatus(c->dc_pg) == CONNECTION_BAD) {
+		/* Bad options fail here, synchronously: report from the loop. */
+		c->dc_failnow = 1;
+		dbc_deadline(c, 0);
+		return c;
+	}
+	dbc_deadline(c, db->db_cfg.connect_timeout_ms);
+	dbc_watch(c, EV_WRITE);
+	return c;
+}
+
+static void
+dbc_setup_done(struct db_conn *c, const struct db_error *e, PGresult **res,
+    int nres, void *arg)
+{
+	if (e != NULL) {
+		struct db_error err = *e;
+
+		if (!db_class_is_connection(err.cls))
+			err.cls = DB_CLASS_CONNECTION;
+		dbc_kill(c);
+		c->dc_on_ready(c, &err);
+		return;
+	}
+	c->dc_state = DBC_IDLE;
+	c->dc_on_ready(c, NULL);
+}
+
+/*
+ * Applies the per-session limits with set_config() (parameterised, and
+ * works behind PgBouncer, unlike startup options).
+ */
+static void
+dbc_setup(struct db_conn *c)
+{
+	char			 st[24], lt[24], it[24];
+	const struct cfg_database *cfg = &c->dc_db->db_cfg;
+	const char		*params[3];
+	struct db_stmt		 s;
+
+	snprintf(st, sizeof(st), "%lld", (long long)cfg->statement_timeout_ms);
+	snprintf(lt, sizeof(lt), "%lld", (long long)cfg->lock_timeout_ms);
+	snprintf(it, sizeof(it), "%lld", (long long)cfg->idle_in_transaction_timeout_ms);
+	params[0] = st;
+	params[1] = lt;
+	params[2] = it;
+	s.sql = "SELECT set_config('statement_timeout', $1, false), "
+	    "set_config('lock_timeout', $2, false), "
+	    "set_config('idle_in_transaction_session_timeout', $3, false)";
+	s.nparams = 3;
+	s.params = params;
+	evtimer_del(c->dc_timer);
+	if (PQsetnonblocking(c->dc_pg, 1) == -1) {
+		struct db_error e;
+
+		dbc_error_from_conn(c, &e);
+		dbc_connect_failed(c, &e);
+		return;
+	}
+	c->dc_state = DBC_SETUP;
+	dbc_exec(c, &s, 1, 0, cfg->connect_timeout_ms, dbc_setup_done, NULL);
+}
+
+/*
+ * Sends n statements (pipelined as one implicit transaction when pipeline
+ * is set: the server rolls all of them back on any error) and calls cb with
+ * the results or the first error. A deadline of timeout_ms destroys the
+ * connection (QueryTimeout). Never calls cb before returning.
+ */
+void
+dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int pipeline,
+    int64_t timeout_ms, dbc_exec_cb cb, void *arg)
+{
+	int i;
+
+	c->dc_cb = cb;
+	c->dc_cbarg = arg;
+	c->dc_haserr = 0;
+	c->dc_nres = 0;
+	c->dc_pipeline = pipeline;
+	if (c->dc_state == DBC_IDLE)
+		c->dc_state = DBC_BUSY;
+	if (pipeline && PQenterPipelineMode(c->dc_pg) != 1)
+		goto broken;
+	for (i = 0; i < n; i++) {
+		/* nparams < 0: a multi-statement script (migrations, LISTEN),
+		 * sent with the simple protocol; never with values in it. */
+		if (s[i].nparams < 0 ? !PQsendQuery(c->dc_pg, s[i].sql) :
+		    !PQsendQueryParams(c->dc_pg, s[i].sql, s[i].nparams, NULL,
+		    s[i].params, NULL, NULL, 0))
+			goto broken;
+	}
+	if (pipeline && PQpipelineSync(c->dc_pg) != 1)
+		goto broken;
+	dbc_deadline(c, timeout_ms > 0 ? timeout_ms : 1);
+	dbc_flush(c);
+	return;
+broken:
+	/* Report from the loop, never from inside the caller. */
+	dbc_error_from_conn(c, &c->dc_err);
+	c->dc_haserr = 1;
+	c->dc_pipeline = 0;
+	c->dc_failnow = 1;
+	dbc_unwatch(c);
+	dbc_deadline(c, 0);
+}
+
+/* The connection is idle again and watched for death and notifies. */
+void
+dbc_idle(struct db_conn *c)
+{
+	if (c->dc_state == DBC_DEAD)
+		return;
+	c->dc_state = DBC_IDLE;
+	dbc_watch(c, EV_READ);
+}
+
+void
+dbc_close(struct db_conn *c)
+{
+	if (c == NULL)
+		return;
+	dbc_unwatch(c);
+	if (c->dc_timer != NULL)
+		event_free(c->dc_timer);
+	if (c->dc_res != NULL) {
+		int i;
+
+		for (i = 0; i < c->dc_nres; i++)
+			PQclear(c->dc_res[i]);
+		free(c->dc_res);
+	}
+	if (c->dc_pg != NULL)
+		PQfinish(c->dc_pg);
+	free(c);
+}

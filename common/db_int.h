@@ -1,0 +1,224 @@
+/*
+ * db_int: the DB layer's internal structures, shared by common/db*.c only.
+ *
+ * Pieces and who owns what:
+ *   db_conn.c     one libpq connection as a non-blocking state machine
+ *                 (connect, session setup, exec with a deadline, idle watch)
+ *   db_pool.c     the per-process pool: spawn, checkout (recycle, pre-ping,
+ *                 generation), release
+ *   db_breaker.c  up/down, probes on full-jitter backoff, [DB_DOWN] and
+ *                 [DB_RECOVERED]
+ *   db.c          the public API: requests, their queue and deadlines,
+ *                 deferred callbacks
+ *   db_classify.c failures -> class + CamelCase reason
+ *   db_conninfo.c conninfo parsing, filtering and redaction
+ *   db_listen.c   LISTEN on a dedicated connection
+ *   db_migrate.c  migrations (async on the first connection; blocking for
+ *                 holdfast-admin)
+ *
+ * Invariants: a connection is in exactly one of the pool's lists (conns) and
+ * in one state; a request is either queued (rq_conn == NULL), running on one
+ * connection, or on the deferred list; callbacks are only ever called from
+ * an event callback.
+ */
+#ifndef HOLDFAST_DB_INT_H
+#define HOLDFAST_DB_INT_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+#include "db.h"
+
+enum dbc_state {
+	DBC_CONNECTING = 0,	/* PQconnectPoll under the connect deadline */
+	DBC_SETUP,		/* session settings being applied */
+	DBC_IDLE,		/* ready; socket watched for death/notifies */
+	DBC_BUSY,		/* an exec in flight */
+	DBC_DEAD,		/* broken or closed; only waiting to be freed */
+};
+
+struct db_conn;
+
+/* An exec's outcome: err NULL on success. Results are freed after it. */
+typedef void (*dbc_exec_cb)(struct db_conn *, const struct db_error *,
+    PGresult **res, int nres, void *arg);
+/* Connect outcome (err NULL: ready) or, later, the loss of an idle conn. */
+typedef void (*dbc_event_cb)(struct db_conn *, const struct db_error *);
+
+struct db_conn {
+	TAILQ_ENTRY(db_conn)	 dc_entry;
+	struct db		*dc_db;
+	PGconn			*dc_pg;
+	enum dbc_state		 dc_state;
+	int			 dc_fd;		/* fd dc_ev watches, -1 none */
+	short			 dc_what;	/* events dc_ev waits for */
+	struct event		*dc_ev;
+	struct event		*dc_timer;	/* the current phase's deadline */
+	uint64_t		 dc_created_ms;
+	uint64_t		 dc_last_used_ms;
+	uint64_t		 dc_recycle_at_ms;
+	uint64_t		 dc_gen;	/* pool generation at connect */
+	int			 dc_probe;	/* the breaker's probe */
+	int			 dc_listen;	/* the LISTEN connection */
+	int			 dc_pinging;
+	int			 dc_failnow;	/* dc_timer reports dc_err at once */
+	dbc_event_cb		 dc_on_ready;
+	dbc_event_cb		 dc_on_lost;	/* idle conn died */
+	void			(*dc_on_notify)(struct db_conn *);
+	/* the exec in flight */
+	dbc_exec_cb		 dc_cb;
+	void			*dc_cbarg;
+	PGresult		**dc_res;
+	int			 dc_nres, dc_rescap;
+	int			 dc_pipeline;
+	int			 dc_haserr;
+	struct db_error		 dc_err;
+	struct db_req		*dc_req;	/* the request it serves, if any */
+	void			*dc_owner;	/* the listener, for LISTEN conns */
+};
+TAILQ_HEAD(db_conn_list, db_conn);
+
+struct db_req {
+	TAILQ_ENTRY(db_req)	 rq_entry;
+	struct db		*rq_db;
+	const char		*rq_op;
+	struct db_stmt		*rq_stmts;
+	int			 rq_nstmts;
+	int			 rq_batch;
+	int			 rq_tries;
+	int			 rq_cancelled;
+	int			 rq_queued;
+	uint64_t		 rq_deadline_ms;
+	db_result_cb		 rq_cb;
+	void			*rq_arg;
+	struct db_conn		*rq_conn;
+	struct event		*rq_timer;	/* pool wait deadline / retry delay */
+	struct db_error		 rq_err;	/* for deferred completion */
+	struct db_req		*rq_next_done;
+};
+TAILQ_HEAD(db_req_list, db_req);
+
+struct db_waiter {
+	void			(*w_cb)(void *);
+	void			*w_arg;
+	struct db_waiter	*w_next;
+};
+
+struct db_listener;
+
+enum db_up { DB_UNKNOWN = -1, DB_DOWN = 0, DB_UP = 1 };
+
+struct db {
+	struct event_base	*db_base;
+	struct cfg_database	 db_cfg;	/* copy; conninfo not kept */
+	char			*db_program;
+	char			*db_op;
+	char			*db_redacted;	/* conninfo for logs */
+	const char		**db_keys;	/* filtered conninfo for libpq */
+	const char		**db_vals;
+	int			 db_nkeys;
+	int			 db_started;
+
+	struct db_conn_list	 db_conns;
+	int			 db_nconns;	/* open or connecting, pool only */
+	int			 db_nconnecting;
+	uint64_t		 db_gen;
+
+	struct db_req_list	 db_queue;
+	int			 db_nqueued;
+	struct db_req		*db_done;	/* deferred completions */
+	struct db_req		**db_done_tail;
+	struct event		*db_ev_done;
+
+	/* breaker */
+	enum db_up		 db_up;
+	const char		*db_reason;
+	enum db_class		 db_cls;
+	char			 db_detail[256];
+	int			 db_attempts;
+	uint64_t		 db_since_ms;
+	uint64_t		 db_next_probe_ms;
+	uint64_t		 db_last_probe_ms;
+	int			 db_probing;
+	struct event		*db_ev_probe;
+	void			(*db_state_cb)(const struct db_state *, void *);
+	void			*db_state_arg;
+	struct db_waiter	*db_waiters;
+
+	/* migrations */
+	int			 db_migrated;
+
+	struct db_listener	*db_listeners;
+	struct db_stats		 db_stats;
+};
+
+/* db.c */
+void db_dispatch(struct db *);
+void db_fail_queue(struct db *, const struct db_error *);
+void db_when_up_run(struct db *);
+void db_req_run(struct db_req *, struct db_conn *);
+
+/* db_conn.c */
+struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);
+void dbc_exec(struct db_conn *, const struct db_stmt *, int n, int pipeline,
+    int64_t timeout_ms, dbc_exec_cb, void *);
+void dbc_close(struct db_conn *);
+void dbc_idle(struct db_conn *);
+void dbc_error_from_conn(struct db_conn *, struct db_error *);
+void dbc_set_error(struct db_error *, enum db_class, const char *reason,
+    const char *message);
+
+/* db_pool.c */
+void db_pool_spawn(struct db *, int probe);
+struct db_conn *db_pool_take(struct db *);
+void db_pool_release(struct db_conn *);
+void db_pool_drop(struct db_conn *);
+void db_pool_invalidate(struct db *, const char *why);
+void db_pool_close_all(struct db *);
+
+/* db_breaker.c */
+void db_breaker_connect_ok(struct db *);
+void db_breaker_connect_failed(struct db *, const struct db_error *);
+int db_breaker_admit(struct db *);
+void db_breaker_init(struct db *);
+void db_breaker_free(struct db *);
+void db_breaker_notify(struct db *);
+
+/* db_classify.c */
+void db_classify(struct db_error *, const char *sqlstate, const char *msg,
+    int conn_bad);
+void db_classify_result(struct db_error *, const PGresult *, int conn_bad);
+int db_class_is_connection(enum db_class);
+int db_reason_demand_probe(const struct db_error *);
+
+/* db_conninfo.c */
+int db_conninfo_build(struct db *, const char *conninfo);
+int db_conninfo_parse(const char *conninfo, char ***keys, char ***vals,
+    char *err, size_t errlen);
+
+/* db_listen.c */
+void db_listen_up(struct db *);
+void db_listen_free(struct db *);
+
+/* db_migrate.c */
+void db_migrate_async(struct db_conn *, void (*done)(struct db_conn *,
+    const struct db_error *));
+
+/* db_schema.c (generated from the etc/schema files) */
+struct db_migration {
+	int		 version;
+	const char	*name;
+	const char	*sql;
+};
+extern const struct db_migration db_migrations[];
+extern const int db_nmigrations;
+
+#endif

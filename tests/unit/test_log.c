@@ -1,0 +1,214 @@
+/*
+ * test_log: operators count outages with grep on the log ("[DB_DOWN]" per
+ * hour), so the promise is one event per line in one fixed shape:
+ *   2026-11-28T13:02:20.123Z INFO prog[pid]: message
+ * with the level threshold honoured, errno text appended by log_warn, no
+ * way for a message to forge an extra line, and a rate limit that says
+ * how much it dropped.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "tu.h"
+
+static char	*tmp, *path;
+static int	 fd = -1;
+
+static void
+setup(void)
+{
+	tmp = tu_tmpdir("log");
+	if (asprintf(&path, "%s/log", tmp) < 0)
+		abort();
+	tu_write_file(path, "");
+	fd = open(path, O_WRONLY | O_APPEND);
+	log_init("test-prog", LOG_LVL_INFO);
+	log_set_fd(fd);
+}
+
+static void
+teardown(void)
+{
+	log_set_fd(-1);
+	close(fd);
+	tu_rmrf(tmp);
+	free(path);
+	free(tmp);
+}
+
+static char *
+contents(void)
+{
+	char	*s = tu_read_file(path, NULL);
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static int
+count_lines(const char *s)
+{
+	int	n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+START_TEST(test_format)
+{
+	regex_t		 re;
+	char		*s, pat[256];
+
+	log_info("[DB_DOWN] op=%s try=%d/%d sleep=%ds reason=%s", "whatsapp_session_loop",
+	    1, 5, 2, "NeonEndpointDisabled");
+	s = contents();
+	snprintf(pat, sizeof(pat), "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+	    "\\.[0-9]{3}Z INFO test-prog\\[%d\\]: \\[DB_DOWN\\] op=whatsapp_session_loop "
+	    "try=1/5 sleep=2s reason=NeonEndpointDisabled\n$", (int)getpid());
+	ck_assert_int_eq(regcomp(&re, pat, REG_EXTENDED), 0);
+	ck_assert_msg(regexec(&re, s, 0, NULL, 0) == 0, "line: %s", s);
+	regfree(&re);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_levels)
+{
+	char	*s;
+
+	log_set_level(LOG_LVL_WARN);
+	ck_assert_int_eq(log_get_level(), LOG_LVL_WARN);
+	log_debug("debug-line");
+	log_info("info-line");
+	log_warnx("warn-line");
+	log_errorx("error-line");
+	log_set_level(LOG_LVL_DEBUG);
+	log_debug("debug-now");
+	s = contents();
+	ck_assert_ptr_null(strstr(s, "debug-line"));
+	ck_assert_ptr_null(strstr(s, "info-line"));
+	ck_assert_ptr_nonnull(strstr(s, " WARN test-prog["));
+	ck_assert_ptr_nonnull(strstr(s, " ERROR test-prog["));
+	ck_assert_ptr_nonnull(strstr(s, " DEBUG test-prog["));
+	ck_assert_int_eq(count_lines(s), 3);
+	free(s);
+
+	ck_assert_int_eq(log_level_parse("error"), LOG_LVL_ERROR);
+	ck_assert_int_eq(log_level_parse("WARN"), LOG_LVL_WARN);
+	ck_assert_int_eq(log_level_parse("warning"), LOG_LVL_WARN);
+	ck_assert_int_eq(log_level_parse("info"), LOG_LVL_INFO);
+	ck_assert_int_eq(log_level_parse("debug"), LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_level_parse("trace"), -1);
+	ck_assert_str_eq(log_level_name(LOG_LVL_INFO), "INFO");
+	ck_assert_str_eq(log_level_name(17), "?");
+}
+END_TEST
+
+START_TEST(test_warn_errno)
+{
+	char	*s;
+
+	errno = ECONNREFUSED;
+	log_warn("connect(%s)", "127.0.0.1:5432");
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	s = contents();
+	ck_assert_ptr_nonnull(strstr(s, "WARN test-prog"));
+	ck_assert_ptr_nonnull(strstr(s, ": connect(127.0.0.1:5432): Connection refused\n"));
+	free(s);
+}
+END_TEST
+
+/* A newline in a logged value must not start a forged event line. */
+START_TEST(test_no_forged_lines)
+{
+	char	*s;
+
+	log_info("request path=%s", "/x\n2026-11-28T00:00:00.000Z INFO x[1]: [DB_RECOVERED] op=y\r\x1b[2J");
+	s = contents();
+	ck_assert_int_eq(count_lines(s), 1);
+	ck_assert_ptr_null(strchr(s, '\r'));
+	ck_assert_ptr_null(strchr(s, '\x1b'));
+	ck_assert_ptr_nonnull(strstr(s, "request path=/x 2026"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_long_line_cut)
+{
+	char	*big = malloc(10000), *s;
+	size_t	 len;
+
+	memset(big, 'a', 9999);
+	big[9999] = '\0';
+	log_info("%s", big);
+	log_info("next");
+	s = tu_read_file(path, &len);
+	/* Cut, but still text: no NUL byte before the newline. */
+	ck_assert_uint_eq(strlen(s), len);
+	ck_assert_int_eq(count_lines(s), 2);
+	ck_assert(strlen(s) <= 4096 + 100);
+	ck_assert_ptr_nonnull(strstr(s, "aaaa\n"));
+	free(s);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_fatal_exits)
+{
+	log_set_fd(-1);
+	fatalx("giving up");
+}
+END_TEST
+
+START_TEST(test_ratelimit)
+{
+	struct log_ratelimit	lr;
+	int			ok = 0;
+	char			*s;
+
+	log_ratelimit_init(&lr, 1.0, 5.0);
+	for (int i = 0; i < 100; i++)
+		ok += log_ratelimit_ok(&lr);
+	/* The burst, and at most one more token earned meanwhile. */
+	ck_assert_msg(ok >= 5 && ok <= 6, "%d lines allowed", ok);
+	ck_assert_uint_eq(lr.lr_suppressed, (unsigned long)(100 - ok));
+	lr.lr_tokens = 1.0;
+	ck_assert_int_eq(log_ratelimit_ok(&lr), 1);
+	ck_assert_uint_eq(lr.lr_suppressed, 0);
+	s = contents();
+	ck_assert_ptr_nonnull(strstr(s, "[LOG_SUPPRESSED] "));
+	free(s);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("log");
+	TCase	*tc = tcase_create("log");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_format);
+	tcase_add_test(tc, test_levels);
+	tcase_add_test(tc, test_warn_errno);
+	tcase_add_test(tc, test_no_forged_lines);
+	tcase_add_test(tc, test_long_line_cut);
+	tcase_add_exit_test(tc, test_fatal_exits, 1);
+	tcase_add_test(tc, test_ratelimit);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
