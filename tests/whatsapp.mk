@@ -21,3 +21,15 @@ tests_integration_test_whatsapp_SOURCES = tests/integration/test_whatsapp.c $(WA
 tests_integration_test_whatsapp_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp
+
+check_PROGRAMS += tests/integration/test_whatsapp_race
+tests_integration_test_whatsapp_race_SOURCES = tests/integration/test_whatsapp_race.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_race_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_whatsapp_race_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_whatsapp_race
+
+check_PROGRAMS += tests/integration/test_whatsapp_outage
+tests_integration_test_whatsapp_outage_SOURCES = tests/integration/test_whatsapp_outage.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_outage_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_whatsapp_outage_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_whatsapp_outage

@@ -57,6 +57,7 @@ DECLARE
 	v_ids		bigint[];
 	v_opened	bigint[];
 	v_n		integer;
+	v_now		timestamptz;
 BEGIN
 	SELECT coalesce(array_agg(s.id), '{}') INTO v_ids FROM (
 		SELECT m.id FROM wa_messages m
@@ -70,6 +71,8 @@ BEGIN
 		pending := EXISTS (SELECT 1 FROM wa_messages m WHERE m.conversation_id IS NULL);
 		RETURN;
 	END IF;
+	-- Taken after the contact locks: per contact, processed_at follows id.
+	v_now := clock_timestamp();
 
 	PERFORM 1 FROM conversations c
 	WHERE c.status = 'open' AND (c.phone_number_id, c.wa_id) IN (
@@ -110,7 +113,7 @@ BEGIN
 		GROUP BY m.phone_number_id, m.wa_id) a
 	WHERE c.status = 'open' AND c.phone_number_id = a.phone_number_id AND c.wa_id = a.wa_id;
 
-	UPDATE wa_messages m SET conversation_id = c.id, processed_at = now()
+	UPDATE wa_messages m SET conversation_id = c.id, processed_at = v_now
 	FROM conversations c
 	WHERE m.id = ANY (v_ids) AND c.status = 'open'
 	  AND c.phone_number_id = m.phone_number_id AND c.wa_id = m.wa_id;

@@ -85,7 +85,10 @@ wat_done(struct wat *t)
 	if (t->gs_pid > 0)
 		tu_stop(t->gs_pid, 2000);
 	pgt_destroy(t->pg);
-	tu_rmrf(t->dir);
+	if (getenv("WAT_KEEP") != NULL)
+		fprintf(stderr, "kept %s\n", t->dir);
+	else
+		tu_rmrf(t->dir);
 }
 
 /* 1 when the [whatsapp] lines in extra set key themselves. */

@@ -24,6 +24,13 @@ static struct event	*wa_stop_deadline;
 static void
 wa_main_exit(struct wa *wa)
 {
+	log_info("[WA_STATS] assigned=%llu opened=%llu closed=%llu statuses=%llu sent=%llu "
+	    "retried=%llu failed=%llu passes=%llu db_errors=%llu",
+	    (unsigned long long)wa->n.assigned, (unsigned long long)wa->n.opened,
+	    (unsigned long long)wa->n.closed, (unsigned long long)wa->n.statuses,
+	    (unsigned long long)wa->n.sent, (unsigned long long)wa->n.retried,
+	    (unsigned long long)wa->n.failed, (unsigned long long)wa->n.passes,
+	    (unsigned long long)wa->n.db_errors);
 	if (wa_stop_deadline != NULL)
 		event_free(wa_stop_deadline);
 	wa_stop_deadline = NULL;

@@ -268,7 +268,8 @@ wa_send_answer(struct evhttp_request *req, void *arg)
 		len = evbuffer_get_length(in);
 		body = (const char *)evbuffer_pullup(in, -1);
 	}
-	wa_graph_classify(status, body, len, s->neterr[0] ? s->neterr : "no answer", &s->res);
+	wa_graph_classify(status, body, len,
+	    s->neterr[0] ? s->neterr : "connection failed or no answer", &s->res);
 	TAILQ_REMOVE(&s->ob->inflight, s, entry);
 	s->ob->ninflight--;
 	wa_send_record(s);
