@@ -129,6 +129,25 @@ START_TEST(outbox_retry_then_success)
 }
 END_TEST
 
+START_TEST(outbox_timeout_is_retried)
+{
+	struct wat t;
+
+	/* No answer at all: the send gives up at send_timeout and retries. */
+	wat_init(&t, NULL, "-s hang");
+	wat_config(&t, "send_timeout = 500ms\n");
+	wat_worker(&t);
+	wat_queue_reply(&t, "111", "slow");
+	ck_assert_int_eq(wat_wait_scalar(&t, 1, 8000,
+	    "SELECT count(*) FROM wa_outbox WHERE status = 'sent'"), 1);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT attempts FROM wa_outbox"), 2);
+	ck_assert_int_eq(wat_gs_count(&t), 2);
+	ck_assert_int_eq(tu_count_in_file(t.logs[0], "attempt=1: network: timeout"), 1);
+	wat_stop_worker(&t, 0);
+	wat_done(&t);
+}
+END_TEST
+
 START_TEST(outbox_permanent_and_cap)
 {
 	struct wat t;
@@ -233,6 +252,7 @@ main(void)
 	tcase_add_test(tc, session_open_append_close);
 	tcase_add_test(tc, window_rule);
 	tcase_add_test(tc, outbox_retry_then_success);
+	tcase_add_test(tc, outbox_timeout_is_retried);
 	tcase_add_test(tc, outbox_permanent_and_cap);
 	tcase_add_test(tc, statuses_forward_only);
 	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
