@@ -322,12 +322,12 @@ cfg_free_argv(char **argv)
 	free(argv);
 }
 
-/* Appends one character to the word being built. */
+/* Appends one character to the word being built (*w holds *cap bytes). */
 static void
 cfg_word_putc(char **w, size_t *len, size_t *cap, char c)
 {
 	if (*len + 2 > *cap) {
-		*cap = *cap == 0 ? 32 : *cap * 2;
+		*cap *= 2;
 		*w = xrealloc(*w, *cap);
 	}
 	(*w)[(*len)++] = c;
@@ -344,12 +344,9 @@ static char *
 cfg_split_word(const char **sp, char *err, size_t errlen)
 {
 	const char	*s = *sp;
-	char		*w = NULL, quote = 0;
-	size_t		 len = 0, cap = 0;
+	size_t		 len = 0, cap = 32;
+	char		*w = xcalloc(1, cap), quote = 0;
 
-	cfg_word_putc(&w, &len, &cap, 'x');
-	len = 0;
-	w[0] = '\0';
 	for (; *s != '\0' && (quote != 0 || !isspace((unsigned char)*s)); s++) {
 		if (quote == 0 && (*s == '\'' || *s == '"')) {
 			quote = *s;
@@ -475,8 +472,8 @@ static char *
 cfg_env_value(const char **sp, const char **why)
 {
 	const char	*s = *sp, *start;
-	char		*v = NULL;
-	size_t		 len = 0, cap = 0;
+	size_t		 len = 0, cap = 32;
+	char		*v;
 
 	if (*s != '"') {
 		start = s;
@@ -486,9 +483,7 @@ cfg_env_value(const char **sp, const char **why)
 		*sp = s;
 		return xstrndup(start, (size_t)(s - start));
 	}
-	cfg_word_putc(&v, &len, &cap, 'x');
-	len = 0;
-	v[0] = '\0';
+	v = xcalloc(1, cap);
 	for (s++; *s != '"'; s++) {
 		if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
 			s++;
@@ -1243,7 +1238,10 @@ cfg_load_for_worker(const char *cli_path, char *err, size_t errlen)
 	return cfg_load(path, err, errlen);
 }
 
-/* "http:1" -> [worker:http]; NULL or "" instance -> default_name. */
+/*
+ * "http:1" -> [worker:http]. A NULL instance means $HOLDFAST_INSTANCE; when
+ * that is unset or empty too, default_name is the section.
+ */
 const struct cfg_worker *
 cfg_worker_for_instance(const struct cfg *cfg, const char *instance,
     const char *default_name)
@@ -1251,6 +1249,8 @@ cfg_worker_for_instance(const struct cfg *cfg, const char *instance,
 	const struct cfg_worker	*w;
 	char			*name;
 
+	if (instance == NULL)
+		instance = getenv("HOLDFAST_INSTANCE");
 	if (instance == NULL || *instance == '\0')
 		return cfg_worker_find(cfg, default_name);
 	name = xstrndup(instance, strcspn(instance, ":"));

@@ -268,10 +268,27 @@ tu_spawn(char *const argv[], char *const env[], const char *logpath)
 }
 
 /*
+ * Polls a process that is not our child (a worker of a holdfastd under
+ * test) until it is gone; its status is unknowable, so *status is -1.
+ */
+static int
+tu_wait_gone(pid_t pid, long long deadline, int *status)
+{
+	while (tu_pid_alive(pid)) {
+		if (tu_now_ms() >= deadline)
+			return -1;
+		tu_sleep_ms(TU_POLL_MS);
+	}
+	if (status != NULL)
+		*status = -1;
+	return 0;
+}
+
+/*
  * Waits for pid to exit, up to timeout_ms. With reap = 0 the child is left
  * a zombie (waitid WNOWAIT), which keeps its pid and process group id from
  * being reused while the caller signals the group. Returns 0 with *status,
- * -1 on timeout or when pid is not our child.
+ * -1 on timeout.
  */
 static int
 tu_wait_exit(pid_t pid, int timeout_ms, int *status, int reap)
@@ -285,6 +302,8 @@ tu_wait_exit(pid_t pid, int timeout_ms, int *status, int reap)
 		if (waitid(P_PID, (id_t)pid, &si, flags) == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == ECHILD)
+				return tu_wait_gone(pid, deadline, status);
 			return -1;
 		}
 		if (si.si_pid == pid)
@@ -323,7 +342,8 @@ tu_kill(pid_t pid, int sig)
 /*
  * After the leader exits, whatever is left in its group is killed before
  * the leader is reaped (its zombie still holds the group id, so the kill
- * cannot hit an unrelated group).
+ * cannot hit an unrelated group). A pid that is not our child is only
+ * waited for, and -1 is returned for its unknowable status.
  */
 int
 tu_stop(pid_t pid, int timeout_ms)
@@ -339,8 +359,10 @@ tu_stop(pid_t pid, int timeout_ms)
 		if (tu_wait_exit(pid, 10000, &status, 0) == -1)
 			return -1;
 	}
-	kill(-pid, SIGKILL);
-	tu_wait_exit(pid, 1000, &status, 1);
+	if (status != -1) {
+		kill(-pid, SIGKILL);
+		tu_wait_exit(pid, 1000, &status, 1);
+	}
 	return status;
 }
 

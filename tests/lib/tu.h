@@ -36,7 +36,8 @@ void tu_kill(pid_t pid, int sig);
 int tu_stop(pid_t pid, int timeout_ms);
 int tu_pid_alive(pid_t pid);
 
-/* Polls pred every 10 ms until it returns non-zero or timeout_ms passes. */
+/* Polls pred every 10 ms until it returns non-zero or timeout_ms passes.
+ * Both waits return 1 when the condition was met, 0 on timeout. */
 int tu_wait_for(int (*pred)(void *), void *arg, int timeout_ms);
 /* Waits until file contains needle (count >= n). */
 int tu_wait_file_count(const char *path, const char *needle, int n, int timeout_ms);

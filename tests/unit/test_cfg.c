@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -872,6 +873,11 @@ START_TEST(test_load_for_worker)
 	ck_assert_str_eq(cfg_worker_for_instance(cfg, "", "http")->name, "http");
 	ck_assert_ptr_null(cfg_worker_for_instance(cfg, "whatsapp:0", "http"));
 	ck_assert_ptr_null(cfg_worker_for_instance(cfg, NULL, "whatsapp"));
+	/* Without an explicit instance, HOLDFAST_INSTANCE names it. */
+	setenv("HOLDFAST_INSTANCE", "http:0", 1);
+	ck_assert_str_eq(cfg_worker_for_instance(cfg, NULL, "telephony")->name, "http");
+	ck_assert_str_eq(cfg_worker_for_instance(cfg, "telephony", "x")->name, "telephony");
+	unsetenv("HOLDFAST_INSTANCE");
 	cfg_free(cfg);
 
 	/* -c wins over the environment. */
@@ -915,6 +921,162 @@ START_TEST(test_example_config)
 }
 END_TEST
 
+/*
+ * The example claims to show each key with its default, except conninfo,
+ * numprocs and listen: the same workers written with only those keys
+ * must compare equal.
+ */
+START_TEST(test_example_shows_defaults)
+{
+	char		*path = tu_srcpath("etc/holdfast.conf");
+	struct cfg	*ex = cfg_load(path, err, sizeof(err)), *min;
+	static const char *const names[] = { "http", "whatsapp", "telephony" };
+
+	ck_assert_msg(ex != NULL, "%s", err);
+	min = load("[worker:http]\ncommand = holdfast-http\nnumprocs = 2\n"
+	    "listen = 127.0.0.1:8080\n"
+	    "[worker:whatsapp]\ncommand = holdfast-whatsapp\n"
+	    "[worker:telephony]\ncommand = holdfast-telephony\n"
+	    "listen = udp:127.0.0.1:5060\n");
+	ck_assert_msg(min != NULL, "%s", err);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg(cfg_worker_equal(cfg_worker_find(ex, names[i]),
+		    cfg_worker_find(min, names[i])), "[worker:%s] differs from defaults", names[i]);
+	ck_assert(memcmp(&ex->database.pool_size, &min->database.pool_size,
+	    sizeof(ex->database) - offsetof(struct cfg_database, pool_size)) == 0);
+	ck_assert_str_eq(ex->whatsapp.auto_reply, min->whatsapp.auto_reply);
+	ck_assert_str_eq(ex->whatsapp.graph_api_url, min->whatsapp.graph_api_url);
+	ck_assert_int_eq(ex->whatsapp.session_idle_timeout_ms, min->whatsapp.session_idle_timeout_ms);
+	ck_assert_int_eq(ex->holdfast.log_level, min->holdfast.log_level);
+	ck_assert_int_eq(ex->holdfast.tail_lines, min->holdfast.tail_lines);
+	ck_assert_int_eq(ex->holdfast.shutdown_timeout_ms, min->holdfast.shutdown_timeout_ms);
+	cfg_free(ex);
+	cfg_free(min);
+	free(path);
+}
+END_TEST
+
+/* Appends to *keys every "name" of a key table row in common/cfg.c. */
+static int
+table_keys(char keys[][64], int max)
+{
+	char	*path = tu_srcpath("common/cfg.c"), *src = tu_read_file(path, NULL), *p;
+	int	 n = 0;
+
+	ck_assert_ptr_nonnull(src);
+	for (p = src; (p = strstr(p, "\n\t")) != NULL && n < max; p++) {
+		if (strchr("HDWP", p[2]) == NULL || strncmp(p + 3, "(\"", 2) != 0)
+			continue;
+		ck_assert(sscanf(p + 5, "%63[a-z0-9_]", keys[n]) == 1);
+		n++;
+	}
+	free(src);
+	free(path);
+	return n;
+}
+
+/* Every key the parser knows is documented in the example and the manual. */
+START_TEST(test_every_key_documented)
+{
+	char	 keys[200][64], pat[128];
+	char	*expath = tu_srcpath("etc/holdfast.conf"), *ex = tu_read_file(expath, NULL);
+	char	*manpath = tu_srcpath("man/holdfast.conf.5"), *man = tu_read_file(manpath, NULL);
+	int	 n = table_keys(keys, 200);
+
+	ck_assert_ptr_nonnull(ex);
+	ck_assert_ptr_nonnull(man);
+	ck_assert_msg(n >= 69, "found only %d keys in common/cfg.c", n);
+	for (int i = 0; i < n; i++) {
+		snprintf(pat, sizeof(pat), "\n%.63s ", keys[i]);
+		ck_assert_msg(strstr(ex, pat) != NULL || (snprintf(pat, sizeof(pat),
+		    "\n;%.63s ", keys[i]), strstr(ex, pat) != NULL),
+		    "key %s missing from etc/holdfast.conf", keys[i]);
+		snprintf(pat, sizeof(pat), ".BR %.63s ", keys[i]);
+		ck_assert_msg(strstr(man, pat) != NULL || (snprintf(pat, sizeof(pat),
+		    "\" %.63s ", keys[i]), strstr(man, pat) != NULL),
+		    "key %s missing from man/holdfast.conf.5", keys[i]);
+	}
+	free(ex);
+	free(man);
+	free(expath);
+	free(manpath);
+}
+END_TEST
+
+/* One random edit of text (a byte changed, inserted or deleted, a line doubled). */
+static char *
+mutate(const char *text, unsigned *seed)
+{
+	static const char alphabet[] = "[]=:;#\"'\\ \t\nab:1-_,\x80\xff";
+	size_t	 len = strlen(text), at = (size_t)rand_r(seed) % (len + 1), eol;
+	char	*out = malloc(2 * len + 2), c = alphabet[rand_r(seed) % (sizeof(alphabet) - 1)];
+
+	memcpy(out, text, at);
+	switch (rand_r(seed) % 4) {
+	case 0:		/* replace */
+		out[at] = c;
+		strcpy(out + at + 1, at < len ? text + at + 1 : "");
+		break;
+	case 1:		/* insert */
+		out[at] = c;
+		strcpy(out + at + 1, text + at);
+		break;
+	case 2:		/* delete */
+		strcpy(out + at, text + at + (at < len));
+		break;
+	default:	/* repeat the rest of this line */
+		eol = strcspn(text + at, "\n");
+		memcpy(out + at, text + at, eol);
+		strcpy(out + at + eol, text + at);
+		break;
+	}
+	return out;
+}
+
+/*
+ * Whatever is damaged in a config, the load either succeeds or names the
+ * file and a line that exists; it never crashes (each case is forked, and
+ * the suite runs under ASan and valgrind clean).
+ */
+START_TEST(test_damaged_configs)
+{
+	char		*path = tu_srcpath("etc/holdfast.conf"), *orig = tu_read_file(path, NULL);
+	char		*text, *prefix;
+	unsigned	 seed = 20261128;
+	int		 lines = 0, refused = 0, line;
+	struct cfg	*cfg;
+
+	ck_assert_ptr_nonnull(orig);
+	for (const char *p = orig; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert(asprintf(&prefix, "%s:", conf) > 0);
+	for (int i = 0; i < 600; i++) {
+		text = mutate(orig, &seed);
+		if (i % 3 == 2) {	/* and a second edit now and then */
+			char *t2 = mutate(text, &seed);
+			free(text);
+			text = t2;
+		}
+		cfg = load(text);
+		if (cfg == NULL) {
+			refused++;
+			ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "%s", err);
+			line = atoi(err + strlen(prefix));
+			ck_assert_msg(line >= 1 && line <= 2 * lines + 2, "%s", err);
+		}
+		cfg_free(cfg);
+		free(text);
+	}
+	/* Most single edits of a strict file are refused, not all. */
+	ck_assert_msg(refused > 100 && refused < 600, "%d of 600 refused", refused);
+	if (getenv("TEST_CFG_VERBOSE") != NULL)
+		fprintf(stderr, "%d of 600 damaged configs refused\n", refused);
+	free(prefix);
+	free(orig);
+	free(path);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -945,6 +1107,9 @@ main(void)
 	tcase_add_test(tc, test_worker_equal);
 	tcase_add_test(tc, test_load_for_worker);
 	tcase_add_test(tc, test_example_config);
+	tcase_add_test(tc, test_example_shows_defaults);
+	tcase_add_test(tc, test_every_key_documented);
+	tcase_add_test(tc, test_damaged_configs);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -98,6 +98,40 @@ START_TEST(test_spawn_stop_group)
 	ck_assert(!tu_pid_alive(grand));
 	free(text);
 	tu_rmrf(dir);
+	free(dir);
+	free(log);
+	free(pidfile);
+	free(env[1]);
+}
+END_TEST
+
+/* A process that is not our child (a supervisor's worker) is waited for too. */
+START_TEST(test_wait_non_child)
+{
+	char	*dir = tu_tmpdir("tu"), *pidfile, *env[2], *text;
+	char	*argv[] = { "/bin/sh", "-c", "sleep 30 & echo $! > \"$PIDF\"; wait", NULL };
+	pid_t	 pid, grand;
+	int	 status = 0;
+
+	ck_assert(asprintf(&pidfile, "%s/pid", dir) > 0);
+	ck_assert(asprintf(&env[0], "PIDF=%s", pidfile) > 0);
+	env[1] = NULL;
+	pid = tu_spawn(argv, env, NULL);
+	ck_assert_int_eq(tu_wait_file_count(pidfile, "\n", 1, 5000), 1);
+	text = tu_read_file(pidfile, NULL);
+	grand = atoi(text);
+	ck_assert_int_eq(tu_wait_pid(grand, 50, &status), -1);
+	ck_assert(tu_pid_alive(grand));
+	ck_assert_int_eq(tu_stop(grand, 5000), -1);
+	ck_assert(!tu_pid_alive(grand));
+	/* Its parent saw it die of SIGTERM and exited in turn. */
+	ck_assert_int_eq(tu_wait_pid(pid, 5000, &status), 0);
+	ck_assert(WIFEXITED(status));
+	free(text);
+	free(env[0]);
+	free(pidfile);
+	tu_rmrf(dir);
+	free(dir);
 }
 END_TEST
 
@@ -222,6 +256,7 @@ START_TEST(test_http_request_and_errors)
 	port = tu_free_port(SOCK_STREAM);
 	ck_assert_int_eq(tu_http(port, "GET", "/", NULL, NULL, 0, NULL, NULL, 1000), -1);
 	tu_rmrf(dir);
+	free(dir);
 	free(reqfile);
 }
 END_TEST
@@ -256,6 +291,7 @@ main(void)
 	tcase_add_test(tc, test_free_port);
 	tcase_add_test(tc, test_spawn_stop_group);
 	tcase_add_test(tc, test_spawn_exit_status);
+	tcase_add_test(tc, test_wait_non_child);
 	tcase_add_test(tc, test_http_framings);
 	tcase_add_test(tc, test_http_request_and_errors);
 	tcase_add_test(tc, test_wait_for);
