@@ -148,6 +148,48 @@ START_TEST(outbox_timeout_is_retried)
 }
 END_TEST
 
+START_TEST(outbox_over_tls)
+{
+	struct wat	 t;
+	char		*dir = tu_tmpdir("watls"), *cmd, *args, *env[2];
+	int		 i;
+
+	/* A certificate for 127.0.0.1 that only SSL_CERT_FILE makes trusted. */
+	if (asprintf(&cmd, "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+	    "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
+	    ">/dev/null 2>&1", dir, dir) == -1 ||
+	    asprintf(&args, "-T %s/cert.pem -K %s/key.pem", dir, dir) == -1 ||
+	    asprintf(&env[0], "SSL_CERT_FILE=%s/cert.pem", dir) == -1)
+		ck_abort();
+	env[1] = NULL;
+	ck_assert_int_eq(tu_sh(cmd, NULL), 0);
+	wat_init(&t, NULL, args);
+	wat_config_url(&t, "send_max_attempts = 2\n", "https");
+	/* Not trusted: the handshake fails, nothing reaches the handler. */
+	i = wat_worker(&t);
+	wat_queue_reply(&t, "111", "untrusted");
+	ck_assert_int_eq(wat_wait_scalar(&t, 1, 8000,
+	    "SELECT count(*) FROM wa_outbox WHERE status = 'failed'"), 1);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_outbox "
+	    "WHERE last_error LIKE '%%network: TLS: certificate verify failed'"), 1);
+	ck_assert_int_eq(wat_gs_count(&t), 0);
+	wat_stop_worker(&t, i);
+	/* Trusted: delivered over HTTPS. */
+	i = wat_worker_env(&t, env);
+	wat_queue_reply(&t, "222", "over tls");
+	ck_assert_int_eq(wat_wait_scalar(&t, 1, 8000,
+	    "SELECT count(*) FROM wa_outbox WHERE status = 'sent'"), 1);
+	ck_assert_int_eq(wat_gs_count(&t), 1);
+	wat_stop_worker(&t, i);
+	wat_done(&t);
+	tu_rmrf(dir);
+	free(dir);
+	free(cmd);
+	free(args);
+	free(env[0]);
+}
+END_TEST
+
 START_TEST(outbox_permanent_and_cap)
 {
 	struct wat t;
@@ -254,6 +296,7 @@ main(void)
 	tcase_add_test(tc, outbox_retry_then_success);
 	tcase_add_test(tc, outbox_timeout_is_retried);
 	tcase_add_test(tc, outbox_permanent_and_cap);
+	tcase_add_test(tc, outbox_over_tls);
 	tcase_add_test(tc, statuses_forward_only);
 	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
 	suite_add_tcase(s, tc);

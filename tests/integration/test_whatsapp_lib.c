@@ -109,6 +109,12 @@ wat_overrides(const char *extra, const char *key)
 void
 wat_config(struct wat *t, const char *extra)
 {
+	wat_config_url(t, extra, "http");
+}
+
+void
+wat_config_url(struct wat *t, const char *extra, const char *scheme)
+{
 	static const char *dflt[][2] = {
 		{ "session_idle_timeout", "2s" }, { "poll_interval", "1s" },
 		{ "send_timeout", "2s" },
@@ -129,9 +135,9 @@ wat_config(struct wat *t, const char *extra)
 	    "[database]\nconninfo = %s\npool_size = 2\nbackoff_initial = 100ms\n"
 	    "backoff_max = 1s\nconnect_timeout = 2s\n"
 	    "[whatsapp]\naccess_token = test-token\n"
-	    "graph_api_url = http://127.0.0.1:%d/\napi_version = v21.0\n%s\n"
+	    "graph_api_url = %s://127.0.0.1:%d/\napi_version = v21.0\n%s\n"
 	    "[worker:whatsapp]\ncommand = holdfast-whatsapp\n",
-	    pgt_conninfo(t->pg, t->db), t->gs_port, wa);
+	    pgt_conninfo(t->pg, t->db), scheme, t->gs_port, wa);
 	ck_assert_int_eq(tu_write_file(t->conf, text), 0);
 	free(text);
 	free(wa);
@@ -139,6 +145,12 @@ wat_config(struct wat *t, const char *extra)
 
 int
 wat_worker(struct wat *t)
+{
+	return wat_worker_env(t, NULL);
+}
+
+int
+wat_worker_env(struct wat *t, char *const env[])
 {
 	int	 i = t->nworkers++;
 	char	*bin = tu_buildpath("workers/whatsapp/holdfast-whatsapp");
@@ -150,7 +162,7 @@ wat_worker(struct wat *t)
 		char *argv[] = { bin, "-c", t->conf, "-i", inst, NULL };
 
 		t->logs[i] = wat_strf("%s/worker%d.log", t->dir, i);
-		t->workers[i] = tu_spawn(argv, NULL, t->logs[i]);
+		t->workers[i] = tu_spawn(argv, env, t->logs[i]);
 	}
 	free(bin);
 	return i;
@@ -221,14 +233,8 @@ wat_inbound(struct wat *t, const char *wa_id, const char *tag, int n, const char
 long long
 wat_gs_count(struct wat *t)
 {
-	char		*body = NULL;
-	long long	 n;
-
-	if (tu_http(t->gs_port, "GET", "/_count", NULL, NULL, 0, &body, NULL, 2000) != 200)
-		return -1;
-	n = atoll(body);
-	free(body);
-	return n;
+	/* From its request log, so it works for an HTTPS graphsink too. */
+	return access(t->gs_log, F_OK) == 0 ? tu_count_in_file(t->gs_log, "{\"n\":") : 0;
 }
 
 void

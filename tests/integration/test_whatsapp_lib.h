@@ -29,8 +29,12 @@ void wat_done(struct wat *);
 /* Writes the config; extra lines go into [whatsapp] (short timeouts are
  * the default: backoff 100ms..1s, poll 1s, idle 2s). */
 void wat_config(struct wat *, const char *whatsapp_extra);
+/* The same with graph_api_url's scheme ("https" with graphsink -T/-K). */
+void wat_config_url(struct wat *, const char *whatsapp_extra, const char *scheme);
 /* Starts one more worker instance; returns its index. */
 int wat_worker(struct wat *);
+/* The same with extra environment entries ("K=V", NULL-terminated). */
+int wat_worker_env(struct wat *, char *const env[]);
 void wat_stop_worker(struct wat *, int i);
 /* SQL on the test database: status 0 required; returns the output. */
 char *wat_sql(struct wat *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

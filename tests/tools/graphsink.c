@@ -3,7 +3,9 @@
  * send-message endpoint, for tests and benches (loopback only).
  *
  *   graphsink [-p port] [-P portfile] [-t token] [-r requests.log]
- *             [-s script] [-e default] [-d delay_ms]
+ *             [-s script] [-e default] [-d delay_ms] [-T cert.pem -K key.pem]
+ *
+ * With -T/-K it speaks HTTPS (for the worker's TLS client).
  *
  * POST .../messages answers, in order, the entries of the script (a comma
  * list, extended at run time by POST /_script), then the default (-e,
@@ -26,7 +28,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -256,11 +263,31 @@ gs_on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* evhttp's bufferevent factory for HTTPS. */
+static struct bufferevent *
+gs_tls_bev(struct event_base *base, void *arg)
+{
+	return bufferevent_openssl_socket_new(base, -1, SSL_new(arg),
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *
+gs_tls_ctx(const char *cert, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		fatalx("TLS setup (%s, %s): %s", cert, key,
+		    ERR_error_string(ERR_get_error(), NULL));
+	return ctx;
+}
+
 static void
 gs_usage(void)
 {
 	fprintf(stderr, "usage: graphsink [-p port] [-P portfile] [-t token] [-r log] "
-	    "[-s script] [-e default] [-d delay_ms]\n");
+	    "[-s script] [-e default] [-d delay_ms] [-T cert -K key]\n");
 	exit(2);
 }
 
@@ -286,13 +313,13 @@ main(int argc, char **argv)
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bs;
 	struct event			*ev_term, *ev_int;
-	const char			*portfile = NULL;
+	const char			*portfile = NULL, *cert = NULL, *key = NULL;
 	int				 ch, port = 0;
 
 	memset(&gs, 0, sizeof(gs));
 	gs.dflt = "ok";
 	log_init("graphsink", LOG_LVL_INFO);
-	while ((ch = getopt(argc, argv, "p:P:t:r:s:e:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:P:t:r:s:e:d:T:K:")) != -1) {
 		switch (ch) {
 		case 'p': port = atoi(optarg); break;
 		case 'P': portfile = optarg; break;
@@ -304,6 +331,8 @@ main(int argc, char **argv)
 		case 's': gs_script_add(&gs, optarg); break;
 		case 'e': gs.dflt = optarg; break;
 		case 'd': gs.delay_ms = atoi(optarg); break;
+		case 'T': cert = optarg; break;
+		case 'K': key = optarg; break;
 		default: gs_usage();
 		}
 	}
@@ -312,6 +341,8 @@ main(int argc, char **argv)
 	http = evhttp_new(gs.base);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(http, gs_handle, &gs);
+	if (cert != NULL && key != NULL)
+		evhttp_set_bevcb(http, gs_tls_bev, gs_tls_ctx(cert, key));
 	if ((bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", port)) == NULL)
 		fatal("bind(127.0.0.1:%d)", port);
 	if (port == 0) {

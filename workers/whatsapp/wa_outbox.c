@@ -19,6 +19,7 @@
 #include "wa.h"
 #include "wa_graph.h"
 #include "wa_outbox.h"
+#include "wa_tls.h"
 
 #define WA_CONNS		8		/* parallel HTTP connections */
 #define WA_LEASE_MARGIN_MS	30000		/* lease beyond send_timeout */
@@ -30,8 +31,9 @@ struct wa_send {
 	int			 attempts;
 	int64_t			 delay_ms;	/* of a retry */
 	char			*phone, *to, *body;
-	char			 neterr[64];
+	char			 neterr[160];
 	struct wa_send_result	 res;
+	struct evhttp_connection *conn;	/* its own (TLS) connection, or NULL */
 	TAILQ_ENTRY(wa_send)	 entry;
 };
 TAILQ_HEAD(wa_sendq, wa_send);
@@ -44,6 +46,7 @@ struct wa_outbox {
 	char			*host;
 	int			 port;
 	int			 https;
+	struct wa_tls		*tls;
 	struct wa_sendq		 inflight;	/* HTTP request running */
 	struct wa_sendq		 unrecorded;	/* outcome known, not stored yet */
 	int			 ninflight;	/* HTTP requests running */
@@ -85,8 +88,7 @@ wa_outbox_new(struct wa *wa)
 	ob->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : (ob->https ? 443 : 80);
 	evhttp_uri_free(uri);
 	if (ob->https)
-		log_warnx("[whatsapp] graph_api_url %s: https is not supported by this build; "
-		    "sends will fail and be retried", wa->cfg->graph_api_url);
+		ob->tls = wa_tls_new(ob->host);
 	ob->dns = evdns_base_new(wa->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	return ob;
 }
@@ -104,6 +106,8 @@ wa_outbox_free(struct wa_outbox *ob)
 	/* Freeing a connection drops its requests without their callbacks. */
 	while ((s = TAILQ_FIRST(&ob->inflight)) != NULL) {
 		TAILQ_REMOVE(&ob->inflight, s, entry);
+		if (s->conn != NULL)
+			evhttp_connection_free(s->conn);
 		wa_send_free(s);
 	}
 	while ((s = TAILQ_FIRST(&ob->unrecorded)) != NULL) {
@@ -112,6 +116,7 @@ wa_outbox_free(struct wa_outbox *ob)
 	}
 	if (ob->dns != NULL)
 		evdns_base_free(ob->dns, 0);
+	wa_tls_free(ob->tls);
 	free(ob->host);
 	free(ob);
 }
@@ -250,9 +255,14 @@ wa_http_error_name(enum evhttp_request_error e)
 static void
 wa_send_error(enum evhttp_request_error e, void *arg)
 {
-	struct wa_send *s = arg;
+	struct wa_send	*s = arg;
+	unsigned long	 tlserr;
 
 	strlcpy_hf(s->neterr, wa_http_error_name(e), sizeof(s->neterr));
+	/* A TLS failure (an untrusted certificate...) says more than "EOF". */
+	if (s->conn != NULL && (tlserr = wa_tls_last_error(s->conn)) != 0)
+		snprintf(s->neterr, sizeof(s->neterr), "TLS: %s",
+		    wa_tls_error_string(tlserr));
 }
 
 static void
@@ -271,27 +281,42 @@ wa_send_answer(struct evhttp_request *req, void *arg)
 	wa_graph_classify(status, body, len,
 	    s->neterr[0] ? s->neterr : "connection failed or no answer", &s->res);
 	TAILQ_REMOVE(&s->ob->inflight, s, entry);
+	s->conn = NULL;		/* a TLS connection frees itself on completion */
 	s->ob->ninflight--;
 	wa_send_record(s);
 }
 
-static struct evhttp_connection *
-wa_outbox_conn(struct wa_outbox *ob)
+static void
+wa_conn_setup(struct wa_outbox *ob, struct evhttp_connection *conn)
 {
-	unsigned		 i = ob->next_conn++ % WA_CONNS;
-	struct timeval		 tv;
-	int64_t			 ms = ob->wa->cfg->send_timeout_ms;
+	int64_t		 ms = ob->wa->cfg->send_timeout_ms;
+	struct timeval	 tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
+	evhttp_connection_set_timeout_tv(conn, &tv);
+	evhttp_connection_set_max_body_size(conn, WA_MAX_ANSWER);
+	evhttp_connection_set_retries(conn, 0);	/* no hidden resends */
+}
+
+/* The connection for s: a pooled keep-alive one (http), or its own (https). */
+static struct evhttp_connection *
+wa_outbox_conn(struct wa_outbox *ob, struct wa_send *s)
+{
+	unsigned i = ob->next_conn++ % WA_CONNS;
+
+	if (ob->https) {
+		s->conn = wa_tls_connection(ob->tls, ob->wa->base, ob->dns, ob->port);
+		if (s->conn == NULL)
+			return NULL;
+		wa_conn_setup(ob, s->conn);
+		evhttp_connection_free_on_completion(s->conn);
+		return s->conn;
+	}
 	if (ob->conns[i] != NULL)
 		return ob->conns[i];
 	ob->conns[i] = evhttp_connection_base_new(ob->wa->base, ob->dns, ob->host, ob->port);
 	if (ob->conns[i] == NULL)
 		fatalx("evhttp_connection_base_new(%s:%d) failed", ob->host, ob->port);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evhttp_connection_set_timeout_tv(ob->conns[i], &tv);
-	evhttp_connection_set_max_body_size(ob->conns[i], WA_MAX_ANSWER);
-	evhttp_connection_set_retries(ob->conns[i], 0);	/* no hidden resends */
+	wa_conn_setup(ob, ob->conns[i]);
 	return ob->conns[i];
 }
 
@@ -305,7 +330,10 @@ wa_send_prepare(struct wa_send *s, struct evhttp_request *req)
 	size_t			 len;
 
 	auth = xasprintf("Bearer %s", wa->cfg->access_token != NULL ? wa->cfg->access_token : "");
-	hostport = xasprintf("%s:%d", s->ob->host, s->ob->port);
+	if (s->ob->port == (s->ob->https ? 443 : 80))
+		hostport = xstrdup(s->ob->host);
+	else
+		hostport = xasprintf("%s:%d", s->ob->host, s->ob->port);
 	evhttp_add_header(h, "Host", hostport);
 	evhttp_add_header(h, "Authorization", auth);
 	evhttp_add_header(h, "Content-Type", "application/json");
@@ -339,19 +367,21 @@ wa_send_path(struct wa_send *s)
 static void
 wa_send_start(struct wa_outbox *ob, struct wa_send *s)
 {
-	struct evhttp_request	*req;
-	char			*path;
+	struct evhttp_request		*req;
+	struct evhttp_connection	*conn;
+	char				*path;
 
-	if (ob->https) {
-		wa_graph_classify(0, NULL, 0, "https is not supported by this build", &s->res);
-		wa_send_record(s);
-		return;
-	}
 	if ((path = wa_send_path(s)) == NULL) {
 		wa_graph_classify(0, NULL, 0, NULL, &s->res);
 		s->res.cls = WA_SEND_PERMANENT;
 		snprintf(s->res.error, sizeof(s->res.error),
 		    "phone_number_id or api_version unusable in a URL");
+		wa_send_record(s);
+		return;
+	}
+	if ((conn = wa_outbox_conn(ob, s)) == NULL) {
+		free(path);
+		wa_graph_classify(0, NULL, 0, "cannot set up a TLS connection", &s->res);
 		wa_send_record(s);
 		return;
 	}
@@ -361,10 +391,13 @@ wa_send_start(struct wa_outbox *ob, struct wa_send *s)
 	ob->ninflight++;
 	TAILQ_INSERT_TAIL(&ob->inflight, s, entry);
 	log_debug("outbox id=%lld: POST %s (attempt %d)", s->id, path, s->attempts);
-	if (evhttp_make_request(wa_outbox_conn(ob), req, EVHTTP_REQ_POST, path) == -1) {
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, path) == -1) {
 		/* evhttp freed req; the answer callback will not run. */
 		TAILQ_REMOVE(&ob->inflight, s, entry);
 		ob->ninflight--;
+		if (s->conn != NULL)
+			evhttp_connection_free(s->conn);
+		s->conn = NULL;
 		wa_graph_classify(0, NULL, 0, "cannot start the request", &s->res);
 		wa_send_record(s);
 	}
