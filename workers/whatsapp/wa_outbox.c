@@ -158,7 +158,12 @@ wa_record_failed(struct wa_send *s, PGresult *res)
 	struct wa	*wa = s->ob->wa;
 	const char	*st = PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
 
-	if (strcmp(st, "failed") == 0) {
+	if (*st == '\0') {
+		/* No longer pending and ours: its lease expired and another
+		 * instance took it over, or someone changed it meanwhile. */
+		log_info("outbox id=%lld changed meanwhile; outcome not stored: %s",
+		    s->id, s->res.error);
+	} else if (strcmp(st, "failed") == 0) {
 		wa->n.failed++;
 		log_warnx("[WA_SEND_FAILED] outbox id=%lld attempts=%d: %s",
 		    s->id, s->attempts, s->res.error);
