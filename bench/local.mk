@@ -5,3 +5,4 @@ bench: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/run.sh
 .PHONY: bench
+include $(srcdir)/bench/db.mk

@@ -76,8 +76,10 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 		db->db_cfg.pool_size = 1;
 	if (db->db_cfg.backoff_initial_ms < 1)
 		db->db_cfg.backoff_initial_ms = 1;
+	/* query_timeout 0 (statement_timeout 0): no client deadline either;
+	 * a day stands for "none" and keeps the arithmetic simple. */
 	if (db->db_cfg.query_timeout_ms <= 0)
-		db->db_cfg.query_timeout_ms = db->db_cfg.statement_timeout_ms + 5000;
+		db->db_cfg.query_timeout_ms = 24LL * 3600 * 1000;
 	db->db_program = xstrdup(program);
 	db->db_op = xstrdup(op);
 	db->db_redacted = db_conninfo_redact(cfg->conninfo ? cfg->conninfo : "");
@@ -335,7 +337,7 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 	if (e == NULL && !r->rq_cancelled) {
 		int64_t left = (int64_t)(r->rq_deadline_ms - now_mono_ms());
 
-		dbc_exec(c, r->rq_stmts, r->rq_nstmts, r->rq_batch,
+		dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE,
 		    left > 0 ? left : 1, db_req_done, r);
 		return;
 	}
@@ -379,7 +381,8 @@ db_req_run(struct db_req *r, struct db_conn *c)
 		    left : db->db_cfg.connect_timeout_ms, db_req_pinged, r);
 		return;
 	}
-	dbc_exec(c, r->rq_stmts, r->rq_nstmts, r->rq_batch, left, db_req_done, r);
+	dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE, left,
+	    db_req_done, r);
 }
 
 /* 40001/40P01: retry the whole transaction after a short random pause. */

@@ -6,9 +6,11 @@
  *   every later request fails fast in db.c without touching the network.
  * - One probe at a time. Probes follow full-jitter exponential backoff,
  *   U(0, min(backoff_max, backoff_initial * 2^n)) (the least total work
- *   among jittered schedules); capacity, configuration and "permanent"
- *   Neon reasons start two steps further along the schedule, since
- *   retrying them quickly only adds load or noise.
+ *   among jittered schedules); capacity reasons start two steps further
+ *   along; configuration errors and "permanent" Neon reasons (disabled,
+ *   over quota) are probed slowly, U(backoff_max/2, backoff_max), since
+ *   only an operator can fix them. No two probes are closer than
+ *   probe_min_interval.
  * - Demand-driven probes: for transient reasons, a request arriving while
  *   no probe has started for probe_min_interval starts one now (the
  *   request still fails fast). A busy process is back within ~250 ms of
@@ -59,16 +61,26 @@ db_breaker_notify(struct db *db)
 	db->db_state_cb(&st, db->db_state_arg);
 }
 
-/* The next probe's delay after the current number of failed attempts. */
+/*
+ * The next probe's delay after the current number of failed attempts.
+ * Transient: full jitter. Capacity: the same, two steps further. Config
+ * and permanent (an operator must act): slow, U(cap/2, cap). Never closer
+ * than probe_min_interval to the previous attempt.
+ */
 static int64_t
 db_breaker_delay(struct db *db)
 {
-	int step = db->db_attempts - 1;
+	const struct cfg_database	*c = &db->db_cfg;
+	int				 step = db->db_attempts - 1;
+	int64_t				 ms;
 
-	if (db->db_cls != DB_CLASS_CONNECTION)
-		step += 2;
-	return backoff_full_jitter_ms(db->db_cfg.backoff_initial_ms,
-	    db->db_cfg.backoff_max_ms, step, rand_unit());
+	if (db->db_cls == DB_CLASS_CONFIG || db->db_cls == DB_CLASS_PERMANENT)
+		ms = c->backoff_max_ms / 2 +
+		    (int64_t)(rand_unit() * (double)(c->backoff_max_ms / 2));
+	else
+		ms = backoff_full_jitter_ms(c->backoff_initial_ms, c->backoff_max_ms,
+		    db->db_cls == DB_CLASS_CAPACITY ? step + 2 : step, rand_unit());
+	return ms < c->probe_min_interval_ms ? c->probe_min_interval_ms : ms;
 }
 
 static void

@@ -39,7 +39,11 @@ dbc_watch(struct db_conn *c, short what)
 {
 	int fd = PQsocket(c->dc_pg);
 
-	if (c->dc_ev != NULL && fd == c->dc_fd && what == c->dc_what)
+	/* While connecting, libpq may close a socket and open the next one
+	 * (next host or address) under the same number: epoll forgets a
+	 * closed fd, so re-register every time rather than trust the number. */
+	if (c->dc_ev != NULL && fd == c->dc_fd && what == c->dc_what &&
+	    c->dc_state != DBC_CONNECTING)
 		return;
 	if (c->dc_ev != NULL)
 		event_free(c->dc_ev);
@@ -160,12 +164,42 @@ dbc_keep_result(struct db_conn *c, PGresult *r)
 	c->dc_res[c->dc_nres++] = r;
 }
 
+/* The result of a Prepare: nothing for the caller; a failed one leaves
+ * the cache (and its error is the caller's, e.g. a syntax error). */
+static void
+dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK) {
+		/* failed, or skipped after an earlier error: not prepared */
+		free(c->dc_prep[slot].p_sql);
+		c->dc_prep[slot].p_sql = NULL;
+		c->dc_prep[slot].p_hash = 0;
+	}
+	if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED) {
+		if (!c->dc_haserr) {
+			db_classify_result(&c->dc_err, r,
+			    PQstatus(c->dc_pg) == CONNECTION_BAD);
+			c->dc_haserr = 1;
+		}
+	}
+	PQclear(r);
+}
+
 /* Takes one result; returns 1 when the exec is complete. */
 static int
 dbc_take_result(struct db_conn *c, PGresult *r)
 {
-	if (r == NULL)
+	if (r == NULL) {
+		c->dc_cmd++;
 		return !c->dc_pipeline;
+	}
+	if (c->dc_cmd < c->dc_ncmd && c->dc_cmdkind[c->dc_cmd] >= 0 &&
+	    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+		dbc_take_prepare(c, r, c->dc_cmdkind[c->dc_cmd]);
+		return 0;
+	}
 	switch (PQresultStatus(r)) {
 	case PGRES_PIPELINE_SYNC:
 		PQclear(r);
@@ -420,14 +454,97 @@ dbc_setup(struct db_conn *c)
 	dbc_exec(c, &s, 1, 0, cfg->connect_timeout_ms, dbc_setup_done, NULL);
 }
 
+static uint32_t
+dbc_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h | 1;
+}
+
+static void
+dbc_note_cmd(struct db_conn *c, int kind)
+{
+	if (c->dc_ncmd == c->dc_cmdcap) {
+		c->dc_cmdcap = c->dc_cmdcap ? c->dc_cmdcap * 2 : 8;
+		c->dc_cmdkind = xreallocarray(c->dc_cmdkind, c->dc_cmdcap, sizeof(int));
+	}
+	c->dc_cmdkind[c->dc_ncmd++] = kind;
+}
+
 /*
- * Sends n statements (pipelined as one implicit transaction when pipeline
- * is set: the server rolls all of them back on any error) and calls cb with
- * the results or the first error. A deadline of timeout_ms destroys the
- * connection (QueryTimeout). Never calls cb before returning.
+ * The name of sql prepared on this connection, or NULL when the cache is
+ * full. *slot_new says a Prepare must be sent first (pipelined with it).
+ */
+static const char *
+dbc_prepared(struct db_conn *c, const char *sql, int *slot_new)
+{
+	uint32_t	h = dbc_hash(sql);
+	int		i, free_slot = -1;
+
+	*slot_new = -1;
+	for (i = 0; i < DBC_NPREP; i++) {
+		struct dbc_prep *p = &c->dc_prep[i];
+
+		if (p->p_sql == NULL) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (p->p_hash == h && strcmp(p->p_sql, sql) == 0)
+			return p->p_name;
+	}
+	if (free_slot < 0)
+		return NULL;
+	c->dc_prep[free_slot].p_hash = h;
+	c->dc_prep[free_slot].p_sql = xstrdup(sql);
+	snprintf(c->dc_prep[free_slot].p_name, sizeof(c->dc_prep[0].p_name),
+	    "hf%d", c->dc_nprep++);
+	*slot_new = free_slot;
+	return c->dc_prep[free_slot].p_name;
+}
+
+/* Sends one statement; returns 0 or -1. */
+static int
+dbc_send(struct db_conn *c, const struct db_stmt *s)
+{
+	const char	*name;
+	int		 slot;
+
+	/* nparams < 0: a multi-statement script (migrations, LISTEN), sent
+	 * with the simple protocol; never with values in it. */
+	if (s->nparams < 0) {
+		dbc_note_cmd(c, -1);
+		return PQsendQuery(c->dc_pg, s->sql) ? 0 : -1;
+	}
+	if ((c->dc_flags & DBC_PREPARE) && s->sql[0] != '\0' &&
+	    (name = dbc_prepared(c, s->sql, &slot)) != NULL) {
+		if (slot >= 0) {
+			dbc_note_cmd(c, slot);
+			if (!PQsendPrepare(c->dc_pg, name, s->sql, s->nparams, NULL))
+				return -1;
+		}
+		dbc_note_cmd(c, -1);
+		return PQsendQueryPrepared(c->dc_pg, name, s->nparams, s->params,
+		    NULL, NULL, 0) ? 0 : -1;
+	}
+	dbc_note_cmd(c, -1);
+	return PQsendQueryParams(c->dc_pg, s->sql, s->nparams, NULL, s->params,
+	    NULL, NULL, 0) ? 0 : -1;
+}
+
+/*
+ * Sends n statements and calls cb with the results or the first error.
+ * DBC_PIPELINE: pipelined, one implicit transaction (the server rolls all
+ * of them back on any error), one round trip. DBC_PREPARE: statements are
+ * prepared once per connection (the Prepare rides in the same pipeline)
+ * and executed by name afterwards, which saves the server a parse and a
+ * plan per query; behind PgBouncer this needs 1.21+ (protocol-level
+ * prepared statements). A deadline of timeout_ms destroys the connection
+ * (QueryTimeout). Never calls cb before returning.
  */
 void
-dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int pipeline,
+dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int flags,
     int64_t timeout_ms, dbc_exec_cb cb, void *arg)
 {
 	int i;
@@ -436,20 +553,17 @@ dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int pipeline,
 	c->dc_cbarg = arg;
 	c->dc_haserr = 0;
 	c->dc_nres = 0;
-	c->dc_pipeline = pipeline;
+	c->dc_ncmd = c->dc_cmd = 0;
+	c->dc_flags = flags;
+	c->dc_pipeline = (flags & DBC_PIPELINE) != 0;
 	if (c->dc_state == DBC_IDLE)
 		c->dc_state = DBC_BUSY;
-	if (pipeline && PQenterPipelineMode(c->dc_pg) != 1)
+	if (c->dc_pipeline && PQenterPipelineMode(c->dc_pg) != 1)
 		goto broken;
-	for (i = 0; i < n; i++) {
-		/* nparams < 0: a multi-statement script (migrations, LISTEN),
-		 * sent with the simple protocol; never with values in it. */
-		if (s[i].nparams < 0 ? !PQsendQuery(c->dc_pg, s[i].sql) :
-		    !PQsendQueryParams(c->dc_pg, s[i].sql, s[i].nparams, NULL,
-		    s[i].params, NULL, NULL, 0))
+	for (i = 0; i < n; i++)
+		if (dbc_send(c, &s[i]) == -1)
 			goto broken;
-	}
-	if (pipeline && PQpipelineSync(c->dc_pg) != 1)
+	if (c->dc_pipeline && PQpipelineSync(c->dc_pg) != 1)
 		goto broken;
 	dbc_deadline(c, timeout_ms > 0 ? timeout_ms : 1);
 	dbc_flush(c);
@@ -489,6 +603,9 @@ dbc_close(struct db_conn *c)
 			PQclear(c->dc_res[i]);
 		free(c->dc_res);
 	}
+	for (int i = 0; i < DBC_NPREP; i++)
+		free(c->dc_prep[i].p_sql);
+	free(c->dc_cmdkind);
 	if (c->dc_pg != NULL)
 		PQfinish(c->dc_pg);
 	free(c);

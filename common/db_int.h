@@ -47,6 +47,16 @@ enum dbc_state {
 
 struct db_conn;
 
+#define DBC_NPREP	32	/* prepared statements cached per connection */
+#define DBC_PIPELINE	1	/* one implicit transaction, pipelined */
+#define DBC_PREPARE	2	/* use (and fill) the prepared-statement cache */
+
+struct dbc_prep {
+	uint32_t	 p_hash;
+	char		*p_sql;		/* NULL: free slot */
+	char		 p_name[16];
+};
+
 /* An exec's outcome: err NULL on success. Results are freed after it. */
 typedef void (*dbc_exec_cb)(struct db_conn *, const struct db_error *,
     PGresult **res, int nres, void *arg);
@@ -79,6 +89,12 @@ struct db_conn {
 	PGresult		**dc_res;
 	int			 dc_nres, dc_rescap;
 	int			 dc_pipeline;
+	int			 dc_flags;
+	int			*dc_cmdkind;	/* per command sent: -1, or the
+						 * cache slot it prepares */
+	int			 dc_ncmd, dc_cmdcap, dc_cmd;
+	struct dbc_prep		 dc_prep[DBC_NPREP];
+	int			 dc_nprep;
 	int			 dc_haserr;
 	struct db_error		 dc_err;
 	struct db_req		*dc_req;	/* the request it serves, if any */
@@ -168,7 +184,7 @@ void db_req_run(struct db_req *, struct db_conn *);
 
 /* db_conn.c */
 struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);
-void dbc_exec(struct db_conn *, const struct db_stmt *, int n, int pipeline,
+void dbc_exec(struct db_conn *, const struct db_stmt *, int n, int flags,
     int64_t timeout_ms, dbc_exec_cb, void *);
 void dbc_close(struct db_conn *);
 void dbc_idle(struct db_conn *);

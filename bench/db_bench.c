@@ -1,0 +1,356 @@
+/*
+ * db_bench: the numbers behind bench/db.sh, each against a private
+ * PostgreSQL 15 cluster (tests/lib/pgt) and, for outages, the fault proxy
+ * in front of it (tests/tools/faultproxy), so "down" and "back" are
+ * instantaneous and the measurement is the layer's, not pg_ctl's.
+ *
+ *   db_bench failfast N        p50/p99 of db_query -> callback, DB down
+ *   db_bench recovery MS       DB back -> first good query, steady demand
+ *                              (a query every ms) and idle (schedule only);
+ *                              the DB is down MS ms first
+ *   db_bench tps CLIENTS SECS  PK SELECTs through the pool vs
+ *                              pgbench -S -c CLIENTS -j 2, back to back
+ * Output: "key value" lines, parsed by bench/db.sh.
+ */
+#include <sys/resource.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "fp.h"
+#include "log.h"
+#include "pgt.h"
+#include "util.h"
+
+struct bench {
+	struct pgt		*pg;
+	struct fp		*fp;
+	struct event_base	*base;
+	struct db		*db;
+	struct cfg_database	 cfg;
+	char			 conninfo[256];
+};
+
+static void
+bench_up(struct bench *b, int proxy, int pool)
+{
+	memset(b, 0, sizeof(*b));
+	log_init("db_bench", LOG_LVL_WARN);
+	b->pg = pgt_start("max_connections = 100\n");
+	pgt_createdb(b->pg, "bench", 0);
+	if (proxy) {
+		b->fp = fp_start(pgt_port(b->pg));
+		snprintf(b->conninfo, sizeof(b->conninfo), "host=127.0.0.1 port=%d "
+		    "dbname=bench user=postgres", fp_port(b->fp));
+	} else
+		snprintf(b->conninfo, sizeof(b->conninfo), "%s",
+		    pgt_conninfo(b->pg, "bench"));
+	db_config_defaults(&b->cfg);
+	b->cfg.conninfo = b->conninfo;
+	b->cfg.pool_size = pool;
+	b->cfg.auto_migrate = 0;
+	b->base = event_base_new();
+}
+
+static void
+bench_start(struct bench *b)
+{
+	b->db = db_new(b->base, &b->cfg, "bench", "bench_loop");
+	db_start(b->db);
+}
+
+static void
+bench_run_ms(struct bench *b, int ms)
+{
+	uint64_t end = now_mono_ms() + ms;
+
+	while (now_mono_ms() < end)
+		event_base_loop(b->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+static int
+bench_state(struct bench *b)
+{
+	struct db_state st;
+
+	db_get_state(b->db, &st);
+	return st.up;
+}
+
+static void
+bench_wait_state(struct bench *b, int want, int ms)
+{
+	uint64_t end = now_mono_ms() + ms;
+
+	while (bench_state(b) != want && now_mono_ms() < end)
+		bench_run_ms(b, 1);
+	if (bench_state(b) != want) {
+		fprintf(stderr, "db_bench: state %d never reached\n", want);
+		exit(1);
+	}
+}
+
+static void
+bench_down(struct bench *b)
+{
+	db_free(b->db);
+	event_base_free(b->base);
+	fp_stop(b->fp);
+	pgt_destroy(b->pg);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct timing {
+	uint64_t	 t0;
+	uint64_t	 us;
+	int		 done, ok;
+};
+
+static void
+on_timed(const struct db_error *e, PGresult *const *res, int nres, void *arg)
+{
+	struct timing *t = arg;
+
+	t->us = now_mono_us() - t->t0;
+	t->done = 1;
+	t->ok = e == NULL;
+}
+
+static int
+bench_failfast(int n)
+{
+	struct bench	 b;
+	uint64_t	*lat = xcalloc(n, sizeof(*lat));
+	int		 i;
+
+	bench_up(&b, 1, 4);
+	fp_set(b.fp, "refuse");
+	b.cfg.backoff_initial_ms = 60000;	/* no probe during the run */
+	b.cfg.backoff_max_ms = 60000;
+	b.cfg.probe_min_interval_ms = 60000;
+	bench_start(&b);
+	bench_wait_state(&b, 0, 5000);
+	for (i = 0; i < n; i++) {
+		struct timing t = { now_mono_us(), 0, 0, 0 };
+
+		db_query(b.db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
+		while (!t.done)
+			event_base_loop(b.base, EVLOOP_ONCE);
+		lat[i] = t.us;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("failfast_calls %d\nfailfast_p50_us %llu\nfailfast_p99_us %llu\n",
+	    n, (unsigned long long)lat[n / 2], (unsigned long long)lat[n * 99 / 100]);
+	free(lat);
+	bench_down(&b);
+	return 0;
+}
+
+/* Fires a query every ms until one succeeds; returns ms since t0. */
+static uint64_t
+bench_demand_until_ok(struct bench *b, uint64_t t0)
+{
+	struct timing	t = { 0, 0, 1, 0 };
+
+	for (;;) {
+		if (t.done) {
+			if (t.ok)
+				return now_mono_ms() - t0;
+			t.done = 0;
+			t.t0 = now_mono_us();
+			db_query(b->db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
+		}
+		bench_run_ms(b, 1);
+		if (now_mono_ms() - t0 > 60000)
+			return (uint64_t)-1;
+	}
+}
+
+static int
+bench_recovery(int down_ms)
+{
+	struct bench	b;
+	uint64_t	t0, ms;
+	struct db_state	st;
+
+	/* under demand */
+	bench_up(&b, 1, 4);
+	bench_start(&b);
+	bench_wait_state(&b, 1, 5000);
+	fp_set(b.fp, "reset");
+	fp_set(b.fp, "refuse");
+	bench_wait_state(&b, 0, 5000);
+	t0 = now_mono_ms();
+	{
+		struct timing t = { 0, 0, 1, 0 };
+
+		while (now_mono_ms() - t0 < (uint64_t)down_ms || !t.done) {
+			if (t.done && now_mono_ms() - t0 < (uint64_t)down_ms) {
+				t.done = 0;
+				t.t0 = now_mono_us();
+				db_query(b.db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
+			}
+			bench_run_ms(&b, 1);
+		}
+	}
+	fp_set(b.fp, "pass");
+	t0 = now_mono_ms();
+	ms = bench_demand_until_ok(&b, t0);
+	printf("recovery_demand_ms %llu\n", (unsigned long long)ms);
+	db_free(b.db);
+
+	/* idle: only the schedule probes; compare with the step's ceiling */
+	bench_start(&b);
+	bench_wait_state(&b, 1, 5000);
+	fp_set(b.fp, "reset");
+	fp_set(b.fp, "refuse");
+	bench_wait_state(&b, 0, 5000);
+	bench_run_ms(&b, down_ms);
+	db_get_state(b.db, &st);
+	fp_set(b.fp, "pass");
+	t0 = now_mono_ms();
+	bench_wait_state(&b, 1, 60000);
+	ms = now_mono_ms() - t0;
+	printf("recovery_idle_ms %llu\nrecovery_idle_step_ms %lld\n",
+	    (unsigned long long)ms, (long long)backoff_ceiling_ms(
+	    b.cfg.backoff_initial_ms, b.cfg.backoff_max_ms, st.attempts - 1));
+	bench_down(&b);
+	return 0;
+}
+
+struct tps {
+	struct db	*db;
+	uint64_t	 done;
+	uint64_t	 errors;
+	int		 stop;
+	char		 aid[16];
+	int		 accounts;
+};
+
+static void tps_fire(struct tps *);
+
+static void
+on_tps(const struct db_error *e, PGresult *const *res, int nres, void *arg)
+{
+	struct tps *t = arg;
+
+	if (e != NULL)
+		t->errors++;
+	t->done++;
+	if (!t->stop)
+		tps_fire(t);
+}
+
+static void
+tps_fire(struct tps *t)
+{
+	const char *p[1] = { t->aid };
+
+	snprintf(t->aid, sizeof(t->aid), "%d", 1 + (int)(rand_unit() * t->accounts));
+	db_query(t->db, "bench", "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+	    1, p, on_tps, t);
+}
+
+static double
+bench_pgbench(struct bench *b, const char *args)
+{
+	char	*cmd, *out = NULL;
+	FILE	*f;
+	char	 line[512];
+	double	 tps = -1;
+
+	cmd = xasprintf("%s/pgbench -h 127.0.0.1 -p %d -U postgres %s bench 2>&1",
+	    pgt_bindir(), pgt_port(b->pg), args);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "tps = %lf", &tps) == 1)
+			break;
+	while (fgets(line, sizeof(line), f) != NULL)
+		;
+	pclose(f);
+	free(cmd);
+	free(out);
+	return tps;
+}
+
+static int
+bench_tps(int clients, int secs, int scale)
+{
+	struct bench	 b;
+	struct tps	 t;
+	char		 args[128];
+	double		 pgb;
+	uint64_t	 t0;
+	int		 i;
+
+	bench_up(&b, 0, clients);
+	snprintf(args, sizeof(args), "-i -q -s %d", scale);
+	bench_pgbench(&b, args);
+	snprintf(args, sizeof(args), "-S -n -c %d -j 2 -T %d", clients, secs);
+	pgb = bench_pgbench(&b, args);
+	bench_start(&b);
+	bench_wait_state(&b, 1, 5000);
+	memset(&t, 0, sizeof(t));
+	t.db = b.db;
+	t.accounts = scale * 100000;
+	/* warm the pool: one request per connection in flight */
+	struct tps *ts = xcalloc(clients, sizeof(*ts));
+	for (i = 0; i < clients; i++) {
+		ts[i] = t;
+		tps_fire(&ts[i]);
+	}
+	bench_run_ms(&b, 300);
+	for (i = 0; i < clients; i++)
+		ts[i].done = ts[i].errors = 0;
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
+	t0 = now_mono_ms();
+	while (now_mono_ms() - t0 < (uint64_t)secs * 1000)
+		event_base_loop(b.base, EVLOOP_ONCE);
+	getrusage(RUSAGE_SELF, &ru1);
+	t.done = t.errors = 0;
+	for (i = 0; i < clients; i++) {
+		t.done += ts[i].done;
+		t.errors += ts[i].errors;
+		ts[i].stop = 1;
+	}
+	printf("holdfast_cpu_us_per_query %.1f\n", ((ru1.ru_utime.tv_sec -
+	    ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 +
+	    (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+	    ru0.ru_stime.tv_usec)) / (double)(t.done ? t.done : 1));
+	printf("pgbench_tps %.0f\nholdfast_tps %.0f\nholdfast_errors %llu\n", pgb,
+	    (double)t.done * 1000.0 / (double)(now_mono_ms() - t0),
+	    (unsigned long long)t.errors);
+	bench_run_ms(&b, 200);
+	free(ts);
+	bench_down(&b);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "failfast") == 0)
+		return bench_failfast(atoi(argv[2]));
+	if (argc >= 3 && strcmp(argv[1], "recovery") == 0)
+		return bench_recovery(atoi(argv[2]));
+	if (argc >= 4 && strcmp(argv[1], "tps") == 0)
+		return bench_tps(atoi(argv[2]), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 10);
+	fprintf(stderr, "usage: db_bench failfast N | recovery MS | "
+	    "tps CLIENTS SECS [SCALE]\n");
+	return 2;
+}

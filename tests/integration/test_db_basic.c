@@ -1,0 +1,382 @@
+/*
+ * test_db_basic: what workers rely on from the DB layer when the database
+ * is fine: parameterised queries, per-session settings and
+ * application_name, transactions that roll back as a whole and retry on
+ * serialization failures, LISTEN with resync, pre-ping and recycling
+ * without a caller-visible error, migrations applied exactly once when
+ * several processes start together, unknown conninfo options ignored, and
+ * failover to a promoted streaming standby (multi-host conninfo).
+ */
+#include <sys/wait.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbt.h"
+#include "log.h"
+#include "pgt.h"
+#include "util.h"
+
+struct env {
+	struct pgt		*pg;
+	struct event_base	*base;
+	struct db		*db;
+	struct cfg_database	 cfg;
+	char			 conninfo[512];
+};
+
+static void
+env_up(struct env *e)
+{
+	memset(e, 0, sizeof(*e));
+	dbt_log_capture();
+	e->pg = pgt_start(NULL);
+	pgt_createdb(e->pg, "hf", 0);
+	snprintf(e->conninfo, sizeof(e->conninfo), "%s", pgt_conninfo(e->pg, "hf"));
+	dbt_cfg(&e->cfg, e->conninfo);
+	e->base = event_base_new();
+}
+
+static void
+env_start(struct env *e)
+{
+	e->db = db_new(e->base, &e->cfg, "test", "test_loop");
+	db_start(e->db);
+	ck_assert_msg(dbt_wait_up(e->base, e->db, 1, 5000), "DB never up");
+}
+
+static void
+env_down(struct env *e)
+{
+	db_free(e->db);
+	event_base_free(e->base);
+	pgt_destroy(e->pg);
+}
+
+START_TEST(test_query_and_session)
+{
+	struct env		 e;
+	struct dbt_res		 r;
+	const char *const	 p[] = { "41", NULL };
+	struct db_error		 de;
+
+	env_up(&e);
+	env_start(&e);
+	ck_assert_int_eq(dbt_log_count("[DB_POOL] pool_pre_ping=true pool_recycle=300s "
+	    "statement_timeout=2000ms size=2 "), 1);
+	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
+	ck_assert(r.ok);
+	ck_assert_str_eq(r.value, "42");
+	dbt_query(e.base, e.db, "SELECT $1::text IS NULL", 1, p + 1, &r);
+	ck_assert_str_eq(r.value, "t");
+	dbt_query(e.base, e.db, "SELECT application_name FROM pg_stat_activity "
+	    "WHERE pid = pg_backend_pid()", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "holdfast-test");
+	dbt_query(e.base, e.db, "SHOW statement_timeout", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "2s");
+	dbt_query(e.base, e.db, "SHOW idle_in_transaction_session_timeout", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "1min");
+	dbt_query(e.base, e.db, "SHOW tcp_user_timeout", 0, NULL, &r);
+	ck_assert(r.ok);
+	/* the caller's bug: not a 503, and the DB stays up */
+	dbt_query(e.base, e.db, "SELECT 1/0", 0, NULL, &r);
+	ck_assert_int_eq(r.cls, DB_CLASS_DATA);
+	de.cls = r.cls;
+	ck_assert(!db_error_unavailable(&de));
+	dbt_query(e.base, e.db, "SELECT * FROM nope", 0, NULL, &r);
+	ck_assert_str_eq(r.reason, "UndefinedTable");
+	ck_assert(db_is_up(e.db));
+	/* migrated on the first connect */
+	dbt_query(e.base, e.db, "SELECT count(*) FROM schema_migrations", 0, NULL, &r);
+	ck_assert_int_eq(atoi(r.value), db_schema_version());
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_batch_rolls_back)
+{
+	struct env		 e;
+	struct dbt_res		 r;
+	const char *const	 a[] = { "u1@example.com" };
+	const struct db_stmt	 ok[] = {
+		{ "INSERT INTO users (email, password_hash) VALUES ($1, 'x')", 1, a },
+		{ "SELECT count(*) FROM users", 0, NULL },
+	};
+	const struct db_stmt	 bad[] = {
+		{ "INSERT INTO users (email, password_hash) VALUES ('u2@x', 'x')", 0, NULL },
+		{ "INSERT INTO users (email, password_hash) VALUES ($1, 'x')", 1, a },
+		{ "SELECT 1", 0, NULL },
+	};
+
+	env_up(&e);
+	env_start(&e);
+	memset(&r, 0, sizeof(r));
+	db_batch(e.db, "test", ok, 2, dbt_cb(), &r);
+	ck_assert(dbt_run_until(e.base, &r.done, 5000));
+	ck_assert(r.ok);
+	ck_assert_str_eq(r.value, "1");
+	memset(&r, 0, sizeof(r));
+	db_batch(e.db, "test", bad, 3, dbt_cb(), &r);
+	ck_assert(dbt_run_until(e.base, &r.done, 5000));
+	ck_assert(!r.ok);
+	ck_assert_str_eq(r.reason, "UniqueViolation");
+	/* the whole batch was rolled back: u2 is not there */
+	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM users"), 1);
+	dbt_query(e.base, e.db, "SELECT count(*) FROM users", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "1");
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_batch_retries_deadlock)
+{
+	struct env		 e;
+	struct dbt_res		 r;
+	/* fails with 40P01-like 40001 twice, then succeeds: a counter in a
+	 * table (outside the batch's transaction via dblink is overkill;
+	 * a sequence is not transactional, so it counts attempts) */
+	const struct db_stmt	 s[] = {
+		{ "SELECT CASE WHEN nextval('tries') < 3 THEN "
+		    "raise_serialization() ELSE 0 END", 0, NULL },
+		{ "SELECT currval('tries')", 0, NULL },
+	};
+
+	env_up(&e);
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "CREATE SEQUENCE tries; "
+	    "CREATE FUNCTION raise_serialization() RETURNS int LANGUAGE plpgsql AS "
+	    "$$BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END$$", NULL), 0);
+	env_start(&e);
+	memset(&r, 0, sizeof(r));
+	db_batch(e.db, "test", s, 2, dbt_cb(), &r);
+	ck_assert(dbt_run_until(e.base, &r.done, 5000));
+	ck_assert_msg(r.ok, "%s", r.reason);
+	ck_assert_str_eq(r.value, "3");
+	/* a fourth attempt is never made: 3 tries, then the error */
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "SELECT setval('tries', 1, false)", NULL), 0);
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "ALTER SEQUENCE tries MINVALUE -100", NULL), 0);
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "SELECT setval('tries', -10)", NULL), 0);
+	memset(&r, 0, sizeof(r));
+	db_batch(e.db, "test", s, 2, dbt_cb(), &r);
+	ck_assert(dbt_run_until(e.base, &r.done, 5000));
+	ck_assert(!r.ok);
+	ck_assert_int_eq(r.cls, DB_CLASS_TRANSACTION);
+	ck_assert_str_eq(r.reason, "SerializationFailure");
+	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT last_value FROM tries"), -7);
+	env_down(&e);
+}
+END_TEST
+
+static int notified, resynced;
+static char last_payload[64];
+
+static void
+on_notify(const char *ch, const char *payload, void *arg)
+{
+	notified++;
+	snprintf(last_payload, sizeof(last_payload), "%s", payload);
+}
+
+static void
+on_resync(void *arg)
+{
+	resynced++;
+}
+
+START_TEST(test_listen_resync)
+{
+	struct env	e;
+	struct dbt_res	r;
+	char		sql[256];
+	int		n;
+
+	env_up(&e);
+	env_start(&e);
+	db_listen(e.db, "holdfast_wa", on_notify, on_resync, NULL);
+	ck_assert(dbt_run_until(e.base, &resynced, 3000));
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "SELECT pg_notify('holdfast_wa', 'hello')",
+	    NULL), 0);
+	ck_assert(dbt_run_until(e.base, &notified, 3000));
+	ck_assert_str_eq(last_payload, "hello");
+	/* the inbox trigger of the schema wakes listeners too */
+	n = notified;
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "INSERT INTO wa_messages (wamid, "
+	    "phone_number_id, wa_id, direction, sent_at) VALUES ('w1', 'p', 'c', 'in', "
+	    "now())", NULL), 0);
+	dbt_run_for(e.base, 300);
+	ck_assert_int_gt(notified, n);
+	ck_assert_str_eq(last_payload, "wa_messages");
+	/* the LISTEN session is killed: re-LISTEN and resync */
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE query LIKE 'LISTEN%%'");
+	ck_assert_int_eq(pgt_psql(e.pg, "postgres", sql, NULL), 0);
+	n = resynced + 1;
+	{
+		uint64_t end = now_mono_ms() + 3000;
+
+		while (resynced < n && now_mono_ms() < end)
+			dbt_run_for(e.base, 10);
+	}
+	ck_assert_int_eq(resynced, n);
+	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
+	ck_assert(r.ok);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_recycle_and_preping)
+{
+	struct env	e;
+	struct dbt_res	r;
+	struct db_stats	st;
+	uint64_t	end;
+	int		n = 0;
+
+	env_up(&e);
+	e.cfg.pool_recycle_ms = 300;
+	e.cfg.pre_ping_after_ms = 100;
+	env_start(&e);
+	end = now_mono_ms() + 1500;
+	while (now_mono_ms() < end) {
+		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
+		ck_assert_msg(r.ok, "caller saw %s", r.reason);
+		dbt_run_for(e.base, n++ % 2 ? 150 : 20);
+	}
+	db_get_stats(e.db, &st);
+	ck_assert_uint_gt(st.recycled, 0);
+	ck_assert_uint_gt(st.pre_pings, 0);
+	ck_assert_uint_eq(st.errors, 0);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_unknown_option_ignored)
+{
+	struct env	e;
+	struct dbt_res	r;
+
+	env_up(&e);
+	snprintf(e.conninfo, sizeof(e.conninfo), "%s load_balance_hosts=random",
+	    pgt_conninfo(e.pg, "hf"));
+	env_start(&e);
+	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
+	ck_assert(r.ok);
+	ck_assert_int_eq(dbt_log_count("\"load_balance_hosts\" is not known"), 1);
+	env_down(&e);
+}
+END_TEST
+
+/* One of the processes of test_migrate_concurrently. */
+static int
+migrate_child(const char *conninfo)
+{
+	struct event_base	*base = event_base_new();
+	struct cfg_database	 cfg;
+	struct db		*db;
+	int			 up;
+
+	dbt_cfg(&cfg, conninfo);
+	cfg.connect_timeout_ms = 5000;
+	db = db_new(base, &cfg, "test", "migrate");
+	db_start(db);
+	up = dbt_wait_up(base, db, 1, 10000);
+	db_free(db);
+	event_base_free(base);
+	return up ? 0 : 1;
+}
+
+START_TEST(test_migrate_concurrently)
+{
+	struct env	e;
+	pid_t		pids[4];
+	int		i, st;
+
+	env_up(&e);
+	for (i = 0; i < 4; i++)
+		if ((pids[i] = fork()) == 0)
+			_exit(migrate_child(e.conninfo));
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d", i);
+	}
+	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM schema_migrations"),
+	    db_schema_version());
+	ck_assert_int_eq(dbt_log_count("[DB_MIGRATE] version 1 (init) applied"), 1);
+	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM pg_tables "
+	    "WHERE tablename IN ('users','auth_tokens','wa_messages','conversations',"
+	    "'wa_outbox','calls','schema_migrations')"), 7);
+	e.db = NULL;
+	event_base_free(e.base);
+	pgt_destroy(e.pg);
+}
+END_TEST
+
+START_TEST(test_failover_standby)
+{
+	struct env	 e;
+	struct pgt	*sb;
+	struct dbt_res	 r;
+	uint64_t	 end;
+
+	env_up(&e);
+	ck_assert_int_eq(pgt_psql(e.pg, "hf", "CREATE TABLE t (x int)", NULL), 0);
+	sb = pgt_standby(e.pg);
+	snprintf(e.conninfo, sizeof(e.conninfo), "host=127.0.0.1,127.0.0.1 port=%d,%d "
+	    "dbname=hf user=postgres target_session_attrs=read-write",
+	    pgt_port(e.pg), pgt_port(sb));
+	env_start(&e);
+	dbt_query(e.base, e.db, "INSERT INTO t VALUES (1)", 0, NULL, &r);
+	ck_assert(r.ok);
+	/* replication is asynchronous: let the standby catch up first */
+	end = now_mono_ms() + 5000;
+	while (pgt_scalar(sb, "hf", "SELECT count(*) FROM t") != 1 &&
+	    now_mono_ms() < end)
+		usleep(20000);
+	/* the primary dies; the standby is promoted */
+	ck_assert_int_eq(pgt_stop(e.pg, "immediate"), 0);
+	ck_assert_int_eq(pgt_promote(sb), 0);
+	end = now_mono_ms() + 8000;
+	do {
+		dbt_query(e.base, e.db, "INSERT INTO t VALUES (2)", 0, NULL, &r);
+		if (!r.ok) {
+			struct db_error de = { .cls = r.cls };
+
+			ck_assert_msg(db_error_unavailable(&de), "%s", r.reason);
+			dbt_run_for(e.base, 20);
+		}
+	} while (!r.ok && now_mono_ms() < end);
+	ck_assert_msg(r.ok, "no write after failover: %s %s", r.reason, r.message);
+	ck_assert_int_eq(pgt_scalar(sb, "hf", "SELECT count(*) FROM t"), 2);
+	db_free(e.db);
+	event_base_free(e.base);
+	pgt_destroy(sb);
+	pgt_destroy(e.pg);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("db_basic");
+	TCase	*tc = tcase_create("basic");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_query_and_session);
+	tcase_add_test(tc, test_batch_rolls_back);
+	tcase_add_test(tc, test_batch_retries_deadlock);
+	tcase_add_test(tc, test_listen_resync);
+	tcase_add_test(tc, test_recycle_and_preping);
+	tcase_add_test(tc, test_unknown_option_ignored);
+	tcase_add_test(tc, test_migrate_concurrently);
+	tcase_add_test(tc, test_failover_standby);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
