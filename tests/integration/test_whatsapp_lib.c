@@ -77,6 +77,18 @@ wat_init(struct wat *t, const char *pg_opts, const char *gs_args)
 }
 
 void
+wat_use_port(struct wat *t, int port)
+{
+	const char	*ci = pgt_conninfo(t->pg, t->db), *p = strstr(ci, "port=");
+	const char	*rest;
+
+	ck_assert_ptr_nonnull(p);
+	rest = strchr(p, ' ');
+	free(t->conninfo);
+	t->conninfo = wat_strf("%.*sport=%d%s", (int)(p - ci), ci, port, rest != NULL ? rest : "");
+}
+
+void
 wat_done(struct wat *t)
 {
 	for (int i = 0; i < t->nworkers; i++)
@@ -85,6 +97,8 @@ wat_done(struct wat *t)
 	if (t->gs_pid > 0)
 		tu_stop(t->gs_pid, 2000);
 	pgt_destroy(t->pg);
+	free(t->conninfo);
+	free(t->conf);
 	if (getenv("WAT_KEEP") != NULL)
 		fprintf(stderr, "kept %s\n", t->dir);
 	else
@@ -137,7 +151,7 @@ wat_config_url(struct wat *t, const char *extra, const char *scheme)
 	    "[whatsapp]\naccess_token = test-token\n"
 	    "graph_api_url = %s://127.0.0.1:%d/\napi_version = v21.0\n%s\n"
 	    "[worker:whatsapp]\ncommand = holdfast-whatsapp\n",
-	    pgt_conninfo(t->pg, t->db), scheme, t->gs_port, wa);
+	    t->conninfo != NULL ? t->conninfo : pgt_conninfo(t->pg, t->db), scheme, t->gs_port, wa);
 	ck_assert_int_eq(tu_write_file(t->conf, text), 0);
 	free(text);
 	free(wa);

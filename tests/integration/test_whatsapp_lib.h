@@ -14,6 +14,7 @@ struct wat {
 	struct pgt	*pg;
 	char		*dir;
 	const char	*db;		/* database name */
+	char		*conninfo;	/* the worker's, when not pgt's (a proxy) */
 	pid_t		 gs_pid;
 	int		 gs_port;
 	char		*gs_log;
@@ -26,6 +27,8 @@ struct wat {
 /* A cluster with the schema, and graphsink answering script (or NULL). */
 void wat_init(struct wat *, const char *pg_opts, const char *gs_args);
 void wat_done(struct wat *);
+/* Points the workers' conninfo at another port on 127.0.0.1 (a proxy). */
+void wat_use_port(struct wat *, int port);
 /* Writes the config; extra lines go into [whatsapp] (short timeouts are
  * the default: backoff 100ms..1s, poll 1s, idle 2s). */
 void wat_config(struct wat *, const char *whatsapp_extra);

@@ -2,7 +2,9 @@
  * test_whatsapp_outage: the seed's acceptance, made testable. While a
  * stream of inbound messages is being stored, PostgreSQL goes away for
  * several seconds (a fast shutdown, then separately a crash) and comes
- * back. The session worker must stay the same live process throughout,
+ * back; and separately the Neon failure of the seed, its endpoint
+ * disabled, played by tests/tools/faultproxy in front of the server. The
+ * session worker must stay the same live process throughout,
  * log [DB_DOWN] op=whatsapp_session_loop with growing backoff ceilings,
  * log [DB_RECOVERED] once, and afterwards have processed every stored
  * message exactly once.
@@ -11,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fp.h"
 #include "pgt.h"
 #include "tu.h"
 #include "test_whatsapp_lib.h"
@@ -47,6 +51,15 @@ wat_check_db_down(const char *log, double *max_late_sleep)
 	return n;
 }
 
+static long long
+wat_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* One insert of PER_TICK messages; returns how many were stored. */
 static int
 wat_tick_insert(struct wat *t, int tick)
@@ -65,26 +78,56 @@ wat_tick_insert(struct wat *t, int tick)
 	return rc == 0 ? PER_TICK : 0;
 }
 
+/* Takes the database away ("fast", "kill9", or "neon" through the proxy). */
+static void
+wat_fault(struct wat *t, struct fp *fp, const char *how)
+{
+	if (fp != NULL) {
+		/* Live connections die; new ones hear Neon's answer. */
+		ck_assert_int_eq(fp_set(fp, "reset"), 0);
+		ck_assert_int_eq(fp_set(fp, "neon"), 0);
+	} else if (strcmp(how, "kill9") == 0)
+		ck_assert_int_eq(pgt_kill9(t->pg), 0);
+	else
+		ck_assert_int_eq(pgt_stop(t->pg, how), 0);
+}
+
+static void
+wat_repair(struct wat *t, struct fp *fp)
+{
+	if (fp != NULL)
+		ck_assert_int_eq(fp_set(fp, "pass"), 0);
+	else
+		ck_assert_int_eq(pgt_restart(t->pg), 0);
+}
+
 static void
 outage(const char *how, int down_ms)
 {
 	struct wat	 t;
+	struct fp	*fp = NULL;
 	pid_t		 pid;
 	long long	 stored = 0;
-	int		 ticks = down_ms / TICK_MS + 20, down_at = 10, up_at = 10 + down_ms / TICK_MS;
+	long long	 t0, now, down_at = 1000, up_at = 1000 + down_ms, end = up_at + 2000;
+	int		 down = 0, up = 0;
 	double		 late;
 
 	wat_init(&t, NULL, NULL);
+	if (strcmp(how, "neon") == 0) {
+		fp = fp_start(pgt_port(t.pg));
+		wat_use_port(&t, fp_port(fp));
+	}
 	wat_config(&t, "session_idle_timeout = 1h\npoll_interval = 1s\n");
 	wat_worker(&t);
 	pid = t.workers[0];
 	ck_assert_int_eq(tu_wait_file_count(t.logs[0], "LISTEN holdfast_wa established", 1, 10000), 1);
-	for (int i = 0; i < ticks; i++) {
-		if (i == down_at)
-			ck_assert_int_eq(strcmp(how, "kill9") == 0 ? pgt_kill9(t.pg) :
-			    pgt_stop(t.pg, how), 0);
-		if (i == up_at)
-			ck_assert_int_eq(pgt_restart(t.pg), 0);
+	/* Time-driven: a slow psql on a busy machine must not stretch it. */
+	t0 = wat_now_ms();
+	for (int i = 0; (now = wat_now_ms() - t0) < end; i++) {
+		if (now >= down_at && !down++)
+			wat_fault(&t, fp, how);
+		if (now >= up_at && !up++)
+			wat_repair(&t, fp);
 		stored += wat_tick_insert(&t, i);
 		ck_assert_msg(tu_pid_alive(pid), "the worker died at tick %d", i);
 		usleep(TICK_MS * 1000);
@@ -103,7 +146,11 @@ outage(const char *how, int down_ms)
 	ck_assert_int_eq(tu_count_in_file(t.logs[0],
 	    "[DB_RECOVERED] op=whatsapp_session_loop after "), 1);
 	ck_assert_int_eq(tu_count_in_file(t.logs[0], "[THREAD_CRASH]"), 0);
+	if (fp != NULL)
+		ck_assert_int_ge(tu_count_in_file(t.logs[0], "reason=NeonEndpointDisabled"), 1);
 	wat_stop_worker(&t, 0);
+	if (fp != NULL)
+		fp_stop(fp);
 	wat_done(&t);
 }
 
@@ -119,6 +166,12 @@ START_TEST(db_crash)
 }
 END_TEST
 
+START_TEST(neon_endpoint_disabled)
+{
+	outage("neon", 5000);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -130,6 +183,7 @@ main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, db_fast_shutdown);
 	tcase_add_test(tc, db_crash);
+	tcase_add_test(tc, neon_endpoint_disabled);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
