@@ -9,7 +9,9 @@
 -- * Inbound messages are claimed FOR UPDATE SKIP LOCKED, and only for
 --   contacts whose transaction-scoped advisory lock this instance obtained:
 --   one contact is handled by one instance at a time, in id order, so a
---   message is assigned once, never skipped, and in order per contact.
+--   message is assigned once, never skipped, and in order per contact (a
+--   claimed message with an earlier one of its contact left unclaimed is
+--   put back, see holdfast_wa_assign).
 -- * The open conversation of a contact is then locked FOR UPDATE: an idle
 --   closer that got there first is waited for, after which the session is
 --   no longer open and a new one is opened (the unique partial index
@@ -21,7 +23,7 @@
 -- twice is harmless.
 
 CREATE INDEX IF NOT EXISTS wa_messages_unassigned_contact
-	ON wa_messages (phone_number_id, wa_id) WHERE conversation_id IS NULL;
+	ON wa_messages (phone_number_id, wa_id, id) WHERE conversation_id IS NULL;
 CREATE INDEX IF NOT EXISTS wa_outbox_pending_contact
 	ON wa_outbox (phone_number_id, to_wa_id, id) WHERE status = 'pending' AND wamid IS NULL;
 
@@ -65,6 +67,17 @@ BEGIN
 		  AND pg_try_advisory_xact_lock(30561, holdfast_wa_contact_key(m.phone_number_id, m.wa_id))
 		ORDER BY m.id LIMIT p_batch
 		FOR UPDATE SKIP LOCKED) s;
+	-- The scan may have skipped a contact's message while another instance
+	-- held the contact, then taken a later one after that instance
+	-- committed. Keep, per contact, only what precedes the first message
+	-- left behind (this snapshot is fresh and the contacts are ours).
+	IF cardinality(v_ids) > 0 THEN
+		SELECT coalesce(array_agg(m.id), '{}') INTO v_ids FROM wa_messages m
+		WHERE m.id = ANY (v_ids) AND NOT EXISTS (
+			SELECT 1 FROM wa_messages e
+			WHERE e.conversation_id IS NULL AND e.phone_number_id = m.phone_number_id
+			  AND e.wa_id = m.wa_id AND e.id < m.id AND e.id <> ALL (v_ids));
+	END IF;
 	assigned := cardinality(v_ids);
 	opened := 0;
 	IF assigned = 0 THEN
