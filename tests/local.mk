@@ -9,3 +9,4 @@ include $(srcdir)/tests/db.mk
 include $(srcdir)/tests/supervisor.mk
 include $(srcdir)/tests/telephony.mk
 include $(srcdir)/tests/http.mk
+include $(srcdir)/tests/whatsapp.mk
