@@ -353,6 +353,8 @@ START_TEST(test_wrong_password)
 	struct env	 e;
 	struct dbt_res	 r;
 	char		*log;
+	int		 n;
+	uint64_t	 end;
 
 	env_up(&e, NULL, 0, 0);
 	ck_assert_int_eq(pgt_psql(e.pg, "postgres",
@@ -366,10 +368,41 @@ START_TEST(test_wrong_password)
 	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
 	ck_assert_str_eq(r.reason, "AuthenticationFailed");
 	ck_assert_int_ge(dbt_log_count("reason=AuthenticationFailed"), 1);
+	/* a configuration error is probed slowly, whatever the demand:
+	 * U(200, 400) ms here, so at most ~5 attempts in a second */
+	n = dbt_log_count("[DB_DOWN]");
+	end = now_mono_ms() + 1000;
+	while (now_mono_ms() < end) {
+		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
+		ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
+		dbt_run_for(e.base, 2);
+	}
+	ck_assert_int_le(dbt_log_count("[DB_DOWN]") - n, 6);
 	log = dbt_log_text();
 	ck_assert_msg(strstr(log, "sekrit") == NULL, "password in the log");
 	ck_assert(strstr(log, "password=***") != NULL);
 	free(log);
+	env_down(&e);
+}
+END_TEST
+
+START_TEST(test_slow_network)
+{
+	struct env	e;
+	struct dbt_res	r;
+
+	/* 150 ms each way: slow, not down; the query answers, nothing trips */
+	env_up(&e, NULL, 1, 0);
+	env_start(&e, 1);
+	fp_set(e.fp, "delay 150");
+	dbt_query(e.base, e.db, "SELECT 7", 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.reason);
+	ck_assert_str_eq(r.value, "7");
+	ck_assert_uint_ge(r.us, 300000);
+	ck_assert(db_is_up(e.db));
+	ck_assert_int_eq(dbt_log_count("[DB_DOWN]"), 0);
+	fp_set(e.fp, "pass");
+	assert_query_ok(&e);
 	env_down(&e);
 }
 END_TEST
@@ -496,6 +529,7 @@ main(void)
 	tcase_add_test(tc, test_frozen_server);
 	tcase_add_test(tc, test_reset);
 	tcase_add_test(tc, test_wrong_password);
+	tcase_add_test(tc, test_slow_network);
 	tcase_add_test(tc, test_failfast_no_hammer);
 	tcase_add_test(tc, test_fd_leak);
 	tcase_add_test(tc, test_startup_down_then_up);
