@@ -628,22 +628,56 @@ START_TEST(db_frozen)
 }
 END_TEST
 
+static int
+lock_held(void *unused)
+{
+	return pgt_scalar(pg, "hf", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+	    "ON c.oid = l.relation WHERE c.relname = 'users' AND l.mode = "
+	    "'AccessExclusiveLock' AND l.granted") == 1;
+}
+
+/* psql holding an exclusive lock on users for 30 s: logins wait on it. */
+static pid_t
+spawn_locker(void)
+{
+	static char	 cmd[256], portstr[16];
+	char		*argv[] = { cmd, "-h", "127.0.0.1", "-U", "postgres", "-d", "hf",
+			    "-p", portstr, "-c",
+			    "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)",
+			    NULL };
+	pid_t		 p;
+
+	snprintf(cmd, sizeof(cmd), "%s/psql", pgt_bindir());
+	snprintf(portstr, sizeof(portstr), "%d", pgt_port(pg));
+	p = tu_spawn(argv, NULL, "/dev/null");
+	ck_assert(tu_wait_for(lock_held, NULL, 5000));
+	return p;
+}
+
+/* A statement that outlives statement_timeout (2 s here) is a 503 with
+ * its own detail; the DB is not marked down for it. */
+START_TEST(db_statement_timeout)
+{
+	char	*rb, *rh;
+	pid_t	 locker = spawn_locker();
+
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}", &rb, &rh), 503);
+	ck_assert_str_eq(rb, "{\"error\":\"SERVICE_UNAVAILABLE\","
+	    "\"detail\":\"Database statement timed out\",\"status\":503}");
+	ck_assert(has_header(rh, "Retry-After:"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/readyz", NULL, NULL, NULL, NULL), 200);
+	tu_stop(locker, 2000);
+}
+END_TEST
+
 /* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
 START_TEST(db_killed_mid_request)
 {
-	char	*argv[16], cmd[64], dsn[64];
-	pid_t	 locker, child;
+	pid_t	 locker = spawn_locker(), child;
 	int	 status;
 
-	snprintf(cmd, sizeof(cmd), "%s/psql", pgt_bindir());
-	snprintf(dsn, sizeof(dsn), "port=%d", pgt_port(pg));
-	argv[0] = cmd; argv[1] = "-h"; argv[2] = "127.0.0.1"; argv[3] = "-U";
-	argv[4] = "postgres"; argv[5] = "-d"; argv[6] = "hf"; argv[7] = "-p";
-	argv[8] = dsn + 5; argv[9] = "-c";
-	argv[10] = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)";
-	argv[11] = NULL;
-	locker = tu_spawn(argv, NULL, "/dev/null");
-	usleep(500 * 1000);
 	if ((child = fork()) == 0) {
 		static const char body[] =
 		    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
@@ -702,6 +736,7 @@ main(void)
 	tcase_add_test(tc, db_stopped);
 	tcase_add_test(tc, db_neon_disabled);
 	tcase_add_test(tc, db_frozen);
+	tcase_add_test(tc, db_statement_timeout);
 	tcase_add_test(tc, db_killed_mid_request);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
