@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -522,7 +524,67 @@ START_TEST(login_rate_limit)
 }
 END_TEST
 
-static int healthy(void *arg) { return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200; }
+static int
+healthy(void *arg)
+{
+	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
+}
+
+/* A keep-alive connection that has had one request answered. */
+static int
+open_kept(int p)
+{
+	struct sockaddr_in	 sa;
+	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	char			 buf[512];
+	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, req1, sizeof(req1) - 1), (ssize_t)sizeof(req1) - 1);
+	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
+	return fd;
+}
+
+
+/* Header and connection limits: JSON refusals, and the worker goes on. */
+START_TEST(limits)
+{
+	char	*hdr, *rb, *conf, *log;
+	int	 p = tu_free_port(SOCK_STREAM), a, b;
+	pid_t	 w;
+
+	hdr = malloc(10000);
+	strcpy(hdr, "X-Big: ");
+	memset(hdr + 7, 'a', 9000);
+	hdr[9007] = '\0';
+	ck_assert_int_eq(req("GET", "/healthz", hdr, NULL, &rb, NULL), 431);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"REQUEST_HEADER_FIELDS_TOO_LARGE\""));
+	free(rb);
+	free(hdr);
+	ck_assert_int_eq(req("GET", "/healthz", NULL, NULL, NULL, NULL), 200);
+
+	conf = write_conf("mc.conf", p, "max_connections = 2\n");
+	if (asprintf(&log, "%s/mc.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(healthy, &p, 15000));
+	a = open_kept(p);
+	b = open_kept(p);
+	ck_assert_int_eq(tu_http(p, "GET", "/healthz", NULL, NULL, 0, &rb, NULL, 5000), 503);
+	ck_assert_ptr_nonnull(strstr(rb, "Too many connections"));
+	free(rb);
+	close(a);
+	ck_assert(tu_wait_for(healthy, &p, 5000));
+	close(b);
+	tu_stop(w, 5000);
+	free(conf);
+	free(log);
+}
+END_TEST
 
 /* The seed's acceptance check, with the DB stopped. */
 START_TEST(db_stopped)
@@ -728,6 +790,7 @@ main(void)
 	tcase_add_test(tc, login_paths);
 	tcase_add_test(tc, conversations_paths);
 	tcase_add_test(tc, login_rate_limit);
+	tcase_add_test(tc, limits);
 	tc = tcase(s, "webhook");
 	tcase_add_test(tc, webhook_handshake);
 	tcase_add_test(tc, webhook_store);
