@@ -11,7 +11,9 @@
  *   with the exact body, the worker stays up (same pid),
  *   /healthz stays 200, /readyz goes 503 and back to 200 after recovery
  *   without a restart; a frozen DB and a DB killed mid-request give 503
- *   within the query deadline, never a hang.
+ *   within the query deadline, never a hang;
+ * - under holdfastd, numprocs instances share one socket, a killed one's
+ *   twin keeps answering, and their DB state reaches holdfastctl health.
  */
 #include <check.h>
 #include <crypt.h>
@@ -764,6 +766,89 @@ START_TEST(db_killed_mid_request)
 }
 END_TEST
 
+/* ---- under holdfastd: numprocs instances on one inherited socket ---- */
+
+static char *sup_sock;
+
+static int
+ctl(const char *args, char **out)
+{
+	char	*cmd, *bin = tu_buildpath("supervisor/holdfastctl");
+	int	 rc;
+
+	if (asprintf(&cmd, "%s -s %s %s", bin, sup_sock, args) < 0)
+		abort();
+	rc = tu_sh(cmd, out);
+	free(cmd);
+	free(bin);
+	return rc;
+}
+
+static int ctl_ok(void *args) { return ctl(args, NULL) == 0; }
+static int ctl_health_down(void *unused) { return ctl("health >/dev/null", NULL) == 3; }
+
+/* The first pid `holdfastctl pid NAME` prints, or -1. */
+static pid_t
+instance_pid(const char *name)
+{
+	char	*out = NULL, args[64];
+	long	 v = -1;
+
+	snprintf(args, sizeof(args), "pid %s", name);
+	if (ctl(args, &out) == 0 && out != NULL)
+		v = strtol(out + strcspn(out, "0123456789"), NULL, 10);
+	free(out);
+	return v > 0 ? (pid_t)v : -1;
+}
+
+/*
+ * Two instances share the socket holdfastd hands down; one killed, the
+ * other keeps answering while it is respawned; the DB state each reports
+ * reaches `holdfastctl health`.
+ */
+START_TEST(supervised)
+{
+	char	*conf, *hd = tu_buildpath("supervisor/holdfastd"), *log, *text;
+	char	*argv[] = { hd, "-c", NULL, NULL };
+	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
+	pid_t	 sup, victim;
+
+	if (asprintf(&text, "[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
+	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
+	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
+	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
+	    pgt_conninfo(pg, "hf"), tu_buildpath("holdfast-http"), p) < 0 ||
+	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
+	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
+	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)
+		abort();
+	tu_write_file(conf, text);
+	argv[2] = conf;
+	sup = tu_spawn(argv, NULL, log);
+	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 15000));
+	ck_assert(tu_wait_for(ready200, &p, 10000));
+	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
+	ck_assert_int_gt(victim = instance_pid("http:0"), 0);
+	kill(victim, SIGKILL);
+	/* The other instance answers while http:0 is respawned. */
+	for (i = 0; i < 20; i++) {
+		ok += healthy(&p);
+		usleep(10 * 1000);
+	}
+	ck_assert_int_eq(ok, 20);
+	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 10000));
+	ck_assert_int_ne(instance_pid("http:0"), victim);
+	/* Their DB state reaches holdfastd: down, then up again. */
+	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
+	ck_assert(tu_wait_for(ctl_health_down, NULL, 10000));
+	ck_assert(healthy(&p));
+	ck_assert_int_eq(pgt_restart(pg), 0);
+	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
+	ck_assert_int_eq(tu_stop(sup, 10000), 0);
+	free(text); free(conf); free(log); free(hd);
+}
+END_TEST
+
 static TCase *
 tcase(Suite *s, const char *name)
 {
@@ -801,6 +886,8 @@ main(void)
 	tcase_add_test(tc, db_frozen);
 	tcase_add_test(tc, db_statement_timeout);
 	tcase_add_test(tc, db_killed_mid_request);
+	tc = tcase(s, "supervised");
+	tcase_add_test(tc, supervised);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
