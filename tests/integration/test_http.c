@@ -825,7 +825,7 @@ START_TEST(supervised)
 	tu_write_file(conf, text);
 	argv[2] = conf;
 	sup = tu_spawn(argv, NULL, log);
-	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 15000));
+	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 30000));
 	ck_assert(tu_wait_for(ready200, &p, 10000));
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
 	ck_assert_int_gt(victim = instance_pid("http:0"), 0);
