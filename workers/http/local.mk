@@ -19,3 +19,5 @@ holdfast_http_SOURCES = \
 holdfast_http_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(LIBCRYPT_CFLAGS)
 holdfast_http_LDADD = workers/http/libhfhttp.a $(WORKER_LIBS) $(CRYPTO_LIBS) $(LIBCRYPT_LIBS)
 
+# holdfast-http's migration (0002, PL/pgSQL read functions) is embedded
+# with the others: see the migration list in common/db.mk.
