@@ -440,6 +440,14 @@ START_TEST(webhook_store)
 	    NULL), 200);
 	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_statuses WHERE "
 	    "wamid = 'wamid.out1' AND status = 'failed' AND errors->0->>'code' = '131047'"), 1);
+	/* The same message twice in one batch: stored once, one transaction. */
+	ck_assert_int_eq(post_signed("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"P\"},\"messages\":["
+	    "{\"from\":\"Y\",\"id\":\"wamid.twice\",\"timestamp\":\"1749416500\",\"type\":\"text\",\"text\":{\"body\":\"a\"}},"
+	    "{\"from\":\"Y\",\"id\":\"wamid.twice\",\"timestamp\":\"1749416500\",\"type\":\"text\",\"text\":{\"body\":\"a\"}}"
+	    "]}}]}]}", NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages WHERE "
+	    "wamid = 'wamid.twice'"), 1);
 	/* An unknown message type is kept with its JSON. */
 	ck_assert_int_eq(post_signed("{\"object\":\"whatsapp_business_account\","
 	    "\"entry\":[{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":\"P\"},"
