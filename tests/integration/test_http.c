@@ -235,6 +235,7 @@ START_TEST(health_and_errors)
 	ck_assert_ptr_nonnull(strstr(rb,
 	    "holdfast_http_requests_total{route=\"/healthz\",status=\"200\"}"));
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_db_up 1"));
+	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_info{instance=\"http\""));
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_request_duration_seconds_bucket"));
 	free(rb);
 }
