@@ -5,7 +5,10 @@
  * run. Every message must be assigned exactly once, to its own contact's
  * single session, in id order per contact, each session opened once with
  * one auto-reply -- checked in SQL and in each worker's own counters.
+ * And a crash: one of two instances is SIGKILLed mid-stream; what it held
+ * is released by its transaction's rollback and done by the other.
  */
+#include <signal.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +36,9 @@ wat_assigned_from_log(const char *log)
 	return n;
 }
 
+/* kill_at: the chunk before which instance 1 is SIGKILLed; -1 never. */
 static void
-race(int ninstances)
+race(int ninstances, int kill_at)
 {
 	struct wat	t;
 	long long	sum = 0, mine;
@@ -46,11 +50,17 @@ race(int ninstances)
 	for (int i = 0; i < ninstances; i++)
 		ck_assert_int_eq(tu_wait_file_count(t.logs[i], "LISTEN holdfast_wa established",
 		    1, 10000), 1);
-	for (int c = 0; c < NMSG / CHUNK; c++)
+	for (int c = 0; c < NMSG / CHUNK; c++) {
+		if (c == kill_at) {
+			tu_kill(t.workers[1], SIGKILL);
+			ck_assert_int_eq(tu_wait_pid(t.workers[1], 5000, NULL), 0);
+			t.workers[1] = 0;
+		}
 		free(wat_sql(&t,
 		    "INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at) "
 		    "SELECT 'wamid.race.%d.' || g, 'pn', 'c' || (g %% %d), 'in', 'm' || g, now() "
 		    "FROM generate_series(1, %d) g", c, NCONTACTS, CHUNK));
+	}
 	ck_assert_int_eq(wat_wait_scalar(&t, 0, 60000,
 	    "SELECT count(*) FROM wa_messages WHERE conversation_id IS NULL"), 0);
 	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages WHERE direction = 'in'"), NMSG);
@@ -69,6 +79,11 @@ race(int ninstances)
 	ck_assert_int_eq(wat_scalar(&t, "SELECT count(DISTINCT to_wa_id) FROM wa_outbox"), NCONTACTS);
 	ck_assert_int_eq(wat_gs_count(&t), NCONTACTS);
 	/* The workers' own view: the shares add up to exactly NMSG. */
+	if (kill_at >= 0) {
+		wat_stop_worker(&t, 0);
+		wat_done(&t);
+		return;
+	}
 	for (int i = 0; i < ninstances; i++) {
 		wat_stop_worker(&t, i);
 		mine = wat_assigned_from_log(t.logs[i]);
@@ -82,13 +97,19 @@ race(int ninstances)
 
 START_TEST(two_instances)
 {
-	race(2);
+	race(2, -1);
+}
+END_TEST
+
+START_TEST(one_of_two_killed)
+{
+	race(2, NMSG / CHUNK / 2);
 }
 END_TEST
 
 START_TEST(four_instances)
 {
-	race(4);
+	race(4, -1);
 }
 END_TEST
 
@@ -103,6 +124,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, two_instances);
 	tcase_add_test(tc, four_instances);
+	tcase_add_test(tc, one_of_two_killed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
