@@ -6,3 +6,14 @@ bench: all
 		$(abs_top_srcdir)/bench/run.sh
 .PHONY: bench
 include $(srcdir)/bench/db.mk
+
+# bench/respawn.sh: crash -> respawn latency, idle RSS/CPU, status time.
+EXTRA_DIST += bench/respawn.sh
+noinst_PROGRAMS += bench/respawn_helper
+bench_respawn_helper_SOURCES = bench/respawn_helper.c
+bench_respawn_helper_LDADD = $(HOLDFAST_LIBS)
+bench-respawn: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/respawn.sh
+.PHONY: bench-respawn

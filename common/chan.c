@@ -1,2 +1,505 @@
-/* chan: see chan.h (being written). */
+/*
+ * chan: one line-framed JSON message layer for the worker channel and the
+ * control socket (see chan.h for the wire format).
+ *
+ * Invariants:
+ * - A peer reports its loss exactly once, as a NULL message to its dispatch
+ *   callback; EOF, I/O errors, oversized and unparsable frames all take
+ *   that path, with the reason in chan_peer_error().
+ * - The callback may free the peer (or ask for close-after-flush) at any
+ *   time, even while a batch of frames is being dispatched: a peer is only
+ *   really freed once the layer has unwound (pe_busy).
+ * - Nothing read from a peer is trusted: a frame is size-checked before it
+ *   is parsed and type-checked before it is dispatched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
 #include "chan.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+/* Output a slow reader may leave queued before it is dropped. */
+#define CHAN_MAX_QUEUE	(4 * 1024 * 1024)
+
+struct chan_peer {
+	struct bufferevent	*pe_bev;
+	struct event		*pe_lostev;	/* deferred loss report */
+	chan_dispatch_cb	 pe_cb;
+	void			*pe_arg;
+	int			 pe_fd;
+	int			 pe_busy;	/* inside the dispatch loop */
+	int			 pe_dead;	/* freed by the owner while busy */
+	int			 pe_lost;	/* loss already reported */
+	int			 pe_replyable;	/* lost to a protocol error */
+	int			 pe_closing;	/* free once output drained */
+	char			 pe_err[160];
+};
+
+static void chan_read_cb(struct bufferevent *, void *);
+static void chan_write_cb(struct bufferevent *, void *);
+static void chan_event_cb(struct bufferevent *, short, void *);
+
+static void
+chan_really_free(struct chan_peer *p)
+{
+	if (p->pe_lostev != NULL)
+		event_free(p->pe_lostev);
+	bufferevent_free(p->pe_bev);
+	free(p);
+}
+
+void
+chan_peer_free(struct chan_peer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->pe_busy) {
+		p->pe_dead = 1;
+		return;
+	}
+	chan_really_free(p);
+}
+
+/* Reports the loss once; the owner decides whether to free or reply. */
+static void
+chan_lose(struct chan_peer *p, int replyable, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+chan_lose(struct chan_peer *p, int replyable, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (p->pe_lost)
+		return;
+	p->pe_lost = 1;
+	p->pe_replyable = replyable;
+	va_start(ap, fmt);
+	vsnprintf(p->pe_err, sizeof(p->pe_err), fmt, ap);
+	va_end(ap);
+	bufferevent_disable(p->pe_bev, EV_READ);
+	p->pe_busy++;
+	p->pe_cb(p, NULL, p->pe_arg);
+	p->pe_busy--;
+}
+
+static void
+chan_lost_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct chan_peer	*p = arg;
+	char			 why[sizeof(p->pe_err)];
+
+	strlcpy_hf(why, p->pe_err, sizeof(why));
+	chan_lose(p, 0, "%s", why);
+	if (p->pe_dead)
+		chan_really_free(p);
+}
+
+struct chan_peer *
+chan_peer_new(struct event_base *base, int fd, chan_dispatch_cb cb, void *arg)
+{
+	struct chan_peer *p = xcalloc(1, sizeof(*p));
+
+	fd_set_cloexec(fd);
+	fd_set_nonblock(fd);
+	p->pe_fd = fd;
+	p->pe_cb = cb;
+	p->pe_arg = arg;
+	p->pe_bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (p->pe_bev == NULL)
+		fatalx("bufferevent_socket_new(fd %d) failed", fd);
+	p->pe_lostev = event_new(base, -1, 0, chan_lost_deferred, p);
+	/* Read no further than one over-limit frame ahead. */
+	bufferevent_setwatermark(p->pe_bev, EV_READ, 0, CHAN_MAX_MSG + 2);
+	bufferevent_setcb(p->pe_bev, chan_read_cb, NULL, chan_event_cb, p);
+	bufferevent_enable(p->pe_bev, EV_READ | EV_WRITE);
+	return p;
+}
+
+yajl_val
+chan_parse_frame(const char *buf, size_t len, char *err, size_t errlen)
+{
+	yajl_val	 v;
+
+	if (len > CHAN_MAX_MSG) {
+		snprintf(err, errlen, "message too large (%zu bytes, limit %d)",
+		    len, CHAN_MAX_MSG);
+		return NULL;
+	}
+	if ((v = json_parse(buf, len, err, errlen)) == NULL)
+		return NULL;
+	if (!YAJL_IS_OBJECT(v)) {
+		snprintf(err, errlen, "message is not a JSON object");
+		yajl_tree_free(v);
+		return NULL;
+	}
+	if (chan_msg_type(v) == NULL) {
+		snprintf(err, errlen, "message has no string \"type\" or \"cmd\"");
+		yajl_tree_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+const char *
+chan_msg_type(yajl_val msg)
+{
+	const char *t = json_get_str(msg, "type");
+
+	return t != NULL ? t : json_get_str(msg, "cmd");
+}
+
+/* Takes one complete frame off the input; 1 dispatched, 0 none, -1 lost. */
+static int
+chan_one_frame(struct chan_peer *p, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 eol;
+	size_t			 len, eollen;
+	char			*buf, err[160];
+	yajl_val		 msg;
+
+	eol = evbuffer_search_eol(in, NULL, &eollen, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		if (evbuffer_get_length(in) > CHAN_MAX_MSG) {
+			chan_lose(p, 1, "message too large (over %d bytes)", CHAN_MAX_MSG);
+			return -1;
+		}
+		return 0;
+	}
+	len = eol.pos;
+	if (len > CHAN_MAX_MSG) {
+		chan_lose(p, 1, "message too large (%zu bytes, limit %d)", len, CHAN_MAX_MSG);
+		return -1;
+	}
+	buf = xmalloc(len + 1);
+	evbuffer_remove(in, buf, len);
+	evbuffer_drain(in, eollen);
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	msg = chan_parse_frame(buf, len, err, sizeof(err));
+	free(buf);
+	if (msg == NULL) {
+		chan_lose(p, 1, "bad message: %s", err);
+		return -1;
+	}
+	p->pe_cb(p, msg, p->pe_arg);
+	yajl_tree_free(msg);
+	return 1;
+}
+
+static void
+chan_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct chan_peer	*p = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+
+	p->pe_busy++;
+	while (!p->pe_dead && !p->pe_lost && !p->pe_closing &&
+	    chan_one_frame(p, in) == 1)
+		;
+	p->pe_busy--;
+	if (p->pe_dead)
+		chan_really_free(p);
+}
+
+static void
+chan_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct chan_peer	*p = arg;
+	size_t			 left;
+
+	if (p->pe_closing) {
+		chan_really_free(p);
+		return;
+	}
+	left = evbuffer_get_length(bufferevent_get_input(bev));
+	if ((what & BEV_EVENT_EOF) && left > 0)
+		chan_lose(p, 1, "EOF in the middle of a message (%zu bytes)", left);
+	else if (what & BEV_EVENT_EOF)
+		chan_lose(p, 0, "EOF");
+	else
+		chan_lose(p, 0, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (p->pe_dead)
+		chan_really_free(p);
+}
+
+int
+chan_send_raw(struct chan_peer *p, const char *json, size_t len)
+{
+	struct evbuffer *out;
+
+	if (p == NULL || p->pe_dead)
+		return -1;
+	out = bufferevent_get_output(p->pe_bev);
+	if (evbuffer_get_length(out) + len > CHAN_MAX_QUEUE) {
+		if (!p->pe_lost && !p->pe_closing) {
+			snprintf(p->pe_err, sizeof(p->pe_err), "output queue full");
+			bufferevent_disable(p->pe_bev, EV_READ | EV_WRITE);
+			event_active(p->pe_lostev, 0, 0);
+		}
+		return -1;
+	}
+	if (evbuffer_add(out, json, len) == -1 || evbuffer_add(out, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+int
+chan_send_jw(struct chan_peer *p, struct jw *w)
+{
+	const char	*buf;
+	size_t		 len;
+
+	if ((buf = jw_buf(w, &len)) == NULL)
+		return -1;
+	return chan_send_raw(p, buf, len);
+}
+
+int
+chan_send_error(struct chan_peer *p, const char *detail)
+{
+	struct jw	*w = jw_new();
+	int		 rc;
+
+	jw_obj_open(w);
+	jw_kstr(w, "type", "error");
+	jw_kbool(w, "ok", 0);
+	jw_kstr(w, "error", detail);
+	jw_kstr(w, "detail", detail);
+	jw_obj_close(w);
+	rc = chan_send_jw(p, w);
+	jw_free(w);
+	return rc;
+}
+
+const char *
+chan_peer_error(const struct chan_peer *p)
+{
+	return p->pe_err[0] != '\0' ? p->pe_err : "no error";
+}
+
+int
+chan_peer_fd(const struct chan_peer *p)
+{
+	return p->pe_fd;
+}
+
+int
+chan_peer_replyable(const struct chan_peer *p)
+{
+	return p->pe_replyable;
+}
+
+static void
+chan_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct chan_peer *p = arg;
+
+	if (p->pe_busy) {
+		p->pe_dead = 1;
+		return;
+	}
+	chan_really_free(p);
+}
+
+void
+chan_peer_close_after_flush(struct chan_peer *p)
+{
+	p->pe_closing = 1;
+	p->pe_lost = 1;
+	bufferevent_disable(p->pe_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(p->pe_bev)) == 0) {
+		chan_peer_free(p);
+		return;
+	}
+	/* The write callback fires once the output buffer is empty. */
+	bufferevent_setwatermark(p->pe_bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(p->pe_bev, NULL, chan_write_cb, chan_event_cb, p);
+}
+
+/* --- the worker's side ------------------------------------------------ */
+
+static struct {
+	struct event_base	*base;
+	struct chan_peer	*peer;
+	struct event		*hb;
+	void			(*on_lost)(void *);
+	void			*arg;
+	int			 hb_ms;
+} cw;
+
+static void
+chan_worker_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	static const char hb[] = "{\"type\":\"heartbeat\"}";
+
+	chan_send_raw(cw.peer, hb, sizeof(hb) - 1);
+}
+
+static void
+chan_worker_arm(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	cw.hb_ms = ms;
+	evtimer_del(cw.hb);
+	event_add(cw.hb, &tv);
+}
+
+static void
+chan_worker_lost(void)
+{
+	chan_peer_free(cw.peer);
+	cw.peer = NULL;
+	if (cw.hb != NULL)
+		evtimer_del(cw.hb);
+	if (cw.on_lost != NULL) {
+		cw.on_lost(cw.arg);
+		return;
+	}
+	/* A worker never outlives holdfastd (DESIGN §1). */
+	log_info("channel to holdfastd lost: exiting");
+	exit(0);
+}
+
+/* The supervisor's messages; anything unexpected is a protocol bug: fatal. */
+static void
+chan_worker_dispatch(struct chan_peer *p, yajl_val msg, void *arg)
+{
+	const char	*type;
+	long long	 ms;
+
+	if (msg == NULL) {
+		if (strcmp(chan_peer_error(p), "EOF") != 0)
+			log_warnx("channel to holdfastd: %s", chan_peer_error(p));
+		chan_worker_lost();
+		return;
+	}
+	type = chan_msg_type(msg);
+	if (strcmp(type, "welcome") == 0) {
+		if (json_get_int(msg, "heartbeat_ms", &ms) == 0 && ms >= 10 &&
+		    ms <= 3600 * 1000)
+			chan_worker_arm((int)ms);
+	} else if (strcmp(type, "error") == 0) {
+		log_warnx("holdfastd rejected a message: %s",
+		    json_get_str(msg, "detail") ? json_get_str(msg, "detail") : "?");
+	} else
+		fatalx("channel: unknown message type \"%s\" from holdfastd", type);
+}
+
+static void
+chan_worker_hello(const char *program)
+{
+	struct jw *w = jw_new();
+
+	jw_obj_open(w);
+	jw_kstr(w, "type", "hello");
+	jw_kint(w, "version", CHAN_PROTO_VERSION);
+	jw_kstr(w, "program", program);
+	jw_kstr(w, "instance", chan_worker_instance(program));
+	jw_kint(w, "pid", (long long)getpid());
+	jw_obj_close(w);
+	chan_send_jw(cw.peer, w);
+	jw_free(w);
+}
+
+int
+chan_worker_open(struct event_base *base, const char *program,
+    void (*on_lost)(void *), void *arg)
+{
+	const char	*s = getenv("HOLDFAST_CHANNEL_FD");
+	const char	*hb = getenv("HOLDFAST_HEARTBEAT_MS");
+	long long	 fd, ms = 1000;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (parse_int(s, 0, 65535, &fd) == -1 || fcntl((int)fd, F_GETFD) == -1)
+		return -1;
+	if (hb != NULL && parse_int(hb, 10, 3600 * 1000, &ms) == -1)
+		ms = 1000;
+	/* Not for our children: a worker's own children must not hold it. */
+	unsetenv("HOLDFAST_CHANNEL_FD");
+	cw.base = base;
+	cw.on_lost = on_lost;
+	cw.arg = arg;
+	cw.peer = chan_peer_new(base, (int)fd, chan_worker_dispatch, NULL);
+	cw.hb = event_new(base, -1, EV_PERSIST, chan_worker_heartbeat, NULL);
+	chan_worker_hello(program);
+	chan_worker_arm((int)ms);
+	return 1;
+}
+
+void
+chan_worker_ready(void)
+{
+	static const char m[] = "{\"type\":\"ready\"}";
+
+	if (cw.peer != NULL)
+		chan_send_raw(cw.peer, m, sizeof(m) - 1);
+}
+
+void
+chan_worker_db(int up, const char *op, const char *reason, int attempts,
+    const char *detail)
+{
+	struct jw *w;
+
+	if (cw.peer == NULL)
+		return;
+	w = jw_new();
+	jw_obj_open(w);
+	jw_kstr(w, "type", "db");
+	jw_kstr(w, "state", up ? "up" : "down");
+	if (op != NULL)
+		jw_kstr(w, "op", op);
+	if (reason != NULL)
+		jw_kstr(w, "reason", reason);
+	jw_kint(w, "attempts", attempts);
+	if (detail != NULL)
+		jw_kstr(w, "detail", detail);
+	jw_obj_close(w);
+	chan_send_jw(cw.peer, w);
+	jw_free(w);
+}
+
+void
+chan_worker_send(struct jw *w)
+{
+	if (cw.peer != NULL)
+		chan_send_jw(cw.peer, w);
+}
+
+void
+chan_worker_close(void)
+{
+	if (cw.hb != NULL) {
+		event_free(cw.hb);
+		cw.hb = NULL;
+	}
+	chan_peer_free(cw.peer);
+	cw.peer = NULL;
+}
+
+const char *
+chan_worker_instance(const char *dflt)
+{
+	const char *s = getenv("HOLDFAST_INSTANCE");
+
+	return s != NULL && *s != '\0' ? s : dflt;
+}
+
+int
+chan_worker_connected(void)
+{
+	return cw.peer != NULL;
+}

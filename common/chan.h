@@ -51,6 +51,10 @@ int chan_send_error(struct chan_peer *, const char *detail);
 /* Why the peer was lost ("EOF", "message too large", parse error...). */
 const char *chan_peer_error(const struct chan_peer *);
 int chan_peer_fd(const struct chan_peer *);
+/* 1 when the peer was lost to a protocol error (bad or oversized frame,
+ * EOF inside a frame): its write side still works, so the owner may send
+ * an error reply and chan_peer_close_after_flush() instead of freeing. */
+int chan_peer_replyable(const struct chan_peer *);
 /* Close after the output queue drains (replies to a dropped client). */
 void chan_peer_close_after_flush(struct chan_peer *);
 /* "type" (or "cmd") of a message, or NULL. */
@@ -81,6 +85,8 @@ void chan_worker_db(int up, const char *op, const char *reason, int attempts,
 /* Sends {"type":"stats",...} built by the caller (a complete object). */
 void chan_worker_send(struct jw *);
 void chan_worker_close(void);
+/* 1 while the channel to holdfastd is up. */
+int chan_worker_connected(void);
 /* The instance name from HOLDFAST_INSTANCE, or the default. */
 const char *chan_worker_instance(const char *dflt);
 

@@ -1,2 +1,3 @@
 # man/: holdfastd(8), holdfastctl(1), holdfast.conf(5).
 dist_man_MANS += man/holdfast.conf.5
+dist_man_MANS += man/holdfastd.8 man/holdfastctl.1

@@ -1,2 +1,196 @@
-/* holdfastd: being written. */
-int main(void) { return 0; }
+/*
+ * holdfastd: the supervisor. One process, one libevent loop: it binds the
+ * workers' listening sockets once, forks and execs each worker instance,
+ * restarts what dies (sup_proc.c), records what the workers say about the
+ * database without ever touching it (no libpq here), and answers
+ * holdfastctl on the control socket (sup_ctl.c).
+ *
+ * Signals arrive only through libevent: SIGCHLD reaps, SIGTERM/SIGINT stop
+ * everything in reverse priority order and exit 0, SIGHUP reloads the
+ * config. It never daemonizes itself: run it under systemd (Type=simple),
+ * a container runtime (it reaps strays as PID 1) or a terminal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sup.h"
+#include "sup_ctl.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/holdfast.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: holdfastd [-ftv] [-c config]\n"
+	    "  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
+	    "  -f       stay in the foreground (always the case; accepted for scripts)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n");
+	exit(2);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	char err[CFG_ERRLEN];
+
+	switch (sig) {
+	case SIGCHLD:
+		sup_reap();
+		sup_pass();
+		break;
+	case SIGHUP:
+		if (sup.s_shutting_down)
+			break;
+		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
+		(void)sup_reload(err, sizeof(err));
+		break;
+	default:
+		sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+}
+
+static int
+test_config(const char *path)
+{
+	char		 err[CFG_ERRLEN];
+	struct cfg	*cfg;
+
+	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: configuration ok (%d worker section%s)\n", cfg->path,
+	    cfg->nworkers, cfg->nworkers == 1 ? "" : "s");
+	cfg_free(cfg);
+	return 0;
+}
+
+/* Groups in priority order (low first), so autostart follows it too. A
+ * listen address that cannot be bound stops holdfastd: better refuse to
+ * start than run a service nobody can reach. */
+static void
+setup_groups(void)
+{
+	char			 err[256];
+	struct sup_group	**tail = &sup.s_groups;
+	int			 n = sup.s_cfg->nworkers, *done = xcalloc(n + 1, sizeof(int));
+
+	for (int k = 0; k < n; k++) {
+		int best = -1;
+
+		for (int i = 0; i < n; i++)
+			if (!done[i] && (best == -1 || sup.s_cfg->workers[i].priority <
+			    sup.s_cfg->workers[best].priority))
+				best = i;
+		done[best] = 1;
+		if ((*tail = sup_group_new(&sup.s_cfg->workers[best], err, sizeof(err))) == NULL) {
+			sup_ctl_close();
+			fatalx("[worker:%s]: %s", sup.s_cfg->workers[best].name, err);
+		}
+		tail = &(*tail)->g_next;
+	}
+	free(done);
+}
+
+static void
+setup(void)
+{
+	char err[CFG_ERRLEN];
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Orphans of our workers (a daemonized grandchild) come to us, as
+	 * they would to PID 1 in a container, and are reaped and logged. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+	if ((sup.s_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		fatal("open(/dev/null)");
+	if ((sup.s_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (sup_ctl_listen(sup.s_cfg->holdfast.control_socket,
+	    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	setup_groups();
+}
+
+static void
+teardown(struct event **evs, int nevs)
+{
+	sup_ctl_close();
+	while (sup.s_groups != NULL) {
+		struct sup_group *g = sup.s_groups;
+
+		sup.s_groups = g->g_next;
+		sup_group_free(g);
+	}
+	for (int i = 0; i < nevs; i++)
+		event_free(evs[i]);
+	if (sup.s_shutdown_timer != NULL)
+		event_free(sup.s_shutdown_timer);
+	event_base_free(sup.s_base);
+	cfg_free(sup.s_cfg);
+	free(sup.s_cfgpath);
+}
+
+/* Loads the config and runs until everything is stopped. */
+static int
+run(const char *cfgpath, int verbose)
+{
+	char		 err[CFG_ERRLEN];
+	struct event	*evs[4];
+	const int	 sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+
+	log_init("holdfastd", LOG_LVL_INFO);
+	if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL) {
+		log_errorx("%s", err);
+		return 1;
+	}
+	sup.s_cfgpath = xstrdup(sup.s_cfg->path);
+	log_set_level(verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
+	sup.s_started_ms = now_mono_ms();
+	setup();
+	for (int i = 0; i < 4; i++) {
+		evs[i] = evsignal_new(sup.s_base, sigs[i], on_signal, NULL);
+		evsignal_add(evs[i], NULL);
+	}
+	log_info("started: pid %d, config %s, control socket %s, %d group%s",
+	    (int)getpid(), sup.s_cfg->path, sup.s_cfg->holdfast.control_socket,
+	    sup.s_cfg->nworkers, sup.s_cfg->nworkers == 1 ? "" : "s");
+	sup_pass();
+	event_base_dispatch(sup.s_base);
+	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
+	log_info("stopped");
+	teardown(evs, 4);
+	return sup.s_exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*cfgpath = DEFAULT_CONFIG;
+	int		 ch, verbose = 0, test = 0;
+
+	while ((ch = getopt(argc, argv, "c:ftvh")) != -1) {
+		switch (ch) {
+		case 'c': cfgpath = optarg; break;
+		case 'f': break;
+		case 't': test = 1; break;
+		case 'v': verbose = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	return test ? test_config(cfgpath) : run(cfgpath, verbose);
+}

@@ -1,4 +1,17 @@
-# supervisor/: holdfastd and holdfastctl.
+# supervisor/: holdfastd and holdfastctl. Neither links libpq: the
+# supervisor must survive anything the database does (DESIGN §1).
 sbin_PROGRAMS += supervisor/holdfastd
-supervisor_holdfastd_SOURCES = supervisor/holdfastd.c
+supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
+	supervisor/sup.h \
+	supervisor/sup_state.c supervisor/sup_state.h \
+	supervisor/sup_proc.c \
+	supervisor/sup_group.c \
+	supervisor/sup_spawn.c \
+	supervisor/sup_chan.c \
+	supervisor/sup_ctl.c supervisor/sup_ctl.h \
+	supervisor/sup_log.c supervisor/sup_log.h
 supervisor_holdfastd_LDADD = $(HOLDFAST_LIBS)
+
+bin_PROGRAMS += supervisor/holdfastctl
+supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
+supervisor_holdfastctl_LDADD = $(HOLDFAST_LIBS)

@@ -2,7 +2,7 @@
  * wa: the state holdfast-whatsapp's modules share, and its loop.
  *
  * The worker's work is a sequence of steps, each one short transaction
- * (a call of a SQL function of etc/schema/0002_wa_session.sql):
+ * (a call of a SQL function of etc/schema/0003_wa_session.sql):
  *   assign inbound messages -> close idle sessions -> apply statuses ->
  *   claim outbox rows (whose HTTP sends then run on their own).
  * A "pass" runs the steps in that order; a step may ask to run again at

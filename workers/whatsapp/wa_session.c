@@ -1,7 +1,7 @@
 /*
  * wa_session: the assign and idle-close steps. Each is one statement in
  * its own transaction; the locking that makes several instances safe is
- * described in etc/schema/0002_wa_session.sql.
+ * described in etc/schema/0003_wa_session.sql.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * wa_session: conversation sessions. Assigns inbound messages to their
  * contact's open session (opening one, with the auto-reply, when none is
  * open) and closes sessions idle past session_idle_timeout with a summary.
- * Both are loop steps (see wa.h); the SQL is in 0002_wa_session.sql.
+ * Both are loop steps (see wa.h); the SQL is in 0003_wa_session.sql.
  */
 #ifndef HOLDFAST_WA_SESSION_H
 #define HOLDFAST_WA_SESSION_H

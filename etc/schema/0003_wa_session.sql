@@ -1,4 +1,4 @@
--- holdfast schema, version 2: the WhatsApp session worker's statements.
+-- holdfast schema, version 3: the WhatsApp session worker's statements.
 --
 -- Each unit of work of holdfast-whatsapp is one call of a function here, in
 -- its own short transaction (no transaction is ever held across an HTTP

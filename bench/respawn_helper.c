@@ -1,0 +1,186 @@
+/*
+ * respawn_helper: the timing half of bench/respawn.sh.
+ *
+ *   respawn_helper respawn SOCKET NAME STAMPFILE N
+ *     N times: wait until NAME is RUNNING with a new pid (asking holdfastd
+ *     on its control socket), take CLOCK_MONOTONIC, SIGKILL it, and wait
+ *     for the next line of STAMPFILE, where the new testworker wrote its
+ *     own CLOCK_MONOTONIC as its first instruction. Prints the kill ->
+ *     first-instruction latencies: "median_us p99_us max_us n".
+ *   respawn_helper exec N PROGRAM ARGS...
+ *     Runs PROGRAM N times (output to /dev/null) and prints the median and
+ *     p99 wall time in microseconds: "median_us p99_us".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "json.h"
+#include "util.h"
+
+static long long
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* NAME's state and pid, straight from the control socket. */
+static int
+query(const char *sock, const char *name, char *state, size_t len, long long *pid)
+{
+	struct sockaddr_un	 sun;
+	char			 req[256], buf[65536], err[128];
+	int			 fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t			 n, got = 0;
+	yajl_val		 v, procs, p;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy_hf(sun.sun_path, sock, sizeof(sun.sun_path));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	n = snprintf(req, sizeof(req), "{\"cmd\":\"status\",\"names\":[\"%s\"]}\n", name);
+	(void)!write(fd, req, n);
+	while (got < (ssize_t)sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += n;
+		if (memchr(buf, '\n', got) != NULL)
+			break;
+	}
+	close(fd);
+	if ((v = json_parse(buf, got, err, sizeof(err))) == NULL)
+		return -1;
+	procs = json_get_array(v, "procs");
+	if (procs == NULL || procs->u.array.len != 1) {
+		yajl_tree_free(v);
+		return -1;
+	}
+	p = procs->u.array.values[0];
+	snprintf(state, len, "%s", json_get_str(p, "state"));
+	json_get_int(p, "pid", pid);
+	yajl_tree_free(v);
+	return 0;
+}
+
+static int
+count_lines(const char *file, long long *last_ns, long long *last_pid)
+{
+	char	 buf[1 << 16];
+	int	 fd = open(file, O_RDONLY | O_CLOEXEC), n = 0;
+	ssize_t	 len;
+	char	*line, *save = NULL;
+
+	if (fd == -1)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		n++;
+		sscanf(line, "%lld %lld", last_ns, last_pid);
+	}
+	return n;
+}
+
+static long long
+wait_running(const char *sock, const char *name, long long not_pid)
+{
+	char		 st[32];
+	long long	 pid = 0, end = mono_ns() + 5000000000LL;
+
+	while (mono_ns() < end) {
+		if (query(sock, name, st, sizeof(st), &pid) == 0 &&
+		    strcmp(st, "RUNNING") == 0 && pid != not_pid && pid > 0)
+			return pid;
+		usleep(500);
+	}
+	fprintf(stderr, "respawn_helper: %s not RUNNING with a new pid\n", name);
+	exit(1);
+}
+
+static int
+respawn(const char *sock, const char *name, const char *stamps, int n)
+{
+	long long	*lat = xcalloc(n, sizeof(*lat)), pid = 0, ns, spid, t0;
+	int		 before;
+
+	for (int i = 0; i < n; i++) {
+		pid = wait_running(sock, name, pid);
+		usleep(2000);	/* idle supervisor, as in production */
+		before = count_lines(stamps, &ns, &spid);
+		t0 = mono_ns();
+		kill((pid_t)pid, SIGKILL);
+		for (long long end = t0 + 5000000000LL; count_lines(stamps, &ns, &spid) <= before; ) {
+			if (mono_ns() > end) {
+				fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
+				return 1;
+			}
+			usleep(200);
+		}
+		lat[i] = ns - t0;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_ll);
+	printf("%lld %lld %lld %d\n", lat[n / 2] / 1000, lat[(n * 99) / 100 < n ?
+	    (n * 99) / 100 : n - 1] / 1000, lat[n - 1] / 1000, n);
+	free(lat);
+	return 0;
+}
+
+static int
+exec_times(int n, char **argv)
+{
+	long long	*t = xcalloc(n, sizeof(*t)), t0;
+	int		 status;
+	pid_t		 pid;
+
+	for (int i = 0; i < n; i++) {
+		t0 = mono_ns();
+		if ((pid = fork()) == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, &status, 0);
+		t[i] = mono_ns() - t0;
+	}
+	qsort(t, n, sizeof(*t), cmp_ll);
+	printf("%lld %lld\n", t[n / 2] / 1000, t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1000);
+	free(t);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 6 && strcmp(argv[1], "respawn") == 0)
+		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc >= 4 && strcmp(argv[1], "exec") == 0)
+		return exec_times(atoi(argv[2]), argv + 3);
+	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N\n"
+	    "       respawn_helper exec N PROGRAM ARGS...\n");
+	return 2;
+}

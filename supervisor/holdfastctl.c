@@ -1,0 +1,497 @@
+/*
+ * holdfastctl: the operator's (and scripts') client for holdfastd.
+ *
+ * One request per connection over the control socket (JSON lines; see
+ * sup_ctl.h). Output is an aligned table, or the raw replies with --json.
+ * Exit codes are a contract (DESIGN §3): 0 all good; 3 a named process is
+ * not RUNNING (status) or a DB is down (health); 2 usage; 4 no such
+ * process; 1 cannot reach the supervisor (or it refused the request).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "cfg.h"
+#include "json.h"
+#include "util.h"
+
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_UNREACHABLE	1
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_NOT_RUNNING	3
+#define CTL_EXIT_NO_SUCH	4
+
+#define CTL_REPLY_MAX		(16 * 1024 * 1024)
+
+static struct {
+	const char	*sock;
+	const char	*cfgpath;
+	int		 json;
+	int		 follow;
+	int		 nowait;
+	int		 waiting;	/* this request waits for the processes */
+	long		 lines;
+	int		 fd;
+	char		*buf;
+	size_t		 len, cap;
+} ctl = { .lines = 100, .fd = -1 };
+
+static void __attribute__((noreturn))
+ctl_usage(void)
+{
+	fprintf(stderr,
+	    "usage: holdfastctl [-s socket | -c config] [--json] [--no-wait] command [args]\n"
+	    "commands:\n"
+	    "  status [NAME...]             state of every (or the named) process\n"
+	    "  start|stop|restart NAME...|all  (waits until done, unless --no-wait)\n"
+	    "  reload                       re-read the configuration\n"
+	    "  health                       database state seen by each worker\n"
+	    "  pid [NAME...]                holdfastd's pid, or the workers'\n"
+	    "  tail [-f] [-n LINES] NAME    recent output of one instance\n"
+	    "  shutdown                     stop every worker and holdfastd\n"
+	    "  version\n");
+	exit(CTL_EXIT_USAGE);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+ctl_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("holdfastctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+/* -s, else the control_socket of -c (or of the default config). */
+static char *
+ctl_socket_path(void)
+{
+	char		 err[CFG_ERRLEN];
+	struct cfg	*cfg;
+	char		*path;
+	const char	*file = ctl.cfgpath;
+
+	if (ctl.sock != NULL)
+		return xstrdup(ctl.sock);
+	if (file == NULL && getenv("HOLDFAST_SOCKET") != NULL)
+		return xstrdup(getenv("HOLDFAST_SOCKET"));
+	if (file == NULL)
+		file = SYSCONFDIR "/holdfast.conf";
+	if ((cfg = cfg_load(file, err, sizeof(err))) == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "%s (use -s SOCKET or -c CONFIG)", err);
+	path = xstrdup(cfg->holdfast.control_socket);
+	cfg_free(cfg);
+	return path;
+}
+
+static void
+ctl_connect(void)
+{
+	struct sockaddr_un	 sun;
+	char			*path = ctl_socket_path();
+	struct timeval		 tv = { 10, 0 };
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		ctl_die(CTL_EXIT_UNREACHABLE, "%s: socket path too long", path);
+	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		ctl_die(CTL_EXIT_UNREACHABLE, "socket(AF_UNIX): %s", strerror(errno));
+	if (connect(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		ctl_die(CTL_EXIT_UNREACHABLE, "connect(%s): %s (is holdfastd running?)",
+		    path, strerror(errno));
+	/* tail -f and a waited-on start/stop/restart take as long as they take. */
+	if (!ctl.follow && !ctl.waiting)
+		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	free(path);
+}
+
+static void
+ctl_send(struct jw *w)
+{
+	const char	*buf;
+	size_t		 len, off = 0;
+	ssize_t		 n;
+
+	if ((buf = jw_buf(w, &len)) == NULL)
+		ctl_die(CTL_EXIT_USAGE, "cannot encode the request");
+	while (off < len + 1) {
+		n = off < len ? write(ctl.fd, buf + off, len - off) : write(ctl.fd, "\n", 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ctl_die(CTL_EXIT_UNREACHABLE, "write: %s", strerror(errno));
+		off += n;
+	}
+}
+
+/* The next reply line, parsed; NULL at EOF. */
+static yajl_val
+ctl_recv(char **raw)
+{
+	char		*nl, err[256];
+	ssize_t		 n;
+	yajl_val	 v;
+
+	while ((nl = ctl.buf ? memchr(ctl.buf, '\n', ctl.len) : NULL) == NULL) {
+		if (ctl.len + 65536 > ctl.cap) {
+			if (ctl.cap > CTL_REPLY_MAX)
+				ctl_die(CTL_EXIT_UNREACHABLE, "reply too large");
+			ctl.cap = ctl.cap ? ctl.cap * 2 : 131072;
+			ctl.buf = xrealloc(ctl.buf, ctl.cap);
+		}
+		n = read(ctl.fd, ctl.buf + ctl.len, ctl.cap - ctl.len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			ctl_die(CTL_EXIT_UNREACHABLE, "read: %s", strerror(errno));
+		if (n == 0)
+			return NULL;
+		ctl.len += n;
+	}
+	*nl = '\0';
+	if ((v = json_parse(ctl.buf, nl - ctl.buf, err, sizeof(err))) == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: %s", err);
+	*raw = xstrdup(ctl.buf);
+	ctl.len -= nl + 1 - ctl.buf;
+	memmove(ctl.buf, nl + 1, ctl.len);
+	return v;
+}
+
+/* The one reply to a request; exits with the mapped code on an error. */
+static yajl_val
+ctl_reply(void)
+{
+	yajl_val	 v;
+	char		*raw;
+	const char	*code, *msg;
+	int		 ok = 0;
+
+	if ((v = ctl_recv(&raw)) == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "holdfastd closed the connection");
+	if (ctl.json)
+		puts(raw);
+	free(raw);
+	if (json_get_bool(v, "ok", &ok) == 0 && ok)
+		return v;
+	code = json_get_str(v, "code");
+	msg = json_get_str(v, "error");
+	if (!ctl.json)
+		fprintf(stderr, "holdfastctl: %s\n", msg ? msg : "request failed");
+	if (code != NULL && strcmp(code, "nosuchprocess") == 0)
+		exit(CTL_EXIT_NO_SUCH);
+	if (code != NULL && strcmp(code, "usage") == 0)
+		exit(CTL_EXIT_USAGE);
+	exit(CTL_EXIT_UNREACHABLE);
+}
+
+static yajl_val
+ctl_request(const char *cmd, char **names, int nnames)
+{
+	struct jw *w = jw_new();
+
+	jw_obj_open(w);
+	jw_kstr(w, "cmd", cmd);
+	jw_key(w, "names");
+	jw_arr_open(w);
+	for (int i = 0; i < nnames; i++)
+		jw_str(w, names[i]);
+	jw_arr_close(w);
+	if (strcmp(cmd, "tail") == 0) {
+		jw_kbool(w, "follow", ctl.follow);
+		jw_kint(w, "lines", ctl.lines);
+	}
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0) {
+		ctl.waiting = !ctl.nowait;
+		jw_kbool(w, "wait", ctl.waiting);
+	}
+	jw_obj_close(w);
+	ctl_connect();
+	ctl_send(w);
+	jw_free(w);
+	return ctl_reply();
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void
+ctl_dur(long long ms, char *buf, size_t len)
+{
+	long long s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+#define CTL_NCOLS	7
+
+struct ctl_row {
+	char	 col[CTL_NCOLS][160];
+};
+
+static void
+ctl_row_of(yajl_val p, struct ctl_row *r)
+{
+	yajl_val	 db = json_get_object(p, "db");
+	const char	*dbst = json_get_str(db, "state"), *reason;
+	long long	 pid = 0, up = 0, restarts = 0, since = -1;
+	char		 d[32];
+
+	json_get_int(p, "pid", &pid);
+	json_get_int(p, "uptime_ms", &up);
+	json_get_int(p, "restarts", &restarts);
+	json_get_int(db, "since_ms", &since);
+	snprintf(r->col[0], sizeof(r->col[0]), "%s", json_get_str(p, "name"));
+	snprintf(r->col[1], sizeof(r->col[1]), "%s", json_get_str(p, "state"));
+	if (pid > 0) {
+		snprintf(r->col[2], sizeof(r->col[2]), "%lld", pid);
+		ctl_dur(up, r->col[3], sizeof(r->col[3]));
+	} else {
+		strlcpy_hf(r->col[2], "-", sizeof(r->col[2]));
+		strlcpy_hf(r->col[3], "-", sizeof(r->col[3]));
+	}
+	snprintf(r->col[4], sizeof(r->col[4]), "%lld", restarts);
+	if (dbst == NULL || since < 0)
+		strlcpy_hf(r->col[5], dbst ? dbst : "unknown", sizeof(r->col[5]));
+	else {
+		ctl_dur(since, d, sizeof(d));
+		snprintf(r->col[5], sizeof(r->col[5]), "%s %s", dbst, d);
+	}
+	reason = json_get_str(db, "reason");
+	if (reason == NULL && json_get_str(p, "state") != NULL &&
+	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
+		reason = json_get_str(p, "last_exit");
+	snprintf(r->col[6], sizeof(r->col[6]), "%s", reason ? reason : "-");
+}
+
+static void
+ctl_table(yajl_val procs)
+{
+	static const char *const hdr[CTL_NCOLS] = {
+		"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "DB", "REASON",
+	};
+	size_t		 n = procs->u.array.len, w[CTL_NCOLS];
+	struct ctl_row	*rows = xcalloc(n + 1, sizeof(*rows));
+
+	for (int c = 0; c < CTL_NCOLS; c++) {
+		strlcpy_hf(rows[0].col[c], hdr[c], sizeof(rows[0].col[c]));
+		w[c] = strlen(hdr[c]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		ctl_row_of(procs->u.array.values[i], &rows[i + 1]);
+		for (int c = 0; c < CTL_NCOLS; c++)
+			if (strlen(rows[i + 1].col[c]) > w[c])
+				w[c] = strlen(rows[i + 1].col[c]);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (int c = 0; c < CTL_NCOLS - 1; c++)
+			printf("%-*s  ", (int)w[c], rows[i].col[c]);
+		printf("%s\n", rows[i].col[CTL_NCOLS - 1]);
+	}
+	free(rows);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int
+ctl_any(yajl_val procs, const char *key, const char *sub, const char *value, int equal)
+{
+	for (size_t i = 0; i < procs->u.array.len; i++) {
+		yajl_val	 p = procs->u.array.values[i];
+		const char	*s = sub ? json_get_str(json_get_object(p, key), sub) :
+		    json_get_str(p, key);
+
+		if (s != NULL && (strcmp(s, value) == 0) == equal)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+ctl_status(const char *cmd, char **names, int n)
+{
+	yajl_val	 v = ctl_request(cmd, names, n);
+	yajl_val	 procs = json_get_array(v, "procs");
+	int		 rc = CTL_EXIT_OK;
+
+	if (procs == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
+	if (!ctl.json)
+		ctl_table(procs);
+	if (strcmp(cmd, "status") == 0 && ctl_any(procs, "state", NULL, "RUNNING", 0))
+		rc = CTL_EXIT_NOT_RUNNING;
+	if (strcmp(cmd, "health") == 0 && ctl_any(procs, "db", "state", "down", 1))
+		rc = CTL_EXIT_NOT_RUNNING;
+	yajl_tree_free(v);
+	return rc;
+}
+
+static int
+ctl_pid(char **names, int n)
+{
+	yajl_val	 v = ctl_request("pid", names, n), procs;
+	long long	 pid;
+
+	if (ctl.json)
+		;
+	else if ((procs = json_get_array(v, "procs")) == NULL) {
+		if (json_get_int(v, "pid", &pid) == 0)
+			printf("%lld\n", pid);
+	} else
+		for (size_t i = 0; i < procs->u.array.len; i++)
+			if (json_get_int(procs->u.array.values[i], "pid", &pid) == 0)
+				printf("%lld\n", pid);
+	yajl_tree_free(v);
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_tail(char **names, int n)
+{
+	yajl_val	 v, lines;
+	char		*raw;
+	const char	*line;
+
+	if (n != 1)
+		ctl_usage();
+	v = ctl_request("tail", names, n);
+	if (!ctl.json && (lines = json_get_array(v, "lines")) != NULL)
+		for (size_t i = 0; i < lines->u.array.len; i++)
+			if (YAJL_IS_STRING(lines->u.array.values[i]))
+				puts(lines->u.array.values[i]->u.string);
+	fflush(stdout);
+	yajl_tree_free(v);
+	while (ctl.follow && (v = ctl_recv(&raw)) != NULL) {
+		if (ctl.json)
+			puts(raw);
+		else if ((line = json_get_str(v, "line")) != NULL)
+			puts(line);
+		else if (json_get_str(v, "error") != NULL)
+			fprintf(stderr, "holdfastctl: %s\n", json_get_str(v, "error"));
+		fflush(stdout);
+		free(raw);
+		yajl_tree_free(v);
+	}
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_simple(const char *cmd, char **names, int n, const char *done)
+{
+	yajl_val	 v = ctl_request(cmd, names, n);
+	yajl_val	 procs = json_get_array(v, "procs");
+	const char	*ver;
+
+	if (!ctl.json && procs != NULL)
+		ctl_table(procs);
+	else if (!ctl.json && (ver = json_get_str(v, "version")) != NULL)
+		printf("holdfastctl %s, holdfastd %s\n", PACKAGE_VERSION, ver);
+	else if (!ctl.json && done != NULL)
+		puts(done);
+	yajl_tree_free(v);
+	return CTL_EXIT_OK;
+}
+
+/* start/stop/restart: after waiting, 3 when a started one is not RUNNING. */
+static int
+ctl_change(const char *cmd, char **names, int n)
+{
+	yajl_val	 v = ctl_request(cmd, names, n);
+	yajl_val	 procs = json_get_array(v, "procs");
+	int		 rc = CTL_EXIT_OK;
+
+	if (procs == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
+	if (!ctl.json)
+		ctl_table(procs);
+	if (ctl.waiting && strcmp(cmd, "stop") != 0 &&
+	    ctl_any(procs, "state", NULL, "RUNNING", 0))
+		rc = CTL_EXIT_NOT_RUNNING;
+	yajl_tree_free(v);
+	return rc;
+}
+
+static int
+ctl_run(const char *cmd, char **args, int n)
+{
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "health") == 0)
+		return ctl_status(cmd, args, n);
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0) {
+		if (n == 0)
+			ctl_usage();
+		return ctl_change(cmd, args, n);
+	}
+	if (strcmp(cmd, "pid") == 0)
+		return ctl_pid(args, n);
+	if (strcmp(cmd, "tail") == 0)
+		return ctl_tail(args, n);
+	if (n != 0)
+		ctl_usage();
+	if (strcmp(cmd, "reload") == 0)
+		return ctl_simple(cmd, NULL, 0, "reloaded");
+	if (strcmp(cmd, "shutdown") == 0)
+		return ctl_simple(cmd, NULL, 0, "shutting down");
+	if (strcmp(cmd, "version") == 0)
+		return ctl_simple(cmd, NULL, 0, NULL);
+	fprintf(stderr, "holdfastctl: unknown command \"%s\"\n", cmd);
+	ctl_usage();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-wait", no_argument, NULL, 'W' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long	 n;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "s:c:fjn:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': ctl.sock = optarg; break;
+		case 'c': ctl.cfgpath = optarg; break;
+		case 'f': ctl.follow = 1; break;
+		case 'j': ctl.json = 1; break;
+		case 'W': ctl.nowait = 1; break;
+		case 'n':
+			if (parse_int(optarg, 0, 1000000, &n) == -1)
+				ctl_usage();
+			ctl.lines = (long)n;
+			break;
+		default: ctl_usage();
+		}
+	}
+	if (optind >= argc)
+		ctl_usage();
+	if (strcmp(argv[optind], "version") == 0 && ctl.sock == NULL &&
+	    ctl.cfgpath == NULL && getenv("HOLDFAST_SOCKET") == NULL) {
+		printf("holdfastctl %s\n", PACKAGE_VERSION);
+		return CTL_EXIT_OK;
+	}
+	return ctl_run(argv[optind], argv + optind + 1, argc - optind - 1);
+}

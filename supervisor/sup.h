@@ -1,0 +1,144 @@
+/*
+ * sup: holdfastd's process table and the modules around it.
+ *
+ * A group is one [worker:NAME] section; it has numprocs instances, named
+ * like the group when there is one ("telephony") and "NAME:i" otherwise.
+ * Each instance (struct sup_proc) carries its state, its current child,
+ * its channel, its output capture and what the channel last said about
+ * the database.
+ *
+ * Invariants:
+ * - holdfastd never touches the database: DB state only arrives on the
+ *   channel and is recorded (DESIGN §12 of STYLE).
+ * - The reaper only records exits (p_exit_pending); sup_pass() acts on them
+ *   and starts whatever should run. Every state change goes through
+ *   sup_set_state(), which logs it.
+ * - A group's g_wc points into the running config (sup.s_cfg), except for a
+ *   group retired by a reload, whose g_wc is NULL: its processes use the
+ *   per-spawn copies (p_stopsig, ...) taken when they were started.
+ */
+#ifndef HOLDFAST_SUP_H
+#define HOLDFAST_SUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <event2/event.h>
+
+#include "sup_state.h"
+
+struct cfg;
+struct cfg_worker;
+struct chan_peer;
+struct sup_out;
+struct sup_ring;
+struct sup_logfile;
+
+struct sup_db {
+	int		 d_state;	/* -1 unknown, 0 down, 1 up */
+	int64_t		 d_since_us;	/* wall clock of the last up/down change */
+	int		 d_attempts;
+	char		*d_op;
+	char		*d_reason;
+	char		*d_detail;
+};
+
+struct sup_group;
+
+struct sup_proc {
+	char			*p_name;	/* "http:0" or "telephony" */
+	int			 p_index;
+	struct sup_group	*p_group;
+	enum sup_state		 p_state;
+	uint64_t		 p_state_since_ms;	/* monotonic */
+	pid_t			 p_pid;		/* 0 when no child */
+	uint64_t		 p_spawn_ms;	/* monotonic time of the last fork */
+	uint64_t		 p_ready_ms;
+	int			 p_restarts;	/* spawns after the first */
+	int			 p_spawns;
+	int			 p_attempts;	/* failed starts in a row */
+	int			 p_want_up;	/* autostart / operator start */
+	int			 p_restart_pending;
+	int			 p_rolling;	/* part of a rolling restart */
+	/* exit recorded by the reaper, acted on by sup_pass() */
+	int			 p_exit_pending;
+	int			 p_exit_status;	/* wait status */
+	char			 p_last_exit[48]; /* "code=1", "signal=SIGKILL" */
+	/* copies taken at spawn, valid even after a reload retires the group */
+	int			 p_stopsig;
+	int64_t			 p_stopwait_ms;
+	int64_t			 p_heartbeat_ms;
+	/* channel */
+	struct chan_peer	*p_chan;
+	int			 p_hello;
+	uint64_t		 p_last_msg_ms;
+	char			*p_stats;	/* last "stats" message, as JSON */
+	struct event		*p_timer;	/* backoff / stopwait / startsecs */
+	struct event		*p_hbtimer;	/* heartbeat watchdog */
+	/* output */
+	struct sup_out		*p_out[2];	/* stdout, stderr pipes */
+	struct sup_ring		*p_ring;
+	struct sup_logfile	*p_logs[2];
+	struct sup_db		 p_db;
+};
+
+struct sup_group {
+	char			*g_name;
+	const struct cfg_worker	*g_wc;		/* NULL once retired */
+	int			 g_listen_fd;	/* -1 when none */
+	char			*g_listen_spec;
+	struct sup_proc		**g_procs;
+	int			 g_nprocs;
+	int			 g_retired;	/* removed by a reload; freed once down */
+	int			 g_roll_next;	/* next instance of a rolling restart, -1 */
+	struct sup_group	*g_next;
+};
+
+struct sup {
+	struct event_base	*s_base;
+	struct cfg		*s_cfg;
+	char			*s_cfgpath;
+	struct sup_group	*s_groups;
+	int			 s_shutting_down;
+	int			 s_exit_code;
+	int			 s_devnull;
+	struct event		*s_shutdown_timer;
+	uint64_t		 s_started_ms;
+};
+
+extern struct sup sup;
+
+/* sup_proc.c: the executor and the process table */
+void sup_set_state(struct sup_proc *, enum sup_state);
+void sup_proc_event(struct sup_proc *, enum sup_event);
+void sup_pass(void);
+void sup_reap(void);
+struct sup_group *sup_group_new(const struct cfg_worker *, char *err, size_t errlen);
+void sup_group_free(struct sup_group *);
+/* Instances matching a name: an instance, a group, or "all". Returns the
+ * count; *out is malloc'd (NULL when none). */
+int sup_lookup(const char *name, struct sup_proc ***out);
+struct sup_proc *sup_find_pid(pid_t);
+void sup_proc_start(struct sup_proc *);
+void sup_proc_stop(struct sup_proc *);
+void sup_proc_restart(struct sup_proc *);
+/* Restarts a group; one at a time, each waited on until ready, when it has
+ * several instances. */
+void sup_group_restart(struct sup_group *);
+void sup_shutdown(const char *why);
+/* SIGHUP / `holdfastctl reload`: 0, or -1 with the config error in err. */
+int sup_reload(char *err, size_t errlen);
+/* Binds a [worker] listen address once; -1 with a reason. */
+int sup_listen_bind(const char *spec, int type, const char *host, const char *port,
+    char *err, size_t errlen);
+
+/* sup_spawn.c */
+pid_t sup_spawn(struct sup_proc *, char *err, size_t errlen);
+/* Resolves a bare command name (libexec dirs, own dir, PATH). */
+char *sup_resolve_command(const char *cmd, const char *cfgdir);
+
+/* sup_chan.c: messages from workers */
+void sup_chan_attach(struct sup_proc *, int fd);
+void sup_chan_detach(struct sup_proc *);
+void sup_hb_arm(struct sup_proc *);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * sup_chan: the supervisor's end of each worker channel.
+ *
+ * Second level of the dispatch: the chan layer has already framed, size-
+ * checked and parsed each message; here each type is checked for the
+ * members it needs before anything is recorded. Unknown or malformed
+ * messages get an error reply and a log line; they never change a
+ * process's state. Any message counts as a sign of life for the watchdog.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include "cfg.h"
+#include "chan.h"
+#include "json.h"
+#include "log.h"
+#include "sup.h"
+#include "util.h"
+
+static void sup_hb_fire(evutil_socket_t, short, void *);
+
+void
+sup_hb_arm(struct sup_proc *p)
+{
+	struct timeval tv;
+
+	if (p->p_heartbeat_ms <= 0 || !p->p_hello || p->p_pid == 0 ||
+	    p->p_state == SUP_STOPPING) {
+		if (p->p_hbtimer != NULL)
+			evtimer_del(p->p_hbtimer);
+		return;
+	}
+	if (p->p_hbtimer == NULL)
+		p->p_hbtimer = evtimer_new(sup.s_base, sup_hb_fire, p);
+	tv.tv_sec = p->p_heartbeat_ms / 1000;
+	tv.tv_usec = (p->p_heartbeat_ms % 1000) * 1000;
+	evtimer_add(p->p_hbtimer, &tv);
+}
+
+static void
+sup_hb_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup_proc *p = arg;
+
+	log_warnx("[WORKER_HUNG] name=%s pid=%d silent=%llums timeout=%lldms",
+	    p->p_name, (int)p->p_pid,
+	    (unsigned long long)(now_mono_ms() - p->p_last_msg_ms),
+	    (long long)p->p_heartbeat_ms);
+	sup_proc_event(p, SUP_EV_HUNG);
+	sup_pass();
+}
+
+static void
+sup_db_set(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v != NULL ? xstrdup(v) : NULL;
+}
+
+/* {"type":"db","state":"up"|"down","op":..,"reason":..,"attempts":n,"detail":..} */
+static int
+sup_msg_db(struct sup_proc *p, yajl_val msg)
+{
+	const char	*state = json_get_str(msg, "state");
+	long long	 attempts = 0;
+	int		 up;
+
+	if (state == NULL || (strcmp(state, "up") != 0 && strcmp(state, "down") != 0))
+		return -1;
+	up = strcmp(state, "up") == 0;
+	(void)json_get_int(msg, "attempts", &attempts);
+	if (p->p_db.d_state != up)
+		p->p_db.d_since_us = now_real_us();
+	p->p_db.d_state = up;
+	p->p_db.d_attempts = (int)attempts;
+	sup_db_set(&p->p_db.d_op, json_get_str(msg, "op"));
+	sup_db_set(&p->p_db.d_reason, json_get_str(msg, "reason"));
+	sup_db_set(&p->p_db.d_detail, json_get_str(msg, "detail"));
+	return 0;
+}
+
+static int
+sup_msg_hello(struct sup_proc *p, yajl_val msg)
+{
+	long long	 version;
+	struct jw	*w;
+
+	if (json_get_int(msg, "version", &version) == -1)
+		return -1;
+	if (version != CHAN_PROTO_VERSION)
+		log_warnx("%s: channel protocol version %lld, expected %d",
+		    p->p_name, version, CHAN_PROTO_VERSION);
+	p->p_hello = 1;
+	w = jw_new();
+	jw_obj_open(w);
+	jw_kstr(w, "type", "welcome");
+	jw_kint(w, "version", CHAN_PROTO_VERSION);
+	jw_kint(w, "heartbeat_ms", p->p_heartbeat_ms > 0 ? p->p_heartbeat_ms / 3 : 1000);
+	jw_obj_close(w);
+	chan_send_jw(p->p_chan, w);
+	jw_free(w);
+	return 0;
+}
+
+/* Re-serialises a parsed value (the "stats" payload kept for status --json). */
+static void
+sup_json_copy(yajl_gen g, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			const char *k = v->u.object.keys[i];
+
+			yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+			sup_json_copy(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			sup_json_copy(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+	} else if (YAJL_IS_STRING(v))
+		yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
+	else if (YAJL_IS_NUMBER(v))
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	else
+		yajl_gen_null(g);
+}
+
+static int
+sup_msg_stats(struct sup_proc *p, yajl_val msg)
+{
+	yajl_gen		 g = yajl_gen_alloc(NULL);
+	const unsigned char	*buf;
+	size_t			 len;
+
+	sup_json_copy(g, msg);
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		free(p->p_stats);
+		p->p_stats = xstrndup((const char *)buf, len);
+	}
+	yajl_gen_free(g);
+	return 0;
+}
+
+static void
+sup_chan_lost(struct sup_proc *p, struct chan_peer *peer)
+{
+	if (strcmp(chan_peer_error(peer), "EOF") != 0)
+		log_warnx("%s: channel: %s", p->p_name, chan_peer_error(peer));
+	sup_chan_detach(p);
+}
+
+static void
+sup_chan_dispatch(struct chan_peer *peer, yajl_val msg, void *arg)
+{
+	struct sup_proc	*p = arg;
+	const char	*type;
+	int		 rc = 0;
+
+	if (msg == NULL) {
+		sup_chan_lost(p, peer);
+		return;
+	}
+	p->p_last_msg_ms = now_mono_ms();
+	type = chan_msg_type(msg);
+	if (strcmp(type, "heartbeat") == 0)
+		;
+	else if (strcmp(type, "hello") == 0)
+		rc = sup_msg_hello(p, msg);
+	else if (strcmp(type, "ready") == 0) {
+		sup_proc_event(p, SUP_EV_READY);
+		sup_pass();
+	} else if (strcmp(type, "db") == 0)
+		rc = sup_msg_db(p, msg);
+	else if (strcmp(type, "stats") == 0)
+		rc = sup_msg_stats(p, msg);
+	else {
+		log_warnx("%s: channel: unknown message type \"%.40s\"", p->p_name, type);
+		chan_send_error(p->p_chan, "unknown message type");
+		return;
+	}
+	if (rc == -1) {
+		log_warnx("%s: channel: malformed \"%s\" message", p->p_name, type);
+		chan_send_error(p->p_chan, "malformed message");
+	}
+	if (p->p_chan != NULL)
+		sup_hb_arm(p);
+}
+
+void
+sup_chan_attach(struct sup_proc *p, int fd)
+{
+	sup_chan_detach(p);
+	p->p_hello = 0;
+	p->p_last_msg_ms = now_mono_ms();
+	p->p_chan = chan_peer_new(sup.s_base, fd, sup_chan_dispatch, p);
+}
+
+void
+sup_chan_detach(struct sup_proc *p)
+{
+	if (p->p_chan != NULL) {
+		chan_peer_free(p->p_chan);
+		p->p_chan = NULL;
+	}
+	if (p->p_hbtimer != NULL)
+		evtimer_del(p->p_hbtimer);
+}

@@ -1,0 +1,763 @@
+/*
+ * sup_ctl: the control socket (see sup_ctl.h for the protocol).
+ *
+ * Invariants: every request gets exactly one reply (tail -f then keeps
+ * streaming); nothing a client sends (garbage, a 1 MiB line, half a
+ * message, an unknown command) does more than earn it an error reply and,
+ * for unparsable input, the end of its connection; a client not allowed
+ * by SO_PEERCRED is told so and dropped before it can send anything.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "cfg.h"
+#include "chan.h"
+#include "json.h"
+#include "log.h"
+#include "sup.h"
+#include "sup_ctl.h"
+#include "sup_log.h"
+#include "util.h"
+
+#define SUP_CTL_MAX_CLIENTS	64
+
+struct sup_ctl_client {
+	struct chan_peer	*c_peer;
+	struct sup_proc		*c_follow;	/* tail -f */
+	struct sup_proc		**c_wait;	/* start/stop/restart waiting to finish */
+	int			 c_nwait;
+	int			 c_wait_up;	/* 1: until RUNNING, 0: until down */
+	uid_t			 c_uid;
+	struct sup_ctl_client	*c_next;
+};
+
+static struct {
+	int			 fd;
+	char			*path;
+	gid_t			 gid;
+	int			 has_gid;
+	struct event		*ev;
+	struct sup_ctl_client	*clients;
+	int			 nclients;
+} ctl = { .fd = -1 };
+
+typedef void sup_ctl_fn(struct sup_ctl_client *, yajl_val);
+
+/* ---- replies ---------------------------------------------------------- */
+
+static struct jw *
+sup_ctl_ok(void)
+{
+	struct jw *w = jw_new();
+
+	jw_obj_open(w);
+	jw_kbool(w, "ok", 1);
+	return w;
+}
+
+static void
+sup_ctl_send(struct sup_ctl_client *c, struct jw *w)
+{
+	jw_obj_close(w);
+	chan_send_jw(c->c_peer, w);
+	jw_free(w);
+}
+
+/* code: "usage", "nosuchprocess", "denied", "failed", "protocol" */
+static void
+sup_ctl_error(struct sup_ctl_client *c, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+sup_ctl_error(struct sup_ctl_client *c, const char *code, const char *fmt, ...)
+{
+	struct jw	*w = jw_new();
+	char		 msg[512];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	jw_obj_open(w);
+	jw_kbool(w, "ok", 0);
+	jw_kstr(w, "code", code);
+	jw_kstr(w, "error", msg);
+	sup_ctl_send(c, w);
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+/* The "names" array as instances; -1 (reply sent) on a bad or unknown name.
+ * An empty list means every instance when allow_all, else a usage error. */
+static int
+sup_ctl_names(struct sup_ctl_client *c, yajl_val req, int allow_all,
+    struct sup_proc ***out)
+{
+	yajl_val	 names = json_get_array(req, "names");
+	struct sup_proc	**all = NULL, **v;
+	int		 n = 0, k;
+
+	*out = NULL;
+	if (names == NULL || names->u.array.len == 0) {
+		if (!allow_all) {
+			sup_ctl_error(c, "usage", "a process name (or \"all\") is required");
+			return -1;
+		}
+		return sup_lookup("all", out);
+	}
+	for (size_t i = 0; i < names->u.array.len; i++) {
+		yajl_val s = names->u.array.values[i];
+
+		if (!YAJL_IS_STRING(s)) {
+			sup_ctl_error(c, "usage", "names must be strings");
+			free(all);
+			return -1;
+		}
+		if ((k = sup_lookup(s->u.string, &v)) == 0) {
+			sup_ctl_error(c, "nosuchprocess", "no such process: %.100s", s->u.string);
+			free(all);
+			return -1;
+		}
+		all = xreallocarray(all, n + k, sizeof(*all));
+		memcpy(all + n, v, k * sizeof(*v));
+		n += k;
+		free(v);
+	}
+	*out = all;
+	return n;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static void
+sup_ctl_db(struct jw *w, const struct sup_proc *p)
+{
+	const struct sup_db *d = &p->p_db;
+
+	jw_key(w, "db");
+	jw_obj_open(w);
+	jw_kstr(w, "state", d->d_state < 0 ? "unknown" : d->d_state ? "up" : "down");
+	if (d->d_state >= 0) {
+		jw_kint(w, "since_ms", (now_real_us() - d->d_since_us) / 1000);
+		jw_kint(w, "attempts", d->d_attempts);
+	}
+	if (d->d_op != NULL)
+		jw_kstr(w, "op", d->d_op);
+	if (d->d_reason != NULL)
+		jw_kstr(w, "reason", d->d_reason);
+	if (d->d_detail != NULL)
+		jw_kstr(w, "detail", d->d_detail);
+	jw_obj_close(w);
+}
+
+/* Copies a parsed value into the reply (the worker's "stats" message). */
+static void
+sup_ctl_copy(struct jw *w, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		jw_obj_open(w);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			jw_key(w, v->u.object.keys[i]);
+			sup_ctl_copy(w, v->u.object.values[i]);
+		}
+		jw_obj_close(w);
+	} else if (YAJL_IS_ARRAY(v)) {
+		jw_arr_open(w);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			sup_ctl_copy(w, v->u.array.values[i]);
+		jw_arr_close(w);
+	} else if (YAJL_IS_STRING(v))
+		jw_str(w, v->u.string);
+	else if (YAJL_IS_INTEGER(v))
+		jw_int(w, YAJL_GET_INTEGER(v));
+	else if (YAJL_IS_DOUBLE(v))
+		jw_double(w, YAJL_GET_DOUBLE(v));
+	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		jw_bool(w, YAJL_IS_TRUE(v));
+	else
+		jw_null(w);
+}
+
+static void
+sup_ctl_stats(struct jw *w, const struct sup_proc *p)
+{
+	char		 err[64];
+	yajl_val	 v;
+
+	if (p->p_stats == NULL ||
+	    (v = json_parse(p->p_stats, strlen(p->p_stats), err, sizeof(err))) == NULL)
+		return;
+	jw_key(w, "stats");
+	sup_ctl_copy(w, v);
+	yajl_tree_free(v);
+}
+
+static void
+sup_ctl_proc(struct jw *w, const struct sup_proc *p)
+{
+	uint64_t now = now_mono_ms();
+
+	jw_obj_open(w);
+	jw_kstr(w, "name", p->p_name);
+	jw_kstr(w, "group", p->p_group->g_name);
+	jw_kstr(w, "state", sup_state_name(p->p_state));
+	jw_kint(w, "state_ms", now - p->p_state_since_ms);
+	jw_kint(w, "pid", p->p_pid);
+	jw_kint(w, "uptime_ms", p->p_pid != 0 ? (long long)(now - p->p_spawn_ms) : 0);
+	jw_kint(w, "restarts", p->p_restarts);
+	jw_kint(w, "attempts", p->p_attempts);
+	if (p->p_last_exit[0] != '\0')
+		jw_kstr(w, "last_exit", p->p_last_exit);
+	jw_kbool(w, "channel", p->p_hello);
+	sup_ctl_db(w, p);
+	sup_ctl_stats(w, p);
+	jw_obj_close(w);
+}
+
+static void
+sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
+{
+	struct jw *w = sup_ctl_ok();
+
+	jw_kint(w, "pid", (long long)getpid());
+	jw_kint(w, "uptime_ms", now_mono_ms() - sup.s_started_ms);
+	jw_kstr(w, "config", sup.s_cfg->path);
+	jw_key(w, "procs");
+	jw_arr_open(w);
+	for (int i = 0; i < n; i++)
+		sup_ctl_proc(w, v[i]);
+	jw_arr_close(w);
+	sup_ctl_send(c, w);
+}
+
+static void
+sup_ctl_status(struct sup_ctl_client *c, yajl_val req)
+{
+	struct sup_proc	**v;
+	int		 n;
+
+	if ((n = sup_ctl_names(c, req, 1, &v)) < 0)
+		return;
+	sup_ctl_procs(c, v, n);
+	free(v);
+}
+
+/* ---- start, stop, restart -------------------------------------------- */
+
+/*
+ * Waiting: a start/restart is done when each process is RUNNING with no
+ * restart left to do (or has ended up down: the reply says so, and
+ * holdfastctl exits 3); a stop is done when each one is down.
+ */
+static int
+sup_ctl_settled(const struct sup_proc *p, int up)
+{
+	int down = p->p_state == SUP_STOPPED || p->p_state == SUP_EXITED ||
+	    p->p_state == SUP_FATAL;
+
+	if (!up)
+		return down;
+	if (down)
+		return 1;
+	return p->p_state == SUP_RUNNING && !p->p_restart_pending &&
+	    !p->p_rolling && p->p_group->g_roll_next == -1;
+}
+
+static void
+sup_ctl_check_wait(struct sup_ctl_client *c)
+{
+	for (int i = 0; i < c->c_nwait; i++)
+		if (c->c_wait[i] != NULL && !sup_ctl_settled(c->c_wait[i], c->c_wait_up))
+			return;
+	int j = 0;
+
+	for (int i = 0; i < c->c_nwait; i++)	/* drop removed ones */
+		if (c->c_wait[i] != NULL)
+			c->c_wait[j++] = c->c_wait[i];
+	sup_ctl_procs(c, c->c_wait, j);
+	free(c->c_wait);
+	c->c_wait = NULL;
+	c->c_nwait = 0;
+}
+
+void
+sup_ctl_pass_done(void)
+{
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next)
+		if (c->c_wait != NULL)
+			sup_ctl_check_wait(c);
+}
+
+/* Replies now, or once the processes have settled when the client waits. */
+static void
+sup_ctl_finish(struct sup_ctl_client *c, yajl_val req, struct sup_proc **v, int n,
+    int up)
+{
+	int wait = 0;
+
+	sup_pass();
+	(void)json_get_bool(req, "wait", &wait);
+	if (!wait || c->c_wait != NULL) {
+		sup_ctl_procs(c, v, n);
+		free(v);
+		return;
+	}
+	c->c_wait = v;
+	c->c_nwait = n;
+	c->c_wait_up = up;
+	sup_ctl_check_wait(c);
+}
+
+static int
+sup_ctl_refuse_shutdown(struct sup_ctl_client *c, struct sup_proc **v)
+{
+	if (!sup.s_shutting_down)
+		return 0;
+	sup_ctl_error(c, "failed", "holdfastd is shutting down");
+	free(v);
+	return 1;
+}
+
+static void
+sup_ctl_apply(struct sup_ctl_client *c, yajl_val req, void (*fn)(struct sup_proc *),
+    int up)
+{
+	struct sup_proc	**v;
+	int		 n;
+
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0 || sup_ctl_refuse_shutdown(c, v))
+		return;
+	for (int i = 0; i < n; i++)
+		fn(v[i]);
+	sup_ctl_finish(c, req, v, n, up);
+}
+
+static void
+sup_ctl_start(struct sup_ctl_client *c, yajl_val req)
+{
+	sup_ctl_apply(c, req, sup_proc_start, 1);
+}
+
+static void
+sup_ctl_stop(struct sup_ctl_client *c, yajl_val req)
+{
+	sup_ctl_apply(c, req, sup_proc_stop, 0);
+}
+
+/* A name that is a whole group (or "all") restarts groups, rolling. */
+static void
+sup_ctl_restart_one(const char *name)
+{
+	struct sup_proc	**v;
+	int		 n;
+
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		if (!g->g_retired && (strcmp(name, "all") == 0 ||
+		    strcmp(name, g->g_name) == 0)) {
+			sup_group_restart(g);
+			if (strcmp(name, "all") != 0)
+				return;
+		}
+	if (strcmp(name, "all") == 0)
+		return;
+	n = sup_lookup(name, &v);
+	for (int i = 0; i < n; i++)
+		sup_proc_restart(v[i]);
+	free(v);
+}
+
+static void
+sup_ctl_restart(struct sup_ctl_client *c, yajl_val req)
+{
+	yajl_val	 names = json_get_array(req, "names");
+	struct sup_proc	**v;
+	int		 n;
+
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0 || sup_ctl_refuse_shutdown(c, v))
+		return;
+	for (size_t i = 0; i < names->u.array.len; i++)
+		sup_ctl_restart_one(names->u.array.values[i]->u.string);
+	sup_ctl_finish(c, req, v, n, 1);
+}
+
+/* ---- the rest --------------------------------------------------------- */
+
+static void
+sup_ctl_reload(struct sup_ctl_client *c, yajl_val req)
+{
+	char err[CFG_ERRLEN];
+
+	if (sup.s_shutting_down) {
+		sup_ctl_error(c, "failed", "holdfastd is shutting down");
+		return;
+	}
+	if (sup_reload(err, sizeof(err)) == -1) {
+		sup_ctl_error(c, "failed", "reload refused, running config kept: %s", err);
+		return;
+	}
+	sup_ctl_send(c, sup_ctl_ok());
+}
+
+static void
+sup_ctl_pid(struct sup_ctl_client *c, yajl_val req)
+{
+	struct sup_proc	**v;
+	int		 n;
+
+	if (json_get_array(req, "names") == NULL ||
+	    json_get_array(req, "names")->u.array.len == 0) {
+		struct jw *w = sup_ctl_ok();
+
+		jw_kint(w, "pid", (long long)getpid());
+		sup_ctl_send(c, w);
+		return;
+	}
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
+		return;
+	sup_ctl_procs(c, v, n);
+	free(v);
+}
+
+static void
+sup_ctl_tail(struct sup_ctl_client *c, yajl_val req)
+{
+	struct sup_proc	**v;
+	struct jw	*w;
+	int		 n, follow = 0, cnt;
+	long long	 want = 100;
+
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
+		return;
+	if (n != 1) {
+		free(v);
+		sup_ctl_error(c, "usage", "tail takes exactly one instance");
+		return;
+	}
+	(void)json_get_bool(req, "follow", &follow);
+	(void)json_get_int(req, "lines", &want);
+	cnt = sup_ring_count(v[0]->p_ring);
+	w = sup_ctl_ok();
+	jw_kstr(w, "name", v[0]->p_name);
+	jw_key(w, "lines");
+	jw_arr_open(w);
+	for (int i = want >= 0 && want < cnt ? cnt - want : 0; i < cnt; i++)
+		jw_str(w, sup_ring_get(v[0]->p_ring, i));
+	jw_arr_close(w);
+	sup_ctl_send(c, w);
+	if (follow)
+		c->c_follow = v[0];
+	free(v);
+}
+
+static void
+sup_ctl_shutdown(struct sup_ctl_client *c, yajl_val req)
+{
+	sup_ctl_send(c, sup_ctl_ok());
+	sup_shutdown("holdfastctl shutdown");
+}
+
+static void
+sup_ctl_version(struct sup_ctl_client *c, yajl_val req)
+{
+	struct jw *w = sup_ctl_ok();
+
+	jw_kstr(w, "version", PACKAGE_VERSION);
+	jw_kint(w, "protocol", CHAN_PROTO_VERSION);
+	jw_kint(w, "pid", (long long)getpid());
+	sup_ctl_send(c, w);
+}
+
+static const struct {
+	const char	*name;
+	sup_ctl_fn	*fn;
+} sup_ctl_cmds[] = {
+	{ "status",	sup_ctl_status },
+	{ "health",	sup_ctl_status },
+	{ "start",	sup_ctl_start },
+	{ "stop",	sup_ctl_stop },
+	{ "restart",	sup_ctl_restart },
+	{ "reload",	sup_ctl_reload },
+	{ "pid",	sup_ctl_pid },
+	{ "tail",	sup_ctl_tail },
+	{ "shutdown",	sup_ctl_shutdown },
+	{ "version",	sup_ctl_version },
+};
+
+/* ---- clients ----------------------------------------------------------- */
+
+static void
+sup_ctl_unlink_client(struct sup_ctl_client *c)
+{
+	struct sup_ctl_client **cp;
+
+	for (cp = &ctl.clients; *cp != NULL; cp = &(*cp)->c_next)
+		if (*cp == c) {
+			*cp = c->c_next;
+			break;
+		}
+	ctl.nclients--;
+	free(c->c_wait);
+	free(c);
+}
+
+static void
+sup_ctl_lost(struct sup_ctl_client *c, struct chan_peer *peer)
+{
+	if (chan_peer_replyable(peer)) {
+		log_warnx("control: uid %d: %s", (int)c->c_uid, chan_peer_error(peer));
+		sup_ctl_error(c, "protocol", "%s", chan_peer_error(peer));
+		chan_peer_close_after_flush(peer);
+	} else
+		chan_peer_free(peer);
+	sup_ctl_unlink_client(c);
+}
+
+static void
+sup_ctl_dispatch(struct chan_peer *peer, yajl_val msg, void *arg)
+{
+	struct sup_ctl_client	*c = arg;
+	const char		*cmd;
+
+	if (msg == NULL) {
+		sup_ctl_lost(c, peer);
+		return;
+	}
+	if ((cmd = json_get_str(msg, "cmd")) == NULL) {
+		sup_ctl_error(c, "protocol", "request has no \"cmd\"");
+		return;
+	}
+	for (size_t i = 0; i < nitems(sup_ctl_cmds); i++)
+		if (strcmp(cmd, sup_ctl_cmds[i].name) == 0) {
+			log_debug("control: uid %d: %s", (int)c->c_uid, cmd);
+			sup_ctl_cmds[i].fn(c, msg);
+			return;
+		}
+	log_warnx("control: uid %d: unknown command \"%.40s\"", (int)c->c_uid, cmd);
+	sup_ctl_error(c, "usage", "unknown command \"%.40s\"", cmd);
+}
+
+static int
+sup_ctl_allowed(const struct ucred *cr)
+{
+	return cr->uid == 0 || cr->uid == geteuid() ||
+	    (ctl.has_gid && cr->gid == ctl.gid);
+}
+
+static void
+sup_ctl_refuse(int fd, const char *why)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf),
+	    "{\"ok\":false,\"code\":\"denied\",\"error\":\"%s\"}\n", why);
+
+	(void)!write(fd, buf, n);
+	close(fd);
+}
+
+static void
+sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sup_ctl_client	*c;
+	struct ucred		 cr;
+	socklen_t		 len = sizeof(cr);
+	int			 fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept4(%s)", ctl.path);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		log_warn("getsockopt(SO_PEERCRED)");
+		close(fd);
+		return;
+	}
+	if (!sup_ctl_allowed(&cr)) {
+		log_warnx("control: refused uid %d gid %d pid %d", (int)cr.uid,
+		    (int)cr.gid, (int)cr.pid);
+		sup_ctl_refuse(fd, "permission denied: this uid may not control holdfastd");
+		return;
+	}
+	if (ctl.nclients >= SUP_CTL_MAX_CLIENTS) {
+		sup_ctl_refuse(fd, "too many control connections");
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->c_uid = cr.uid;
+	c->c_next = ctl.clients;
+	ctl.clients = c;
+	ctl.nclients++;
+	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
+}
+
+void
+sup_ctl_tail_line(struct sup_proc *p, const char *line, size_t len)
+{
+	struct sup_ctl_client	*c, *next;
+	struct jw		*w;
+
+	for (c = ctl.clients; c != NULL; c = next) {
+		next = c->c_next;
+		if (c->c_follow != p)
+			continue;
+		w = jw_new();
+		jw_obj_open(w);
+		jw_key(w, "line");
+		jw_strn(w, line, len);
+		jw_obj_close(w);
+		chan_send_jw(c->c_peer, w);
+		jw_free(w);
+	}
+}
+
+void
+sup_ctl_proc_gone(struct sup_proc *p)
+{
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		for (int i = 0; i < c->c_nwait; i++)
+			if (c->c_wait[i] == p)
+				c->c_wait[i] = NULL;
+		if (c->c_follow == p) {
+			c->c_follow = NULL;
+			sup_ctl_error(c, "nosuchprocess", "%s was removed", p->p_name);
+		}
+	}
+}
+
+/* ---- the socket ------------------------------------------------------- */
+
+/* 1 when a live holdfastd answers on path, 0 when none (or stale), -1 error. */
+static int
+sup_ctl_probe(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, rc;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket: not touching it", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another holdfastd is running on this socket "
+		    "(stop it, or use another control_socket)", path);
+		return 1;
+	}
+	log_info("control: removing stale socket %s", path);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sup_ctl_mkdirs(const char *path)
+{
+	char *dir = xstrdup(path);
+
+	for (char *s = dir + 1; *s != '\0'; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(dir, 0755);
+			*s = '/';
+		}
+	free(dir);
+}
+
+static int
+sup_ctl_perms(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct group *gr;
+
+	if (group == NULL)
+		return chmod(path, 0600);
+	if ((gr = getgrnam(group)) == NULL) {
+		snprintf(err, errlen, "socket_group %s: no such group", group);
+		return -1;
+	}
+	ctl.gid = gr->gr_gid;
+	ctl.has_gid = 1;
+	if (chown(path, (uid_t)-1, gr->gr_gid) == -1 || chmod(path, 0660) == -1) {
+		snprintf(err, errlen, "chown/chmod(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	mode_t			old;
+	int			fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control_socket %s: path too long", path);
+		return -1;
+	}
+	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
+	sup_ctl_mkdirs(path);
+	if (sup_ctl_probe(path, err, errlen) != 0)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
+		snprintf(err, errlen, "socket(AF_UNIX): %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);	/* never a moment with looser permissions */
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1 || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "bind(%s): %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (sup_ctl_perms(path, group, err, errlen) == -1) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	ctl.fd = fd;
+	ctl.path = xstrdup(path);
+	ctl.ev = event_new(sup.s_base, fd, EV_READ | EV_PERSIST, sup_ctl_accept, NULL);
+	event_add(ctl.ev, NULL);
+	return 0;
+}
+
+void
+sup_ctl_close(void)
+{
+	while (ctl.clients != NULL) {
+		chan_peer_free(ctl.clients->c_peer);
+		sup_ctl_unlink_client(ctl.clients);
+	}
+	if (ctl.ev != NULL)
+		event_free(ctl.ev);
+	if (ctl.fd != -1) {
+		close(ctl.fd);
+		unlink(ctl.path);
+	}
+	free(ctl.path);
+	ctl.fd = -1;
+	ctl.path = NULL;
+	ctl.ev = NULL;
+}

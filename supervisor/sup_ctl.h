@@ -1,0 +1,30 @@
+/*
+ * sup_ctl: the control socket holdfastctl talks to.
+ *
+ * JSON lines over a Unix stream socket (the chan layer): one request
+ * {"cmd":"status","names":[...]} and one reply {"ok":true,...} or
+ * {"ok":false,"error":"...","code":"..."} per line; `tail -f` keeps
+ * streaming {"line":"..."} replies. The socket is mode 0600 (0660 and
+ * chgrp'd with socket_group); each client's SO_PEERCRED must be root,
+ * holdfastd's own uid, or (with socket_group) that group.
+ */
+#ifndef HOLDFAST_SUP_CTL_H
+#define HOLDFAST_SUP_CTL_H
+
+#include <stddef.h>
+
+struct sup_proc;
+
+/* Creates the socket: replaces a stale one, refuses to steal a live one.
+ * 0, or -1 with the reason in err. */
+int sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen);
+void sup_ctl_close(void);
+/* A line of output from p, for `tail -f` clients. */
+void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
+/* Called at the end of each sup_pass(): answers clients whose
+ * start/stop/restart has finished. */
+void sup_ctl_pass_done(void);
+/* p is being freed: drop its followers and waiters. */
+void sup_ctl_proc_gone(struct sup_proc *);
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * sup_log: capture of worker output (see sup_log.h).
+ *
+ * Invariants: when a process is reaped, what it wrote before dying is read
+ * and logged before its pipes are closed (a worker's last words matter
+ * most); each re-emitted line goes
+ * out in one write(2) so lines of different workers never interleave; the
+ * ring and the log files belong to the instance, not to one child, so
+ * `tail` shows what happened before a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sup.h"
+#include "sup_ctl.h"
+#include "sup_log.h"
+#include "util.h"
+
+struct sup_out {
+	struct sup_proc	*o_proc;
+	int		 o_stream;
+	int		 o_fd;
+	struct event	*o_ev;
+	size_t		 o_len;
+	char		 o_buf[SUP_LINE_MAX];
+};
+
+struct sup_ring {
+	char	**r_lines;
+	int	 r_cap;
+	int	 r_head;	/* index of the oldest line */
+	int	 r_count;
+};
+
+struct sup_logfile {
+	char	*l_path;
+	int	 l_fd;
+	int64_t	 l_size;
+	int64_t	 l_max;
+	int	 l_backups;
+	int	 l_refs;	/* stdout and stderr may share one file */
+};
+
+/* ---- ring ------------------------------------------------------------ */
+
+struct sup_ring *
+sup_ring_new(int cap)
+{
+	struct sup_ring *r = xcalloc(1, sizeof(*r));
+
+	r->r_cap = cap > 0 ? cap : 1;
+	r->r_lines = xcalloc(r->r_cap, sizeof(char *));
+	return r;
+}
+
+void
+sup_ring_free(struct sup_ring *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < r->r_cap; i++)
+		free(r->r_lines[i]);
+	free(r->r_lines);
+	free(r);
+}
+
+void
+sup_ring_push(struct sup_ring *r, const char *line, size_t len)
+{
+	int slot = (r->r_head + r->r_count) % r->r_cap;
+
+	if (r->r_count == r->r_cap) {
+		slot = r->r_head;
+		r->r_head = (r->r_head + 1) % r->r_cap;
+	} else
+		r->r_count++;
+	free(r->r_lines[slot]);
+	r->r_lines[slot] = xstrndup(line, len);
+}
+
+int
+sup_ring_count(const struct sup_ring *r)
+{
+	return r->r_count;
+}
+
+const char *
+sup_ring_get(const struct sup_ring *r, int i)
+{
+	if (i < 0 || i >= r->r_count)
+		return NULL;
+	return r->r_lines[(r->r_head + i) % r->r_cap];
+}
+
+/* ---- log files with size rotation ------------------------------------ */
+
+/* Creates the missing directories above path (var/log on a first run). */
+static void
+sup_logfile_mkdirs(const char *path)
+{
+	char *dir = xstrdup(path);
+
+	for (char *s = dir + 1; *s != '\0'; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(dir, 0755);
+			*s = '/';
+		}
+	free(dir);
+}
+
+struct sup_logfile *
+sup_logfile_open(const char *path, int64_t maxbytes, int backups)
+{
+	struct sup_logfile	*l;
+	struct stat		 st;
+	int			 fd;
+
+	sup_logfile_mkdirs(path);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return NULL;
+	l = xcalloc(1, sizeof(*l));
+	l->l_path = xstrdup(path);
+	l->l_fd = fd;
+	l->l_size = fstat(fd, &st) == 0 ? st.st_size : 0;
+	l->l_max = maxbytes;
+	l->l_backups = backups;
+	l->l_refs = 1;
+	return l;
+}
+
+/*
+ * path.N-1 -> path.N ... path -> path.1, then a fresh path. The current
+ * file is hard-linked to path.1 and the fresh one renamed over it, so the
+ * name never disappears, even for an instant (tail -F, log shippers).
+ */
+static void
+sup_logfile_rotate(struct sup_logfile *l)
+{
+	char	*from, *to, *tmp;
+	int	 fd;
+
+	if (l->l_backups == 0) {
+		if (ftruncate(l->l_fd, 0) == 0)
+			l->l_size = 0;
+		return;
+	}
+	for (int i = l->l_backups; i >= 2; i--) {
+		from = xasprintf("%s.%d", l->l_path, i - 1);
+		to = xasprintf("%s.%d", l->l_path, i);
+		if (rename(from, to) == -1 && errno != ENOENT)
+			log_warn("rename(%s, %s)", from, to);
+		free(from);
+		free(to);
+	}
+	to = xasprintf("%s.1", l->l_path);
+	tmp = xasprintf("%s.new", l->l_path);
+	(void)unlink(to);
+	if (link(l->l_path, to) == -1)
+		log_warn("link(%s, %s)", l->l_path, to);
+	fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_TRUNC, 0640);
+	if (fd == -1 || rename(tmp, l->l_path) == -1) {
+		log_warn("rotate(%s)", l->l_path);
+		if (fd != -1)
+			close(fd);
+	} else {
+		close(l->l_fd);
+		l->l_fd = fd;
+		l->l_size = 0;
+	}
+	free(to);
+	free(tmp);
+}
+
+void
+sup_logfile_write(struct sup_logfile *l, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (l->l_max > 0 && l->l_size > 0 && l->l_size + (int64_t)len > l->l_max)
+		sup_logfile_rotate(l);
+	if ((n = write(l->l_fd, buf, len)) > 0)
+		l->l_size += n;
+}
+
+void
+sup_logfile_close(struct sup_logfile *l)
+{
+	if (l == NULL || --l->l_refs > 0)
+		return;
+	close(l->l_fd);
+	free(l->l_path);
+	free(l);
+}
+
+/* "dir/http.log" for instance 1 of 2 -> "dir/http-1.log". */
+static char *
+sup_logfile_name(const char *path, const struct sup_proc *p)
+{
+	const char	*base = strrchr(path, '/'), *dot;
+
+	if (p->p_group->g_nprocs <= 1)
+		return xstrdup(path);
+	base = base != NULL ? base + 1 : path;
+	if ((dot = strrchr(base, '.')) == NULL || dot == base)
+		return xasprintf("%s-%d", path, p->p_index);
+	return xasprintf("%.*s-%d%s", (int)(dot - path), path, p->p_index, dot);
+}
+
+static struct sup_logfile *
+sup_logfile_for(const struct sup_proc *p, const char *path)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	struct sup_logfile	*l;
+	char			*name = sup_logfile_name(path, p);
+
+	if ((l = sup_logfile_open(name, wc->logfile_maxbytes, wc->logfile_backups)) == NULL)
+		log_warn("[%s] open(%s)", p->p_name, name);
+	free(name);
+	return l;
+}
+
+void
+sup_proc_logfiles(struct sup_proc *p)
+{
+	const struct cfg_worker *wc = p->p_group->g_wc;
+
+	sup_proc_logfiles_close(p);
+	if (wc == NULL || wc->stdout_logfile == NULL)
+		return;
+	p->p_logs[0] = sup_logfile_for(p, wc->stdout_logfile);
+	if (wc->stderr_logfile != NULL &&
+	    strcmp(wc->stderr_logfile, wc->stdout_logfile) != 0) {
+		p->p_logs[1] = sup_logfile_for(p, wc->stderr_logfile);
+	} else if (p->p_logs[0] != NULL) {
+		p->p_logs[1] = p->p_logs[0];
+		p->p_logs[0]->l_refs++;
+	}
+}
+
+void
+sup_proc_logfiles_close(struct sup_proc *p)
+{
+	for (int i = 0; i < 2; i++) {
+		sup_logfile_close(p->p_logs[i]);
+		p->p_logs[i] = NULL;
+	}
+}
+
+/* ---- lines ------------------------------------------------------------ */
+
+void
+sup_log_line(struct sup_proc *p, int stream, const char *line, size_t len)
+{
+	struct iovec	 iov[4];
+	char		 nl = '\n';
+
+	iov[0].iov_base = p->p_name;
+	iov[0].iov_len = strlen(p->p_name);
+	iov[1].iov_base = (char *)": ";
+	iov[1].iov_len = 2;
+	iov[2].iov_base = (char *)line;
+	iov[2].iov_len = len;
+	iov[3].iov_base = &nl;
+	iov[3].iov_len = 1;
+	(void)!writev(STDERR_FILENO, iov, 4);
+	sup_ring_push(p->p_ring, line, len);
+	if (p->p_logs[stream] != NULL) {
+		char *buf = xmalloc(len + 1);
+
+		memcpy(buf, line, len);
+		buf[len] = '\n';
+		sup_logfile_write(p->p_logs[stream], buf, len + 1);
+		free(buf);
+	}
+	sup_ctl_tail_line(p, line, len);
+}
+
+/* Emits the complete lines in the buffer; a full buffer is a cut line. */
+static void
+sup_out_lines(struct sup_out *o, int flush)
+{
+	char	*start = o->o_buf, *nl;
+	size_t	 left = o->o_len;
+
+	while ((nl = memchr(start, '\n', left)) != NULL) {
+		sup_log_line(o->o_proc, o->o_stream, start, nl - start);
+		left -= nl - start + 1;
+		start = nl + 1;
+	}
+	if (left > 0 && (flush || left == sizeof(o->o_buf))) {
+		sup_log_line(o->o_proc, o->o_stream, start, left);
+		left = 0;
+	}
+	memmove(o->o_buf, start, left);
+	o->o_len = left;
+}
+
+static void
+sup_out_close(struct sup_out *o)
+{
+	sup_out_lines(o, 1);
+	o->o_proc->p_out[o->o_stream] = NULL;
+	event_free(o->o_ev);
+	close(o->o_fd);
+	free(o);
+}
+
+/*
+ * Returns -1 once the pipe is at EOF (or broken) and was closed, 0 when it
+ * is drained or a bounded number of reads were done: a worker that writes
+ * without pause must not keep the loop from everything else.
+ */
+static int
+sup_out_read(struct sup_out *o)
+{
+	ssize_t n;
+
+	for (int i = 0; i < 16; i++) {
+		n = read(o->o_fd, o->o_buf + o->o_len, sizeof(o->o_buf) - o->o_len);
+		if (n > 0) {
+			o->o_len += n;
+			sup_out_lines(o, 0);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		sup_out_close(o);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sup_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sup_out_read(arg);
+}
+
+void
+sup_out_attach(struct sup_proc *p, int stream, int fd)
+{
+	struct sup_out *o = xcalloc(1, sizeof(*o));
+
+	if (p->p_out[stream] != NULL)
+		sup_out_close(p->p_out[stream]);
+	o->o_proc = p;
+	o->o_stream = stream;
+	o->o_fd = fd;
+	o->o_ev = event_new(sup.s_base, fd, EV_READ | EV_PERSIST, sup_out_cb, o);
+	event_add(o->o_ev, NULL);
+	p->p_out[stream] = o;
+}
+
+void
+sup_out_detach(struct sup_proc *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->p_out[i] != NULL && sup_out_read(p->p_out[i]) == 0)
+			sup_out_close(p->p_out[i]);
+}

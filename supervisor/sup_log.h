@@ -1,0 +1,45 @@
+/*
+ * sup_log: worker output. A worker's stdout and stderr are pipes read by
+ * holdfastd; every line is re-emitted on holdfastd's stderr prefixed with
+ * the instance name, kept in the instance's ring buffer (tail_lines lines,
+ * kept across restarts) for `holdfastctl tail`, appended to the optional
+ * stdout_logfile/stderr_logfile (rotated by size), and pushed to any
+ * `tail -f` client.
+ */
+#ifndef HOLDFAST_SUP_LOG_H
+#define HOLDFAST_SUP_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sup_proc;
+struct sup_ring;
+struct sup_logfile;
+
+/* Lines longer than this are cut into several. */
+#define SUP_LINE_MAX	4096
+
+/* Starts reading fd (a pipe's read end) for stream 0 (stdout) or 1 (stderr). */
+void sup_out_attach(struct sup_proc *, int stream, int fd);
+/* Reads what is left and closes both pipes (the proc is going away). */
+void sup_out_detach(struct sup_proc *);
+/* One line of output (without its newline). */
+void sup_log_line(struct sup_proc *, int stream, const char *line, size_t len);
+
+struct sup_ring *sup_ring_new(int cap);
+void sup_ring_free(struct sup_ring *);
+void sup_ring_push(struct sup_ring *, const char *line, size_t len);
+int sup_ring_count(const struct sup_ring *);
+/* The i-th oldest line kept, i in [0, count). */
+const char *sup_ring_get(const struct sup_ring *, int i);
+
+/* Opens (appending) a log file rotated at maxbytes, keeping backups old
+ * files (path.1 .. path.N). NULL with errno on failure. */
+struct sup_logfile *sup_logfile_open(const char *path, int64_t maxbytes, int backups);
+void sup_logfile_write(struct sup_logfile *, const char *buf, size_t len);
+void sup_logfile_close(struct sup_logfile *);
+/* Sets up p_logs from the group's config (per-instance name when numprocs > 1). */
+void sup_proc_logfiles(struct sup_proc *);
+void sup_proc_logfiles_close(struct sup_proc *);
+
+#endif

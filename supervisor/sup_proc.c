@@ -1,0 +1,507 @@
+/*
+ * sup_proc: the executor of the state table, the reaper and the pass.
+ *
+ * Shape (after PostgreSQL's postmaster): SIGCHLD only makes the loop call
+ * sup_reap(), which waits for every exited child and records the status
+ * on its instance, nothing else; sup_pass() then turns recorded exits into
+ * events, moves rolling restarts and the shutdown along, and starts what
+ * should be running. The policy itself is sup_decide() (sup_state.c); the
+ * functions here carry out its actions and log each event in one format:
+ *
+ *   [WORKER_SPAWN] name=http:0 pid=4250 restarts=0
+ *   [WORKER_READY] name=http:0 pid=4250 startup=12ms
+ *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
+ *   [WORKER_BACKOFF] name=http:0 attempt=2/5 sleep=173ms
+ *   [WORKER_FATAL] name=http:0 attempts=5 last=code=1
+ *   [WORKER_HUNG] (sup_chan.c)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "sup.h"
+#include "sup_ctl.h"
+#include "sup_log.h"
+#include "util.h"
+
+struct sup sup;
+
+static const char *
+sup_signame(int sig, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev != NULL)
+		snprintf(buf, len, "SIG%s", abbrev);
+	else
+		snprintf(buf, len, "%d", sig);
+	return buf;
+}
+
+static void
+sup_rolling_step(struct sup_proc *p, enum sup_state st)
+{
+	struct sup_group *g = p->p_group;
+
+	if (!p->p_rolling || (st != SUP_RUNNING && st != SUP_FATAL &&
+	    st != SUP_EXITED && st != SUP_STOPPED))
+		return;
+	p->p_rolling = 0;
+	if (st != SUP_RUNNING && g->g_roll_next != -1) {
+		log_warnx("%s: rolling restart of %s stopped: %s is %s",
+		    g->g_name, g->g_name, p->p_name, sup_state_name(st));
+		g->g_roll_next = -1;
+	}
+}
+
+/* The one place a state changes; every transition is logged. */
+void
+sup_set_state(struct sup_proc *p, enum sup_state st)
+{
+	if (p->p_state == st)
+		return;
+	log_info("[WORKER_STATE] name=%s pid=%d %s -> %s", p->p_name,
+	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
+	p->p_state = st;
+	p->p_state_since_ms = now_mono_ms();
+	sup_rolling_step(p, st);
+}
+
+static void sup_timer_fire(evutil_socket_t, short, void *);
+
+static void
+sup_timer_arm(struct sup_proc *p, int64_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (p->p_timer == NULL)
+		p->p_timer = evtimer_new(sup.s_base, sup_timer_fire, p);
+	evtimer_del(p->p_timer);
+	evtimer_add(p->p_timer, &tv);
+}
+
+static void
+sup_timer_disarm(struct sup_proc *p)
+{
+	if (p->p_timer != NULL)
+		evtimer_del(p->p_timer);
+}
+
+/* One timer per instance; what it means depends on the state. */
+static void
+sup_timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup_proc *p = arg;
+
+	switch (p->p_state) {
+	case SUP_BACKOFF:
+		sup_proc_event(p, SUP_EV_BACKOFF_DONE);
+		break;
+	case SUP_STOPPING:
+		log_warnx("%s: pid %d still alive %lldms after the stop signal: SIGKILL",
+		    p->p_name, (int)p->p_pid, (long long)p->p_stopwait_ms);
+		sup_proc_event(p, SUP_EV_STOP_TIMEOUT);
+		break;
+	case SUP_STARTING:
+		/* startsecs passed: a program that never said hello has no
+		 * channel, and running this long is all it can prove. */
+		if (!p->p_hello)
+			sup_proc_event(p, SUP_EV_READY);
+		break;
+	default:
+		break;
+	}
+	sup_pass();
+}
+
+static int
+sup_exit_expected(const struct sup_proc *p)
+{
+	const struct cfg_worker *wc = p->p_group->g_wc;
+
+	if (wc == NULL || !WIFEXITED(p->p_exit_status))
+		return 0;
+	for (int i = 0; i < wc->nexitcodes; i++)
+		if (wc->exitcodes[i] == WEXITSTATUS(p->p_exit_status))
+			return 1;
+	return 0;
+}
+
+static struct sup_facts
+sup_facts_of(const struct sup_proc *p)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	struct sup_facts	 f;
+
+	memset(&f, 0, sizeof(f));
+	f.attempts = p->p_attempts;
+	f.startretries = wc != NULL ? wc->startretries : 0;
+	f.autorestart = wc != NULL ? wc->autorestart : CFG_RESTART_NEVER;
+	f.exit_expected = sup_exit_expected(p);
+	f.restart_pending = p->p_restart_pending && wc != NULL;
+	f.shutting_down = sup.s_shutting_down;
+	f.running_ms = p->p_ready_ms != 0 ? (int64_t)(now_mono_ms() - p->p_ready_ms) : 0;
+	f.backoff_reset_ms = wc != NULL ? wc->backoff_reset_ms : 0;
+	return f;
+}
+
+static void
+sup_act_spawn(struct sup_proc *p)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	char			 err[256];
+	pid_t			 pid;
+
+	p->p_restart_pending = 0;
+	p->p_ready_ms = 0;
+	p->p_stopsig = wc->stopsignal;
+	p->p_stopwait_ms = wc->stopwaitsecs_ms;
+	p->p_heartbeat_ms = wc->heartbeat_timeout_ms;
+	if (p->p_spawns++ > 0)
+		p->p_restarts++;
+	p->p_spawn_ms = now_mono_ms();
+	if ((pid = sup_spawn(p, err, sizeof(err))) == -1) {
+		log_warnx("[WORKER_SPAWN] name=%s failed: %s", p->p_name, err);
+		p->p_exit_status = 127 << 8;
+		snprintf(p->p_last_exit, sizeof(p->p_last_exit), "spawn-failed");
+		sup_proc_event(p, SUP_EV_EXIT);
+		return;
+	}
+	p->p_pid = pid;
+	log_info("[WORKER_SPAWN] name=%s pid=%d restarts=%d", p->p_name, (int)pid,
+	    p->p_restarts);
+	sup_timer_arm(p, wc->startsecs_ms);
+}
+
+static void
+sup_act_term(struct sup_proc *p)
+{
+	char sig[16];
+
+	if (p->p_pid == 0)
+		return;
+	log_info("%s: stopping pid %d with %s", p->p_name, (int)p->p_pid,
+	    sup_signame(p->p_stopsig, sig, sizeof(sig)));
+	if (kill(-p->p_pid, p->p_stopsig) == -1 && errno == ESRCH)
+		kill(p->p_pid, p->p_stopsig);
+	sup_hb_arm(p);	/* disarms: a stopping worker may stop beating */
+	sup_timer_arm(p, p->p_stopwait_ms);
+}
+
+static void
+sup_act_kill(struct sup_proc *p)
+{
+	if (p->p_pid == 0)
+		return;
+	if (kill(-p->p_pid, SIGKILL) == -1 && errno == ESRCH)
+		kill(p->p_pid, SIGKILL);
+}
+
+static void
+sup_act_backoff(struct sup_proc *p)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	int64_t			 ms;
+
+	ms = backoff_full_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
+	    p->p_attempts - 1, rand_unit());
+	log_warnx("[WORKER_BACKOFF] name=%s attempt=%d/%d last=%s sleep=%lldms",
+	    p->p_name, p->p_attempts, wc->startretries, p->p_last_exit, (long long)ms);
+	sup_timer_arm(p, ms);
+}
+
+/* Feeds one event to the table and carries out the decision. */
+void
+sup_proc_event(struct sup_proc *p, enum sup_event ev)
+{
+	struct sup_facts	f = sup_facts_of(p);
+	struct sup_decision	d = sup_decide(p->p_state, ev, &f);
+
+	log_debug("%s: %s in %s -> %s (%s)", p->p_name, sup_event_name(ev),
+	    sup_state_name(p->p_state), sup_state_name(d.next), d.why);
+	p->p_attempts = d.attempts;
+	if (d.act == SUP_ACT_SPAWN || d.act == SUP_ACT_CANCEL)
+		sup_timer_disarm(p);
+	if (d.next == SUP_FATAL)
+		log_errorx("[WORKER_FATAL] name=%s attempts=%d last=%s: not restarting "
+		    "until `holdfastctl start %s`", p->p_name, p->p_attempts,
+		    p->p_last_exit, p->p_name);
+	sup_set_state(p, d.next);
+	switch (d.act) {
+	case SUP_ACT_SPAWN:	sup_act_spawn(p); break;
+	case SUP_ACT_TERM:	sup_act_term(p); break;
+	case SUP_ACT_KILL:	sup_act_kill(p); break;
+	case SUP_ACT_BACKOFF:	sup_act_backoff(p); break;
+	case SUP_ACT_READY:
+		p->p_ready_ms = now_mono_ms();
+		log_info("[WORKER_READY] name=%s pid=%d startup=%llums", p->p_name,
+		    (int)p->p_pid, (unsigned long long)(p->p_ready_ms - p->p_spawn_ms));
+		break;
+	case SUP_ACT_CANCEL:
+	case SUP_ACT_RECORD:
+	case SUP_ACT_NONE:
+		break;
+	}
+}
+
+/* ---- reaping --------------------------------------------------------- */
+
+struct sup_proc *
+sup_find_pid(pid_t pid)
+{
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++)
+			if (g->g_procs[i]->p_pid == pid)
+				return g->g_procs[i];
+	return NULL;
+}
+
+static void
+sup_describe_exit(int status, char *buf, size_t len)
+{
+	char sig[16];
+
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal=%s", sup_signame(WTERMSIG(status), sig, sizeof(sig)));
+	else
+		snprintf(buf, len, "code=%d", WEXITSTATUS(status));
+}
+
+/* Waits for every exited child and records it; acts on nothing. */
+void
+sup_reap(void)
+{
+	struct sup_proc	*p;
+	pid_t		 pid;
+	int		 status;
+	char		 how[48];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((p = sup_find_pid(pid)) == NULL) {
+			/* Not ours: an orphan re-parented to us as PID 1. */
+			sup_describe_exit(status, how, sizeof(how));
+			log_info("reaped stray pid=%d %s", (int)pid, how);
+			continue;
+		}
+		p->p_exit_status = status;
+		p->p_exit_pending = 1;
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+}
+
+static void
+sup_proc_exited(struct sup_proc *p)
+{
+	uint64_t up = now_mono_ms() - p->p_spawn_ms;
+
+	sup_describe_exit(p->p_exit_status, p->p_last_exit, sizeof(p->p_last_exit));
+	log_info("[WORKER_EXIT] name=%s pid=%d %s uptime=%llu.%03llus restarts=%d",
+	    p->p_name, (int)p->p_pid, p->p_last_exit,
+	    (unsigned long long)(up / 1000), (unsigned long long)(up % 1000),
+	    p->p_restarts);
+	p->p_exit_pending = 0;
+	p->p_pid = 0;
+	sup_chan_detach(p);
+	sup_out_detach(p);
+	sup_timer_disarm(p);
+	sup_proc_event(p, SUP_EV_EXIT);
+}
+
+/* ---- the pass -------------------------------------------------------- */
+
+static int
+sup_proc_down(const struct sup_proc *p)
+{
+	return p->p_pid == 0 && p->p_state != SUP_STARTING &&
+	    p->p_state != SUP_RUNNING && p->p_state != SUP_STOPPING;
+}
+
+/* Stops the highest priority still up; exits the loop once all are down. */
+static void
+sup_shutdown_step(void)
+{
+	int	 top = -1, up = 0;
+
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++) {
+			struct sup_proc *p = g->g_procs[i];
+			int prio = g->g_wc != NULL ? g->g_wc->priority : 1000000;
+
+			if (p->p_state == SUP_BACKOFF)
+				sup_proc_event(p, SUP_EV_STOP);
+			if (!sup_proc_down(p) && prio > top)
+				top = prio;
+			up += !sup_proc_down(p);
+		}
+	if (up == 0) {
+		event_base_loopexit(sup.s_base, NULL);
+		return;
+	}
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++) {
+			struct sup_proc *p = g->g_procs[i];
+			int prio = g->g_wc != NULL ? g->g_wc->priority : 1000000;
+
+			if (prio == top && p->p_state != SUP_STOPPING && !sup_proc_down(p))
+				sup_proc_event(p, SUP_EV_STOP);
+		}
+}
+
+/* Next instance of a rolling restart, once the previous one is ready. */
+static void
+sup_rolling_pass(struct sup_group *g)
+{
+	struct sup_proc *p;
+
+	while (g->g_roll_next != -1) {
+		if (g->g_roll_next > 0 && g->g_procs[g->g_roll_next - 1]->p_rolling)
+			return;		/* still waiting for the previous one */
+		if (g->g_roll_next >= g->g_nprocs) {
+			log_info("%s: rolling restart done", g->g_name);
+			g->g_roll_next = -1;
+			return;
+		}
+		p = g->g_procs[g->g_roll_next++];
+		p->p_rolling = 1;
+		sup_proc_restart(p);
+	}
+}
+
+static void
+sup_free_retired(void)
+{
+	struct sup_group **gp = &sup.s_groups, *g;
+
+	while ((g = *gp) != NULL) {
+		int down = 1;
+
+		for (int i = 0; i < g->g_nprocs; i++)
+			down = down && sup_proc_down(g->g_procs[i]) &&
+			    !g->g_procs[i]->p_exit_pending;
+		if (g->g_retired && down) {
+			*gp = g->g_next;
+			log_info("%s: removed", g->g_name);
+			sup_group_free(g);
+		} else
+			gp = &g->g_next;
+	}
+}
+
+void
+sup_pass(void)
+{
+	struct sup_group *g;
+
+	for (g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++)
+			if (g->g_procs[i]->p_exit_pending)
+				sup_proc_exited(g->g_procs[i]);
+	if (sup.s_shutting_down) {
+		sup_shutdown_step();
+	} else {
+		sup_free_retired();
+		for (g = sup.s_groups; g != NULL; g = g->g_next) {
+			sup_rolling_pass(g);
+			for (int i = 0; i < g->g_nprocs; i++)
+				if (g->g_procs[i]->p_want_up &&
+				    g->g_procs[i]->p_state == SUP_STOPPED)
+					sup_proc_event(g->g_procs[i], SUP_EV_START);
+		}
+	}
+	sup_ctl_pass_done();
+}
+
+/* ---- operator requests ----------------------------------------------- */
+
+void
+sup_proc_start(struct sup_proc *p)
+{
+	p->p_want_up = 1;
+	if (p->p_state == SUP_STOPPING)
+		p->p_restart_pending = 1;
+	else
+		sup_proc_event(p, SUP_EV_START);
+}
+
+void
+sup_proc_stop(struct sup_proc *p)
+{
+	/* An operator stop ends a rolling restart of the group: its next step
+	 * would otherwise start what was just stopped. */
+	if (p->p_rolling || p->p_group->g_roll_next != -1)
+		p->p_group->g_roll_next = -1;
+	p->p_want_up = 0;
+	p->p_restart_pending = 0;
+	p->p_rolling = 0;
+	sup_proc_event(p, SUP_EV_STOP);
+}
+
+void
+sup_proc_restart(struct sup_proc *p)
+{
+	p->p_want_up = 1;
+	if (p->p_state == SUP_RUNNING || p->p_state == SUP_STARTING ||
+	    p->p_state == SUP_STOPPING) {
+		p->p_restart_pending = 1;
+		sup_proc_event(p, SUP_EV_STOP);
+	} else
+		sup_proc_event(p, SUP_EV_START);
+}
+
+void
+sup_group_restart(struct sup_group *g)
+{
+	if (g->g_nprocs == 1) {
+		sup_proc_restart(g->g_procs[0]);
+		return;
+	}
+	for (int i = 0; i < g->g_nprocs; i++)
+		g->g_procs[i]->p_rolling = 0;
+	g->g_roll_next = 0;
+	log_info("%s: rolling restart of %d instances", g->g_name, g->g_nprocs);
+	sup_rolling_pass(g);
+}
+
+static void
+sup_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	if (fd != -1 || what != 0)
+		log_warnx("shutdown: still running after %lldms: SIGKILL to all",
+		    (long long)sup.s_cfg->holdfast.shutdown_timeout_ms);
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++)
+			sup_act_kill(g->g_procs[i]);
+}
+
+void
+sup_shutdown(const char *why)
+{
+	struct timeval	tv;
+	int64_t		ms = sup.s_cfg->holdfast.shutdown_timeout_ms;
+
+	if (sup.s_shutting_down) {
+		/* Asked twice (a second Ctrl-C): no more waiting. */
+		log_warnx("%s during shutdown: SIGKILL to all", why);
+		sup_shutdown_deadline(-1, 0, NULL);
+		return;
+	}
+	log_info("shutting down (%s)", why);
+	sup.s_shutting_down = 1;
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
+		g->g_roll_next = -1;
+		for (int i = 0; i < g->g_nprocs; i++)
+			g->g_procs[i]->p_want_up = 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	sup.s_shutdown_timer = evtimer_new(sup.s_base, sup_shutdown_deadline, NULL);
+	evtimer_add(sup.s_shutdown_timer, &tv);
+	sup_pass();
+}

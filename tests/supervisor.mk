@@ -1,0 +1,28 @@
+# tests of supervisor/ and common/chan: units first, then real processes.
+check_PROGRAMS += tests/tools/testworker
+tests_tools_testworker_SOURCES = tests/tools/testworker.c
+tests_tools_testworker_LDADD = $(HOLDFAST_LIBS)
+
+check_PROGRAMS += tests/unit/test_chan tests/unit/test_sup_state
+TESTS += tests/unit/test_chan tests/unit/test_sup_state
+tests_unit_test_chan_SOURCES = tests/unit/test_chan.c
+tests_unit_test_chan_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_chan_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+tests_unit_test_sup_state_SOURCES = tests/unit/test_sup_state.c supervisor/sup_state.c
+tests_unit_test_sup_state_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/supervisor
+tests_unit_test_sup_state_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sup_state_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+# Integration: real holdfastd, real testworkers, real sockets.
+check_PROGRAMS += tests/integration/test_supervisor
+TESTS += tests/integration/test_supervisor
+tests_integration_test_supervisor_SOURCES = tests/integration/test_supervisor.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_ctl
+TESTS += tests/integration/test_supervisor_ctl
+tests_integration_test_supervisor_ctl_SOURCES = tests/integration/test_supervisor_ctl.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_ctl_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_ctl_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
