@@ -36,9 +36,10 @@ wat_assigned_from_log(const char *log)
 	return n;
 }
 
-/* kill_at: the chunk before which instance 1 is SIGKILLed; -1 never. */
+/* nmsg messages; kill_at: the chunk before which instance 1 is SIGKILLed
+ * (-1: never). */
 static void
-race(int ninstances, int kill_at)
+race(int ninstances, int nmsg, int kill_at)
 {
 	struct wat	t;
 	long long	sum = 0, mine;
@@ -50,7 +51,7 @@ race(int ninstances, int kill_at)
 	for (int i = 0; i < ninstances; i++)
 		ck_assert_int_eq(tu_wait_file_count(t.logs[i], "LISTEN holdfast_wa established",
 		    1, 10000), 1);
-	for (int c = 0; c < NMSG / CHUNK; c++) {
+	for (int c = 0; c < nmsg / CHUNK; c++) {
 		if (c == kill_at) {
 			tu_kill(t.workers[1], SIGKILL);
 			ck_assert_int_eq(tu_wait_pid(t.workers[1], 5000, NULL), 0);
@@ -63,9 +64,9 @@ race(int ninstances, int kill_at)
 	}
 	ck_assert_int_eq(wat_wait_scalar(&t, 0, 60000,
 	    "SELECT count(*) FROM wa_messages WHERE conversation_id IS NULL"), 0);
-	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages WHERE direction = 'in'"), NMSG);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages WHERE direction = 'in'"), nmsg);
 	/* Each message counted once on its session; one session per contact. */
-	ck_assert_int_eq(wat_scalar(&t, "SELECT sum(msgs_in) FROM conversations"), NMSG);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT sum(msgs_in) FROM conversations"), nmsg);
 	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM conversations"), NCONTACTS);
 	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages m JOIN conversations c "
 	    "ON c.id = m.conversation_id WHERE c.wa_id <> m.wa_id OR m.processed_at IS NULL"), 0);
@@ -78,7 +79,7 @@ race(int ninstances, int kill_at)
 	    "SELECT count(*) FROM wa_outbox WHERE status = 'sent'"), NCONTACTS);
 	ck_assert_int_eq(wat_scalar(&t, "SELECT count(DISTINCT to_wa_id) FROM wa_outbox"), NCONTACTS);
 	ck_assert_int_eq(wat_gs_count(&t), NCONTACTS);
-	/* The workers' own view: the shares add up to exactly NMSG. */
+	/* The workers' own view: the shares add up to exactly nmsg. */
 	if (kill_at >= 0) {
 		wat_stop_worker(&t, 0);
 		wat_done(&t);
@@ -91,25 +92,25 @@ race(int ninstances, int kill_at)
 		fprintf(stderr, "race(%d): instance %d assigned %lld\n", ninstances, i, mine);
 		sum += mine;
 	}
-	ck_assert_int_eq(sum, NMSG);
+	ck_assert_int_eq(sum, nmsg);
 	wat_done(&t);
 }
 
 START_TEST(two_instances)
 {
-	race(2, -1);
+	race(2, NMSG, -1);
 }
 END_TEST
 
 START_TEST(one_of_two_killed)
 {
-	race(2, NMSG / CHUNK / 2);
+	race(2, 3000, 3);
 }
 END_TEST
 
 START_TEST(four_instances)
 {
-	race(4, -1);
+	race(4, NMSG, -1);
 }
 END_TEST
 
