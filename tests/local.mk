@@ -7,3 +7,4 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 include $(srcdir)/tests/common.mk
 include $(srcdir)/tests/db.mk
 include $(srcdir)/tests/supervisor.mk
+include $(srcdir)/tests/fuzz.mk
