@@ -35,6 +35,8 @@ static struct {
 	const char	*cfgpath;
 	int		 json;
 	int		 follow;
+	int		 nowait;
+	int		 waiting;	/* this request waits for the processes */
 	long		 lines;
 	int		 fd;
 	char		*buf;
@@ -45,10 +47,10 @@ static void __attribute__((noreturn))
 ctl_usage(void)
 {
 	fprintf(stderr,
-	    "usage: holdfastctl [-s socket | -c config] [--json] command [args]\n"
+	    "usage: holdfastctl [-s socket | -c config] [--json] [--no-wait] command [args]\n"
 	    "commands:\n"
 	    "  status [NAME...]             state of every (or the named) process\n"
-	    "  start|stop|restart NAME...|all\n"
+	    "  start|stop|restart NAME...|all  (waits until done, unless --no-wait)\n"
 	    "  reload                       re-read the configuration\n"
 	    "  health                       database state seen by each worker\n"
 	    "  pid [NAME...]                holdfastd's pid, or the workers'\n"
@@ -110,7 +112,8 @@ ctl_connect(void)
 	if (connect(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "connect(%s): %s (is holdfastd running?)",
 		    path, strerror(errno));
-	if (!ctl.follow)
+	/* tail -f and a waited-on start/stop/restart take as long as they take. */
+	if (!ctl.follow && !ctl.waiting)
 		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	free(path);
 }
@@ -209,6 +212,11 @@ ctl_request(const char *cmd, char **names, int nnames)
 	if (strcmp(cmd, "tail") == 0) {
 		jw_kbool(w, "follow", ctl.follow);
 		jw_kint(w, "lines", ctl.lines);
+	}
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0) {
+		ctl.waiting = !ctl.nowait;
+		jw_kbool(w, "wait", ctl.waiting);
 	}
 	jw_obj_close(w);
 	ctl_connect();
@@ -403,6 +411,25 @@ ctl_simple(const char *cmd, char **names, int n, const char *done)
 	return CTL_EXIT_OK;
 }
 
+/* start/stop/restart: after waiting, 3 when a started one is not RUNNING. */
+static int
+ctl_change(const char *cmd, char **names, int n)
+{
+	yajl_val	 v = ctl_request(cmd, names, n);
+	yajl_val	 procs = json_get_array(v, "procs");
+	int		 rc = CTL_EXIT_OK;
+
+	if (procs == NULL)
+		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
+	if (!ctl.json)
+		ctl_table(procs);
+	if (ctl.waiting && strcmp(cmd, "stop") != 0 &&
+	    ctl_any(procs, "state", NULL, "RUNNING", 0))
+		rc = CTL_EXIT_NOT_RUNNING;
+	yajl_tree_free(v);
+	return rc;
+}
+
 static int
 ctl_run(const char *cmd, char **args, int n)
 {
@@ -412,7 +439,7 @@ ctl_run(const char *cmd, char **args, int n)
 	    strcmp(cmd, "restart") == 0) {
 		if (n == 0)
 			ctl_usage();
-		return ctl_simple(cmd, args, n, NULL);
+		return ctl_change(cmd, args, n);
 	}
 	if (strcmp(cmd, "pid") == 0)
 		return ctl_pid(args, n);
@@ -435,6 +462,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-wait", no_argument, NULL, 'W' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -449,6 +477,7 @@ main(int argc, char **argv)
 		case 'c': ctl.cfgpath = optarg; break;
 		case 'f': ctl.follow = 1; break;
 		case 'j': ctl.json = 1; break;
+		case 'W': ctl.nowait = 1; break;
 		case 'n':
 			if (parse_int(optarg, 0, 1000000, &n) == -1)
 				ctl_usage();

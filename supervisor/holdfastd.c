@@ -50,6 +50,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		sup_pass();
 		break;
 	case SIGHUP:
+		if (sup.s_shutting_down)
+			break;
 		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
 		(void)sup_reload(err, sizeof(err));
 		break;
@@ -75,28 +77,31 @@ test_config(const char *path)
 	return 0;
 }
 
-/* Groups in priority order (low first), so autostart follows it too. */
+/* Groups in priority order (low first), so autostart follows it too. A
+ * listen address that cannot be bound stops holdfastd: better refuse to
+ * start than run a service nobody can reach. */
 static void
 setup_groups(void)
 {
 	char			 err[256];
 	struct sup_group	**tail = &sup.s_groups;
-	int			 done[256] = { 0 };
+	int			 n = sup.s_cfg->nworkers, *done = xcalloc(n + 1, sizeof(int));
 
-	for (int n = 0; n < sup.s_cfg->nworkers; n++) {
+	for (int k = 0; k < n; k++) {
 		int best = -1;
 
-		for (int i = 0; i < sup.s_cfg->nworkers && i < 256; i++)
+		for (int i = 0; i < n; i++)
 			if (!done[i] && (best == -1 || sup.s_cfg->workers[i].priority <
 			    sup.s_cfg->workers[best].priority))
 				best = i;
-		if (best == -1)
-			break;
 		done[best] = 1;
-		if ((*tail = sup_group_new(&sup.s_cfg->workers[best], err, sizeof(err))) == NULL)
+		if ((*tail = sup_group_new(&sup.s_cfg->workers[best], err, sizeof(err))) == NULL) {
+			sup_ctl_close();
 			fatalx("[worker:%s]: %s", sup.s_cfg->workers[best].name, err);
+		}
 		tail = &(*tail)->g_next;
 	}
+	free(done);
 }
 
 static void
@@ -119,28 +124,33 @@ setup(void)
 	setup_groups();
 }
 
-int
-main(int argc, char **argv)
+static void
+teardown(struct event **evs, int nevs)
 {
-	const char	*cfgpath = DEFAULT_CONFIG;
+	sup_ctl_close();
+	while (sup.s_groups != NULL) {
+		struct sup_group *g = sup.s_groups;
+
+		sup.s_groups = g->g_next;
+		sup_group_free(g);
+	}
+	for (int i = 0; i < nevs; i++)
+		event_free(evs[i]);
+	if (sup.s_shutdown_timer != NULL)
+		event_free(sup.s_shutdown_timer);
+	event_base_free(sup.s_base);
+	cfg_free(sup.s_cfg);
+	free(sup.s_cfgpath);
+}
+
+/* Loads the config and runs until everything is stopped. */
+static int
+run(const char *cfgpath, int verbose)
+{
 	char		 err[CFG_ERRLEN];
-	int		 ch, verbose = 0, test = 0;
 	struct event	*evs[4];
 	const int	 sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 
-	while ((ch = getopt(argc, argv, "c:ftvh")) != -1) {
-		switch (ch) {
-		case 'c': cfgpath = optarg; break;
-		case 'f': break;
-		case 't': test = 1; break;
-		case 'v': verbose = 1; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (test)
-		return test_config(cfgpath);
 	log_init("holdfastd", LOG_LVL_INFO);
 	if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL) {
 		log_errorx("%s", err);
@@ -157,25 +167,30 @@ main(int argc, char **argv)
 	log_info("started: pid %d, config %s, control socket %s, %d group%s",
 	    (int)getpid(), sup.s_cfg->path, sup.s_cfg->holdfast.control_socket,
 	    sup.s_cfg->nworkers, sup.s_cfg->nworkers == 1 ? "" : "s");
-	/* A child that died before the SIGCHLD event existed is reaped here. */
-	sup_reap();
 	sup_pass();
 	event_base_dispatch(sup.s_base);
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");
-	sup_ctl_close();
-	while (sup.s_groups != NULL) {
-		struct sup_group *g = sup.s_groups;
-
-		sup.s_groups = g->g_next;
-		sup_group_free(g);
-	}
-	for (int i = 0; i < 4; i++)
-		event_free(evs[i]);
-	if (sup.s_shutdown_timer != NULL)
-		event_free(sup.s_shutdown_timer);
-	event_base_free(sup.s_base);
-	cfg_free(sup.s_cfg);
-	free(sup.s_cfgpath);
+	teardown(evs, 4);
 	return sup.s_exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*cfgpath = DEFAULT_CONFIG;
+	int		 ch, verbose = 0, test = 0;
+
+	while ((ch = getopt(argc, argv, "c:ftvh")) != -1) {
+		switch (ch) {
+		case 'c': cfgpath = optarg; break;
+		case 'f': break;
+		case 't': test = 1; break;
+		case 'v': verbose = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	return test ? test_config(cfgpath) : run(cfgpath, verbose);
 }

@@ -32,6 +32,9 @@
 struct sup_ctl_client {
 	struct chan_peer	*c_peer;
 	struct sup_proc		*c_follow;	/* tail -f */
+	struct sup_proc		**c_wait;	/* start/stop/restart waiting to finish */
+	int			 c_nwait;
+	int			 c_wait_up;	/* 1: until RUNNING, 0: until down */
 	uid_t			 c_uid;
 	struct sup_ctl_client	*c_next;
 };
@@ -249,36 +252,104 @@ sup_ctl_status(struct sup_ctl_client *c, yajl_val req)
 
 /* ---- start, stop, restart -------------------------------------------- */
 
+/*
+ * Waiting: a start/restart is done when each process is RUNNING with no
+ * restart left to do (or has ended up down: the reply says so, and
+ * holdfastctl exits 3); a stop is done when each one is down.
+ */
+static int
+sup_ctl_settled(const struct sup_proc *p, int up)
+{
+	int down = p->p_state == SUP_STOPPED || p->p_state == SUP_EXITED ||
+	    p->p_state == SUP_FATAL;
+
+	if (!up)
+		return down;
+	if (down)
+		return 1;
+	return p->p_state == SUP_RUNNING && !p->p_restart_pending &&
+	    !p->p_rolling && p->p_group->g_roll_next == -1;
+}
+
 static void
-sup_ctl_apply(struct sup_ctl_client *c, yajl_val req, void (*fn)(struct sup_proc *))
+sup_ctl_check_wait(struct sup_ctl_client *c)
+{
+	for (int i = 0; i < c->c_nwait; i++)
+		if (c->c_wait[i] != NULL && !sup_ctl_settled(c->c_wait[i], c->c_wait_up))
+			return;
+	int j = 0;
+
+	for (int i = 0; i < c->c_nwait; i++)	/* drop removed ones */
+		if (c->c_wait[i] != NULL)
+			c->c_wait[j++] = c->c_wait[i];
+	sup_ctl_procs(c, c->c_wait, j);
+	free(c->c_wait);
+	c->c_wait = NULL;
+	c->c_nwait = 0;
+}
+
+void
+sup_ctl_pass_done(void)
+{
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next)
+		if (c->c_wait != NULL)
+			sup_ctl_check_wait(c);
+}
+
+/* Replies now, or once the processes have settled when the client waits. */
+static void
+sup_ctl_finish(struct sup_ctl_client *c, yajl_val req, struct sup_proc **v, int n,
+    int up)
+{
+	int wait = 0;
+
+	sup_pass();
+	(void)json_get_bool(req, "wait", &wait);
+	if (!wait || c->c_wait != NULL) {
+		sup_ctl_procs(c, v, n);
+		free(v);
+		return;
+	}
+	c->c_wait = v;
+	c->c_nwait = n;
+	c->c_wait_up = up;
+	sup_ctl_check_wait(c);
+}
+
+static int
+sup_ctl_refuse_shutdown(struct sup_ctl_client *c, struct sup_proc **v)
+{
+	if (!sup.s_shutting_down)
+		return 0;
+	sup_ctl_error(c, "failed", "holdfastd is shutting down");
+	free(v);
+	return 1;
+}
+
+static void
+sup_ctl_apply(struct sup_ctl_client *c, yajl_val req, void (*fn)(struct sup_proc *),
+    int up)
 {
 	struct sup_proc	**v;
 	int		 n;
 
-	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0 || sup_ctl_refuse_shutdown(c, v))
 		return;
-	if (sup.s_shutting_down) {
-		sup_ctl_error(c, "failed", "holdfastd is shutting down");
-		free(v);
-		return;
-	}
 	for (int i = 0; i < n; i++)
 		fn(v[i]);
-	sup_pass();
-	sup_ctl_procs(c, v, n);
-	free(v);
+	sup_ctl_finish(c, req, v, n, up);
 }
 
 static void
 sup_ctl_start(struct sup_ctl_client *c, yajl_val req)
 {
-	sup_ctl_apply(c, req, sup_proc_start);
+	sup_ctl_apply(c, req, sup_proc_start, 1);
 }
 
 static void
 sup_ctl_stop(struct sup_ctl_client *c, yajl_val req)
 {
-	sup_ctl_apply(c, req, sup_proc_stop);
+	sup_ctl_apply(c, req, sup_proc_stop, 0);
 }
 
 /* A name that is a whole group (or "all") restarts groups, rolling. */
@@ -310,18 +381,11 @@ sup_ctl_restart(struct sup_ctl_client *c, yajl_val req)
 	struct sup_proc	**v;
 	int		 n;
 
-	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0 || sup_ctl_refuse_shutdown(c, v))
 		return;
-	if (sup.s_shutting_down) {
-		sup_ctl_error(c, "failed", "holdfastd is shutting down");
-		free(v);
-		return;
-	}
 	for (size_t i = 0; i < names->u.array.len; i++)
 		sup_ctl_restart_one(names->u.array.values[i]->u.string);
-	sup_pass();
-	sup_ctl_procs(c, v, n);
-	free(v);
+	sup_ctl_finish(c, req, v, n, 1);
 }
 
 /* ---- the rest --------------------------------------------------------- */
@@ -331,6 +395,10 @@ sup_ctl_reload(struct sup_ctl_client *c, yajl_val req)
 {
 	char err[CFG_ERRLEN];
 
+	if (sup.s_shutting_down) {
+		sup_ctl_error(c, "failed", "holdfastd is shutting down");
+		return;
+	}
 	if (sup_reload(err, sizeof(err)) == -1) {
 		sup_ctl_error(c, "failed", "reload refused, running config kept: %s", err);
 		return;
@@ -436,6 +504,7 @@ sup_ctl_unlink_client(struct sup_ctl_client *c)
 			break;
 		}
 	ctl.nclients--;
+	free(c->c_wait);
 	free(c);
 }
 
@@ -552,11 +621,15 @@ sup_ctl_tail_line(struct sup_proc *p, const char *line, size_t len)
 void
 sup_ctl_proc_gone(struct sup_proc *p)
 {
-	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next)
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		for (int i = 0; i < c->c_nwait; i++)
+			if (c->c_wait[i] == p)
+				c->c_wait[i] = NULL;
 		if (c->c_follow == p) {
 			c->c_follow = NULL;
 			sup_ctl_error(c, "nosuchprocess", "%s was removed", p->p_name);
 		}
+	}
 }
 
 /* ---- the socket ------------------------------------------------------- */

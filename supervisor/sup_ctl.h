@@ -21,7 +21,10 @@ int sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen
 void sup_ctl_close(void);
 /* A line of output from p, for `tail -f` clients. */
 void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
-/* p is being freed: drop its followers. */
+/* Called at the end of each sup_pass(): answers clients whose
+ * start/stop/restart has finished. */
+void sup_ctl_pass_done(void);
+/* p is being freed: drop its followers and waiters. */
 void sup_ctl_proc_gone(struct sup_proc *);
 
 #endif

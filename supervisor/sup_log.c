@@ -102,6 +102,21 @@ sup_ring_get(const struct sup_ring *r, int i)
 
 /* ---- log files with size rotation ------------------------------------ */
 
+/* Creates the missing directories above path (var/log on a first run). */
+static void
+sup_logfile_mkdirs(const char *path)
+{
+	char *dir = xstrdup(path);
+
+	for (char *s = dir + 1; *s != '\0'; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(dir, 0755);
+			*s = '/';
+		}
+	free(dir);
+}
+
 struct sup_logfile *
 sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 {
@@ -109,6 +124,7 @@ sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 	struct stat		 st;
 	int			 fd;
 
+	sup_logfile_mkdirs(path);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return NULL;
@@ -122,33 +138,47 @@ sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 	return l;
 }
 
-/* path.N-1 -> path.N ... path -> path.1, then a fresh path. */
+/*
+ * path.N-1 -> path.N ... path -> path.1, then a fresh path. The current
+ * file is hard-linked to path.1 and the fresh one renamed over it, so the
+ * name never disappears, even for an instant (tail -F, log shippers).
+ */
 static void
 sup_logfile_rotate(struct sup_logfile *l)
 {
-	char	*from, *to;
+	char	*from, *to, *tmp;
 	int	 fd;
 
-	for (int i = l->l_backups; i >= 1; i--) {
-		from = i == 1 ? xstrdup(l->l_path) : xasprintf("%s.%d", l->l_path, i - 1);
+	if (l->l_backups == 0) {
+		if (ftruncate(l->l_fd, 0) == 0)
+			l->l_size = 0;
+		return;
+	}
+	for (int i = l->l_backups; i >= 2; i--) {
+		from = xasprintf("%s.%d", l->l_path, i - 1);
 		to = xasprintf("%s.%d", l->l_path, i);
 		if (rename(from, to) == -1 && errno != ENOENT)
 			log_warn("rename(%s, %s)", from, to);
 		free(from);
 		free(to);
 	}
-	if (l->l_backups == 0 && ftruncate(l->l_fd, 0) == 0) {
+	to = xasprintf("%s.1", l->l_path);
+	tmp = xasprintf("%s.new", l->l_path);
+	(void)unlink(to);
+	if (link(l->l_path, to) == -1)
+		log_warn("link(%s, %s)", l->l_path, to);
+	fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_TRUNC, 0640);
+	if (fd == -1 || rename(tmp, l->l_path) == -1) {
+		log_warn("rotate(%s)", l->l_path);
+		if (fd != -1)
+			close(fd);
+	} else {
+		close(l->l_fd);
+		l->l_fd = fd;
 		l->l_size = 0;
-		return;
 	}
-	fd = open(l->l_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_TRUNC, 0640);
-	if (fd == -1) {
-		log_warn("open(%s)", l->l_path);
-		return;
-	}
-	close(l->l_fd);
-	l->l_fd = fd;
-	l->l_size = 0;
+	free(to);
+	free(tmp);
 }
 
 void

@@ -405,15 +405,17 @@ sup_pass(void)
 				sup_proc_exited(g->g_procs[i]);
 	if (sup.s_shutting_down) {
 		sup_shutdown_step();
-		return;
+	} else {
+		sup_free_retired();
+		for (g = sup.s_groups; g != NULL; g = g->g_next) {
+			sup_rolling_pass(g);
+			for (int i = 0; i < g->g_nprocs; i++)
+				if (g->g_procs[i]->p_want_up &&
+				    g->g_procs[i]->p_state == SUP_STOPPED)
+					sup_proc_event(g->g_procs[i], SUP_EV_START);
+		}
 	}
-	sup_free_retired();
-	for (g = sup.s_groups; g != NULL; g = g->g_next) {
-		sup_rolling_pass(g);
-		for (int i = 0; i < g->g_nprocs; i++)
-			if (g->g_procs[i]->p_want_up && g->g_procs[i]->p_state == SUP_STOPPED)
-				sup_proc_event(g->g_procs[i], SUP_EV_START);
-	}
+	sup_ctl_pass_done();
 }
 
 /* ---- operator requests ----------------------------------------------- */
@@ -431,6 +433,10 @@ sup_proc_start(struct sup_proc *p)
 void
 sup_proc_stop(struct sup_proc *p)
 {
+	/* An operator stop ends a rolling restart of the group: its next step
+	 * would otherwise start what was just stopped. */
+	if (p->p_rolling || p->p_group->g_roll_next != -1)
+		p->p_group->g_roll_next = -1;
 	p->p_want_up = 0;
 	p->p_restart_pending = 0;
 	p->p_rolling = 0;
@@ -466,8 +472,9 @@ sup_group_restart(struct sup_group *g)
 static void
 sup_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	log_warnx("shutdown: still running after %lldms: SIGKILL to all",
-	    (long long)sup.s_cfg->holdfast.shutdown_timeout_ms);
+	if (fd != -1 || what != 0)
+		log_warnx("shutdown: still running after %lldms: SIGKILL to all",
+		    (long long)sup.s_cfg->holdfast.shutdown_timeout_ms);
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
 		for (int i = 0; i < g->g_nprocs; i++)
 			sup_act_kill(g->g_procs[i]);
@@ -479,8 +486,12 @@ sup_shutdown(const char *why)
 	struct timeval	tv;
 	int64_t		ms = sup.s_cfg->holdfast.shutdown_timeout_ms;
 
-	if (sup.s_shutting_down)
+	if (sup.s_shutting_down) {
+		/* Asked twice (a second Ctrl-C): no more waiting. */
+		log_warnx("%s during shutdown: SIGKILL to all", why);
+		sup_shutdown_deadline(-1, 0, NULL);
 		return;
+	}
 	log_info("shutting down (%s)", why);
 	sup.s_shutting_down = 1;
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {

@@ -206,6 +206,8 @@ sup_child_fds(struct sup_child *c)
 			_exit(127);
 }
 
+/* Default dispositions first, then unblock (fork happened with all
+ * signals blocked), so nothing reaches a handler inherited from holdfastd. */
 static void
 sup_child_signals(void)
 {
@@ -342,6 +344,7 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 	const struct cfg_worker	*wc = p->p_group->g_wc;
 	struct sup_child	 c;
 	struct sup_pipes	 pp;
+	sigset_t		 all, old;
 	pid_t			 pid = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -355,8 +358,15 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 		return -1;
 	}
 	sup_child_prepare(p, &c, &pp);
+	/* All signals blocked across fork: until the child has reset the
+	 * handlers libevent installed, a signal sent to it (a stop right
+	 * after a start) would be reported to *our* loop through libevent's
+	 * shared socketpair, and a SIGTERM would look like one for holdfastd. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) == 0)
 		sup_child(&c);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		snprintf(err, errlen, "fork(%s): %s", p->p_name, strerror(errno));
 		sup_pipes_close(&pp);

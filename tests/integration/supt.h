@@ -34,6 +34,8 @@ supt_tw(void)
 	return tu_buildpath("tests/tools/testworker");
 }
 
+static int supt_log_count(struct supt *, const char *);
+
 static void
 supt_write_conf(struct supt *t, const char *workers)
 {
@@ -83,11 +85,16 @@ supt_start(struct supt *t, const char *tag, const char *workers)
 	ck_assert_msg(tu_wait_for(supt_up, t, 5000), "holdfastd did not come up");
 }
 
+/* Stops holdfastd; a sanitizer report in its log (--enable-sanitizers
+ * builds) fails the test, since holdfastd's errors would go unseen. */
 static void
 supt_finish(struct supt *t)
 {
 	if (t->pid > 0)
 		tu_stop(t->pid, 10000);
+	ck_assert_msg(supt_log_count(t, "Sanitizer") == 0 &&
+	    supt_log_count(t, "runtime error:") == 0,
+	    "sanitizer report in %s", t->log);
 	tu_rmrf(t->dir);
 	free(t->dir);
 	free(t->conf);

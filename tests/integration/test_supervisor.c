@@ -57,6 +57,10 @@ START_TEST(test_crash_loop_fatal_then_start)
 	tu_sh("sleep 0.3", NULL);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=b"), 3);
 	ck_assert_int_eq(supt_ctl(&t, "status b >/dev/null", NULL), 3);
+	/* Starting it unfixed: a fresh round of retries, FATAL again, and
+	 * holdfastctl (which waits) says it is not RUNNING. */
+	ck_assert_int_eq(supt_ctl(&t, "start b >/dev/null", NULL), 3);
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_FATAL] name=b attempts=3"), 2);
 	/* The operator fixes the fault and starts it. */
 	unlink(fault);
 	ck_assert_int_eq(supt_ctl(&t, "start b", &out), 0);

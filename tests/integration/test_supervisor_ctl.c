@@ -7,7 +7,10 @@
  * never refuses a connection; the control socket shrugs off garbage, 1 MiB
  * lines, half messages and unknown commands, refuses a peer uid it does not
  * allow, is created 0600, replaces a stale socket and does not steal a live
- * one; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
+ * one; a bare command is found through the libexec search and the child
+ * gets HOLDFAST_CONFIG (absolute), HOLDFAST_INSTANCE, HOLDFAST_CHANNEL_FD,
+ * HOLDFAST_HEARTBEAT_MS and its environment=; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
+ * log files; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
  * checks a config like `nginx -t`.
  */
 #include <pwd.h>
@@ -141,6 +144,9 @@ START_TEST(test_rolling_restart_no_refused)
 		client_loop(port, stop, report);
 	tu_sh("sleep 0.2", NULL);
 	ck_assert_int_eq(supt_ctl(&t, "restart web >/dev/null", NULL), 0);
+	/* restart waited for the whole roll: both are new already. */
+	ck_assert_int_ne(supt_pid(&t, "web:0"), p0);
+	ck_assert_int_ne(supt_pid(&t, "web:1"), p1);
 	ck_assert_msg(supt_wait_state(&t, "web:1", "RUNNING", p1, 5000), "web:1 not restarted");
 	ck_assert_msg(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000), "web:0 not restarted");
 	ck_assert_int_eq(tu_wait_file_count(t.log, "web: rolling restart done", 1, 5000), 1);
@@ -409,10 +415,18 @@ START_TEST(test_ctl_exit_codes)
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"RUNNING\""));
 	ck_assert_msg(strstr(out, "\"served\":7") != NULL, "no stats in %s", out);
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "start off >/dev/null", NULL), 0);
+	/* start waits until RUNNING (so no polling is needed); --no-wait not. */
+	ck_assert_int_eq(supt_ctl(&t, "start off", &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "RUNNING"));
+	free(out);
+	ck_assert_int_eq(supt_ctl(&t, "--no-wait restart off", &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "STOPPING"));
+	free(out);
 	ck_assert(supt_wait_state(&t, "off", "RUNNING", 0, 5000));
-	ck_assert_int_eq(supt_ctl(&t, "stop all >/dev/null", NULL), 0);
-	ck_assert(supt_wait_state(&t, "ok", "STOPPED", 0, 5000));
+	ck_assert_int_eq(supt_ctl(&t, "stop all", &out), 0);
+	ck_assert_ptr_null(strstr(out, "RUNNING"));
+	ck_assert_ptr_null(strstr(out, "STOPPING"));
+	free(out);
 	ck_assert_int_eq(supt_ctl(&t, "shutdown", &out), 0);
 	free(out);
 	{
@@ -463,6 +477,90 @@ START_TEST(test_user_drop)
 }
 END_TEST
 
+START_TEST(test_output_capture)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *out = NULL, *logf, *log1, *cmd, *ctl;
+	struct stat	 st;
+
+	ini = xasprintf("[worker:w]\ncommand = %s -p 2 -P 20\n"
+	    "stdout_logfile = var/log/w.log\nlogfile_maxbytes = 300\n"
+	    "logfile_backups = 2\n", tw);
+	supt_start(&t, "sup-output", ini);
+	logf = xasprintf("%s/var/log/w.log", t.dir);
+	log1 = xasprintf("%s/var/log/w.log.1", t.dir);
+	/* Each line on holdfastd's stderr, prefixed with the instance. */
+	ck_assert(tu_wait_file_count(t.log, "w: stdout line 1", 1, 5000));
+	ck_assert(tu_wait_file_count(t.log, "w: stderr line 1", 1, 5000));
+	/* Rotated by size, old files kept. */
+	ck_assert_msg(tu_wait_file_count(log1, "tick", 1, 5000), "no rotation to w.log.1");
+	ck_assert_int_eq(stat(logf, &st), 0);
+	ck_assert_int_le(st.st_size, 300);
+	/* tail -f streams new lines as they come. */
+	ctl = tu_buildpath("supervisor/holdfastctl");
+	cmd = xasprintf("timeout 0.5 %s -s %s tail -f -n 0 w", ctl, t.sock);
+	tu_sh(cmd, &out);
+	ck_assert_msg(strstr(out, "tick") != NULL, "tail -f printed: %s", out);
+	ck_assert_ptr_null(strstr(out, "stdout line 0"));	/* -n 0 */
+	free(out);
+	free(cmd);
+	free(ctl);
+	free(logf);
+	free(log1);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+/* The environment block of a process, with NULs turned into newlines. */
+static char *
+proc_environ(pid_t pid)
+{
+	char	*path = xasprintf("/proc/%d/environ", (int)pid), *env;
+	size_t	 len;
+
+	env = tu_read_file(path, &len);
+	free(path);
+	for (size_t i = 0; env != NULL && i < len; i++)
+		if (env[i] == '\0')
+			env[i] = '\n';
+	return env;
+}
+
+START_TEST(test_command_lookup_and_env)
+{
+	struct supt	 t;
+	char		*tools = tu_buildpath("tests/tools"), *env, *want;
+	pid_t		 pid;
+
+	/* A bare name is found through HOLDFAST_LIBEXECDIR (a build tree). */
+	setenv("HOLDFAST_LIBEXECDIR", tools, 1);
+	supt_start(&t, "sup-lookup", "[worker:lk]\ncommand = testworker\n"
+	    "environment = GREETING=\"hello world\"\n"
+	    "[worker:missing]\ncommand = no-such-program-hf\nstartretries = 1\n");
+	ck_assert(supt_wait_state(&t, "lk", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "missing", "FATAL", 0, 5000));
+	ck_assert_int_eq(supt_log_count(&t, "command not found: no-such-program-hf"), 1);
+	pid = supt_pid(&t, "lk");
+	env = proc_environ(pid);
+	ck_assert_ptr_nonnull(env);
+	want = xasprintf("\nHOLDFAST_CONFIG=%s\n", t.conf);
+	ck_assert_msg(strstr(env, want) != NULL || strncmp(env, want + 1, strlen(want) - 1) == 0,
+	    "no absolute HOLDFAST_CONFIG in %s", env);
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_INSTANCE=lk\n"));
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_HEARTBEAT_MS=3333\n"));
+	ck_assert_ptr_nonnull(strstr(env, "GREETING=hello world\n"));
+	ck_assert_ptr_nonnull(strstr(env, "HOLDFAST_CHANNEL_FD=3\n"));
+	/* No listen address: no LISTEN_FDS (the rolling test covers them). */
+	ck_assert_ptr_null(strstr(env, "LISTEN_FDS="));
+	free(want);
+	free(env);
+	supt_finish(&t);
+	free(tools);
+}
+END_TEST
+
 START_TEST(test_config_check)
 {
 	char	*dir = tu_tmpdir("sup-t"), *hd = tu_buildpath("supervisor/holdfastd");
@@ -506,6 +604,8 @@ main(void)
 	tcase_add_test(tc, test_ctl_socket_stale_and_live);
 	tcase_add_test(tc, test_ctl_exit_codes);
 	tcase_add_test(tc, test_user_drop);
+	tcase_add_test(tc, test_output_capture);
+	tcase_add_test(tc, test_command_lookup_and_env);
 	tcase_add_test(tc, test_config_check);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
