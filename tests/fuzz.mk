@@ -19,7 +19,7 @@
 #   make clean-fuzz
 #       removes the clang builds (work/ and crashes/ are kept).
 
-FUZZ_ALL = cfg chan json
+FUZZ_ALL = cfg chan json sip wa_payload http
 FUZZ_TARGETS = $(FUZZ_ALL)
 FUZZ_SECONDS = 60
 FUZZ_NICE = 10
@@ -33,7 +33,8 @@ FUZZ_COMMON = $(srcdir)/common/log.c $(srcdir)/common/util.c \
 FUZZ_LIBS = $(LIBEVENT_LIBS) $(YAJL_LIBS) $(INIH_LIBS)
 FUZZ_BUILD = $(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CPPFLAGS) -I$(srcdir)/tests/fuzz -o $@
 
-FUZZ_REPLAYS = tests/fuzz/replay_cfg tests/fuzz/replay_chan tests/fuzz/replay_json
+FUZZ_REPLAYS = tests/fuzz/replay_cfg tests/fuzz/replay_chan tests/fuzz/replay_json \
+	tests/fuzz/replay_sip tests/fuzz/replay_wa_payload tests/fuzz/replay_http
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict
@@ -59,8 +60,39 @@ tests/fuzz/bin/fuzz_json: $(srcdir)/tests/fuzz/fuzz_json.c $(FUZZ_COMMON)
 	@$(MKDIR_P) tests/fuzz/bin
 	$(FUZZ_BUILD) $(srcdir)/tests/fuzz/fuzz_json.c $(FUZZ_COMMON) $(FUZZ_LIBS)
 
+tests_fuzz_replay_sip_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/fuzz_sip.c
+tests_fuzz_replay_sip_CPPFLAGS = $(TELEPHONY_CPPFLAGS) -DFUZZ_TARGET='"sip"'
+tests_fuzz_replay_sip_LDADD = workers/telephony/libtelephony.a $(HOLDFAST_LIBS)
+tests/fuzz/bin/fuzz_sip: $(srcdir)/tests/fuzz/fuzz_sip.c $(srcdir)/workers/telephony/sip_msg.c \
+		$(FUZZ_COMMON)
+	@$(MKDIR_P) tests/fuzz/bin
+	$(FUZZ_BUILD) -I$(srcdir)/workers/telephony $(srcdir)/tests/fuzz/fuzz_sip.c \
+		$(srcdir)/workers/telephony/sip_msg.c $(FUZZ_COMMON) $(FUZZ_LIBS)
+
+FUZZ_HTTP_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/workers/http $(CRYPTO_CFLAGS)
+FUZZ_HTTP_LIBS = workers/http/libhfhttp.a $(HOLDFAST_LIBS) $(CRYPTO_LIBS)
+
+tests_fuzz_replay_wa_payload_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h \
+	tests/fuzz/fuzz_wa_payload.c
+tests_fuzz_replay_wa_payload_CPPFLAGS = $(FUZZ_HTTP_CPPFLAGS) -DFUZZ_TARGET='"wa_payload"'
+tests_fuzz_replay_wa_payload_LDADD = $(FUZZ_HTTP_LIBS)
+tests/fuzz/bin/fuzz_wa_payload: $(srcdir)/tests/fuzz/fuzz_wa_payload.c \
+		$(srcdir)/workers/http/wa_payload.c $(FUZZ_COMMON)
+	@$(MKDIR_P) tests/fuzz/bin
+	$(FUZZ_BUILD) -I$(srcdir)/workers/http $(srcdir)/tests/fuzz/fuzz_wa_payload.c \
+		$(srcdir)/workers/http/wa_payload.c $(FUZZ_COMMON) $(FUZZ_LIBS) $(CRYPTO_LIBS)
+
+tests_fuzz_replay_http_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/fuzz_http.c
+tests_fuzz_replay_http_CPPFLAGS = $(FUZZ_HTTP_CPPFLAGS) -DFUZZ_TARGET='"http"'
+tests_fuzz_replay_http_LDADD = $(FUZZ_HTTP_LIBS)
+tests/fuzz/bin/fuzz_http: $(srcdir)/tests/fuzz/fuzz_http.c \
+		$(srcdir)/workers/http/http_route.c $(FUZZ_COMMON)
+	@$(MKDIR_P) tests/fuzz/bin
+	$(FUZZ_BUILD) -I$(srcdir)/workers/http $(srcdir)/tests/fuzz/fuzz_http.c \
+		$(srcdir)/workers/http/http_route.c $(FUZZ_COMMON) $(FUZZ_LIBS)
+
 # Frames and datagrams are bounded at 64 KiB; let the fuzzer reach the limits.
-FUZZ_MAXLEN_ARGS = case $$t in chan|sip) echo -max_len=70000;; wa_payload) echo -max_len=65536;; *) echo -max_len=8192;; esac
+FUZZ_MAXLEN_ARGS = case $$t in chan|sip) echo -max_len=70000;; wa_payload) echo -max_len=32768;; *) echo -max_len=8192;; esac
 
 fuzz-build:
 	@for t in $(FUZZ_TARGETS); do \
