@@ -112,17 +112,27 @@ fuzz_json_one(const uint8_t *data, size_t size)
 	yajl_tree_free(root);
 }
 
-struct fuzz_json_arg {
+/* One input at a time, handed to a long-lived thread (creating a thread
+ * per input costs more than the parse). */
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
 	const uint8_t	*data;
 	size_t		 size;
-};
+	int		 pending;	/* an input waits for the thread */
+} fuzz_json_box = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0 };
 
 static void *
 fuzz_json_thread(void *arg)
 {
-	struct fuzz_json_arg *a = arg;
-
-	fuzz_json_one(a->data, a->size);
+	pthread_mutex_lock(&fuzz_json_box.mu);
+	for (;;) {
+		while (!fuzz_json_box.pending)
+			pthread_cond_wait(&fuzz_json_box.cv, &fuzz_json_box.mu);
+		fuzz_json_one(fuzz_json_box.data, fuzz_json_box.size);
+		fuzz_json_box.pending = 0;
+		pthread_cond_broadcast(&fuzz_json_box.cv);
+	}
 	return NULL;
 }
 
@@ -135,15 +145,25 @@ fuzz_json_thread(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_json_arg	a = { data, size };
-	pthread_attr_t		attr;
-	pthread_t		t;
+	static int	started;
+	pthread_attr_t	attr;
+	pthread_t	t;
 
-	if (pthread_attr_init(&attr) != 0 ||
-	    pthread_attr_setstacksize(&attr, FUZZ_JSON_STACK) != 0 ||
-	    pthread_create(&t, &attr, fuzz_json_thread, &a) != 0)
-		abort();
-	pthread_join(t, NULL);
-	pthread_attr_destroy(&attr);
+	if (!started) {
+		if (pthread_attr_init(&attr) != 0 ||
+		    pthread_attr_setstacksize(&attr, FUZZ_JSON_STACK) != 0 ||
+		    pthread_create(&t, &attr, fuzz_json_thread, NULL) != 0)
+			abort();
+		pthread_attr_destroy(&attr);
+		started = 1;
+	}
+	pthread_mutex_lock(&fuzz_json_box.mu);
+	fuzz_json_box.data = data;
+	fuzz_json_box.size = size;
+	fuzz_json_box.pending = 1;
+	pthread_cond_broadcast(&fuzz_json_box.cv);
+	while (fuzz_json_box.pending)
+		pthread_cond_wait(&fuzz_json_box.cv, &fuzz_json_box.mu);
+	pthread_mutex_unlock(&fuzz_json_box.mu);
 	return 0;
 }
