@@ -21,4 +21,4 @@ tests_integration_test_http_LDADD = $(HTTP_UNIT_LIBS) $(LIBCRYPT_LIBS)
 
 # The libFuzzer target (built by hand with clang; see its header) and the
 # benchmark (make bench).
-EXTRA_DIST += tests/fuzz/fuzz_http.c bench/http.sh
+EXTRA_DIST += bench/http.sh
