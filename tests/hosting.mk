@@ -1,0 +1,8 @@
+# tests of production hosting (systemd notify, PID 1 in a container, two
+# hosts on one PostgreSQL) and of the security review (issue 7).
+check_PROGRAMS += tests/integration/test_hosting
+TESTS += tests/integration/test_hosting
+tests_integration_test_hosting_SOURCES = tests/integration/test_hosting.c \
+	tests/integration/supt.h
+tests_integration_test_hosting_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_hosting_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
