@@ -38,7 +38,7 @@ TESTS += tests/integration/test_db_basic
 check_PROGRAMS += tests/integration/test_admin
 tests_integration_test_admin_SOURCES = tests/integration/test_admin.c
 tests_integration_test_admin_CFLAGS = $(TEST_CFLAGS)
-tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(LIBCRYPT_LIBS)
+tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS) $(LIBCRYPT_LIBS)
 TESTS += tests/integration/test_admin
 
 check_PROGRAMS += tests/integration/test_db_network
