@@ -126,6 +126,7 @@ main(void)
 	tcase_add_test(tc, two_instances);
 	tcase_add_test(tc, four_instances);
 	tcase_add_test(tc, one_of_two_killed);
+	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
