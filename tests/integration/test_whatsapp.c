@@ -299,6 +299,7 @@ main(void)
 	tcase_add_test(tc, outbox_over_tls);
 	tcase_add_test(tc, statuses_forward_only);
 	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
+	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
