@@ -19,7 +19,5 @@ holdfast_http_SOURCES = \
 holdfast_http_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(LIBCRYPT_CFLAGS)
 holdfast_http_LDADD = workers/http/libhfhttp.a $(WORKER_LIBS) $(CRYPTO_LIBS) $(LIBCRYPT_LIBS)
 
-# holdfast-http's own migration (PL/pgSQL read functions): embedded with the
-# others by common/db.mk's rule, in version order.
-db_schema_files += $(srcdir)/etc/schema/0002_http_read_functions.sql
-EXTRA_DIST += etc/schema/0002_http_read_functions.sql
+# holdfast-http's migration (0002, PL/pgSQL read functions) is embedded
+# with the others: see the migration list in common/db.mk.
