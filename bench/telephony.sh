@@ -25,7 +25,7 @@ worker_pid=
 cleanup() {
 	[ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
 	pg_ctl_as stop -m immediate >/dev/null 2>&1
-	rm -rf "$work"
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
