@@ -6,3 +6,14 @@ tests_integration_test_hosting_SOURCES = tests/integration/test_hosting.c \
 	tests/integration/supt.h
 tests_integration_test_hosting_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_hosting_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+# The security review: source rules (SQL parameterised, constant-time
+# compares) and the behaviour of the running system.
+TESTS += tests/integration/test_security_grep.sh
+EXTRA_DIST += tests/integration/test_security_grep.sh
+check_PROGRAMS += tests/integration/test_security
+TESTS += tests/integration/test_security
+tests_integration_test_security_SOURCES = tests/integration/test_security.c \
+	tests/integration/supt.h
+tests_integration_test_security_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_security_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
