@@ -17,3 +17,11 @@ tests_integration_test_security_SOURCES = tests/integration/test_security.c \
 	tests/integration/supt.h
 tests_integration_test_security_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_security_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+# Two holdfastd trees sharing one PostgreSQL (signed webhooks: libcrypto).
+check_PROGRAMS += tests/integration/test_hosting_multi
+TESTS += tests/integration/test_hosting_multi
+tests_integration_test_hosting_multi_SOURCES = tests/integration/test_hosting_multi.c \
+	tests/integration/supt.h
+tests_integration_test_hosting_multi_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
+tests_integration_test_hosting_multi_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(CRYPTO_LIBS)
