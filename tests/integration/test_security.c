@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include "pgt.h"
 #include "supt.h"
@@ -470,6 +471,165 @@ START_TEST(test_login_rate_per_address)
 }
 END_TEST
 
+/* ---- size limits (the table in docs/deployment.md) ---- */
+
+/* A raw TCP connection to 127.0.0.1:port, or -1. */
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_in	sin;
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads until EOF or ms pass; returns the bytes read (-1: timed out). */
+static ssize_t
+read_to_eof(int fd, char *buf, size_t len, int ms)
+{
+	uint64_t	deadline = now_mono_ms() + ms;
+	size_t		got = 0;
+
+	for (;;) {
+		struct pollfd	pfd = { fd, POLLIN, 0 };
+		int64_t		left = (int64_t)(deadline - now_mono_ms());
+		ssize_t		n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return -1;
+		if ((n = read(fd, buf + got, len - 1 - got)) <= 0) {
+			buf[got] = '\0';
+			return (ssize_t)got;
+		}
+		got += (size_t)n;
+		if (got >= len - 1)
+			return (ssize_t)got;
+	}
+}
+
+static int
+hup(void *arg)
+{
+	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
+}
+
+/* The HTTP limits not covered by test_http (max_body, max_webhook_body:
+ * 413 there), the control socket's client cap and the config's line
+ * length. No database needed: the worker serves /healthz without one. */
+START_TEST(test_size_limits)
+{
+	struct supt	 t;
+	char		*http = tu_buildpath("holdfast-http"), *ini, *hdr, *rb = NULL;
+	char		 buf[4096];
+	int		 p1 = tu_free_port(SOCK_STREAM), p2, fd, fds[70], held[3], n;
+	uint64_t	 t0;
+	ssize_t		 got;
+
+	p2 = tu_free_port(SOCK_STREAM);
+	while (p2 == p1)
+		p2 = tu_free_port(SOCK_STREAM);
+	ini = xasprintf("[database]\nconninfo = host=127.0.0.1 port=9 dbname=x connect_timeout=1\n"
+	    "[worker:h1]\ncommand = %s\nlisten = 127.0.0.1:%d\n"
+	    "max_header_size = 8KiB\nrequest_timeout = 500ms\n"
+	    "[worker:h2]\ncommand = %s\nlisten = 127.0.0.1:%d\nmax_connections = 3\n",
+	    http, p1, http, p2);
+	supt_start(&t, "sec-limits", ini);
+	ck_assert(tu_wait_for(hup, &p1, 15000));
+	ck_assert(tu_wait_for(hup, &p2, 15000));
+
+	/* max_header_size: 9 KiB of headers is answered 431 in JSON. */
+	hdr = xmalloc(9 * 1024 + 32);
+	snprintf(hdr, 32, "X-Pad: ");
+	memset(hdr + 7, 'a', 9 * 1024);
+	strcpy(hdr + 7 + 9 * 1024, "\r\n");
+	ck_assert_int_eq(tu_http(p1, "GET", "/healthz", hdr, NULL, 0, &rb, NULL, 5000), 431);
+	ck_assert_ptr_nonnull(strstr(rb, "\"status\":431"));
+	free(rb);
+	free(hdr);
+
+	/* request_timeout: a client that never finishes its request is cut
+	 * off (slowloris), well before a second. */
+	ck_assert_int_ge(fd = tcp_connect(p1), 0);
+	ck_assert_int_gt(write(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32), 0);
+	t0 = now_mono_ms();
+	got = read_to_eof(fd, buf, sizeof(buf), 5000);
+	ck_assert_msg(got >= 0, "a half request was kept open for 5 s");
+	ck_assert_msg(now_mono_ms() - t0 < 3000, "closed only after %llums",
+	    (unsigned long long)(now_mono_ms() - t0));
+	close(fd);
+
+	/* max_connections: with 3 connections held, a 4th is told 503. */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_ge(held[i] = tcp_connect(p2), 0);
+		ck_assert_int_gt(write(held[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34), 0);
+		ck_assert_int_gt(read(held[i], buf, sizeof(buf)), 0);
+	}
+	ck_assert_int_eq(tu_http(p2, "GET", "/healthz", NULL, NULL, 0, &rb, NULL, 5000), 503);
+	ck_assert_ptr_nonnull(strstr(rb, "Too many connections"));
+	free(rb);
+	for (int i = 0; i < 3; i++)
+		close(held[i]);
+	ck_assert(tu_wait_for(hup, &p2, 5000));
+
+	/* The control socket takes 64 clients; the next is told so, and
+	 * holdfastctl works again once they are gone. */
+	for (n = 0; n < 64; n++) {
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t.sock);
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(fds[n], (struct sockaddr *)&sun, sizeof(sun)), 0);
+	}
+	{
+		char *out = NULL;
+
+		ck_assert_int_eq(supt_ctl(&t, "status 2>&1", &out), 1);
+		ck_assert_msg(strstr(out, "too many control connections") != NULL, "%s", out);
+		free(out);
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert(tu_wait_for(supt_up, &t, 5000));
+	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	supt_finish(&t);
+
+	/* The config: a line over 4 KiB is refused with file:line. */
+	{
+		char	*dir = tu_tmpdir("sec-cfgline"), *conf = xasprintf("%s/l.conf", dir);
+		char	*line = xmalloc(5001), *text, *cmd, *out = NULL, *hd;
+
+		memset(line, 'x', 5000);
+		line[5000] = '\0';
+		text = xasprintf("[holdfast]\nlog_level = info ; %s\n", line);
+		tu_write_file(conf, text);
+		hd = tu_buildpath("supervisor/holdfastd");
+		cmd = xasprintf("%s -t -c %s 2>&1", hd, conf);
+		ck_assert_int_eq(tu_sh(cmd, &out), 1);
+		ck_assert_msg(strstr(out, "l.conf:2: line too long") != NULL, "%s", out);
+		free(out);
+		free(cmd);
+		free(hd);
+		free(text);
+		free(line);
+		free(conf);
+		tu_rmrf(dir);
+		free(dir);
+	}
+	free(ini);
+	free(http);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -483,6 +643,7 @@ main(void)
 	tcase_add_test(tc, test_privilege_drop);
 	tcase_add_test(tc, test_no_secret_in_output);
 	tcase_add_test(tc, test_login_rate_per_address);
+	tcase_add_test(tc, test_size_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
