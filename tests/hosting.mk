@@ -25,3 +25,7 @@ tests_integration_test_hosting_multi_SOURCES = tests/integration/test_hosting_mu
 	tests/integration/supt.h
 tests_integration_test_hosting_multi_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
 tests_integration_test_hosting_multi_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(CRYPTO_LIBS)
+
+# The deployment guide and its Kubernetes manifests ship in the tarball.
+EXTRA_DIST += docs/deployment.md docs/k8s/configmap.yaml docs/k8s/secret.yaml \
+	docs/k8s/deployment.yaml docs/k8s/service.yaml
