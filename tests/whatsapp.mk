@@ -33,7 +33,3 @@ tests_integration_test_whatsapp_outage_SOURCES = tests/integration/test_whatsapp
 tests_integration_test_whatsapp_outage_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_outage_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp_outage
-
-# The integration suites spawn the worker: build it for `make check` even
-# while it is only in EXTRA_PROGRAMS (see workers/whatsapp/local.mk).
-check_SCRIPTS = workers/whatsapp/holdfast-whatsapp$(EXEEXT)

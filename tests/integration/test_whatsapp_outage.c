@@ -156,13 +156,13 @@ outage(const char *how, int down_ms)
 
 START_TEST(db_fast_shutdown)
 {
-	outage("fast", 5000);
+	outage("fast", 4000);
 }
 END_TEST
 
 START_TEST(db_crash)
 {
-	outage("kill9", 4000);
+	outage("kill9", 3000);
 }
 END_TEST
 

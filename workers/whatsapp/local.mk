@@ -1,6 +1,5 @@
 # workers/whatsapp: holdfast-whatsapp, the session processor.
-# Built on request until common/cfg, chan and db link (then pkglibexec_PROGRAMS).
-EXTRA_PROGRAMS = workers/whatsapp/holdfast-whatsapp
+pkglibexec_PROGRAMS += workers/whatsapp/holdfast-whatsapp
 workers_whatsapp_holdfast_whatsapp_SOURCES = \
 	workers/whatsapp/wa_main.c \
 	workers/whatsapp/wa.h workers/whatsapp/wa_loop.c \
