@@ -35,7 +35,7 @@ tree_ready(void *arg)
 static void
 tree_start(struct tree *tr, struct pgt *pg, const char *tag)
 {
-	char	*http = tu_buildpath("holdfast-http");
+	char	*http = tu_buildpath("workers/http/holdfast-http");
 	char	*wa = tu_buildpath("workers/whatsapp/holdfast-whatsapp");
 	char	*text;
 

@@ -85,7 +85,7 @@ static int ready503(void *arg) { return ready_is(*(int *)arg, 503); }
 static pid_t
 start_worker(const char *conf, const char *log)
 {
-	char *argv[] = { tu_buildpath("holdfast-http"), "-c", (char *)conf, NULL };
+	char *argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", (char *)conf, NULL };
 
 	return tu_spawn(argv, NULL, log);
 }
@@ -826,7 +826,7 @@ START_TEST(supervised)
 	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
 	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
 	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
-	    pgt_conninfo(pg, "hf"), tu_buildpath("holdfast-http"), p) < 0 ||
+	    pgt_conninfo(pg, "hf"), tu_buildpath("workers/http/holdfast-http"), p) < 0 ||
 	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
 	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
 	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)

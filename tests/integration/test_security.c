@@ -252,7 +252,7 @@ rig_unready(void *arg)
 static void
 rig_start(struct rig *r, const char *tag, int login_rate)
 {
-	char	*http = tu_buildpath("holdfast-http");
+	char	*http = tu_buildpath("workers/http/holdfast-http");
 	char	*wa = tu_buildpath("workers/whatsapp/holdfast-whatsapp");
 	char	*tel = tu_buildpath("workers/telephony/holdfast-telephony");
 	char	*admin = tu_buildpath("workers/admin/holdfast-admin");
@@ -527,7 +527,7 @@ hup(void *arg)
 START_TEST(test_size_limits)
 {
 	struct supt	 t;
-	char		*http = tu_buildpath("holdfast-http"), *ini, *hdr, *rb = NULL;
+	char		*http = tu_buildpath("workers/http/holdfast-http"), *ini, *hdr, *rb = NULL;
 	char		 buf[4096];
 	int		 p1 = tu_free_port(SOCK_STREAM), p2, fd, fds[70], held[3], n;
 	uint64_t	 t0;
