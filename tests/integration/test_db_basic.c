@@ -3,10 +3,12 @@
  * is fine: parameterised queries, per-session settings and
  * application_name, transactions that roll back as a whole and retry on
  * serialization failures, LISTEN with resync, pre-ping and recycling
- * without a caller-visible error, migrations applied exactly once when
- * several processes start together, unknown conninfo options ignored, host
- * names resolved without blocking, and
- * failover to a promoted streaming standby (multi-host conninfo).
+ * without a caller-visible error, migrations applied exactly once and
+ * without a single failure when several processes start together (even
+ * while the lock is held past their session timeouts), holdfast-admin's
+ * migrate quiet on stderr, unknown conninfo options ignored, host names
+ * resolved without blocking, and failover to a promoted streaming standby
+ * (multi-host conninfo).
  */
 #include <sys/wait.h>
 
