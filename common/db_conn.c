@@ -676,6 +676,7 @@ dbc_close(struct db_conn *c)
 	if (c == NULL)
 		return;
 	db_dns_abandon(c);
+	db_migrate_abandon(c);
 	dbc_unwatch(c);
 	if (c->dc_timer != NULL)
 		event_free(c->dc_timer);

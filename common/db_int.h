@@ -47,6 +47,7 @@ enum dbc_state {
 };
 
 struct db_conn;
+struct db_mig;
 
 #define DBC_NPREP	32	/* prepared statements cached per connection */
 #define DBC_PIPELINE	1	/* one implicit transaction, pipelined */
@@ -101,6 +102,7 @@ struct db_conn {
 	struct db_req		*dc_req;	/* the request it serves, if any */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
 	struct db_dns		*dc_dns;	/* resolving host names */
+	struct db_mig		*dc_mig;	/* the migration run on it */
 };
 TAILQ_HEAD(db_conn_list, db_conn);
 
@@ -243,6 +245,7 @@ void db_listen_free(struct db *);
 /* db_migrate.c */
 void db_migrate_async(struct db_conn *, void (*done)(struct db_conn *,
     const struct db_error *));
+void db_migrate_abandon(struct db_conn *);
 
 /* db_schema.c (generated from the etc/schema files) */
 struct db_migration {
