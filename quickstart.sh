@@ -16,7 +16,7 @@ VAR="$TOP/var"
 say() { printf '\033[1mquickstart:\033[0m %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-PACKAGES=(build-essential autoconf automake libtool pkg-config
+PACKAGES=(build-essential autoconf automake libtool pkg-config openssl
 	libevent-dev libpq-dev libyajl-dev check libinih-dev libssl-dev
 	libcrypt-dev postgresql-15 postgresql-contrib sip-tester wrk curl
 	procps iproute2 util-linux hyperfine valgrind)

@@ -17,7 +17,7 @@ db_schema_files = \
 EXTRA_DIST += common/db_schema.sh
 BUILT_SOURCES += common/db_schema.c
 CLEANFILES += common/db_schema.c
-common/db_schema.c: $(srcdir)/common/db_schema.sh $(db_schema_files)
+common/db_schema.c: $(srcdir)/common/db_schema.sh $(srcdir)/common/db.mk $(db_schema_files)
 	$(AM_V_GEN)$(MKDIR_P) common && \
 	$(SHELL) $(srcdir)/common/db_schema.sh $(db_schema_files) > $@-t && \
 	mv $@-t $@

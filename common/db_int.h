@@ -53,9 +53,9 @@ struct db_conn;
 #define DBC_PREPARE	2	/* use (and fill) the prepared-statement cache */
 
 struct dbc_prep {
-	uint32_t	 p_hash;
+	uint64_t	 p_hash;
 	char		*p_sql;		/* NULL: free slot */
-	char		 p_name[16];
+	char		 p_name[24];
 };
 
 /* An exec's outcome: err NULL on success. Results are freed after it. */
@@ -115,6 +115,7 @@ struct db_req {
 	int			 rq_cancelled;
 	int			 rq_queued;
 	int			 rq_retrying;	/* on db_retrying, timer pending */
+	int			 rq_prep_retried;	/* one rerun after 26000/42P05 */
 	uint64_t		 rq_deadline_ms;
 	db_result_cb		 rq_cb;
 	void			*rq_arg;
@@ -192,6 +193,7 @@ struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);
 void dbc_exec(struct db_conn *, const struct db_stmt *, int n, int flags,
     int64_t timeout_ms, dbc_exec_cb, void *);
 void dbc_close(struct db_conn *);
+void dbc_forget_prepared(struct db_conn *);
 void dbc_idle(struct db_conn *);
 void dbc_error_from_conn(struct db_conn *, struct db_error *);
 void dbc_set_error(struct db_error *, enum db_class, const char *reason,

@@ -58,6 +58,7 @@ struct db_mig {
 	int		 m_step;
 	int		 m_next;	/* next migration index */
 	int		 m_applied;
+	int		*m_have;	/* per migration: already applied */
 	char		 m_version[16];
 };
 
@@ -75,6 +76,7 @@ db_mig_finish(struct db_conn *c, struct db_mig *m, const struct db_error *e)
 	else if (m->m_applied > 0)
 		log_info("[DB_MIGRATE] applied %d migration(s), schema version %d",
 		    m->m_applied, db_schema_version());
+	free(m->m_have);
 	free(m);
 	done(c, e);
 }
@@ -90,12 +92,14 @@ db_mig_cb(struct db_conn *c, const struct db_error *e, PGresult **res,
 		return;
 	}
 	if (m->m_step == 3) {
-		/* versions read: skip what is there */
-		while (m->m_next < db_nmigrations && db_migration_applied(
-		    nres > 0 ? res[0] : NULL, db_migrations[m->m_next].version))
-			m->m_next++;
-		/* later versions may be present too (another host ran a
-		 * newer build): apply only the ones missing */
+		/* versions read: remember which are there (another host may
+		 * run a newer build: apply only the missing ones) */
+		int i;
+
+		m->m_have = xcalloc(db_nmigrations + 1, sizeof(int));
+		for (i = 0; i < db_nmigrations; i++)
+			m->m_have[i] = db_migration_applied(nres > 0 ? res[0] : NULL,
+			    db_migrations[i].version);
 	}
 	db_mig_step(c, m);
 }
@@ -121,6 +125,9 @@ db_mig_step(struct db_conn *c, struct db_mig *m)
 		s.sql = db_sql_versions;
 		break;
 	default:
+		if ((m->m_step - 4) % 4 == 0 && m->m_step < 1000)
+			while (m->m_next < db_nmigrations && m->m_have[m->m_next])
+				m->m_next++;
 		if (m->m_next >= db_nmigrations) {
 			if (m->m_step > 1000) {
 				db_mig_finish(c, m, NULL);

@@ -3,3 +3,4 @@
 # install must never overwrite an operator's holdfast.conf.
 dist_doc_DATA = etc/holdfast.conf
 EXTRA_DIST += $(srcdir)/etc/schema/*.sql
+EXTRA_DIST += etc/holdfast.service

@@ -12,6 +12,8 @@ for f in "$src"/etc/schema/*.sql; do
 done
 dups=$(ls "$src"/etc/schema/*.sql | xargs -n1 basename | sed 's/_.*//' | sort | uniq -d)
 [ -z "$dups" ] || { echo "FAIL: migration versions used twice: $dups"; rc=1; }
+others=$(grep -l db_schema_files $(find "$src" -name '*.mk' -not -path '*/var/*') | grep -v 'common/db.mk$')
+[ -z "$others" ] || { echo "FAIL: db_schema_files is extended outside common/db.mk: $others"; rc=1; }
 n=$(ls "$src"/etc/schema/*.sql | wc -l)
 [ $rc -eq 0 ] && echo "ok: $n migrations, all embedded, versions unique"
 exit $rc

@@ -11,3 +11,4 @@ include $(srcdir)/tests/telephony.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/whatsapp.mk
 include $(srcdir)/tests/fuzz.mk
+include $(srcdir)/tests/hosting.mk

@@ -65,9 +65,10 @@ START_TEST(test_query_and_session)
 	struct db_error		 de;
 
 	env_up(&e);
+	e.cfg.pool_size = 1;
 	env_start(&e);
 	ck_assert_int_eq(dbt_log_count("[DB_POOL] pool_pre_ping=true pool_recycle=300s "
-	    "statement_timeout=2000ms size=2 "), 1);
+	    "statement_timeout=2000ms size=1 "), 1);
 	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
 	ck_assert(r.ok);
 	ck_assert_str_eq(r.value, "42");
@@ -90,6 +91,14 @@ START_TEST(test_query_and_session)
 	dbt_query(e.base, e.db, "SELECT * FROM nope", 0, NULL, &r);
 	ck_assert_str_eq(r.reason, "UndefinedTable");
 	ck_assert(db_is_up(e.db));
+	/* the session lost our prepared statements (as behind a
+	 * transaction-mode pooler): the caller does not notice */
+	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
+	dbt_query(e.base, e.db, "DEALLOCATE ALL", 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.message);
+	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
+	ck_assert_msg(r.ok, "%s %s", r.reason, r.message);
+	ck_assert_str_eq(r.value, "42");
 	/* migrated on the first connect */
 	dbt_query(e.base, e.db, "SELECT count(*) FROM schema_migrations", 0, NULL, &r);
 	ck_assert_int_eq(atoi(r.value), db_schema_version());
@@ -362,7 +371,9 @@ START_TEST(test_migrate_concurrently)
 	}
 	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM schema_migrations"),
 	    db_schema_version());
+	/* each version applied by exactly one of the four */
 	ck_assert_int_eq(dbt_log_count("[DB_MIGRATE] version 1 (init) applied"), 1);
+	ck_assert_int_eq(dbt_log_count(") applied"), db_schema_version());
 	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM pg_tables "
 	    "WHERE tablename IN ('users','auth_tokens','wa_messages','conversations',"
 	    "'wa_outbox','calls','schema_migrations')"), 7);
