@@ -117,13 +117,13 @@ fuzz: fuzz-build
 			tests/fuzz/work/$$t.log | tail -3 | sed "s/^/  /"; \
 	done; exit $$fail
 
-# Only inputs under 4 KiB are merged, to keep the committed corpus small
+# Only inputs of at most 1 KiB are merged, to keep the committed corpus small
 # (the seeds cover the size limits).
 fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 		rm -rf tests/fuzz/work/$$t.small; \
 		$(MKDIR_P) tests/fuzz/work/$$t tests/fuzz/work/$$t.small; \
-		find tests/fuzz/work/$$t -type f -size -4k \
+		find tests/fuzz/work/$$t -type f -size -2k \
 			-exec cp {} tests/fuzz/work/$$t.small/ \; ; \
 		tests/fuzz/bin/fuzz_$$t -merge=1 `$(FUZZ_MAXLEN_ARGS)` \
 			$(srcdir)/tests/fuzz/corpus/$$t tests/fuzz/work/$$t.small \
