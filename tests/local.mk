@@ -10,3 +10,4 @@ include $(srcdir)/tests/supervisor.mk
 include $(srcdir)/tests/telephony.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/whatsapp.mk
+include $(srcdir)/tests/system.mk
