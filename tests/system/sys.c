@@ -24,6 +24,7 @@
 #define SYS_SECRET	"sys_app_secret"
 #define SYS_EMAIL	"agent@example.com"
 #define SYS_PASSWORD	"correct horse battery"
+#define SYS_ROLE	"holdfast"	/* the workers' role: not a superuser */
 
 const char *const sys_proc_names[SYS_NPROC] = { "http:0", "http:1", "whatsapp", "telephony" };
 const char *const sys_group_names[SYS_NGROUP] = { "http", "whatsapp", "telephony" };
@@ -64,8 +65,15 @@ sys_conninfo_port(struct sys *s, int port)
 {
 	const char	*ci = pgt_conninfo(s->pg, "hf"), *p = strstr(ci, "port=");
 	const char	*rest = strchr(p, ' ');
+	char		*a = xasprintf("%.*sport=%d%s", (int)(p - ci), ci, port, rest ? rest : "");
+	char		*u = strstr(a, "user=postgres"), *b;
 
-	return xasprintf("%.*sport=%d%s", (int)(p - ci), ci, port, rest ? rest : "");
+	if (u == NULL)
+		return a;
+	*u = '\0';
+	b = xasprintf("%suser=" SYS_ROLE "%s", a, u + strlen("user=postgres"));
+	free(a);
+	return b;
 }
 
 static void
@@ -78,12 +86,12 @@ sys_write_conf(struct sys *s, const char *worker_extra)
 	char	*text;
 
 	/* Short timeouts so each fault is seen and left within seconds: a
-	 * 1 s statement_timeout, 2 s client deadline, backoff capped at 1 s. */
+	 * 1 s statement_timeout, 1.5 s client deadline, 1 s to connect, backoff capped at 1 s. */
 	text = xasprintf(
 	    "[holdfast]\ncontrol_socket = run/hf.sock\nstate_dir = %s/state\n"
 	    "log_level = info\nshutdown_timeout = 10s\n"
 	    "[database]\nconninfo = %s\npool_size = 2\nstatement_timeout = 1s\n"
-	    "query_timeout = 2s\nconnect_timeout = 2s\nbackoff_initial = 100ms\n"
+	    "query_timeout = 1500ms\nconnect_timeout = 1s\nbackoff_initial = 100ms\n"
 	    "backoff_max = 1s\n"
 	    "[whatsapp]\nverify_token = sys-vtok\napp_secret = " SYS_SECRET "\n"
 	    "access_token = sys-token\ngraph_api_url = http://127.0.0.1:9\n"
@@ -100,6 +108,19 @@ sys_write_conf(struct sys *s, const char *worker_extra)
 	free(http);
 	free(wa);
 	free(tel);
+}
+
+/* The workers connect as an ordinary role owning the schema, as in
+ * production: superuser_reserved_connections then applies to them. */
+static void
+sys_role(struct sys *s)
+{
+	ck_assert_int_eq(sys_psql(s, "CREATE ROLE " SYS_ROLE " LOGIN; "
+	    "ALTER SCHEMA public OWNER TO " SYS_ROLE), 0);
+	ck_assert_int_eq(sys_psql(s, "DO $$ DECLARE r record; BEGIN "
+	    "FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP "
+	    "EXECUTE format('ALTER TABLE %I OWNER TO " SYS_ROLE "', r.tablename); "
+	    "END LOOP; END $$"), 0);
 }
 
 static void
@@ -141,6 +162,7 @@ sys_start(struct sys *s, const char *pg_opts, const char *worker_extra)
 	free(st);
 	s->http_port = tu_free_port(SOCK_STREAM);
 	s->sip_port = tu_free_port(SOCK_DGRAM);
+	sys_role(s);
 	sys_write_conf(s, worker_extra);
 	sys_useradd(s);
 	sys_spawn_hfd(s);
