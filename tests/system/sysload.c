@@ -49,9 +49,22 @@ sl_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Counts code; a connection error or timeout is also logged (stderr)
+ * with the time, so it can be matched with holdfastd's log. */
 static void
-sl_count(int code)
+sl_count(int code, const char *path)
 {
+	if (code < 0) {
+		struct timespec	 ts;
+		struct tm	 tm;
+		char		 when[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ld %s: %s\n", when, ts.tv_nsec / 1000000, path,
+		    code == -1 ? "connection error" : "timeout");
+	}
 	switch (code) {
 	case 200: st.s200++; break;
 	case 401: st.s401++; break;
@@ -118,7 +131,7 @@ sl_webhook(int port, const char *secret, long n)
 	st.webhooks++;
 	code = tu_http(port, "POST", "/webhooks/whatsapp", hdr, body, strlen(body),
 	    NULL, NULL, SL_TIMEOUT_MS);
-	sl_count(code);
+	sl_count(code, "/webhooks/whatsapp");
 	if (code == 200) {
 		st.acked++;
 		fprintf(sl_acked, "%s\n", wamid);
@@ -136,7 +149,7 @@ sl_login(int port, const char *email, const char *pw, char *tok, size_t toklen)
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
 	code = tu_http(port, "POST", "/api/auth/login", "Content-Type: application/json",
 	    body, strlen(body), &rb, NULL, SL_TIMEOUT_MS);
-	sl_count(code);
+	sl_count(code, "/api/auth/login");
 	if (code == 200 && rb != NULL && (p = strstr(rb, "\"token\":\"")) != NULL) {
 		p += 9;
 		if ((q = strchr(p, '"')) != NULL && (size_t)(q - p) < toklen) {
@@ -154,7 +167,7 @@ sl_read(int port, const char *tok)
 
 	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", tok[0] ? tok : "none");
 	sl_count(tu_http(port, "GET", "/api/conversations", hdr, NULL, 0, NULL, NULL,
-	    SL_TIMEOUT_MS));
+	    SL_TIMEOUT_MS), "/api/conversations");
 }
 
 static void

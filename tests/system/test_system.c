@@ -47,9 +47,9 @@ static void
 shape_init(void)
 {
 	if (getenv("SYSTEM_SOAK") != NULL)
-		sh = (struct shape){ 20000, 60000, 50, 40, 30, 8000 };
+		sh = (struct shape){ 20000, 62000, 50, 40, 30, 8000 };
 	else
-		sh = (struct shape){ 4000, 8000, 3, 15, 10, 3000 };
+		sh = (struct shape){ 4000, 6000, 3, 15, 10, 3000 };
 }
 
 /* ---- one row per fault, figures per worker group ---- */
@@ -260,6 +260,8 @@ static int	 flap_last;
 static void
 f_flap_tick(struct sys *s, long elapsed)
 {
+	/* down, up, down, ...: the fault's length is an odd number of 2 s
+	 * halves, so it ends down and the recovery time means something */
 	int down = (int)((elapsed / 2000) % 2 == 0);
 
 	if (down != flap_last)
@@ -347,9 +349,12 @@ f_lock(struct sys *s)
 	char	*argv[] = { psql, "-XAtq", "-h", "127.0.0.1", "-p", port, "-U",
 	    "postgres", "-d", "hf", "-c", sql, NULL };
 	char	*env[] = { "PGAPPNAME=sys-locker", NULL };
+	char	*log;
 
 	snprintf(port, sizeof(port), "%d", pgt_port(s->pg));
-	locker = tu_spawn(argv, env, NULL);
+	log = xasprintf("%s/locker.log", s->dir);
+	locker = tu_spawn(argv, env, log);
+	free(log);
 	free(psql);
 	free(sql);
 }
@@ -483,7 +488,7 @@ run_kill9(struct sys *s)
 	struct load	 l;
 	int		 per = 1200;
 	struct rec	*r = proc_begin(s, "kill9-workers", "", &before, &l,
-	    2000 + SYS_NPROC * sh.kills * per);
+	    2000 + SYS_NPROC * sh.kills * (per + 1000));
 
 	for (int k = 0; k < sh.kills; k++)
 		for (int i = 0; i < SYS_NPROC; i++) {
@@ -581,6 +586,8 @@ run_kill_hfd(struct sys *s)
 	if (tu_http(s->http_port, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 5000) != 200)
 		mfail(r, "HTTP port not back");
 	load_finish(s, r, &l);
+	for (int i = 0; i < SYS_NPROC; i++)	/* a new holdfastd counts from 0 */
+		before.p[i].restarts = 0;
 	snap_compare(s, r, &before);
 	snprintf(r->note, sizeof(r->note), "%d orphans; refused connections and failed "
 	    "calls while down are expected", orphans);
@@ -669,9 +676,12 @@ table(FILE *f)
 		for (int g = 0; g < SYS_NGROUP; g++)
 			row(f, &recs[i], g);
 	fprintf(f, "\nFaults: ");
-	for (int i = 0; i < nrec; i++)
-		fprintf(f, "%s%s (%s%s%.1f s)", i ? "; " : "", recs[i].name, recs[i].note,
-		    recs[i].dur_ms ? ", " : "", recs[i].dur_ms ? recs[i].dur_ms / 1000.0 : 0.0);
+	for (int i = 0; i < nrec; i++) {
+		fprintf(f, "%s%s (%s", i ? "; " : "", recs[i].name, recs[i].note);
+		if (recs[i].dur_ms)
+			fprintf(f, ", %.1f s", recs[i].dur_ms / 1000.0);
+		fprintf(f, ")");
+	}
 	fprintf(f, ".\n");
 }
 
