@@ -85,7 +85,11 @@ sys_write_conf(struct sys *s, const char *worker_extra)
 	char	*tel = tu_buildpath("workers/telephony/holdfast-telephony");
 	char	*text;
 
-	/* Short timeouts so each fault is seen and left within seconds: a
+	/* backoff_reset = 2s: the kill -9 loop kills each instance every few
+	 * seconds on purpose; with the default 60 s window holdfastd counts
+	 * five such deaths in a minute as a crash loop and leaves the worker
+	 * FATAL (its policy, reported; not what this test is about).
+	 * Short timeouts so each fault is seen and left within seconds: a
 	 * 1 s statement_timeout, 1.5 s client deadline, 1 s to connect, backoff capped at 1 s. */
 	text = xasprintf(
 	    "[holdfast]\ncontrol_socket = run/hf.sock\nstate_dir = %s/state\n"
@@ -97,9 +101,10 @@ sys_write_conf(struct sys *s, const char *worker_extra)
 	    "access_token = sys-token\ngraph_api_url = http://127.0.0.1:9\n"
 	    "poll_interval = 500ms\nsession_idle_timeout = 1h\n"
 	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n"
-	    "login_rate = 100000\n"
-	    "[worker:whatsapp]\ncommand = %s\nheartbeat_timeout = 3s\n"
-	    "[worker:telephony]\ncommand = %s\nlisten = udp:127.0.0.1:%d\n%s",
+	    "login_rate = 100000\nbackoff_reset = 2s\n"
+	    "[worker:whatsapp]\ncommand = %s\nheartbeat_timeout = 3s\nbackoff_reset = 2s\n"
+	    "[worker:telephony]\ncommand = %s\nlisten = udp:127.0.0.1:%d\n"
+	    "backoff_reset = 2s\n%s",
 	    s->dir, ci, http, s->http_port, wa, tel, s->sip_port,
 	    worker_extra ? worker_extra : "");
 	ck_assert_int_eq(tu_write_file(s->conf, text), 0);
@@ -144,10 +149,27 @@ sys_spawn_hfd(struct sys *s)
 	free(argv[0]);
 }
 
+/* A failed assertion exits the test process: holdfastd (and through it
+ * its workers) must not outlive it. */
+static struct sys	*sys_current;
+static pid_t		 sys_owner;
+
+static void
+sys_atexit(void)
+{
+	if (sys_current != NULL && getpid() == sys_owner && sys_current->hfd > 0)
+		tu_stop(sys_current->hfd, 10000);
+}
+
 void
 sys_start(struct sys *s, const char *pg_opts, const char *worker_extra)
 {
 	char *st;
+
+	if (sys_owner == 0)
+		atexit(sys_atexit);
+	sys_current = s;
+	sys_owner = getpid();
 
 	memset(s, 0, sizeof(*s));
 	s->pg = pgt_start(pg_opts);
@@ -175,6 +197,8 @@ sys_finish(struct sys *s)
 {
 	if (s->hfd > 0)
 		tu_stop(s->hfd, 15000);
+	s->hfd = 0;
+	sys_current = NULL;
 	fp_stop(s->fp);
 	pgt_destroy(s->pg);
 	if (getenv("SYSTEM_KEEP") == NULL)
@@ -309,15 +333,17 @@ sys_load_start(struct sys *s, const char *tag, int rate, int duration_ms)
 }
 
 void
-sys_load_wait(struct sys *s, pid_t pid, const char *tag, struct sys_load *l)
+sys_load_wait(struct sys *s, pid_t pid, const char *tag, int total_ms, struct sys_load *l)
 {
 	char	*path = xasprintf("%s/%s.stats", s->dir, tag), *text;
 	int	 status;
 
-	/* bounded: its own duration plus the slowest request (15 s) */
-	if (tu_wait_pid(pid, 120000, &status) != 0) {
+	/* bounded: its own duration plus the slowest request (15 s); on TERM
+	 * it ends after the request it is in */
+	if (tu_wait_pid(pid, total_ms + 30000, &status) != 0) {
 		tu_kill(pid, SIGTERM);
-		tu_wait_pid(pid, 5000, &status);
+		if (tu_wait_pid(pid, 20000, &status) != 0)
+			tu_kill(pid, SIGKILL);
 	}
 	memset(l, 0, sizeof(*l));
 	text = tu_read_file(path, NULL);
@@ -330,14 +356,14 @@ sys_load_wait(struct sys *s, pid_t pid, const char *tag, struct sys_load *l)
 	free(path);
 }
 
-/* A temp table of the acknowledged wamids of tag (psql's client-side
+/* A temp table "acked" of the lines of file list (psql's client-side
  * \copy: the server cannot read the test's directory), then sql on it. */
 static long
-sys_acked_query(struct sys *s, const char *tag, const char *sql)
+sys_list_query(struct sys *s, const char *list, const char *sql)
 {
-	char	*file = xasprintf("%s/%s.sql", s->dir, tag);
+	char	*file = xasprintf("%s.sql", list);
 	char	*q = xasprintf("CREATE TEMP TABLE acked(wamid text);\n"
-	    "\\copy acked FROM '%s/%s.acked'\n%s;\n", s->dir, tag, sql);
+	    "\\copy acked FROM '%s'\n%s;\n", list, sql);
 	char	*cmd = xasprintf("%s/psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p %d "
 	    "-U postgres -d hf -f %s 2>&1", pgt_bindir(), pgt_port(s->pg), file);
 	char	*out = NULL;
@@ -356,6 +382,16 @@ sys_acked_query(struct sys *s, const char *tag, const char *sql)
 	free(q);
 	free(cmd);
 	free(file);
+	return v;
+}
+
+static long
+sys_acked_query(struct sys *s, const char *tag, const char *sql)
+{
+	char	*list = xasprintf("%s/%s.acked", s->dir, tag);
+	long	 v = sys_list_query(s, list, sql);
+
+	free(list);
 	return v;
 }
 
@@ -388,9 +424,11 @@ sys_sipp_start(struct sys *s, const char *tag, int rate, int calls)
 	char	 dst[64], lport[16], r[16], m[16];
 	char	*csv = xasprintf("%s/%s.csv", s->dir, tag);
 	char	*log = xasprintf("%s/%s.sipp.log", s->dir, tag);
+	char	*shortf = xasprintf("%s/%s.short", s->dir, tag);
 	char	*argv[] = { "/usr/bin/sipp", "-sn", "uac", dst, "-i", "127.0.0.1",
 	    "-p", lport, "-r", r, "-m", m, "-nostdin", "-trace_stat", "-stf", csv,
-	    "-fd", "1", "-timeout", "120s", "-timeout_error", NULL };
+	    "-fd", "1", "-timeout", "120s", "-timeout_error", "-trace_shortmsg",
+	    "-shortmessage_file", shortf, NULL };
 	pid_t	 pid;
 
 	snprintf(dst, sizeof(dst), "127.0.0.1:%d", s->sip_port);
@@ -400,6 +438,7 @@ sys_sipp_start(struct sys *s, const char *tag, int rate, int calls)
 	pid = tu_spawn(argv, NULL, log);
 	free(csv);
 	free(log);
+	free(shortf);
 	return pid;
 }
 
@@ -468,6 +507,59 @@ sys_cdrs_dup(struct sys *s)
 {
 	return (long)pgt_scalar(s->pg, "hf",
 	    "SELECT count(*) - count(DISTINCT call_id) FROM calls");
+}
+
+/* sipp's short message trace: "date\ttime\tepoch\tS|R\tcall-id\tCSeq:n
+ * METHOD\tfirst line". A call finished when its BYE got a 200. */
+static int
+sys_finished_list(struct sys *s, const char *tag, const char *out)
+{
+	char	*path = xasprintf("%s/%s.short", s->dir, tag);
+	char	*text = tu_read_file(path, NULL), *line, *nl;
+	FILE	*f = fopen(out, "we");
+	int	 n = 0;
+
+	free(path);
+	if (text == NULL || f == NULL) {
+		free(text);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	for (line = text; line != NULL && *line; line = nl ? nl + 1 : NULL) {
+		char	*fld[7];
+		int	 k = 0;
+
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		for (char *p = line; k < 7 && p != NULL; k++) {
+			fld[k] = p;
+			if ((p = strchr(p, '\t')) != NULL)
+				*p++ = '\0';
+		}
+		if (k == 7 && strcmp(fld[3], "R") == 0 && strstr(fld[5], " BYE") != NULL &&
+		    strncmp(fld[6], "SIP/2.0 200", 11) == 0) {
+			fprintf(f, "%s\n", fld[4]);
+			n++;
+		}
+	}
+	fclose(f);
+	free(text);
+	return n;
+}
+
+long
+sys_cdrs_finished_lost(struct sys *s, const char *tag, long *finished)
+{
+	char	*list = xasprintf("%s/%s.finished", s->dir, tag);
+	long	 v = -1;
+
+	*finished = sys_finished_list(s, tag, list);
+	if (*finished >= 0)
+		v = sys_list_query(s, list, "SELECT count(*) FROM acked a WHERE NOT EXISTS "
+		    "(SELECT 1 FROM calls c WHERE c.call_id = a.wamid)");
+	free(list);
+	return v;
 }
 
 long long

@@ -61,7 +61,7 @@ int sys_log_count(struct sys *, long since, const char *group, const char *needl
 
 /* HTTP load (tests/system/sysload) for duration_ms at rate req/s. */
 pid_t sys_load_start(struct sys *, const char *tag, int rate, int duration_ms);
-void sys_load_wait(struct sys *, pid_t, const char *tag, struct sys_load *);
+void sys_load_wait(struct sys *, pid_t, const char *tag, int total_ms, struct sys_load *);
 /* Of the wamids acknowledged with 200 under tag: how many are stored
  * (each once) and how many are still without a conversation. */
 long sys_msgs_stored(struct sys *, const char *tag);
@@ -74,6 +74,9 @@ void sys_sipp_wait(struct sys *, pid_t, const char *tag, struct sys_calls *, int
 /* Call rows (CDRs) of the calls made by sipp process pid; duplicates. */
 long sys_cdrs(struct sys *, pid_t sipp);
 long sys_cdrs_dup(struct sys *);
+/* Of the calls sipp (tag) saw finish (BYE answered 200): how many have no
+ * CDR; *finished gets how many finished. -1 when unknown. */
+long sys_cdrs_finished_lost(struct sys *, const char *tag, long *finished);
 
 /* Psql on the test database (directly, not through the proxy). */
 long long sys_scalar(struct sys *, const char *sql);

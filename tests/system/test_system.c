@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <libpq-fe.h>
@@ -72,7 +73,7 @@ struct rec {
 	struct sys_load	 load;
 	long		 stored, unassigned, dup;
 	struct sys_calls calls;
-	long		 cdrs, cdr_dup, finished_lost;
+	long		 cdrs, cdr_dup, finished, finished_lost;
 	char		 note[96];
 };
 
@@ -175,15 +176,16 @@ load_finish(struct sys *s, struct rec *r, struct load *l)
 {
 	long long t0;
 
-	sys_load_wait(s, l->http, r->name, &r->load);
+	sys_load_wait(s, l->http, r->name, l->total_ms, &r->load);
 	sys_sipp_wait(s, l->sipp, r->name, &r->calls, l->total_ms + 60000);
 	t0 = sys_now_ms();
 	do {
 		r->stored = sys_msgs_stored(s, r->name);
 		r->unassigned = sys_msgs_unassigned(s, r->name);
 		r->cdrs = sys_cdrs(s, l->sipp);
+		r->finished_lost = sys_cdrs_finished_lost(s, r->name, &r->finished);
 		if (r->stored == r->load.acked && r->unassigned == 0 &&
-		    r->cdrs >= r->calls.ok)
+		    r->cdrs >= r->calls.ok && r->finished_lost == 0)
 			break;
 		sys_sleep_ms(250);
 	} while (sys_now_ms() - t0 < 30000);
@@ -314,6 +316,7 @@ f_exhaust(struct sys *s)
 	    "EXCEPTION WHEN duplicate_object THEN NULL; END $$"), 0);
 	ck_assert_int_eq(pipe(p), 0);
 	if ((holder = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlives the test */
 		close(p[0]);
 		holder_main(ci, p[1]);
 		_exit(0);
@@ -391,6 +394,8 @@ proc_check(struct rec *r)
 		    r->load.acked, r->stored, r->unassigned, r->dup);
 	if (r->cdr_dup != 0)
 		mfail(r, "%ld duplicated CDRs", r->cdr_dup);
+	if (r->finished_lost != 0)
+		mfail(r, "%ld of %ld finished calls have no CDR", r->finished_lost, r->finished);
 }
 
 static void
@@ -651,8 +656,8 @@ row(FILE *f, const struct rec *r, int g)
 		snprintf(loss, sizeof(loss), "lost %ld, dup %ld, unassigned %ld",
 		    r->load.acked - r->stored, r->dup, r->unassigned);
 	else
-		snprintf(loss, sizeof(loss), "CDRs %ld (missing %lld), dup %ld", r->cdrs,
-		    r->calls.ok > r->cdrs ? r->calls.ok - r->cdrs : 0, r->cdr_dup);
+		snprintf(loss, sizeof(loss), "CDRs %ld; finished calls %ld, without CDR %ld; "
+		    "dup %ld", r->cdrs, r->finished, r->finished_lost, r->cdr_dup);
 	if (r->procfault)
 		snprintf(rec, sizeof(rec), r->respawns[g] ? "respawn avg %ld / max %ld ms (n=%ld)"
 		    : "-", r->respawns[g] ? r->respawn_sum_ms[g] / r->respawns[g] : 0,
