@@ -16,7 +16,7 @@ VAR="$TOP/var"
 say() { printf '\033[1mquickstart:\033[0m %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-PACKAGES=(build-essential autoconf automake libtool pkg-config
+PACKAGES=(build-essential autoconf automake libtool pkg-config openssl
 	libevent-dev libpq-dev libyajl-dev check libinih-dev libssl-dev
 	libcrypt-dev postgresql-15 postgresql-contrib sip-tester wrk curl
 	procps iproute2 util-linux hyperfine valgrind)
@@ -176,14 +176,31 @@ MSG
 	return 0
 }
 
+# One closing line for the whole run: the Check assertions summed over
+# every suite ("Checks: N, Failures: F, Errors: E" in each log), plus the
+# script tests, which count one each.
+check_summary() {
+	local logs
+	logs=$(find tests -name '*.log' ! -name test-suite.log -newer Makefile)
+	# shellcheck disable=SC2086
+	awk '/^[0-9]+%: Checks: /{gsub(",", ""); c+=$3; f+=$5+$7; next}
+	     /^ok: /{c++} END{printf "checks: %d passed, %d failed\n", c-f, f}' $logs
+}
+
 run_check() {
 	build
 	# Tests start their own PostgreSQL clusters (as the postgres user when
 	# run as root) in temp dirs that user must be able to enter.
 	export TMPDIR=${TMPDIR:-/tmp}
-	make -j2 check || { say "tests failed; logs:"; find tests -name '*.log' \
-		-newer Makefile -exec grep -l -E '(FAIL|ERROR)' {} + 2>/dev/null |
-		head -20 | while read -r f; do echo "== $f"; tail -40 "$f"; done; exit 1; }
+	if ! make -j2 check; then
+		say "tests failed; the failing suites' logs:"
+		grep -l -E '^:test-result: (FAIL|ERROR)' $(find tests -name '*.trs') 2>/dev/null |
+			sed 's/\.trs$/.log/' | while read -r f; do
+				echo "== $f"; tail -60 "$f"; done
+		check_summary
+		exit 1
+	fi
+	check_summary
 }
 
 case "$MODE" in

@@ -14,15 +14,15 @@ make -s -C "$build" bench/db_bench tests/tools/faultproxy >&2
 bin=$build/bench/db_bench
 
 if [ -n "${BENCH_SHORT:-}" ]; then
-	calls=20000; down=1500; secs=3; scale=2; clients=2
+	calls=20000; down=1000; rounds=5; secs=3; scale=2; clients=2
 else
-	calls=200000; down=5000; secs=10; scale=10; clients=${BENCH_CLIENTS:-2}
+	calls=200000; down=2000; rounds=15; secs=10; scale=10; clients=${BENCH_CLIENTS:-2}
 fi
 
 declare -A v
 while read -r k val; do v[$k]=$val; done < <(
 	"$bin" failfast "$calls"
-	"$bin" recovery "$down"
+	"$bin" recovery "$down" "$rounds"
 	"$bin" tps "$clients" "$secs" "$scale"
 )
 
@@ -33,6 +33,6 @@ idle_goal=$(( ${v[recovery_idle_step_ms]} + 50 ))
 echo "| measure | goal | measured | pass |"
 echo "|---|---|---|---|"
 echo "| fail-fast p99, DB down (${v[failfast_calls]} calls; p50 ${v[failfast_p50_us]} us) | <= 50 us | ${v[failfast_p99_us]} us | $(pass "${v[failfast_p99_us]} <= 50") |"
-echo "| recovery under steady demand (down ${down} ms) | <= 300 ms | ${v[recovery_demand_ms]} ms | $(pass "${v[recovery_demand_ms]} <= 300") |"
+echo "| recovery under steady demand, median of ${v[recovery_rounds]} outages of ${down} ms (max ${v[recovery_demand_max_ms]} ms) | <= 300 ms | ${v[recovery_demand_ms]} ms | $(pass "${v[recovery_demand_ms]} <= 300") |"
 echo "| recovery idle (step ceiling ${v[recovery_idle_step_ms]} ms) | <= ${idle_goal} ms | ${v[recovery_idle_ms]} ms | $(pass "${v[recovery_idle_ms]} <= $idle_goal") |"
 echo "| PK SELECT TPS, pool of $clients vs pgbench -S -c $clients -j 2 (${v[pgbench_tps]}) | >= 80 % | ${v[holdfast_tps]} (${ratio} %) | $(pass "$ratio >= 80") |"

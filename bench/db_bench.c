@@ -5,9 +5,9 @@
  * instantaneous and the measurement is the layer's, not pg_ctl's.
  *
  *   db_bench failfast N        p50/p99 of db_query -> callback, DB down
- *   db_bench recovery MS       DB back -> first good query, steady demand
- *                              (a query every ms) and idle (schedule only);
- *                              the DB is down MS ms first
+ *   db_bench recovery MS [N]   DB back -> first good query: N outages
+ *                              of MS ms under steady demand (median, max),
+ *                              then one idle (schedule only)
  *   db_bench tps CLIENTS SECS  PK SELECTs through the pool vs
  *                              pgbench -S -c CLIENTS -j 2, back to back
  * Output: "key value" lines, parsed by bench/db.sh.
@@ -179,37 +179,48 @@ bench_demand_until_ok(struct bench *b, uint64_t t0)
 	}
 }
 
-static int
-bench_recovery(int down_ms)
+/* One outage under steady demand (a query whenever the last one
+ * answered, at most every ms); returns DB back -> first good query, ms. */
+static uint64_t
+bench_recovery_demand(struct bench *b, int down_ms)
 {
-	struct bench	b;
-	uint64_t	t0, ms;
-	struct db_state	st;
+	struct timing	t = { 0, 0, 1, 0 };
+	uint64_t	t0;
 
-	/* under demand */
+	bench_wait_state(b, 1, 5000);
+	fp_set(b->fp, "reset");
+	fp_set(b->fp, "refuse");
+	bench_wait_state(b, 0, 5000);
+	t0 = now_mono_ms();
+	while (now_mono_ms() - t0 < (uint64_t)down_ms || !t.done) {
+		if (t.done && now_mono_ms() - t0 < (uint64_t)down_ms) {
+			t.done = 0;
+			t.t0 = now_mono_us();
+			db_query(b->db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
+		}
+		bench_run_ms(b, 1);
+	}
+	fp_set(b->fp, "pass");
+	return bench_demand_until_ok(b, now_mono_ms());
+}
+
+static int
+bench_recovery(int down_ms, int rounds)
+{
+	struct bench	 b;
+	uint64_t	 t0, ms, *v = xcalloc(rounds, sizeof(*v));
+	struct db_state	 st;
+	int		 i;
+
 	bench_up(&b, 1, 4);
 	bench_start(&b);
-	bench_wait_state(&b, 1, 5000);
-	fp_set(b.fp, "reset");
-	fp_set(b.fp, "refuse");
-	bench_wait_state(&b, 0, 5000);
-	t0 = now_mono_ms();
-	{
-		struct timing t = { 0, 0, 1, 0 };
-
-		while (now_mono_ms() - t0 < (uint64_t)down_ms || !t.done) {
-			if (t.done && now_mono_ms() - t0 < (uint64_t)down_ms) {
-				t.done = 0;
-				t.t0 = now_mono_us();
-				db_query(b.db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
-			}
-			bench_run_ms(&b, 1);
-		}
-	}
-	fp_set(b.fp, "pass");
-	t0 = now_mono_ms();
-	ms = bench_demand_until_ok(&b, t0);
-	printf("recovery_demand_ms %llu\n", (unsigned long long)ms);
+	for (i = 0; i < rounds; i++)
+		v[i] = bench_recovery_demand(&b, down_ms);
+	qsort(v, rounds, sizeof(*v), cmp_u64);
+	printf("recovery_rounds %d\nrecovery_demand_ms %llu\n"
+	    "recovery_demand_max_ms %llu\n", rounds,
+	    (unsigned long long)v[rounds / 2], (unsigned long long)v[rounds - 1]);
+	free(v);
 	db_free(b.db);
 
 	/* idle: only the schedule probes; compare with the step's ceiling */
@@ -347,10 +358,10 @@ main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "failfast") == 0)
 		return bench_failfast(atoi(argv[2]));
 	if (argc >= 3 && strcmp(argv[1], "recovery") == 0)
-		return bench_recovery(atoi(argv[2]));
+		return bench_recovery(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 5);
 	if (argc >= 4 && strcmp(argv[1], "tps") == 0)
 		return bench_tps(atoi(argv[2]), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 10);
-	fprintf(stderr, "usage: db_bench failfast N | recovery MS | "
+	fprintf(stderr, "usage: db_bench failfast N | recovery MS [ROUNDS] | "
 	    "tps CLIENTS SECS [SCALE]\n");
 	return 2;
 }

@@ -104,7 +104,7 @@ max_connections = 4096
 EOF
 # The supervisor's job, done by a few lines of Python: bind once, hand the
 # socket to each instance as fd 3 with LISTEN_FDS/LISTEN_PID.
-python3 - "$build/holdfast-http" "$tmp/http.conf" "$port" "$nprocs" > "$tmp/spawn.pids" <<'EOF' &
+python3 - "$build/workers/http/holdfast-http" "$tmp/http.conf" "$port" "$nprocs" > "$tmp/spawn.pids" <<'EOF' &
 import os, socket, sys, signal, time
 prog, conf, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

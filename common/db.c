@@ -416,6 +416,25 @@ db_req_retry(struct db_req *r, const struct db_error *e)
 	return 1;
 }
 
+/*
+ * 26000 (our prepared statement is not in this server session) or 42P05
+ * (a same-named one is): a transaction-mode pooler moved us between
+ * server sessions. Nothing ran; rerun once with the cache reset.
+ */
+static int
+db_req_prep_retry(struct db_conn *c, struct db_req *r, const struct db_error *e)
+{
+	if (r->rq_prep_retried || r->rq_cancelled || c->dc_state == DBC_DEAD ||
+	    (strcmp(e->sqlstate, "26000") != 0 && strcmp(e->sqlstate, "42P05") != 0))
+		return 0;
+	r->rq_prep_retried = 1;
+	dbc_forget_prepared(c);
+	db_pool_release(c);
+	db_req_enqueue(r, 1);
+	db_dispatch(r->rq_db);
+	return 1;
+}
+
 static void
 db_req_done(struct db_conn *c, const struct db_error *e, PGresult **res,
     int nres, void *arg)
@@ -426,6 +445,8 @@ db_req_done(struct db_conn *c, const struct db_error *e, PGresult **res,
 
 	r->rq_conn = NULL;
 	db->db_stats.queries++;
+	if (e != NULL && db_req_prep_retry(c, r, e))
+		return;
 	if (e != NULL)
 		db->db_stats.errors++;
 	if (broken && e != NULL && db_class_is_connection(e->cls)) {

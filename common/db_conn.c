@@ -176,6 +176,10 @@ dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
 {
 	ExecStatusType st = PQresultStatus(r);
 
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (state != NULL && strcmp(state, "42P05") == 0)
+		st = PGRES_COMMAND_OK;	/* already there: same name, same text */
 	if (st != PGRES_COMMAND_OK) {
 		/* failed, or skipped after an earlier error: not prepared */
 		free(c->dc_prep[slot].p_sql);
@@ -226,6 +230,18 @@ dbc_take_result(struct db_conn *c, PGresult *r)
 		dbc_keep_result(c, r);
 	}
 	return 0;
+}
+
+/* A pooler handed us a server session that lacks our statements (26000):
+ * forget them all, so the retry prepares again. */
+void
+dbc_forget_prepared(struct db_conn *c)
+{
+	for (int i = 0; i < DBC_NPREP; i++) {
+		free(c->dc_prep[i].p_sql);
+		c->dc_prep[i].p_sql = NULL;
+		c->dc_prep[i].p_hash = 0;
+	}
 }
 
 /* Reads what arrived; completes the exec when all results are in. */
@@ -515,14 +531,15 @@ dbc_setup(struct db_conn *c)
 	dbc_exec(c, &s, 1, 0, cfg->connect_timeout_ms, dbc_setup_done, NULL);
 }
 
-static uint32_t
+/* FNV-1a, 64 bits: names prepared statements after their text. */
+static uint64_t
 dbc_hash(const char *s)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint64_t h = 1469598103934665603ULL;
 
 	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h | 1;
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
 }
 
 static void
@@ -542,7 +559,7 @@ dbc_note_cmd(struct db_conn *c, int kind)
 static const char *
 dbc_prepared(struct db_conn *c, const char *sql, int *slot_new)
 {
-	uint32_t	h = dbc_hash(sql);
+	uint64_t	h = dbc_hash(sql);
 	int		i, free_slot = -1;
 
 	*slot_new = -1;
@@ -559,8 +576,12 @@ dbc_prepared(struct db_conn *c, const char *sql, int *slot_new)
 		return NULL;
 	c->dc_prep[free_slot].p_hash = h;
 	c->dc_prep[free_slot].p_sql = xstrdup(sql);
+	/* Named after the text, not a counter: behind a transaction-mode
+	 * pooler a server session may already hold a statement of this
+	 * name from another client, and then it is the same statement. */
 	snprintf(c->dc_prep[free_slot].p_name, sizeof(c->dc_prep[0].p_name),
-	    "hf%d", c->dc_nprep++);
+	    "hf_%016llx", (unsigned long long)h);
+	c->dc_nprep++;
 	*slot_new = free_slot;
 	return c->dc_prep[free_slot].p_name;
 }
@@ -655,6 +676,7 @@ dbc_close(struct db_conn *c)
 	if (c == NULL)
 		return;
 	db_dns_abandon(c);
+	db_migrate_abandon(c);
 	dbc_unwatch(c);
 	if (c->dc_timer != NULL)
 		event_free(c->dc_timer);

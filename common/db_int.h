@@ -47,15 +47,16 @@ enum dbc_state {
 };
 
 struct db_conn;
+struct db_mig;
 
 #define DBC_NPREP	32	/* prepared statements cached per connection */
 #define DBC_PIPELINE	1	/* one implicit transaction, pipelined */
 #define DBC_PREPARE	2	/* use (and fill) the prepared-statement cache */
 
 struct dbc_prep {
-	uint32_t	 p_hash;
+	uint64_t	 p_hash;
 	char		*p_sql;		/* NULL: free slot */
-	char		 p_name[16];
+	char		 p_name[24];
 };
 
 /* An exec's outcome: err NULL on success. Results are freed after it. */
@@ -101,6 +102,7 @@ struct db_conn {
 	struct db_req		*dc_req;	/* the request it serves, if any */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
 	struct db_dns		*dc_dns;	/* resolving host names */
+	struct db_mig		*dc_mig;	/* the migration run on it */
 };
 TAILQ_HEAD(db_conn_list, db_conn);
 
@@ -115,6 +117,7 @@ struct db_req {
 	int			 rq_cancelled;
 	int			 rq_queued;
 	int			 rq_retrying;	/* on db_retrying, timer pending */
+	int			 rq_prep_retried;	/* one rerun after 26000/42P05 */
 	uint64_t		 rq_deadline_ms;
 	db_result_cb		 rq_cb;
 	void			*rq_arg;
@@ -192,6 +195,7 @@ struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);
 void dbc_exec(struct db_conn *, const struct db_stmt *, int n, int flags,
     int64_t timeout_ms, dbc_exec_cb, void *);
 void dbc_close(struct db_conn *);
+void dbc_forget_prepared(struct db_conn *);
 void dbc_idle(struct db_conn *);
 void dbc_error_from_conn(struct db_conn *, struct db_error *);
 void dbc_set_error(struct db_error *, enum db_class, const char *reason,
@@ -241,6 +245,7 @@ void db_listen_free(struct db *);
 /* db_migrate.c */
 void db_migrate_async(struct db_conn *, void (*done)(struct db_conn *,
     const struct db_error *));
+void db_migrate_abandon(struct db_conn *);
 
 /* db_schema.c (generated from the etc/schema files) */
 struct db_migration {

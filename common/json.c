@@ -12,6 +12,55 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * Deeper nesting is refused before yajl sees it: yajl_tree_free() recurses
+ * once per level, so a body of '[' * 400000 + ']' * 400000 (800 KB, within
+ * the webhook limit) overflowed the 8 MiB stack on free. Nothing holdfast
+ * reads is nested more than ~10 levels.
+ */
+#define JSON_MAX_DEPTH	128
+
+/* Skips a comment at s[i] ("/" already seen); returns the index of its end. */
+static size_t
+json_skip_comment(const char *s, size_t len, size_t i)
+{
+	if (i + 1 < len && s[i + 1] == '/') {
+		while (i < len && s[i] != '\n')
+			i++;
+	} else if (i + 1 < len && s[i + 1] == '*') {
+		for (i += 2; i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'); i++)
+			;
+		i++;
+	}
+	return i;
+}
+
+/* 1 when arrays/objects nest deeper than JSON_MAX_DEPTH (strings and the
+ * comments yajl_tree accepts are skipped, so brackets in them do not count). */
+static int
+json_too_deep(const char *s, size_t len)
+{
+	int	depth = 0, instr = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (instr) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				instr = 0;
+		} else if (s[i] == '"')
+			instr = 1;
+		else if (s[i] == '/')
+			i = json_skip_comment(s, len, i);
+		else if (s[i] == '[' || s[i] == '{') {
+			if (++depth > JSON_MAX_DEPTH)
+				return 1;
+		} else if (s[i] == ']' || s[i] == '}')
+			depth--;
+	}
+	return 0;
+}
+
 yajl_val
 json_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -20,6 +69,10 @@ json_parse(const char *buf, size_t len, char *err, size_t errlen)
 
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "NUL byte in JSON text");
+		return NULL;
+	}
+	if (json_too_deep(buf, len)) {
+		snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
 		return NULL;
 	}
 	copy = xmalloc(len + 1);

@@ -127,10 +127,16 @@ ctl_send(struct jw *w)
 
 	if ((buf = jw_buf(w, &len)) == NULL)
 		ctl_die(CTL_EXIT_USAGE, "cannot encode the request");
+	/* send(MSG_NOSIGNAL): holdfastd refuses a client (not allowed, too
+	 * many connections) by writing the reason and closing; the write
+	 * then fails with EPIPE, and the reason is still there to read. */
 	while (off < len + 1) {
-		n = off < len ? write(ctl.fd, buf + off, len - off) : write(ctl.fd, "\n", 1);
+		n = off < len ? send(ctl.fd, buf + off, len - off, MSG_NOSIGNAL) :
+		    send(ctl.fd, "\n", 1, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return;
 		if (n <= 0)
 			ctl_die(CTL_EXIT_UNREACHABLE, "write: %s", strerror(errno));
 		off += n;

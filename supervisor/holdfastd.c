@@ -7,7 +7,8 @@
  *
  * Signals arrive only through libevent: SIGCHLD reaps, SIGTERM/SIGINT stop
  * everything in reverse priority order and exit 0, SIGHUP reloads the
- * config. It never daemonizes itself: run it under systemd (Type=simple),
+ * config. It never daemonizes itself: run it under systemd (Type=notify,
+ * sup_notify.c),
  * a container runtime (it reaps strays as PID 1) or a terminal.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_notify.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/holdfast.conf"
@@ -122,12 +124,14 @@ setup(void)
 	    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	setup_groups();
+	sup_notify_init(sup.s_base);
 }
 
 static void
 teardown(struct event **evs, int nevs)
 {
 	sup_ctl_close();
+	sup_notify_close();
 	while (sup.s_groups != NULL) {
 		struct sup_group *g = sup.s_groups;
 
@@ -168,6 +172,7 @@ run(const char *cfgpath, int verbose)
 	    (int)getpid(), sup.s_cfg->path, sup.s_cfg->holdfast.control_socket,
 	    sup.s_cfg->nworkers, sup.s_cfg->nworkers == 1 ? "" : "s");
 	sup_pass();
+	sup_notify_changed();	/* READY=1 at once when nothing autostarts */
 	event_base_dispatch(sup.s_base);
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");

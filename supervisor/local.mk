@@ -9,7 +9,8 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_spawn.c \
 	supervisor/sup_chan.c \
 	supervisor/sup_ctl.c supervisor/sup_ctl.h \
-	supervisor/sup_log.c supervisor/sup_log.h
+	supervisor/sup_log.c supervisor/sup_log.h \
+	supervisor/sup_notify.c supervisor/sup_notify.h
 supervisor_holdfastd_LDADD = $(HOLDFAST_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_notify.h"
 #include "util.h"
 
 static void sup_hb_fire(evutil_socket_t, short, void *);
@@ -73,6 +74,7 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 	if (p->p_db.d_state != up)
 		p->p_db.d_since_us = now_real_us();
 	p->p_db.d_state = up;
+	sup_notify_changed();
 	p->p_db.d_attempts = (int)attempts;
 	sup_db_set(&p->p_db.d_op, json_get_str(msg, "op"));
 	sup_db_set(&p->p_db.d_reason, json_get_str(msg, "reason"));

@@ -544,11 +544,44 @@ sup_ctl_dispatch(struct chan_peer *peer, yajl_val msg, void *arg)
 	sup_ctl_error(c, "usage", "unknown command \"%.40s\"", cmd);
 }
 
+/*
+ * 1 when gid is among the peer's supplementary groups. SO_PEERCRED only
+ * gives the primary gid, but an operator is usually let in by adding them
+ * to socket_group (`usermod -aG`), as the socket file's 0660 mode does.
+ * The kernel's view at connect time is /proc/PID/status; a peer that is
+ * gone by now is simply not let in.
+ */
+static int
+sup_ctl_in_group(pid_t pid, gid_t gid)
+{
+	char	 path[64], line[1024], *s, *end;
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (s = line + 7; ; s = end) {
+			unsigned long g = strtoul(s, &end, 10);
+
+			if (end == s)
+				break;
+			found |= (gid_t)g == gid;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
 static int
 sup_ctl_allowed(const struct ucred *cr)
 {
 	return cr->uid == 0 || cr->uid == geteuid() ||
-	    (ctl.has_gid && cr->gid == ctl.gid);
+	    (ctl.has_gid && (cr->gid == ctl.gid || sup_ctl_in_group(cr->pid, ctl.gid)));
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
+#include "sup_notify.h"
 #include "util.h"
 
 int
@@ -252,6 +253,7 @@ sup_reload(char *err, size_t errlen)
 	struct cfg		*ncfg, *ocfg = sup.s_cfg;
 	struct sup_group	*g;
 
+	sup_notify_reloading();	/* READY=1 follows once settled again */
 	if ((ncfg = cfg_load(sup.s_cfgpath, err, errlen)) == NULL) {
 		log_warnx("reload: keeping the running configuration: %s", err);
 		return -1;

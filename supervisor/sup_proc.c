@@ -28,6 +28,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
+#include "sup_notify.h"
 #include "util.h"
 
 struct sup sup;
@@ -70,6 +71,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
 	p->p_state = st;
 	p->p_state_since_ms = now_mono_ms();
+	sup_notify_changed();
 	sup_rolling_step(p, st);
 }
 
@@ -494,6 +496,7 @@ sup_shutdown(const char *why)
 	}
 	log_info("shutting down (%s)", why);
 	sup.s_shutting_down = 1;
+	sup_notify_stopping();
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
 		g->g_roll_next = -1;
 		for (int i = 0; i < g->g_nprocs; i++)

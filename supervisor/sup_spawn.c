@@ -132,7 +132,7 @@ sup_env_ours(const char *e, const struct cfg_worker *wc)
 	static const char *const ours[] = {
 		"HOLDFAST_CHANNEL_FD=", "HOLDFAST_INSTANCE=", "HOLDFAST_CONFIG=",
 		"HOLDFAST_HEARTBEAT_MS=", "LISTEN_FDS=", "LISTEN_PID=",
-		"LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
+		"LISTEN_FDNAMES=", "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
 	};
 
 	for (size_t i = 0; i < nitems(ours); i++)

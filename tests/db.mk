@@ -17,7 +17,8 @@ DBT_SOURCES = tests/integration/dbt.c tests/integration/dbt.h
 DBT_LIBS = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
 
 check_PROGRAMS += tests/integration/test_db_faults
-tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c $(DBT_SOURCES)
+tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c \
+	tests/integration/dbt_env.h $(DBT_SOURCES)
 tests_integration_test_db_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_faults_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_faults
@@ -39,3 +40,10 @@ tests_integration_test_admin_SOURCES = tests/integration/test_admin.c
 tests_integration_test_admin_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS) $(LIBCRYPT_LIBS)
 TESTS += tests/integration/test_admin
+
+check_PROGRAMS += tests/integration/test_db_network
+tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c \
+	tests/integration/dbt_env.h $(DBT_SOURCES)
+tests_integration_test_db_network_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_db_network_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_db_network

@@ -18,3 +18,7 @@ tests_integration_test_http_SOURCES = tests/integration/test_http.c
 tests_integration_test_http_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/workers/http \
 	-I$(top_srcdir)/tests/unit
 tests_integration_test_http_LDADD = $(HTTP_UNIT_LIBS) $(LIBCRYPT_LIBS)
+
+# The libFuzzer target (built by hand with clang; see its header) and the
+# benchmark (make bench).
+EXTRA_DIST += bench/http.sh

@@ -10,4 +10,6 @@ include $(srcdir)/tests/supervisor.mk
 include $(srcdir)/tests/telephony.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/whatsapp.mk
+include $(srcdir)/tests/fuzz.mk
+include $(srcdir)/tests/hosting.mk
 include $(srcdir)/tests/system.mk

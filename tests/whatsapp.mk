@@ -12,7 +12,7 @@ TESTS += tests/unit/test_wa_graph
 # graphsink: a local Graph API (tests and bench/whatsapp.sh).
 check_PROGRAMS += tests/tools/graphsink
 tests_tools_graphsink_SOURCES = tests/tools/graphsink.c
-tests_tools_graphsink_LDADD = $(HOLDFAST_LIBS) -levent_openssl -lssl $(CRYPTO_LIBS)
+tests_tools_graphsink_LDADD = $(HOLDFAST_LIBS) $(WA_TLS_LIBS)
 
 # Integration: real PostgreSQL (pgt), graphsink, holdfast-whatsapp processes.
 WA_ITEST_LIB = tests/integration/test_whatsapp_lib.c tests/integration/test_whatsapp_lib.h
@@ -33,7 +33,3 @@ tests_integration_test_whatsapp_outage_SOURCES = tests/integration/test_whatsapp
 tests_integration_test_whatsapp_outage_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_outage_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp_outage
-
-# The integration suites spawn the worker: build it for `make check` even
-# while it is only in EXTRA_PROGRAMS (see workers/whatsapp/local.mk).
-check_SCRIPTS = workers/whatsapp/holdfast-whatsapp$(EXEEXT)

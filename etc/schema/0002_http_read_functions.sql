@@ -5,8 +5,9 @@
 -- 3.5x the throughput on the API's busiest route, with no prepared
 -- statements to track in the connection pool. One row always: ok says
 -- whether the token is valid; body is the conversation as JSON, NULL when
--- it does not exist (or when ok is false).
-CREATE FUNCTION holdfast_http_conversation(p_token_hash bytea, p_id bigint,
+-- it does not exist (or when ok is false). CREATE OR REPLACE: applying the
+-- file again (after a failure further on) is harmless.
+CREATE OR REPLACE FUNCTION holdfast_http_conversation(p_token_hash bytea, p_id bigint,
 	OUT ok boolean, OUT body text)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN

@@ -3,14 +3,17 @@
  * is fine: parameterised queries, per-session settings and
  * application_name, transactions that roll back as a whole and retry on
  * serialization failures, LISTEN with resync, pre-ping and recycling
- * without a caller-visible error, migrations applied exactly once when
- * several processes start together, unknown conninfo options ignored, host
- * names resolved without blocking, and
- * failover to a promoted streaming standby (multi-host conninfo).
+ * without a caller-visible error, migrations applied exactly once and
+ * without a single failure when several processes start together (even
+ * while the lock is held past their session timeouts), holdfast-admin's
+ * migrate quiet on stderr, unknown conninfo options ignored, host names
+ * resolved without blocking, and failover to a promoted streaming standby
+ * (multi-host conninfo).
  */
 #include <sys/wait.h>
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "dbt.h"
 #include "log.h"
 #include "pgt.h"
+#include "tu.h"
 #include "util.h"
 
 struct env {
@@ -65,9 +69,10 @@ START_TEST(test_query_and_session)
 	struct db_error		 de;
 
 	env_up(&e);
+	e.cfg.pool_size = 1;
 	env_start(&e);
 	ck_assert_int_eq(dbt_log_count("[DB_POOL] pool_pre_ping=true pool_recycle=300s "
-	    "statement_timeout=2000ms size=2 "), 1);
+	    "statement_timeout=2000ms size=1 "), 1);
 	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
 	ck_assert(r.ok);
 	ck_assert_str_eq(r.value, "42");
@@ -90,6 +95,14 @@ START_TEST(test_query_and_session)
 	dbt_query(e.base, e.db, "SELECT * FROM nope", 0, NULL, &r);
 	ck_assert_str_eq(r.reason, "UndefinedTable");
 	ck_assert(db_is_up(e.db));
+	/* the session lost our prepared statements (as behind a
+	 * transaction-mode pooler): the caller does not notice */
+	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
+	dbt_query(e.base, e.db, "DEALLOCATE ALL", 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.message);
+	dbt_query(e.base, e.db, "SELECT $1::int + 1", 1, p, &r);
+	ck_assert_msg(r.ok, "%s %s", r.reason, r.message);
+	ck_assert_str_eq(r.value, "42");
 	/* migrated on the first connect */
 	dbt_query(e.base, e.db, "SELECT count(*) FROM schema_migrations", 0, NULL, &r);
 	ck_assert_int_eq(atoi(r.value), db_schema_version());
@@ -327,15 +340,23 @@ START_TEST(test_cancel_and_when_up)
 }
 END_TEST
 
-/* One of the processes of test_migrate_concurrently. */
+/*
+ * One of the processes of test_migrate_concurrently: waits on the barrier
+ * (a pipe the parent closes), then starts the DB layer. Exits 0 when it
+ * came up within 10 s.
+ */
 static int
-migrate_child(const char *conninfo)
+migrate_child(const char *conninfo, int barrier)
 {
-	struct event_base	*base = event_base_new();
+	struct event_base	*base;
 	struct cfg_database	 cfg;
 	struct db		*db;
+	char			 b;
 	int			 up;
 
+	while (read(barrier, &b, 1) == -1)
+		;
+	base = event_base_new();
 	dbt_cfg(&cfg, conninfo);
 	cfg.connect_timeout_ms = 5000;
 	db = db_new(base, &cfg, "test", "migrate");
@@ -346,26 +367,120 @@ migrate_child(const char *conninfo)
 	return up ? 0 : 1;
 }
 
-START_TEST(test_migrate_concurrently)
+/* Holds the migration lock for hold_s seconds, as a process applying a
+ * slow migration would. */
+static pid_t
+migrate_holder(struct pgt *pg, const char *dbname, const char *hold_s)
 {
-	struct env	e;
-	pid_t		pids[4];
-	int		i, st;
+	char	sql[128];
+	pid_t	pid;
 
-	env_up(&e);
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(7305451287235651380), "
+	    "pg_sleep(%s)", hold_s);
+	if ((pid = fork()) == 0)
+		_exit(pgt_psql(pg, dbname, sql, NULL) == 0 ? 0 : 1);
+	usleep(300 * 1000);	/* holding before the others start */
+	return pid;
+}
+
+/*
+ * One round: nproc processes released at once on a fresh database without
+ * the schema, optionally while another session holds the migration lock
+ * for longer than their statement_timeout (2 s) and lock_timeout.
+ */
+static void
+migrate_round(struct env *e, const char *dbname, const char *hold_s)
+{
+	pid_t		pids[4], holder = -1;
+	int		barrier[2], i, st, n0 = dbt_log_count(") applied");
+	char		conninfo[512];
+
+	pgt_createdb(e->pg, dbname, 0);
+	snprintf(conninfo, sizeof(conninfo), "%s", pgt_conninfo(e->pg, dbname));
+	ck_assert_int_eq(pipe(barrier), 0);
+	if (hold_s != NULL)
+		holder = migrate_holder(e->pg, dbname, hold_s);
 	for (i = 0; i < 4; i++)
-		if ((pids[i] = fork()) == 0)
-			_exit(migrate_child(e.conninfo));
+		if ((pids[i] = fork()) == 0) {
+			close(barrier[1]);
+			_exit(migrate_child(conninfo, barrier[0]));
+		}
+	close(barrier[0]);
+	close(barrier[1]);	/* go */
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d", i);
 	}
-	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM schema_migrations"),
+	if (holder > 0)
+		ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+	/* nobody failed, not even once and recovered */
+	if (dbt_log_count("[DB_MIGRATE] failed") != 0)
+		ck_abort_msg("%s", dbt_log_text());
+	ck_assert_int_eq(dbt_log_count("[DB_DOWN]"), 0);
+	/* each version applied by exactly one of the four */
+	ck_assert_int_eq(dbt_log_count(") applied") - n0, db_schema_version());
+	ck_assert_int_eq(pgt_scalar(e->pg, dbname, "SELECT count(*) FROM schema_migrations"),
 	    db_schema_version());
-	ck_assert_int_eq(dbt_log_count("[DB_MIGRATE] version 1 (init) applied"), 1);
-	ck_assert_int_eq(pgt_scalar(e.pg, "hf", "SELECT count(*) FROM pg_tables "
+	ck_assert_int_eq(pgt_scalar(e->pg, dbname, "SELECT count(*) FROM pg_tables "
 	    "WHERE tablename IN ('users','auth_tokens','wa_messages','conversations',"
 	    "'wa_outbox','calls','schema_migrations')"), 7);
+}
+
+/*
+ * Several processes starting together on a fresh database apply each
+ * migration exactly once and none of them sees a failure: not when they
+ * race for the lock, and not when the lock is held (a slow migration
+ * elsewhere) longer than their session timeouts.
+ */
+START_TEST(test_migrate_concurrently)
+{
+	struct env	e;
+
+	env_up(&e);
+	migrate_round(&e, "m1", NULL);
+	migrate_round(&e, "m2", NULL);
+	migrate_round(&e, "m3", "2.5");
+	ck_assert_int_ge(dbt_log_count("another process is migrating: waiting"), 4);
+	e.db = NULL;
+	event_base_free(e.base);
+	pgt_destroy(e.pg);
+}
+END_TEST
+
+/*
+ * holdfast-admin's run: waits for the lock like the workers, applies what
+ * is missing, and prints no server NOTICE ("relation ... already exists,
+ * skipping") on the operator's terminal.
+ */
+START_TEST(test_migrate_blocking)
+{
+	struct env	 e;
+	char		 err[256], path[64], *text;
+	pid_t		 holder;
+	int		 fd, saved, st;
+
+	env_up(&e);
+	pgt_createdb(e.pg, "mb", 0);
+	snprintf(path, sizeof(path), "/tmp/holdfast-mb-%d.err", (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(2);
+	dup2(fd, 2);
+	holder = migrate_holder(e.pg, "mb", "1");
+	ck_assert_int_eq(db_migrate_blocking(pgt_conninfo(e.pg, "mb"), err,
+	    sizeof(err)), db_schema_version());
+	ck_assert_int_eq(db_migrate_blocking(pgt_conninfo(e.pg, "mb"), err,
+	    sizeof(err)), 0);
+	dup2(saved, 2);
+	close(fd);
+	ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+	text = tu_read_file(path, NULL);
+	unlink(path);
+	ck_assert_msg(text == NULL || strstr(text, "NOTICE") == NULL, "%s", text);
+	free(text);
+	ck_assert_int_eq(dbt_log_count("another process is migrating: waiting"), 1);
+	ck_assert_int_eq(pgt_scalar(e.pg, "mb", "SELECT count(*) FROM schema_migrations"),
+	    db_schema_version());
 	e.db = NULL;
 	event_base_free(e.base);
 	pgt_destroy(e.pg);
@@ -433,6 +548,7 @@ main(void)
 	tcase_add_test(tc, test_host_name_resolved);
 	tcase_add_test(tc, test_cancel_and_when_up);
 	tcase_add_test(tc, test_migrate_concurrently);
+	tcase_add_test(tc, test_migrate_blocking);
 	tcase_add_test(tc, test_failover_standby);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -11,7 +11,9 @@
  *   with the exact body, the worker stays up (same pid),
  *   /healthz stays 200, /readyz goes 503 and back to 200 after recovery
  *   without a restart; a frozen DB and a DB killed mid-request give 503
- *   within the query deadline, never a hang.
+ *   within the query deadline, never a hang;
+ * - under holdfastd, numprocs instances share one socket, a killed one's
+ *   twin keeps answering, and their DB state reaches holdfastctl health.
  */
 #include <check.h>
 #include <crypt.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -81,7 +85,7 @@ static int ready503(void *arg) { return ready_is(*(int *)arg, 503); }
 static pid_t
 start_worker(const char *conf, const char *log)
 {
-	char *argv[] = { tu_buildpath("holdfast-http"), "-c", (char *)conf, NULL };
+	char *argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", (char *)conf, NULL };
 
 	return tu_spawn(argv, NULL, log);
 }
@@ -231,6 +235,7 @@ START_TEST(health_and_errors)
 	ck_assert_ptr_nonnull(strstr(rb,
 	    "holdfast_http_requests_total{route=\"/healthz\",status=\"200\"}"));
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_db_up 1"));
+	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_info{instance=\"http\""));
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_request_duration_seconds_bucket"));
 	free(rb);
 }
@@ -436,6 +441,14 @@ START_TEST(webhook_store)
 	    NULL), 200);
 	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_statuses WHERE "
 	    "wamid = 'wamid.out1' AND status = 'failed' AND errors->0->>'code' = '131047'"), 1);
+	/* The same message twice in one batch: stored once, one transaction. */
+	ck_assert_int_eq(post_signed("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"P\"},\"messages\":["
+	    "{\"from\":\"Y\",\"id\":\"wamid.twice\",\"timestamp\":\"1749416500\",\"type\":\"text\",\"text\":{\"body\":\"a\"}},"
+	    "{\"from\":\"Y\",\"id\":\"wamid.twice\",\"timestamp\":\"1749416500\",\"type\":\"text\",\"text\":{\"body\":\"a\"}}"
+	    "]}}]}]}", NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages WHERE "
+	    "wamid = 'wamid.twice'"), 1);
 	/* An unknown message type is kept with its JSON. */
 	ck_assert_int_eq(post_signed("{\"object\":\"whatsapp_business_account\","
 	    "\"entry\":[{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":\"P\"},"
@@ -522,7 +535,67 @@ START_TEST(login_rate_limit)
 }
 END_TEST
 
-static int healthy(void *arg) { return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200; }
+static int
+healthy(void *arg)
+{
+	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
+}
+
+/* A keep-alive connection that has had one request answered. */
+static int
+open_kept(int p)
+{
+	struct sockaddr_in	 sa;
+	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	char			 buf[512];
+	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, req1, sizeof(req1) - 1), (ssize_t)sizeof(req1) - 1);
+	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
+	return fd;
+}
+
+
+/* Header and connection limits: JSON refusals, and the worker goes on. */
+START_TEST(limits)
+{
+	char	*hdr, *rb, *conf, *log;
+	int	 p = tu_free_port(SOCK_STREAM), a, b;
+	pid_t	 w;
+
+	hdr = malloc(10000);
+	strcpy(hdr, "X-Big: ");
+	memset(hdr + 7, 'a', 9000);
+	hdr[9007] = '\0';
+	ck_assert_int_eq(req("GET", "/healthz", hdr, NULL, &rb, NULL), 431);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"REQUEST_HEADER_FIELDS_TOO_LARGE\""));
+	free(rb);
+	free(hdr);
+	ck_assert_int_eq(req("GET", "/healthz", NULL, NULL, NULL, NULL), 200);
+
+	conf = write_conf("mc.conf", p, "max_connections = 2\n");
+	if (asprintf(&log, "%s/mc.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(healthy, &p, 15000));
+	a = open_kept(p);
+	b = open_kept(p);
+	ck_assert_int_eq(tu_http(p, "GET", "/healthz", NULL, NULL, 0, &rb, NULL, 5000), 503);
+	ck_assert_ptr_nonnull(strstr(rb, "Too many connections"));
+	free(rb);
+	close(a);
+	ck_assert(tu_wait_for(healthy, &p, 5000));
+	close(b);
+	tu_stop(w, 5000);
+	free(conf);
+	free(log);
+}
+END_TEST
 
 /* The seed's acceptance check, with the DB stopped. */
 START_TEST(db_stopped)
@@ -628,22 +701,56 @@ START_TEST(db_frozen)
 }
 END_TEST
 
+static int
+lock_held(void *unused)
+{
+	return pgt_scalar(pg, "hf", "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+	    "ON c.oid = l.relation WHERE c.relname = 'users' AND l.mode = "
+	    "'AccessExclusiveLock' AND l.granted") == 1;
+}
+
+/* psql holding an exclusive lock on users for 30 s: logins wait on it. */
+static pid_t
+spawn_locker(void)
+{
+	static char	 cmd[256], portstr[16];
+	char		*argv[] = { cmd, "-h", "127.0.0.1", "-U", "postgres", "-d", "hf",
+			    "-p", portstr, "-c",
+			    "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)",
+			    NULL };
+	pid_t		 p;
+
+	snprintf(cmd, sizeof(cmd), "%s/psql", pgt_bindir());
+	snprintf(portstr, sizeof(portstr), "%d", pgt_port(pg));
+	p = tu_spawn(argv, NULL, "/dev/null");
+	ck_assert(tu_wait_for(lock_held, NULL, 5000));
+	return p;
+}
+
+/* A statement that outlives statement_timeout (2 s here) is a 503 with
+ * its own detail; the DB is not marked down for it. */
+START_TEST(db_statement_timeout)
+{
+	char	*rb, *rh;
+	pid_t	 locker = spawn_locker();
+
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}", &rb, &rh), 503);
+	ck_assert_str_eq(rb, "{\"error\":\"SERVICE_UNAVAILABLE\","
+	    "\"detail\":\"Database statement timed out\",\"status\":503}");
+	ck_assert(has_header(rh, "Retry-After:"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/readyz", NULL, NULL, NULL, NULL), 200);
+	tu_stop(locker, 2000);
+}
+END_TEST
+
 /* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
 START_TEST(db_killed_mid_request)
 {
-	char	*argv[16], cmd[64], dsn[64];
-	pid_t	 locker, child;
+	pid_t	 locker = spawn_locker(), child;
 	int	 status;
 
-	snprintf(cmd, sizeof(cmd), "%s/psql", pgt_bindir());
-	snprintf(dsn, sizeof(dsn), "port=%d", pgt_port(pg));
-	argv[0] = cmd; argv[1] = "-h"; argv[2] = "127.0.0.1"; argv[3] = "-U";
-	argv[4] = "postgres"; argv[5] = "-d"; argv[6] = "hf"; argv[7] = "-p";
-	argv[8] = dsn + 5; argv[9] = "-c";
-	argv[10] = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)";
-	argv[11] = NULL;
-	locker = tu_spawn(argv, NULL, "/dev/null");
-	usleep(500 * 1000);
 	if ((child = fork()) == 0) {
 		static const char body[] =
 		    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
@@ -665,6 +772,89 @@ START_TEST(db_killed_mid_request)
 	ck_assert(tu_pid_alive(pid));
 	ck_assert_int_eq(pgt_restart(pg), 0);
 	ck_assert(tu_wait_for(ready200, &port, 10000));
+}
+END_TEST
+
+/* ---- under holdfastd: numprocs instances on one inherited socket ---- */
+
+static char *sup_sock;
+
+static int
+ctl(const char *args, char **out)
+{
+	char	*cmd, *bin = tu_buildpath("supervisor/holdfastctl");
+	int	 rc;
+
+	if (asprintf(&cmd, "%s -s %s %s", bin, sup_sock, args) < 0)
+		abort();
+	rc = tu_sh(cmd, out);
+	free(cmd);
+	free(bin);
+	return rc;
+}
+
+static int ctl_ok(void *args) { return ctl(args, NULL) == 0; }
+static int ctl_health_down(void *unused) { return ctl("health >/dev/null", NULL) == 3; }
+
+/* The first pid `holdfastctl pid NAME` prints, or -1. */
+static pid_t
+instance_pid(const char *name)
+{
+	char	*out = NULL, args[64];
+	long	 v = -1;
+
+	snprintf(args, sizeof(args), "pid %s", name);
+	if (ctl(args, &out) == 0 && out != NULL)
+		v = strtol(out + strcspn(out, "0123456789"), NULL, 10);
+	free(out);
+	return v > 0 ? (pid_t)v : -1;
+}
+
+/*
+ * Two instances share the socket holdfastd hands down; one killed, the
+ * other keeps answering while it is respawned; the DB state each reports
+ * reaches `holdfastctl health`.
+ */
+START_TEST(supervised)
+{
+	char	*conf, *hd = tu_buildpath("supervisor/holdfastd"), *log, *text;
+	char	*argv[] = { hd, "-c", NULL, NULL };
+	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
+	pid_t	 sup, victim;
+
+	if (asprintf(&text, "[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
+	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
+	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
+	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
+	    pgt_conninfo(pg, "hf"), tu_buildpath("workers/http/holdfast-http"), p) < 0 ||
+	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
+	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
+	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)
+		abort();
+	tu_write_file(conf, text);
+	argv[2] = conf;
+	sup = tu_spawn(argv, NULL, log);
+	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 30000));
+	ck_assert(tu_wait_for(ready200, &p, 10000));
+	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
+	ck_assert_int_gt(victim = instance_pid("http:0"), 0);
+	kill(victim, SIGKILL);
+	/* The other instance answers while http:0 is respawned. */
+	for (i = 0; i < 20; i++) {
+		ok += healthy(&p);
+		usleep(10 * 1000);
+	}
+	ck_assert_int_eq(ok, 20);
+	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 10000));
+	ck_assert_int_ne(instance_pid("http:0"), victim);
+	/* Their DB state reaches holdfastd: down, then up again. */
+	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
+	ck_assert(tu_wait_for(ctl_health_down, NULL, 10000));
+	ck_assert(healthy(&p));
+	ck_assert_int_eq(pgt_restart(pg), 0);
+	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
+	ck_assert_int_eq(tu_stop(sup, 10000), 0);
+	free(text); free(conf); free(log); free(hd);
 }
 END_TEST
 
@@ -694,6 +884,7 @@ main(void)
 	tcase_add_test(tc, login_paths);
 	tcase_add_test(tc, conversations_paths);
 	tcase_add_test(tc, login_rate_limit);
+	tcase_add_test(tc, limits);
 	tc = tcase(s, "webhook");
 	tcase_add_test(tc, webhook_handshake);
 	tcase_add_test(tc, webhook_store);
@@ -702,7 +893,10 @@ main(void)
 	tcase_add_test(tc, db_stopped);
 	tcase_add_test(tc, db_neon_disabled);
 	tcase_add_test(tc, db_frozen);
+	tcase_add_test(tc, db_statement_timeout);
 	tcase_add_test(tc, db_killed_mid_request);
+	tc = tcase(s, "supervised");
+	tcase_add_test(tc, supervised);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

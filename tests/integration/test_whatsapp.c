@@ -261,7 +261,7 @@ START_TEST(listen_wakeup_and_poll_fallback)
 	wat_worker(&t);
 	ck_assert_int_eq(tu_wait_file_count(t.logs[0], "LISTEN holdfast_wa established", 1, 5000), 1);
 	wat_inbound(&t, "1", "n1", 1, "notified");
-	ck_assert_int_eq(wat_wait_scalar(&t, 0, 2000, UNASSIGNED), 0);
+	ck_assert_int_eq(wat_wait_scalar(&t, 0, 5000, UNASSIGNED), 0);
 	/* A lost notification: without the poll, the message waits ... */
 	free(wat_sql(&t, "ALTER TABLE wa_messages DISABLE TRIGGER wa_messages_notify"));
 	wat_inbound(&t, "2", "n2", 1, "silent");
@@ -269,14 +269,14 @@ START_TEST(listen_wakeup_and_poll_fallback)
 	ck_assert_int_eq(wat_scalar(&t, UNASSIGNED), 1);
 	/* ... and any later wake-up catches it up. */
 	free(wat_sql(&t, "NOTIFY holdfast_wa"));
-	ck_assert_int_eq(wat_wait_scalar(&t, 0, 2000, UNASSIGNED), 0);
+	ck_assert_int_eq(wat_wait_scalar(&t, 0, 5000, UNASSIGNED), 0);
 	wat_stop_worker(&t, 0);
 	/* With a 300 ms poll, a silent insert is found anyway. */
 	wat_config(&t, "poll_interval = 300ms\n");
 	i = wat_worker(&t);
 	ck_assert_int_eq(tu_wait_file_count(t.logs[i], "LISTEN holdfast_wa established", 1, 5000), 1);
 	wat_inbound(&t, "3", "n3", 1, "silent too");
-	ck_assert_int_eq(wat_wait_scalar(&t, 0, 3000, UNASSIGNED), 0);
+	ck_assert_int_eq(wat_wait_scalar(&t, 0, 5000, UNASSIGNED), 0);
 	wat_stop_worker(&t, i);
 	wat_done(&t);
 }
@@ -299,6 +299,7 @@ main(void)
 	tcase_add_test(tc, outbox_over_tls);
 	tcase_add_test(tc, statuses_forward_only);
 	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
+	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -2,6 +2,7 @@
  * test_whatsapp_lib: see test_whatsapp_lib.h.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,70 @@ wat_strf(const char *fmt, ...)
 	return s;
 }
 
+/* The stray list of the Check runner with pid runner. */
+static char *
+wat_stray_file(pid_t runner)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return wat_strf("%s/holdfast-wat-%ld.pids", tmp != NULL && *tmp ? tmp : "/tmp",
+	    (long)runner);
+}
+
+/* Called in the forked test: its parent is the runner. */
+static void
+wat_track(pid_t pid)
+{
+	char	*path = wat_stray_file(getppid());
+	FILE	*f = fopen(path, "a");
+
+	if (f != NULL) {
+		fprintf(f, "%ld\n", (long)pid);
+		fclose(f);
+	}
+	free(path);
+}
+
+/* 1 when pid is still one of ours (a worker or graphsink of this rig). */
+static int
+wat_is_ours(long pid)
+{
+	char	*path = wat_strf("/proc/%ld/cmdline", pid), buf[4096];
+	FILE	*f = fopen(path, "r");
+	size_t	 n = 0;
+
+	free(path);
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return strstr(buf, "/holdfast-wa-") != NULL &&
+	    (strstr(buf, "holdfast-whatsapp") != NULL || strstr(buf, "graphsink") != NULL);
+}
+
+void
+wat_reap_strays(void)
+{
+	char	*path = wat_stray_file(getpid());
+	FILE	*f = fopen(path, "r");
+	long	 pid;
+
+	if (f != NULL) {
+		while (fscanf(f, "%ld", &pid) == 1)
+			if (pid > 1 && wat_is_ours(pid)) {
+				fprintf(stderr, "reaping stray pid %ld\n", pid);
+				kill((pid_t)pid, SIGKILL);
+			}
+		fclose(f);
+		unlink(path);
+	}
+	free(path);
+}
+
 static int
 wat_file_exists(void *arg)
 {
@@ -54,6 +119,7 @@ wat_graphsink(struct wat *t, const char *gs_args)
 		char *log = wat_strf("%s/gs.log", t->dir);
 
 		t->gs_pid = tu_spawn(argv, NULL, log);
+		wat_track(t->gs_pid);
 		free(log);
 	}
 	ck_assert_msg(tu_wait_for(wat_file_exists, portfile, 5000) == 1, "graphsink did not start");
@@ -177,6 +243,7 @@ wat_worker_env(struct wat *t, char *const env[])
 
 		t->logs[i] = wat_strf("%s/worker%d.log", t->dir, i);
 		t->workers[i] = tu_spawn(argv, env, t->logs[i]);
+		wat_track(t->workers[i]);
 	}
 	free(bin);
 	return i;

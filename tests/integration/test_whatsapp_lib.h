@@ -46,6 +46,15 @@ long long wat_scalar(struct wat *, const char *fmt, ...) __attribute__((format(p
 long long wat_wait_scalar(struct wat *, long long want, int timeout_ms, const char *sql);
 /* Inserts n inbound text messages for wa_id (ids from tag), sent now. */
 void wat_inbound(struct wat *, const char *wa_id, const char *tag, int n, const char *text);
+/*
+ * A failed assertion ends a forked test at once (no cleanup), and the
+ * worker and graphsink it started would live on. Every process the rig
+ * starts is recorded in a file named after the Check runner; this
+ * teardown, added with tcase_add_unchecked_fixture(tc, NULL, ...), runs in
+ * the runner and SIGKILLs (by pid, after checking what it is) whatever of
+ * them is still alive.
+ */
+void wat_reap_strays(void);
 /* graphsink's request count. */
 long long wat_gs_count(struct wat *);
 /* Appends answers to graphsink's script. */

@@ -156,13 +156,13 @@ outage(const char *how, int down_ms)
 
 START_TEST(db_fast_shutdown)
 {
-	outage("fast", 5000);
+	outage("fast", 4000);
 }
 END_TEST
 
 START_TEST(db_crash)
 {
-	outage("kill9", 4000);
+	outage("kill9", 3000);
 }
 END_TEST
 
@@ -184,6 +184,7 @@ main(void)
 	tcase_add_test(tc, db_fast_shutdown);
 	tcase_add_test(tc, db_crash);
 	tcase_add_test(tc, neon_endpoint_disabled);
+	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

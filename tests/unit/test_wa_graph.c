@@ -170,6 +170,20 @@ START_TEST(error_line_is_bounded)
 }
 END_TEST
 
+START_TEST(retry_delay_is_equal_jitter)
+{
+	/* base 1 s, cap 60 s: attempt n waits between half and all of 2^(n-1) s. */
+	ck_assert_int_eq(wa_graph_retry_delay_ms(1000, 60000, 1, 0.0), 500);
+	ck_assert_int_eq(wa_graph_retry_delay_ms(1000, 60000, 1, 0.999999), 999);
+	ck_assert_int_eq(wa_graph_retry_delay_ms(1000, 60000, 3, 0.0), 2000);
+	ck_assert_int_le(wa_graph_retry_delay_ms(1000, 60000, 3, 0.999999), 4000);
+	/* Capped, never zero, never past the cap. */
+	ck_assert_int_eq(wa_graph_retry_delay_ms(1000, 60000, 30, 0.0), 30000);
+	ck_assert_int_le(wa_graph_retry_delay_ms(1000, 60000, 30, 0.999999), 60000);
+	ck_assert_int_eq(wa_graph_retry_delay_ms(1, 1, 1, 0.0), 1);
+}
+END_TEST
+
 static Suite *
 wa_graph_suite(void)
 {
@@ -188,6 +202,7 @@ wa_graph_suite(void)
 	tcase_add_test(tc, unknown_codes_follow_http_status);
 	tcase_add_test(tc, network_errors_are_retried);
 	tcase_add_test(tc, error_line_is_bounded);
+	tcase_add_test(tc, retry_delay_is_equal_jitter);
 	suite_add_tcase(s, tc);
 	return s;
 }

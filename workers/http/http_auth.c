@@ -212,6 +212,7 @@ http_login_checked(int ok, void *arg)
 {
 	struct http_login *l = arg;
 
+	l->call->srv->inflight--;
 	if (!ok || !l->found) {
 		http_reply_error(l->call, 401, "INVALID_CREDENTIALS",
 		    "Invalid email or password");
@@ -242,8 +243,11 @@ http_login_user(const struct db_error *err, PGresult *const *res, int nres,
 		free(l->email);
 		l->email = xstrdup(PQgetvalue(r, 0, 2));
 	}
-	/* Unknown user: the same work on the dummy hash, so the same time. */
+	/* Unknown user: the same work on the dummy hash, so the same time.
+	 * Counted in flight, so a stopping worker waits for the answer. */
+	call->srv->inflight++;
 	if (http_crypt_verify(l->password, hash, http_login_checked, l) == -1) {
+		call->srv->inflight--;
 		evhttp_add_header(evhttp_request_get_output_headers(call->req),
 		    "Retry-After", "1");
 		http_reply_error(call, 503, "SERVICE_UNAVAILABLE",

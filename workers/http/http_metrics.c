@@ -7,12 +7,14 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 
 #include "db.h"
 #include "http.h"
 #include "json.h"
 #include "util.h"
+#include "worker.h"
 
 static const int http_m_statuses[] = {
 	200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 500, 503,
@@ -153,6 +155,11 @@ http_metrics(struct http_call *call)
 	struct evbuffer	*b = evbuffer_new();
 	size_t		 len;
 
+	/* Which instance answered: several share one port. */
+	evbuffer_add_printf(b, "# HELP holdfast_http_info This instance.\n"
+	    "# TYPE holdfast_http_info gauge\n"
+	    "holdfast_http_info{instance=\"%s\",pid=\"%ld\"} 1\n",
+	    call->srv->w->instance, (long)getpid());
 	http_metrics_requests(b);
 	http_metrics_latency(b);
 	http_metrics_db(b, call->srv->db);

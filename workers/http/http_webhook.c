@@ -214,8 +214,9 @@ http_webhook_receive(struct http_call *call)
 	const char	*secret = call->srv->wa->app_secret;
 	struct http_wh	*wh;
 	char		 err[128];
+	static int	 warned;
 
-	if (secret == NULL || *secret == '\0')
+	if ((secret == NULL || *secret == '\0') && !warned++)
 		log_warnx("[whatsapp] app_secret is not set: every webhook is refused");
 	if (wa_signature_check(secret, call->body, call->bodylen, sig) == -1) {
 		http_reply_error(call, 401, "UNAUTHORIZED",

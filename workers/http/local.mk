@@ -7,8 +7,8 @@ workers_http_libhfhttp_a_SOURCES = \
 	workers/http/wa_payload.c workers/http/wa_payload.h
 workers_http_libhfhttp_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 
-pkglibexec_PROGRAMS += holdfast-http
-holdfast_http_SOURCES = \
+pkglibexec_PROGRAMS += workers/http/holdfast-http
+workers_http_holdfast_http_SOURCES = \
 	workers/http/http.h \
 	workers/http/http_main.c \
 	workers/http/http_auth.c \
@@ -16,8 +16,8 @@ holdfast_http_SOURCES = \
 	workers/http/http_conv.c \
 	workers/http/http_webhook.c \
 	workers/http/http_metrics.c
-holdfast_http_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(LIBCRYPT_CFLAGS)
-holdfast_http_LDADD = workers/http/libhfhttp.a $(WORKER_LIBS) $(CRYPTO_LIBS) $(LIBCRYPT_LIBS)
+workers_http_holdfast_http_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(LIBCRYPT_CFLAGS)
+workers_http_holdfast_http_LDADD = workers/http/libhfhttp.a $(WORKER_LIBS) $(CRYPTO_LIBS) $(LIBCRYPT_LIBS)
 
 # holdfast-http's migration (0002, PL/pgSQL read functions) is embedded
 # with the others: see the migration list in common/db.mk.

@@ -57,6 +57,7 @@ struct cdr_sink {
 	int			 waiting_db;	/* db_when_up armed */
 	int			 single;	/* isolating a record the DB refuses */
 	int			 replaying;
+	int			 backlog;	/* an outage or an earlier run left records */
 	uint64_t		 replay_start_ms, replay_count;
 	void			(*on_sync)(void *);
 	void			*on_sync_arg;
@@ -208,6 +209,7 @@ cdr_sink_on_insert(const struct db_error *err, PGresult *const *res, int nres, v
 		cdr_sink_data_error(s, err);
 	else if (db_error_unavailable(err) && err->cls != DB_CLASS_TIMEOUT) {
 		s->waiting_db = 1;
+		s->backlog = 1;
 		db_when_up(s->db, cdr_sink_on_up, s);
 	} else {
 		log_warnx("[CDR_INSERT] %s: %s; retrying", err->reason, err->message);
@@ -217,11 +219,14 @@ cdr_sink_on_insert(const struct db_error *err, PGresult *const *res, int nres, v
 		event_active(s->ev_deadline, EV_TIMEOUT, 0);
 }
 
+/* Replay: the records an outage (or an earlier run) left, logged with
+ * their rate; the normal trickle of fresh CDRs is not a replay. */
 static void
 cdr_sink_start_replay(struct cdr_sink *s, uint64_t pending)
 {
-	if (s->replaying || pending <= (uint64_t)s->batch)
+	if (s->replaying || !s->backlog)
 		return;
+	s->backlog = 0;
 	s->replaying = 1;
 	s->replay_count = 0;
 	s->replay_start_ms = now_mono_ms();
@@ -326,9 +331,11 @@ cdr_sink_new(struct event_base *base, struct db *db, const char *spool_dir,
 	s->ev_flush = evtimer_new(base, cdr_sink_on_flush, s);
 	s->ev_retry = evtimer_new(base, cdr_sink_on_retry, s);
 	s->ev_deadline = evtimer_new(base, cdr_sink_on_deadline, s);
-	if (spool_pending(s->spool) > 0)
+	if (spool_pending(s->spool) > 0) {
 		log_info("[CDR_SPOOL] %" PRIu64 " records from an earlier run to replay",
 		    spool_pending(s->spool));
+		s->backlog = 1;
+	}
 	cdr_sink_kick(s);
 	return s;
 }

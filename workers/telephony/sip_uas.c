@@ -44,7 +44,8 @@
 #define SIP_RECV_BURST		128	/* datagrams per wakeup */
 #define SIP_RESP_MAX		4096
 #define SIP_ALLOW		"INVITE, ACK, BYE, CANCEL, OPTIONS"
-#define SIP_OBJECTS_PER_CALL	8	/* hard cap on objects, x max_calls */
+#define SIP_OBJECTS_PER_CALL	8	/* hard cap on objects, x max_calls, */
+#define SIP_OBJECTS_MIN		262144	/* but never below this (tombstones) */
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -455,7 +456,8 @@ sip_call_free(struct sip_call *c)
 	struct sip_uas *u = c->uas;
 
 	ht_remove(&u->calls_by_branch, &c->by_branch);
-	ht_remove(&u->calls_by_callid, &c->by_callid);
+	if (c->state != CALL_ENDED)	/* ended calls left the dialog index */
+		ht_remove(&u->calls_by_callid, &c->by_callid);
 	event_del(&c->timer);
 	if (!c->cdr_done && u->st.active > 0)
 		u->st.active--;
@@ -527,13 +529,30 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 	cdr_sink_add(u->cdr, &r);
 }
 
+/*
+ * What is left of an ended call is a tombstone for its INVITE branch (so
+ * late INVITE copies are absorbed, not a second call) and its To tag: the
+ * dialog is gone (a BYE now gets 481), and so is everything else.
+ */
+static void
+sip_call_shrink(struct sip_call *c)
+{
+	c->state = CALL_ENDED;
+	ht_remove(&c->uas->calls_by_callid, &c->by_callid);
+	free(c->resp);
+	free(c->call_id);
+	free(c->from_uri);
+	free(c->to_uri);
+	free(c->from_tag);
+	free(c->remote);
+	c->resp = c->call_id = c->from_uri = c->to_uri = c->from_tag = c->remote = NULL;
+}
+
 /* Keeps an ended call only long enough to absorb late retransmissions. */
 static void
 sip_call_end(struct sip_call *c)
 {
-	c->state = CALL_ENDED;
-	free(c->resp);
-	c->resp = NULL;
+	sip_call_shrink(c);
 	sip_timer_ms(&c->timer, sip_64t1(c->uas));
 }
 
@@ -766,7 +785,8 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 	struct sip_resp	 r = { .code = 100 };
 	int		 n;
 
-	if (u->st.objects >= (uint64_t)u->cfg.max_calls * SIP_OBJECTS_PER_CALL) {
+	if (u->st.objects >= (uint64_t)u->cfg.max_calls * SIP_OBJECTS_PER_CALL &&
+	    u->st.objects >= SIP_OBJECTS_MIN) {
 		sip_respond_stateless(u, m, 503, "Retry-After: 5\r\n");
 		return;
 	}
@@ -840,7 +860,7 @@ sip_on_ack(struct sip_uas *u, const struct sip_msg *m)
 
 	if (c != NULL && c->state == CALL_COMPLETED) {
 		/* ACK of our non-2xx: Timer I absorbs its retransmissions */
-		c->state = CALL_ENDED;
+		sip_call_shrink(c);
 		event_del(&c->timer);
 		sip_timer_ms(&c->timer, u->cfg.t4_ms);
 		return;

@@ -199,3 +199,11 @@ wa_send_class_name(enum wa_send_class c)
 	}
 	return "?";
 }
+
+int64_t
+wa_graph_retry_delay_ms(int64_t base_ms, int64_t cap_ms, int attempts, double rnd)
+{
+	int64_t c = backoff_ceiling_ms(base_ms, cap_ms, attempts > 0 ? attempts - 1 : 0);
+
+	return c - c / 2 + (int64_t)(rnd * (double)(c / 2));
+}

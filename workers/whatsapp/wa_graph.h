@@ -13,6 +13,7 @@
 #define HOLDFAST_WA_GRAPH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum wa_send_class {
 	WA_SEND_OK = 0,		/* accepted: wamid is set */
@@ -46,5 +47,11 @@ int wa_graph_code_retryable(long long code);
 void wa_graph_classify(int http_status, const char *body, size_t len,
     const char *neterr, struct wa_send_result *);
 const char *wa_send_class_name(enum wa_send_class);
+/*
+ * Delay before the next try of a send that failed attempts times (>= 1):
+ * equal jitter, in [c/2, c] with c = min(cap, base * 2^(attempts-1)), so a
+ * throttled row really waits while retries still spread out. rnd in [0,1).
+ */
+int64_t wa_graph_retry_delay_ms(int64_t base_ms, int64_t cap_ms, int attempts, double rnd);
 
 #endif

@@ -15,6 +15,7 @@
 #include "wa.h"
 
 #define WA_STOP_GRACE_MS	2000	/* beyond send_timeout, for the last records */
+#define WA_STOP_MAX_MS		8000	/* inside holdfastd's default stopwaitsecs (10s) */
 
 static struct worker	 wa_worker;
 static struct event	*wa_stop_deadline;
@@ -50,8 +51,13 @@ wa_main_stop(struct worker *w, void *arg)
 {
 	struct wa	*wa = arg;
 	int64_t		 ms = wa->cfg->send_timeout_ms + WA_STOP_GRACE_MS;
-	struct timeval	 tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval	 tv;
 
+	/* Past the deadline, unfinished sends are left to their leases. */
+	if (ms > WA_STOP_MAX_MS)
+		ms = WA_STOP_MAX_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
 	wa_stop_deadline = evtimer_new(w->base, wa_main_deadline, wa);
 	evtimer_add(wa_stop_deadline, &tv);
 	wa_stop(wa, wa_main_exit);

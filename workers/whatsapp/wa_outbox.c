@@ -129,16 +129,6 @@ wa_outbox_busy(const struct wa_outbox *ob)
 
 /* --- storing an outcome ----------------------------------------------- */
 
-/* Equal jitter: at least half the ceiling, so a throttled row really waits. */
-static int64_t
-wa_retry_delay_ms(const struct wa *wa, int attempts)
-{
-	int64_t ceil = backoff_ceiling_ms(wa->dbcfg->backoff_initial_ms,
-	    wa->dbcfg->backoff_max_ms, attempts > 0 ? attempts - 1 : 0);
-
-	return ceil / 2 + (int64_t)(rand_unit() * (double)(ceil / 2));
-}
-
 static void
 wa_record_ok(struct wa_send *s, PGresult *res)
 {
@@ -220,7 +210,8 @@ wa_send_record(struct wa_send *s)
 		return;
 	}
 	params[1] = s->res.error;
-	s->delay_ms = s->res.cls == WA_SEND_RETRY ? wa_retry_delay_ms(wa, s->attempts) : -1;
+	s->delay_ms = s->res.cls == WA_SEND_RETRY ? wa_graph_retry_delay_ms(wa->dbcfg->backoff_initial_ms,
+	    wa->dbcfg->backoff_max_ms, s->attempts, rand_unit()) : -1;
 	snprintf(delay, sizeof(delay), "%lld", (long long)s->delay_ms);
 	snprintf(max, sizeof(max), "%d", wa->cfg->send_max_attempts);
 	db_query(wa->db, WA_OP,

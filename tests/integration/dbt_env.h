@@ -1,0 +1,99 @@
+/*
+ * dbt_env: the fixture of the DB fault suites (test_db_faults,
+ * test_db_network): a private cluster, optionally the fault proxy in
+ * front of it, a layer with short timeouts, its log captured.
+ * Header-only so each suite stays one self-contained program.
+ */
+#ifndef HOLDFAST_DBT_ENV_H
+#define HOLDFAST_DBT_ENV_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbt.h"
+#include "fp.h"
+#include "log.h"
+#include "pgt.h"
+#include "util.h"
+
+#define DBT_UNUSED	__attribute__((unused))
+
+struct env {
+	struct pgt		*pg;
+	struct fp		*fp;
+	struct event_base	*base;
+	struct db		*db;
+	struct cfg_database	 cfg;
+	char			 conninfo[512];
+};
+
+/* A cluster, optionally a proxy in front, and a layer that is up. */
+static void DBT_UNUSED
+env_up(struct env *e, const char *pgopts, int proxy, int wait)
+{
+	memset(e, 0, sizeof(*e));
+	dbt_log_capture();
+	e->pg = pgt_start(pgopts);
+	pgt_createdb(e->pg, "hf", 0);
+	if (proxy) {
+		e->fp = fp_start(pgt_port(e->pg));
+		snprintf(e->conninfo, sizeof(e->conninfo),
+		    "host=127.0.0.1 port=%d dbname=hf user=postgres", fp_port(e->fp));
+	} else
+		snprintf(e->conninfo, sizeof(e->conninfo), "%s",
+		    pgt_conninfo(e->pg, "hf"));
+	dbt_cfg(&e->cfg, e->conninfo);
+	e->base = event_base_new();
+}
+
+static void DBT_UNUSED
+env_start(struct env *e, int wait)
+{
+	e->db = db_new(e->base, &e->cfg, "test", "test_loop");
+	db_start(e->db);
+	if (wait)
+		ck_assert_msg(dbt_wait_up(e->base, e->db, 1, 5000), "DB never up");
+}
+
+static void DBT_UNUSED
+env_down(struct env *e)
+{
+	db_free(e->db);
+	event_base_free(e->base);
+	fp_stop(e->fp);
+	pgt_destroy(e->pg);
+}
+
+static void DBT_UNUSED
+assert_query_ok(struct env *e)
+{
+	struct dbt_res r;
+
+	dbt_query(e->base, e->db, "SELECT 1", 0, NULL, &r);
+	ck_assert_msg(r.ok, "query failed: %s %s", r.reason, r.message);
+}
+
+/* Queries until one succeeds (each failure must be a 503-worthy one). */
+static int DBT_UNUSED
+query_until_ok(struct env *e, int timeout_ms)
+{
+	uint64_t	end = now_mono_ms() + timeout_ms;
+	struct dbt_res	r;
+
+	while (now_mono_ms() < end) {
+		dbt_query(e->base, e->db, "SELECT 1", 0, NULL, &r);
+		if (r.ok)
+			return 1;
+		{
+			struct db_error de = { .cls = r.cls };
+			ck_assert_msg(db_error_unavailable(&de), "not a 503: %s", r.reason);
+		}
+		dbt_run_for(e->base, 10);
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * test_hosting: holdfastd behaves as a production host expects of it.
+ *
+ * Guards issue 7 "Production hosting": under systemd (Type=notify) it says
+ * READY=1 only once its autostart workers are RUNNING, keeps a STATUS= line
+ * current (worker counts, each group's DB state), pets the watchdog at half
+ * of WATCHDOG_USEC (and only when WATCHDOG_PID is unset or its own), says
+ * RELOADING=1/READY=1 around SIGHUP and STOPPING=1 on SIGTERM, and never
+ * lets a worker see NOTIFY_SOCKET; as PID 1 of a container (a new PID
+ * namespace) it reaps orphans and stops the whole tree on SIGTERM, exit 0.
+ * Real holdfastd, real testworkers, a datagram socket owned by the test.
+ */
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "supt.h"
+
+#define NOTE_MAX	256
+
+/* What the test's NOTIFY_SOCKET received, in order. */
+struct notes {
+	int	 fd;
+	char	*msg[NOTE_MAX];
+	int	 n;
+};
+
+/* Binds a datagram socket at path ("@name": abstract). */
+static void
+notes_open(struct notes *ns, const char *path)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+
+	memset(ns, 0, sizeof(*ns));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path) + (path[0] != '@');
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	ns->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(ns->fd, 0);
+	ck_assert_msg(bind(ns->fd, (struct sockaddr *)&sun, len) == 0, "bind(%s): %s",
+	    path, strerror(errno));
+}
+
+/* Receives for up to ms; returns the number of datagrams taken. */
+static int
+notes_recv(struct notes *ns, int ms)
+{
+	uint64_t	deadline = now_mono_ms() + ms;
+	int		got = 0;
+
+	for (;;) {
+		struct pollfd	pfd = { ns->fd, POLLIN, 0 };
+		int64_t		left = (int64_t)(deadline - now_mono_ms());
+		char		buf[1024];
+		ssize_t		r;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return got;
+		if ((r = recv(ns->fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			return got;
+		buf[r] = '\0';
+		if (ns->n < NOTE_MAX)
+			ns->msg[ns->n++] = xstrdup(buf);
+		got++;
+	}
+}
+
+/* Receives until a datagram containing needle arrives (index) or -1. */
+static int
+notes_wait(struct notes *ns, const char *needle, int from, int ms)
+{
+	uint64_t deadline = now_mono_ms() + ms;
+
+	for (;;) {
+		for (int i = from; i < ns->n; i++)
+			if (strstr(ns->msg[i], needle) != NULL)
+				return i;
+		if (now_mono_ms() >= deadline)
+			return -1;
+		notes_recv(ns, 20);
+	}
+}
+
+static int
+notes_count(struct notes *ns, const char *needle, int from, int to)
+{
+	int c = 0;
+
+	for (int i = from; i < to && i < ns->n; i++)
+		c += strstr(ns->msg[i], needle) != NULL;
+	return c;
+}
+
+static void
+notes_close(struct notes *ns)
+{
+	for (int i = 0; i < ns->n; i++)
+		free(ns->msg[i]);
+	close(ns->fd);
+}
+
+/* supt_start with extra environment for holdfastd. */
+static void
+start_env(struct supt *t, const char *tag, const char *workers, char *const env[])
+{
+	char *argv[4];
+
+	memset(t, 0, sizeof(*t));
+	t->dir = tu_tmpdir(tag);
+	t->conf = xasprintf("%s/holdfast.conf", t->dir);
+	t->sock = xasprintf("%s/run/hf.sock", t->dir);
+	t->log = xasprintf("%s/holdfastd.log", t->dir);
+	supt_write_conf(t, workers);
+	argv[0] = tu_buildpath("supervisor/holdfastd");
+	argv[1] = "-c";
+	argv[2] = t->conf;
+	argv[3] = NULL;
+	t->pid = tu_spawn(argv, env, t->log);
+	free(argv[0]);
+}
+
+START_TEST(test_notify_ready_status_watchdog_stopping)
+{
+	struct supt	 t;
+	struct notes	 ns;
+	char		*tw = supt_tw(), *ini, *sockpath, *envfile, *envtext, *env[4];
+	int		 ready, i, pings, status;
+
+	sockpath = xasprintf("/tmp/hf-notify-%d.sock", (int)getpid());
+	envfile = xasprintf("/tmp/hf-notify-%d.env", (int)getpid());
+	unlink(sockpath);
+	notes_open(&ns, sockpath);
+	/* a: two instances ready only after 400 ms; b: reports its DB down,
+	 * up 1 s later, and dumps the environment it was given. */
+	ini = xasprintf("[worker:a]\ncommand = %s -r 400\nnumprocs = 2\n"
+	    "[worker:b]\ncommand = /bin/sh -c \"env > %s; exec %s -D ConnectionRefused -u 1000\"\n",
+	    tw, envfile, tw);
+	env[0] = xasprintf("NOTIFY_SOCKET=%s", sockpath);
+	env[1] = "WATCHDOG_USEC=200000";
+	env[2] = NULL;
+	start_env(&t, "host-notify", ini, env);
+
+	ready = notes_wait(&ns, "READY=1", 0, 10000);
+	ck_assert_msg(ready >= 0, "no READY=1");
+	/* Sent only after the three workers were RUNNING (logged first). */
+	ck_assert_int_eq(supt_log_count(&t, "STARTING -> RUNNING"), 3);
+	ck_assert_msg(notes_count(&ns, "STATUS=starting: ", 0, ready) >= 1,
+	    "no \"starting\" STATUS= before READY=1");
+	ck_assert_msg(strstr(ns.msg[ready], "STATUS=3/3 running") != NULL, "%s", ns.msg[ready]);
+	ck_assert_int_eq(notes_count(&ns, "READY=1", 0, ns.n), 1);
+	/* The DB state of group b, down then up. */
+	ck_assert_msg(notes_wait(&ns, "; db: b down (ConnectionRefused)", 0, 5000) >= 0,
+	    "no STATUS= with b down");
+	ck_assert_msg(notes_wait(&ns, "STATUS=3/3 running; db: b up", 0, 5000) >= 0,
+	    "no STATUS= with b up");
+	/* Watchdog: every 100 ms; >= 5 in a second leaves room for a slow box. */
+	i = ns.n;
+	notes_recv(&ns, 1000);
+	pings = notes_count(&ns, "WATCHDOG=1", i, ns.n);
+	ck_assert_msg(pings >= 5 && pings <= 12, "%d WATCHDOG=1 in 1 s", pings);
+	/* Reload: RELOADING=1, then READY=1 again. */
+	i = ns.n;
+	kill(t.pid, SIGHUP);
+	ck_assert_msg((i = notes_wait(&ns, "RELOADING=1", i, 5000)) >= 0, "no RELOADING=1");
+	ck_assert_ptr_nonnull(strstr(ns.msg[i], "MONOTONIC_USEC="));
+	ck_assert_msg(notes_wait(&ns, "READY=1", i, 5000) > i, "no READY=1 after reload");
+	/* The workers never saw the notification variables. */
+	envtext = tu_read_file(envfile, NULL);
+	ck_assert_ptr_nonnull(envtext);
+	ck_assert_ptr_nonnull(strstr(envtext, "HOLDFAST_INSTANCE=b"));
+	ck_assert_ptr_null(strstr(envtext, "NOTIFY_SOCKET"));
+	ck_assert_ptr_null(strstr(envtext, "WATCHDOG_"));
+	/* SIGTERM: STOPPING=1, then exit 0. */
+	i = ns.n;
+	kill(t.pid, SIGTERM);
+	ck_assert_msg(notes_wait(&ns, "STOPPING=1", i, 5000) >= 0, "no STOPPING=1");
+	ck_assert_int_eq(tu_wait_pid(t.pid, 10000, &status), 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t.pid = 0;
+	supt_finish(&t);
+	notes_close(&ns);
+	unlink(sockpath);
+	unlink(envfile);
+	free(envtext);
+	free(env[0]);
+	free(ini);
+	free(sockpath);
+	free(envfile);
+	free(tw);
+}
+END_TEST
+
+/* A worker that can never start does not hold READY=1 back: FATAL counts
+ * as settled and STATUS= says so. Also: the abstract namespace, and no
+ * watchdog ping when WATCHDOG_PID names another process. */
+START_TEST(test_notify_fatal_settles_abstract)
+{
+	struct supt	 t;
+	struct notes	 ns;
+	char		*tw = supt_tw(), *ini, *name, *env[4];
+	int		 ready;
+
+	name = xasprintf("@hf-notify-%d", (int)getpid());
+	notes_open(&ns, name);
+	ini = xasprintf("[worker:ok]\ncommand = %s\n[worker:bad]\ncommand = %s -x\n"
+	    "startretries = 2\nbackoff_initial = 20ms\nbackoff_max = 50ms\n", tw, tw);
+	env[0] = xasprintf("NOTIFY_SOCKET=%s", name);
+	env[1] = "WATCHDOG_USEC=100000";
+	env[2] = "WATCHDOG_PID=1";
+	env[3] = NULL;
+	start_env(&t, "host-fatal", ini, env);
+	ready = notes_wait(&ns, "READY=1", 0, 10000);
+	ck_assert_msg(ready >= 0, "no READY=1 with a worker that cannot start");
+	ck_assert_msg(strstr(ns.msg[ready], "STATUS=1/2 running (bad ") != NULL,
+	    "%s", ns.msg[ready]);
+	notes_recv(&ns, 400);
+	ck_assert_int_eq(notes_count(&ns, "WATCHDOG=1", 0, ns.n), 0);
+	ck_assert(supt_wait_state(&t, "bad", "FATAL", 0, 5000));
+	ck_assert_msg(notes_wait(&ns, "STATUS=1/2 running (bad FATAL)", 0, 5000) >= 0,
+	    "no STATUS= naming the FATAL worker");
+	supt_finish(&t);
+	notes_close(&ns);
+	free(env[0]);
+	free(ini);
+	free(name);
+	free(tw);
+}
+END_TEST
+
+/* ---- PID 1 of a container ---- */
+
+/* The first child of pid (as /proc shows it), or 0. */
+static pid_t
+first_child(pid_t pid)
+{
+	char	*path = xasprintf("/proc/%d/task/%d/children", (int)pid, (int)pid);
+	char	*text = tu_read_file(path, NULL);
+	pid_t	 child = text != NULL ? (pid_t)atoi(text) : 0;
+
+	free(text);
+	free(path);
+	return child;
+}
+
+static int
+nchildren(pid_t pid)
+{
+	char	*path = xasprintf("/proc/%d/task/%d/children", (int)pid, (int)pid);
+	char	*text = tu_read_file(path, NULL), *s;
+	int	 n = 0;
+
+	for (s = text; s != NULL && *s != '\0'; s++)
+		n += *s == ' ';
+	free(text);
+	free(path);
+	return n;
+}
+
+START_TEST(test_pid1_reaps_and_stops)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *hd, *argv[9], *cmd;
+	pid_t		 outer, inner = 0;
+	int		 status, rc;
+
+	if (getuid() != 0 || tu_sh("unshare --pid --fork --mount-proc true "
+	    ">/dev/null 2>&1", NULL) != 0) {
+		fprintf(stderr, "test_pid1_reaps_and_stops: unshare --pid not "
+		    "permitted here; skipped\n");
+		free(tw);
+		return;
+	}
+	/* -O: each start leaves a grandchild that is orphaned and exits 200 ms
+	 * later; in a PID namespace it is re-parented to holdfastd, PID 1. */
+	ini = xasprintf("[worker:o]\ncommand = %s -O\n", tw);
+	memset(&t, 0, sizeof(t));
+	t.dir = tu_tmpdir("host-pid1");
+	t.conf = xasprintf("%s/holdfast.conf", t.dir);
+	t.sock = xasprintf("%s/run/hf.sock", t.dir);
+	t.log = xasprintf("%s/holdfastd.log", t.dir);
+	supt_write_conf(&t, ini);
+	hd = tu_buildpath("supervisor/holdfastd");
+	argv[0] = "/usr/bin/unshare";
+	argv[1] = "--pid";
+	argv[2] = "--fork";
+	argv[3] = "--mount-proc";
+	argv[4] = hd;
+	argv[5] = "-c";
+	argv[6] = t.conf;
+	argv[7] = NULL;
+	outer = tu_spawn(argv, NULL, t.log);
+	ck_assert_msg(tu_wait_file_count(t.log, "started: pid 1,", 1, 5000),
+	    "holdfastd is not PID 1 of the namespace");
+	ck_assert(supt_wait_state(&t, "o", "RUNNING", 0, 5000));
+	ck_assert_msg(tu_wait_file_count(t.log, "reaped stray pid=", 1, 5000),
+	    "the orphaned grandchild was not reaped");
+	for (int i = 0; i < 100 && inner == 0; i++, usleep(10000))
+		inner = first_child(outer);
+	ck_assert_int_gt(inner, 0);
+	/* No zombie left: the only child of PID 1 is the worker. */
+	ck_assert_int_eq(nchildren(inner), 1);
+	/* SIGTERM from inside the container (as `docker stop` / `kill 1`):
+	 * PID 1 gets only signals it handles, and holdfastd handles it. */
+	cmd = xasprintf("nsenter --target %d --pid --mount kill -TERM 1", (int)inner);
+	rc = tu_sh(cmd, NULL);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(tu_wait_pid(outer, 10000, &status), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the tree did not exit 0 (status %d)", status);
+	ck_assert_int_eq(supt_log_count(&t, "shutting down (SIGTERM)"), 1);
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_EXIT] name=o"), 1);
+	ck_assert(!tu_pid_alive(inner));
+	free(cmd);
+	free(hd);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("hosting");
+	TCase	*tc = tcase_create("hosting");
+	SRunner	*sr;
+	int	 failed;
+
+	(void)supt_start;	/* supt.h helpers this suite has no use for */
+	(void)supt_pid;
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_notify_ready_status_watchdog_stopping);
+	tcase_add_test(tc, test_notify_fatal_settles_abstract);
+	tcase_add_test(tc, test_pid1_reaps_and_stops);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
