@@ -9,7 +9,7 @@ out=${BENCH_RESULTS:-$here/RESULTS.md}
 {
 	echo "# holdfast benchmark results"
 	echo
-	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%F); mode: ${BENCH_SHORT:+short}${BENCH_SHORT:-full}"
+	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%F); mode: $([ -n "${BENCH_SHORT:-}" ] && echo short || echo full)"
 	echo
 } > "$out.tmp"
 for b in "$here"/*.sh; do
