@@ -86,9 +86,13 @@ start_failed(const struct sup_facts *f, struct sup_decision *d)
  * Exit of a RUNNING process: it had proven it can start, so its death is an
  * incident to repair at once, not a start failure to slow down. Having run
  * for backoff_reset clears the failure count (systemd never resets its
- * counter, a known complaint); a process that keeps dying soon after it
+ * counter, a known complaint). A process that keeps dying soon after it
  * became ready is a crash loop all the same, so from its second short run
- * in a row it backs off (and goes FATAL) like a failed start.
+ * in a row it backs off (exponentially, capped at backoff_max), but it
+ * never goes FATAL: it has shown it can serve, and a service that gives up
+ * on a worker that runs for seconds between incidents (an outside killer,
+ * a crash triggered by some requests) leaves an operator a dead service
+ * instead of a degraded one. FATAL is for programs that cannot start.
  * autorestart may say to leave it down.
  */
 static void
@@ -105,12 +109,6 @@ running_exited(const struct sup_facts *f, struct sup_decision *d)
 	if (d->attempts <= 1) {
 		spawn(f, d);
 		d->why = "was running: respawn now";
-		return;
-	}
-	if (d->attempts >= f->startretries) {
-		d->next = SUP_FATAL;
-		d->act = SUP_ACT_RECORD;
-		d->why = "crash loop after ready";
 		return;
 	}
 	d->next = SUP_BACKOFF;

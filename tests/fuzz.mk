@@ -14,8 +14,9 @@
 #       tests/fuzz/work/NAME/, crashes to tests/fuzz/crashes/NAME/, the log to
 #       tests/fuzz/work/NAME.log; fails when any target crashed.
 #   make fuzz-merge
-#       minimises work/NAME/ (and any crash you add to it) into the committed
-#       corpus tests/fuzz/corpus/NAME/ (-merge=1).
+#       adds to the committed corpus tests/fuzz/corpus/NAME/ the inputs of
+#       work/NAME/ that bring new coverage (-merge=1). A crash is committed
+#       by hand, as corpus/NAME/crash-WHAT, with the fix.
 #   make clean-fuzz
 #       removes the clang builds (work/ and crashes/ are kept).
 
@@ -111,16 +112,22 @@ fuzz: fuzz-build
 			tests/fuzz/work/$$t $(srcdir)/tests/fuzz/corpus/$$t \
 			>tests/fuzz/work/$$t.log 2>&1; then :; else \
 			fail=1; echo "fuzz $$t: CRASH, see tests/fuzz/crashes/$$t/"; \
-			grep -m3 'ERROR:\|SUMMARY:' tests/fuzz/work/$$t.log; fi; \
-		grep 'DONE\|stat::number_of_executed_units\|stat::average_exec_per_sec' \
+			grep -a -m3 'ERROR:\|SUMMARY:' tests/fuzz/work/$$t.log; fi; \
+		grep -a 'DONE\|stat::number_of_executed_units\|stat::average_exec_per_sec' \
 			tests/fuzz/work/$$t.log | tail -3 | sed "s/^/  /"; \
 	done; exit $$fail
 
+# Only inputs of at most 1 KiB are merged, to keep the committed corpus small
+# (the seeds cover the size limits).
 fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
-		$(MKDIR_P) tests/fuzz/work/$$t; \
+		rm -rf tests/fuzz/work/$$t.small; \
+		$(MKDIR_P) tests/fuzz/work/$$t tests/fuzz/work/$$t.small; \
+		find tests/fuzz/work/$$t -type f -size -2k \
+			-exec cp {} tests/fuzz/work/$$t.small/ \; ; \
 		tests/fuzz/bin/fuzz_$$t -merge=1 `$(FUZZ_MAXLEN_ARGS)` \
-			$(srcdir)/tests/fuzz/corpus/$$t tests/fuzz/work/$$t || exit 1; \
+			$(srcdir)/tests/fuzz/corpus/$$t tests/fuzz/work/$$t.small \
+			2>&1 | grep MERGE-OUTER || exit 1; \
 	done
 
 clean-fuzz:

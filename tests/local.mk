@@ -12,3 +12,4 @@ include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/whatsapp.mk
 include $(srcdir)/tests/fuzz.mk
 include $(srcdir)/tests/hosting.mk
+include $(srcdir)/tests/system.mk

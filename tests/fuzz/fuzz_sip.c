@@ -4,7 +4,8 @@
  *
  * A request that parsed (or is answerable with a 4xx/5xx) gets a response
  * built from it exactly as the UAS builds one, and that response must parse
- * again as a response with the same status, Call-ID, CSeq and Via count:
+ * again as a response with the same status, Call-ID, CSeq, Via count, top
+ * branch and From tag:
  * holdfast never emits a SIP message it could not read itself. The SDP
  * answerer runs on the body and on the raw input as an offer.
  */
@@ -17,6 +18,12 @@
 
 static char fuzz_out[SIP_MAX_DATAGRAM + 4096];
 
+static int
+fuzz_sip_same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
 static void
 fuzz_sip_check_reply(const struct sip_msg *req, int code, const char *out, int n)
 {
@@ -26,7 +33,8 @@ fuzz_sip_check_reply(const struct sip_msg *req, int code, const char *out, int n
 	rc = sip_msg_parse(&rsp, out, (size_t)n);
 	if (rc != SIP_PARSE_OK || rsp.is_request || rsp.status != code ||
 	    strcmp(rsp.call_id, req->call_id) != 0 || rsp.cseq != req->cseq ||
-	    rsp.nvia != req->nvia) {
+	    rsp.nvia != req->nvia || !fuzz_sip_same(rsp.top_via.branch, req->top_via.branch) ||
+	    !fuzz_sip_same(rsp.from.tag, req->from.tag)) {
 		fprintf(stderr, "fuzz_sip: own %d response does not read back "
 		    "(outcome %d, %s):\n%.*s\n", code, rc,
 		    rsp.err_reason != NULL ? rsp.err_reason : "fields differ", n, out);

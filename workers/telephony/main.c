@@ -5,9 +5,12 @@
  *
  * Invariant: the SIP socket is served from the first moment on, whatever
  * the DB does; the DB only ever sees CDRs that are already on disk.
- * On SIGTERM: stop reading, give calls still up their CDR, make every
- * CDR durable, let an insert in flight finish (up to 3 s), exit 0; what the
- * DB has not committed stays in the spool for the next start.
+ * On SIGTERM: drain first (keep serving until no call is up, at most half
+ * of stopwaitsecs and TEL_DRAIN_MAX_MS), because a BYE for a call this
+ * process answered would get 481 from its successor (the dialog lives only
+ * here); then stop reading, give calls still up their CDR, make every CDR
+ * durable, let an insert in flight finish (up to 3 s), exit 0. What the DB
+ * has not committed stays in the spool for the next start.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +28,8 @@
 #include "worker.h"
 
 #define TEL_STOP_FLUSH_MS	3000
+#define TEL_DRAIN_MAX_MS	5000	/* longest wait for calls to end on stop */
+#define TEL_DRAIN_TICK_MS	10
 #define TEL_STATS_MS		5000	/* stats to holdfastd */
 #define TEL_LOG_EVERY		12	/* ... and to the log every minute */
 
@@ -33,6 +38,8 @@ struct tel {
 	struct sip_uas	*uas;
 	struct cdr_sink	*cdr;
 	struct event	*ev_stats;
+	struct event	*ev_drain;
+	uint64_t	 drain_until_ms;
 	unsigned	 ticks;
 };
 
@@ -118,14 +125,48 @@ tel_stopped(void *arg)
 	worker_exit_loop(&t->w);
 }
 
+/* The second half of stopping: no more reading, every CDR made durable. */
+static void
+tel_stop_now(struct tel *t)
+{
+	if (t->ev_drain != NULL) {
+		event_free(t->ev_drain);
+		t->ev_drain = NULL;
+	}
+	sip_uas_stop(t->uas);
+	cdr_sink_shutdown(t->cdr, TEL_STOP_FLUSH_MS, tel_stopped, t);
+}
+
+/* Draining: calls (and new ones) are served until none is up. */
+static void
+tel_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct tel		*t = arg;
+	struct sip_uas_stats	 st;
+
+	sip_uas_get_stats(t->uas, &st);
+	if (st.active == 0 || now_mono_ms() >= t->drain_until_ms) {
+		if (st.active > 0)
+			log_warnx("[SIP_DRAIN] %" PRIu64 " calls still up at the drain "
+			    "deadline: ended with ended_by=shutdown", st.active);
+		tel_stop_now(t);
+	}
+}
+
 static void
 tel_on_stop(struct worker *w, void *arg)
 {
-	struct tel *t = arg;
+	struct tel	*t = arg;
+	struct timeval	 tv = { 0, TEL_DRAIN_TICK_MS * 1000 };
+	int64_t		 drain = w->wcfg->stopwaitsecs_ms / 2;
 
 	evtimer_del(t->ev_stats);
-	sip_uas_stop(t->uas);
-	cdr_sink_shutdown(t->cdr, TEL_STOP_FLUSH_MS, tel_stopped, t);
+	if (drain > TEL_DRAIN_MAX_MS)
+		drain = TEL_DRAIN_MAX_MS;
+	t->drain_until_ms = now_mono_ms() + (drain > 0 ? drain : 0);
+	t->ev_drain = event_new(w->base, -1, EV_PERSIST, tel_on_drain, t);
+	evtimer_add(t->ev_drain, &tv);
+	tel_on_drain(-1, 0, t);
 }
 
 static void

@@ -647,8 +647,12 @@ sip_msg_init(struct sip_msg *m, struct sip_parser *sp, const char *data, size_t 
 	m->content_length = -1;
 	m->max_forwards = -1;
 	m->len = len;
-	/* one allocation: the copy, then the arena for derived strings */
-	sp->arena_len = len + 512;
+	/* One allocation: the copy, then the arena for derived strings. The
+	 * top Via is copied whole and then its parameters again, so the
+	 * arena needs up to twice the message (plus the NULs); with only
+	 * len + 512 a long branch was silently dropped, or From/To no longer
+	 * fitted and the message was refused. */
+	sp->arena_len = 2 * len + 512;
 	m->buf = xmalloc(len + 1 + sp->arena_len);
 	memcpy(m->buf, data, len);
 	m->buf[len] = '\0';

@@ -1,0 +1,25 @@
+# tests/system/: the whole system under load and faults (the outage
+# matrix). `make check` runs its short form; `make soak` the full one and
+# writes docs/outage-matrix.md.
+check_PROGRAMS += tests/system/sysload
+tests_system_sysload_SOURCES = tests/system/sysload.c
+tests_system_sysload_CFLAGS = $(TEST_CFLAGS)
+tests_system_sysload_LDADD = $(TU_LIBS) $(CRYPTO_LIBS)
+
+check_PROGRAMS += tests/system/test_system
+tests_system_test_system_SOURCES = tests/system/test_system.c \
+	tests/system/sys.c tests/system/sys.h
+tests_system_test_system_CFLAGS = $(TEST_CFLAGS) $(LIBPQ_CFLAGS)
+tests_system_test_system_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
+TESTS += tests/system/test_system
+
+EXTRA_DIST += docs/outage-matrix.md
+
+# The full matrix (~15 minutes): 20 s per fault, 60 s of flapping, 50
+# kill -9 per worker, more load; the table goes to docs/outage-matrix.md.
+soak: $(check_PROGRAMS) $(check_SCRIPTS) $(bin_PROGRAMS) $(sbin_PROGRAMS) \
+	$(pkglibexec_PROGRAMS)
+	HOLDFAST_BUILDDIR=$(abs_builddir) HOLDFAST_SRCDIR=$(abs_srcdir) \
+	SYSTEM_SOAK=1 SYSTEM_TABLE=$(abs_srcdir)/docs/outage-matrix.md \
+	    $(builddir)/tests/system/test_system
+.PHONY: soak
