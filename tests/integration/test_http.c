@@ -85,9 +85,12 @@ static int ready503(void *arg) { return ready_is(*(int *)arg, 503); }
 static pid_t
 start_worker(const char *conf, const char *log)
 {
-	char *argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", (char *)conf, NULL };
+	char	*argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", (char *)conf, NULL };
+	pid_t	 p;
 
-	return tu_spawn(argv, NULL, log);
+	p = tu_spawn(argv, NULL, log);
+	free(argv[0]);
+	return p;
 }
 
 static void
@@ -818,6 +821,7 @@ instance_pid(const char *name)
 START_TEST(supervised)
 {
 	char	*conf, *hd = tu_buildpath("supervisor/holdfastd"), *log, *text;
+	char	*http = tu_buildpath("workers/http/holdfast-http");
 	char	*argv[] = { hd, "-c", NULL, NULL };
 	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
 	pid_t	 sup, victim;
@@ -826,7 +830,7 @@ START_TEST(supervised)
 	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
 	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
 	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
-	    pgt_conninfo(pg, "hf"), tu_buildpath("workers/http/holdfast-http"), p) < 0 ||
+	    pgt_conninfo(pg, "hf"), http, p) < 0 ||
 	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
 	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
 	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)
@@ -854,7 +858,9 @@ START_TEST(supervised)
 	ck_assert_int_eq(pgt_restart(pg), 0);
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
 	ck_assert_int_eq(tu_stop(sup, 10000), 0);
-	free(text); free(conf); free(log); free(hd);
+	free(text); free(conf); free(log); free(hd); free(http);
+	free(sup_sock);
+	sup_sock = NULL;
 }
 END_TEST
 

@@ -165,10 +165,14 @@ wat_done(struct wat *t)
 	pgt_destroy(t->pg);
 	free(t->conninfo);
 	free(t->conf);
+	free(t->gs_log);
+	for (int i = 0; i < t->nworkers; i++)
+		free(t->logs[i]);
 	if (getenv("WAT_KEEP") != NULL)
 		fprintf(stderr, "kept %s\n", t->dir);
 	else
 		tu_rmrf(t->dir);
+	free(t->dir);
 }
 
 /* 1 when the [whatsapp] lines in extra set key themselves. */

@@ -126,6 +126,15 @@ http_crypt_init(struct event_base *base)
 	pthread_detach(t);
 }
 
+void
+http_crypt_stop(void)
+{
+	/* The pipe stays open: the detached thread may still write to it. */
+	if (hc_ev != NULL)
+		event_free(hc_ev);
+	hc_ev = NULL;
+}
+
 int
 http_crypt_verify(const char *password, const char *hash,
     void (*cb)(int ok, void *arg), void *arg)

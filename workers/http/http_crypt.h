@@ -9,6 +9,8 @@ struct event_base;
 
 /* Starts the helper thread; results are delivered on base. */
 void http_crypt_init(struct event_base *base);
+/* Stops delivering results; call before the event base is freed. */
+void http_crypt_stop(void);
 /*
  * Queues a check of password against a crypt(3) hash; cb(ok, arg) runs
  * later on the loop (ok: 1 match, 0 not). Returns 0, or -1 when the queue

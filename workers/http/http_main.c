@@ -24,6 +24,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "http.h"
+#include "http_crypt.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -456,6 +457,7 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	http_drain_ev = NULL;
 	evhttp_free(http_srv.eh);
 	http_srv.eh = NULL;
+	http_crypt_stop();
 	worker_exit_loop(w);
 }
 

@@ -334,6 +334,13 @@ wa_send_prepare(struct wa_send *s, struct evhttp_request *req)
 	evhttp_add_header(h, "Authorization", auth);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Accept", "application/json");
+	/*
+	 * An https send owns its connection (free on completion); kept alive,
+	 * it would stay open, unreferenced, until the server hangs up, and
+	 * at exit it (its SSL, its buffers) would leak.
+	 */
+	if (s->ob->https)
+		evhttp_add_header(h, "Connection", "close");
 	explicit_bzero(auth, strlen(auth));
 	free(auth);
 	free(hostport);
