@@ -362,7 +362,7 @@ sup_ctl_restart_one(const char *name)
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
 		if (!g->g_retired && (strcmp(name, "all") == 0 ||
 		    strcmp(name, g->g_name) == 0)) {
-			sup_group_restart(g);
+			sup_group_restart(g, 0);
 			if (strcmp(name, "all") != 0)
 				return;
 		}

@@ -369,6 +369,8 @@ sup_rolling_pass(struct sup_group *g)
 			return;
 		}
 		p = g->g_procs[g->g_roll_next++];
+		if (g->g_roll_only_up && !p->p_want_up)
+			continue;
 		p->p_rolling = 1;
 		sup_proc_restart(p);
 	}
@@ -456,12 +458,14 @@ sup_proc_restart(struct sup_proc *p)
 }
 
 void
-sup_group_restart(struct sup_group *g)
+sup_group_restart(struct sup_group *g, int only_up)
 {
 	if (g->g_nprocs == 1) {
-		sup_proc_restart(g->g_procs[0]);
+		if (!only_up || g->g_procs[0]->p_want_up)
+			sup_proc_restart(g->g_procs[0]);
 		return;
 	}
+	g->g_roll_only_up = only_up;
 	for (int i = 0; i < g->g_nprocs; i++)
 		g->g_procs[i]->p_rolling = 0;
 	g->g_roll_next = 0;
