@@ -45,6 +45,7 @@ static struct {
 	gid_t			 gid;
 	int			 has_gid;
 	struct event		*ev;
+	struct event		*ev_pause;	/* accept paused after EMFILE */
 	struct sup_ctl_client	*clients;
 	int			 nclients;
 } ctl = { .fd = -1 };
@@ -563,6 +564,26 @@ sup_ctl_refuse(int fd, const char *why)
 }
 
 static void
+sup_ctl_resume(evutil_socket_t fd, short what, void *arg)
+{
+	event_add(ctl.ev, NULL);
+}
+
+/* Out of descriptors: the pending connection would wake us forever, so
+ * stop accepting for a second instead of spinning. */
+static void
+sup_ctl_pause(void)
+{
+	struct timeval tv = { 1, 0 };
+
+	log_warn("accept4(%s): pausing for 1s", ctl.path);
+	event_del(ctl.ev);
+	if (ctl.ev_pause == NULL)
+		ctl.ev_pause = evtimer_new(sup.s_base, sup_ctl_resume, NULL);
+	evtimer_add(ctl.ev_pause, &tv);
+}
+
+static void
 sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sup_ctl_client	*c;
@@ -571,7 +592,9 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	int			 fd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EMFILE || errno == ENFILE)
+			sup_ctl_pause();
+		else if (errno != EAGAIN && errno != EINTR)
 			log_warn("accept4(%s)", ctl.path);
 		return;
 	}
@@ -752,6 +775,9 @@ sup_ctl_close(void)
 	}
 	if (ctl.ev != NULL)
 		event_free(ctl.ev);
+	if (ctl.ev_pause != NULL)
+		event_free(ctl.ev_pause);
+	ctl.ev_pause = NULL;
 	if (ctl.fd != -1) {
 		close(ctl.fd);
 		unlink(ctl.path);
