@@ -275,11 +275,11 @@ sup_ctl_settled(const struct sup_proc *p, int up)
 static void
 sup_ctl_check_wait(struct sup_ctl_client *c)
 {
+	int j = 0;
+
 	for (int i = 0; i < c->c_nwait; i++)
 		if (c->c_wait[i] != NULL && !sup_ctl_settled(c->c_wait[i], c->c_wait_up))
 			return;
-	int j = 0;
-
 	for (int i = 0; i < c->c_nwait; i++)	/* drop removed ones */
 		if (c->c_wait[i] != NULL)
 			c->c_wait[j++] = c->c_wait[i];

@@ -284,7 +284,7 @@ sup_reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((p = sup_find_pid(pid)) == NULL) {
-			/* Not ours: an orphan re-parented to us as PID 1. */
+			/* Not ours: an orphan re-parented to us (PID 1 or subreaper). */
 			sup_describe_exit(status, how, sizeof(how));
 			log_info("reaped stray pid=%d %s", (int)pid, how);
 			continue;
