@@ -28,6 +28,7 @@
 #include "util.h"
 
 #define SUP_CTL_MAX_CLIENTS	64
+#define SUP_CTL_PARTIAL_MS	5000	/* to finish a message once begun */
 
 struct sup_ctl_client {
 	struct chan_peer	*c_peer;
@@ -619,6 +620,7 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	ctl.clients = c;
 	ctl.nclients++;
 	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
+	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
 }
 
 void
