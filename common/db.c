@@ -85,10 +85,12 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 	db->db_redacted = db_conninfo_redact(cfg->conninfo ? cfg->conninfo : "");
 	TAILQ_INIT(&db->db_conns);
 	TAILQ_INIT(&db->db_queue);
+	TAILQ_INIT(&db->db_retrying);
 	db->db_done_tail = &db->db_done;
 	db->db_ev_done = event_new(base, -1, 0, db_run_done, db);
 	db_breaker_init(db);
 	db_conninfo_build(db, cfg->conninfo ? cfg->conninfo : "");
+	db_dns_setup(db);
 	db->db_migrated = !cfg->auto_migrate;
 	return db;
 }
@@ -195,6 +197,8 @@ db_req_timer(evutil_socket_t fd, short what, void *arg)
 		db_req_complete(r, &e, NULL, 0);
 		return;
 	}
+	TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
+	r->rq_retrying = 0;
 	if (r->rq_cancelled) {
 		db_req_free(r);
 		return;
@@ -223,32 +227,37 @@ db_req_enqueue(struct db_req *r, int head)
 	evtimer_add(r->rq_timer, &tv);
 }
 
-/* One allocation holding the request, its statements and copies of the
- * SQL and parameters. */
+/* One allocation holding the request, its statements, their parameter
+ * arrays (pointer-aligned, right after the statements) and copies of the
+ * SQL and parameter strings (last). */
 static struct db_req *
 db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 {
-	size_t		 sz = sizeof(struct db_req) + n * sizeof(struct db_stmt);
-	struct db_req	*r;
-	char		*p;
-	int		 i, j;
+	size_t		  sz = sizeof(struct db_req) + n * sizeof(struct db_stmt);
+	struct db_req	 *r;
+	const char	**pv;
+	char		 *p;
+	int		  i, j, np = 0;
 
 	for (i = 0; i < n; i++) {
-		sz += strlen(s[i].sql) + 1 + s[i].nparams * sizeof(char *);
+		sz += strlen(s[i].sql) + 1;
 		for (j = 0; j < s[i].nparams; j++)
 			if (s[i].params[j] != NULL)
 				sz += strlen(s[i].params[j]) + 1;
+		if (s[i].nparams > 0)
+			np += s[i].nparams;
 	}
-	r = xcalloc(1, sz + sizeof(char *));
+	sz += np * sizeof(char *);
+	r = xcalloc(1, sz);
 	r->rq_db = db;
 	r->rq_op = op;
 	r->rq_stmts = (struct db_stmt *)(r + 1);
 	r->rq_nstmts = n;
-	p = (char *)(r->rq_stmts + n);
+	pv = (const char **)(r->rq_stmts + n);
+	p = (char *)(pv + np);
 	for (i = 0; i < n; i++) {
-		const char **pv = (const char **)p;
-
-		p += s[i].nparams * sizeof(char *);
+		r->rq_stmts[i].params = pv;
+		r->rq_stmts[i].nparams = s[i].nparams;
 		for (j = 0; j < s[i].nparams; j++) {
 			if (s[i].params[j] == NULL) {
 				pv[j] = NULL;
@@ -257,8 +266,8 @@ db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 			pv[j] = strcpy(p, s[i].params[j]);
 			p += strlen(p) + 1;
 		}
-		r->rq_stmts[i].params = pv;
-		r->rq_stmts[i].nparams = s[i].nparams;
+		if (s[i].nparams > 0)
+			pv += s[i].nparams;
 		r->rq_stmts[i].sql = strcpy(p, s[i].sql);
 		p += strlen(p) + 1;
 	}
@@ -318,7 +327,10 @@ db_cancel(struct db_req *r)
 	if (r == NULL)
 		return;
 	r->rq_cancelled = 1;
-	if (r->rq_queued) {
+	if (r->rq_retrying) {
+		TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
+		db_req_free(r);
+	} else if (r->rq_queued) {
 		TAILQ_REMOVE(&r->rq_db->db_queue, r, rq_entry);
 		r->rq_db->db_nqueued--;
 		db_req_free(r);
@@ -396,6 +408,8 @@ db_req_retry(struct db_req *r, const struct db_error *e)
 	    ++r->rq_tries >= DB_TX_TRIES)
 		return 0;
 	ms = backoff_full_jitter_ms(5, 100, r->rq_tries, rand_unit()) + 1;
+	TAILQ_INSERT_TAIL(&r->rq_db->db_retrying, r, rq_entry);
+	r->rq_retrying = 1;
 	tv.tv_sec = 0;
 	tv.tv_usec = ms * 1000;
 	evtimer_add(r->rq_timer, &tv);
@@ -560,6 +574,10 @@ db_free(struct db *db)
 		TAILQ_REMOVE(&db->db_queue, r, rq_entry);
 		db_req_free(r);
 	}
+	while ((r = TAILQ_FIRST(&db->db_retrying)) != NULL) {
+		TAILQ_REMOVE(&db->db_retrying, r, rq_entry);
+		db_req_free(r);
+	}
 	while ((r = db->db_done) != NULL) {
 		db->db_done = r->rq_next_done;
 		db_req_free(r);
@@ -569,6 +587,7 @@ db_free(struct db *db)
 		free(w);
 	}
 	db_breaker_free(db);
+	db_dns_free(db);
 	event_free(db->db_ev_done);
 	for (int i = 0; i < db->db_nkeys; i++) {
 		free((char *)db->db_keys[i]);

@@ -3,7 +3,7 @@ noinst_LIBRARIES += common/libholdfastdb.a
 common_libholdfastdb_a_SOURCES = common/db.c common/db.h common/db_int.h \
 	common/db_conn.c common/db_pool.c common/db_breaker.c \
 	common/db_classify.c common/db_conninfo.c common/db_listen.c \
-	common/db_migrate.c
+	common/db_migrate.c common/db_dns.c
 nodist_common_libholdfastdb_a_SOURCES = common/db_schema.c
 HOLDFAST_DB_LIBS = common/libholdfastdb.a common/libholdfast.a \
 	$(LIBPQ_LIBS) $(LIBEVENT_LIBS) $(YAJL_LIBS) $(INIH_LIBS)
@@ -11,8 +11,10 @@ HOLDFAST_DB_LIBS = common/libholdfastdb.a common/libholdfast.a \
 # The migrations, in version order, embedded in the binaries at build time
 # (a worker needs no schema files at run time). Add new files here.
 db_schema_files = \
-	$(srcdir)/etc/schema/0001_init.sql
-EXTRA_DIST += common/db_schema.sh etc/schema/0001_init.sql
+	$(srcdir)/etc/schema/0001_init.sql \
+	$(srcdir)/etc/schema/0002_http_read_functions.sql \
+	$(srcdir)/etc/schema/0003_wa_session.sql
+EXTRA_DIST += common/db_schema.sh
 BUILT_SOURCES += common/db_schema.c
 CLEANFILES += common/db_schema.c
 common/db_schema.c: $(srcdir)/common/db_schema.sh $(db_schema_files)

@@ -85,6 +85,11 @@ dbc_deadline(struct db_conn *c, int64_t ms)
 void
 dbc_error_from_conn(struct db_conn *c, struct db_error *e)
 {
+	if (c->dc_pg == NULL) {
+		dbc_set_error(e, DB_CLASS_CONNECTION, "HostNotFound",
+		    "host name resolution did not finish");
+		return;
+	}
 	db_classify(e, NULL, PQerrorMessage(c->dc_pg),
 	    PQstatus(c->dc_pg) == CONNECTION_BAD);
 }
@@ -342,10 +347,16 @@ dbc_on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct db_error	 e;
 
 	if (c->dc_failnow && c->dc_state == DBC_CONNECTING) {
-		/* PQconnectStartParams refused the options themselves. */
-		dbc_error_from_conn(c, &e);
-		if (!db_class_is_connection(e.cls))
-			e.cls = DB_CLASS_CONFIG;
+		/* PQconnectStartParams refused the options themselves, or no
+		 * host name resolved. */
+		if (c->dc_haserr)
+			e = c->dc_err;
+		else {
+			dbc_error_from_conn(c, &e);
+			if (!db_class_is_connection(e.cls))
+				e.cls = DB_CLASS_CONFIG;
+		}
+		c->dc_haserr = 0;
 		dbc_connect_failed(c, &e);
 		return;
 	}
@@ -386,7 +397,59 @@ dbc_open(struct db *db, dbc_event_cb on_ready)
 	c->dc_gen = db->db_gen;
 	c->dc_timer = evtimer_new(db->db_base, dbc_on_timeout, c);
 	c->dc_state = DBC_CONNECTING;
-	c->dc_pg = PQconnectStartParams(db->db_keys, db->db_vals, 1);
+	dbc_deadline(c, db->db_cfg.connect_timeout_ms);
+	if (db_dns_start(c) == -1)
+		dbc_start_libpq(c, NULL, NULL, NULL);
+	return c;
+}
+
+/* Fails the connect from the loop (we may be inside the caller). */
+static void
+dbc_fail_soon(struct db_conn *c, enum db_class cls, const char *reason,
+    const char *msg)
+{
+	dbc_set_error(&c->dc_err, cls, reason, msg);
+	c->dc_haserr = 1;
+	c->dc_failnow = 1;
+	dbc_deadline(c, 0);
+}
+
+/*
+ * Starts libpq's connect; host/hostaddr/port, when not NULL, replace the
+ * conninfo's (the names db_dns.c resolved).
+ */
+void
+dbc_start_libpq(struct db_conn *c, const char *host, const char *hostaddr,
+    const char *port)
+{
+	struct db	*db = c->dc_db;
+	const char	**k = xcalloc(db->db_nkeys + 2, sizeof(char *));
+	const char	**v = xcalloc(db->db_nkeys + 2, sizeof(char *));
+	int		  i, n = 0;
+
+	if (db->db_dns_base != NULL && hostaddr == NULL) {
+		free(k);
+		free(v);
+		dbc_fail_soon(c, DB_CLASS_CONNECTION, "HostNotFound",
+		    "could not resolve any host name of the conninfo");
+		return;
+	}
+	for (i = 0; i < db->db_nkeys; i++) {
+		k[n] = db->db_keys[i];
+		v[n] = db->db_vals[i];
+		if (host != NULL && strcmp(k[n], "host") == 0)
+			v[n] = host;
+		if (port != NULL && strcmp(k[n], "port") == 0)
+			v[n] = port;
+		n++;
+	}
+	if (hostaddr != NULL) {
+		k[n] = "hostaddr";
+		v[n++] = hostaddr;
+	}
+	c->dc_pg = PQconnectStartParams(k, v, 1);
+	free(k);
+	free(v);
 	if (c->dc_pg == NULL)
 		fatalx("PQconnectStartParams: out of memory");
 	PQsetErrorVerbosity(c->dc_pg, PQERRORS_VERBOSE);
@@ -395,11 +458,9 @@ dbc_open(struct db *db, dbc_event_cb on_ready)
 		/* Bad options fail here, synchronously: report from the loop. */
 		c->dc_failnow = 1;
 		dbc_deadline(c, 0);
-		return c;
+		return;
 	}
-	dbc_deadline(c, db->db_cfg.connect_timeout_ms);
 	dbc_watch(c, EV_WRITE);
-	return c;
 }
 
 static void
@@ -593,6 +654,7 @@ dbc_close(struct db_conn *c)
 {
 	if (c == NULL)
 		return;
+	db_dns_abandon(c);
 	dbc_unwatch(c);
 	if (c->dc_timer != NULL)
 		event_free(c->dc_timer);

@@ -11,10 +11,8 @@
  *   tcp_user_timeout; session settings (statement_timeout, ...) are SET
  *   after connecting, not passed as startup options, because PgBouncer in
  *   transaction mode rejects those.
- * - Host names: libpq resolves a `host` without `hostaddr` with a blocking
- *   getaddrinfo(). Numeric addresses and Unix socket paths never block; for
- *   a DNS name, give hostaddr too (or run a local resolver cache). This is
- *   documented in etc/holdfast.conf.
+ * - Host names: libpq would resolve a `host` without `hostaddr` with a
+ *   blocking getaddrinfo(); db_dns.c resolves them with evdns first.
  * - Redaction: password=... never reaches a log.
  */
 #include <ctype.h>
@@ -75,9 +73,8 @@ db_conninfo_parse(const char *s, char ***keys, char ***vals, char *err,
 {
 	int	 n = 0;
 
-	*keys = *vals = NULL;
-	db_kv_push(keys, vals, &n, "", "");
-	n = 0;
+	*keys = xcalloc(1, sizeof(char *));
+	*vals = xcalloc(1, sizeof(char *));
 	while (*s != '\0') {
 		const char	*k;
 		char		*key, *val;
@@ -94,6 +91,13 @@ db_conninfo_parse(const char *s, char ***keys, char ***vals, char *err,
 		if (*s != '=') {
 			snprintf(err, errlen, "conninfo: missing \"=\" after \"%s\"", key);
 			free(key);
+			for (int i = 0; i < n; i++) {
+				free((*keys)[i]);
+				free((*vals)[i]);
+			}
+			free(*keys);
+			free(*vals);
+			*keys = *vals = NULL;
 			return -1;
 		}
 		for (s++; isspace((unsigned char)*s); s++)
@@ -177,9 +181,8 @@ db_conninfo_build(struct db *db, const char *conninfo)
 		n = 0;
 		db_kv_push(&keys, &vals, &n, "dbname", "");
 	}
-	ok = okv = NULL;
-	db_kv_push(&ok, &okv, &m, "", "");
-	m = 0;
+	ok = xcalloc(1, sizeof(char *));
+	okv = xcalloc(1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		if (defs != NULL && !db_conninfo_known(defs, keys[i]))
 			log_warnx("[DB_POOL] conninfo option \"%s\" is not known to "

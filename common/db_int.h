@@ -12,6 +12,7 @@
  *                 deferred callbacks
  *   db_classify.c failures -> class + CamelCase reason
  *   db_conninfo.c conninfo parsing, filtering and redaction
+ *   db_dns.c      host names resolved with evdns (libpq's would block)
  *   db_listen.c   LISTEN on a dedicated connection
  *   db_migrate.c  migrations (async on the first connection; blocking for
  *                 holdfast-admin)
@@ -99,6 +100,7 @@ struct db_conn {
 	struct db_error		 dc_err;
 	struct db_req		*dc_req;	/* the request it serves, if any */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
+	struct db_dns		*dc_dns;	/* resolving host names */
 };
 TAILQ_HEAD(db_conn_list, db_conn);
 
@@ -112,6 +114,7 @@ struct db_req {
 	int			 rq_tries;
 	int			 rq_cancelled;
 	int			 rq_queued;
+	int			 rq_retrying;	/* on db_retrying, timer pending */
 	uint64_t		 rq_deadline_ms;
 	db_result_cb		 rq_cb;
 	void			*rq_arg;
@@ -142,6 +145,7 @@ struct db {
 	const char		**db_vals;
 	int			 db_nkeys;
 	int			 db_started;
+	struct evdns_base	*db_dns_base;	/* NULL: no names to resolve */
 
 	struct db_conn_list	 db_conns;
 	int			 db_nconns;	/* open or connecting, pool only */
@@ -149,6 +153,7 @@ struct db {
 	uint64_t		 db_gen;
 
 	struct db_req_list	 db_queue;
+	struct db_req_list	 db_retrying;	/* 40001/40P01: waiting to rerun */
 	int			 db_nqueued;
 	struct db_req		*db_done;	/* deferred completions */
 	struct db_req		**db_done_tail;
@@ -191,6 +196,15 @@ void dbc_idle(struct db_conn *);
 void dbc_error_from_conn(struct db_conn *, struct db_error *);
 void dbc_set_error(struct db_error *, enum db_class, const char *reason,
     const char *message);
+
+void dbc_start_libpq(struct db_conn *, const char *host, const char *hostaddr,
+    const char *port);
+
+/* db_dns.c */
+void db_dns_setup(struct db *);
+int db_dns_start(struct db_conn *);
+void db_dns_abandon(struct db_conn *);
+void db_dns_free(struct db *);
 
 /* db_pool.c */
 void db_pool_spawn(struct db *, int probe);

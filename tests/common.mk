@@ -24,3 +24,7 @@ tests_unit_test_json_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+# The migration list embedded in the binaries matches etc/schema/.
+TESTS += tests/check_schema.sh
+EXTRA_DIST += tests/check_schema.sh

@@ -7,3 +7,6 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 include $(srcdir)/tests/common.mk
 include $(srcdir)/tests/db.mk
 include $(srcdir)/tests/supervisor.mk
+include $(srcdir)/tests/telephony.mk
+include $(srcdir)/tests/http.mk
+include $(srcdir)/tests/whatsapp.mk

@@ -4,7 +4,8 @@
  * application_name, transactions that roll back as a whole and retry on
  * serialization failures, LISTEN with resync, pre-ping and recycling
  * without a caller-visible error, migrations applied exactly once when
- * several processes start together, unknown conninfo options ignored, and
+ * several processes start together, unknown conninfo options ignored, host
+ * names resolved without blocking, and
  * failover to a promoted streaming standby (multi-host conninfo).
  */
 #include <sys/wait.h>
@@ -268,6 +269,64 @@ START_TEST(test_unknown_option_ignored)
 }
 END_TEST
 
+START_TEST(test_host_name_resolved)
+{
+	struct env	e;
+	struct dbt_res	r;
+
+	/* a DNS name (here from /etc/hosts) is resolved by the layer, not by
+	 * libpq's blocking getaddrinfo(), and reaches the server */
+	env_up(&e);
+	snprintf(e.conninfo, sizeof(e.conninfo), "host=localhost port=%d "
+	    "dbname=hf user=postgres", pgt_port(e.pg));
+	env_start(&e);
+	dbt_query(e.base, e.db, "SELECT inet_client_addr()::text", 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.message);
+	ck_assert_str_eq(r.value, "127.0.0.1/32");
+	env_down(&e);
+}
+END_TEST
+
+static int when_up_calls;
+
+static void
+on_when_up(void *arg)
+{
+	when_up_calls++;
+}
+
+START_TEST(test_cancel_and_when_up)
+{
+	struct env	 e;
+	struct dbt_res	 r1, r2;
+	struct db_req	*q;
+
+	env_up(&e);
+	e.db = db_new(e.base, &e.cfg, "test", "test_loop");
+	/* before the DB is known: waits, then runs once it is up */
+	db_when_up(e.db, on_when_up, NULL);
+	db_start(e.db);
+	ck_assert_int_eq(when_up_calls, 0);
+	ck_assert(dbt_run_until(e.base, &when_up_calls, 5000));
+	/* when up already: soon, from the loop, not from inside the call */
+	db_when_up(e.db, on_when_up, NULL);
+	ck_assert_int_eq(when_up_calls, 1);
+	dbt_run_for(e.base, 20);
+	ck_assert_int_eq(when_up_calls, 2);
+	/* a cancelled request never calls back; the others do */
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+	q = db_query(e.db, "test", "SELECT pg_sleep(0.2)", 0, NULL, dbt_cb(), &r1);
+	db_query(e.db, "test", "SELECT 2", 0, NULL, dbt_cb(), &r2);
+	db_cancel(q);
+	ck_assert(dbt_run_until(e.base, &r2.done, 3000));
+	dbt_run_for(e.base, 400);
+	ck_assert_int_eq(r1.done, 0);
+	ck_assert(r2.ok);
+	env_down(&e);
+}
+END_TEST
+
 /* One of the processes of test_migrate_concurrently. */
 static int
 migrate_child(const char *conninfo)
@@ -371,6 +430,8 @@ main(void)
 	tcase_add_test(tc, test_listen_resync);
 	tcase_add_test(tc, test_recycle_and_preping);
 	tcase_add_test(tc, test_unknown_option_ignored);
+	tcase_add_test(tc, test_host_name_resolved);
+	tcase_add_test(tc, test_cancel_and_when_up);
 	tcase_add_test(tc, test_migrate_concurrently);
 	tcase_add_test(tc, test_failover_standby);
 	suite_add_tcase(s, tc);

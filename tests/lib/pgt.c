@@ -473,7 +473,12 @@ pgt_prepare(const char *opts)
 	if (pgt_run(cp, 0, &out) != 0)
 		pgt_die("cp -a %s %s: %s", tmpl, pg->data, out);
 	free(out);
-	unlink(pgt_strf("%s/.pgt-ready", pg->data));
+	{
+		char *ready = pgt_strf("%s/.pgt-ready", pg->data);
+
+		unlink(ready);
+		free(ready);
+	}
 	chmod(pg->data, 0700);
 	if (mkdir(pg->sock, 0700) == -1)
 		pgt_die("mkdir(%s): %s", pg->sock, strerror(errno));

@@ -1,0 +1,711 @@
+/*
+ * Guards the promises of holdfast-http against a real PostgreSQL and a
+ * real worker process, over real HTTP:
+ * - every route's success and error paths, in the seed's JSON error shape;
+ * - login with crypt(3) hashes, tokens stored only as SHA-256, never logged;
+ * - the WhatsApp webhook: Meta's handshake, the signature check (good, bad,
+ *   missing), Meta's sample payloads stored as the right rows, a
+ *   redelivery stored once, limits and malformed bodies refused;
+ * - the seed's acceptance: with the DB stopped, and with Neon's "endpoint
+ *   disabled" answer (the fault proxy), POST /api/auth/login answers 503
+ *   with the exact body, the worker stays up (same pid),
+ *   /healthz stays 200, /readyz goes 503 and back to 200 after recovery
+ *   without a restart; a frozen DB and a DB killed mid-request give 503
+ *   within the query deadline, never a hang.
+ */
+#include <check.h>
+#include <crypt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "fp.h"
+#include "pgt.h"
+#include "tu.h"
+#include "test_http_samples.h"
+#include "wa_payload.h"
+
+#define DB_DOWN_BODY \
+	"{\"error\":\"SERVICE_UNAVAILABLE\",\"detail\":\"Database temporarily unavailable\",\"status\":503}"
+#define PASSWORD	"correct horse battery"
+
+static struct pgt	*pg;
+static char		*tmp, *logpath;
+static int		 port;
+static pid_t		 pid;
+
+/* ---- fixture: each (forked) test gets its own cluster and worker ---- */
+
+static char *
+write_conf_db(const char *name, int p, const char *conninfo, const char *extra)
+{
+	char *path, *text;
+
+	path = malloc(strlen(tmp) + strlen(name) + 2);
+	sprintf(path, "%s/%s", tmp, name);
+	if (asprintf(&text,
+	    "[holdfast]\nlog_level = info\n"
+	    "[database]\nconninfo = %s\npool_size = 4\nstatement_timeout = 2s\n"
+	    "query_timeout = 3s\nconnect_timeout = 1s\n"
+	    "backoff_initial = 100ms\nbackoff_max = 400ms\n"
+	    "[whatsapp]\nverify_token = vtok-123\napp_secret = test_app_secret\n"
+	    "[worker:http]\ncommand = holdfast-http\nlisten = 127.0.0.1:%d\n"
+	    "max_body = 4KiB\n%s",
+	    conninfo, p, extra) < 0)
+		abort();
+	tu_write_file(path, text);
+	free(text);
+	return path;
+}
+
+static char *
+write_conf(const char *name, int p, const char *extra)
+{
+	return write_conf_db(name, p, pgt_conninfo(pg, "hf"), extra);
+}
+
+static int
+ready_is(int p, int want)
+{
+	return tu_http(p, "GET", "/readyz", NULL, NULL, 0, NULL, NULL, 2000) == want;
+}
+
+static int ready200(void *arg) { return ready_is(*(int *)arg, 200); }
+static int ready503(void *arg) { return ready_is(*(int *)arg, 503); }
+
+static pid_t
+start_worker(const char *conf, const char *log)
+{
+	char *argv[] = { tu_buildpath("holdfast-http"), "-c", (char *)conf, NULL };
+
+	return tu_spawn(argv, NULL, log);
+}
+
+static void
+add_user(const char *email, const char *prefix, unsigned long cost)
+{
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], sql[512];
+	struct crypt_data	 cd;
+	const char		*h;
+
+	memset(&cd, 0, sizeof(cd));
+	ck_assert_ptr_nonnull(crypt_gensalt_rn(prefix, cost, NULL, 0, salt, sizeof(salt)));
+	ck_assert_ptr_nonnull(h = crypt_rn(PASSWORD, salt, &cd, sizeof(cd)));
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO users (email, password_hash) VALUES ('%s', '%s')", email, h);
+	ck_assert_int_eq(pgt_psql(pg, "hf", sql, NULL), 0);
+}
+
+static void
+setup(void)
+{
+	char *conf;
+
+	pg = pgt_start(NULL);
+	pgt_createdb(pg, "hf", 1);
+	add_user("agent@example.com", "$y$", 0);
+	add_user("bcrypt@example.com", "$2b$", 4);
+	tmp = tu_tmpdir("http");
+	port = tu_free_port(SOCK_STREAM);
+	conf = write_conf("http.conf", port, "login_rate = 1000\n");
+	logpath = malloc(strlen(tmp) + 16);
+	sprintf(logpath, "%s/http.log", tmp);
+	pid = start_worker(conf, logpath);
+	free(conf);
+	if (!tu_wait_for(ready200, &port, 15000))
+		ck_abort_msg("holdfast-http never became ready");
+}
+
+static void
+teardown(void)
+{
+	char *log;
+
+	if (pid > 0)
+		tu_stop(pid, 5000);
+	/* The worker's log, for a failure: HTTP_TEST_LOG=1 make check ... */
+	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
+		fputs(log, stderr);
+		free(log);
+	}
+	pgt_destroy(pg);
+	tu_rmrf(tmp);
+}
+
+/* ---- helpers ---- */
+
+static int
+req(const char *method, const char *path, const char *hdrs, const char *body,
+    char **rb, char **rh)
+{
+	return tu_http(port, method, path, hdrs, body, body ? strlen(body) : 0,
+	    rb, rh, 10000);
+}
+
+static int
+has_header(const char *head, const char *line)
+{
+	return head != NULL && strcasestr(head, line) != NULL;
+}
+
+static char *
+login(const char *email, const char *password, int *status)
+{
+	char	 body[256], *rb = NULL, *tok, *end;
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
+	    email, password);
+	*status = req("POST", "/api/auth/login", "Content-Type: application/json",
+	    body, &rb, NULL);
+	if (*status != 200 || rb == NULL || (tok = strstr(rb, "\"token\":\"")) == NULL) {
+		free(rb);
+		return NULL;
+	}
+	tok += 9;
+	end = strchr(tok, '"');
+	tok = strndup(tok, (size_t)(end - tok));
+	free(rb);
+	return tok;
+}
+
+static char *
+bearer(const char *token)
+{
+	char *h;
+
+	if (asprintf(&h, "Authorization: Bearer %s", token) < 0)
+		abort();
+	return h;
+}
+
+static int
+post_webhook(const char *body, const char *sig, char **rb)
+{
+	char hdr[160];
+
+	if (sig != NULL)
+		snprintf(hdr, sizeof(hdr), "Content-Type: application/json\n"
+		    "X-Hub-Signature-256: %s", sig);
+	else
+		snprintf(hdr, sizeof(hdr), "Content-Type: application/json");
+	return req("POST", "/webhooks/whatsapp", hdr, body, rb, NULL);
+}
+
+static int
+post_signed(const char *body, char **rb)
+{
+	char sig[72];
+
+	wa_signature_make("test_app_secret", body, strlen(body), sig);
+	return post_webhook(body, sig, rb);
+}
+
+/* ---- tests ---- */
+
+START_TEST(health_and_errors)
+{
+	char *rb, *rh;
+
+	ck_assert_int_eq(req("GET", "/healthz", NULL, NULL, &rb, &rh), 200);
+	ck_assert_str_eq(rb, "{\"status\":\"ok\"}");
+	ck_assert(has_header(rh, "Content-Type: application/json"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/readyz", NULL, NULL, &rb, NULL), 200);
+	ck_assert_str_eq(rb, "{\"status\":\"ready\",\"db\":\"up\"}");
+	free(rb);
+	ck_assert_int_eq(req("GET", "/nope", NULL, NULL, &rb, &rh), 404);
+	ck_assert_str_eq(rb, "{\"error\":\"NOT_FOUND\",\"detail\":\"No such resource\",\"status\":404}");
+	ck_assert(has_header(rh, "Content-Type: application/json"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("DELETE", "/api/auth/login", NULL, NULL, &rb, &rh), 405);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"METHOD_NOT_ALLOWED\""));
+	ck_assert(has_header(rh, "Allow: POST"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/api/conversations/abc", NULL, NULL, NULL, NULL), 404);
+	ck_assert_int_eq(req("GET", "/metrics", NULL, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb,
+	    "holdfast_http_requests_total{route=\"/healthz\",status=\"200\"}"));
+	ck_assert_ptr_nonnull(strstr(rb, "holdfast_db_up 1"));
+	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_request_duration_seconds_bucket"));
+	free(rb);
+}
+END_TEST
+
+START_TEST(login_paths)
+{
+	char		*tok, *rb, *rh, sql[256], big[6000];
+	int		 st;
+	long long	 n;
+
+	tok = login("agent@example.com", PASSWORD, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_uint_eq(strlen(tok), 64);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM auth_tokens WHERE token_hash = "
+	    "sha256(convert_to('%s', 'UTF8')) AND expires_at > now() + interval '23 hours'",
+	    tok);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", sql), 1);
+	ck_assert_int_eq(tu_count_in_file(logpath, tok), 0);
+	ck_assert_int_eq(tu_count_in_file(logpath, PASSWORD), 0);
+	free(tok);
+	ck_assert_ptr_nonnull(tok = login("bcrypt@example.com", PASSWORD, &st));
+	free(tok);
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"agent@example.com\",\"password\":\"nope\"}", &rb, NULL), 401);
+	ck_assert_str_eq(rb, "{\"error\":\"INVALID_CREDENTIALS\","
+	    "\"detail\":\"Invalid email or password\",\"status\":401}");
+	free(rb);
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"ghost@example.com\",\"password\":\"nope\"}", &rb, NULL), 401);
+	ck_assert_ptr_nonnull(strstr(rb, "INVALID_CREDENTIALS"));
+	free(rb);
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL, "{\"email\":", &rb, &rh), 400);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"BAD_REQUEST\""));
+	ck_assert(has_header(rh, "Content-Type: application/json"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL, "{\"email\":1}", NULL, NULL), 400);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL, big, &rb, NULL), 413);
+	ck_assert_ptr_nonnull(strstr(rb, "\"status\":413"));
+	free(rb);
+	n = pgt_scalar(pg, "hf", "SELECT count(*) FROM auth_tokens");
+	ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+static void
+seed_conversations(void)
+{
+	ck_assert_int_eq(pgt_psql(pg, "hf",
+	    "INSERT INTO conversations (id, phone_number_id, wa_id, status, opened_at, last_message_at) "
+	    "SELECT i, 'P', 'W' || i, CASE WHEN i % 2 = 0 THEN 'closed' ELSE 'open' END, "
+	    "timestamptz '2026-01-01' + i * interval '1 minute', "
+	    "timestamptz '2026-01-01' + i * interval '1 minute' + interval '0.123456 s' "
+	    "FROM generate_series(1, 5) i;"
+	    "INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at, conversation_id) "
+	    "VALUES ('m1', 'P', 'W3', 'in', 'first', '2026-01-01 00:03', 3), "
+	    "('m2', 'P', 'W3', 'out', 'second', '2026-01-01 00:04', 3);"
+	    "INSERT INTO calls (call_id, from_uri, to_uri, started_at, ended_at, duration_ms, disposition) "
+	    "VALUES ('c1', 'sip:a@x', 'sip:b@x', '2026-01-01 00:00', '2026-01-01 00:01', 60000, 'ANSWERED'), "
+	    "('c2', 'sip:a@x', 'sip:b@x', '2026-01-02 00:00', '2026-01-02 00:00', 0, 'CANCELLED')",
+	    NULL), 0);
+}
+
+/* The value of "next_before" as a string, or NULL when it is null. */
+static char *
+next_before(const char *rb)
+{
+	const char *p = strstr(rb, "\"next_before\" : \"");
+	size_t skip = 17;
+
+	if (p == NULL) {
+		p = strstr(rb, "\"next_before\":\"");
+		skip = 15;
+	}
+	if (p == NULL)
+		return NULL;
+	p += skip;
+	return strndup(p, strcspn(p, "\""));
+}
+
+START_TEST(conversations_paths)
+{
+	char	*tok, *auth, *rb, *cur, path[128];
+	int	 st;
+
+	seed_conversations();
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	ck_assert_int_eq(req("GET", "/api/conversations?limit=2", auth, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W5\""));
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W4\""));
+	ck_assert(strstr(rb, "\"wa_id\":\"W5\"") < strstr(rb, "\"wa_id\":\"W4\""));
+	ck_assert_ptr_nonnull(cur = next_before(rb));
+	free(rb);
+	snprintf(path, sizeof(path), "/api/conversations?limit=2&before=%s", cur);
+	free(cur);
+	ck_assert_int_eq(req("GET", path, auth, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W3\""));
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W2\""));
+	ck_assert_ptr_null(strstr(rb, "\"wa_id\":\"W4\""));
+	ck_assert_ptr_nonnull(cur = next_before(rb));
+	free(rb);
+	snprintf(path, sizeof(path), "/api/conversations?limit=2&before=%s", cur);
+	free(cur);
+	ck_assert_int_eq(req("GET", path, auth, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W1\""));
+	ck_assert_ptr_null(next_before(rb));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations?status=closed", auth, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"wa_id\":\"W4\""));
+	ck_assert_ptr_null(strstr(rb, "\"wa_id\":\"W3\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations/3", auth, NULL, &rb, NULL), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"first\""));
+	ck_assert_ptr_nonnull(strstr(rb, "\"second\""));
+	ck_assert(strstr(rb, "\"first\"") < strstr(rb, "\"second\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations/999", auth, NULL, &rb, NULL), 404);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"NOT_FOUND\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations?status=bogus", auth, NULL, NULL, NULL), 400);
+	ck_assert_int_eq(req("GET", "/api/conversations?limit=0", auth, NULL, NULL, NULL), 400);
+	ck_assert_int_eq(req("GET", "/api/conversations?before=junk", auth, NULL, NULL, NULL), 400);
+	ck_assert_int_eq(req("GET", "/api/calls", auth, NULL, &rb, NULL), 200);
+	ck_assert(strstr(rb, "\"c2\"") != NULL && strstr(rb, "\"c2\"") < strstr(rb, "\"c1\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations", NULL, NULL, NULL, NULL), 401);
+	ck_assert_int_eq(req("GET", "/api/conversations/3",
+	    "Authorization: Bearer 00000000000000000000000000000000", NULL, &rb, NULL), 401);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"UNAUTHORIZED\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/calls", "Authorization: Basic x", NULL, NULL, NULL), 401);
+	free(auth);
+	free(tok);
+}
+END_TEST
+
+START_TEST(webhook_handshake)
+{
+	char *rb, *rh;
+
+	ck_assert_int_eq(req("GET", "/webhooks/whatsapp?hub.mode=subscribe"
+	    "&hub.verify_token=vtok-123&hub.challenge=1158201444", NULL, NULL, &rb, &rh), 200);
+	ck_assert_str_eq(rb, "1158201444");
+	ck_assert(has_header(rh, "Content-Type: text/plain"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/webhooks/whatsapp?hub.mode=subscribe"
+	    "&hub.verify_token=wrong&hub.challenge=1", NULL, NULL, &rb, &rh), 403);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"FORBIDDEN\""));
+	ck_assert(has_header(rh, "Content-Type: application/json"));
+	free(rb); free(rh);
+	ck_assert_int_eq(req("GET", "/webhooks/whatsapp?hub.mode=unsubscribe"
+	    "&hub.verify_token=vtok-123&hub.challenge=1", NULL, NULL, NULL, NULL), 403);
+	/* The verify token never reaches the access log. */
+	ck_assert_int_eq(tu_count_in_file(logpath, "vtok-123"), 0);
+	ck_assert_int_gt(tu_count_in_file(logpath, "hub.verify_token=***"), 0);
+}
+END_TEST
+
+START_TEST(webhook_store)
+{
+	static const char wamid[] =
+	    "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+	char	*rb, *cafe, sql[768];
+
+	ck_assert_int_eq(post_signed(WA_TEXT, &rb), 200);
+	ck_assert_ptr_nonnull(strstr(rb, "\"messages\":1"));
+	free(rb);
+	/* Meta redelivers: stored once. */
+	ck_assert_int_eq(post_signed(WA_TEXT, NULL), 200);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM wa_messages WHERE wamid = '%s' "
+	    "AND phone_number_id = '106540352242922' AND wa_id = '16505551234' "
+	    "AND direction = 'in' AND msg_type = 'text' "
+	    "AND body = 'Does it come in another color?' "
+	    "AND sent_at = to_timestamp(1749416383) AND conversation_id IS NULL", wamid);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", sql), 1);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_contacts WHERE "
+	    "wa_id = '16505551234' AND profile_name = 'Sheena Nelson' "
+	    "AND last_inbound_at = to_timestamp(1749416383)"), 1);
+	ck_assert_int_eq(post_signed(WA_STATUS_SENT, NULL), 200);
+	ck_assert_int_eq(post_signed(WA_STATUS_SENT, NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_statuses WHERE "
+	    "wamid = 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=' "
+	    "AND status = 'sent' AND status_at = to_timestamp(1750030073)"), 1);
+	/* The reference test vector, with the header Meta would send: the
+	 * same wamid as WA_TEXT, so a redelivery: accepted, not stored again. */
+	ck_assert_int_eq(post_webhook(WA_TEXT_CAFE, WA_TEXT_CAFE_SIG, NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", sql), 1);
+	/* Escaped non-ASCII is stored as the text it stands for. */
+	cafe = strdup(WA_TEXT_CAFE);
+	memcpy(strstr(cafe, "wamid.HBgL"), "wamid.CAFE", 10);
+	ck_assert_int_eq(post_signed(cafe, NULL), 200);
+	free(cafe);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages "
+	    "WHERE body = 'Caf\u00e9 \u00e4\u00f6\u00e5?' AND wamid LIKE 'wamid.CAFE%'"), 1);
+	/* A failed status keeps its errors as JSON. */
+	ck_assert_int_eq(post_signed("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"P\"},\"statuses\":[{\"id\":\"wamid.out1\","
+	    "\"status\":\"failed\",\"timestamp\":\"1750030080\",\"recipient_id\":\"X\","
+	    "\"errors\":[{\"code\":131047,\"title\":\"Re-engagement message\"}]}]}}]}]}",
+	    NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_statuses WHERE "
+	    "wamid = 'wamid.out1' AND status = 'failed' AND errors->0->>'code' = '131047'"), 1);
+	/* An unknown message type is kept with its JSON. */
+	ck_assert_int_eq(post_signed("{\"object\":\"whatsapp_business_account\","
+	    "\"entry\":[{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":\"P\"},"
+	    "\"messages\":[{\"from\":\"X\",\"id\":\"wamid.new\",\"timestamp\":\"1749416400\","
+	    "\"type\":\"hologram\",\"hologram\":{\"v\":1}}]}}]}]}", NULL), 200);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages WHERE "
+	    "wamid = 'wamid.new' AND msg_type = 'hologram' AND raw->'hologram'->>'v' = '1'"), 1);
+}
+END_TEST
+
+START_TEST(webhook_rejects)
+{
+	char		*rb, *big;
+	size_t		 n = 4 * 1024 * 1024 + 1;
+	long long	 before = pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages");
+	char		 sig[72];
+	int		 st;
+
+	ck_assert_int_eq(post_webhook(WA_TEXT, NULL, &rb), 401);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"UNAUTHORIZED\""));
+	free(rb);
+	ck_assert_int_eq(post_webhook(WA_TEXT, WA_TEXT_CAFE_SIG, NULL), 401);
+	ck_assert_int_eq(post_webhook(WA_TEXT, "sha256=xyz", NULL), 401);
+	/* Re-encoded as UTF-8, the vector's signature no longer matches. */
+	ck_assert_int_eq(post_webhook(WA_TEXT_CAFE_UTF8, WA_TEXT_CAFE_SIG, NULL), 401);
+	ck_assert_int_eq(post_signed("{\"entry\":[", &rb), 400);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"BAD_REQUEST\""));
+	free(rb);
+	big = malloc(n + 1);
+	memset(big, ' ', n);
+	big[0] = '{'; big[n - 1] = '}'; big[n] = '\0';
+	wa_signature_make("test_app_secret", big, n, sig);
+	{
+		char hdr[128];
+
+		snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: %s", sig);
+		st = tu_http(port, "POST", "/webhooks/whatsapp", hdr, big, n, &rb, NULL, 10000);
+	}
+	ck_assert_int_eq(st, 413);
+	ck_assert_ptr_nonnull(strstr(rb, "\"status\":413"));
+	free(rb);
+	/* Just under the limit is accepted. */
+	big[n - 2] = '}';
+	wa_signature_make("test_app_secret", big, n - 1, sig);
+	{
+		char hdr[128];
+
+		snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: %s", sig);
+		st = tu_http(port, "POST", "/webhooks/whatsapp", hdr, big, n - 1, NULL, NULL, 10000);
+	}
+	ck_assert_int_eq(st, 200);
+	free(big);
+	ck_assert_int_eq(pgt_scalar(pg, "hf", "SELECT count(*) FROM wa_messages"), before);
+	ck_assert(tu_pid_alive(pid));
+}
+END_TEST
+
+START_TEST(login_rate_limit)
+{
+	static const char body[] = "{\"email\":\"a@b\",\"password\":\"x\"}";
+	char	*conf, *log, *rb, *rh;
+	int	 p = tu_free_port(SOCK_STREAM), i, st = 0;
+	pid_t	 w;
+
+	conf = write_conf("rl.conf", p, "login_rate = 3\n");
+	if (asprintf(&log, "%s/rl.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(tu_http(p, "POST", "/api/auth/login", NULL, body,
+		    strlen(body), NULL, NULL, 10000), 401);
+	st = tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body),
+	    &rb, &rh, 10000);
+	ck_assert_int_eq(st, 429);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"TOO_MANY_REQUESTS\""));
+	ck_assert(has_header(rh, "Retry-After:"));
+	free(rb); free(rh);
+	/* Other routes are not limited. */
+	ck_assert_int_eq(tu_http(p, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000), 200);
+	tu_stop(w, 5000);
+	free(conf);
+	free(log);
+}
+END_TEST
+
+static int healthy(void *arg) { return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200; }
+
+/* The seed's acceptance check, with the DB stopped. */
+START_TEST(db_stopped)
+{
+	char	*rb, *rh, *tok;
+	int	 st;
+
+	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
+	st = req("POST", "/api/auth/login", "Content-Type: application/json",
+	    "{\"email\":\"agent@example.com\",\"password\":\"" PASSWORD "\"}", &rb, &rh);
+	ck_assert_int_eq(st, 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	ck_assert(has_header(rh, "Retry-After:"));
+	ck_assert(has_header(rh, "Content-Type: application/json"));
+	free(rb); free(rh);
+	ck_assert(tu_wait_for(ready503, &port, 5000));
+	ck_assert(healthy(&port));
+	ck_assert_int_eq(req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}", &rb, NULL), 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	free(rb);
+	ck_assert_int_eq(post_signed(WA_TEXT, NULL), 503);
+	ck_assert_int_eq(req("GET", "/api/conversations/1",
+	    "Authorization: Bearer 00000000000000000000000000000000", NULL, NULL, NULL), 503);
+	ck_assert(tu_pid_alive(pid));
+	ck_assert_int_eq(pgt_restart(pg), 0);
+	ck_assert(tu_wait_for(ready200, &port, 10000));
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	free(tok);
+	ck_assert(tu_pid_alive(pid));
+	ck_assert_int_eq(tu_count_in_file(logpath, "[DB_DOWN]") > 0, 1);
+}
+END_TEST
+
+/* The seed's incident: Neon disables the endpoint under a running worker. */
+START_TEST(db_neon_disabled)
+{
+	struct fp	*f = fp_start(pgt_port(pg));
+	char		 ci[160], *conf, *log, *rb, *rh, body[128];
+	int		 p = tu_free_port(SOCK_STREAM), st;
+	pid_t		 w;
+
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=hf user=postgres",
+	    fp_port(f));
+	conf = write_conf_db("neon.conf", p, ci, "login_rate = 1000\n");
+	if (asprintf(&log, "%s/neon.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	/* Live connections die, new ones get Neon's error. */
+	ck_assert_int_eq(fp_set(f, "reset"), 0);
+	ck_assert_int_eq(fp_set(f, "neon"), 0);
+	snprintf(body, sizeof(body),
+	    "{\"email\":\"agent@example.com\",\"password\":\"%s\"}", PASSWORD);
+	st = tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body), &rb, &rh, 10000);
+	ck_assert_int_eq(st, 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	ck_assert(has_header(rh, "Retry-After:"));
+	free(rb); free(rh);
+	ck_assert(tu_wait_for(ready503, &p, 5000));
+	ck_assert(tu_wait_file_count(log, "reason=NeonEndpointDisabled", 1, 5000));
+	st = tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body), &rb, NULL, 10000);
+	ck_assert_int_eq(st, 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	free(rb);
+	ck_assert(healthy(&p));
+	ck_assert(tu_pid_alive(w));
+	/* The endpoint is enabled again: back without a restart. */
+	ck_assert_int_eq(fp_set(f, "pass"), 0);
+	ck_assert(tu_wait_for(ready200, &p, 10000));
+	ck_assert_int_eq(tu_http(p, "POST", "/api/auth/login", NULL, body, strlen(body),
+	    NULL, NULL, 10000), 200);
+	ck_assert(tu_pid_alive(w));
+	ck_assert_int_eq(tu_count_in_file(log, "[DB_RECOVERED]") > 0, 1);
+	tu_stop(w, 5000);
+	fp_stop(f);
+	free(conf);
+	free(log);
+}
+END_TEST
+
+/* A frozen DB (SIGSTOP) costs a 503 at the query deadline, not a hang. */
+START_TEST(db_frozen)
+{
+	char		*rb;
+	int		 st;
+	uint64_t	 t0;
+	struct timespec	 ts;
+
+	ck_assert_int_eq(pgt_freeze(pg), 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	st = req("POST", "/api/auth/login", NULL,
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}", &rb, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ck_assert_int_eq(pgt_thaw(pg), 0);
+	ck_assert_int_eq(st, 503);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"SERVICE_UNAVAILABLE\""));
+	ck_assert_uint_lt((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - t0, 8000);
+	free(rb);
+	ck_assert(healthy(&port));
+	ck_assert(tu_wait_for(ready200, &port, 10000));
+}
+END_TEST
+
+/* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
+START_TEST(db_killed_mid_request)
+{
+	char	*argv[16], cmd[64], dsn[64];
+	pid_t	 locker, child;
+	int	 status;
+
+	snprintf(cmd, sizeof(cmd), "%s/psql", pgt_bindir());
+	snprintf(dsn, sizeof(dsn), "port=%d", pgt_port(pg));
+	argv[0] = cmd; argv[1] = "-h"; argv[2] = "127.0.0.1"; argv[3] = "-U";
+	argv[4] = "postgres"; argv[5] = "-d"; argv[6] = "hf"; argv[7] = "-p";
+	argv[8] = dsn + 5; argv[9] = "-c";
+	argv[10] = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)";
+	argv[11] = NULL;
+	locker = tu_spawn(argv, NULL, "/dev/null");
+	usleep(500 * 1000);
+	if ((child = fork()) == 0) {
+		static const char body[] =
+		    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
+		char *rb = NULL;
+		int st = tu_http(port, "POST", "/api/auth/login", NULL, body,
+		    strlen(body), &rb, NULL, 10000);
+
+		/* 0: the promised 503; 1: a 503 with another body; else st/100 + 10 */
+		if (st == 503)
+			_exit(rb != NULL && strcmp(rb, DB_DOWN_BODY) == 0 ? 0 : 1);
+		_exit(st < 0 ? 9 : 10 + st / 100);
+	}
+	usleep(500 * 1000);
+	ck_assert_int_eq(pgt_kill9(pg), 0);
+	ck_assert_int_eq(tu_wait_pid(child, 10000, &status), 0);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	tu_stop(locker, 2000);
+	ck_assert(tu_pid_alive(pid));
+	ck_assert_int_eq(pgt_restart(pg), 0);
+	ck_assert(tu_wait_for(ready200, &port, 10000));
+}
+END_TEST
+
+static TCase *
+tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	/* Checked: set up inside each forked test, so one test's DB outage or
+	 * crash cannot leak into the next (a cluster costs ~0.1 s). */
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+int
+main(void)
+{
+	Suite	*s = suite_create("http");
+	TCase	*tc;
+	SRunner	*sr;
+	int	 failed;
+
+	tc = tcase(s, "routes");
+	tcase_add_test(tc, health_and_errors);
+	tcase_add_test(tc, login_paths);
+	tcase_add_test(tc, conversations_paths);
+	tcase_add_test(tc, login_rate_limit);
+	tc = tcase(s, "webhook");
+	tcase_add_test(tc, webhook_handshake);
+	tcase_add_test(tc, webhook_store);
+	tcase_add_test(tc, webhook_rejects);
+	tc = tcase(s, "outage");
+	tcase_add_test(tc, db_stopped);
+	tcase_add_test(tc, db_neon_disabled);
+	tcase_add_test(tc, db_frozen);
+	tcase_add_test(tc, db_killed_mid_request);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

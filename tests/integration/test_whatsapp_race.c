@@ -1,0 +1,112 @@
+/*
+ * test_whatsapp_race: guards "several instances, on one host or many,
+ * share the work safely": two and then four holdfast-whatsapp processes
+ * race over 10,000 inbound messages from 500 contacts, inserted while they
+ * run. Every message must be assigned exactly once, to its own contact's
+ * single session, in id order per contact, each session opened once with
+ * one auto-reply -- checked in SQL and in each worker's own counters.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgt.h"
+#include "tu.h"
+#include "test_whatsapp_lib.h"
+
+#define NMSG		10000
+#define NCONTACTS	500
+#define CHUNK		500
+
+/* The worker's own count of assigned messages, from its [WA_STATS] line. */
+static long long
+wat_assigned_from_log(const char *log)
+{
+	char		*text = tu_read_file(log, NULL), *p;
+	long long	 n = -1;
+
+	if (text != NULL && (p = strstr(text, "[WA_STATS] assigned=")) != NULL)
+		n = atoll(p + strlen("[WA_STATS] assigned="));
+	free(text);
+	return n;
+}
+
+static void
+race(int ninstances)
+{
+	struct wat	t;
+	long long	sum = 0, mine;
+
+	wat_init(&t, NULL, NULL);
+	wat_config(&t, "session_idle_timeout = 1h\nauto_reply = ack\nbatch_size = 100\n");
+	for (int i = 0; i < ninstances; i++)
+		wat_worker(&t);
+	for (int i = 0; i < ninstances; i++)
+		ck_assert_int_eq(tu_wait_file_count(t.logs[i], "LISTEN holdfast_wa established",
+		    1, 10000), 1);
+	for (int c = 0; c < NMSG / CHUNK; c++)
+		free(wat_sql(&t,
+		    "INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at) "
+		    "SELECT 'wamid.race.%d.' || g, 'pn', 'c' || (g %% %d), 'in', 'm' || g, now() "
+		    "FROM generate_series(1, %d) g", c, NCONTACTS, CHUNK));
+	ck_assert_int_eq(wat_wait_scalar(&t, 0, 60000,
+	    "SELECT count(*) FROM wa_messages WHERE conversation_id IS NULL"), 0);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages WHERE direction = 'in'"), NMSG);
+	/* Each message counted once on its session; one session per contact. */
+	ck_assert_int_eq(wat_scalar(&t, "SELECT sum(msgs_in) FROM conversations"), NMSG);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM conversations"), NCONTACTS);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM wa_messages m JOIN conversations c "
+	    "ON c.id = m.conversation_id WHERE c.wa_id <> m.wa_id OR m.processed_at IS NULL"), 0);
+	/* In order per contact: assignment time follows arrival order. */
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(*) FROM (SELECT processed_at, "
+	    "lag(processed_at) OVER (PARTITION BY wa_id ORDER BY id) AS prev FROM wa_messages "
+	    "WHERE direction = 'in') s "
+	    "WHERE processed_at < prev"), 0);
+	ck_assert_int_eq(wat_wait_scalar(&t, NCONTACTS, 20000,
+	    "SELECT count(*) FROM wa_outbox WHERE status = 'sent'"), NCONTACTS);
+	ck_assert_int_eq(wat_scalar(&t, "SELECT count(DISTINCT to_wa_id) FROM wa_outbox"), NCONTACTS);
+	ck_assert_int_eq(wat_gs_count(&t), NCONTACTS);
+	/* The workers' own view: the shares add up to exactly NMSG. */
+	for (int i = 0; i < ninstances; i++) {
+		wat_stop_worker(&t, i);
+		mine = wat_assigned_from_log(t.logs[i]);
+		ck_assert_int_ge(mine, 0);
+		fprintf(stderr, "race(%d): instance %d assigned %lld\n", ninstances, i, mine);
+		sum += mine;
+	}
+	ck_assert_int_eq(sum, NMSG);
+	wat_done(&t);
+}
+
+START_TEST(two_instances)
+{
+	race(2);
+}
+END_TEST
+
+START_TEST(four_instances)
+{
+	race(4);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("whatsapp_race");
+	TCase	*tc = tcase_create("race");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, two_instances);
+	tcase_add_test(tc, four_instances);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,24 @@
+# tests of holdfast-telephony: SIP parser, spool, and the worker under sipp.
+TELEPHONY_TEST_LIBS = workers/telephony/libtelephony.a $(TU_LIBS) $(HOLDFAST_DB_LIBS)
+
+check_PROGRAMS += tests/unit/test_sip_msg
+tests_unit_test_sip_msg_SOURCES = tests/unit/test_sip_msg.c
+tests_unit_test_sip_msg_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_unit_test_sip_msg_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sip_msg_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/unit/test_sip_msg
+
+check_PROGRAMS += tests/unit/test_spool
+tests_unit_test_spool_SOURCES = tests/unit/test_spool.c
+tests_unit_test_spool_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_unit_test_spool_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_spool_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/unit/test_spool
+
+EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh
+
+check_PROGRAMS += tests/integration/test_telephony
+tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
+tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_telephony_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_telephony

@@ -1,0 +1,161 @@
+/*
+ * Guards: holdfast-http's request surface. Each documented route (and only
+ * those) is matched, with a strict {id}; methods and Allow are right; the
+ * error body has the seed's exact shape; the access log never shows query
+ * secrets (hub.verify_token, tokens, passwords); and paging parameters are
+ * validated rather than passed on.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "http_route.h"
+
+START_TEST(routes_match)
+{
+	long long id;
+
+	ck_assert_int_eq(http_route_match("/healthz", &id), HTTP_R_HEALTHZ);
+	ck_assert_int_eq(http_route_match("/readyz", &id), HTTP_R_READYZ);
+	ck_assert_int_eq(http_route_match("/api/auth/login", &id), HTTP_R_LOGIN);
+	ck_assert_int_eq(http_route_match("/api/conversations", &id), HTTP_R_CONVERSATIONS);
+	ck_assert_int_eq(id, 0);
+	ck_assert_int_eq(http_route_match("/api/conversations/42", &id), HTTP_R_CONVERSATION);
+	ck_assert_int_eq(id, 42);
+	ck_assert_int_eq(http_route_match("/api/conversations/9223372036854775807", &id),
+	    HTTP_R_CONVERSATION);
+	ck_assert_int_eq(id, INT64_MAX);
+	ck_assert_int_eq(http_route_match("/api/calls", &id), HTTP_R_CALLS);
+	ck_assert_int_eq(http_route_match("/webhooks/whatsapp", &id), HTTP_R_WEBHOOK);
+	ck_assert_int_eq(http_route_match("/metrics", &id), HTTP_R_METRICS);
+}
+END_TEST
+
+START_TEST(routes_reject)
+{
+	static const char *const bad[] = {
+		"/", "", "/healthz/", "/healthzz", "/api/conversations/",
+		"/api/conversations/0", "/api/conversations/007",
+		"/api/conversations/-1", "/api/conversations/1x",
+		"/api/conversations/1/", "/api/conversations/1/messages",
+		"/api/conversations/9223372036854775808",
+		"/api/conversations/99999999999999999999999",
+		"/API/calls", "/webhooks/whatsapp/x", "/api/auth/login?x",
+	};
+	long long id;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(http_route_match(bad[i], &id) == -1, "matched %s", bad[i]);
+		ck_assert_int_eq(id, 0);
+	}
+}
+END_TEST
+
+START_TEST(methods)
+{
+	ck_assert_int_eq(http_route_methods(HTTP_R_LOGIN), HTTP_M_POST);
+	ck_assert_int_eq(http_route_methods(HTTP_R_HEALTHZ), HTTP_M_GET);
+	ck_assert_int_eq(http_route_methods(HTTP_R_WEBHOOK), HTTP_M_GET | HTTP_M_POST);
+	ck_assert_str_eq(http_route_allow(HTTP_R_LOGIN), "POST");
+	ck_assert_str_eq(http_route_allow(HTTP_R_WEBHOOK), "GET, HEAD, POST");
+	ck_assert_str_eq(http_route_name(HTTP_R_CONVERSATION), "/api/conversations/{id}");
+	ck_assert_str_eq(http_route_name(HTTP_R_UNMATCHED), "unmatched");
+}
+END_TEST
+
+START_TEST(error_shape)
+{
+	char	buf[256];
+	size_t	n;
+
+	n = http_error_body(buf, sizeof(buf), 503, "SERVICE_UNAVAILABLE",
+	    "Database temporarily unavailable");
+	ck_assert_str_eq(buf, "{\"error\":\"SERVICE_UNAVAILABLE\","
+	    "\"detail\":\"Database temporarily unavailable\",\"status\":503}");
+	ck_assert_uint_eq(n, strlen(buf));
+	http_error_body(buf, sizeof(buf), 400, "BAD_REQUEST", "a \"quoted\"\nline");
+	ck_assert_str_eq(buf, "{\"error\":\"BAD_REQUEST\","
+	    "\"detail\":\"a \\\"quoted\\\"\\nline\",\"status\":400}");
+	/* Invalid UTF-8 in a detail still gives valid JSON. */
+	http_error_body(buf, sizeof(buf), 400, "BAD_REQUEST", "\xff\xfe");
+	ck_assert_str_eq(buf, "{\"error\":\"BAD_REQUEST\",\"detail\":\"\",\"status\":400}");
+	ck_assert_str_eq(http_error_code(404), "NOT_FOUND");
+	ck_assert_str_eq(http_error_code(405), "METHOD_NOT_ALLOWED");
+	ck_assert_str_eq(http_error_code(413), "PAYLOAD_TOO_LARGE");
+	ck_assert_str_eq(http_error_code(431), "REQUEST_HEADER_FIELDS_TOO_LARGE");
+	ck_assert_str_eq(http_error_code(500), "INTERNAL_ERROR");
+	ck_assert_str_eq(http_error_code(503), "SERVICE_UNAVAILABLE");
+}
+END_TEST
+
+START_TEST(redaction)
+{
+	char out[256];
+
+	http_redact_uri("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=s3cret"
+	    "&hub.challenge=123", out, sizeof(out));
+	ck_assert_str_eq(out, "/webhooks/whatsapp?hub.mode=subscribe"
+	    "&hub.verify_token=***&hub.challenge=123");
+	ck_assert_ptr_null(strstr(out, "s3cret"));
+	http_redact_uri("/x?access_token=abc&TOKEN=def&password=p&a=1", out, sizeof(out));
+	ck_assert_str_eq(out, "/x?access_token=***&TOKEN=***&password=***&a=1");
+	http_redact_uri("/healthz", out, sizeof(out));
+	ck_assert_str_eq(out, "/healthz");
+	http_redact_uri("/a?", out, sizeof(out));
+	ck_assert_str_eq(out, "/a?");
+	http_redact_uri("/a?token", out, sizeof(out));
+	ck_assert_str_eq(out, "/a?token");
+	/* Truncation keeps the result terminated and never leaks a suffix. */
+	http_redact_uri("/webhooks/whatsapp?hub.verify_token=s3cret", out, 30);
+	ck_assert_uint_eq(strlen(out), 29);
+	ck_assert_ptr_null(strstr(out, "s3c"));
+}
+END_TEST
+
+START_TEST(paging)
+{
+	int64_t		us;
+	long long	id;
+	int		lim;
+
+	ck_assert_int_eq(http_parse_limit(NULL, 50, 500, &lim), 0);
+	ck_assert_int_eq(lim, 50);
+	ck_assert_int_eq(http_parse_limit("500", 50, 500, &lim), 0);
+	ck_assert_int_eq(lim, 500);
+	ck_assert_int_eq(http_parse_limit("501", 50, 500, &lim), -1);
+	ck_assert_int_eq(http_parse_limit("0", 50, 500, &lim), -1);
+	ck_assert_int_eq(http_parse_limit("1;drop", 50, 500, &lim), -1);
+	ck_assert_int_eq(http_parse_cursor("1764331200123456_42", &us, &id), 0);
+	ck_assert_int_eq(us, 1764331200123456LL);
+	ck_assert_int_eq(id, 42);
+	ck_assert_int_eq(http_parse_cursor("-5_1", &us, &id), 0);
+	ck_assert_int_eq(http_parse_cursor("12", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("_12", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("12_", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("12_0", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("1x_3", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("1_3_4", &us, &id), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("http_route");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, routes_match);
+	tcase_add_test(tc, routes_reject);
+	tcase_add_test(tc, methods);
+	tcase_add_test(tc, error_shape);
+	tcase_add_test(tc, redaction);
+	tcase_add_test(tc, paging);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,340 @@
+/*
+ * test_spool: the CDR spool and the CDR record format.
+ *
+ * Guards the promise "no CDR of a finished call is lost": records synced
+ * to the spool survive a reopen (a crash), come back in order, leave only
+ * when acknowledged (after the DB commit), and a torn or corrupt last
+ * record (power cut mid-write) is detected, logged and cut off while every
+ * record before it is kept and new records still append cleanly.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "cdr.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+
+/* Local helpers: this suite needs no process or DB, so not tests/lib. */
+static char *
+tmpdir(void)
+{
+	char *t = xasprintf("%s/test_spool.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+
+	ck_assert_ptr_nonnull(mkdtemp(t));
+	return t;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+rmrf(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+count_in_file(const char *path, const char *needle)
+{
+	char	buf[8192];
+	int	fd = open(path, O_RDONLY), n = 0;
+	ssize_t	len;
+
+	ck_assert_int_ne(fd, -1);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+struct collect {
+	char	*recs[20000];
+	int	 n;
+};
+
+static void
+collect_cb(const char *data, size_t len, void *arg)
+{
+	struct collect *c = arg;
+
+	c->recs[c->n++] = xstrndup(data, len);
+}
+
+static void
+collect_free(struct collect *c)
+{
+	for (int i = 0; i < c->n; i++)
+		free(c->recs[i]);
+	c->n = 0;
+}
+
+static void
+append_n(struct spool *sp, int from, int n)
+{
+	for (int i = from; i < from + n; i++) {
+		char rec[64];
+
+		snprintf(rec, sizeof(rec), "record-%06d", i);
+		spool_append(sp, rec, strlen(rec));
+	}
+}
+
+static char *
+only_segment(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*de;
+	char		*path = NULL;
+
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "cdr-", 4) == 0) {
+			ck_assert_ptr_null(path);
+			path = xasprintf("%s/%s", dir, de->d_name);
+		}
+	closedir(d);
+	ck_assert_ptr_nonnull(path);
+	return path;
+}
+
+static int
+count_segments(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*de;
+	int		 n = 0;
+
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, "cdr-", 4) == 0;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_roundtrip_and_ack)
+{
+	char			*dir = tmpdir(), err[256];
+	struct spool		*sp = spool_open(dir, err, sizeof(err));
+	struct collect		*c = calloc(1, sizeof(*c));
+	struct spool_mark	 mark;
+
+	ck_assert_ptr_nonnull(sp);
+	append_n(sp, 0, 100);
+	ck_assert_uint_eq(spool_pending(sp), 0);	/* not durable yet */
+	ck_assert_int_eq(spool_sync(sp), 0);
+	ck_assert_uint_eq(spool_pending(sp), 100);
+	spool_close(sp);		/* a crash after the fsync */
+
+	sp = spool_open(dir, err, sizeof(err));
+	ck_assert_uint_eq(spool_pending(sp), 100);
+	ck_assert_int_eq(spool_peek(sp, 30, 1 << 20, collect_cb, c, &mark), 30);
+	ck_assert_str_eq(c->recs[0], "record-000000");
+	ck_assert_str_eq(c->recs[29], "record-000029");
+	spool_ack(sp, &mark);
+	ck_assert_uint_eq(spool_pending(sp), 70);
+	collect_free(c);
+	ck_assert_int_eq(spool_peek(sp, 1000, 1 << 20, collect_cb, c, &mark), 70);
+	ck_assert_str_eq(c->recs[0], "record-000030");
+	/* new records while the old ones are in flight */
+	append_n(sp, 100, 5);
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_ack(sp, &mark);
+	ck_assert_uint_eq(spool_pending(sp), 5);
+	collect_free(c);
+	ck_assert_int_eq(spool_peek(sp, 1000, 1 << 20, collect_cb, c, &mark), 5);
+	ck_assert_str_eq(c->recs[0], "record-000100");
+	spool_ack(sp, &mark);
+	ck_assert_uint_eq(spool_pending(sp), 0);
+	collect_free(c);
+	spool_close(sp);
+	/* everything acknowledged: nothing to replay */
+	sp = spool_open(dir, err, sizeof(err));
+	ck_assert_uint_eq(spool_pending(sp), 0);
+	ck_assert_int_eq(spool_peek(sp, 1000, 1 << 20, collect_cb, c, &mark), 0);
+	spool_close(sp);
+	rmrf(dir);
+	free(dir);
+	free(c);
+}
+END_TEST
+
+/* A power cut in the middle of the last record. */
+static void
+torn_case(int how)
+{
+	char		*dir = tmpdir(), err[256], *seg, *logpath;
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+	struct collect	*c = calloc(1, sizeof(*c));
+	struct spool_mark mark;
+	struct stat	 st;
+	int		 fd, logfd;
+
+	append_n(sp, 0, 10);
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	seg = only_segment(dir);
+	ck_assert_int_eq(stat(seg, &st), 0);
+	fd = open(seg, O_RDWR);
+	if (how == 0)		/* the last record cut short */
+		ck_assert_int_eq(ftruncate(fd, st.st_size - 5), 0);
+	else if (how == 1) {	/* its last byte flipped: checksum fails */
+		ck_assert_int_eq(pwrite(fd, "X", 1, st.st_size - 1), 1);
+	} else			/* half a header of an eleventh record */
+		ck_assert_int_eq(pwrite(fd, "HFS1\x05", 5, st.st_size), 5);
+	close(fd);
+
+	logpath = xasprintf("%s/log", dir);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	log_set_fd(logfd);
+	sp = spool_open(dir, err, sizeof(err));
+	log_set_fd(-1);
+	close(logfd);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(count_in_file(logpath, "[SPOOL_TORN]"), 1);
+	ck_assert_uint_eq(spool_pending(sp), how == 2 ? 10 : 9);
+	/* appends after recovery land after the good records */
+	append_n(sp, 100, 2);
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	sp = spool_open(dir, err, sizeof(err));
+	ck_assert_uint_eq(spool_pending(sp), how == 2 ? 12 : 11);
+	while (spool_peek(sp, 1000, 1 << 20, collect_cb, c, &mark) > 0)
+		spool_ack(sp, &mark);
+	ck_assert_int_eq(c->n, how == 2 ? 12 : 11);
+	ck_assert_str_eq(c->recs[0], "record-000000");
+	ck_assert_str_eq(c->recs[8], "record-000008");
+	ck_assert_str_eq(c->recs[c->n - 1], "record-000101");
+	collect_free(c);
+	spool_close(sp);
+	rmrf(dir);
+	free(dir);
+	free(seg);
+	free(logpath);
+	free(c);
+}
+
+START_TEST(test_torn_truncated)
+{
+	torn_case(0);
+}
+END_TEST
+
+START_TEST(test_torn_checksum)
+{
+	torn_case(1);
+}
+END_TEST
+
+START_TEST(test_torn_header)
+{
+	torn_case(2);
+}
+END_TEST
+
+/* Past SPOOL_SEGMENT_MAX the spool rotates; acknowledged segments go. */
+START_TEST(test_rotation)
+{
+	char		*dir = tmpdir(), err[256], big[4000];
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+	struct collect	*c = calloc(1, sizeof(*c));
+	struct spool_mark mark;
+	int		 total = 0;
+
+	memset(big, 'b', sizeof(big));
+	for (int i = 0; i < 3000; i++) {
+		snprintf(big, 16, "%08d", i);
+		big[8] = 'b';
+		spool_append(sp, big, sizeof(big));
+		if (i % 100 == 99)
+			ck_assert_int_eq(spool_sync(sp), 0);
+	}
+	ck_assert_int_ge(count_segments(dir), 2);
+	while (spool_peek(sp, 500, 1 << 20, collect_cb, c, &mark) > 0) {
+		ck_assert_int_eq(strncmp(c->recs[0], big, 0), 0);
+		for (int i = 0; i < c->n; i++) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "%08d", total + i);
+			ck_assert_int_eq(strncmp(c->recs[i], want, 8), 0);
+		}
+		total += c->n;
+		collect_free(c);
+		spool_ack(sp, &mark);
+	}
+	ck_assert_int_eq(total, 3000);
+	ck_assert_uint_eq(spool_pending(sp), 0);
+	ck_assert_int_le(count_segments(dir), 1);
+	spool_close(sp);
+	rmrf(dir);
+	free(dir);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_cdr_encode_decode)
+{
+	struct cdr c = {
+		.call_id = "1-42@127.0.0.1", .from_uri = "sip:a\tb@x",
+		.to_uri = "sip:back\\slash@y", .from_tag = "ft", .to_tag = NULL,
+		.remote_addr = "127.0.0.1:5071", .started_us = 1700000000000000LL,
+		.answered_us = 1700000000500000LL, .ended_us = 1700000002500000LL,
+		.disposition = CDR_ANSWERED, .sip_code = 200,
+		.hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye",
+	};
+	size_t	 len;
+	char	*rec = cdr_encode(&c, &len), *cols[CDR_NCOLS];
+
+	rec = xrealloc(rec, len + 1);
+	ck_assert_ptr_null(memchr(rec, '\n', len));
+	ck_assert_int_eq(cdr_decode(rec, len, cols), 0);
+	ck_assert_str_eq(cols[0], "1-42@127.0.0.1");
+	ck_assert_str_eq(cols[1], "sip:a\tb@x");
+	ck_assert_str_eq(cols[2], "sip:back\\slash@y");
+	ck_assert_ptr_null(cols[4]);
+	ck_assert_str_eq(cols[6], "1700000000000000");
+	ck_assert_str_eq(cols[9], "2500");	/* duration_ms */
+	ck_assert_str_eq(cols[10], "2000");	/* billsec_ms */
+	ck_assert_str_eq(cols[11], "ANSWERED");
+	ck_assert_str_eq(cols[12], "200");
+	ck_assert_str_eq(cols[14], "recv_bye");
+	free(rec);
+	rec = xstrdup("2\tfuture\t");
+	ck_assert_int_eq(cdr_decode(rec, strlen(rec), cols), -1);
+	free(rec);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("spool");
+	TCase	*tc = tcase_create("spool");
+	SRunner	*sr;
+	int	 failed;
+
+	log_init("test_spool", LOG_LVL_INFO);
+	tcase_add_test(tc, test_roundtrip_and_ack);
+	tcase_add_test(tc, test_torn_truncated);
+	tcase_add_test(tc, test_torn_checksum);
+	tcase_add_test(tc, test_torn_header);
+	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_cdr_encode_decode);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

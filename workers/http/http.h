@@ -1,0 +1,98 @@
+/*
+ * http: holdfast-http's internal API, shared by its handler files.
+ *
+ * One struct http_call per request, from the dispatcher to the reply. A
+ * handler either replies at once or starts one DB request and replies from
+ * its callback; every path ends in exactly one http_reply*(), which writes
+ * the access log line, counts the request in the metrics and frees the
+ * call. Invariant: nothing a client sends and nothing the DB answers can
+ * end the process; a DB that cannot answer becomes a 503.
+ */
+#ifndef HOLDFAST_HTTP_H
+#define HOLDFAST_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "db.h"
+#include "http_route.h"
+
+struct jw;
+struct worker;
+struct cfg_worker;
+struct cfg_whatsapp;
+
+#define HTTP_DB_DOWN_DETAIL	"Database temporarily unavailable"
+
+struct http_srv {
+	struct worker			*w;
+	struct evhttp			*eh;
+	struct db			*db;
+	const struct cfg_worker		*wcfg;
+	const struct cfg_whatsapp	*wa;
+	void				**conns;	/* open-addressed set of evcons */
+	size_t				 conns_cap;
+	int				 nconns;
+	int				 inflight;	/* requests waiting on the DB */
+	struct http_ratelimit		*rl;
+	char				*dummy_hash;	/* crypt() hash for unknown users */
+};
+
+struct http_call {
+	struct http_srv		*srv;
+	struct evhttp_request	*req;
+	int			 route;
+	int			 method;	/* HTTP_M_* (HEAD counts as GET) */
+	uint64_t		 start_us;
+	long long		 id;		/* the {id} segment, 0 when none */
+	struct evkeyvalq	 query;
+	char			*body;		/* NUL-terminated copy, or NULL */
+	size_t			 bodylen;
+	struct db_req		*dbreq;
+	char			 addr[64];	/* peer address */
+	char			 token_hash[65];/* hex SHA-256 of the bearer token */
+	void			*ctx;		/* the handler's, freed with the call */
+	void			(*ctx_free)(void *);
+};
+
+/* Replies (each ends the call: logs, counts, frees). */
+void http_reply(struct http_call *, int status, const char *ctype,
+    const char *body, size_t len);
+void http_reply_json(struct http_call *, int status, struct jw *);
+void http_reply_error(struct http_call *, int status, const char *code,
+    const char *detail);
+/* 503 (with Retry-After) for "try again later" errors, 500 otherwise. */
+void http_reply_db_error(struct http_call *, const struct db_error *);
+/* The value of a query parameter, or NULL. */
+const char *http_query(struct http_call *, const char *name);
+/*
+ * Bearer token of the request, hashed into call->token_hash (hex). Returns
+ * 0, or -1 after replying 401 when it is missing or malformed.
+ */
+int http_auth_bearer(struct http_call *);
+/* Starts one statement with call as the callback's argument; counts it
+ * as in flight until the callback runs. */
+void http_db_query(struct http_call *, const char *op, const char *sql,
+    int nparams, const char *const *params, db_result_cb cb);
+/* The callback's first move: the call back from arg, no longer in flight. */
+struct http_call *http_db_done(void *arg);
+
+/* Handlers, one per route and method. */
+void http_login(struct http_call *);
+void http_conversations(struct http_call *);
+void http_conversation(struct http_call *);
+void http_calls(struct http_call *);
+void http_webhook_verify(struct http_call *);
+void http_webhook_receive(struct http_call *);
+void http_metrics(struct http_call *);
+
+/* Login support (http_auth.c). */
+void http_auth_init(struct http_srv *);
+void http_auth_free(struct http_srv *);
+
+/* Metrics (http_metrics.c). */
+void http_metrics_observe(int route, int status, uint64_t duration_us);
+
+#endif

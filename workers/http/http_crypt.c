@@ -1,0 +1,152 @@
+/*
+ * http_crypt: password verification off the event loop.
+ *
+ * crypt(3) with yescrypt or bcrypt costs tens to hundreds of milliseconds
+ * by design; run on the loop, one login would stall every other request of
+ * the worker (/healthz included). One helper thread takes jobs from a
+ * bounded queue and hands each result back through a pipe that the loop
+ * watches, so callbacks run on the loop, as every other callback does.
+ * The thread blocks all signals (signals belong to libevent on the main
+ * thread) and touches nothing but its job.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <crypt.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <event2/event.h>
+
+#include "http_crypt.h"
+#include "log.h"
+#include "util.h"
+
+#define HTTP_CRYPT_QUEUE_MAX	256
+
+struct http_crypt_job {
+	char			*password;
+	char			*hash;
+	int			 ok;
+	void			(*cb)(int ok, void *arg);
+	void			*arg;
+	struct http_crypt_job	*next;
+};
+
+static pthread_mutex_t		 hc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 hc_cv = PTHREAD_COND_INITIALIZER;
+static struct http_crypt_job	*hc_head, *hc_tail;
+static int			 hc_queued;	/* queued or running; loop side */
+static int			 hc_pipe[2] = { -1, -1 };
+static struct event		*hc_ev;
+
+int
+http_crypt_check(const char *password, const char *hash)
+{
+	struct crypt_data	*cd = xcalloc(1, sizeof(*cd));
+	const char		*h;
+	size_t			 n = strlen(hash);
+	int			 ok;
+
+	h = crypt_rn(password, hash, cd, sizeof(*cd));
+	ok = h != NULL && h[0] != '*' && strlen(h) == n &&
+	    CRYPTO_memcmp(h, hash, n) == 0;
+	OPENSSL_cleanse(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+static void *
+http_crypt_thread(void *unused)
+{
+	struct http_crypt_job *j;
+
+	(void)unused;
+	for (;;) {
+		pthread_mutex_lock(&hc_mu);
+		while (hc_head == NULL)
+			pthread_cond_wait(&hc_cv, &hc_mu);
+		j = hc_head;
+		if ((hc_head = j->next) == NULL)
+			hc_tail = NULL;
+		pthread_mutex_unlock(&hc_mu);
+		j->ok = http_crypt_check(j->password, j->hash);
+		/* A pointer is far below PIPE_BUF: the write is atomic. */
+		while (write(hc_pipe[1], &j, sizeof(j)) == -1 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+static void
+http_crypt_job_free(struct http_crypt_job *j)
+{
+	OPENSSL_cleanse(j->password, strlen(j->password));
+	free(j->password);
+	free(j->hash);
+	free(j);
+}
+
+/* On the loop: results back from the thread. */
+static void
+http_crypt_done(evutil_socket_t fd, short what, void *unused)
+{
+	struct http_crypt_job	*j;
+	ssize_t			 n;
+
+	(void)what;
+	(void)unused;
+	while ((n = read(fd, &j, sizeof(j))) == (ssize_t)sizeof(j)) {
+		hc_queued--;
+		j->cb(j->ok, j->arg);
+		http_crypt_job_free(j);
+	}
+}
+
+void
+http_crypt_init(struct event_base *base)
+{
+	pthread_t	t;
+	sigset_t	all, old;
+	int		rc;
+
+	if (pipe2(hc_pipe, O_CLOEXEC) == -1)
+		fatal("pipe2 (crypt results)");
+	fd_set_nonblock(hc_pipe[0]);
+	hc_ev = event_new(base, hc_pipe[0], EV_READ | EV_PERSIST, http_crypt_done, NULL);
+	event_add(hc_ev, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&t, NULL, http_crypt_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		fatalx("pthread_create (crypt): %s", strerror(rc));
+	pthread_detach(t);
+}
+
+int
+http_crypt_verify(const char *password, const char *hash,
+    void (*cb)(int ok, void *arg), void *arg)
+{
+	struct http_crypt_job *j;
+
+	if (hc_queued >= HTTP_CRYPT_QUEUE_MAX)
+		return -1;
+	j = xcalloc(1, sizeof(*j));
+	j->password = xstrdup(password);
+	j->hash = xstrdup(hash);
+	j->cb = cb;
+	j->arg = arg;
+	hc_queued++;
+	pthread_mutex_lock(&hc_mu);
+	if (hc_tail != NULL)
+		hc_tail->next = j;
+	else
+		hc_head = j;
+	hc_tail = j;
+	pthread_cond_signal(&hc_cv);
+	pthread_mutex_unlock(&hc_mu);
+	return 0;
+}

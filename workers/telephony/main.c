@@ -1,0 +1,168 @@
+/*
+ * holdfast-telephony: the SIP UAS worker. Wires the shared worker start-up
+ * (config, channel, UDP socket from holdfastd or `listen`, DB layer) to the
+ * UAS (sip_uas.c) and the CDR sink (cdr.c, spool.c).
+ *
+ * Invariant: the SIP socket is served from the first moment on, whatever
+ * the DB does; the DB only ever sees CDRs that are already on disk.
+ * On SIGTERM: stop reading, give calls still up their CDR, make every
+ * CDR durable, let an insert in flight finish (up to 3 s), exit 0; what the
+ * DB has not committed stays in the spool for the next start.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cdr.h"
+#include "cfg.h"
+#include "chan.h"
+#include "json.h"
+#include "log.h"
+#include "sip_uas.h"
+#include "util.h"
+#include "worker.h"
+
+#define TEL_STOP_FLUSH_MS	3000
+#define TEL_STATS_MS		5000	/* stats to holdfastd */
+#define TEL_LOG_EVERY		12	/* ... and to the log every minute */
+
+struct tel {
+	struct worker	 w;
+	struct sip_uas	*uas;
+	struct cdr_sink	*cdr;
+	struct event	*ev_stats;
+	unsigned	 ticks;
+};
+
+/* <state_dir>/telephony/<instance>: one spool per instance ("telephony:1"
+ * becomes "telephony-1"), so two instances never share a file. */
+static char *
+tel_spool_dir(const struct tel *t)
+{
+	char *inst = xstrdup(t->w.instance), *dir;
+
+	for (char *p = inst; *p != '\0'; p++)
+		if (*p == ':' || *p == '/')
+			*p = '-';
+	dir = xasprintf("%s/telephony/%s", t->w.cfg->holdfast.state_dir, inst);
+	free(inst);
+	return dir;
+}
+
+static void
+tel_log_stats(struct tel *t, const char *tag)
+{
+	struct sip_uas_stats	s;
+	struct cdr_stats	c;
+
+	sip_uas_get_stats(t->uas, &s);
+	cdr_sink_stats(t->cdr, &c);
+	log_info("[%s] calls=%" PRIu64 " active=%" PRIu64 " answered=%" PRIu64
+	    " cancelled=%" PRIu64 " no_ack=%" PRIu64 " rejected=%" PRIu64 " bad=%" PRIu64
+	    " objects=%" PRIu64 " cdr_stored=%" PRIu64 " cdr_pending=%" PRIu64, tag,
+	    s.calls, s.active, s.answered, s.cancelled, s.no_ack, s.rejected, s.bad,
+	    s.objects, c.stored, c.pending);
+}
+
+/* For `holdfastctl status --json`. */
+static void
+tel_send_stats(struct tel *t)
+{
+	struct sip_uas_stats	 s;
+	struct cdr_stats	 c;
+	struct jw		*w = jw_new();
+
+	sip_uas_get_stats(t->uas, &s);
+	cdr_sink_stats(t->cdr, &c);
+	jw_obj_open(w);
+	jw_kstr(w, "type", "stats");
+	jw_kint(w, "calls", (long long)s.calls);
+	jw_kint(w, "active", (long long)s.active);
+	jw_kint(w, "answered", (long long)s.answered);
+	jw_kint(w, "cancelled", (long long)s.cancelled);
+	jw_kint(w, "no_ack", (long long)s.no_ack);
+	jw_kint(w, "rejected", (long long)s.rejected);
+	jw_kint(w, "bad_packets", (long long)s.bad);
+	jw_kint(w, "cdr_stored", (long long)c.stored);
+	jw_kint(w, "cdr_replayed", (long long)c.replayed);
+	jw_kint(w, "cdr_spooled", (long long)c.pending);
+	jw_obj_close(w);
+	chan_worker_send(w);
+	jw_free(w);
+}
+
+static void
+tel_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct tel *t = arg;
+
+	tel_send_stats(t);
+	if (++t->ticks % TEL_LOG_EVERY == 0)
+		tel_log_stats(t, "SIP_STATS");
+}
+
+static void
+tel_stopped(void *arg)
+{
+	struct tel *t = arg;
+
+	tel_log_stats(t, "SIP_STATS");
+	event_free(t->ev_stats);
+	t->ev_stats = NULL;
+	sip_uas_free(t->uas);
+	t->uas = NULL;
+	cdr_sink_free(t->cdr);
+	t->cdr = NULL;
+	worker_exit_loop(&t->w);
+}
+
+static void
+tel_on_stop(struct worker *w, void *arg)
+{
+	struct tel *t = arg;
+
+	evtimer_del(t->ev_stats);
+	sip_uas_stop(t->uas);
+	cdr_sink_shutdown(t->cdr, TEL_STOP_FLUSH_MS, tel_stopped, t);
+}
+
+static void
+tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
+{
+	memset(uc, 0, sizeof(*uc));
+	uc->t1_ms = wc->sip_t1_ms;
+	uc->answer_after_ms = wc->answer_after_ms;
+	uc->max_calls = wc->max_calls;
+	uc->rtp_port_min = wc->rtp_port_min;
+	uc->rtp_port_max = wc->rtp_port_max;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct tel	 t;
+	struct sip_uas_cfg	 uc;
+	struct timeval		 tv = { TEL_STATS_MS / 1000, 0 };
+	char			*dir;
+	int			 fd;
+
+	worker_init(&t.w, argc, argv, "telephony");
+	fd = worker_listen(&t.w, SOCK_DGRAM);
+	log_info("[SIP_LISTEN] %s fd=%d%s", t.w.wcfg->listen.spec ? t.w.wcfg->listen.spec : "-",
+	    fd, t.w.listen_inherited ? " (inherited)" : "");
+	worker_db_start(&t.w, "telephony_cdr");
+	dir = tel_spool_dir(&t);
+	t.cdr = cdr_sink_new(t.w.base, t.w.db, dir, t.w.wcfg->cdr_batch, t.w.wcfg->cdr_flush_ms);
+	free(dir);
+	tel_uas_cfg(t.w.wcfg, &uc);
+	t.uas = sip_uas_new(t.w.base, fd, &uc, t.cdr);
+	cdr_sink_set_on_sync(t.cdr, sip_uas_on_cdr_sync, t.uas);
+	t.ev_stats = event_new(t.w.base, -1, EV_PERSIST, tel_on_stats, &t);
+	evtimer_add(t.ev_stats, &tv);
+	worker_set_on_stop(&t.w, tel_on_stop, &t);
+	worker_ready(&t.w);
+	/* the loop ends in tel_stopped, with the UAS and the sink freed */
+	return worker_run(&t.w);
+}

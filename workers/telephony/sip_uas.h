@@ -1,0 +1,46 @@
+/*
+ * sip_uas: the SIP user agent server of holdfast-telephony over one UDP
+ * socket: INVITE server transactions and dialogs (RFC 3261 §12, §13.3,
+ * §17.2, RFC 6026), BYE, CANCEL, OPTIONS, and the stateless answers
+ * (405, 481, 501, 503, 400). Every finished call is handed to the CDR sink.
+ *
+ * Nothing here touches the database or waits for anything but the socket
+ * and its own timers: a call's fate never depends on the DB's.
+ */
+#ifndef HOLDFAST_SIP_UAS_H
+#define HOLDFAST_SIP_UAS_H
+
+#include <stdint.h>
+#include <event2/event.h>
+
+struct cdr_sink;
+struct sip_uas;
+
+struct sip_uas_cfg {
+	int64_t		 t1_ms;			/* 500 */
+	int64_t		 t2_ms;			/* 4000 (capped at 8 * t1) */
+	int64_t		 t4_ms;			/* 5000 (capped at 10 * t1) */
+	int64_t		 answer_after_ms;	/* ring time before the 200 */
+	int		 max_calls;		/* active calls; 503 beyond */
+	int		 rtp_port_min, rtp_port_max;
+	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends */
+};
+
+struct sip_uas_stats {
+	uint64_t	 rx, tx, tx_errors, bad, dropped;
+	uint64_t	 calls, answered, cancelled, no_ack, rejected;
+	uint64_t	 active, objects;
+};
+
+/* fd: a bound UDP socket (non-blocking). cdr may be NULL (tests). */
+struct sip_uas *sip_uas_new(struct event_base *, int fd, const struct sip_uas_cfg *,
+    struct cdr_sink *);
+/* Stops reading; calls still active get their CDR (ended_by=shutdown). */
+void sip_uas_stop(struct sip_uas *);
+void sip_uas_free(struct sip_uas *);
+void sip_uas_get_stats(const struct sip_uas *, struct sip_uas_stats *);
+/* To be called once the CDR sink made its buffered records durable:
+ * sends the responses held back until then (see cdr.h). */
+void sip_uas_on_cdr_sync(void *uas);
+
+#endif

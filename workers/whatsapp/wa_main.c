@@ -1,0 +1,80 @@
+/*
+ * holdfast-whatsapp: the WhatsApp session processor, the loop whose death
+ * on a database error started holdfast. Here a DB failure is a state, not
+ * an exception: the loop stops, waits for the DB layer to report it back,
+ * and catches up; the process, its timers and its in-flight sends live on.
+ *
+ * Run by holdfastd (HOLDFAST_CONFIG, HOLDFAST_INSTANCE, channel) or by hand:
+ *   holdfast-whatsapp -c holdfast.conf [-i whatsapp:1] [-v]
+ */
+#include <stdlib.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "worker.h"
+#include "wa.h"
+
+#define WA_STOP_GRACE_MS	2000	/* beyond send_timeout, for the last records */
+
+static struct worker	 wa_worker;
+static struct event	*wa_stop_deadline;
+
+/* Frees the worker's own state while the base still exists, then ends the
+ * loop (worker_run frees the DB layer, cancelling its callbacks). */
+static void
+wa_main_exit(struct wa *wa)
+{
+	log_info("[WA_STATS] assigned=%llu opened=%llu closed=%llu statuses=%llu sent=%llu "
+	    "retried=%llu failed=%llu passes=%llu db_errors=%llu",
+	    (unsigned long long)wa->n.assigned, (unsigned long long)wa->n.opened,
+	    (unsigned long long)wa->n.closed, (unsigned long long)wa->n.statuses,
+	    (unsigned long long)wa->n.sent, (unsigned long long)wa->n.retried,
+	    (unsigned long long)wa->n.failed, (unsigned long long)wa->n.passes,
+	    (unsigned long long)wa->n.db_errors);
+	if (wa_stop_deadline != NULL)
+		event_free(wa_stop_deadline);
+	wa_stop_deadline = NULL;
+	wa_free(wa);
+	worker_exit_loop(&wa_worker);
+}
+
+static void
+wa_main_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("stop: sends or their outcomes still pending; their leases will expire");
+	wa_main_exit(arg);
+}
+
+static void
+wa_main_stop(struct worker *w, void *arg)
+{
+	struct wa	*wa = arg;
+	int64_t		 ms = wa->cfg->send_timeout_ms + WA_STOP_GRACE_MS;
+	struct timeval	 tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	wa_stop_deadline = evtimer_new(w->base, wa_main_deadline, wa);
+	evtimer_add(wa_stop_deadline, &tv);
+	wa_stop(wa, wa_main_exit);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker	*w = &wa_worker;
+	struct wa	*wa;
+
+	worker_init(w, argc, argv, "whatsapp");
+	worker_db_start(w, WA_OP);
+	wa = wa_new(w->base, w->db, &w->cfg->whatsapp, &w->cfg->database);
+	worker_set_on_stop(w, wa_main_stop, wa);
+	log_info("[WA_START] instance=%s graph_api_url=%s api_version=%s poll=%lldms "
+	    "idle_timeout=%lldms batch=%d max_attempts=%d auto_reply=%s",
+	    w->instance, w->cfg->whatsapp.graph_api_url, w->cfg->whatsapp.api_version,
+	    (long long)w->cfg->whatsapp.poll_interval_ms,
+	    (long long)w->cfg->whatsapp.session_idle_timeout_ms,
+	    w->cfg->whatsapp.batch_size, w->cfg->whatsapp.send_max_attempts,
+	    w->cfg->whatsapp.auto_reply != NULL && w->cfg->whatsapp.auto_reply[0] ? "on" : "off");
+	wa_start(wa);
+	worker_ready(w);
+	return worker_run(w);
+}
