@@ -62,6 +62,7 @@ struct sup_proc {
 	/* exit recorded by the reaper, acted on by sup_pass() */
 	int			 p_exit_pending;
 	int			 p_exit_status;	/* wait status */
+	uint64_t		 p_reaped_us;	/* when the reaper saw it (bench/respawn) */
 	char			 p_last_exit[48]; /* "code=1", "signal=SIGKILL" */
 	/* copies taken at spawn, valid even after a reload retires the group */
 	int			 p_stopsig;

@@ -176,6 +176,10 @@ sup_act_spawn(struct sup_proc *p)
 	p->p_pid = pid;
 	log_info("[WORKER_SPAWN] name=%s pid=%d restarts=%d", p->p_name, (int)pid,
 	    p->p_restarts);
+	if (p->p_reaped_us != 0)	/* holdfastd's own share of a respawn */
+		log_debug("%s: forked %lluus after reaping the previous child", p->p_name,
+		    (unsigned long long)(now_mono_us() - p->p_reaped_us));
+	p->p_reaped_us = 0;
 	sup_timer_arm(p, wc->startsecs_ms);
 }
 
@@ -291,6 +295,7 @@ sup_reap(void)
 		}
 		p->p_exit_status = status;
 		p->p_exit_pending = 1;
+		p->p_reaped_us = now_mono_us();
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
