@@ -36,7 +36,7 @@ backoff_reset = 0ms
 command = $tw
 numprocs = 2
 CONF
-"$hd" -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
+"$hd" -v -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do "$ctl" -s "$dir/run/hf.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
 
@@ -51,6 +51,9 @@ t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 hz=$(getconf CLK_TCK)
 cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$idle" 'BEGIN{printf "%.3f", (b-a)/hz/s*100}')
 read -r st_med st_p99 < <("$helper" exec 30 "$ctl" -s "$dir/run/hf.sock" status)
+# holdfastd's own share: from reaping the dead child to fork() returning.
+read -r own_med own_p99 < <(grep -o 'victim: forked [0-9]*us' "$dir/holdfastd.log" |
+	grep -o '[0-9]*' | sort -n | awk '{a[NR]=$1} END{i=int(NR*0.99); if(i<1)i=1; print a[int((NR+1)/2)], a[i]}')
 read -r true_med true_p99 < <("$helper" exec 30 /bin/true)
 
 pass() { awk -v m="$1" -v g="$2" 'BEGIN{print (m+0 <= g+0) ? "yes" : "NO"}'; }
@@ -59,6 +62,7 @@ echo "| metric | goal | measured | pass |"
 echo "|---|---|---|---|"
 echo "| respawn median (kill -> first instruction, n=$n) | <= 2 ms | $(ms "$med") | $(pass "$med" 2000) |"
 echo "| respawn p99 | <= 10 ms | $(ms "$p99") (max $(ms "$max")) | $(pass "$p99" 10000) |"
+echo "| of which holdfastd itself (reap -> fork returned), median / p99 | - | $(ms "$own_med") / $(ms "$own_p99") | - |"
 echo "| holdfastd idle RSS, 3 workers | <= 2 MiB | $(awk -v k="$rss_kb" -v p="$pss_kb" -v v="$priv_kb" 'BEGIN{printf "%.2f MiB (PSS %.2f MiB, private %.2f MiB; the rest is shared libc/libevent pages)", k/1024, p/1024, v/1024}') | $(pass "$rss_kb" 2048) |"
 echo "| holdfastd CPU, ${idle} s idle | < 0.1 % | $cpu % | $(pass "$cpu" 0.0999) |"
 echo "| holdfastctl status wall time, median of 30 | <= 5 ms | $(ms "$st_med") (p99 $(ms "$st_p99")) | $(pass "$st_med" 5000) |"

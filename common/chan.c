@@ -223,7 +223,15 @@ chan_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	left = evbuffer_get_length(bufferevent_get_input(bev));
-	if ((what & BEV_EVENT_EOF) && left > 0)
+	if ((what & BEV_EVENT_TIMEOUT) && left == 0) {
+		/* Idle is fine (a `tail -f` client never writes); only half a
+		 * message left hanging is an error. */
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		chan_lose(p, 1, "timed out in the middle of a message (%zu bytes)", left);
+	else if ((what & BEV_EVENT_EOF) && left > 0)
 		chan_lose(p, 1, "EOF in the middle of a message (%zu bytes)", left);
 	else if (what & BEV_EVENT_EOF)
 		chan_lose(p, 0, "EOF");
@@ -292,6 +300,14 @@ int
 chan_peer_fd(const struct chan_peer *p)
 {
 	return p->pe_fd;
+}
+
+void
+chan_peer_set_read_timeout(struct chan_peer *p, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	bufferevent_set_timeouts(p->pe_bev, ms > 0 ? &tv : NULL, NULL);
 }
 
 int

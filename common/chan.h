@@ -55,6 +55,9 @@ int chan_peer_fd(const struct chan_peer *);
  * EOF inside a frame): its write side still works, so the owner may send
  * an error reply and chan_peer_close_after_flush() instead of freeing. */
 int chan_peer_replyable(const struct chan_peer *);
+/* A message begun but not finished within ms loses the peer (replyable);
+ * an idle peer is left alone. 0 disables. */
+void chan_peer_set_read_timeout(struct chan_peer *, int ms);
 /* Close after the output queue drains (replies to a dropped client). */
 void chan_peer_close_after_flush(struct chan_peer *);
 /* "type" (or "cmd") of a message, or NULL. */

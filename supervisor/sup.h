@@ -62,6 +62,7 @@ struct sup_proc {
 	/* exit recorded by the reaper, acted on by sup_pass() */
 	int			 p_exit_pending;
 	int			 p_exit_status;	/* wait status */
+	uint64_t		 p_reaped_us;	/* when the reaper saw it (bench/respawn) */
 	char			 p_last_exit[48]; /* "code=1", "signal=SIGKILL" */
 	/* copies taken at spawn, valid even after a reload retires the group */
 	int			 p_stopsig;
@@ -90,6 +91,7 @@ struct sup_group {
 	int			 g_nprocs;
 	int			 g_retired;	/* removed by a reload; freed once down */
 	int			 g_roll_next;	/* next instance of a rolling restart, -1 */
+	int			 g_roll_only_up; /* skip instances an operator stopped */
 	struct sup_group	*g_next;
 };
 
@@ -122,8 +124,9 @@ void sup_proc_start(struct sup_proc *);
 void sup_proc_stop(struct sup_proc *);
 void sup_proc_restart(struct sup_proc *);
 /* Restarts a group; one at a time, each waited on until ready, when it has
- * several instances. */
-void sup_group_restart(struct sup_group *);
+ * several instances. only_up (a reload) leaves alone the instances an
+ * operator stopped. */
+void sup_group_restart(struct sup_group *, int only_up);
 void sup_shutdown(const char *why);
 /* SIGHUP / `holdfastctl reload`: 0, or -1 with the config error in err. */
 int sup_reload(char *err, size_t errlen);

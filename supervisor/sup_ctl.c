@@ -28,6 +28,7 @@
 #include "util.h"
 
 #define SUP_CTL_MAX_CLIENTS	64
+#define SUP_CTL_PARTIAL_MS	5000	/* to finish a message once begun */
 
 struct sup_ctl_client {
 	struct chan_peer	*c_peer;
@@ -45,6 +46,7 @@ static struct {
 	gid_t			 gid;
 	int			 has_gid;
 	struct event		*ev;
+	struct event		*ev_pause;	/* accept paused after EMFILE */
 	struct sup_ctl_client	*clients;
 	int			 nclients;
 } ctl = { .fd = -1 };
@@ -274,11 +276,11 @@ sup_ctl_settled(const struct sup_proc *p, int up)
 static void
 sup_ctl_check_wait(struct sup_ctl_client *c)
 {
+	int j = 0;
+
 	for (int i = 0; i < c->c_nwait; i++)
 		if (c->c_wait[i] != NULL && !sup_ctl_settled(c->c_wait[i], c->c_wait_up))
 			return;
-	int j = 0;
-
 	for (int i = 0; i < c->c_nwait; i++)	/* drop removed ones */
 		if (c->c_wait[i] != NULL)
 			c->c_wait[j++] = c->c_wait[i];
@@ -362,7 +364,7 @@ sup_ctl_restart_one(const char *name)
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
 		if (!g->g_retired && (strcmp(name, "all") == 0 ||
 		    strcmp(name, g->g_name) == 0)) {
-			sup_group_restart(g);
+			sup_group_restart(g, 0);
 			if (strcmp(name, "all") != 0)
 				return;
 		}
@@ -596,6 +598,26 @@ sup_ctl_refuse(int fd, const char *why)
 }
 
 static void
+sup_ctl_resume(evutil_socket_t fd, short what, void *arg)
+{
+	event_add(ctl.ev, NULL);
+}
+
+/* Out of descriptors: the pending connection would wake us forever, so
+ * stop accepting for a second instead of spinning. */
+static void
+sup_ctl_pause(void)
+{
+	struct timeval tv = { 1, 0 };
+
+	log_warn("accept4(%s): pausing for 1s", ctl.path);
+	event_del(ctl.ev);
+	if (ctl.ev_pause == NULL)
+		ctl.ev_pause = evtimer_new(sup.s_base, sup_ctl_resume, NULL);
+	evtimer_add(ctl.ev_pause, &tv);
+}
+
+static void
 sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sup_ctl_client	*c;
@@ -604,7 +626,9 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	int			 fd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EMFILE || errno == ENFILE)
+			sup_ctl_pause();
+		else if (errno != EAGAIN && errno != EINTR)
 			log_warn("accept4(%s)", ctl.path);
 		return;
 	}
@@ -629,6 +653,7 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	ctl.clients = c;
 	ctl.nclients++;
 	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
+	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
 }
 
 void
@@ -785,6 +810,9 @@ sup_ctl_close(void)
 	}
 	if (ctl.ev != NULL)
 		event_free(ctl.ev);
+	if (ctl.ev_pause != NULL)
+		event_free(ctl.ev_pause);
+	ctl.ev_pause = NULL;
 	if (ctl.fd != -1) {
 		close(ctl.fd);
 		unlink(ctl.path);

@@ -234,7 +234,7 @@ sup_reload_section(const struct cfg_worker *wc, struct sup_group *old)
 		old->g_wc = wc;
 		for (int i = 0; i < old->g_nprocs; i++)
 			sup_proc_logfiles(old->g_procs[i]);
-		sup_group_restart(old);
+		sup_group_restart(old, 1);
 		return;
 	}
 	if ((g = sup_group_make(wc, old, err, sizeof(err))) == NULL) {

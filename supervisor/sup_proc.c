@@ -178,6 +178,10 @@ sup_act_spawn(struct sup_proc *p)
 	p->p_pid = pid;
 	log_info("[WORKER_SPAWN] name=%s pid=%d restarts=%d", p->p_name, (int)pid,
 	    p->p_restarts);
+	if (p->p_reaped_us != 0)	/* holdfastd's own share of a respawn */
+		log_debug("%s: forked %lluus after reaping the previous child", p->p_name,
+		    (unsigned long long)(now_mono_us() - p->p_reaped_us));
+	p->p_reaped_us = 0;
 	sup_timer_arm(p, wc->startsecs_ms);
 }
 
@@ -286,13 +290,14 @@ sup_reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((p = sup_find_pid(pid)) == NULL) {
-			/* Not ours: an orphan re-parented to us as PID 1. */
+			/* Not ours: an orphan re-parented to us (PID 1 or subreaper). */
 			sup_describe_exit(status, how, sizeof(how));
 			log_info("reaped stray pid=%d %s", (int)pid, how);
 			continue;
 		}
 		p->p_exit_status = status;
 		p->p_exit_pending = 1;
+		p->p_reaped_us = now_mono_us();
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
@@ -371,6 +376,8 @@ sup_rolling_pass(struct sup_group *g)
 			return;
 		}
 		p = g->g_procs[g->g_roll_next++];
+		if (g->g_roll_only_up && !p->p_want_up)
+			continue;
 		p->p_rolling = 1;
 		sup_proc_restart(p);
 	}
@@ -458,12 +465,14 @@ sup_proc_restart(struct sup_proc *p)
 }
 
 void
-sup_group_restart(struct sup_group *g)
+sup_group_restart(struct sup_group *g, int only_up)
 {
 	if (g->g_nprocs == 1) {
-		sup_proc_restart(g->g_procs[0]);
+		if (!only_up || g->g_procs[0]->p_want_up)
+			sup_proc_restart(g->g_procs[0]);
 		return;
 	}
+	g->g_roll_only_up = only_up;
 	for (int i = 0; i < g->g_nprocs; i++)
 		g->g_procs[i]->p_rolling = 0;
 	g->g_roll_next = 0;

@@ -261,6 +261,32 @@ free_first_cb(struct chan_peer *p, yajl_val msg, void *arg)
 	chan_peer_free(p);
 }
 
+START_TEST(test_half_message_timeout)
+{
+	struct rec		 r = { 0 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+	uint64_t		 end = now_mono_ms() + 300;
+
+	chan_peer_set_read_timeout(p, 50);
+	/* Idle past the timeout: still connected. */
+	while (now_mono_ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	ck_assert_int_eq(r.lost, 0);
+	put(sv[1], "{\"type\":\"a\"}\n", 13);
+	spin(base, &r.nmsg, 1);
+	ck_assert_int_eq(r.nmsg, 1);
+	/* Half a message left hanging: lost, with a reason to send back. */
+	put(sv[1], "{\"type\":", 8);
+	spin(base, &r.lost, 1);
+	ck_assert_int_eq(r.lost, 1);
+	ck_assert_int_eq(r.replyable, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "timed out in the middle"));
+	rec_free(&r);
+}
+END_TEST
+
 START_TEST(test_free_inside_dispatch)
 {
 	/* The owner frees the peer on the first of several buffered frames:
@@ -433,6 +459,7 @@ main(void)
 	tcase_add_test(tc, test_not_object);
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_half_message);
+	tcase_add_test(tc, test_half_message_timeout);
 	tcase_add_test(tc, test_free_inside_dispatch);
 	tcase_add_test(tc, test_worker_protocol);
 	tcase_add_test(tc, test_worker_lost);
