@@ -238,11 +238,12 @@ kill -TERM "$hfd_pid"
 rc=0
 wait "$hfd_pid" || rc=$?
 hfd_pid=
-[ "$rc" = 0 ] || fail "holdfastd exited $rc ($tmp/holdfastd.log)"
+bad=0
+# 99: valgrind's own verdict (--error-exitcode); the logs below say why
+[ "$rc" = 0 ] || { echo "FAIL: holdfastd exited $rc ($tmp/holdfastd.log)"; bad=1; }
 
 # ---- the verdict: every valgrind log ----
 step "valgrind logs"
-bad=0
 n=0
 for log in "$tmp"/vg/*.log; do
 	n=$((n + 1))
@@ -250,8 +251,9 @@ for log in "$tmp"/vg/*.log; do
 	sum=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log")
 	leak=$(sed -n 's/^==[0-9]*==  *\(definitely\|indirectly\|possibly\) lost: \([0-9,]*\) bytes.*/\1=\2/p; s/^==[0-9]*==  *still reachable: \([0-9,]*\) bytes.*/reachable=\1/p; s/^==[0-9]*==  *suppressed: \([0-9,]*\) bytes.*/suppressed=\1/p' "$log" | tr '\n' ' ')
 	if [ "$sum" != 0 ]; then
-		echo "FAIL $name: ${sum:-no} ERROR SUMMARY (killed before exit?) $leak"
-		sed -n '/^==[0-9]*== [A-Z].*\(lost\|Invalid\|uninitialised\|Mismatched\|overlap\)/,/^==[0-9]*== $/p' "$log" | head -60
+		echo "FAIL $name: ${sum:-no ERROR SUMMARY (killed before exit?), }${sum:+ errors} $leak"
+		# the reports themselves, after valgrind's banner
+		sed -e '1,/^==[0-9]*== Parent PID/d' -e '/^==[0-9]*== *$/d' "$log" | head -80
 		bad=1
 	else
 		echo "ok   $name: 0 errors ${leak:-(all freed)}"
