@@ -13,7 +13,9 @@
 #   holdfast-whatsapp  assigns that message to a conversation and hands
 #                   the auto-reply to a local Graph API (graphsink, HTTPS)
 #   holdfast-telephony one SIP call (sipp: INVITE/ACK/BYE) and its CDR
-#   holdfastctl     status, health, tail, restart http (rolling: the old
+#   all three         PostgreSQL stopped: 503s, a call's CDR spooled to
+#                   disk; PostgreSQL started again: reconnect, replay
+#   holdfastctl     status, health, tail, reload, restart http (rolling: the old
 #                   http processes exit under valgrind too)
 # Every valgrind must end with "ERROR SUMMARY: 0 errors": definite and
 # indirect leaks count as errors (--errors-for-leak-kinds), as does any
@@ -134,6 +136,7 @@ password='correct horse battery'
 cat > "$tmp/holdfast.conf" <<EOF
 [holdfast]
 control_socket = run/hf.sock
+tail_lines = 1000
 state_dir = $tmp/state
 log_level = info
 shutdown_timeout = 120s
@@ -142,6 +145,8 @@ conninfo = host=127.0.0.1 port=$pgport dbname=hf user=postgres
 pool_size = 2
 statement_timeout = 30s
 connect_timeout = 30s
+backoff_initial = 100ms
+backoff_max = 1s
 [whatsapp]
 verify_token = vg-verify
 app_secret = $secret
@@ -219,14 +224,29 @@ done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/metrics")" = 200 ] || fail "GET /metrics"
 
 step "SIP call"
-sipp -sn uac "127.0.0.1:$sip_port" -i 127.0.0.1 -p "$(free_port udp)" -m 1 -r 1 \
-	-nostdin -timeout 120s -timeout_error -trace_err -error_file "$tmp/sipp.err" \
-	>"$tmp/sipp.log" 2>&1 || fail "sipp: the call failed ($tmp/sipp.err)"
-cdr() { [ "$(psql_hf "SELECT count(*) FROM calls")" -ge 1 ]; }
-wait_for 120 cdr || fail "no CDR for the call"
+sip_call() {
+	sipp -sn uac "127.0.0.1:$sip_port" -i 127.0.0.1 -p "$(free_port udp)" -m 1 -r 1 \
+		-nostdin -timeout 120s -timeout_error -trace_err -error_file "$tmp/sipp.err" \
+		>>"$tmp/sipp.log" 2>&1 || fail "sipp: the call failed ($tmp/sipp.err)"
+}
+sip_call
+cdrs() { [ "$(psql_hf "SELECT count(*) FROM calls")" -ge "$1" ]; }
+wait_for 120 cdrs 1 || fail "no CDR for the call"
 
-step "holdfastctl status, health, tail, restart http"
-for c in status health "tail -n 5 telephony" "restart http"; do
+# The outage paths: breaker open, 503s, the call's CDR spooled to disk,
+# reconnection, spool replay.
+step "PostgreSQL down: 503, a call spooled; PostgreSQL back"
+as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -m fast -w stop >/dev/null
+db_503() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$url/api/conversations")" = 503 ]; }
+wait_for 60 db_503 || fail "GET /api/conversations with the DB down: not 503"
+sip_call
+as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg.log" -w start >/dev/null
+wait_for 120 cdrs 2 || fail "the spooled CDR was not replayed"
+wait_for 120 all_up || fail "the workers did not see the DB come back"
+
+step "holdfastctl status, health, tail, reload, restart http"
+sed -i 's/^tail_lines = .*/tail_lines = 500/' "$tmp/holdfast.conf"
+for c in status health "tail -n 5 telephony" reload "restart http"; do
 	# shellcheck disable=SC2086
 	ctl_vg $c >>"$tmp/ctl.log" 2>&1 || fail "holdfastctl $c: exit $?"
 done
@@ -259,8 +279,8 @@ for log in "$tmp"/vg/*.log; do
 		echo "ok   $name: 0 errors ${leak:-(all freed)}"
 	fi
 done
-# admin x2, holdfastd, holdfastctl x4, http x4 (two, then two after the
+# admin x2, holdfastd, holdfastctl x5, http x4 (two, then two after the
 # restart), whatsapp, telephony
-[ "$n" -ge 13 ] || fail "only $n valgrind logs in $tmp/vg (expected 13)"
+[ "$n" -ge 14 ] || fail "only $n valgrind logs in $tmp/vg (expected 14)"
 step "done"
 exit "$bad"
