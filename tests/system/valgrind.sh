@@ -96,12 +96,14 @@ vg_opts() {
 	    "--suppressions=$src/tests/valgrind.supp" \
 	    "--log-file=$tmp/vg/$1.%p.log"
 }
-# vg TAG PROGRAM ARGS...: runs it under memcheck, exit status kept.
+# vg TAG PROGRAM ARGS...: runs it under memcheck, exit status kept
+# (124 when it hangs for 3 minutes).
 vg() {
 	local tag=$1; shift
 	# shellcheck disable=SC2046
-	valgrind $(vg_opts "$tag") "$@"
+	timeout -k 10 180 valgrind $(vg_opts "$tag") "$@"
 }
+curl() { command curl --max-time 60 "$@"; }
 
 # ---- PostgreSQL ----
 step "PostgreSQL"
@@ -255,6 +257,8 @@ wait_for 240 all_up || fail "the workers did not all come back after the restart
 # ---- clean shutdown ----
 step "SIGTERM to holdfastd"
 kill -TERM "$hfd_pid"
+# bounded: shutdown_timeout (120 s) is holdfastd's own bound
+wait_for 180 sh -c "! kill -0 $hfd_pid" || fail "holdfastd still running 180 s after SIGTERM"
 rc=0
 wait "$hfd_pid" || rc=$?
 hfd_pid=
