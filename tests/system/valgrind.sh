@@ -15,8 +15,10 @@
 #   holdfast-telephony one SIP call (sipp: INVITE/ACK/BYE) and its CDR
 #   all three         PostgreSQL stopped: 503s, a call's CDR spooled to
 #                   disk; PostgreSQL started again: reconnect, replay
-#   holdfastctl     status, health, tail, reload, restart http (rolling: the old
+#   holdfastctl     status, health, tail, reload (whatsapp's settings
+#                   changed: it restarts), restart http (rolling: the old
 #                   http processes exit under valgrind too)
+#   holdfastd       also respawns telephony after a kill -9
 # Every valgrind must end with "ERROR SUMMARY: 0 errors": definite and
 # indirect leaks count as errors (--errors-for-leak-kinds), as does any
 # invalid read/write or use of uninitialised memory. "Still reachable"
@@ -246,12 +248,27 @@ as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg.log" -w start >/dev/null
 wait_for 120 cdrs 2 || fail "the spooled CDR was not replayed"
 wait_for 120 all_up || fail "the workers did not see the DB come back"
 
+# holdfastd's respawn path: a worker killed -9 (its own valgrind cannot
+# report: its log is dropped, the respawned one's is checked).
+step "kill -9 telephony: respawned"
+tel_pid=$(ctl_q pid telephony)
+kill -KILL "$tel_pid"
+respawned() { p=$(ctl_q pid telephony) && [ -n "$p" ] && [ "$p" != "$tel_pid" ] && all_up; }
+wait_for 240 respawned || fail "telephony was not respawned after kill -9"
+rm -f "$tmp/vg/telephony.$tel_pid.log"
+
+# reload: a [holdfast] key and one worker's setting changed (that worker
+# alone restarts); then a rolling restart of http.
 step "holdfastctl status, health, tail, reload, restart http"
-sed -i 's/^tail_lines = .*/tail_lines = 500/' "$tmp/holdfast.conf"
+sed -i -e 's/^tail_lines = .*/tail_lines = 500/' \
+	-e '/^\[worker:whatsapp\]/,/^\[/s/^stopwaitsecs = .*/stopwaitsecs = 110s/' "$tmp/holdfast.conf"
+wa_pid=$(ctl_q pid whatsapp)
 for c in status health "tail -n 5 telephony" reload "restart http"; do
 	# shellcheck disable=SC2086
 	ctl_vg $c >>"$tmp/ctl.log" 2>&1 || fail "holdfastctl $c: exit $?"
 done
+wa_new() { p=$(ctl_q pid whatsapp) && [ -n "$p" ] && [ "$p" != "$wa_pid" ] && all_up; }
+wait_for 240 wa_new || fail "whatsapp was not restarted by the reload"
 wait_for 240 all_up || fail "the workers did not all come back after the restart"
 
 # ---- clean shutdown ----
@@ -284,7 +301,8 @@ for log in "$tmp"/vg/*.log; do
 	fi
 done
 # admin x2, holdfastd, holdfastctl x5, http x4 (two, then two after the
-# restart), whatsapp, telephony
-[ "$n" -ge 14 ] || fail "only $n valgrind logs in $tmp/vg (expected 14)"
+# restart), whatsapp x2 (before and after the reload), telephony (the
+# respawned one)
+[ "$n" -ge 15 ] || fail "only $n valgrind logs in $tmp/vg (expected 15)"
 step "done"
 exit "$bad"
