@@ -72,7 +72,29 @@ cleanup() {
 	if [ -n "${VALGRIND_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# vg_report all|errors: one line per valgrind log (errors: only the logs
+# of finished runs that found errors), with the reports of a failing
+# one; sets bad=1 on a failure and n to the number of logs.
+vg_report() {
+	local log name sum leak
+	n=0
+	for log in "$tmp"/vg/*.log; do
+		[ -e "$log" ] || continue
+		n=$((n + 1))
+		name=$(basename "$log" .log)
+		sum=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log")
+		leak=$(sed -n 's/^==[0-9]*==  *\(definitely\|indirectly\|possibly\) lost: \([0-9,]*\) bytes.*/\1=\2/p; s/^==[0-9]*==  *still reachable: \([0-9,]*\) bytes.*/reachable=\1/p; s/^==[0-9]*==  *suppressed: \([0-9,]*\) bytes.*/suppressed=\1/p' "$log" | tr '\n' ' ')
+		if [ "$sum" = 0 ] || { [ "$1" = errors ] && [ -z "$sum" ]; }; then
+			[ "$1" = all ] && echo "ok   $name: 0 errors ${leak:-(all freed)}"
+			continue
+		fi
+		echo "FAIL $name: ${sum:-no ERROR SUMMARY (killed before exit?), }${sum:+ errors} $leak"
+		# the reports themselves, after valgrind's banner
+		sed -e '1,/^==[0-9]*== Parent PID/d' -e '/^==[0-9]*== *$/d' "$log" | head -80
+		bad=1
+	done
+}
+fail() { echo "FAIL: $*"; vg_report errors; exit 1; }
 step() { echo "-- $(( $(date +%s) - t0 ))s: $*"; }
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -285,21 +307,7 @@ bad=0
 
 # ---- the verdict: every valgrind log ----
 step "valgrind logs"
-n=0
-for log in "$tmp"/vg/*.log; do
-	n=$((n + 1))
-	name=$(basename "$log" .log)
-	sum=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log")
-	leak=$(sed -n 's/^==[0-9]*==  *\(definitely\|indirectly\|possibly\) lost: \([0-9,]*\) bytes.*/\1=\2/p; s/^==[0-9]*==  *still reachable: \([0-9,]*\) bytes.*/reachable=\1/p; s/^==[0-9]*==  *suppressed: \([0-9,]*\) bytes.*/suppressed=\1/p' "$log" | tr '\n' ' ')
-	if [ "$sum" != 0 ]; then
-		echo "FAIL $name: ${sum:-no ERROR SUMMARY (killed before exit?), }${sum:+ errors} $leak"
-		# the reports themselves, after valgrind's banner
-		sed -e '1,/^==[0-9]*== Parent PID/d' -e '/^==[0-9]*== *$/d' "$log" | head -80
-		bad=1
-	else
-		echo "ok   $name: 0 errors ${leak:-(all freed)}"
-	fi
-done
+vg_report all
 # admin x2, holdfastd, holdfastctl x5, http x4 (two, then two after the
 # restart), whatsapp x2 (before and after the reload), telephony (the
 # respawned one)
