@@ -219,6 +219,16 @@ ctl_vg() { vg holdfastctl "$ctl" -s "$sock" "$@"; }
 all_up() { ctl_q status >/dev/null && ctl_q health >/dev/null; }
 wait_for 240 all_up || fail "the workers did not all come up ($tmp/holdfastd.log)"
 
+# holdfastd's respawn path first, before any work: a worker killed -9
+# (its valgrind cannot report: its log is dropped; the respawned one then
+# does the calls, and its log is checked).
+step "kill -9 telephony: respawned"
+tel_pid=$(ctl_q pid telephony)
+kill -KILL "$tel_pid"
+respawned() { p=$(ctl_q pid telephony) && [ -n "$p" ] && [ "$p" != "$tel_pid" ] && all_up; }
+wait_for 240 respawned || fail "telephony was not respawned after kill -9"
+rm -f "$tmp/vg/telephony.$tel_pid.log"
+
 # ---- real work ----
 step "HTTP"
 url=http://127.0.0.1:$http_port
@@ -269,15 +279,6 @@ sip_call
 as_pg "$pgbin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg.log" -w start >/dev/null
 wait_for 120 cdrs 2 || fail "the spooled CDR was not replayed"
 wait_for 120 all_up || fail "the workers did not see the DB come back"
-
-# holdfastd's respawn path: a worker killed -9 (its own valgrind cannot
-# report: its log is dropped, the respawned one's is checked).
-step "kill -9 telephony: respawned"
-tel_pid=$(ctl_q pid telephony)
-kill -KILL "$tel_pid"
-respawned() { p=$(ctl_q pid telephony) && [ -n "$p" ] && [ "$p" != "$tel_pid" ] && all_up; }
-wait_for 240 respawned || fail "telephony was not respawned after kill -9"
-rm -f "$tmp/vg/telephony.$tel_pid.log"
 
 # reload: a [holdfast] key and one worker's setting changed (that worker
 # alone restarts); then a rolling restart of http.
