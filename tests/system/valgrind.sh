@@ -6,19 +6,21 @@
 # runs under memcheck doing real work, then stops the way an operator
 # stops it:
 #   holdfast-admin  migrate; useradd with the password on stdin
-#   holdfastd       supervising the three workers, each itself under
-#                   valgrind (its config's command= line); SIGTERM by PID
+#   holdfastd       -t (config check); then supervising the three
+#                   workers, each itself under valgrind (its config's
+#                   command= line), respawning telephony after a kill -9;
+#                   stopped by SIGTERM to its PID
 #   holdfast-http   /healthz, /readyz, login, conversation list and read,
 #                   a signed WhatsApp webhook, /metrics
 #   holdfast-whatsapp  assigns that message to a conversation and hands
 #                   the auto-reply to a local Graph API (graphsink, HTTPS)
-#   holdfast-telephony one SIP call (sipp: INVITE/ACK/BYE) and its CDR
-#   all three         PostgreSQL stopped: 503s, a call's CDR spooled to
+#   holdfast-telephony  a SIP call (sipp: INVITE/ACK/BYE) and its CDR
+#   all three       PostgreSQL stopped: 503s, a call's CDR spooled to
 #                   disk; PostgreSQL started again: reconnect, replay
-#   holdfastctl     status, health, tail, reload (whatsapp's settings
-#                   changed: it restarts), restart http (rolling: the old
-#                   http processes exit under valgrind too)
-#   holdfastd       also respawns telephony after a kill -9
+#   holdfastctl     status, --json status, health, tail, reload
+#                   (whatsapp's settings changed: it alone restarts),
+#                   restart http (rolling: the old http processes exit
+#                   under valgrind too)
 # Every valgrind must end with "ERROR SUMMARY: 0 errors": definite and
 # indirect leaks count as errors (--errors-for-leak-kinds), as does any
 # invalid read/write or use of uninitialised memory. "Still reachable"
@@ -208,7 +210,9 @@ printf '%s\n' "$password" | vg admin "$admin" -c "$tmp/holdfast.conf" useradd "$
 	>>"$tmp/admin.log" 2>&1 || fail "holdfast-admin useradd: exit $? ($(tail -3 "$tmp/admin.log"))"
 
 # ---- holdfastd and its workers ----
-step "holdfastd"
+step "holdfastd -t, holdfastd"
+vg holdfastd "$hfd" -t -c "$tmp/holdfast.conf" >"$tmp/check.log" 2>&1 ||
+	fail "holdfastd -t: exit $? ($(tail -3 "$tmp/check.log"))"
 # not through vg(): $! must be valgrind's PID (holdfastd's), not a subshell's
 # shellcheck disable=SC2046
 valgrind $(vg_opts holdfastd) "$hfd" -c "$tmp/holdfast.conf" >"$tmp/holdfastd.log" 2>&1 &
@@ -286,7 +290,7 @@ step "holdfastctl status, health, tail, reload, restart http"
 sed -i -e 's/^tail_lines = .*/tail_lines = 500/' \
 	-e '/^\[worker:whatsapp\]/,/^\[/s/^stopwaitsecs = .*/stopwaitsecs = 110s/' "$tmp/holdfast.conf"
 wa_pid=$(ctl_q pid whatsapp)
-for c in status health "tail -n 5 telephony" reload "restart http"; do
+for c in status "--json status" health "tail -n 5 telephony" reload "restart http"; do
 	# shellcheck disable=SC2086
 	ctl_vg $c >>"$tmp/ctl.log" 2>&1 || fail "holdfastctl $c: exit $?"
 done
@@ -309,9 +313,9 @@ bad=0
 # ---- the verdict: every valgrind log ----
 step "valgrind logs"
 vg_report all
-# admin x2, holdfastd, holdfastctl x5, http x4 (two, then two after the
-# restart), whatsapp x2 (before and after the reload), telephony (the
-# respawned one)
-[ "$n" -ge 15 ] || fail "only $n valgrind logs in $tmp/vg (expected 15)"
+# admin x2, holdfastd x2 (-t, then the daemon), holdfastctl x6, http x4
+# (two, then two after the restart), whatsapp x2 (before and after the
+# reload), telephony (the respawned one)
+[ "$n" -ge 17 ] || fail "only $n valgrind logs in $tmp/vg (expected 17)"
 step "done"
 exit "$bad"
