@@ -24,10 +24,12 @@
 # Every valgrind must end with "ERROR SUMMARY: 0 errors": definite and
 # indirect leaks count as errors (--errors-for-leak-kinds), as does any
 # invalid read/write or use of uninitialised memory. "Still reachable"
-# and "possibly lost" memory is not an error: it is what libraries
-# (libpq, OpenSSL, libevent, glibc) keep until exit; the summaries are
-# printed. tests/valgrind.supp holds suppressions for third-party
-# allocations only, each with its reason; never for our own code.
+# and "possibly lost" memory is not an error (what a library may keep
+# until exit); today every program ends with none of either, and the
+# summary line of each log is printed so a new one shows.
+# tests/valgrind.supp holds suppressions for third-party allocations
+# only, each with its reason (libgssapi_krb5's globals, via libpq); never
+# for our own code.
 #
 # Exit 0 pass, 1 fail, 77 skip (no valgrind, PostgreSQL, curl, python3,
 # sipp or openssl, or a sanitizer build: ASan and valgrind do not mix).
