@@ -7,7 +7,8 @@
  * and for junk; sipp's own uac, CANCEL and no-ACK scenarios), and every
  * finished call leaves exactly one row in `calls`, even when PostgreSQL
  * stops in the middle of a run, when the worker is killed with SIGKILL,
- * or when the spool's last record was torn by a crash.
+ * or when the spool's last record was torn by a crash; and a backlog is
+ * stored in INSERT statements of bounded size (2000 rows, ~1 MiB).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -24,10 +25,12 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "cdr.h"
 #include "fp.h"
 #include "hfd.h"
 #include "pgt.h"
 #include "sipp.h"
+#include "spool.h"
 #include "tu.h"
 #include "util.h"
 
@@ -679,6 +682,86 @@ START_TEST(test_truncated_spool)
 }
 END_TEST
 
+/* Spools n CDRs as an earlier run would have left them: call ids
+ * prefix-000000..., From URIs of uri_len characters. */
+static void
+tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+{
+	char		*dir = xasprintf("%s/state/telephony/telephony", t->h.dir);
+	char		*uri = xmalloc(uri_len + 1), err[256], id[64];
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+	struct cdr	 c = { .to_uri = "sip:svc@127.0.0.1", .from_tag = "ft",
+	    .to_tag = "tt", .remote_addr = "127.0.0.1:5060", .sip_code = 200,
+	    .started_us = 1700000000000000LL, .answered_us = 1700000000500000LL,
+	    .ended_us = 1700000002500000LL, .disposition = CDR_ANSWERED,
+	    .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
+
+	ck_assert_msg(sp != NULL, "%s", err);
+	memset(uri, 'u', uri_len);
+	memcpy(uri, "sip:", 4);
+	uri[uri_len] = '\0';
+	c.from_uri = uri;
+	c.call_id = id;
+	for (int i = 0; i < n; i++) {
+		size_t	 len;
+		char	*rec;
+
+		snprintf(id, sizeof(id), "%s-%06d", prefix, i);
+		rec = cdr_encode(&c, &len);
+		ck_assert_int_eq(spool_append(sp, rec, len), 0);
+		free(rec);
+	}
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	free(uri);
+	free(dir);
+}
+
+/* Of the rows whose call_id is LIKE pattern, the most one INSERT
+ * statement stored (rows of one statement share its xmin). */
+static long long
+tel_rows_per_insert(struct tel *t, const char *pattern)
+{
+	char		*sql = xasprintf("SELECT max(n) FROM (SELECT count(*) AS n FROM calls "
+	    "WHERE call_id LIKE '%s' GROUP BY xmin::text) s", pattern);
+	long long	 n = pgt_scalar(t->pg, "hf", sql);
+
+	ck_assert_msg(n >= 1, "%s: %lld", sql, n);
+	free(sql);
+	return n;
+}
+
+/* The CDR insert batch limits of docs/deployment.md: at most 2000 rows
+ * and about 1 MiB of records per statement. A backlog of 4500 small CDRs
+ * and 600 of 4 KiB each (an outage's worth) is split into several
+ * statements, and every CDR is stored once. */
+START_TEST(test_cdr_batch_split)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs(t, "small", 4500, 40);
+	tel_spool_cdrs(t, "big", 600, 4096);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "true", 5100, 30000), 5100);
+	ck_assert_int_eq(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT call_id) FROM calls"), 5100);
+	/* 2000 rows at the most; 4500 small ones (~0.6 MiB) need three */
+	ck_assert_int_le(tel_rows_per_insert(t, "%"), 2000);
+	ck_assert_int_ge(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT xmin::text) "
+	    "FROM calls WHERE call_id LIKE 'small-%'"), 3);
+	/* ~1 MiB at the most: 256 records of 4 KiB, and the one that
+	 * crosses the line */
+	ck_assert_int_le(tel_rows_per_insert(t, "big-%"), 1024 * 1024 / 4096 + 1);
+	ck_assert_int_ge(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT xmin::text) "
+	    "FROM calls WHERE call_id LIKE 'big-%'"), 3);
+	tel_free(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -705,6 +788,7 @@ main(void)
 	tcase_add_test(cdr, test_neon_disabled);
 	tcase_add_test(cdr, test_cancel_and_noack);
 	tcase_add_test(cdr, test_truncated_spool);
+	tcase_add_test(cdr, test_cdr_batch_split);
 	suite_add_tcase(s, sip);
 	suite_add_tcase(s, cdr);
 	sr = srunner_create(s);
