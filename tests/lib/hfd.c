@@ -51,8 +51,14 @@ hfd_wait_up(struct hfd *h, int timeout_ms)
 int
 hfd_ctl(struct hfd *h, const char *args, char **out)
 {
+	return hfd_ctl_at(h->sock, args, out);
+}
+
+int
+hfd_ctl_at(const char *sock, const char *args, char **out)
+{
 	char	*ctl = tu_buildpath("supervisor/holdfastctl");
-	char	*cmd = xasprintf("%s -s %s %s", ctl, h->sock, args);
+	char	*cmd = xasprintf("%s -s %s %s", ctl, sock, args);
 	int	 rc = tu_sh(cmd, out);
 
 	free(cmd);

@@ -26,8 +26,10 @@ void hfd_spawn(struct hfd *, char *const env[]);
  * struct hfd *); hfd_wait_up: 1 once it does, 0 after timeout_ms. */
 int hfd_is_up(void *hfd);
 int hfd_wait_up(struct hfd *, int timeout_ms);
-/* holdfastctl -s sock args (sh syntax); its exit status, output in *out. */
+/* holdfastctl -s sock args (sh syntax); its exit status, output in *out.
+ * hfd_ctl_at: the same for a holdfastd another rig started. */
 int hfd_ctl(struct hfd *, const char *args, char **out);
+int hfd_ctl_at(const char *sock, const char *args, char **out);
 /* Stops holdfastd by its PID (SIGTERM, then SIGKILL after timeout_ms);
  * its wait status, or -1. */
 int hfd_stop(struct hfd *, int timeout_ms);

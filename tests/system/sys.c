@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "fp.h"
+#include "hfd.h"
 #include "json.h"
 #include "pgt.h"
 #include "sipp.h"
@@ -213,13 +214,7 @@ sys_finish(struct sys *s)
 int
 sys_ctl(struct sys *s, const char *args, char **out)
 {
-	char	*ctl = tu_buildpath("supervisor/holdfastctl");
-	char	*cmd = xasprintf("%s -s %s %s", ctl, s->sock, args);
-	int	 rc = tu_sh(cmd, out);
-
-	free(cmd);
-	free(ctl);
-	return rc;
+	return hfd_ctl_at(s->sock, args, out);
 }
 
 static void
