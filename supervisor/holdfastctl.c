@@ -475,7 +475,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long long	 n;
-	int		 ch;
+	int		 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "s:c:fjn:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -499,5 +499,7 @@ main(int argc, char **argv)
 		printf("holdfastctl %s\n", PACKAGE_VERSION);
 		return CTL_EXIT_OK;
 	}
-	return ctl_run(argv[optind], argv + optind + 1, argc - optind - 1);
+	rc = ctl_run(argv[optind], argv + optind + 1, argc - optind - 1);
+	free(ctl.buf);		/* a clean exit frees everything (issue 7) */
+	return rc;
 }

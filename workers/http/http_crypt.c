@@ -41,6 +41,9 @@ static struct http_crypt_job	*hc_head, *hc_tail;
 static int			 hc_queued;	/* queued or running; loop side */
 static int			 hc_pipe[2] = { -1, -1 };
 static struct event		*hc_ev;
+static pthread_t		 hc_thread;
+static int			 hc_running;	/* hc_thread to be joined */
+static int			 hc_quit;	/* under hc_mu: the thread returns */
 
 int
 http_crypt_check(const char *password, const char *hash)
@@ -66,8 +69,12 @@ http_crypt_thread(void *unused)
 	(void)unused;
 	for (;;) {
 		pthread_mutex_lock(&hc_mu);
-		while (hc_head == NULL)
+		while (hc_head == NULL && !hc_quit)
 			pthread_cond_wait(&hc_cv, &hc_mu);
+		if (hc_quit) {
+			pthread_mutex_unlock(&hc_mu);
+			return NULL;
+		}
 		j = hc_head;
 		if ((hc_head = j->next) == NULL)
 			hc_tail = NULL;
@@ -108,7 +115,6 @@ http_crypt_done(evutil_socket_t fd, short what, void *unused)
 void
 http_crypt_init(struct event_base *base)
 {
-	pthread_t	t;
 	sigset_t	all, old;
 	int		rc;
 
@@ -119,20 +125,36 @@ http_crypt_init(struct event_base *base)
 	event_add(hc_ev, NULL);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&t, NULL, http_crypt_thread, NULL);
+	rc = pthread_create(&hc_thread, NULL, http_crypt_thread, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		fatalx("pthread_create (crypt): %s", strerror(rc));
-	pthread_detach(t);
+	hc_running = 1;
 }
 
 void
 http_crypt_stop(void)
 {
-	/* The pipe stays open: the detached thread may still write to it. */
+	/* The thread is joined, not left running into exit(): a clean
+	 * shutdown frees everything (valgrind, issue 7). A stopping worker
+	 * has waited for its logins (http_drain), so the queue is empty but
+	 * past that deadline, and a job in crypt_rn delays this by one check. */
+	if (hc_running) {
+		pthread_mutex_lock(&hc_mu);
+		hc_quit = 1;
+		pthread_cond_signal(&hc_cv);
+		pthread_mutex_unlock(&hc_mu);
+		pthread_join(hc_thread, NULL);
+		hc_running = 0;
+	}
 	if (hc_ev != NULL)
 		event_free(hc_ev);
 	hc_ev = NULL;
+	for (int i = 0; i < 2; i++)
+		if (hc_pipe[i] != -1) {
+			close(hc_pipe[i]);
+			hc_pipe[i] = -1;
+		}
 }
 
 int
