@@ -361,7 +361,8 @@ sup_keep_str(char **slot, const char *old)
 
 /*
  * [holdfast]: everything applies at once. log_level (unless -v), tail_lines
- * and shutdown_timeout are holdfastd's own; the control socket is moved or
+ * and shutdown_timeout are holdfastd's own (workers take log_level when
+ * they next start); the control socket is moved or
  * re-permissioned, or, when that fails, kept with a warning and its old
  * values put back into ncfg so the running config says what runs. Returns
  * 1 when state_dir changed: the workers read it, so they must restart.
@@ -384,8 +385,12 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 			workers = 1;
 		else if (strcmp(keys[i], "tail_lines") == 0)
 			sup_reload_tail_lines(n->tail_lines);
-		else if (strcmp(keys[i], "log_level") == 0 && sup.s_verbose) {
-			log_info("reload: [holdfast] log_level: -v given, staying at debug");
+		else if (strcmp(keys[i], "log_level") == 0) {
+			/* Workers read it too, but a restart of every worker
+			 * (calls included) is too much for a log level. */
+			log_info("reload: [holdfast] log_level changed: %s; workers take "
+			    "it at their next start", sup.s_verbose ?
+			    "holdfastd stays at debug (-v)" : "applied to holdfastd");
 			continue;
 		}
 		log_info("reload: [holdfast] %s changed: applied", keys[i]);
