@@ -322,13 +322,19 @@ sup_reload_restart(struct sup_group *g, const struct cfg_worker *wc)
 
 /* A group whose processes speak the channel runs holdfast worker code,
  * which reads [database], [whatsapp] and state_dir from the file itself; a
- * STARTING one may be such a worker that has not said hello yet. */
+ * STARTING one may be such a worker that has not said hello yet; and one
+ * failing to start (BACKOFF, FATAL) may have failed on the very values
+ * just fixed, so it gets a fresh round of startretries. */
 static int
 sup_group_reads_config(const struct sup_group *g)
 {
-	for (int i = 0; i < g->g_nprocs; i++)
-		if (g->g_procs[i]->p_hello || g->g_procs[i]->p_state == SUP_STARTING)
+	for (int i = 0; i < g->g_nprocs; i++) {
+		const struct sup_proc *p = g->g_procs[i];
+
+		if (p->p_hello || p->p_state == SUP_STARTING ||
+		    p->p_state == SUP_BACKOFF || p->p_state == SUP_FATAL)
 			return 1;
+	}
 	return 0;
 }
 

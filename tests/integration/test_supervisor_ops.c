@@ -9,7 +9,8 @@
  * (control socket moved, tail_lines, log_level) without touching a worker,
  * and keeps the old socket with a warning when the new one cannot be made;
  * a [database] or [whatsapp] change restarts, one at a time, the workers
- * that speak the channel (they read those sections), never logging a value;
+ * that speak the channel (they read those sections) and gives one that
+ * failed to start a fresh chance, never logging a value;
  * a file that does not parse, or a section that cannot be applied (its
  * listen address is taken), changes nothing; groups added by a reload obey
  * autostart, a changed autostart is obeyed, and a removed group is stopped
@@ -132,24 +133,30 @@ END_TEST
 START_TEST(test_reload_database_restarts_workers)
 {
 	struct supt	 t;
-	char		*tw = supt_tw(), *ini, *ini2, *ini3;
+	char		*tw = supt_tw(), *ini, *ini2, *ini3, *fault, *dead;
 	pid_t		 c0, c1, plain;
 
+	/* dead: FATAL for a fault the [database] change will have fixed. */
+	fault = xasprintf("/tmp/hf-dbfault-%d", (int)getpid());
+	ck_assert_int_eq(tu_write_file(fault, "x"), 0);
+	dead = xasprintf("[worker:dead]\ncommand = %s -F %s\nstartretries = 1\n", tw, fault);
 	ini = xasprintf("[database]\nconninfo = host=127.0.0.1 password=sekrit1\n"
 	    "[worker:chan]\ncommand = %s\nnumprocs = 2\n"
-	    "[worker:plain]\ncommand = %s -X\nstartsecs = 100ms\n", tw, tw);
+	    "[worker:plain]\ncommand = %s -X\nstartsecs = 100ms\n%s", tw, tw, dead);
 	supt_start(&t, "sup-rldb", ini);
 	ops_conf(&t, "control_socket = run/hf.sock\n", ini);
 	ck_assert(supt_wait_state(&t, "chan:0", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "chan:1", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "plain", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "dead", "FATAL", 0, 5000));
+	unlink(fault);
 	c0 = supt_pid(&t, "chan:0");
 	c1 = supt_pid(&t, "chan:1");
 	plain = supt_pid(&t, "plain");
 
 	ini2 = xasprintf("[database]\nconninfo = host=127.0.0.1 password=sekrit2\n"
 	    "pool_size = 8\n[worker:chan]\ncommand = %s\nnumprocs = 2\n"
-	    "[worker:plain]\ncommand = %s -X\nstartsecs = 100ms\n", tw, tw);
+	    "[worker:plain]\ncommand = %s -X\nstartsecs = 100ms\n%s", tw, tw, dead);
 	ops_conf(&t, "control_socket = run/hf.sock\n", ini2);
 	ops_sighup(&t, "chan: rolling restart done", 1);
 	ck_assert_int_eq(supt_log_count(&t, "reload: [database] changed "
@@ -157,6 +164,7 @@ START_TEST(test_reload_database_restarts_workers)
 	ck_assert(supt_wait_state(&t, "chan:0", "RUNNING", c0, 5000));
 	ck_assert(supt_wait_state(&t, "chan:1", "RUNNING", c1, 5000));
 	ck_assert_int_eq(supt_pid(&t, "plain"), plain);	/* no channel: not ours to guess */
+	ck_assert_msg(supt_wait_state(&t, "dead", "RUNNING", 0, 5000), "FATAL not retried");
 	ck_assert_int_eq(supt_log_count(&t, "sekrit"), 0);
 
 	/* [whatsapp] too; an unchanged reload restarts nothing. */
@@ -176,6 +184,8 @@ START_TEST(test_reload_database_restarts_workers)
 	free(ini);
 	free(ini2);
 	free(ini3);
+	free(dead);
+	free(fault);
 	free(tw);
 }
 END_TEST
