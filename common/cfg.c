@@ -1219,6 +1219,21 @@ cfg_worker_equal(const struct cfg_worker *a, const struct cfg_worker *b)
 }
 
 int
+cfg_worker_diff(const struct cfg_worker *a, const struct cfg_worker *b,
+    const char **keys, int max)
+{
+	int n = 0;
+
+	for (const struct cfg_key *k = cfg_keys_worker; k->k_name != NULL; k++)
+		if (!cfg_key_equal(k, a, b)) {
+			if (n < max)
+				keys[n] = k->k_name;
+			n++;
+		}
+	return n;
+}
+
+int
 cfg_section_diff(const struct cfg *a, const struct cfg *b, const char *section,
     const char **keys, int max)
 {

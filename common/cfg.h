@@ -145,6 +145,9 @@ void cfg_free(struct cfg *);
 const struct cfg_worker *cfg_worker_find(const struct cfg *, const char *name);
 /* 1 when two worker sections would run the same way (SIGHUP diffing). */
 int cfg_worker_equal(const struct cfg_worker *, const struct cfg_worker *);
+/* The same for two [worker:NAME] sections (the name is not compared). */
+int cfg_worker_diff(const struct cfg_worker *, const struct cfg_worker *,
+    const char **keys, int max);
 /*
  * The keys of section "holdfast", "database" or "whatsapp" whose values
  * differ between a and b (SIGHUP). Returns how many differ; the first max

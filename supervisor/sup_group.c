@@ -4,7 +4,8 @@
  *
  * A reload is applied by difference, per group: an unchanged section
  * (cfg_worker_equal) keeps its processes untouched and only points at the
- * new config; a changed one with the same size and listen address is
+ * new config, and so does one where only keys holdfastd alone reads
+ * changed (stopwaitsecs, startretries, ...); a changed one with the same size and listen address is
  * restarted (rolling when it has several instances); anything else is
  * retired (stopped gracefully, then freed by the pass) and replaced by a
  * new group. [holdfast] applies in place; [database], [whatsapp] and
@@ -222,6 +223,7 @@ sup_group_append(struct sup_group *g)
 /* What a reload does to one [worker:NAME] section of the new config. */
 enum sup_reload_kind {
 	RELOAD_SAME = 0,	/* unchanged: keep the processes */
+	RELOAD_INPLACE,		/* only holdfastd's own keys changed: keep them too */
 	RELOAD_RESTART,		/* changed, same size and listen: restart in place */
 	RELOAD_NEW,		/* a new group (added, or replacing the old one) */
 };
@@ -232,6 +234,38 @@ struct sup_reload_plan {
 	enum sup_reload_kind	 kind;
 };
 
+/*
+ * Keys only holdfastd reads, when it acts on a process: a change to them
+ * alone needs no restart (a new stopwaitsecs must not cost the calls in
+ * progress). heartbeat_timeout is not one: the worker beats at a third of
+ * it, as told when it started.
+ */
+static const char *const sup_inplace_keys[] = {
+	"autostart", "autorestart", "exitcodes", "startsecs", "startretries",
+	"start_timeout", "backoff_initial", "backoff_max", "backoff_reset",
+	"stopsignal", "stopwaitsecs", "priority", "stdout_logfile",
+	"stderr_logfile", "logfile_maxbytes", "logfile_backups", NULL
+};
+
+static int
+sup_inplace_only(const struct cfg_worker *a, const struct cfg_worker *b)
+{
+	const char	*keys[64];
+	int		 n = cfg_worker_diff(a, b, keys, 64);
+
+	if (n > 64)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int j = 0;
+
+		while (sup_inplace_keys[j] != NULL && strcmp(sup_inplace_keys[j], keys[i]) != 0)
+			j++;
+		if (sup_inplace_keys[j] == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 static enum sup_reload_kind
 sup_reload_kind_of(const struct cfg_worker *wc, const struct sup_group *old)
 {
@@ -239,6 +273,8 @@ sup_reload_kind_of(const struct cfg_worker *wc, const struct sup_group *old)
 		return RELOAD_NEW;
 	if (cfg_worker_equal(old->g_wc, wc))
 		return RELOAD_SAME;
+	if (sup_inplace_only(old->g_wc, wc))
+		return RELOAD_INPLACE;
 	if (old->g_nprocs == wc->numprocs &&
 	    strcmp(old->g_wc->listen.spec ? old->g_wc->listen.spec : "",
 	    wc->listen.spec ? wc->listen.spec : "") == 0)
@@ -318,6 +354,27 @@ sup_reload_restart(struct sup_group *g, const struct cfg_worker *wc)
 		return;
 	}
 	sup_group_restart(g, 1);
+}
+
+/* Supervision settings only: the processes keep running with them. */
+static void
+sup_reload_inplace(struct sup_group *g, const struct cfg_worker *wc)
+{
+	int flip = g->g_wc->autostart != wc->autostart;
+
+	log_info("reload: [worker:%s] changed: applied without a restart", wc->name);
+	g->g_wc = wc;
+	for (int i = 0; i < g->g_nprocs; i++) {
+		struct sup_proc *p = g->g_procs[i];
+
+		p->p_stopsig = wc->stopsignal;
+		p->p_stopwait_ms = wc->stopwaitsecs_ms;
+		sup_proc_logfiles(p);
+		if (flip && wc->autostart && !p->p_want_up)
+			sup_proc_start(p);
+		else if (flip && !wc->autostart)
+			sup_proc_stop(p);
+	}
 }
 
 /* A group whose processes speak the channel runs holdfast worker code,
@@ -445,6 +502,9 @@ sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int share
 
 		switch (plan[i].kind) {
 		case RELOAD_SAME:
+		case RELOAD_INPLACE:
+			if (plan[i].kind == RELOAD_INPLACE)
+				sup_reload_inplace(old, wc);
 			old->g_wc = wc;
 			if (shared && sup_group_reads_config(old)) {
 				log_info("reload: [worker:%s] restarting for the shared "

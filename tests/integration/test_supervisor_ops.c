@@ -14,7 +14,9 @@
  * a file that does not parse, or a section that cannot be applied (its
  * listen address is taken), changes nothing; groups added by a reload obey
  * autostart, a changed autostart is obeyed, and a removed group is stopped
- * with its stopsignal and SIGKILLed after its stopwaitsecs.
+ * with its stopsignal and SIGKILLed after its stopwaitsecs; a change to
+ * keys only holdfastd reads (stopwaitsecs, startretries, ...) reaches the
+ * running processes without restarting them.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -321,13 +323,48 @@ START_TEST(test_reload_autostart_and_removal)
 	    "[worker:new1]\ncommand = %s\nautostart = false\n"
 	    "[worker:new2]\ncommand = %s\n", tw, tw, tw, tw);
 	ops_conf(&t, "control_socket = run/hf.sock\n", ini3);
-	ops_sighup(&t, "autostart = false, stopping it", 1);
+	ops_sighup(&t, "reload: [worker:flip] changed: applied without a restart", 2);
 	ck_assert(supt_wait_state(&t, "flip", "STOPPED", 0, 5000));
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=keep"), 1);
 	supt_finish(&t);
 	free(ini);
 	free(ini2);
 	free(ini3);
+	free(tw);
+}
+END_TEST
+
+START_TEST(test_reload_supervision_keys_in_place)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *ini2;
+	pid_t		 pid;
+
+	ini = xasprintf("[worker:calm]\ncommand = %s -T\nstopwaitsecs = 20s\n", tw);
+	supt_start(&t, "sup-rlinpl", ini);
+	ck_assert(supt_wait_state(&t, "calm", "RUNNING", 0, 5000));
+	pid = supt_pid(&t, "calm");
+	ini2 = xasprintf("[worker:calm]\ncommand = %s -T\nstopwaitsecs = 300ms\n"
+	    "startretries = 9\nbackoff_max = 1s\npriority = 5\n", tw);
+	ops_conf(&t, "control_socket = run/hf.sock\n", ini2);
+	ops_sighup(&t, "reload: [worker:calm] changed: applied without a restart", 1);
+	ck_assert_int_eq(supt_pid(&t, "calm"), pid);
+	/* The running process is stopped by the new stopwaitsecs. */
+	ck_assert_int_eq(supt_ctl(&t, "stop calm >/dev/null", NULL), 0);
+	ck_assert_int_eq(supt_log_count(&t, "still alive 300ms after the stop signal"), 1);
+	ck_assert(!tu_pid_alive(pid));
+	/* A key the worker reads still restarts it. */
+	ck_assert_int_eq(supt_ctl(&t, "start calm >/dev/null", NULL), 0);
+	pid = supt_pid(&t, "calm");
+	free(ini2);
+	ini2 = xasprintf("[worker:calm]\ncommand = %s -T -p 1\nstopwaitsecs = 300ms\n"
+	    "startretries = 9\nbackoff_max = 1s\npriority = 5\n", tw);
+	ops_conf(&t, "control_socket = run/hf.sock\n", ini2);
+	ops_sighup(&t, "reload: [worker:calm] changed: restarting it", 1);
+	ck_assert(supt_wait_state(&t, "calm", "RUNNING", pid, 5000));
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
 	free(tw);
 }
 END_TEST
@@ -347,6 +384,7 @@ main(void)
 	tcase_add_test(tc, test_reload_database_restarts_workers);
 	tcase_add_test(tc, test_reload_refused_changes_nothing);
 	tcase_add_test(tc, test_reload_autostart_and_removal);
+	tcase_add_test(tc, test_reload_supervision_keys_in_place);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
