@@ -5,8 +5,9 @@
  * A reload is applied by difference, per group: an unchanged section
  * (cfg_worker_equal) keeps its processes untouched and only points at the
  * new config, and so does one where only keys holdfastd alone reads
- * changed (stopwaitsecs, startretries, ...); a changed one with the same size and listen address is
- * restarted (rolling when it has several instances); anything else is
+ * changed (startretries, stopsignal, ...); another changed one with the
+ * same size and listen address is restarted (rolling when it has several
+ * instances); anything else is
  * retired (stopped gracefully, then freed by the pass) and replaced by a
  * new group. [holdfast] applies in place; [database], [whatsapp] and
  * state_dir, which the workers read, restart the workers that read them.
@@ -236,15 +237,17 @@ struct sup_reload_plan {
 
 /*
  * Keys only holdfastd reads, when it acts on a process: a change to them
- * alone needs no restart (a new stopwaitsecs must not cost the calls in
- * progress). heartbeat_timeout is not one: the worker beats at a third of
- * it, as told when it started.
+ * alone needs no restart (a new startretries must not cost the calls in
+ * progress). Not among them: heartbeat_timeout (the worker beats at a
+ * third of it, as told when it started) and stopwaitsecs (holdfast-
+ * telephony drains calls for half of it: the running one must be stopped
+ * with the value it started with).
  */
 static const char *const sup_inplace_keys[] = {
 	"autostart", "autorestart", "exitcodes", "startsecs", "startretries",
 	"start_timeout", "backoff_initial", "backoff_max", "backoff_reset",
-	"stopsignal", "stopwaitsecs", "priority", "stdout_logfile",
-	"stderr_logfile", "logfile_maxbytes", "logfile_backups", NULL
+	"stopsignal", "priority", "stdout_logfile", "stderr_logfile",
+	"logfile_maxbytes", "logfile_backups", NULL
 };
 
 static int
@@ -368,7 +371,6 @@ sup_reload_inplace(struct sup_group *g, const struct cfg_worker *wc)
 		struct sup_proc *p = g->g_procs[i];
 
 		p->p_stopsig = wc->stopsignal;
-		p->p_stopwait_ms = wc->stopwaitsecs_ms;
 		sup_proc_logfiles(p);
 		if (flip && wc->autostart && !p->p_want_up)
 			sup_proc_start(p);
