@@ -6,7 +6,8 @@
  * stopped after start_timeout (stopsignal, SIGKILL after stopwaitsecs) and
  * counted as a failed start (BACKOFF, then FATAL after startretries), while
  * a slow but punctual one is left alone; SIGHUP applies [holdfast] at once
- * (control socket moved, tail_lines, log_level) without touching a worker,
+ * (control socket moved, tail_lines, log_level, but -v stays) without
+ * touching a worker,
  * and keeps the old socket with a warning when the new one cannot be made;
  * a [database] or [whatsapp] change restarts, one at a time, the workers
  * that speak the channel (they read those sections) and gives one that
@@ -372,6 +373,40 @@ START_TEST(test_reload_supervision_keys_in_place)
 }
 END_TEST
 
+/* holdfastd -v: debug stays on whatever log_level a reload brings. */
+START_TEST(test_reload_keeps_verbose)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *argv[5];
+	int		 before;
+
+	memset(&t, 0, sizeof(t));
+	t.dir = tu_tmpdir("sup-rlverb");
+	t.conf = xasprintf("%s/holdfast.conf", t.dir);
+	t.sock = xasprintf("%s/run/hf.sock", t.dir);
+	t.log = xasprintf("%s/holdfastd.log", t.dir);
+	ini = xasprintf("[worker:a]\ncommand = %s\n", tw);
+	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = info\n", ini);
+	argv[0] = tu_buildpath("supervisor/holdfastd");
+	argv[1] = "-v";
+	argv[2] = "-c";
+	argv[3] = t.conf;
+	argv[4] = NULL;
+	t.pid = tu_spawn(argv, NULL, t.log);
+	free(argv[0]);
+	ck_assert(tu_wait_for(supt_up, &t, 5000));
+	ck_assert(supt_wait_state(&t, "a", "RUNNING", 0, 5000));
+	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = warn\n", ini);
+	ops_sighup(&t, "log_level changed", 1);
+	before = supt_log_count(&t, " DEBUG ");
+	ck_assert_int_eq(supt_ctl(&t, "restart a >/dev/null", NULL), 0);
+	ck_assert_msg(supt_log_count(&t, " DEBUG ") > before, "-v lost on reload");
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -388,6 +423,7 @@ main(void)
 	tcase_add_test(tc, test_reload_refused_changes_nothing);
 	tcase_add_test(tc, test_reload_autostart_and_removal);
 	tcase_add_test(tc, test_reload_supervision_keys_in_place);
+	tcase_add_test(tc, test_reload_keeps_verbose);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
