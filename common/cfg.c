@@ -929,7 +929,7 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->nexitcodes = 1;
 	w->startsecs_ms = 1 * SECS;
 	w->startretries = 5;
-	w->start_timeout_ms = 60 * SECS;
+	w->start_timeout_ms = 30 * SECS;
 	w->backoff_initial_ms = 100;
 	w->backoff_max_ms = 30 * SECS;
 	w->backoff_reset_ms = 60 * SECS;

@@ -90,7 +90,7 @@ struct cfg_worker {
 	int	 nexitcodes;
 	int64_t	 startsecs_ms;		/* 1s: RUNNING after this if no channel */
 	int	 startretries;		/* 5 */
-	int64_t	 start_timeout_ms;	/* 60s: STARTING longer is a failed start; 0 = none */
+	int64_t	 start_timeout_ms;	/* 30s: STARTING longer is a failed start; 0 = none */
 	int64_t	 backoff_initial_ms;	/* 100ms */
 	int64_t	 backoff_max_ms;	/* 30s */
 	int64_t	 backoff_reset_ms;	/* 60s RUNNING resets the failure count */

@@ -13,7 +13,7 @@
  *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
  *   [WORKER_BACKOFF] name=http:0 attempt=2/5 sleep=173ms
  *   [WORKER_FATAL] name=http:0 attempts=5 last=code=1
- *   [WORKER_START_TIMEOUT] name=http:0 pid=4250 waited=60000ms
+ *   [WORKER_START_TIMEOUT] name=http:0 pid=4250 waited=30000ms
  *   [WORKER_HUNG] (sup_chan.c)
  */
 #include <errno.h>
