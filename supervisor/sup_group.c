@@ -231,6 +231,7 @@ enum sup_reload_kind {
 
 struct sup_reload_plan {
 	struct sup_group	*old;	/* the running group of that name, or NULL */
+	struct sup_group	*donor;	/* whose listening socket "made" may take */
 	struct sup_group	*made;	/* RELOAD_NEW: built, not yet in the table */
 	enum sup_reload_kind	 kind;
 };
@@ -293,14 +294,29 @@ sup_reload_unmake(struct sup_reload_plan *pl)
 
 	if (g == NULL)
 		return;
-	if (pl->old != NULL && pl->old->g_listen_fd == -1 && g->g_listen_fd != -1 &&
-	    pl->old->g_listen_spec != NULL && g->g_listen_spec != NULL &&
-	    strcmp(pl->old->g_listen_spec, g->g_listen_spec) == 0) {
-		pl->old->g_listen_fd = g->g_listen_fd;
+	if (pl->donor != NULL && pl->donor->g_listen_fd == -1 && g->g_listen_fd != -1 &&
+	    pl->donor->g_listen_spec != NULL && g->g_listen_spec != NULL &&
+	    strcmp(pl->donor->g_listen_spec, g->g_listen_spec) == 0) {
+		pl->donor->g_listen_fd = g->g_listen_fd;
 		g->g_listen_fd = -1;
 	}
 	sup_group_free(g);
 	pl->made = NULL;
+}
+
+/* A section renamed with its listen address kept: the new group takes the
+ * socket of the group that goes away, as a replaced group does. */
+static struct sup_group *
+sup_reload_donor(const struct cfg *ncfg, const struct cfg_worker *wc)
+{
+	if (wc->listen.spec == NULL)
+		return NULL;
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		if (!g->g_retired && g->g_listen_fd != -1 && g->g_listen_spec != NULL &&
+		    strcmp(g->g_listen_spec, wc->listen.spec) == 0 &&
+		    cfg_worker_find(ncfg, g->g_name) == NULL)
+			return g;
+	return NULL;
 }
 
 /*
@@ -322,7 +338,8 @@ sup_reload_prepare(const struct cfg *ncfg, struct sup_reload_plan *plan,
 		plan[i].kind = sup_reload_kind_of(wc, plan[i].old);
 		if (plan[i].kind != RELOAD_NEW)
 			continue;
-		if ((plan[i].made = sup_group_make(wc, plan[i].old, why, sizeof(why))) == NULL) {
+		plan[i].donor = plan[i].old != NULL ? plan[i].old : sup_reload_donor(ncfg, wc);
+		if ((plan[i].made = sup_group_make(wc, plan[i].donor, why, sizeof(why))) == NULL) {
 			snprintf(err, errlen, "%s: [worker:%s]: %s", ncfg->path, wc->name, why);
 			while (i-- > 0)
 				sup_reload_unmake(&plan[i]);

@@ -13,7 +13,8 @@
  * that speak the channel (they read those sections) and gives one that
  * failed to start a fresh chance, never logging a value;
  * a file that does not parse, or a section that cannot be applied (its
- * listen address is taken), changes nothing; groups added by a reload obey
+ * listen address is taken), changes nothing, while a section renamed with
+ * its listen address kept takes the socket over; groups added by a reload obey
  * autostart, a changed autostart is obeyed, and a removed group is stopped
  * with its stopsignal and SIGKILLed after its stopwaitsecs; a change to
  * keys only holdfastd reads (stopsignal, startretries, ...) reaches the
@@ -274,6 +275,16 @@ START_TEST(test_reload_refused_changes_nothing)
 	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
 	ck_assert(supt_wait_state(&t, "other", "RUNNING", other, 5000));
 	ck_assert_int_eq(supt_log_count(&t, "reload: [worker:web] replaced"), 1);
+	/* A section renamed with its address kept takes the socket over
+	 * instead of failing to bind it. */
+	free(ini2);
+	ini2 = xasprintf("[worker:www]\ncommand = %s -a\nlisten = 127.0.0.1:%d\n"
+	    "[worker:other]\ncommand = %s -p 1\n", tw, p2, tw);
+	supt_write_conf(&t, ini2);
+	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
+	ck_assert(supt_wait_state(&t, "www", "RUNNING", 0, 5000));
+	ck_assert(tu_wait_file_count(t.log, "web: removed", 1, 5000));
+	ck_assert_msg(ops_answer(p2) == supt_pid(&t, "www"), "www does not answer on :%d", p2);
 	supt_finish(&t);
 	free(ini);
 	free(ini2);
