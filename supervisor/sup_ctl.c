@@ -747,6 +747,7 @@ sup_ctl_perms(const char *path, const char *group, char *err, size_t errlen)
 
 	if (group == NULL) {
 		ctl.has_gid = 0;
+		(void)!chown(path, (uid_t)-1, getegid());	/* a group it had (reload) */
 		if (chmod(path, 0600) == -1) {
 			snprintf(err, errlen, "chmod(%s): %s", path, strerror(errno));
 			return -1;

@@ -461,9 +461,10 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 	nk = cfg_section_diff(ocfg, ncfg, "holdfast", keys, 16);
 	for (int i = 0; i < nk && i < 16; i++) {
 		if (strcmp(keys[i], "control_socket") == 0 ||
-		    strcmp(keys[i], "socket_group") == 0)
+		    strcmp(keys[i], "socket_group") == 0) {
 			sock = 1;
-		else if (strcmp(keys[i], "state_dir") == 0)
+			continue;	/* logged below, once done */
+		} else if (strcmp(keys[i], "state_dir") == 0)
 			workers = 1;
 		else if (strcmp(keys[i], "tail_lines") == 0)
 			sup_reload_tail_lines(n->tail_lines);
@@ -479,7 +480,11 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 	}
 	log_set_level(sup.s_verbose ? LOG_LVL_DEBUG : n->log_level);
 	if (sock && sup_ctl_relisten(n->control_socket, n->socket_group, err,
-	    sizeof(err)) == -1) {
+	    sizeof(err)) == 0)
+		log_info("reload: [holdfast] control socket now %s (%s%s)", n->control_socket,
+		    n->socket_group ? "0660, group " : "0600", n->socket_group ?
+		    n->socket_group : "");
+	else if (sock) {
 		log_warnx("reload: [holdfast] control_socket/socket_group: %s; keeping "
 		    "%s%s%s", err, o->control_socket, o->socket_group ? " group " : "",
 		    o->socket_group ? o->socket_group : "");

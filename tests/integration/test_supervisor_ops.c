@@ -6,7 +6,8 @@
  * stopped after start_timeout (stopsignal, SIGKILL after stopwaitsecs) and
  * counted as a failed start (BACKOFF, then FATAL after startretries), while
  * a slow but punctual one is left alone; SIGHUP applies [holdfast] at once
- * (control socket moved, tail_lines, log_level, but -v stays) without
+ * (control socket moved, socket_group, tail_lines, log_level, but -v
+ * stays) without
  * touching a worker,
  * and keeps the old socket with a warning when the new one cannot be made;
  * a [database] or [whatsapp] change restarts, one at a time, the workers
@@ -20,7 +21,9 @@
  * keys only holdfastd reads (stopsignal, startretries, ...) reaches the
  * running processes without restarting them.
  */
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -94,6 +97,8 @@ START_TEST(test_reload_holdfast_section)
 	char		*tw = supt_tw(), *ini, *out = NULL, *oldsock, *notsock;
 	pid_t		 pid;
 	int		 lines = 0;
+	struct group	*gr;
+	struct stat	 st;
 
 	ini = xasprintf("[worker:a]\ncommand = %s -p 20\n", tw);
 	supt_start(&t, "sup-rlhf", ini);
@@ -126,6 +131,18 @@ START_TEST(test_reload_holdfast_section)
 	ck_assert_int_eq(supt_log_count(&t, "keeping " ), 1);
 	ck_assert_int_eq(supt_ctl(&t, "pid a >/dev/null 2>&1", NULL), 0);
 	ck_assert_int_eq(supt_pid(&t, "a"), pid);
+
+	/* socket_group is applied to the socket in place, and taken back. */
+	ck_assert_ptr_nonnull(gr = getgrnam("daemon"));
+	ops_conf(&t, "control_socket = run/hf2.sock\nsocket_group = daemon\n", ini);
+	ops_sighup(&t, "(0660, group daemon)", 1);
+	ck_assert_int_eq(stat(t.sock, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+	ck_assert_int_eq(st.st_gid, gr->gr_gid);
+	ops_conf(&t, "control_socket = run/hf2.sock\n", ini);
+	ops_sighup(&t, "(0600)", 1);
+	ck_assert_int_eq(stat(t.sock, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	supt_finish(&t);
 	free(notsock);
 	free(oldsock);
