@@ -77,7 +77,6 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 }
 
 static void sup_timer_fire(evutil_socket_t, short, void *);
-static void sup_timer_arm(struct sup_proc *, int64_t);
 
 static void
 sup_timer_arm(struct sup_proc *p, int64_t ms)
