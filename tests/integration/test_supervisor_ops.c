@@ -85,12 +85,6 @@ START_TEST(test_start_timeout)
 }
 END_TEST
 
-static int
-ops_ctl_up(void *arg)
-{
-	return supt_up(arg);
-}
-
 START_TEST(test_reload_holdfast_section)
 {
 	struct supt	 t;
@@ -112,7 +106,7 @@ START_TEST(test_reload_holdfast_section)
 	ops_sighup(&t, "reload: [holdfast] tail_lines changed: applied", 1);
 	oldsock = t.sock;
 	t.sock = xasprintf("%s/run/hf2.sock", t.dir);
-	ck_assert_msg(tu_wait_for(ops_ctl_up, &t, 5000), "no control on the new socket");
+	ck_assert_msg(hfd_wait_up(&t, 5000), "no control on the new socket");
 	ck_assert_msg(access(oldsock, F_OK) == -1, "old socket %s left behind", oldsock);
 	ck_assert_int_eq(supt_ctl(&t, "tail a", &out), 0);
 	for (char *s = out; s != NULL && *s != '\0'; s++)
@@ -140,7 +134,7 @@ START_TEST(test_reload_holdfast_section)
 	ck_assert_int_eq(st.st_mode & 0777, 0660);
 	ck_assert_int_eq(st.st_gid, gr->gr_gid);
 	ops_conf(&t, "control_socket = run/hf2.sock\n", ini);
-	ops_sighup(&t, "(0600)", 1);
+	ops_sighup(&t, "(0600)", 2);	/* the first: the move above */
 	ck_assert_int_eq(stat(t.sock, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	supt_finish(&t);
@@ -408,11 +402,7 @@ START_TEST(test_reload_keeps_verbose)
 	char		*tw = supt_tw(), *ini, *argv[5];
 	int		 before;
 
-	memset(&t, 0, sizeof(t));
-	t.dir = tu_tmpdir("sup-rlverb");
-	t.conf = xasprintf("%s/holdfast.conf", t.dir);
-	t.sock = xasprintf("%s/run/hf.sock", t.dir);
-	t.log = xasprintf("%s/holdfastd.log", t.dir);
+	hfd_init(&t, "sup-rlverb");	/* the rig has no -v: spawned here */
 	ini = xasprintf("[worker:a]\ncommand = %s\n", tw);
 	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = info\n", ini);
 	argv[0] = tu_buildpath("supervisor/holdfastd");
@@ -422,7 +412,7 @@ START_TEST(test_reload_keeps_verbose)
 	argv[4] = NULL;
 	t.pid = tu_spawn(argv, NULL, t.log);
 	free(argv[0]);
-	ck_assert(tu_wait_for(supt_up, &t, 5000));
+	ck_assert(hfd_wait_up(&t, 5000));
 	ck_assert(supt_wait_state(&t, "a", "RUNNING", 0, 5000));
 	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = warn\n", ini);
 	ops_sighup(&t, "log_level changed", 1);
