@@ -141,6 +141,7 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("exitcodes",		T_EXITCODES,	exitcodes, 0, 255),
 	P("startsecs",		T_DUR,		startsecs_ms, 0, HOURS),
 	P("startretries",	T_INT,		startretries, 0, 1000),
+	P("start_timeout",	T_DUR,		start_timeout_ms, 0, DAYS),
 	P("backoff_initial",	T_DUR,		backoff_initial_ms, 1, HOURS),
 	P("backoff_max",	T_DUR,		backoff_max_ms, 1, DAYS),
 	P("backoff_reset",	T_DUR,		backoff_reset_ms, 0, DAYS),
@@ -928,6 +929,7 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->nexitcodes = 1;
 	w->startsecs_ms = 1 * SECS;
 	w->startretries = 5;
+	w->start_timeout_ms = 30 * SECS;
 	w->backoff_initial_ms = 100;
 	w->backoff_max_ms = 30 * SECS;
 	w->backoff_reset_ms = 60 * SECS;
@@ -1186,38 +1188,80 @@ cfg_special_eq(const struct cfg_key *k, const struct cfg_worker *a,
 	}
 }
 
+/* One key's field in two structs of its section; a, b are the structs. */
+static int
+cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
+{
+	const char *fa = (const char *)a + k->k_off, *fb = (const char *)b + k->k_off;
+
+	switch (k->k_type) {
+	case T_STR: case T_STR_OPT: case T_PATH: case T_PATH_OPT:
+		return cfg_str_eq(*(char *const *)fa, *(char *const *)fb);
+	case T_DUR: case T_SIZE:
+		return *(const int64_t *)fa == *(const int64_t *)fb;
+	case T_INT: case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART:
+		return *(const int *)fa == *(const int *)fb;
+	default:	/* only the worker table has the special types */
+		return cfg_special_eq(k, a, b);
+	}
+}
+
 /* Compares every field a key of the worker table sets, by the key's type. */
 int
 cfg_worker_equal(const struct cfg_worker *a, const struct cfg_worker *b)
 {
-	const struct cfg_key	*k;
-	const char		*fa, *fb;
-
 	if (!cfg_str_eq(a->name, b->name))
 		return 0;
-	for (k = cfg_keys_worker; k->k_name != NULL; k++) {
-		fa = (const char *)a + k->k_off;
-		fb = (const char *)b + k->k_off;
-		switch (k->k_type) {
-		case T_STR: case T_STR_OPT: case T_PATH: case T_PATH_OPT:
-			if (!cfg_str_eq(*(char *const *)fa, *(char *const *)fb))
-				return 0;
-			break;
-		case T_DUR: case T_SIZE:
-			if (*(const int64_t *)fa != *(const int64_t *)fb)
-				return 0;
-			break;
-		case T_INT: case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART:
-			if (*(const int *)fa != *(const int *)fb)
-				return 0;
-			break;
-		default:
-			if (!cfg_special_eq(k, a, b))
-				return 0;
-			break;
-		}
-	}
+	for (const struct cfg_key *k = cfg_keys_worker; k->k_name != NULL; k++)
+		if (!cfg_key_equal(k, a, b))
+			return 0;
 	return 1;
+}
+
+int
+cfg_worker_diff(const struct cfg_worker *a, const struct cfg_worker *b,
+    const char **keys, int max)
+{
+	int n = 0;
+
+	for (const struct cfg_key *k = cfg_keys_worker; k->k_name != NULL; k++)
+		if (!cfg_key_equal(k, a, b)) {
+			if (n < max)
+				keys[n] = k->k_name;
+			n++;
+		}
+	return n;
+}
+
+int
+cfg_section_diff(const struct cfg *a, const struct cfg *b, const char *section,
+    const char **keys, int max)
+{
+	const struct cfg_key	*k;
+	const void		*sa, *sb;
+	int			 n = 0;
+
+	if (strcmp(section, "holdfast") == 0) {
+		k = cfg_keys_holdfast;
+		sa = &a->holdfast;
+		sb = &b->holdfast;
+	} else if (strcmp(section, "database") == 0) {
+		k = cfg_keys_database;
+		sa = &a->database;
+		sb = &b->database;
+	} else if (strcmp(section, "whatsapp") == 0) {
+		k = cfg_keys_whatsapp;
+		sa = &a->whatsapp;
+		sb = &b->whatsapp;
+	} else
+		return 0;
+	for (; k->k_name != NULL; k++)
+		if (!cfg_key_equal(k, sa, sb)) {
+			if (n < max)
+				keys[n] = k->k_name;
+			n++;
+		}
+	return n;
 }
 
 /* ---- workers ------------------------------------------------------------- */

@@ -90,6 +90,7 @@ struct cfg_worker {
 	int	 nexitcodes;
 	int64_t	 startsecs_ms;		/* 1s: RUNNING after this if no channel */
 	int	 startretries;		/* 5 */
+	int64_t	 start_timeout_ms;	/* 30s: STARTING longer is a failed start; 0 = none */
 	int64_t	 backoff_initial_ms;	/* 100ms */
 	int64_t	 backoff_max_ms;	/* 30s */
 	int64_t	 backoff_reset_ms;	/* 60s RUNNING resets the failure count */
@@ -144,6 +145,16 @@ void cfg_free(struct cfg *);
 const struct cfg_worker *cfg_worker_find(const struct cfg *, const char *name);
 /* 1 when two worker sections would run the same way (SIGHUP diffing). */
 int cfg_worker_equal(const struct cfg_worker *, const struct cfg_worker *);
+/* The same for two [worker:NAME] sections (the name is not compared). */
+int cfg_worker_diff(const struct cfg_worker *, const struct cfg_worker *,
+    const char **keys, int max);
+/*
+ * The keys of section "holdfast", "database" or "whatsapp" whose values
+ * differ between a and b (SIGHUP). Returns how many differ; the first max
+ * names (static strings) go to keys.
+ */
+int cfg_section_diff(const struct cfg *a, const struct cfg *b, const char *section,
+    const char **keys, int max);
 /* Splits a command line like a shell (quotes and backslashes, no
  * expansion). Returns argc, or -1 with a reason in err. */
 int cfg_split_command(const char *s, char ***argv, char *err, size_t errlen);

@@ -161,6 +161,7 @@ run(const char *cfgpath, int verbose)
 		return 1;
 	}
 	sup.s_cfgpath = xstrdup(sup.s_cfg->path);
+	sup.s_verbose = verbose;
 	log_set_level(verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
 	sup.s_started_ms = now_mono_ms();
 	setup();

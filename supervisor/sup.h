@@ -64,6 +64,7 @@ struct sup_proc {
 	int			 p_exit_status;	/* wait status */
 	uint64_t		 p_reaped_us;	/* when the reaper saw it (bench/respawn) */
 	char			 p_last_exit[48]; /* "code=1", "signal=SIGKILL" */
+	int			 p_start_timed_out; /* stopped by start_timeout */
 	/* copies taken at spawn, valid even after a reload retires the group */
 	int			 p_stopsig;
 	int64_t			 p_stopwait_ms;
@@ -105,6 +106,7 @@ struct sup {
 	int			 s_devnull;
 	struct event		*s_shutdown_timer;
 	uint64_t		 s_started_ms;
+	int			 s_verbose;	/* -v: log_level from the config ignored */
 };
 
 extern struct sup sup;

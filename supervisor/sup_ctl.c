@@ -745,8 +745,15 @@ sup_ctl_perms(const char *path, const char *group, char *err, size_t errlen)
 {
 	struct group *gr;
 
-	if (group == NULL)
-		return chmod(path, 0600);
+	if (group == NULL) {
+		ctl.has_gid = 0;
+		(void)!chown(path, (uid_t)-1, getegid());	/* a group it had (reload) */
+		if (chmod(path, 0600) == -1) {
+			snprintf(err, errlen, "chmod(%s): %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if ((gr = getgrnam(group)) == NULL) {
 		snprintf(err, errlen, "socket_group %s: no such group", group);
 		return -1;
@@ -821,4 +828,47 @@ sup_ctl_close(void)
 	ctl.fd = -1;
 	ctl.path = NULL;
 	ctl.ev = NULL;
+}
+
+/*
+ * SIGHUP with another control_socket or socket_group. Clients already
+ * connected (the `holdfastctl reload` that asked, `tail -f`) stay. A new
+ * path is bound before the old one is let go, so a failure leaves the old
+ * socket in place as if nothing were asked.
+ */
+int
+sup_ctl_relisten(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct event	*oev = ctl.ev, *opause = ctl.ev_pause;
+	char		*opath = ctl.path;
+	int		 ofd = ctl.fd, ohas = ctl.has_gid;
+	gid_t		 ogid = ctl.gid;
+
+	if (opath != NULL && strcmp(path, opath) == 0) {
+		if (sup_ctl_perms(path, group, err, errlen) == 0)
+			return 0;
+		ctl.has_gid = ohas;
+		ctl.gid = ogid;
+		return -1;
+	}
+	ctl.ev_pause = NULL;
+	if (sup_ctl_listen(path, group, err, errlen) == -1) {
+		ctl.ev = oev;
+		ctl.ev_pause = opause;
+		ctl.path = opath;
+		ctl.fd = ofd;
+		ctl.has_gid = ohas;
+		ctl.gid = ogid;
+		return -1;
+	}
+	if (oev != NULL)
+		event_free(oev);
+	if (opause != NULL)
+		event_free(opause);
+	if (ofd != -1) {
+		close(ofd);
+		unlink(opath);
+	}
+	free(opath);
+	return 0;
 }

@@ -19,6 +19,9 @@ struct sup_proc;
  * 0, or -1 with the reason in err. */
 int sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen);
 void sup_ctl_close(void);
+/* Moves the socket to path, or re-applies group on the same path; on
+ * failure (-1, reason in err) the running socket is left as it was. */
+int sup_ctl_relisten(const char *path, const char *group, char *err, size_t errlen);
 /* A line of output from p, for `tail -f` clients. */
 void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
 /* Called at the end of each sup_pass(): answers clients whose

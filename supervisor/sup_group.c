@@ -4,10 +4,15 @@
  *
  * A reload is applied by difference, per group: an unchanged section
  * (cfg_worker_equal) keeps its processes untouched and only points at the
- * new config; a changed one with the same size and listen address is
- * restarted (rolling when it has several instances); anything else is
- * retired (stopped, then freed by the pass) and replaced by a new group.
- * A config that does not load changes nothing.
+ * new config, and so does one where only keys holdfastd alone reads
+ * changed (startretries, stopsignal, ...); another changed one with the
+ * same size and listen address is restarted (rolling when it has several
+ * instances); anything else is
+ * retired (stopped gracefully, then freed by the pass) and replaced by a
+ * new group. [holdfast] applies in place; [database], [whatsapp] and
+ * state_dir, which the workers read, restart the workers that read them.
+ * A config that does not load, or a section that cannot be applied (its
+ * new listen address cannot be bound), changes nothing.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -216,60 +221,369 @@ sup_group_append(struct sup_group *g)
 	*gp = g;
 }
 
-/* Applies one section of the new config to the running group (or none). */
-static void
-sup_reload_section(const struct cfg_worker *wc, struct sup_group *old)
-{
-	struct sup_group	*g;
-	char			 err[256];
+/* What a reload does to one [worker:NAME] section of the new config. */
+enum sup_reload_kind {
+	RELOAD_SAME = 0,	/* unchanged: keep the processes */
+	RELOAD_INPLACE,		/* only holdfastd's own keys changed: keep them too */
+	RELOAD_RESTART,		/* changed, same size and listen: restart in place */
+	RELOAD_NEW,		/* a new group (added, or replacing the old one) */
+};
 
-	if (old != NULL && cfg_worker_equal(old->g_wc, wc)) {
-		old->g_wc = wc;
-		return;
+struct sup_reload_plan {
+	struct sup_group	*old;	/* the running group of that name, or NULL */
+	struct sup_group	*donor;	/* whose listening socket "made" may take */
+	struct sup_group	*made;	/* RELOAD_NEW: built, not yet in the table */
+	enum sup_reload_kind	 kind;
+};
+
+/*
+ * Keys only holdfastd reads, when it acts on a process: a change to them
+ * alone needs no restart (a new startretries must not cost the calls in
+ * progress). Not among them: heartbeat_timeout (the worker beats at a
+ * third of it, as told when it started) and stopwaitsecs (holdfast-
+ * telephony drains calls for half of it: the running one must be stopped
+ * with the value it started with).
+ */
+static const char *const sup_inplace_keys[] = {
+	"autostart", "autorestart", "exitcodes", "startsecs", "startretries",
+	"start_timeout", "backoff_initial", "backoff_max", "backoff_reset",
+	"stopsignal", "priority", "stdout_logfile", "stderr_logfile",
+	"logfile_maxbytes", "logfile_backups", NULL
+};
+
+static int
+sup_inplace_only(const struct cfg_worker *a, const struct cfg_worker *b)
+{
+	const char	*keys[64];
+	int		 n = cfg_worker_diff(a, b, keys, 64);
+
+	if (n > 64)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int j = 0;
+
+		while (sup_inplace_keys[j] != NULL && strcmp(sup_inplace_keys[j], keys[i]) != 0)
+			j++;
+		if (sup_inplace_keys[j] == NULL)
+			return 0;
 	}
-	if (old != NULL && old->g_nprocs == wc->numprocs &&
-	    strcmp(old->g_wc->listen.spec ? old->g_wc->listen.spec : "",
-	    wc->listen.spec ? wc->listen.spec : "") == 0) {
-		log_info("reload: [worker:%s] changed: restarting it", wc->name);
-		old->g_wc = wc;
-		for (int i = 0; i < old->g_nprocs; i++)
-			sup_proc_logfiles(old->g_procs[i]);
-		sup_group_restart(old, 1);
-		return;
-	}
-	if ((g = sup_group_make(wc, old, err, sizeof(err))) == NULL) {
-		log_warnx("reload: [worker:%s]: %s", wc->name, err);
-		return;
-	}
-	log_info("reload: [worker:%s] %s", wc->name, old != NULL ? "replaced" : "added");
-	if (old != NULL)
-		sup_group_retire(old);
-	sup_group_append(g);
+	return 1;
 }
 
+static enum sup_reload_kind
+sup_reload_kind_of(const struct cfg_worker *wc, const struct sup_group *old)
+{
+	if (old == NULL)
+		return RELOAD_NEW;
+	if (cfg_worker_equal(old->g_wc, wc))
+		return RELOAD_SAME;
+	if (sup_inplace_only(old->g_wc, wc))
+		return RELOAD_INPLACE;
+	if (old->g_nprocs == wc->numprocs &&
+	    strcmp(old->g_wc->listen.spec ? old->g_wc->listen.spec : "",
+	    wc->listen.spec ? wc->listen.spec : "") == 0)
+		return RELOAD_RESTART;
+	return RELOAD_NEW;
+}
+
+/* Gives back a listening socket a new group took over, and frees it. */
+static void
+sup_reload_unmake(struct sup_reload_plan *pl)
+{
+	struct sup_group *g = pl->made;
+
+	if (g == NULL)
+		return;
+	if (pl->donor != NULL && pl->donor->g_listen_fd == -1 && g->g_listen_fd != -1 &&
+	    pl->donor->g_listen_spec != NULL && g->g_listen_spec != NULL &&
+	    strcmp(pl->donor->g_listen_spec, g->g_listen_spec) == 0) {
+		pl->donor->g_listen_fd = g->g_listen_fd;
+		g->g_listen_fd = -1;
+	}
+	sup_group_free(g);
+	pl->made = NULL;
+}
+
+/* A section renamed with its listen address kept: the new group takes the
+ * socket of the group that goes away, as a replaced group does. */
+static struct sup_group *
+sup_reload_donor(const struct cfg *ncfg, const struct cfg_worker *wc)
+{
+	if (wc->listen.spec == NULL)
+		return NULL;
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		if (!g->g_retired && g->g_listen_fd != -1 && g->g_listen_spec != NULL &&
+		    strcmp(g->g_listen_spec, wc->listen.spec) == 0 &&
+		    cfg_worker_find(ncfg, g->g_name) == NULL)
+			return g;
+	return NULL;
+}
+
+/*
+ * Decides every section and builds the groups to add (binding their new
+ * listen addresses) before anything running is touched: a section that
+ * cannot be applied (an address in use) refuses the whole reload, which
+ * then changes nothing. 0, or -1 with "[worker:NAME]: reason" in err.
+ */
+static int
+sup_reload_prepare(const struct cfg *ncfg, struct sup_reload_plan *plan,
+    char *err, size_t errlen)
+{
+	char why[256];
+
+	for (int i = 0; i < ncfg->nworkers; i++) {
+		const struct cfg_worker *wc = &ncfg->workers[i];
+
+		plan[i].old = sup_group_find(wc->name);
+		plan[i].kind = sup_reload_kind_of(wc, plan[i].old);
+		if (plan[i].kind != RELOAD_NEW)
+			continue;
+		plan[i].donor = plan[i].old != NULL ? plan[i].old : sup_reload_donor(ncfg, wc);
+		if ((plan[i].made = sup_group_make(wc, plan[i].donor, why, sizeof(why))) == NULL) {
+			snprintf(err, errlen, "%s: [worker:%s]: %s", ncfg->path, wc->name, why);
+			while (i-- > 0)
+				sup_reload_unmake(&plan[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A changed section restarts its group (rolling when it has several
+ * instances), leaving alone the instances an operator stopped; a changed
+ * autostart is an order, though: true starts them all, false stops them
+ * all (supervisord's `update` does the same by re-adding the group).
+ */
+static void
+sup_reload_restart(struct sup_group *g, const struct cfg_worker *wc)
+{
+	int flip = g->g_wc->autostart != wc->autostart;
+
+	log_info("reload: [worker:%s] changed: %s", wc->name, flip && !wc->autostart ?
+	    "autostart = false, stopping it" : "restarting it");
+	g->g_wc = wc;
+	for (int i = 0; i < g->g_nprocs; i++) {
+		sup_proc_logfiles(g->g_procs[i]);
+		if (flip)
+			g->g_procs[i]->p_want_up = wc->autostart;
+	}
+	if (flip && !wc->autostart) {
+		for (int i = 0; i < g->g_nprocs; i++)
+			sup_proc_stop(g->g_procs[i]);
+		return;
+	}
+	sup_group_restart(g, 1);
+}
+
+/* Supervision settings only: the processes keep running with them. */
+static void
+sup_reload_inplace(struct sup_group *g, const struct cfg_worker *wc)
+{
+	int flip = g->g_wc->autostart != wc->autostart;
+
+	log_info("reload: [worker:%s] changed: applied without a restart", wc->name);
+	g->g_wc = wc;
+	for (int i = 0; i < g->g_nprocs; i++) {
+		struct sup_proc *p = g->g_procs[i];
+
+		p->p_stopsig = wc->stopsignal;
+		sup_proc_logfiles(p);
+		if (flip && wc->autostart && !p->p_want_up)
+			sup_proc_start(p);
+		else if (flip && !wc->autostart)
+			sup_proc_stop(p);
+	}
+}
+
+/* A group whose processes speak the channel runs holdfast worker code,
+ * which reads [database], [whatsapp] and state_dir from the file itself; a
+ * STARTING one may be such a worker that has not said hello yet; and one
+ * failing to start (BACKOFF, FATAL) may have failed on the very values
+ * just fixed, so it gets a fresh round of startretries. */
+static int
+sup_group_reads_config(const struct sup_group *g)
+{
+	for (int i = 0; i < g->g_nprocs; i++) {
+		const struct sup_proc *p = g->g_procs[i];
+
+		if (p->p_hello || p->p_state == SUP_STARTING ||
+		    p->p_state == SUP_BACKOFF || p->p_state == SUP_FATAL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Keeps the newest lines of every ring within the new tail_lines. */
+static void
+sup_reload_tail_lines(int lines)
+{
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++) {
+			struct sup_proc	*p = g->g_procs[i];
+			struct sup_ring	*r = sup_ring_new(lines);
+			int		 n = sup_ring_count(p->p_ring);
+
+			for (int j = n > lines ? n - lines : 0; j < n; j++) {
+				const char *l = sup_ring_get(p->p_ring, j);
+
+				sup_ring_push(r, l, strlen(l));
+			}
+			sup_ring_free(p->p_ring);
+			p->p_ring = r;
+		}
+}
+
+static void
+sup_keep_str(char **slot, const char *old)
+{
+	free(*slot);
+	*slot = old != NULL ? xstrdup(old) : NULL;
+}
+
+/*
+ * [holdfast]: everything applies at once. log_level (unless -v), tail_lines
+ * and shutdown_timeout are holdfastd's own (workers take log_level when
+ * they next start); the control socket is moved or
+ * re-permissioned, or, when that fails, kept with a warning and its old
+ * values put back into ncfg so the running config says what runs. Returns
+ * 1 when state_dir changed: the workers read it, so they must restart.
+ */
+static int
+sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
+{
+	const struct cfg_holdfast	*o = &ocfg->holdfast;
+	struct cfg_holdfast		*n = &ncfg->holdfast;
+	const char			*keys[16];
+	char				 err[CFG_ERRLEN];
+	int				 nk, sock = 0, workers = 0;
+
+	nk = cfg_section_diff(ocfg, ncfg, "holdfast", keys, 16);
+	for (int i = 0; i < nk && i < 16; i++) {
+		if (strcmp(keys[i], "control_socket") == 0 ||
+		    strcmp(keys[i], "socket_group") == 0) {
+			sock = 1;
+			continue;	/* logged below, once done */
+		} else if (strcmp(keys[i], "state_dir") == 0)
+			workers = 1;
+		else if (strcmp(keys[i], "tail_lines") == 0)
+			sup_reload_tail_lines(n->tail_lines);
+		else if (strcmp(keys[i], "log_level") == 0) {
+			/* Workers read it too, but a restart of every worker
+			 * (calls included) is too much for a log level. */
+			log_info("reload: [holdfast] log_level changed: %s; workers take "
+			    "it at their next start", sup.s_verbose ?
+			    "holdfastd stays at debug (-v)" : "applied to holdfastd");
+			continue;
+		}
+		log_info("reload: [holdfast] %s changed: applied", keys[i]);
+	}
+	log_set_level(sup.s_verbose ? LOG_LVL_DEBUG : n->log_level);
+	if (sock && sup_ctl_relisten(n->control_socket, n->socket_group, err,
+	    sizeof(err)) == 0)
+		log_info("reload: [holdfast] control socket now %s (%s%s)", n->control_socket,
+		    n->socket_group ? "0660, group " : "0600", n->socket_group ?
+		    n->socket_group : "");
+	else if (sock) {
+		log_warnx("reload: [holdfast] control_socket/socket_group: %s; keeping "
+		    "%s%s%s", err, o->control_socket, o->socket_group ? " group " : "",
+		    o->socket_group ? o->socket_group : "");
+		sup_keep_str(&n->control_socket, o->control_socket);
+		sup_keep_str(&n->socket_group, o->socket_group);
+	}
+	return workers;
+}
+
+/* Names the changed keys of a shared section; 1 when any changed. Values
+ * are never logged: conninfo and the WhatsApp secrets live here. */
+static int
+sup_reload_shared(const struct cfg *ocfg, const struct cfg *ncfg, const char *section)
+{
+	const char	*keys[32];
+	char		 list[512] = "";
+	int		 nk = cfg_section_diff(ocfg, ncfg, section, keys, 32);
+
+	for (int i = 0; i < nk && i < 32; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		    i > 0 ? ", " : "", keys[i]);
+	if (nk > 0)
+		log_info("reload: [%s] changed (%s): restarting the workers that read it",
+		    section, list);
+	return nk > 0;
+}
+
+static void
+sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int shared)
+{
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		if (!g->g_retired && cfg_worker_find(ncfg, g->g_name) == NULL) {
+			log_info("reload: [worker:%s] removed: stopping it", g->g_name);
+			sup_group_retire(g);
+		}
+	for (int i = 0; i < ncfg->nworkers; i++) {
+		const struct cfg_worker	*wc = &ncfg->workers[i];
+		struct sup_group	*old = plan[i].old;
+
+		switch (plan[i].kind) {
+		case RELOAD_SAME:
+		case RELOAD_INPLACE:
+			if (plan[i].kind == RELOAD_INPLACE)
+				sup_reload_inplace(old, wc);
+			old->g_wc = wc;
+			if (shared && sup_group_reads_config(old)) {
+				log_info("reload: [worker:%s] restarting for the shared "
+				    "settings", wc->name);
+				sup_group_restart(old, 1);
+			}
+			break;
+		case RELOAD_RESTART:
+			sup_reload_restart(old, wc);
+			break;
+		case RELOAD_NEW:
+			log_info("reload: [worker:%s] %s", wc->name, old != NULL ?
+			    "replaced" : "added");
+			if (old != NULL)
+				sup_group_retire(old);
+			sup_group_append(plan[i].made);
+			break;
+		}
+	}
+}
+
+/*
+ * Nothing running is touched until the new config has loaded and every
+ * section can be applied; then [holdfast] is applied, the changed and
+ * removed groups are handled, and a change in [database], [whatsapp] or
+ * state_dir restarts (rolling) the groups that read them, since every
+ * respawn would pick the new values up anyway, one crash at a time.
+ */
 int
 sup_reload(char *err, size_t errlen)
 {
 	struct cfg		*ncfg, *ocfg = sup.s_cfg;
-	struct sup_group	*g;
+	struct sup_reload_plan	*plan;
+	int			 shared;
 
 	sup_notify_reloading();	/* READY=1 follows once settled again */
 	if ((ncfg = cfg_load(sup.s_cfgpath, err, errlen)) == NULL) {
 		log_warnx("reload: keeping the running configuration: %s", err);
 		return -1;
 	}
+	plan = xcalloc(ncfg->nworkers + 1, sizeof(*plan));
+	sup.s_cfg = ncfg;	/* new groups size their rings from it */
+	if (sup_reload_prepare(ncfg, plan, err, errlen) == -1) {
+		sup.s_cfg = ocfg;
+		log_warnx("reload: keeping the running configuration: %s", err);
+		free(plan);
+		cfg_free(ncfg);
+		return -1;
+	}
 	log_info("reload: %s", ncfg->path);
-	log_set_level(ncfg->holdfast.log_level);
-	if (strcmp(ncfg->holdfast.control_socket, ocfg->holdfast.control_socket) != 0)
-		log_warnx("reload: control_socket change needs a restart of holdfastd");
-	sup.s_cfg = ncfg;
-	for (g = sup.s_groups; g != NULL; g = g->g_next)
-		if (!g->g_retired && cfg_worker_find(ncfg, g->g_name) == NULL) {
-			log_info("reload: [worker:%s] removed", g->g_name);
-			sup_group_retire(g);
-		}
-	for (int i = 0; i < ncfg->nworkers; i++)
-		sup_reload_section(&ncfg->workers[i], sup_group_find(ncfg->workers[i].name));
+	shared = sup_reload_holdfast(ocfg, ncfg);
+	shared |= sup_reload_shared(ocfg, ncfg, "database");
+	shared |= sup_reload_shared(ocfg, ncfg, "whatsapp");
+	sup_reload_apply(ncfg, plan, shared);
+	free(plan);
 	cfg_free(ocfg);
 	sup_pass();
 	return 0;

@@ -13,6 +13,7 @@
  *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
  *   [WORKER_BACKOFF] name=http:0 attempt=2/5 sleep=173ms
  *   [WORKER_FATAL] name=http:0 attempts=5 last=code=1
+ *   [WORKER_START_TIMEOUT] name=http:0 pid=4250 waited=30000ms
  *   [WORKER_HUNG] (sup_chan.c)
  */
 #include <errno.h>
@@ -95,6 +96,35 @@ sup_timer_disarm(struct sup_proc *p)
 		evtimer_del(p->p_timer);
 }
 
+/*
+ * The STARTING deadlines on the instance's one timer: a program that never
+ * said hello has no channel, and running for startsecs is all it can
+ * prove (READY then); one that said hello must send "ready" within
+ * start_timeout of its spawn (0: no limit).
+ */
+static void
+sup_starting_timer(struct sup_proc *p)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	int64_t			 elapsed = (int64_t)(now_mono_ms() - p->p_spawn_ms);
+
+	if (wc == NULL)
+		return;
+	if (!p->p_hello) {
+		if (elapsed >= wc->startsecs_ms)
+			sup_proc_event(p, SUP_EV_READY);
+		else
+			sup_timer_arm(p, wc->startsecs_ms - elapsed);
+	} else if (wc->start_timeout_ms > 0 && elapsed >= wc->start_timeout_ms) {
+		log_warnx("[WORKER_START_TIMEOUT] name=%s pid=%d waited=%lldms: no "
+		    "\"ready\" within start_timeout, stopping it", p->p_name,
+		    (int)p->p_pid, (long long)elapsed);
+		p->p_start_timed_out = 1;
+		sup_proc_event(p, SUP_EV_START_TIMEOUT);
+	} else if (wc->start_timeout_ms > 0)
+		sup_timer_arm(p, wc->start_timeout_ms - elapsed);
+}
+
 /* One timer per instance; what it means depends on the state. */
 static void
 sup_timer_fire(evutil_socket_t fd, short what, void *arg)
@@ -111,10 +141,7 @@ sup_timer_fire(evutil_socket_t fd, short what, void *arg)
 		sup_proc_event(p, SUP_EV_STOP_TIMEOUT);
 		break;
 	case SUP_STARTING:
-		/* startsecs passed: a program that never said hello has no
-		 * channel, and running this long is all it can prove. */
-		if (!p->p_hello)
-			sup_proc_event(p, SUP_EV_READY);
+		sup_starting_timer(p);
 		break;
 	default:
 		break;
@@ -148,6 +175,7 @@ sup_facts_of(const struct sup_proc *p)
 	f.exit_expected = sup_exit_expected(p);
 	f.restart_pending = p->p_restart_pending && wc != NULL;
 	f.shutting_down = sup.s_shutting_down;
+	f.start_timed_out = p->p_start_timed_out && p->p_want_up;
 	f.running_ms = p->p_ready_ms != 0 ? (int64_t)(now_mono_ms() - p->p_ready_ms) : 0;
 	f.backoff_reset_ms = wc != NULL ? wc->backoff_reset_ms : 0;
 	return f;
@@ -182,7 +210,9 @@ sup_act_spawn(struct sup_proc *p)
 		log_debug("%s: forked %lluus after reaping the previous child", p->p_name,
 		    (unsigned long long)(now_mono_us() - p->p_reaped_us));
 	p->p_reaped_us = 0;
-	sup_timer_arm(p, wc->startsecs_ms);
+	p->p_start_timed_out = 0;
+	sup_timer_arm(p, wc->start_timeout_ms > 0 && wc->start_timeout_ms <
+	    wc->startsecs_ms ? wc->start_timeout_ms : wc->startsecs_ms);
 }
 
 static void
@@ -313,6 +343,8 @@ sup_proc_exited(struct sup_proc *p)
 	    p->p_name, (int)p->p_pid, p->p_last_exit,
 	    (unsigned long long)(up / 1000), (unsigned long long)(up % 1000),
 	    p->p_restarts);
+	if (p->p_start_timed_out)	/* what BACKOFF/FATAL report as "last" */
+		snprintf(p->p_last_exit, sizeof(p->p_last_exit), "start-timeout");
 	p->p_exit_pending = 0;
 	p->p_pid = 0;
 	sup_chan_detach(p);

@@ -19,6 +19,7 @@ static const char *const sup_state_names[SUP_NSTATES] = {
 
 static const char *const sup_event_names[SUP_NEVENTS] = {
 	"start", "stop", "ready", "exit", "backoff-done", "stop-timeout", "hung",
+	"start-timeout",
 };
 
 static void
@@ -116,13 +117,33 @@ running_exited(const struct sup_facts *f, struct sup_decision *d)
 	d->why = "died soon after ready, again";
 }
 
-/* The exit we asked for; an operator restart then starts it again. */
+/*
+ * STARTING for start_timeout without "ready" (hello and then nothing, a
+ * wait on something that never comes): stop it gracefully, as systemd does
+ * at TimeoutStartSec, and count its exit as a failed start (below).
+ */
+static void
+start_timeout(const struct sup_facts *f, struct sup_decision *d)
+{
+	term(f, d);
+	d->why = "not ready within start_timeout";
+}
+
+/* The exit we asked for; an operator restart then starts it again. A
+ * process stopped for a start timeout failed to start: it backs off, and
+ * goes FATAL after startretries, like one that exited before ready. */
 static void
 stopped(const struct sup_facts *f, struct sup_decision *d)
 {
 	if (f->restart_pending && !f->shutting_down) {
 		operator_start(f, d);
 		d->why = "restart";
+		return;
+	}
+	if (f->start_timed_out && !f->shutting_down) {
+		start_failed(f, d);
+		if (d->next == SUP_BACKOFF)
+			d->why = "not ready within start_timeout";
 		return;
 	}
 	d->next = SUP_STOPPED;
@@ -153,6 +174,7 @@ static sup_cell *const sup_table[SUP_NSTATES][SUP_NEVENTS] = {
 	S(STARTING, READY) = ready,
 	S(STARTING, EXIT) = start_failed,
 	S(STARTING, HUNG) = kill_it,
+	S(STARTING, START_TIMEOUT) = start_timeout,
 	S(RUNNING, STOP) = term,
 	S(RUNNING, EXIT) = running_exited,
 	S(RUNNING, HUNG) = kill_it,

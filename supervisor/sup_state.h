@@ -32,6 +32,7 @@ enum sup_event {
 	SUP_EV_BACKOFF_DONE,	/* the backoff delay is over */
 	SUP_EV_STOP_TIMEOUT,	/* stopwaitsecs passed since the stopsignal */
 	SUP_EV_HUNG,		/* no heartbeat for heartbeat_timeout */
+	SUP_EV_START_TIMEOUT,	/* STARTING for start_timeout without "ready" */
 	SUP_NEVENTS
 };
 
@@ -54,6 +55,7 @@ struct sup_facts {
 	int	 exit_expected;		/* exit code is listed in exitcodes */
 	int	 restart_pending;	/* an operator restart is under way */
 	int	 shutting_down;		/* holdfastd is stopping everything */
+	int	 start_timed_out;	/* stopped for not becoming ready in time */
 	int64_t	 running_ms;		/* time spent RUNNING before this exit */
 	int64_t	 backoff_reset_ms;
 };

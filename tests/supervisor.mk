@@ -26,3 +26,9 @@ tests_integration_test_supervisor_ctl_SOURCES = tests/integration/test_superviso
 	tests/integration/supt.h
 tests_integration_test_supervisor_ctl_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_ctl_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_ops
+TESTS += tests/integration/test_supervisor_ops
+tests_integration_test_supervisor_ops_SOURCES = tests/integration/test_supervisor_ops.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_ops_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_ops_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

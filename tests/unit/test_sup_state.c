@@ -5,7 +5,9 @@
  * process that dies is respawned at once; failed starts back off and go
  * FATAL after startretries in a row; an operator start revives FATAL with a
  * fresh count; a stop during backoff is immediate; a stop that times out
- * escalates to SIGKILL; a hung process is killed; and the backoff delays
+ * escalates to SIGKILL; a hung process is killed; a process not ready
+ * within start_timeout is stopped and counted as a failed start (BACKOFF,
+ * then FATAL after startretries); and the backoff delays
  * stay within their full-jitter bounds.
  */
 #include <check.h>
@@ -190,6 +192,41 @@ START_TEST(test_hung)
 }
 END_TEST
 
+START_TEST(test_start_timeout)
+{
+	struct sup_facts f = facts(0);
+	struct sup_decision d = sup_decide(SUP_STARTING, SUP_EV_START_TIMEOUT, &f);
+
+	/* Graceful first: stopsignal, SIGKILL after stopwaitsecs as usual. */
+	ck_assert_int_eq(d.next, SUP_STOPPING);
+	ck_assert_int_eq(d.act, SUP_ACT_TERM);
+	d = sup_decide(SUP_STOPPING, SUP_EV_STOP_TIMEOUT, &f);
+	ck_assert_int_eq(d.act, SUP_ACT_KILL);
+	/* Its exit is a failed start, not an operator stop. */
+	f.start_timed_out = 1;
+	d = sup_decide(SUP_STOPPING, SUP_EV_EXIT, &f);
+	ck_assert_int_eq(d.next, SUP_BACKOFF);
+	ck_assert_int_eq(d.act, SUP_ACT_BACKOFF);
+	ck_assert_int_eq(d.attempts, 1);
+	f.attempts = 2;
+	d = sup_decide(SUP_STOPPING, SUP_EV_EXIT, &f);
+	ck_assert_int_eq(d.next, SUP_FATAL);
+	ck_assert_int_eq(d.attempts, 3);
+	/* An operator restart meanwhile, or the shutdown, wins. */
+	f.restart_pending = 1;
+	d = sup_decide(SUP_STOPPING, SUP_EV_EXIT, &f);
+	ck_assert_int_eq(d.next, SUP_STARTING);
+	f.restart_pending = 0;
+	f.shutting_down = 1;
+	d = sup_decide(SUP_STOPPING, SUP_EV_EXIT, &f);
+	ck_assert_int_eq(d.next, SUP_STOPPED);
+	/* Only a STARTING process can time out. */
+	d = sup_decide(SUP_RUNNING, SUP_EV_START_TIMEOUT, &f);
+	ck_assert_int_eq(d.next, SUP_RUNNING);
+	ck_assert_int_eq(d.act, SUP_ACT_NONE);
+}
+END_TEST
+
 START_TEST(test_autorestart)
 {
 	struct sup_facts f = facts(0);
@@ -262,6 +299,7 @@ main(void)
 	tcase_add_test(tc, test_stop_paths);
 	tcase_add_test(tc, test_restart_and_shutdown);
 	tcase_add_test(tc, test_hung);
+	tcase_add_test(tc, test_start_timeout);
 	tcase_add_test(tc, test_autorestart);
 	tcase_add_test(tc, test_total);
 	tcase_add_test(tc, test_backoff_bounds);
