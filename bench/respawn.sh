@@ -4,6 +4,11 @@
 # 1. SIGKILL a RUNNING worker N times (100; BENCH_SHORT=1: 20) and measure
 #    from the kill to the new process's first instruction (the testworker
 #    writes CLOCK_MONOTONIC as the first thing in main).
+#    The floor: the same kill -> first instruction with a minimal parent
+#    (fork + exec, block in waitpid, fork + exec again) in holdfastd's
+#    place; what any supervisor pays on this machine (process teardown,
+#    fork, exec, the dynamic loader of the testworker). holdfastd's
+#    overhead is the difference of the medians (and of the p99s).
 # 2. holdfastd's RSS, idle, with 3 workers.
 # 3. holdfastd's CPU over 60 s idle (short: 10 s): only heartbeats wake it.
 # 4. `holdfastctl status` wall time, median of 30 runs (fork+exec included).
@@ -54,6 +59,7 @@ read -r st_med st_p99 < <("$helper" exec 30 "$ctl" -s "$dir/run/hf.sock" status)
 # holdfastd's own share: from reaping the dead child to fork() returning.
 read -r own_med own_p99 < <(grep -o 'victim: forked [0-9]*us' "$dir/holdfastd.log" |
 	grep -o '[0-9]*' | sort -n | awk '{a[NR]=$1} END{i=int(NR*0.99); if(i<1)i=1; print a[int((NR+1)/2)], a[i]}')
+read -r fl_med fl_p99 _ _ < <("$helper" floor "$dir/floor-stamps" "$kills" "$tw" -X -s "$dir/floor-stamps")
 read -r true_med true_p99 < <("$helper" exec 30 /bin/true)
 
 pass() { awk -v m="$1" -v g="$2" 'BEGIN{print (m+0 <= g+0) ? "yes" : "NO"}'; }
@@ -62,6 +68,8 @@ echo "| metric | goal | measured | pass |"
 echo "|---|---|---|---|"
 echo "| respawn median (kill -> first instruction, n=$n) | <= 2 ms | $(ms "$med") | $(pass "$med" 2000) |"
 echo "| respawn p99 | <= 10 ms | $(ms "$p99") (max $(ms "$max")) | $(pass "$p99" 10000) |"
+echo "| floor: minimal fork+exec+waitpid parent instead, median / p99 | - | $(ms "$fl_med") / $(ms "$fl_p99") | - |"
+echo "| holdfastd's overhead over the floor, median / p99 | - | $(ms $((${med:-0} - ${fl_med:-0}))) / $(ms $((${p99:-0} - ${fl_p99:-0}))) | - |"
 echo "| of which holdfastd itself (reap -> fork returned), median / p99 | - | $(ms "$own_med") / $(ms "$own_p99") | - |"
 echo "| holdfastd idle RSS, 3 workers | <= 2 MiB | $(awk -v k="$rss_kb" -v p="$pss_kb" -v v="$priv_kb" 'BEGIN{printf "%.2f MiB (PSS %.2f MiB, private %.2f MiB; the rest is shared libc/libevent pages)", k/1024, p/1024, v/1024}') | $(pass "$rss_kb" 2048) |"
 echo "| holdfastd CPU, ${idle} s idle | < 0.1 % | $cpu % | $(pass "$cpu" 0.0999) |"

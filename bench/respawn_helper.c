@@ -7,6 +7,13 @@
  *     for the next line of STAMPFILE, where the new testworker wrote its
  *     own CLOCK_MONOTONIC as its first instruction. Prints the kill ->
  *     first-instruction latencies: "median_us p99_us max_us n".
+ *   respawn_helper floor STAMPFILE N PROGRAM ARGS...
+ *     The same measurement without holdfastd: the floor any supervisor
+ *     pays on this machine. A minimal parent forks + execs PROGRAM (which
+ *     must stamp STAMPFILE like the testworker's -s), blocks in waitpid()
+ *     and, as soon as the child is reaped, forks + execs it again. N times
+ *     the helper SIGKILLs the current child (its pid read from its stamp)
+ *     and times kill -> the next stamp. Same output as "respawn".
  *   respawn_helper exec N PROGRAM ARGS...
  *     Runs PROGRAM N times (output to /dev/null) and prints the median and
  *     p99 wall time in microseconds: "median_us p99_us".
@@ -120,6 +127,26 @@ wait_running(const char *sock, const char *name, long long not_pid)
 	exit(1);
 }
 
+static void
+print_lat(long long *lat, int n)
+{
+	qsort(lat, n, sizeof(*lat), cmp_ll);
+	printf("%lld %lld %lld %d\n", lat[n / 2] / 1000, lat[(n * 99) / 100 < n ?
+	    (n * 99) / 100 : n - 1] / 1000, lat[n - 1] / 1000, n);
+}
+
+/* Waits for line number want of the stamp file; 0, or -1 after 5 s. */
+static int
+wait_stamp(const char *stamps, int want, long long *ns, long long *pid)
+{
+	for (long long end = mono_ns() + 5000000000LL; count_lines(stamps, ns, pid) < want; ) {
+		if (mono_ns() > end)
+			return -1;
+		usleep(200);
+	}
+	return 0;
+}
+
 static int
 respawn(const char *sock, const char *name, const char *stamps, int n)
 {
@@ -132,18 +159,65 @@ respawn(const char *sock, const char *name, const char *stamps, int n)
 		before = count_lines(stamps, &ns, &spid);
 		t0 = mono_ns();
 		kill((pid_t)pid, SIGKILL);
-		for (long long end = t0 + 5000000000LL; count_lines(stamps, &ns, &spid) <= before; ) {
-			if (mono_ns() > end) {
-				fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
-				return 1;
-			}
-			usleep(200);
+		if (wait_stamp(stamps, before + 1, &ns, &spid) == -1) {
+			fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
+			return 1;
 		}
 		lat[i] = ns - t0;
 	}
-	qsort(lat, n, sizeof(*lat), cmp_ll);
-	printf("%lld %lld %lld %d\n", lat[n / 2] / 1000, lat[(n * 99) / 100 < n ?
-	    (n * 99) / 100 : n - 1] / 1000, lat[n - 1] / 1000, n);
+	print_lat(lat, n);
+	free(lat);
+	return 0;
+}
+
+/* The minimal supervisor: fork + exec, block in waitpid, again; never returns. */
+static void __attribute__((noreturn))
+floor_parent(char **argv)
+{
+	int	 status;
+	pid_t	 pid;
+
+	for (;;) {
+		if ((pid = fork()) == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		if (pid == -1 || waitpid(pid, &status, 0) == -1)
+			_exit(1);
+		if (WIFEXITED(status))
+			_exit(1);	/* the program failed on its own */
+	}
+}
+
+static int
+floor_times(const char *stamps, int n, char **argv)
+{
+	long long	*lat = xcalloc(n, sizeof(*lat)), ns = 0, spid = 0, t0;
+	int		 seen, status;
+	pid_t		 sup;
+
+	if ((seen = count_lines(stamps, &ns, &spid)) < 0 || (sup = fork()) == -1)
+		return 1;
+	if (sup == 0)
+		floor_parent(argv);
+	for (int i = 0; i <= n; i++) {
+		if (wait_stamp(stamps, ++seen, &ns, &spid) == -1) {
+			fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
+			kill(sup, SIGKILL);
+			return 1;
+		}
+		if (i > 0)
+			lat[i - 1] = ns - t0;
+		if (i == n)
+			break;
+		usleep(10000);	/* let it settle, as RUNNING + 2 ms does for holdfastd */
+		t0 = mono_ns();
+		kill((pid_t)spid, SIGKILL);
+	}
+	kill(sup, SIGKILL);
+	waitpid(sup, &status, 0);
+	kill((pid_t)spid, SIGKILL);	/* orphaned by the minimal supervisor */
+	print_lat(lat, n);
 	free(lat);
 	return 0;
 }
@@ -178,9 +252,12 @@ main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "respawn") == 0)
 		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc >= 5 && strcmp(argv[1], "floor") == 0)
+		return floor_times(argv[2], atoi(argv[3]), argv + 4);
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0)
 		return exec_times(atoi(argv[2]), argv + 3);
 	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N\n"
+	    "       respawn_helper floor STAMPFILE N PROGRAM ARGS...\n"
 	    "       respawn_helper exec N PROGRAM ARGS...\n");
 	return 2;
 }
