@@ -7,13 +7,14 @@
  *     for the next line of STAMPFILE, where the new testworker wrote its
  *     own CLOCK_MONOTONIC as its first instruction. Prints the kill ->
  *     first-instruction latencies: "median_us p99_us max_us n".
- *   respawn_helper floor STAMPFILE N PROGRAM ARGS...
+ *   respawn_helper floor|floor-fork STAMPFILE N PROGRAM ARGS...
  *     The same measurement without holdfastd: the floor any supervisor
- *     pays on this machine. A minimal parent forks + execs PROGRAM (which
- *     must stamp STAMPFILE like the testworker's -s), blocks in waitpid()
- *     and, as soon as the child is reaped, forks + execs it again. N times
- *     the helper SIGKILLs the current child (its pid read from its stamp)
- *     and times kill -> the next stamp. Same output as "respawn".
+ *     pays on this machine. A minimal parent vforks (floor-fork: forks)
+ *     and execs PROGRAM (which must stamp STAMPFILE like the testworker's
+ *     -s), blocks in waitpid() and, as soon as the child is reaped, starts
+ *     it again. N times the helper SIGKILLs the current child (its pid
+ *     read from its stamp) and times kill -> the next stamp. Same output
+ *     as "respawn".
  *   respawn_helper exec N PROGRAM ARGS...
  *     Runs PROGRAM N times (output to /dev/null) and prints the median and
  *     p99 wall time in microseconds: "median_us p99_us".
@@ -172,13 +173,13 @@ respawn(const char *sock, const char *name, const char *stamps, int n)
 
 /* The minimal supervisor: fork + exec, block in waitpid, again; never returns. */
 static void __attribute__((noreturn))
-floor_parent(char **argv)
+floor_parent(int use_fork, char **argv)
 {
 	int	 status;
 	pid_t	 pid;
 
 	for (;;) {
-		if ((pid = fork()) == 0) {
+		if ((pid = use_fork ? fork() : vfork()) == 0) {
 			execv(argv[0], argv);
 			_exit(127);
 		}
@@ -190,7 +191,7 @@ floor_parent(char **argv)
 }
 
 static int
-floor_times(const char *stamps, int n, char **argv)
+floor_times(int use_fork, const char *stamps, int n, char **argv)
 {
 	long long	*lat = xcalloc(n, sizeof(*lat)), ns = 0, spid = 0, t0;
 	int		 seen, status;
@@ -199,7 +200,7 @@ floor_times(const char *stamps, int n, char **argv)
 	if ((seen = count_lines(stamps, &ns, &spid)) < 0 || (sup = fork()) == -1)
 		return 1;
 	if (sup == 0)
-		floor_parent(argv);
+		floor_parent(use_fork, argv);
 	for (int i = 0; i <= n; i++) {
 		if (wait_stamp(stamps, ++seen, &ns, &spid) == -1) {
 			fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
@@ -252,12 +253,12 @@ main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "respawn") == 0)
 		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]));
-	if (argc >= 5 && strcmp(argv[1], "floor") == 0)
-		return floor_times(argv[2], atoi(argv[3]), argv + 4);
+	if (argc >= 5 && (strcmp(argv[1], "floor") == 0 || strcmp(argv[1], "floor-fork") == 0))
+		return floor_times(argv[1][5] == '-', argv[2], atoi(argv[3]), argv + 4);
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0)
 		return exec_times(atoi(argv[2]), argv + 3);
 	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N\n"
-	    "       respawn_helper floor STAMPFILE N PROGRAM ARGS...\n"
+	    "       respawn_helper floor|floor-fork STAMPFILE N PROGRAM ARGS...\n"
 	    "       respawn_helper exec N PROGRAM ARGS...\n");
 	return 2;
 }
