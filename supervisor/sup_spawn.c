@@ -64,10 +64,11 @@ struct sup_child {
 	int		 src[5];	/* devnull, out, err, listen, chan */
 	int		 dst[5];
 	int		 nfds;
-	/* written by the child (shared under vfork) when a step fails */
-	const char	*fail_what;
-	const char	*fail_obj;
-	int		 fail_errno;
+	/* written by the child (shared under vfork) when a step fails;
+	 * volatile, or the compiler drops the stores before _exit() */
+	const char	*volatile fail_what;
+	const char	*volatile fail_obj;
+	volatile int	 fail_errno;
 };
 
 static int
