@@ -1,20 +1,18 @@
 /*
  * respawn_helper: the timing half of bench/respawn.sh.
  *
- *   respawn_helper respawn SOCKET NAME STAMPFILE N
+ *   respawn_helper respawn SOCKET NAME STAMPFILE N [FLOORSTAMPS PROGRAM ARGS...]
  *     N times: wait until NAME is RUNNING with a new pid (asking holdfastd
  *     on its control socket), take CLOCK_MONOTONIC, SIGKILL it, and wait
  *     for the next line of STAMPFILE, where the new testworker wrote its
  *     own CLOCK_MONOTONIC as its first instruction. Prints the kill ->
  *     first-instruction latencies: "median_us p99_us max_us n".
- *   respawn_helper floor|floor-fork STAMPFILE N PROGRAM ARGS...
- *     The same measurement without holdfastd: the floor any supervisor
- *     pays on this machine. A minimal parent vforks (floor-fork: forks)
- *     and execs PROGRAM (which must stamp STAMPFILE like the testworker's
- *     -s), blocks in waitpid() and, as soon as the child is reaped, starts
- *     it again. N times the helper SIGKILLs the current child (its pid
- *     read from its stamp) and times kill -> the next stamp. Same output
- *     as "respawn".
+ *     With FLOORSTAMPS, each round also measures the floor, the same
+ *     kill -> first instruction without holdfastd: a minimal parent
+ *     vforks (second: forks) and execs PROGRAM ARGS... -s FLOORSTAMPS.vfork
+ *     (.fork; PROGRAM must stamp like the testworker's -s), blocks in
+ *     waitpid() and, as soon as the child is reaped, starts it again.
+ *     Two more lines then, vfork floor and fork floor, same format.
  *   respawn_helper exec N PROGRAM ARGS...
  *     Runs PROGRAM N times (output to /dev/null) and prints the median and
  *     p99 wall time in microseconds: "median_us p99_us".
@@ -148,30 +146,26 @@ wait_stamp(const char *stamps, int want, long long *ns, long long *pid)
 	return 0;
 }
 
-static int
-respawn(const char *sock, const char *name, const char *stamps, int n)
+/* One holdfastd respawn: kill NAME once RUNNING with a new pid; kill -> stamp. */
+static long long
+respawn_one(const char *sock, const char *name, const char *stamps, long long *pid)
 {
-	long long	*lat = xcalloc(n, sizeof(*lat)), pid = 0, ns, spid, t0;
+	long long	 ns, spid, t0;
 	int		 before;
 
-	for (int i = 0; i < n; i++) {
-		pid = wait_running(sock, name, pid);
-		usleep(2000);	/* idle supervisor, as in production */
-		before = count_lines(stamps, &ns, &spid);
-		t0 = mono_ns();
-		kill((pid_t)pid, SIGKILL);
-		if (wait_stamp(stamps, before + 1, &ns, &spid) == -1) {
-			fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
-			return 1;
-		}
-		lat[i] = ns - t0;
+	*pid = wait_running(sock, name, *pid);
+	usleep(2000);	/* idle supervisor, as in production */
+	before = count_lines(stamps, &ns, &spid);
+	t0 = mono_ns();
+	kill((pid_t)*pid, SIGKILL);
+	if (wait_stamp(stamps, before + 1, &ns, &spid) == -1) {
+		fprintf(stderr, "respawn_helper: %s: no new process after a kill\n", name);
+		exit(1);
 	}
-	print_lat(lat, n);
-	free(lat);
-	return 0;
+	return ns - t0;
 }
 
-/* The minimal supervisor: fork + exec, block in waitpid, again; never returns. */
+/* The minimal supervisor: (v)fork + exec, block in waitpid, again; never returns. */
 static void __attribute__((noreturn))
 floor_parent(int use_fork, char **argv)
 {
@@ -190,36 +184,102 @@ floor_parent(int use_fork, char **argv)
 	}
 }
 
-static int
-floor_times(int use_fork, const char *stamps, int n, char **argv)
-{
-	long long	*lat = xcalloc(n, sizeof(*lat)), ns = 0, spid = 0, t0;
-	int		 seen, status;
-	pid_t		 sup;
+struct floor {
+	const char	*stamps;
+	pid_t		 sup;		/* the minimal supervisor */
+	int		 seen;		/* stamp lines so far */
+	long long	 pid;		/* its current child */
+};
 
-	if ((seen = count_lines(stamps, &ns, &spid)) < 0 || (sup = fork()) == -1)
-		return 1;
-	if (sup == 0)
-		floor_parent(use_fork, argv);
-	for (int i = 0; i <= n; i++) {
-		if (wait_stamp(stamps, ++seen, &ns, &spid) == -1) {
-			fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
-			kill(sup, SIGKILL);
-			return 1;
-		}
-		if (i > 0)
-			lat[i - 1] = ns - t0;
-		if (i == n)
-			break;
-		usleep(10000);	/* let it settle, as RUNNING + 2 ms does for holdfastd */
-		t0 = mono_ns();
-		kill((pid_t)spid, SIGKILL);
+/* Starts the minimal supervisor of PROGRAM ARGS... -s STAMPS. */
+static void
+floor_start(struct floor *f, int use_fork, const char *stamps, char **args)
+{
+	long long	 ns;
+	int		 n = 0;
+	char		**argv;
+
+	while (args[n] != NULL)
+		n++;
+	argv = xcalloc(n + 3, sizeof(char *));
+	memcpy(argv, args, n * sizeof(char *));
+	argv[n] = "-s";
+	argv[n + 1] = (char *)stamps;
+	f->stamps = stamps;
+	f->seen = count_lines(stamps, &ns, &f->pid);
+	if ((f->sup = fork()) == -1) {
+		perror("respawn_helper: fork");
+		exit(1);
 	}
-	kill(sup, SIGKILL);
-	waitpid(sup, &status, 0);
-	kill((pid_t)spid, SIGKILL);	/* orphaned by the minimal supervisor */
-	print_lat(lat, n);
-	free(lat);
+	if (f->sup == 0)
+		floor_parent(use_fork, argv);
+	if (wait_stamp(stamps, ++f->seen, &ns, &f->pid) == -1) {
+		fprintf(stderr, "respawn_helper: %s did not start\n", argv[0]);
+		exit(1);
+	}
+	free(argv);
+}
+
+/* One floor respawn: kill the current child; kill -> the next stamp. */
+static long long
+floor_one(struct floor *f)
+{
+	long long ns, t0;
+
+	usleep(10000);	/* let it settle, as RUNNING + 2 ms does for holdfastd */
+	t0 = mono_ns();
+	kill((pid_t)f->pid, SIGKILL);
+	if (wait_stamp(f->stamps, ++f->seen, &ns, &f->pid) == -1) {
+		fprintf(stderr, "respawn_helper: floor: no new process after a kill\n");
+		exit(1);
+	}
+	return ns - t0;
+}
+
+static void
+floor_stop(struct floor *f)
+{
+	int status;
+
+	kill(f->sup, SIGKILL);
+	waitpid(f->sup, &status, 0);
+	kill((pid_t)f->pid, SIGKILL);	/* orphaned by the minimal supervisor */
+}
+
+/*
+ * N rounds of: one holdfastd respawn, one vfork floor, one fork floor, so
+ * that all three see the same machine (others' load comes and goes).
+ */
+static int
+respawn(const char *sock, const char *name, const char *stamps, int n,
+    const char *fstamps, char **argv)
+{
+	long long	*lat[3], pid = 0;
+	struct floor	 fl[2];
+	char		*fs[2];
+	int		 floors = fstamps != NULL ? 2 : 0;
+
+	for (int k = 0; k < 3; k++)
+		lat[k] = xcalloc(n, sizeof(long long));
+	for (int k = 0; k < floors; k++) {
+		fs[k] = xasprintf("%s.%s", fstamps, k ? "fork" : "vfork");
+		floor_start(&fl[k], k, fs[k], argv);
+	}
+	for (int i = 0; i < n; i++) {
+		lat[0][i] = respawn_one(sock, name, stamps, &pid);
+		for (int k = 0; k < floors; k++)
+			lat[k + 1][i] = floor_one(&fl[k]);
+	}
+	for (int k = 0; k < floors; k++) {
+		floor_stop(&fl[k]);
+		free(fs[k]);
+	}
+	for (int k = 0; k <= floors; k++) {
+		print_lat(lat[k], n);
+		free(lat[k]);
+	}
+	for (int k = floors + 1; k < 3; k++)
+		free(lat[k]);
 	return 0;
 }
 
@@ -252,13 +312,13 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "respawn") == 0)
-		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]));
-	if (argc >= 5 && (strcmp(argv[1], "floor") == 0 || strcmp(argv[1], "floor-fork") == 0))
-		return floor_times(argv[1][5] == '-', argv[2], atoi(argv[3]), argv + 4);
+		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]), NULL, NULL);
+	if (argc >= 8 && strcmp(argv[1], "respawn") == 0)
+		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6], argv + 7);
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0)
 		return exec_times(atoi(argv[2]), argv + 3);
-	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N\n"
-	    "       respawn_helper floor|floor-fork STAMPFILE N PROGRAM ARGS...\n"
+	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N "
+	    "[FLOORSTAMPS PROGRAM ARGS...]\n"
 	    "       respawn_helper exec N PROGRAM ARGS...\n");
 	return 2;
 }
