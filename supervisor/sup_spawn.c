@@ -263,8 +263,9 @@ sup_signals_scan(void)
 	static int	 done;
 	struct sigaction sa;
 
-	if (done++)
+	if (done)
 		return;
+	done = 1;
 	sigemptyset(&sup_sig_reset);
 	for (size_t i = 0; i < nitems(usual); i++)
 		sigaddset(&sup_sig_reset, usual[i]);
