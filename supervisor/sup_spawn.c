@@ -251,7 +251,7 @@ sup_child_listen_pid(char *slot, pid_t pid)
  * child must reset. Scanned once, at the first spawn, after holdfastd.c
  * has installed its handlers; the usual ones are always included, so a
  * handler set later for one of them is still covered. Resetting only these
- * spares each respawn ~60 sigaction calls (~80 us on the bench VM).
+ * spares each respawn ~55 sigaction calls (60-90 us on the bench VM).
  */
 static sigset_t	sup_sig_reset;
 
