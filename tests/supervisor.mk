@@ -26,3 +26,9 @@ tests_integration_test_supervisor_ctl_SOURCES = tests/integration/test_superviso
 	tests/integration/supt.h
 tests_integration_test_supervisor_ctl_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_ctl_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_spawn
+TESTS += tests/integration/test_supervisor_spawn
+tests_integration_test_supervisor_spawn_SOURCES = tests/integration/test_supervisor_spawn.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_spawn_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_spawn_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
