@@ -21,7 +21,10 @@
  * environment, descriptors, groups), allocates nothing and never returns
  * into our frames. What failed in it is written into struct sup_child,
  * which we share, and reported by us on the child's stderr pipe, where
- * its exit 127 is then reaped like any other.
+ * its exit 127 is then reaped like any other. It also relies on holdfastd
+ * having a single thread: in a threaded process glibc's setuid/setgid/
+ * setgroups signal every thread to change its credentials too, which from
+ * a vfork child would reach the parent's threads.
  */
 #include <errno.h>
 #include <fcntl.h>
