@@ -1,12 +1,18 @@
 /*
  * respawn_helper: the timing half of bench/respawn.sh.
  *
- *   respawn_helper respawn SOCKET NAME STAMPFILE N
+ *   respawn_helper respawn SOCKET NAME STAMPFILE N [FLOORSTAMPS PROGRAM ARGS...]
  *     N times: wait until NAME is RUNNING with a new pid (asking holdfastd
  *     on its control socket), take CLOCK_MONOTONIC, SIGKILL it, and wait
  *     for the next line of STAMPFILE, where the new testworker wrote its
  *     own CLOCK_MONOTONIC as its first instruction. Prints the kill ->
  *     first-instruction latencies: "median_us p99_us max_us n".
+ *     With FLOORSTAMPS, each round also measures the floor, the same
+ *     kill -> first instruction without holdfastd: a minimal parent
+ *     vforks (second: forks) and execs PROGRAM ARGS... -s FLOORSTAMPS.vfork
+ *     (.fork; PROGRAM must stamp like the testworker's -s), blocks in
+ *     waitpid() and, as soon as the child is reaped, starts it again.
+ *     Two more lines then, vfork floor and fork floor, same format.
  *   respawn_helper exec N PROGRAM ARGS...
  *     Runs PROGRAM N times (output to /dev/null) and prints the median and
  *     p99 wall time in microseconds: "median_us p99_us".
@@ -120,31 +126,160 @@ wait_running(const char *sock, const char *name, long long not_pid)
 	exit(1);
 }
 
-static int
-respawn(const char *sock, const char *name, const char *stamps, int n)
+static void
+print_lat(long long *lat, int n)
 {
-	long long	*lat = xcalloc(n, sizeof(*lat)), pid = 0, ns, spid, t0;
-	int		 before;
-
-	for (int i = 0; i < n; i++) {
-		pid = wait_running(sock, name, pid);
-		usleep(2000);	/* idle supervisor, as in production */
-		before = count_lines(stamps, &ns, &spid);
-		t0 = mono_ns();
-		kill((pid_t)pid, SIGKILL);
-		for (long long end = t0 + 5000000000LL; count_lines(stamps, &ns, &spid) <= before; ) {
-			if (mono_ns() > end) {
-				fprintf(stderr, "respawn_helper: no new process after kill %d\n", i);
-				return 1;
-			}
-			usleep(200);
-		}
-		lat[i] = ns - t0;
-	}
 	qsort(lat, n, sizeof(*lat), cmp_ll);
 	printf("%lld %lld %lld %d\n", lat[n / 2] / 1000, lat[(n * 99) / 100 < n ?
 	    (n * 99) / 100 : n - 1] / 1000, lat[n - 1] / 1000, n);
-	free(lat);
+}
+
+/* Waits for line number want of the stamp file; 0, or -1 after 5 s. */
+static int
+wait_stamp(const char *stamps, int want, long long *ns, long long *pid)
+{
+	for (long long end = mono_ns() + 5000000000LL; count_lines(stamps, ns, pid) < want; ) {
+		if (mono_ns() > end)
+			return -1;
+		usleep(200);
+	}
+	return 0;
+}
+
+/* One holdfastd respawn: kill NAME once RUNNING with a new pid; kill -> stamp. */
+static long long
+respawn_one(const char *sock, const char *name, const char *stamps, long long *pid)
+{
+	long long	 ns, spid, t0;
+	int		 before;
+
+	*pid = wait_running(sock, name, *pid);
+	usleep(2000);	/* idle supervisor, as in production */
+	before = count_lines(stamps, &ns, &spid);
+	t0 = mono_ns();
+	kill((pid_t)*pid, SIGKILL);
+	if (wait_stamp(stamps, before + 1, &ns, &spid) == -1) {
+		fprintf(stderr, "respawn_helper: %s: no new process after a kill\n", name);
+		exit(1);
+	}
+	return ns - t0;
+}
+
+/* The minimal supervisor: (v)fork + exec, block in waitpid, again; never returns. */
+static void __attribute__((noreturn))
+floor_parent(int use_fork, char **argv)
+{
+	int	 status;
+	pid_t	 pid;
+
+	for (;;) {
+		if ((pid = use_fork ? fork() : vfork()) == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		if (pid == -1 || waitpid(pid, &status, 0) == -1)
+			_exit(1);
+		if (WIFEXITED(status))
+			_exit(1);	/* the program failed on its own */
+	}
+}
+
+struct floor {
+	const char	*stamps;
+	pid_t		 sup;		/* the minimal supervisor */
+	int		 seen;		/* stamp lines so far */
+	long long	 pid;		/* its current child */
+};
+
+/* Starts the minimal supervisor of PROGRAM ARGS... -s STAMPS. */
+static void
+floor_start(struct floor *f, int use_fork, const char *stamps, char **args)
+{
+	long long	 ns;
+	int		 n = 0;
+	char		**argv;
+
+	while (args[n] != NULL)
+		n++;
+	argv = xcalloc(n + 3, sizeof(char *));
+	memcpy(argv, args, n * sizeof(char *));
+	argv[n] = "-s";
+	argv[n + 1] = (char *)stamps;
+	f->stamps = stamps;
+	f->seen = count_lines(stamps, &ns, &f->pid);
+	if ((f->sup = fork()) == -1) {
+		perror("respawn_helper: fork");
+		exit(1);
+	}
+	if (f->sup == 0)
+		floor_parent(use_fork, argv);
+	if (wait_stamp(stamps, ++f->seen, &ns, &f->pid) == -1) {
+		fprintf(stderr, "respawn_helper: %s did not start\n", argv[0]);
+		exit(1);
+	}
+	free(argv);
+}
+
+/* One floor respawn: kill the current child; kill -> the next stamp. */
+static long long
+floor_one(struct floor *f)
+{
+	long long ns, t0;
+
+	usleep(10000);	/* let it settle, as RUNNING + 2 ms does for holdfastd */
+	t0 = mono_ns();
+	kill((pid_t)f->pid, SIGKILL);
+	if (wait_stamp(f->stamps, ++f->seen, &ns, &f->pid) == -1) {
+		fprintf(stderr, "respawn_helper: floor: no new process after a kill\n");
+		exit(1);
+	}
+	return ns - t0;
+}
+
+static void
+floor_stop(struct floor *f)
+{
+	int status;
+
+	kill(f->sup, SIGKILL);
+	waitpid(f->sup, &status, 0);
+	kill((pid_t)f->pid, SIGKILL);	/* orphaned by the minimal supervisor */
+}
+
+/*
+ * N rounds of: one holdfastd respawn, one vfork floor, one fork floor, so
+ * that all three see the same machine (others' load comes and goes).
+ */
+static int
+respawn(const char *sock, const char *name, const char *stamps, int n,
+    const char *fstamps, char **argv)
+{
+	long long	*lat[3], pid = 0;
+	struct floor	 fl[2];
+	char		*fs[2];
+	int		 floors = fstamps != NULL ? 2 : 0;
+
+	for (int k = 0; k < 3; k++)
+		lat[k] = xcalloc(n, sizeof(long long));
+	for (int k = 0; k < floors; k++) {
+		fs[k] = xasprintf("%s.%s", fstamps, k ? "fork" : "vfork");
+		floor_start(&fl[k], k, fs[k], argv);
+	}
+	for (int i = 0; i < n; i++) {
+		lat[0][i] = respawn_one(sock, name, stamps, &pid);
+		for (int k = 0; k < floors; k++)
+			lat[k + 1][i] = floor_one(&fl[k]);
+	}
+	for (int k = 0; k < floors; k++) {
+		floor_stop(&fl[k]);
+		free(fs[k]);
+	}
+	for (int k = 0; k <= floors; k++) {
+		print_lat(lat[k], n);
+		free(lat[k]);
+	}
+	for (int k = floors + 1; k < 3; k++)
+		free(lat[k]);
 	return 0;
 }
 
@@ -177,10 +312,13 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "respawn") == 0)
-		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]));
+		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]), NULL, NULL);
+	if (argc >= 8 && strcmp(argv[1], "respawn") == 0)
+		return respawn(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6], argv + 7);
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0)
 		return exec_times(atoi(argv[2]), argv + 3);
-	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N\n"
+	fprintf(stderr, "usage: respawn_helper respawn SOCKET NAME STAMPFILE N "
+	    "[FLOORSTAMPS PROGRAM ARGS...]\n"
 	    "       respawn_helper exec N PROGRAM ARGS...\n");
 	return 2;
 }

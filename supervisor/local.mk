@@ -11,7 +11,10 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_ctl.c supervisor/sup_ctl.h \
 	supervisor/sup_log.c supervisor/sup_log.h \
 	supervisor/sup_notify.c supervisor/sup_notify.h
-supervisor_holdfastd_LDADD = $(HOLDFAST_LIBS)
+# libevent_core, not all of libevent (no evhttp/evdns here): less of it
+# resident in a process that runs for months (issue #2, idle RSS).
+supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
+	$(YAJL_LIBS) $(INIH_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c

@@ -34,7 +34,8 @@ struct sup_out {
 };
 
 struct sup_ring {
-	char	**r_lines;
+	char	**r_lines;	/* grown up to r_cap as lines come (idle RSS) */
+	int	 r_alloc;
 	int	 r_cap;
 	int	 r_head;	/* index of the oldest line */
 	int	 r_count;
@@ -57,7 +58,6 @@ sup_ring_new(int cap)
 	struct sup_ring *r = xcalloc(1, sizeof(*r));
 
 	r->r_cap = cap > 0 ? cap : 1;
-	r->r_lines = xcalloc(r->r_cap, sizeof(char *));
 	return r;
 }
 
@@ -66,7 +66,7 @@ sup_ring_free(struct sup_ring *r)
 {
 	if (r == NULL)
 		return;
-	for (int i = 0; i < r->r_cap; i++)
+	for (int i = 0; i < r->r_alloc; i++)
 		free(r->r_lines[i]);
 	free(r->r_lines);
 	free(r);
@@ -77,6 +77,15 @@ sup_ring_push(struct sup_ring *r, const char *line, size_t len)
 {
 	int slot = (r->r_head + r->r_count) % r->r_cap;
 
+	/* Not full yet: r_head is 0 and the slot is r_count. */
+	if (r->r_count == r->r_alloc && r->r_alloc < r->r_cap) {
+		int n = r->r_alloc < 16 ? 16 : r->r_alloc * 2;
+
+		n = n < r->r_cap ? n : r->r_cap;
+		r->r_lines = xreallocarray(r->r_lines, n, sizeof(char *));
+		memset(r->r_lines + r->r_alloc, 0, (n - r->r_alloc) * sizeof(char *));
+		r->r_alloc = n;
+	}
 	if (r->r_count == r->r_cap) {
 		slot = r->r_head;
 		r->r_head = (r->r_head + 1) % r->r_cap;
@@ -351,8 +360,10 @@ sup_out_cb(evutil_socket_t fd, short what, void *arg)
 void
 sup_out_attach(struct sup_proc *p, int stream, int fd)
 {
-	struct sup_out *o = xcalloc(1, sizeof(*o));
+	/* Not calloc: o_buf stays untouched (not resident) until output comes. */
+	struct sup_out *o = xmalloc(sizeof(*o));
 
+	o->o_len = 0;
 	if (p->p_out[stream] != NULL)
 		sup_out_close(p->p_out[stream]);
 	o->o_proc = p;

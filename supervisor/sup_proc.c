@@ -206,8 +206,10 @@ sup_act_spawn(struct sup_proc *p)
 	p->p_pid = pid;
 	log_info("[WORKER_SPAWN] name=%s pid=%d restarts=%d", p->p_name, (int)pid,
 	    p->p_restarts);
-	if (p->p_reaped_us != 0)	/* holdfastd's own share of a respawn */
-		log_debug("%s: forked %lluus after reaping the previous child", p->p_name,
+	/* holdfastd's own share of a respawn, for bench/respawn: vfork has
+	 * returned, so the child is already in its execve. */
+	if (p->p_reaped_us != 0)
+		log_debug("%s: spawned %lluus after reaping the previous child", p->p_name,
 		    (unsigned long long)(now_mono_us() - p->p_reaped_us));
 	p->p_reaped_us = 0;
 	p->p_start_timed_out = 0;

@@ -32,3 +32,10 @@ tests_integration_test_supervisor_ops_SOURCES = tests/integration/test_superviso
 	tests/integration/supt.h
 tests_integration_test_supervisor_ops_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_ops_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+check_PROGRAMS += tests/integration/test_supervisor_spawn
+TESTS += tests/integration/test_supervisor_spawn
+tests_integration_test_supervisor_spawn_SOURCES = tests/integration/test_supervisor_spawn.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_spawn_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_spawn_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
