@@ -8,7 +8,7 @@ bench: all $(check_PROGRAMS)
 include $(srcdir)/bench/db.mk
 
 # bench/respawn.sh: crash -> respawn latency, idle RSS/CPU, status time.
-EXTRA_DIST += bench/respawn.sh
+EXTRA_DIST += bench/respawn.sh bench/respawn_stamp.c
 noinst_PROGRAMS += bench/respawn_helper
 bench_respawn_helper_SOURCES = bench/respawn_helper.c
 bench_respawn_helper_LDADD = $(HOLDFAST_LIBS)

@@ -2,8 +2,12 @@
 # bench/respawn.sh: how fast holdfastd repairs a crash, and what it costs idle.
 #
 # 1. SIGKILL a RUNNING worker N times (100; BENCH_SHORT=1: 20) and measure
-#    from the kill to the new process's first instruction (the testworker
-#    writes CLOCK_MONOTONIC as the first thing in main).
+#    from the kill to the new process's first instruction: the worker's
+#    command starts with bench/respawn_stamp, a static stub (nothing runs
+#    before its main) that writes CLOCK_MONOTONIC and execs the testworker,
+#    which stamps again from its own main: kill -> main is also reported
+#    (it adds the testworker's dynamic loading, 2-3 ms here, which no
+#    supervisor can change).
 #    The floor: the same kill -> first instruction with a minimal parent
 #    (vfork + exec, block in waitpid, vfork + exec again) in holdfastd's
 #    place; what any supervisor pays on this machine (the dying worker's
@@ -32,12 +36,19 @@ if [ -n "${BENCH_SHORT:-}" ]; then kills=20 idle=10; else kills=100 idle=60; fi
 
 dir=$(mktemp -d /tmp/hf-bench-respawn.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+# The first-instruction probe: a static stub (no dynamic loader before its
+# main) that stamps and execs the testworker. Built here, plain: a
+# sanitizer build cannot link static. Without it, only kill -> main.
+stub=
+if ${CC:-cc} -O2 -static -o "$dir/respawn_stamp" "$src/bench/respawn_stamp.c" 2>/dev/null; then
+	stub=$dir/respawn_stamp
+fi
 cat > "$dir/holdfast.conf" <<CONF
 [holdfast]
 control_socket = run/hf.sock
 log_level = warn
 [worker:victim]
-command = $tw -s $dir/stamps
+command = ${stub:+$stub }$tw -s $dir/stamps
 backoff_reset = 0ms
 [worker:idle]
 command = $tw
@@ -47,8 +58,9 @@ CONF
 pid=$!
 for _ in $(seq 100); do "$ctl" -s "$dir/run/hf.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
 
-{ read -r med p99 max n; read -r fl_med fl_p99 _ _; read -r ff_med ff_p99 _ _; } < <(
-	"$helper" respawn "$dir/run/hf.sock" victim "$dir/stamps" "$kills" "$dir/floor" "$tw" -X)
+{ read -r med p99 max n; read -r fl_med fl_p99 _ _; read -r ff_med ff_p99 _ _
+  read -r x_med x_p99 x_max x_n; read -r xfl_med xfl_p99 _ _; read -r xff_med xff_p99 _ _; } < <(
+	"$helper" respawn "$dir/run/hf.sock" victim "$dir/stamps" "$kills" "$dir/floor" $stub "$tw" -X)
 sleep 1
 rss_kb=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
 pss_kb=$(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup")
@@ -72,11 +84,20 @@ pass() { awk -v m="$1" -v g="$2" 'BEGIN{print (m+0 <= g+0) ? "yes" : "NO"}'; }
 ms() { awk -v u="$1" 'BEGIN{printf "%.3f ms", u/1000}'; }
 echo "| metric | goal | measured | pass |"
 echo "|---|---|---|---|"
-echo "| respawn median (kill -> first instruction, n=$n) | <= 2 ms | $(ms "$med") | $(pass "$med" 2000) |"
-echo "| respawn p99 | <= 10 ms | $(ms "$p99") (max $(ms "$max")) | $(pass "$p99" 10000) |"
-echo "| floor: minimal vfork+exec+waitpid parent instead, median / p99 | - | $(ms "$fl_med") / $(ms "$fl_p99") | - |"
-echo "| (the same with fork+exec+waitpid), median / p99 | - | $(ms "$ff_med") / $(ms "$ff_p99") | - |"
-echo "| holdfastd's overhead over the floor, median / p99 | - | $(ms $((${med:-0} - ${fl_med:-0}))) / $(ms $((${p99:-0} - ${fl_p99:-0}))) | - |"
+if [ "${x_n:-0}" -gt 0 ]; then
+	echo "| respawn median (kill -> first instruction, n=$x_n) | <= 2 ms | $(ms "$x_med") | $(pass "$x_med" 2000) |"
+	echo "| respawn p99 (kill -> first instruction) | <= 10 ms | $(ms "$x_p99") (max $(ms "$x_max")) | $(pass "$x_p99" 10000) |"
+	echo "| floor: minimal vfork+exec+waitpid parent instead, median / p99 | - | $(ms "$xfl_med") / $(ms "$xfl_p99") | - |"
+	echo "| (the same with fork+exec+waitpid), median / p99 | - | $(ms "$xff_med") / $(ms "$xff_p99") | - |"
+	echo "| holdfastd's overhead over the floor, median / p99 | - | $(ms $((x_med - xfl_med))) / $(ms $((x_p99 - xfl_p99))) | - |"
+	echo "| kill -> the testworker's main (its dynamic loading included), median / p99 | - | $(ms "$med") / $(ms "$p99") (floor $(ms "$fl_med") / $(ms "$fl_p99")) | - |"
+else
+	echo "| respawn median (kill -> the testworker's main; no static stub) | <= 2 ms | $(ms "$med") | $(pass "$med" 2000) |"
+	echo "| respawn p99 | <= 10 ms | $(ms "$p99") (max $(ms "$max")) | $(pass "$p99" 10000) |"
+	echo "| floor: minimal vfork+exec+waitpid parent instead, median / p99 | - | $(ms "$fl_med") / $(ms "$fl_p99") | - |"
+	echo "| (the same with fork+exec+waitpid), median / p99 | - | $(ms "$ff_med") / $(ms "$ff_p99") | - |"
+	echo "| holdfastd's overhead over the floor, median / p99 | - | $(ms $((${med:-0} - ${fl_med:-0}))) / $(ms $((${p99:-0} - ${fl_p99:-0}))) | - |"
+fi
 echo "| of which holdfastd itself (reap -> vfork returned, child in execve), median / p99 | - | $(ms "$own_med") / $(ms "$own_p99") | - |"
 echo "| holdfastd idle RSS, 3 workers | <= 2 MiB | $(awk -v k="$rss_kb" -v p="$pss_kb" -v v="$priv_kb" -v l="$libc_kb" 'BEGIN{printf "%.2f MiB (of which libc + ld.so %.2f MiB; PSS %.2f MiB, private %.2f MiB)", k/1024, l/1024, p/1024, v/1024}') | $(pass "$rss_kb" 2048) |"
 echo "| holdfastd CPU, ${idle} s idle | < 0.1 % | $cpu % | $(pass "$cpu" 0.0999) |"

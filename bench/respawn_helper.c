@@ -13,6 +13,11 @@
  *     (.fork; PROGRAM must stamp like the testworker's -s), blocks in
  *     waitpid() and, as soon as the child is reaped, starts it again.
  *     Two more lines then, vfork floor and fork floor, same format.
+ *     Those three lines time kill -> the testworker's main (after its
+ *     dynamic loading); three more follow, same order, with kill -> the
+ *     new process's first instruction when the command starts with the
+ *     static bench/respawn_stamp (its stamps go to STAMPFILE.exec), else
+ *     "-1 -1 -1 0".
  *   respawn_helper exec N PROGRAM ARGS...
  *     Runs PROGRAM N times (output to /dev/null) and prints the median and
  *     p99 wall time in microseconds: "median_us p99_us".
@@ -146,22 +151,54 @@ wait_stamp(const char *stamps, int want, long long *ns, long long *pid)
 	return 0;
 }
 
-/* One holdfastd respawn: kill NAME once RUNNING with a new pid; kill -> stamp. */
+/*
+ * The stamp respawn_stamp wrote (STAMPS.exec, line number want) minus t0,
+ * or -1 when the command has no respawn_stamp in front of it.
+ */
 static long long
-respawn_one(const char *sock, const char *name, const char *stamps, long long *pid)
+exec_lat(const char *stamps, int want, long long t0)
+{
+	char		 path[4096];
+	long long	 ns, pid;
+
+	snprintf(path, sizeof(path), "%s.exec", stamps);
+	if (access(path, F_OK) == -1 || wait_stamp(path, want, &ns, &pid) == -1)
+		return -1;
+	return ns - t0;
+}
+
+static int
+exec_count(const char *stamps)
+{
+	char		 path[4096];
+	long long	 ns, pid;
+
+	snprintf(path, sizeof(path), "%s.exec", stamps);
+	return count_lines(path, &ns, &pid);
+}
+
+/*
+ * One holdfastd respawn: kill NAME once RUNNING with a new pid. Returns
+ * kill -> the worker's main; *first gets kill -> first instruction (or -1).
+ */
+static long long
+respawn_one(const char *sock, const char *name, const char *stamps, long long *pid,
+    long long *first)
 {
 	long long	 ns, spid, t0;
-	int		 before;
+	int		 before, before_exec;
 
 	*pid = wait_running(sock, name, *pid);
 	usleep(2000);	/* idle supervisor, as in production */
 	before = count_lines(stamps, &ns, &spid);
+	before_exec = exec_count(stamps);
 	t0 = mono_ns();
 	kill((pid_t)*pid, SIGKILL);
 	if (wait_stamp(stamps, before + 1, &ns, &spid) == -1) {
 		fprintf(stderr, "respawn_helper: %s: no new process after a kill\n", name);
 		exit(1);
 	}
+	*first = exec_lat(stamps, before_exec + 1, t0);
 	return ns - t0;
 }
 
@@ -222,17 +259,20 @@ floor_start(struct floor *f, int use_fork, const char *stamps, char **args)
 
 /* One floor respawn: kill the current child; kill -> the next stamp. */
 static long long
-floor_one(struct floor *f)
+floor_one(struct floor *f, long long *first)
 {
-	long long ns, t0;
+	long long	 ns, t0;
+	int		 before_exec;
 
 	usleep(10000);	/* let it settle, as RUNNING + 2 ms does for holdfastd */
+	before_exec = exec_count(f->stamps);
 	t0 = mono_ns();
 	kill((pid_t)f->pid, SIGKILL);
 	if (wait_stamp(f->stamps, ++f->seen, &ns, &f->pid) == -1) {
 		fprintf(stderr, "respawn_helper: floor: no new process after a kill\n");
 		exit(1);
 	}
+	*first = exec_lat(f->stamps, before_exec + 1, t0);
 	return ns - t0;
 }
 
@@ -249,37 +289,42 @@ floor_stop(struct floor *f)
 /*
  * N rounds of: one holdfastd respawn, one vfork floor, one fork floor, so
  * that all three see the same machine (others' load comes and goes).
+ * Prints kill -> main for the three, then kill -> first instruction for
+ * the three ("-1 -1 -1 0" where the command had no respawn_stamp).
  */
 static int
 respawn(const char *sock, const char *name, const char *stamps, int n,
     const char *fstamps, char **argv)
 {
-	long long	*lat[3], pid = 0;
+	long long	*lat[6], pid = 0;
 	struct floor	 fl[2];
 	char		*fs[2];
-	int		 floors = fstamps != NULL ? 2 : 0;
+	int		 floors = fstamps != NULL ? 2 : 0, ok[3] = { 1, 1, 1 };
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 6; k++)
 		lat[k] = xcalloc(n, sizeof(long long));
 	for (int k = 0; k < floors; k++) {
 		fs[k] = xasprintf("%s.%s", fstamps, k ? "fork" : "vfork");
 		floor_start(&fl[k], k, fs[k], argv);
 	}
 	for (int i = 0; i < n; i++) {
-		lat[0][i] = respawn_one(sock, name, stamps, &pid);
+		lat[0][i] = respawn_one(sock, name, stamps, &pid, &lat[3][i]);
 		for (int k = 0; k < floors; k++)
-			lat[k + 1][i] = floor_one(&fl[k]);
+			lat[k + 1][i] = floor_one(&fl[k], &lat[k + 4][i]);
+		for (int k = 0; k < 3; k++)
+			ok[k] &= lat[k + 3][i] >= 0;
 	}
 	for (int k = 0; k < floors; k++) {
 		floor_stop(&fl[k]);
 		free(fs[k]);
 	}
-	for (int k = 0; k <= floors; k++) {
-		print_lat(lat[k], n);
+	for (int k = 0; k < 6; k++) {
+		if (k % 3 > floors || (k >= 3 && !ok[k - 3]))
+			printf("-1 -1 -1 0\n");
+		else
+			print_lat(lat[k], n);
 		free(lat[k]);
 	}
-	for (int k = floors + 1; k < 3; k++)
-		free(lat[k]);
 	return 0;
 }
 
