@@ -2,6 +2,9 @@
  * Guards the promises of holdfast-http against a real PostgreSQL and a
  * real worker process, over real HTTP:
  * - every route's success and error paths, in the seed's JSON error shape;
+ * - the token cache: a token the DB accepted gets the same JSON without a
+ *   token check for token_cache_ttl, a revoked token or disabled user is
+ *   refused once that has passed (or at once, after a route that checks);
  * - login with crypt(3) hashes, tokens stored only as SHA-256, never logged;
  * - the WhatsApp webhook: Meta's handshake, the signature check (good, bad,
  *   missing), Meta's sample payloads stored as the right rows, a
@@ -119,7 +122,7 @@ setup(void)
 	add_user("bcrypt@example.com", "$2b$", 4);
 	tmp = tu_tmpdir("http");
 	port = tu_free_port(SOCK_STREAM);
-	conf = write_conf("http.conf", port, "login_rate = 1000\n");
+	conf = write_conf("http.conf", port, "login_rate = 1000\ntoken_cache_ttl = 1s\n");
 	logpath = malloc(strlen(tmp) + 16);
 	sprintf(logpath, "%s/http.log", tmp);
 	pid = start_worker(conf, logpath);
@@ -565,6 +568,87 @@ open_kept(int p)
 
 
 /* Header and connection limits: JSON refusals, and the worker goes on. */
+static int
+status_is(const char *path, const char *auth, int want)
+{
+	return req("GET", path, auth, NULL, NULL, NULL) == want;
+}
+
+struct want { const char *path, *auth; int port, status; };
+
+static int
+want_status(void *arg)
+{
+	struct want *w = arg;
+
+	return tu_http(w->port, "GET", w->path, w->auth, NULL, 0, NULL, NULL,
+	    2000) == w->status;
+}
+
+/*
+ * A worker whose cache trusts a token for an hour: after the token is
+ * deleted, the single-conversation route still answers (the same JSON as
+ * when the DB checked the token), until a route that checks the token in
+ * SQL learns it is gone, which evicts it at once.
+ */
+START_TEST(token_cache_trust)
+{
+	char	*tok, *auth, *a = NULL, *b = NULL, *conf, *log;
+	int	 st, p = tu_free_port(SOCK_STREAM);
+	pid_t	 w;
+
+	seed_conversations();
+	conf = write_conf("tc.conf", p, "token_cache_ttl = 1h\n");
+	if (asprintf(&log, "%s/tc.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    &a, NULL, 10000), 200);
+	ck_assert_int_eq(pgt_psql(pg, "hf", "DELETE FROM auth_tokens", NULL), 0);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    &b, NULL, 10000), 200);
+	ck_assert_str_eq(a, b);
+	ck_assert_ptr_nonnull(strstr(b, "\"first\""));
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/999", auth, NULL, 0,
+	    NULL, NULL, 10000), 404);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations", auth, NULL, 0,
+	    NULL, NULL, 10000), 401);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    NULL, NULL, 10000), 401);
+	tu_stop(w, 5000);
+	free(a);
+	free(b);
+	free(auth);
+	free(tok);
+	free(conf);
+	free(log);
+}
+END_TEST
+
+/* The fixture's worker trusts a token for 1 s (token_cache_ttl): a
+ * disabled user's token is refused within that bound (plus slack). */
+START_TEST(token_cache_expiry)
+{
+	char		*tok, *auth;
+	int		 st;
+	struct want	 wt;
+
+	seed_conversations();
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	ck_assert(status_is("/api/conversations/3", auth, 200));
+	ck_assert_int_eq(pgt_psql(pg, "hf", "UPDATE users SET disabled = true", NULL), 0);
+	wt = (struct want){ "/api/conversations/3", auth, port, 401 };
+	ck_assert_msg(tu_wait_for(want_status, &wt, 3000),
+	    "a disabled user's token still accepted 3 s later (token_cache_ttl 1s)");
+	free(auth);
+	free(tok);
+}
+END_TEST
+
 START_TEST(limits)
 {
 	char	*hdr, *rb, *conf, *log;
@@ -889,6 +973,8 @@ main(void)
 	tcase_add_test(tc, health_and_errors);
 	tcase_add_test(tc, login_paths);
 	tcase_add_test(tc, conversations_paths);
+	tcase_add_test(tc, token_cache_trust);
+	tcase_add_test(tc, token_cache_expiry);
 	tcase_add_test(tc, login_rate_limit);
 	tcase_add_test(tc, limits);
 	tc = tcase(s, "webhook");

@@ -20,6 +20,7 @@
 #include "http_route.h"
 
 struct jw;
+struct http_tokcache;
 struct worker;
 struct cfg_worker;
 struct cfg_whatsapp;
@@ -38,6 +39,8 @@ struct http_srv {
 	int				 inflight;	/* requests waiting on the DB */
 	struct http_ratelimit		*rl;
 	char				*dummy_hash;	/* crypt() hash for unknown users */
+	struct http_tokcache		*tc;		/* NULL: token_cache_ttl = 0 */
+	struct evbuffer			*outbuf;	/* a reply's body, reused */
 };
 
 struct http_call {
@@ -53,6 +56,7 @@ struct http_call {
 	struct db_req		*dbreq;
 	char			 addr[64];	/* peer address */
 	char			 token_hash[65];/* hex SHA-256 of the bearer token */
+	int			 token_cached;	/* trusted from the token cache */
 	void			*ctx;		/* the handler's, freed with the call */
 	void			(*ctx_free)(void *);
 };
@@ -72,6 +76,14 @@ const char *http_query(struct http_call *, const char *name);
  * 0, or -1 after replying 401 when it is missing or malformed.
  */
 int http_auth_bearer(struct http_call *);
+/*
+ * 1 when the DB accepted call's token within token_cache_ttl (then the
+ * handler may skip the token check in SQL; sets call->token_cached).
+ */
+int http_token_cached(struct http_call *);
+/* The DB's verdict on call's token (not for a cached one): valid starts a
+ * token_cache_ttl of trust, invalid ends any at once. */
+void http_token_checked(struct http_call *, int valid);
 /* Starts one statement with call as the callback's argument; counts it
  * as in flight until the callback runs. */
 void http_db_query(struct http_call *, const char *op, const char *sql,
