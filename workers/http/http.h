@@ -21,6 +21,7 @@
 
 struct jw;
 struct http_tokcache;
+struct event_base;
 struct worker;
 struct cfg_worker;
 struct cfg_whatsapp;
@@ -103,6 +104,12 @@ void http_metrics(struct http_call *);
 /* Login support (http_auth.c). */
 void http_auth_init(struct http_srv *);
 void http_auth_free(struct http_srv *);
+
+/* The access log, one write per loop iteration (http_alog.c). */
+void http_alog_init(struct event_base *);
+void http_alog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void http_alog_flush(void);
+void http_alog_free(void);
 
 /* Metrics (http_metrics.c). */
 void http_metrics_observe(int route, int status, uint64_t duration_us);

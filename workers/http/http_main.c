@@ -120,7 +120,7 @@ http_access_log(struct http_call *call, int status, size_t bytes, uint64_t dur_u
 	if (log_get_level() < LOG_LVL_INFO)
 		return;
 	http_redact_uri(evhttp_request_get_uri(call->req), path, sizeof(path));
-	log_info("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
+	http_alog("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
 	    http_method_name(call->req), path, status, dur_us / 1000.0, bytes,
 	    call->addr);
 }
@@ -468,6 +468,7 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	http_drain_ev = NULL;
 	evhttp_free(http_srv.eh);
 	http_srv.eh = NULL;
+	http_alog_flush();
 	http_crypt_stop();
 	worker_exit_loop(w);
 }
@@ -495,6 +496,7 @@ main(int argc, char **argv)
 	int		fd, rc;
 
 	worker_init(&w, argc, argv, "http");
+	http_alog_init(w.base);
 	fd = worker_listen(&w, SOCK_STREAM);
 	http_setup(&http_srv, &w, fd);
 	http_auth_init(&http_srv);
@@ -506,6 +508,7 @@ main(int argc, char **argv)
 	    (long long)w.wcfg->max_body, (long long)w.wcfg->max_webhook_body);
 	rc = worker_run(&w);
 	http_auth_free(&http_srv);
+	http_alog_free();
 	evbuffer_free(http_srv.outbuf);
 	free(http_srv.conns);
 	return rc;
