@@ -20,6 +20,7 @@
  */
 #include <check.h>
 #include <crypt.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,8 +567,6 @@ open_kept(int p)
 	return fd;
 }
 
-
-/* Header and connection limits: JSON refusals, and the worker goes on. */
 static int
 status_is(const char *path, const char *auth, int want)
 {
@@ -649,6 +648,7 @@ START_TEST(token_cache_expiry)
 }
 END_TEST
 
+/* Header and connection limits: JSON refusals, and the worker goes on. */
 START_TEST(limits)
 {
 	char	*hdr, *rb, *conf, *log;
@@ -832,6 +832,73 @@ START_TEST(db_statement_timeout)
 }
 END_TEST
 
+/* A connected socket to port p, nothing sent. */
+static int
+connect_to(int p)
+{
+	struct sockaddr_in	 sa;
+	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static int
+closed_by_peer(void *arg)
+{
+	char	buf[512];
+	ssize_t	n = recv(*(int *)arg, buf, sizeof(buf), MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/*
+ * A client that stops halfway through its request is disconnected after
+ * request_timeout; one that hangs up while its request waits on the DB
+ * costs nothing: the answer is dropped and the worker goes on.
+ */
+START_TEST(slow_and_gone_clients)
+{
+	static const char	 half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+	static const char	 login_req[] = "POST /api/auth/login HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n"
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
+	char			*conf, *log;
+	int			 p = tu_free_port(SOCK_STREAM), fd;
+	pid_t			 w, locker;
+
+	conf = write_conf("rt.conf", p, "request_timeout = 1s\n");
+	if (asprintf(&log, "%s/rt.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(healthy, &p, 15000));
+	fd = connect_to(p);
+	ck_assert_int_eq(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
+	ck_assert_msg(tu_wait_for(closed_by_peer, &fd, 5000),
+	    "a half-sent request kept its connection 5 s (request_timeout 1s)");
+	close(fd);
+	ck_assert(tu_wait_for(healthy, &p, 2000));
+
+	locker = spawn_locker();
+	fd = connect_to(p);
+	ck_assert_int_eq(write(fd, login_req, sizeof(login_req) - 1),
+	    (ssize_t)sizeof(login_req) - 1);
+	usleep(300 * 1000);
+	close(fd);
+	tu_stop(locker, 2000);
+	ck_assert(tu_wait_for(healthy, &p, 5000));
+	ck_assert(tu_wait_for(ready200, &p, 5000));
+	ck_assert(tu_pid_alive(w));
+	ck_assert_int_eq(tu_stop(w, 5000), 0);
+	free(conf);
+	free(log);
+}
+END_TEST
+
 /* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
 START_TEST(db_killed_mid_request)
 {
@@ -987,6 +1054,7 @@ main(void)
 	tcase_add_test(tc, db_frozen);
 	tcase_add_test(tc, db_statement_timeout);
 	tcase_add_test(tc, db_killed_mid_request);
+	tcase_add_test(tc, slow_and_gone_clients);
 	tc = tcase(s, "supervised");
 	tcase_add_test(tc, supervised);
 	sr = srunner_create(s);
