@@ -435,7 +435,7 @@ http_setup(struct http_srv *srv, struct worker *w, int fd)
 	srv->wa = &w->cfg->whatsapp;
 	if ((srv->eh = evhttp_new(w->base)) == NULL ||
 	    (srv->outbuf = evbuffer_new()) == NULL)
-		fatalx("evhttp_new failed");
+		fatalx("evhttp_new/evbuffer_new failed");
 	evhttp_set_max_body_size(srv->eh, maxbody + HTTP_BODY_SLACK);
 	evhttp_set_max_headers_size(srv->eh, wc->max_header_size * HTTP_HEADER_SLACK);
 	tv.tv_sec = wc->request_timeout_ms / 1000;
