@@ -145,7 +145,7 @@ http_token_checked(struct http_call *call, int valid)
 	if (valid) {
 		memcpy(s->md, md, sizeof(md));
 		s->until_ms = now_mono_ms() + (uint64_t)srv->wcfg->token_cache_ttl_ms;
-	} else if (memcmp(s->md, md, sizeof(md)) == 0)
+	} else if (CRYPTO_memcmp(s->md, md, sizeof(md)) == 0)
 		s->until_ms = 0;
 }
 
