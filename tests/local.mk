@@ -1,6 +1,7 @@
 # tests/: the shared test library, then one fragment per area.
 check_LIBRARIES += tests/lib/libtu.a
-tests_lib_libtu_a_SOURCES = tests/lib/tu.c tests/lib/tu.h
+tests_lib_libtu_a_SOURCES = tests/lib/tu.c tests/lib/tu.h \
+	tests/lib/sipp.c tests/lib/sipp.h tests/lib/hfd.c tests/lib/hfd.h
 TU_LIBS = tests/lib/libtu.a $(CHECK_LIBS)
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 

@@ -19,6 +19,7 @@ EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony
 
 check_PROGRAMS += tests/integration/test_telephony
 tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
+tests_integration_test_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
-tests_integration_test_telephony_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+tests_integration_test_telephony_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/integration/test_telephony

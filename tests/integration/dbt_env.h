@@ -96,4 +96,32 @@ query_until_ok(struct env *e, int timeout_ms)
 	return 0;
 }
 
+/*
+ * The fault took the layer down: it says so (db_is_up), and a query fails
+ * DB_CLASS_DOWN with reason (or, when not NULL, alt: a fault some kernels
+ * report one way and some the other). That query's result goes to *r.
+ */
+static void DBT_UNUSED
+env_assert_down(struct env *e, const char *reason, const char *alt, struct dbt_res *r)
+{
+	ck_assert(dbt_wait_up(e->base, e->db, 0, 3000));
+	dbt_query(e->base, e->db, "SELECT 1", 0, NULL, r);
+	ck_assert(!r->ok);
+	ck_assert_int_eq(r->cls, DB_CLASS_DOWN);
+	ck_assert_msg(strcmp(r->reason, reason) == 0 ||
+	    (alt != NULL && strcmp(r->reason, alt) == 0), "reason %s", r->reason);
+}
+
+/*
+ * The fault is over: a query succeeds within timeout_ms (every failure
+ * before it a 503-worthy one) and the recovery was logged exactly once.
+ */
+static void DBT_UNUSED
+env_assert_recovered(struct env *e, int timeout_ms)
+{
+	ck_assert_msg(query_until_ok(e, timeout_ms), "no recovery in %d ms", timeout_ms);
+	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED]"), 1);
+	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED] op=test_loop after "), 1);
+}
+
 #endif

@@ -1,8 +1,9 @@
 /*
- * supt: a private holdfastd for one integration test: its own directory,
- * config, control socket and log; holdfastctl run against it; status read
- * through `holdfastctl --json`. Everything is waited on with a deadline
- * and stopped by PID. Header-only (static) so each suite stays one file.
+ * supt: what the supervisor suites add to the holdfastd rig of
+ * tests/lib/hfd: a config of "[worker:...]" sections under a fixed
+ * [holdfast] one, testworker, and status read through
+ * `holdfastctl --json`. Everything is waited on with a deadline and
+ * stopped by PID. Header-only (static) so each suite stays one file.
  */
 #ifndef HOLDFAST_SUPT_H
 #define HOLDFAST_SUPT_H
@@ -16,17 +17,13 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "hfd.h"
 #include "json.h"
 #include "tu.h"
 #include "util.h"
 
-struct supt {
-	char	*dir;
-	char	*conf;
-	char	*sock;
-	char	*log;
-	pid_t	 pid;
-};
+/* The rig is tests/lib/hfd's; the supervisor suites call it supt. */
+#define supt hfd
 
 static char *
 supt_tw(void)
@@ -42,47 +39,39 @@ supt_write_conf(struct supt *t, const char *workers)
 	char *text = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\n"
 	    "shutdown_timeout = 5s\ntail_lines = 50\n\n%s", workers);
 
-	ck_assert_int_eq(tu_write_file(t->conf, text), 0);
+	hfd_write_conf(t, text);
 	free(text);
 }
 
 static int
 supt_ctl(struct supt *t, const char *args, char **out)
 {
-	char	*ctl = tu_buildpath("supervisor/holdfastctl");
-	char	*cmd = xasprintf("%s -s %s %s", ctl, t->sock, args);
-	int	 rc = tu_sh(cmd, out);
-
-	free(cmd);
-	free(ctl);
-	return rc;
+	return hfd_ctl(t, args, out);
 }
 
-static int
+/* For tu_wait_for after a restart by hand; not every suite needs it. */
+static int __attribute__((unused))
 supt_up(void *arg)
 {
-	return supt_ctl(arg, "pid >/dev/null 2>&1", NULL) == 0;
+	return hfd_is_up(arg);
 }
 
-/* Writes the config ("[worker:...]" sections) and starts holdfastd on it. */
+/* Writes the config ("[worker:...]" sections) and starts holdfastd on it
+ * with extra environment (env may be NULL); does not wait. */
+static void
+supt_spawn(struct supt *t, const char *tag, const char *workers, char *const env[])
+{
+	hfd_init(t, tag);
+	supt_write_conf(t, workers);
+	hfd_spawn(t, env);
+}
+
+/* supt_spawn, then waits for the control socket. */
 static void
 supt_start(struct supt *t, const char *tag, const char *workers)
 {
-	char *argv[5];
-
-	memset(t, 0, sizeof(*t));
-	t->dir = tu_tmpdir(tag);
-	t->conf = xasprintf("%s/holdfast.conf", t->dir);
-	t->sock = xasprintf("%s/run/hf.sock", t->dir);
-	t->log = xasprintf("%s/holdfastd.log", t->dir);
-	supt_write_conf(t, workers);
-	argv[0] = tu_buildpath("supervisor/holdfastd");
-	argv[1] = "-c";
-	argv[2] = t->conf;
-	argv[3] = NULL;
-	t->pid = tu_spawn(argv, NULL, t->log);
-	free(argv[0]);
-	ck_assert_msg(tu_wait_for(supt_up, t, 5000), "holdfastd did not come up");
+	supt_spawn(t, tag, workers, NULL);
+	ck_assert_msg(hfd_wait_up(t, 5000), "holdfastd did not come up");
 }
 
 /* Stops holdfastd; a sanitizer report in its log (--enable-sanitizers
@@ -90,16 +79,11 @@ supt_start(struct supt *t, const char *tag, const char *workers)
 static void
 supt_finish(struct supt *t)
 {
-	if (t->pid > 0)
-		tu_stop(t->pid, 10000);
+	hfd_stop(t, 10000);
 	ck_assert_msg(supt_log_count(t, "Sanitizer") == 0 &&
 	    supt_log_count(t, "runtime error:") == 0,
 	    "sanitizer report in %s", t->log);
-	tu_rmrf(t->dir);
-	free(t->dir);
-	free(t->conf);
-	free(t->sock);
-	free(t->log);
+	hfd_free(t);
 }
 
 /* The status entry of one instance (from `status --json`), or NULL. */

@@ -19,17 +19,11 @@ START_TEST(test_server_stopped)
 	assert_query_ok(&e);
 	ck_assert_int_eq(pgt_stop(e.pg, "fast"), 0);
 	/* the idle connection dies; a new connect is refused: down */
-	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
-	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
-	ck_assert(!r.ok);
-	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-	ck_assert_msg(strcmp(r.reason, "ConnectionRefused") == 0 ||
-	    strcmp(r.reason, "CannotConnectNow") == 0, "reason %s", r.reason);
+	env_assert_down(&e, "ConnectionRefused", "CannotConnectNow", &r);
 	ck_assert_int_ge(r.retry_after, 1);
 	ck_assert_int_ge(dbt_log_count("[DB_DOWN] op=test_loop try=1 sleep="), 1);
 	ck_assert_int_eq(pgt_restart(e.pg), 0);
-	ck_assert(query_until_ok(&e, 3000));
-	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED] op=test_loop after "), 1);
+	env_assert_recovered(&e, 3000);
 	env_down(&e);
 }
 END_TEST
@@ -50,8 +44,7 @@ START_TEST(test_killed_mid_query)
 	ck_assert_msg(r.cls == DB_CLASS_CONNECTION, "class %d %s", r.cls, r.reason);
 	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
 	ck_assert_int_eq(pgt_restart(e.pg), 0);
-	ck_assert(query_until_ok(&e, 3000));
-	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED]"), 1);
+	env_assert_recovered(&e, 3000);
 	env_down(&e);
 }
 END_TEST
@@ -109,15 +102,11 @@ START_TEST(test_too_many_connections)
 	}
 	ck_assert_int_ge(n, 3);
 	env_start(&e, 0);
-	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
+	env_assert_down(&e, "TooManyConnections", NULL, &r);
 	ck_assert_int_ge(dbt_log_count("reason=TooManyConnections"), 1);
-	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
-	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-	ck_assert_str_eq(r.reason, "TooManyConnections");
 	for (i = 0; i < n; i++)
 		PQfinish(hog[i]);
-	ck_assert(query_until_ok(&e, 5000));
-	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED]"), 1);
+	env_assert_recovered(&e, 5000);
 	env_down(&e);
 }
 END_TEST

@@ -18,11 +18,8 @@ START_TEST(test_neon_disabled)
 	env_up(&e, NULL, 1, 0);
 	fp_set(e.fp, "neon");
 	env_start(&e, 0);
-	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
+	env_assert_down(&e, "NeonEndpointDisabled", NULL, &r);
 	ck_assert_int_ge(dbt_log_count("reason=NeonEndpointDisabled"), 1);
-	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
-	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-	ck_assert_str_eq(r.reason, "NeonEndpointDisabled");
 	/* permanent: demand does not probe; only the slow schedule does */
 	before = fp_count(e.fp);
 	t0 = now_mono_ms();
@@ -37,8 +34,7 @@ START_TEST(test_neon_disabled)
 	    "%ld probes in %llu ms", after - before,
 	    (unsigned long long)(now_mono_ms() - t0));
 	fp_set(e.fp, "pass");
-	ck_assert(query_until_ok(&e, 3000));
-	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED]"), 1);
+	env_assert_recovered(&e, 3000);
 	env_down(&e);
 }
 END_TEST
@@ -90,14 +86,9 @@ START_TEST(test_reset)
 	env_start(&e, 1);
 	assert_query_ok(&e);
 	fp_set(e.fp, "reset");
-	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
-	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
-	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-	ck_assert_msg(strcmp(r.reason, "ConnectionReset") == 0 ||
-	    strcmp(r.reason, "ServerClosed") == 0, "reason %s", r.reason);
+	env_assert_down(&e, "ConnectionReset", "ServerClosed", &r);
 	fp_set(e.fp, "pass");
-	ck_assert(query_until_ok(&e, 3000));
-	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED]"), 1);
+	env_assert_recovered(&e, 3000);
 	env_down(&e);
 }
 END_TEST
@@ -117,10 +108,7 @@ START_TEST(test_wrong_password)
 	    "host=127.0.0.1 port=%d dbname=hf user=pgt_pw password=sekrit-wrong",
 	    pgt_port(e.pg));
 	env_start(&e, 0);
-	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
-	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
-	ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
-	ck_assert_str_eq(r.reason, "AuthenticationFailed");
+	env_assert_down(&e, "AuthenticationFailed", NULL, &r);
 	ck_assert_int_ge(dbt_log_count("reason=AuthenticationFailed"), 1);
 	/* a configuration error is probed slowly, whatever the demand:
 	 * U(200, 400) ms here, so at most ~5 attempts in a second */

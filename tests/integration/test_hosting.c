@@ -104,26 +104,6 @@ notes_close(struct notes *ns)
 	close(ns->fd);
 }
 
-/* supt_start with extra environment for holdfastd. */
-static void
-start_env(struct supt *t, const char *tag, const char *workers, char *const env[])
-{
-	char *argv[4];
-
-	memset(t, 0, sizeof(*t));
-	t->dir = tu_tmpdir(tag);
-	t->conf = xasprintf("%s/holdfast.conf", t->dir);
-	t->sock = xasprintf("%s/run/hf.sock", t->dir);
-	t->log = xasprintf("%s/holdfastd.log", t->dir);
-	supt_write_conf(t, workers);
-	argv[0] = tu_buildpath("supervisor/holdfastd");
-	argv[1] = "-c";
-	argv[2] = t->conf;
-	argv[3] = NULL;
-	t->pid = tu_spawn(argv, env, t->log);
-	free(argv[0]);
-}
-
 START_TEST(test_notify_ready_status_watchdog_stopping)
 {
 	struct supt	 t;
@@ -143,7 +123,7 @@ START_TEST(test_notify_ready_status_watchdog_stopping)
 	env[0] = xasprintf("NOTIFY_SOCKET=%s", sockpath);
 	env[1] = "WATCHDOG_USEC=200000";
 	env[2] = NULL;
-	start_env(&t, "host-notify", ini, env);
+	supt_spawn(&t, "host-notify", ini, env);
 
 	ready = notes_wait(&ns, "READY=1", 0, 10000);
 	ck_assert_msg(ready >= 0, "no READY=1");
@@ -213,7 +193,7 @@ START_TEST(test_notify_fatal_settles_abstract)
 	env[1] = "WATCHDOG_USEC=100000";
 	env[2] = "WATCHDOG_PID=1";
 	env[3] = NULL;
-	start_env(&t, "host-fatal", ini, env);
+	supt_spawn(&t, "host-fatal", ini, env);
 	ready = notes_wait(&ns, "READY=1", 0, 10000);
 	ck_assert_msg(ready >= 0, "no READY=1 with a worker that cannot start");
 	ck_assert_msg(strstr(ns.msg[ready], "STATUS=1/2 running (bad ") != NULL,
@@ -278,11 +258,7 @@ START_TEST(test_pid1_reaps_and_stops)
 	/* -O: each start leaves a grandchild that is orphaned and exits 200 ms
 	 * later; in a PID namespace it is re-parented to holdfastd, PID 1. */
 	ini = xasprintf("[worker:o]\ncommand = %s -O\n", tw);
-	memset(&t, 0, sizeof(t));
-	t.dir = tu_tmpdir("host-pid1");
-	t.conf = xasprintf("%s/holdfast.conf", t.dir);
-	t.sock = xasprintf("%s/run/hf.sock", t.dir);
-	t.log = xasprintf("%s/holdfastd.log", t.dir);
+	hfd_init(&t, "host-pid1");
 	supt_write_conf(&t, ini);
 	hd = tu_buildpath("supervisor/holdfastd");
 	argv[0] = "/usr/bin/unshare";

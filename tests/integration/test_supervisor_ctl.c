@@ -587,6 +587,35 @@ START_TEST(test_config_check)
 }
 END_TEST
 
+/* `tail` keeps the last tail_lines lines of an instance (1000 when the
+ * config does not say, as docs/deployment.md promises): the oldest are
+ * dropped, the order kept. */
+START_TEST(test_tail_ring_limit)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *conf, *out = NULL;
+	int		 n = 0;
+
+	hfd_init(&t, "sup-ring");
+	conf = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
+	    "[worker:w]\ncommand = /bin/sh -c \"seq 1 1200; exec %s\"\n", tw);
+	hfd_write_conf(&t, conf);
+	hfd_spawn(&t, NULL);
+	ck_assert_msg(hfd_wait_up(&t, 5000), "holdfastd did not come up");
+	ck_assert(tu_wait_file_count(t.log, "w: 1200", 1, 5000));
+	ck_assert_int_eq(supt_ctl(&t, "tail -n 5000 w", &out), 0);
+	for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	ck_assert_int_eq(n, 1000);
+	ck_assert_msg(strncmp(out, "201\n", 4) == 0, "tail starts with %.10s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\n1200\n"));
+	free(out);
+	supt_finish(&t);
+	free(conf);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -607,6 +636,7 @@ main(void)
 	tcase_add_test(tc, test_output_capture);
 	tcase_add_test(tc, test_command_lookup_and_env);
 	tcase_add_test(tc, test_config_check);
+	tcase_add_test(tc, test_tail_ring_limit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

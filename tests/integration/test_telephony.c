@@ -7,7 +7,8 @@
  * and for junk; sipp's own uac, CANCEL and no-ACK scenarios), and every
  * finished call leaves exactly one row in `calls`, even when PostgreSQL
  * stops in the middle of a run, when the worker is killed with SIGKILL,
- * or when the spool's last record was torn by a crash.
+ * or when the spool's last record was torn by a crash; and a backlog is
+ * stored in INSERT statements of bounded size (2000 rows, ~1 MiB).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -24,15 +25,19 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "cdr.h"
 #include "fp.h"
+#include "hfd.h"
 #include "pgt.h"
+#include "sipp.h"
+#include "spool.h"
 #include "tu.h"
 #include "util.h"
 
 struct tel {
-	char		*dir, *conf, *log;
+	struct hfd	 h;		/* h.pid: the worker, or holdfastd when
+					 * supervised; h.log: its output */
 	int		 port;
-	pid_t		 pid;		/* the worker, or holdfastd when supervised */
 	int		 supervised;
 	struct pgt	*pg;
 	const char	*conninfo;
@@ -45,8 +50,6 @@ tel_conf(struct tel *t, const char *conninfo, const char *extra)
 {
 	char *text, *bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
-	free(t->conf);
-	t->conf = xasprintf("%s/holdfast.conf", t->dir);
 	text = xasprintf(
 	    "[holdfast]\nstate_dir = %s/state\nlog_level = info\n"
 	    "control_socket = run/hf.sock\nshutdown_timeout = 10s\n"
@@ -54,8 +57,8 @@ tel_conf(struct tel *t, const char *conninfo, const char *extra)
 	    "backoff_initial = 100ms\nbackoff_max = 500ms\n"
 	    "[worker:telephony]\ncommand = %s\n"
 	    "listen = udp:127.0.0.1:%d\n%s",
-	    t->dir, conninfo, bin, t->port, extra ? extra : "");
-	ck_assert_int_eq(tu_write_file(t->conf, text), 0);
+	    t->h.dir, conninfo, bin, t->port, extra ? extra : "");
+	hfd_write_conf(&t->h, text);
 	free(text);
 	free(bin);
 }
@@ -68,26 +71,16 @@ tel_sent_options_ok(void *arg);
 static void
 tel_start(struct tel *t)
 {
-	char *bin = t->supervised ? tu_buildpath("supervisor/holdfastd") :
-	    tu_buildpath("workers/telephony/holdfast-telephony");
-	char *argv[] = { bin, "-c", t->conf, NULL };
+	char *argv[] = { tu_buildpath("workers/telephony/holdfast-telephony"), "-c",
+	    t->h.conf, NULL };
 
-	t->pid = tu_spawn(argv, NULL, t->log);
+	if (t->supervised)
+		hfd_spawn(&t->h, NULL);
+	else
+		t->h.pid = tu_spawn(argv, NULL, t->h.log);
 	ck_assert_msg(tu_wait_for(tel_sent_options_ok, t, 10000),
 	    "holdfast-telephony does not answer OPTIONS");
-	free(bin);
-}
-
-static int
-tel_ctl(struct tel *t, const char *args, char **out)
-{
-	char	*ctl = tu_buildpath("supervisor/holdfastctl");
-	char	*cmd = xasprintf("%s -s %s/run/hf.sock %s", ctl, t->dir, args);
-	int	 rc = tu_sh(cmd, out);
-
-	free(cmd);
-	free(ctl);
-	return rc;
+	free(argv[0]);
 }
 
 /* The worker's pid as holdfastd reports it; 0 when none. */
@@ -97,7 +90,7 @@ tel_worker_pid(struct tel *t)
 	char	*out = NULL;
 	pid_t	 pid = 0;
 
-	if (tel_ctl(t, "pid telephony 2>/dev/null", &out) == 0 && out != NULL)
+	if (hfd_ctl(&t->h, "pid telephony 2>/dev/null", &out) == 0 && out != NULL)
 		pid = (pid_t)atoi(out);
 	free(out);
 	return pid;
@@ -109,7 +102,7 @@ tel_status_has(struct tel *t, const char *needle)
 	char	*out = NULL;
 	int	 found;
 
-	tel_ctl(t, "status telephony 2>&1", &out);
+	hfd_ctl(&t->h, "status telephony 2>&1", &out);
 	found = out != NULL && strstr(out, needle) != NULL;
 	free(out);
 	return found;
@@ -134,8 +127,7 @@ tel_new_mode(int with_pg, int supervised, const char *extra)
 	struct tel *t = calloc(1, sizeof(*t));
 
 	t->supervised = supervised;
-	t->dir = tu_tmpdir("telephony");
-	t->log = xasprintf("%s/worker.log", t->dir);
+	hfd_init(&t->h, "telephony");
 	t->port = tu_free_port(SOCK_DGRAM);
 	if (with_pg) {
 		/* pgt runs with synchronous_commit = off for speed; an
@@ -159,15 +151,9 @@ tel_new(int with_pg, const char *extra)
 static void
 tel_free(struct tel *t)
 {
-	if (t->pid > 0)
-		tu_stop(t->pid, 10000);
+	hfd_free(&t->h);
 	if (t->pg != NULL)
 		pgt_destroy(t->pg);
-	if (getenv("TEL_KEEP") == NULL)	/* keep the logs for a post-mortem */
-		tu_rmrf(t->dir);
-	free(t->dir);
-	free(t->conf);
-	free(t->log);
 	free(t);
 }
 
@@ -206,100 +192,23 @@ tel_wait_rows(struct tel *t, const char *where, long long want, int timeout_ms)
 
 /* ---- sipp ---- */
 
-struct sipp_result {
-	int		 rc;
-	long long	 ok, failed;
-};
-
-static long long
-sipp_stat(const char *csv, const char *col)
-{
-	char		*text = tu_read_file(csv, NULL), *hdr, *last, *p;
-	int		 idx = -1, i = 0;
-	long long	 v = -1;
-
-	if (text == NULL)
-		return -1;
-	hdr = text;
-	if ((p = strchr(hdr, '\n')) == NULL)
-		goto out;
-	*p = '\0';
-	/* the last non-empty line holds the final cumulative counters */
-	last = p + 1;
-	for (char *q = last; (q = strchr(q, '\n')) != NULL; q++)
-		if (q[1] != '\0' && q[1] != '\n')
-			last = q + 1;
-	for (char *tok = strtok(hdr, ";"); tok != NULL; tok = strtok(NULL, ";"), i++)
-		if (strcmp(tok, col) == 0)
-			idx = i;
-	for (i = 0, p = last; idx >= 0 && p != NULL; i++) {
-		if (i == idx) {
-			v = atoll(p);
-			break;
-		}
-		p = strchr(p, ';');
-		p = p ? p + 1 : NULL;
-	}
-out:
-	free(text);
-	return v;
-}
-
-/* Runs sipp in the foreground; scenario is "uac" or a file in tests/sipp. */
+/* sipp against this worker; files in its directory under tag. */
 static void
-sipp_run_x(struct tel *t, const char *scenario, int rate, int calls, struct sipp_result *r,
-    const char *tag, const char *extra)
+tel_sipp(struct tel *t, const char *scenario, int rate, int calls, const char *tag,
+    struct sipp_opts *o)
 {
-	char	*sf = strcmp(scenario, "uac") == 0 ? xasprintf("-sn uac") :
-	    xasprintf("-sf %s/tests/sipp/%s", tu_srcdir(), scenario);
-	char	*csv = xasprintf("%s/%s.csv", t->dir, tag);
-	char	*cmd = xasprintf("cd %s && sipp %s 127.0.0.1:%d -i 127.0.0.1 -p %d "
-	    "-r %d -m %d -nostdin -trace_stat -stf %s -fd 1 -trace_err -timeout 60s "
-	    "-timeout_error %s </dev/null >%s/%s.out 2>&1", t->dir, sf, t->port,
-	    tu_free_port(SOCK_DGRAM), rate, calls, csv, extra, t->dir, tag);
-
-	r->rc = tu_sh(cmd, NULL);
-	r->ok = sipp_stat(csv, "SuccessfulCall(C)");
-	r->failed = sipp_stat(csv, "FailedCall(C)");
-	free(sf);
-	free(csv);
-	free(cmd);
+	*o = (struct sipp_opts){ .dir = t->h.dir, .tag = tag, .scenario = scenario,
+	    .port = t->port, .rate = rate, .calls = calls, .timeout_s = 60 };
 }
 
 static void
-sipp_run(struct tel *t, const char *scenario, int rate, int calls, struct sipp_result *r,
-    const char *tag)
+tel_sipp_run(struct tel *t, const char *scenario, int rate, int calls,
+    struct sipp_result *r, const char *tag)
 {
-	sipp_run_x(t, scenario, rate, calls, r, tag, "");
-}
+	struct sipp_opts o;
 
-/* sipp in a child process, so the test can act while calls run. */
-static pid_t
-sipp_start_bg(struct tel *t, int rate, int calls, const char *tag, const char *extra,
-    int *rfd)
-{
-	int	p[2];
-	pid_t	pid;
-
-	ck_assert_int_eq(pipe(p), 0);
-	if ((pid = fork()) == 0) {
-		struct sipp_result r;
-
-		close(p[0]);
-		sipp_run_x(t, "uac", rate, calls, &r, tag, extra);
-		_exit(write(p[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
-	}
-	close(p[1]);
-	*rfd = p[0];
-	return pid;
-}
-
-static void
-sipp_wait_bg(pid_t pid, int rfd, struct sipp_result *r)
-{
-	ck_assert_int_eq(read(rfd, r, sizeof(*r)), sizeof(*r));
-	close(rfd);
-	waitpid(pid, NULL, 0);
+	tel_sipp(t, scenario, rate, calls, tag, &o);
+	sipp_run(&o, r);
 }
 
 /* ---- raw UDP ---- */
@@ -466,7 +375,7 @@ START_TEST(test_malformed)
 	udp_send(fd, t->port, junk, sizeof(junk) - 1);
 	udp_send(fd, t->port, "GET / HTTP/1.1\r\n\r\n", 18);
 	ck_assert_int_eq(udp_recv(fd, buf, sizeof(buf), 300), -1);
-	ck_assert(tu_wait_file_count(t->log, "[SIP_BAD]", 2, 5000));
+	ck_assert(tu_wait_file_count(t->h.log, "[SIP_BAD]", 2, 5000));
 	/* readable enough to answer: 400 */
 	m = req("OPTIONS", cport, "z9hG4bKbad", "bad-1", "", 1, NULL);
 	strstr(m, "Content-Length: 0")[16] = '9';
@@ -476,7 +385,7 @@ START_TEST(test_malformed)
 	memcpy(strstr(m, "CSeq: 1 INVITE"), "CSeq: 1 BYEEEE", 14);
 	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 0), 400);
 	free(m);
-	ck_assert(tu_pid_alive(t->pid));
+	ck_assert(tu_pid_alive(t->h.pid));
 	ck_assert(tel_sent_options_ok(t));
 	close(fd);
 	tel_free(t);
@@ -533,9 +442,8 @@ START_TEST(test_invite_retransmissions)
 	ck_assert_int_eq(udp_recv(fd, buf, sizeof(buf), 300), -1);
 	free(inv);
 	close(fd);
-	tu_stop(t->pid, 10000);
-	t->pid = 0;
-	ck_assert_int_eq(tu_count_in_file(t->log, "[SIP_STATS] calls=1 active=0 answered=1 "), 1);
+	hfd_stop(&t->h, 10000);
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[SIP_STATS] calls=1 active=0 answered=1 "), 1);
 	tel_free(t);
 }
 END_TEST
@@ -571,7 +479,7 @@ START_TEST(test_uac_1000)
 	struct tel		*t = tel_new(1, NULL);
 	struct sipp_result	 r;
 
-	sipp_run(t, "uac", 100, 1000, &r, "uac");
+	tel_sipp_run(t, "uac", 100, 1000, &r, "uac");
 	ck_assert_msg(r.rc == 0, "sipp exit %d, %lld ok, %lld failed", r.rc, r.ok, r.failed);
 	ck_assert_int_eq(r.ok, 1000);
 	ck_assert_int_eq(r.failed, 0);
@@ -590,12 +498,13 @@ END_TEST
 START_TEST(test_db_outage)
 {
 	struct tel		*t = tel_new_mode(1, 1, NULL);
+	struct sipp_opts	 o;
 	struct sipp_result	 r;
 	struct status_wait	 down = { t, " down" };
 	pid_t			 pid;
-	int			 rfd;
 
-	pid = sipp_start_bg(t, 100, 1000, "outage", "", &rfd);
+	tel_sipp(t, "uac", 100, 1000, "outage", &o);
+	pid = sipp_start(&o);
 	sleep(3);
 	ck_assert_int_eq(pgt_stop(t->pg, "immediate"), 0);
 	/* holdfastctl shows the worker's DB down while its calls go on */
@@ -603,14 +512,14 @@ START_TEST(test_db_outage)
 	ck_assert(tel_status_has(t, "RUNNING"));
 	sleep(3);
 	ck_assert_int_eq(pgt_restart(t->pg), 0);
-	sipp_wait_bg(pid, rfd, &r);
+	sipp_wait(pid, &o, 70000, &r);
 	ck_assert_msg(r.rc == 0, "sipp exit %d, %lld ok, %lld failed", r.rc, r.ok, r.failed);
 	ck_assert_int_eq(r.ok, 1000);
 	ck_assert_int_eq(r.failed, 0);
 	ck_assert_int_eq(tel_wait_rows(t, "true", 1000, 30000), 1000);
 	ck_assert_int_eq(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT call_id) FROM calls"), 1000);
-	ck_assert_int_ge(tu_count_in_file(t->log, "[DB_DOWN]"), 1);
-	ck_assert_int_ge(tu_count_in_file(t->log, "[CDR_REPLAY] done"), 1);
+	ck_assert_int_ge(tu_count_in_file(t->h.log, "[DB_DOWN]"), 1);
+	ck_assert_int_ge(tu_count_in_file(t->h.log, "[CDR_REPLAY] done"), 1);
 	tel_free(t);
 }
 END_TEST
@@ -635,20 +544,22 @@ tel_respawned(void *arg)
 START_TEST(test_kill9)
 {
 	struct tel		*t = tel_new_mode(1, 1, NULL);
+	struct sipp_opts	 o;
 	struct sipp_result	 r;
 	struct respawn_wait	 rw = { t, 0 };
 	pid_t			 pid;
-	int			 rfd;
 
 	rw.old = tel_worker_pid(t);
 	ck_assert_int_gt(rw.old, 0);
 	/* a call whose 200 died with the worker after its 100 was seen is
 	 * never retransmitted by sipp: give up on such calls after 5 s */
-	pid = sipp_start_bg(t, 100, 600, "kill9", "-recv_timeout 5s", &rfd);
+	tel_sipp(t, "uac", 100, 600, "kill9", &o);
+	o.recv_timeout = "5s";
+	pid = sipp_start(&o);
 	sleep(2);
 	ck_assert_int_eq(kill(rw.old, SIGKILL), 0);
 	ck_assert(tu_wait_for(tel_respawned, &rw, 10000));
-	sipp_wait_bg(pid, rfd, &r);
+	sipp_wait(pid, &o, 70000, &r);
 	/* only calls in progress at the kill may fail */
 	ck_assert_msg(r.ok >= 500 && r.failed <= 100, "%lld ok, %lld failed", r.ok, r.failed);
 	/* every call sipp saw end has its row (there may be more: calls whose
@@ -667,14 +578,13 @@ END_TEST
 START_TEST(test_neon_disabled)
 {
 	struct tel		*t = calloc(1, sizeof(*t));
+	struct sipp_opts	 o;
 	struct sipp_result	 r;
 	struct fp		*fp;
 	char			*conninfo;
 	pid_t			 pid;
-	int			 rfd;
 
-	t->dir = tu_tmpdir("telephony");
-	t->log = xasprintf("%s/worker.log", t->dir);
+	hfd_init(&t->h, "telephony");
 	t->port = tu_free_port(SOCK_DGRAM);
 	t->pg = pgt_start("synchronous_commit = on\n");
 	pgt_createdb(t->pg, "hf", 1);
@@ -683,19 +593,20 @@ START_TEST(test_neon_disabled)
 	t->conninfo = conninfo;
 	tel_conf(t, conninfo, NULL);
 	tel_start(t);
-	pid = sipp_start_bg(t, 100, 600, "neon", "", &rfd);
+	tel_sipp(t, "uac", 100, 600, "neon", &o);
+	pid = sipp_start(&o);
 	sleep(2);
 	ck_assert_int_eq(fp_set(fp, "reset"), 0);
 	ck_assert_int_eq(fp_set(fp, "neon"), 0);
 	sleep(2);
 	ck_assert_int_eq(fp_set(fp, "pass"), 0);
-	sipp_wait_bg(pid, rfd, &r);
+	sipp_wait(pid, &o, 70000, &r);
 	ck_assert_msg(r.rc == 0 && r.ok == 600 && r.failed == 0, "sipp exit %d, %lld ok, "
 	    "%lld failed", r.rc, r.ok, r.failed);
 	ck_assert_int_eq(tel_wait_rows(t, "true", 600, 30000), 600);
 	ck_assert_int_eq(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT call_id) FROM calls"), 600);
-	ck_assert_int_ge(tu_count_in_file(t->log, "reason=NeonEndpointDisabled"), 1);
-	ck_assert_int_ge(tu_count_in_file(t->log, "[DB_RECOVERED]"), 1);
+	ck_assert_int_ge(tu_count_in_file(t->h.log, "reason=NeonEndpointDisabled"), 1);
+	ck_assert_int_ge(tu_count_in_file(t->h.log, "[DB_RECOVERED]"), 1);
 	fp_stop(fp);
 	tel_free(t);
 	free(conninfo);
@@ -707,16 +618,16 @@ START_TEST(test_cancel_and_noack)
 	struct tel		*t = tel_new(1, "answer_after = 2s\nsip_t1 = 30ms\n");
 	struct sipp_result	 r;
 
-	sipp_run(t, "uac_cancel.xml", 50, 50, &r, "cancel");
+	tel_sipp_run(t, "uac_cancel.xml", 50, 50, &r, "cancel");
 	ck_assert_msg(r.rc == 0, "sipp cancel exit %d, %lld ok", r.rc, r.ok);
 	ck_assert_int_eq(r.ok, 50);
 	ck_assert_int_eq(tel_wait_rows(t, "disposition = 'CANCELLED' AND sip_code = 487 AND "
 	    "hangup_cause = 'ORIGINATOR_CANCEL' AND ended_by = 'recv_cancel' AND "
 	    "answered_at IS NULL AND billsec_ms = 0", 50, 10000), 50);
-	tu_stop(t->pid, 10000);
+	hfd_stop(&t->h, 10000);
 	tel_conf(t, t->conninfo, "sip_t1 = 30ms\n");
 	tel_start(t);
-	sipp_run(t, "uac_noack.xml", 20, 20, &r, "noack");
+	tel_sipp_run(t, "uac_noack.xml", 20, 20, &r, "noack");
 	ck_assert_msg(r.rc == 0, "sipp noack exit %d, %lld ok", r.rc, r.ok);
 	ck_assert_int_eq(r.ok, 20);
 	ck_assert_int_eq(tel_wait_rows(t, "disposition = 'NO_ACK' AND sip_code = 200 AND "
@@ -750,10 +661,10 @@ START_TEST(test_truncated_spool)
 	struct stat		 st;
 	struct pgt		*pg;
 
-	sipp_run(t, "uac", 100, 50, &r, "spool");
+	tel_sipp_run(t, "uac", 100, 50, &r, "spool");
 	ck_assert_int_eq(r.ok, 50);
-	tu_stop(t->pid, 10000);
-	spooldir = xasprintf("%s/state/telephony/telephony", t->dir);
+	hfd_stop(&t->h, 10000);
+	spooldir = xasprintf("%s/state/telephony/telephony", t->h.dir);
 	seg = spool_segment(spooldir);
 	ck_assert_ptr_nonnull(seg);
 	ck_assert_int_eq(stat(seg, &st), 0);
@@ -764,9 +675,89 @@ START_TEST(test_truncated_spool)
 	tel_conf(t, t->conninfo, NULL);
 	tel_start(t);
 	ck_assert_int_eq(tel_wait_rows(t, "true", 49, 15000), 49);
-	ck_assert_int_eq(tu_count_in_file(t->log, "[SPOOL_TORN]"), 1);
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[SPOOL_TORN]"), 1);
 	free(seg);
 	free(spooldir);
+	tel_free(t);
+}
+END_TEST
+
+/* Spools n CDRs as an earlier run would have left them: call ids
+ * prefix-000000..., From URIs of uri_len characters. */
+static void
+tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+{
+	char		*dir = xasprintf("%s/state/telephony/telephony", t->h.dir);
+	char		*uri = xmalloc(uri_len + 1), err[256], id[64];
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+	struct cdr	 c = { .to_uri = "sip:svc@127.0.0.1", .from_tag = "ft",
+	    .to_tag = "tt", .remote_addr = "127.0.0.1:5060", .sip_code = 200,
+	    .started_us = 1700000000000000LL, .answered_us = 1700000000500000LL,
+	    .ended_us = 1700000002500000LL, .disposition = CDR_ANSWERED,
+	    .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
+
+	ck_assert_msg(sp != NULL, "%s", err);
+	memset(uri, 'u', uri_len);
+	memcpy(uri, "sip:", 4);
+	uri[uri_len] = '\0';
+	c.from_uri = uri;
+	c.call_id = id;
+	for (int i = 0; i < n; i++) {
+		size_t	 len;
+		char	*rec;
+
+		snprintf(id, sizeof(id), "%s-%06d", prefix, i);
+		rec = cdr_encode(&c, &len);
+		ck_assert_int_eq(spool_append(sp, rec, len), 0);
+		free(rec);
+	}
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	free(uri);
+	free(dir);
+}
+
+/* Of the rows whose call_id is LIKE pattern, the most one INSERT
+ * statement stored (rows of one statement share its xmin). */
+static long long
+tel_rows_per_insert(struct tel *t, const char *pattern)
+{
+	char		*sql = xasprintf("SELECT max(n) FROM (SELECT count(*) AS n FROM calls "
+	    "WHERE call_id LIKE '%s' GROUP BY xmin::text) s", pattern);
+	long long	 n = pgt_scalar(t->pg, "hf", sql);
+
+	ck_assert_msg(n >= 1, "%s: %lld", sql, n);
+	free(sql);
+	return n;
+}
+
+/* The CDR insert batch limits of docs/deployment.md: at most 2000 rows
+ * and about 1 MiB of records per statement. A backlog of 4500 small CDRs
+ * and 600 of 4 KiB each (an outage's worth) is split into several
+ * statements, and every CDR is stored once. */
+START_TEST(test_cdr_batch_split)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs(t, "small", 4500, 40);
+	tel_spool_cdrs(t, "big", 600, 4096);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "true", 5100, 30000), 5100);
+	ck_assert_int_eq(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT call_id) FROM calls"), 5100);
+	/* 2000 rows at the most; 4500 small ones (~0.6 MiB) need three */
+	ck_assert_int_le(tel_rows_per_insert(t, "%"), 2000);
+	ck_assert_int_ge(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT xmin::text) "
+	    "FROM calls WHERE call_id LIKE 'small-%'"), 3);
+	/* ~1 MiB at the most: 256 records of 4 KiB, and the one that
+	 * crosses the line */
+	ck_assert_int_le(tel_rows_per_insert(t, "big-%"), 1024 * 1024 / 4096 + 1);
+	ck_assert_int_ge(pgt_scalar(t->pg, "hf", "SELECT count(DISTINCT xmin::text) "
+	    "FROM calls WHERE call_id LIKE 'big-%'"), 3);
 	tel_free(t);
 }
 END_TEST
@@ -797,6 +788,7 @@ main(void)
 	tcase_add_test(cdr, test_neon_disabled);
 	tcase_add_test(cdr, test_cancel_and_noack);
 	tcase_add_test(cdr, test_truncated_spool);
+	tcase_add_test(cdr, test_cdr_batch_split);
 	suite_add_tcase(s, sip);
 	suite_add_tcase(s, cdr);
 	sr = srunner_create(s);

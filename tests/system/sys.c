@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 
 #include "fp.h"
+#include "hfd.h"
 #include "json.h"
 #include "pgt.h"
+#include "sipp.h"
 #include "sys.h"
 #include "tu.h"
 #include "util.h"
@@ -212,13 +214,7 @@ sys_finish(struct sys *s)
 int
 sys_ctl(struct sys *s, const char *args, char **out)
 {
-	char	*ctl = tu_buildpath("supervisor/holdfastctl");
-	char	*cmd = xasprintf("%s -s %s %s", ctl, s->sock, args);
-	int	 rc = tu_sh(cmd, out);
-
-	free(cmd);
-	free(ctl);
-	return rc;
+	return hfd_ctl_at(s->sock, args, out);
 }
 
 static void
@@ -418,77 +414,34 @@ sys_msgs_dup(struct sys *s, const char *tag)
 
 /* ---- calls ---- */
 
+/* sipp's uac against the system; its files in the test directory. */
+static void
+sys_sipp_opts(struct sys *s, const char *tag, int rate, int calls, struct sipp_opts *o)
+{
+	*o = (struct sipp_opts){ .dir = s->dir, .tag = tag, .scenario = "uac",
+	    .port = s->sip_port, .rate = rate, .calls = calls, .timeout_s = 120 };
+}
+
 pid_t
 sys_sipp_start(struct sys *s, const char *tag, int rate, int calls)
 {
-	char	 dst[64], lport[16], r[16], m[16];
-	char	*csv = xasprintf("%s/%s.csv", s->dir, tag);
-	char	*log = xasprintf("%s/%s.sipp.log", s->dir, tag);
-	char	*shortf = xasprintf("%s/%s.short", s->dir, tag);
-	char	*argv[] = { "/usr/bin/sipp", "-sn", "uac", dst, "-i", "127.0.0.1",
-	    "-p", lport, "-r", r, "-m", m, "-nostdin", "-trace_stat", "-stf", csv,
-	    "-fd", "1", "-timeout", "120s", "-timeout_error", "-trace_shortmsg",
-	    "-shortmessage_file", shortf, NULL };
-	pid_t	 pid;
+	struct sipp_opts o;
 
-	snprintf(dst, sizeof(dst), "127.0.0.1:%d", s->sip_port);
-	snprintf(lport, sizeof(lport), "%d", tu_free_port(SOCK_DGRAM));
-	snprintf(r, sizeof(r), "%d", rate);
-	snprintf(m, sizeof(m), "%d", calls);
-	pid = tu_spawn(argv, NULL, log);
-	free(csv);
-	free(log);
-	free(shortf);
-	return pid;
-}
-
-static long long
-sys_sipp_stat(const char *csv, const char *col)
-{
-	char		*text = tu_read_file(csv, NULL), *hdr, *last, *p;
-	int		 idx = -1, i = 0;
-	long long	 v = -1;
-
-	if (text == NULL)
-		return -1;
-	hdr = text;
-	if ((p = strchr(hdr, '\n')) == NULL)
-		goto out;
-	*p = '\0';
-	/* the last non-empty line holds the final cumulative counters */
-	last = p + 1;
-	for (char *q = last; (q = strchr(q, '\n')) != NULL; q++)
-		if (q[1] != '\0' && q[1] != '\n')
-			last = q + 1;
-	for (char *tok = strtok(hdr, ";"); tok != NULL; tok = strtok(NULL, ";"), i++)
-		if (strcmp(tok, col) == 0)
-			idx = i;
-	for (i = 0, p = last; idx >= 0 && p != NULL; i++) {
-		if (i == idx) {
-			v = atoll(p);
-			break;
-		}
-		p = strchr(p, ';');
-		p = p ? p + 1 : NULL;
-	}
-out:
-	free(text);
-	return v;
+	sys_sipp_opts(s, tag, rate, calls, &o);
+	return sipp_start(&o);
 }
 
 void
 sys_sipp_wait(struct sys *s, pid_t pid, const char *tag, struct sys_calls *c, int timeout_ms)
 {
-	char	*csv = xasprintf("%s/%s.csv", s->dir, tag);
+	struct sipp_opts	o;
+	struct sipp_result	r;
 
-	c->status = -1;
-	if (tu_wait_pid(pid, timeout_ms, &c->status) != 0) {
-		tu_kill(pid, SIGTERM);		/* sipp writes its stats on TERM */
-		tu_wait_pid(pid, 5000, &c->status);
-	}
-	c->ok = sys_sipp_stat(csv, "SuccessfulCall(C)");
-	c->failed = sys_sipp_stat(csv, "FailedCall(C)");
-	free(csv);
+	sys_sipp_opts(s, tag, 0, 0, &o);
+	sipp_wait(pid, &o, timeout_ms, &r);
+	c->ok = r.ok;
+	c->failed = r.failed;
+	c->status = r.rc;
 }
 
 long

@@ -38,7 +38,7 @@ struct sys_load {
 
 struct sys_calls {
 	long long	 ok, failed;
-	int		 status;	/* sipp's exit status */
+	int		 status;	/* sipp's exit code; -1: killed */
 };
 
 /* pg_opts: extra postgresql.conf lines; whatsapp_extra / http_extra go

@@ -8,7 +8,8 @@
  * over several reads are framed right; and that the worker side speaks the
  * documented protocol (hello with version, heartbeats at the given
  * interval, ready, db state) and treats an unknown message from holdfastd
- * as fatal.
+ * as fatal; and that a peer that does not read is dropped once 4 MiB wait
+ * for it, not buffered without end.
  */
 #include <check.h>
 #include <errno.h>
@@ -245,6 +246,37 @@ START_TEST(test_oversized)
 }
 END_TEST
 
+/* The send queue limit of docs/deployment.md (CHAN_MAX_QUEUE in chan.c). */
+#define DOC_MAX_QUEUE	(4 * 1024 * 1024)
+
+/* A peer that never reads: what is sent to it queues up to 4 MiB, then
+ * sends fail and the peer is dropped, not buffered without end. */
+START_TEST(test_send_queue_limit)
+{
+	struct rec		 r = { 0 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+	size_t			 len = 32 * 1024 - 1, queued = 0;	/* + "\n" */
+	char			*msg = xmalloc(len);
+	int			 i;
+
+	memset(msg, ' ', len);
+	memcpy(msg, "{\"type\":\"a\"}", 12);
+	/* the loop does not run: all of it stays in the output queue */
+	for (i = 0; i < 4 * DOC_MAX_QUEUE / (int)(len + 1); i++) {
+		if (chan_send_raw(p, msg, len) == -1)
+			break;
+		queued += len + 1;
+	}
+	ck_assert_msg(queued <= DOC_MAX_QUEUE && queued > DOC_MAX_QUEUE - (len + 1),
+	    "%zu bytes queued before a send failed", queued);
+	spin(base, &r.lost, 1);
+	ck_assert_int_eq(r.lost, 1);
+	ck_assert_str_eq(r.err, "output queue full");
+	free(msg);
+	rec_free(&r);
+}
+END_TEST
+
 START_TEST(test_half_message)
 {
 	check_rejected("{\"type\":\"rea", 12, 1, "EOF in the middle");
@@ -458,6 +490,7 @@ main(void)
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_not_object);
 	tcase_add_test(tc, test_oversized);
+	tcase_add_test(tc, test_send_queue_limit);
 	tcase_add_test(tc, test_half_message);
 	tcase_add_test(tc, test_half_message_timeout);
 	tcase_add_test(tc, test_free_inside_dispatch);

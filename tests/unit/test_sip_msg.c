@@ -290,6 +290,49 @@ START_TEST(test_oversize)
 }
 END_TEST
 
+/* A request with n Via header lines, one hop each. */
+static char *
+via_request(int n)
+{
+	size_t	 cap = 256 + (size_t)n * 64;
+	char	*s = malloc(cap);
+	int	 off = snprintf(s, cap, "OPTIONS sip:c@d SIP/2.0\r\n");
+
+	for (int i = 0; i < n; i++)
+		off += snprintf(s + off, cap - off,
+		    "Via: SIP/2.0/UDP 10.0.%d.%d;branch=z9hG4bKv%d\r\n", i / 200, i % 200 + 1, i);
+	snprintf(s + off, cap - off, "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+	    "Call-ID: via-limit\r\nCSeq: 1 OPTIONS\r\n\r\n");
+	return s;
+}
+
+/* SIP_MAX_VIA (32) Via lines are kept, in order; one more is a 400 "too
+ * many Via", still answerable (docs/deployment.md, size limits). */
+START_TEST(test_via_limit)
+{
+	struct sip_resp	 r = { .code = 400, .to_tag = "x" };
+	struct sip_msg	 m;
+	char		*req, out[8192];
+
+	req = via_request(SIP_MAX_VIA);
+	ck_assert_int_eq(parse(&m, req), SIP_PARSE_OK);
+	ck_assert_int_eq(m.nvia, SIP_MAX_VIA);
+	ck_assert_str_eq(m.via[SIP_MAX_VIA - 1], "SIP/2.0/UDP 10.0.0.32;branch=z9hG4bKv31");
+	sip_msg_free(&m);
+	free(req);
+
+	req = via_request(SIP_MAX_VIA + 1);
+	ck_assert_int_eq(parse(&m, req), SIP_PARSE_BAD_ANSWERABLE);
+	ck_assert_int_eq(m.err_code, 400);
+	ck_assert_str_eq(m.err_reason, "too many Via");
+	ck_assert_int_eq(m.nvia, SIP_MAX_VIA);
+	ck_assert_int_gt(sip_build_response(out, sizeof(out), &m, "10.1.1.1", 5060, &r), 0);
+	ck_assert_ptr_nonnull(strstr(out, "SIP/2.0 400 "));
+	sip_msg_free(&m);
+	free(req);
+}
+END_TEST
+
 START_TEST(test_response_parse)
 {
 	static const char resp[] = "SIP/2.0 200 OK\r\n" H_OK "CSeq: 1 INVITE\r\n\r\n";
@@ -379,6 +422,7 @@ sip_msg_suite(void)
 	tcase_add_test(tc, test_no_content_length_means_rest);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_oversize);
+	tcase_add_test(tc, test_via_limit);
 	tcase_add_test(tc, test_response_parse);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_mutations);

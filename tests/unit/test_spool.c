@@ -5,7 +5,9 @@
  * to the spool survive a reopen (a crash), come back in order, leave only
  * when acknowledged (after the DB commit), and a torn or corrupt last
  * record (power cut mid-write) is detected, logged and cut off while every
- * record before it is kept and new records still append cleanly.
+ * record before it is kept and new records still append cleanly; and
+ * that the 64 KiB record limit holds on both sides (refused on write, the
+ * CDR kept in rejected.spool; not trusted on replay).
  */
 #include <check.h>
 #include <fcntl.h>
@@ -170,6 +172,22 @@ START_TEST(test_roundtrip_and_ack)
 }
 END_TEST
 
+/* Opens (recovers) the spool in dir with the log going to logpath. */
+static struct spool *
+open_logged(const char *dir, const char *logpath)
+{
+	int		 logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char		 err[256];
+	struct spool	*sp;
+
+	log_set_fd(logfd);
+	sp = spool_open(dir, err, sizeof(err));
+	log_set_fd(-1);
+	close(logfd);
+	ck_assert_msg(sp != NULL, "%s", err);
+	return sp;
+}
+
 /* A power cut in the middle of the last record. */
 static void
 torn_case(int how)
@@ -179,7 +197,7 @@ torn_case(int how)
 	struct collect	*c = calloc(1, sizeof(*c));
 	struct spool_mark mark;
 	struct stat	 st;
-	int		 fd, logfd;
+	int		 fd;
 
 	append_n(sp, 0, 10);
 	ck_assert_int_eq(spool_sync(sp), 0);
@@ -196,12 +214,7 @@ torn_case(int how)
 	close(fd);
 
 	logpath = xasprintf("%s/log", dir);
-	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	log_set_fd(logfd);
-	sp = spool_open(dir, err, sizeof(err));
-	log_set_fd(-1);
-	close(logfd);
-	ck_assert_ptr_nonnull(sp);
+	sp = open_logged(dir, logpath);
 	ck_assert_int_eq(count_in_file(logpath, "[SPOOL_TORN]"), 1);
 	ck_assert_uint_eq(spool_pending(sp), how == 2 ? 10 : 9);
 	/* appends after recovery land after the good records */
@@ -283,6 +296,122 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+/* SPOOL_MAX_RECORD on write: a record over it is refused, nothing of it
+ * buffered; one of exactly that size goes through. */
+START_TEST(test_record_limit_write)
+{
+	char		*dir = tmpdir(), err[256], *big = xcalloc(1, SPOOL_MAX_RECORD + 1);
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+	struct collect	*c = calloc(1, sizeof(*c));
+	struct spool_mark mark;
+
+	memset(big, 'r', SPOOL_MAX_RECORD + 1);
+	ck_assert_int_eq(spool_append(sp, big, SPOOL_MAX_RECORD + 1), -1);
+	ck_assert_uint_eq(spool_buffered(sp), 0);
+	ck_assert_int_eq(spool_append(sp, big, SPOOL_MAX_RECORD), 0);
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	sp = spool_open(dir, err, sizeof(err));
+	ck_assert_uint_eq(spool_pending(sp), 1);
+	ck_assert_int_eq(spool_peek(sp, 10, 1 << 20, collect_cb, c, &mark), 1);
+	ck_assert_uint_eq(strlen(c->recs[0]), SPOOL_MAX_RECORD);
+	collect_free(c);
+	spool_close(sp);
+	rmrf(dir);
+	free(dir);
+	free(big);
+	free(c);
+}
+END_TEST
+
+/* A CDR over the record limit (it would take a From URI no SIP_MAX_MSG
+ * request can carry) costs no crash: it is kept in rejected.spool for a
+ * human and counted as rejected; the spool goes on. */
+START_TEST(test_record_limit_cdr)
+{
+	char			*dir = tmpdir(), *uri = xmalloc(SPOOL_MAX_RECORD + 1), *rej;
+	struct event_base	*base = event_base_new();
+	struct cdr_sink		*s = cdr_sink_new(base, NULL, dir, 1, 10);
+	struct cdr_stats	 st;
+	struct stat		 sb;
+	struct cdr		 c = { .call_id = "huge-1", .to_uri = "sip:b@x",
+	    .remote_addr = "127.0.0.1:5060", .disposition = CDR_ANSWERED,
+	    .sip_code = 200, .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
+
+	memset(uri, 'u', SPOOL_MAX_RECORD);
+	uri[SPOOL_MAX_RECORD] = '\0';
+	c.from_uri = uri;
+	cdr_sink_add(s, &c);
+	c.call_id = "small-1";
+	c.from_uri = "sip:a@x";
+	cdr_sink_add(s, &c);
+	cdr_sink_flush(s);
+	cdr_sink_stats(s, &st);
+	ck_assert_uint_eq(st.rejected, 1);
+	ck_assert_uint_eq(st.pending, 1);
+	rej = xasprintf("%s/rejected.spool", dir);
+	ck_assert_int_eq(stat(rej, &sb), 0);
+	ck_assert_int_gt(sb.st_size, SPOOL_MAX_RECORD);	/* the whole record */
+	cdr_sink_free(s);
+	event_base_free(base);
+	rmrf(dir);
+	free(dir);
+	free(rej);
+	free(uri);
+}
+END_TEST
+
+/* Appends one framed record to a segment, as spool_sync would. */
+static void
+write_frame(const char *seg, const char *data, size_t n)
+{
+	unsigned char	hdr[12] = { 'H', 'F', 'S', '1' };
+	uint32_t	crc = spool_crc32(data, n);
+	int		fd = open(seg, O_WRONLY | O_APPEND);
+
+	for (int i = 0; i < 4; i++) {		/* little-endian length, crc32 */
+		hdr[4 + i] = (unsigned char)(n >> (8 * i));
+		hdr[8 + i] = (unsigned char)(crc >> (8 * i));
+	}
+	ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	close(fd);
+}
+
+/* SPOOL_MAX_RECORD on replay: a frame that claims more (here a whole,
+ * checksummed one) is not trusted, since its length cannot be told from
+ * a torn one's; the segment is cut there as torn, the records before it
+ * are kept. */
+START_TEST(test_record_limit_replay)
+{
+	char		*dir = tmpdir(), err[256], *seg, *logpath, *big;
+	size_t		 n = SPOOL_MAX_RECORD + 1;
+	struct spool	*sp = spool_open(dir, err, sizeof(err));
+
+	append_n(sp, 0, 2);
+	ck_assert_int_eq(spool_sync(sp), 0);
+	spool_close(sp);
+	seg = only_segment(dir);
+	big = xcalloc(1, n);
+	memset(big, 'r', n);
+	write_frame(seg, big, n);
+	write_frame(seg, "record-000002", 13);
+
+	logpath = xasprintf("%s/log", dir);
+	sp = open_logged(dir, logpath);
+	ck_assert_int_eq(count_in_file(logpath, "[SPOOL_TORN]"), 1);
+	ck_assert_int_eq(count_in_file(logpath, "kept=2 records"), 1);
+	ck_assert_int_eq(count_in_file(logpath, "bad frame header"), 1);
+	ck_assert_uint_eq(spool_pending(sp), 2);
+	spool_close(sp);
+	rmrf(dir);
+	free(dir);
+	free(seg);
+	free(logpath);
+	free(big);
+}
+END_TEST
+
 START_TEST(test_cdr_encode_decode)
 {
 	struct cdr c = {
@@ -330,6 +459,9 @@ main(void)
 	tcase_add_test(tc, test_torn_checksum);
 	tcase_add_test(tc, test_torn_header);
 	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_record_limit_write);
+	tcase_add_test(tc, test_record_limit_replay);
+	tcase_add_test(tc, test_record_limit_cdr);
 	tcase_add_test(tc, test_cdr_encode_decode);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -369,9 +369,15 @@ cdr_sink_add(struct cdr_sink *s, const struct cdr *c)
 	size_t	 len;
 	char	*rec = cdr_encode(c, &len);
 
-	spool_append(s->spool, rec, len);
-	free(rec);
 	s->st.added++;
+	if (spool_append(s->spool, rec, len) == -1) {
+		/* over SPOOL_MAX_RECORD: no SIP_MAX_MSG request makes one, and
+		 * it is not worth the calls in progress; kept for a human */
+		cdr_reject_rec(rec, len, s);
+		free(rec);
+		return;
+	}
+	free(rec);
 	if (spool_buffered(s->spool) >= (size_t)s->batch)
 		cdr_sink_flush(s);
 	else if (!evtimer_pending(s->ev_flush, NULL)) {

@@ -309,11 +309,11 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
-void
+int
 spool_append(struct spool *sp, const void *data, size_t len)
 {
 	if (len > SPOOL_MAX_RECORD)
-		fatalx("spool record of %zu bytes is over the limit", len);
+		return -1;
 	if (sp->buflen + SPOOL_HDR + len > sp->bufcap) {
 		sp->bufcap = (sp->buflen + SPOOL_HDR + len) * 2;
 		sp->buf = xrealloc(sp->buf, sp->bufcap);
@@ -324,6 +324,7 @@ spool_append(struct spool *sp, const void *data, size_t len)
 	memcpy(sp->buf + sp->buflen + SPOOL_HDR, data, len);
 	sp->buflen += SPOOL_HDR + len;
 	sp->bufrecs++;
+	return 0;
 }
 
 /* The segment appends go to: the last one, unless it is full or was

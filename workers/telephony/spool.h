@@ -39,8 +39,10 @@ struct spool_mark {
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(struct spool *);
 
-/* Buffers a record; it is durable only after spool_sync. */
-void spool_append(struct spool *, const void *data, size_t len);
+/* Buffers a record; it is durable only after spool_sync. A record over
+ * SPOOL_MAX_RECORD is refused (-1, nothing buffered): a reader could not
+ * tell it from a torn frame. */
+int spool_append(struct spool *, const void *data, size_t len);
 /* Writes and fdatasyncs the buffered records. 0, or -1 with errno (the
  * records stay buffered and the file is left as it was). */
 int spool_sync(struct spool *);
