@@ -17,7 +17,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -42,7 +41,6 @@ static const char	 http_db_down_body[] = "{\"error\":\"SERVICE_UNAVAILABLE\","
 			    "\"detail\":\"" HTTP_DB_DOWN_DETAIL "\",\"status\":503}";
 static struct http_srv	 http_srv;
 static struct evhttp_bound_socket *http_bound;
-static struct event	*http_accept_ev;	/* re-enables accepting */
 static struct event	*http_drain_ev;
 static uint64_t		 http_drain_deadline;
 
@@ -83,36 +81,6 @@ http_conn_track(struct http_srv *srv, struct evhttp_request *req)
 	srv->conns[srv->nconns++] = evcon;
 	evhttp_connection_set_closecb(evcon, http_conn_closed, srv);
 	return 0;
-}
-
-/*
- * One accept per loop iteration. Instances share one listening socket and
- * all wake when it is readable; libevent would accept in a loop until the
- * backlog is empty, so the first to wake took a whole burst of clients
- * (64 of wrk's 64) and the others' DB pools sat idle. Pausing the
- * listener after each accept, until the callbacks already due have run,
- * lets every woken instance take its turn. evhttp calls this for each
- * connection it accepts, to make its bufferevent.
- */
-static struct bufferevent *
-http_new_bev(struct event_base *base, void *arg)
-{
-	(void)arg;
-	if (http_bound != NULL) {
-		evconnlistener_disable(evhttp_bound_socket_get_listener(http_bound));
-		event_active(http_accept_ev, EV_TIMEOUT, 0);
-	}
-	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-}
-
-static void
-http_accept_again(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (http_bound != NULL)
-		evconnlistener_enable(evhttp_bound_socket_get_listener(http_bound));
 }
 
 /* ---- replies ---- */
@@ -480,9 +448,6 @@ http_setup(struct http_srv *srv, struct worker *w, int fd)
 	    EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(srv->eh, "application/json");
 	evhttp_set_gencb(srv->eh, http_dispatch, srv);
-	evhttp_set_bevcb(srv->eh, http_new_bev, NULL);
-	if ((http_accept_ev = event_new(w->base, -1, 0, http_accept_again, NULL)) == NULL)
-		fatalx("event_new(accept) failed");
 	if ((http_bound = evhttp_accept_socket_with_handle(srv->eh, fd)) == NULL)
 		fatalx("evhttp_accept_socket(fd %d) failed", fd);
 	/* evhttp owns the socket now and closes it when freed. */
@@ -503,8 +468,6 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	http_drain_ev = NULL;
 	evhttp_free(http_srv.eh);
 	http_srv.eh = NULL;
-	event_free(http_accept_ev);
-	http_accept_ev = NULL;
 	http_alog_flush();
 	http_crypt_stop();
 	worker_exit_loop(w);
