@@ -3,17 +3,29 @@
 # machine and the same number of DB connections.
 #
 # - /healthz and GET /api/conversations/{id} (random ids over 100k rows,
-#   bearer token, one statement per request) at 64 connections;
-# - pgbench -S with as many clients as the workers' pools hold in total;
-# - DB stopped: the same DB route, which must now answer 503 fast;
+#   bearer token, one prepared statement and one round trip per request;
+#   the token is in the workers' token cache after its first use, as a
+#   client's would be, so the DB reads only the conversation) at 64
+#   connections, then pgbench -S right after, with as many clients as the
+#   workers' pools hold in total;
+# - DB stopped: the same DB route, which must now answer 503 fast, at 64
+#   connections and at 8 (latency when the CPUs are not saturated);
 # - DB started again under load: time from "PostgreSQL accepts
 #   connections" to the first 200.
 # Goals (issue 4): DB route >= 60 % of pgbench TPS; DB down: 503 p99 <= 2 ms
 # and >= 50 % of /healthz req/s; first 200 within 300 ms of the DB's return.
+# Little's law bounds the 503 goal: at 64 connections the mean latency is
+# 64 / (req/s), so a p99 <= 2 ms needs well over 32k 503s per second; on 2
+# cores shared with wrk that is about /healthz's own rate, hence the -c 8 row.
 #
-# BENCH_SHORT=1: 3 s runs instead of 10 s. HTTP_BENCH_LOG=FILE keeps the
-# workers' stderr (log_level=warn: DB state changes only). Prints a markdown table; exits 0
-# even when a goal is missed (a benchmark reports, it does not gate).
+# Every measured run follows an unmeasured warm-up run of the same load
+# (the pools' connections open, PostgreSQL's caches fill, the token enters
+# the cache), so the short mode measures the steady state too.
+# BENCH_SHORT=1: 2 s warm-up + 5 s runs instead of 3 s + 10 s.
+# HTTP_BENCH_LOG=FILE keeps the workers' stderr (log_level=warn: DB state
+# changes only; the access log at info would add a write per request).
+# Prints a markdown table; exits 0 even when a goal is missed (a benchmark
+# reports, it does not gate).
 # Needs: wrk, pgbench, python3, PostgreSQL 15 binaries; run as root (the
 # cluster runs as `postgres`) or as a user that may run initdb.
 set -euo pipefail
@@ -22,8 +34,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=${HOLDFAST_SRCDIR:-$(cd "$here/.." && pwd)}
 build=${HOLDFAST_BUILDDIR:-$src}
 pgbin=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-dur=10
-[ -n "${BENCH_SHORT:-}" ] && dur=3
+dur=10 warm=3
+[ -n "${BENCH_SHORT:-}" ] && dur=5 warm=2
 nprocs=${HTTP_NPROCS:-2}
 pool=${HTTP_POOL:-4}
 conns=64
@@ -153,17 +165,21 @@ end
 EOF
 cat "$tmp/report.lua" >> "$tmp/conv.lua"
 
-# wrk_run URL [script] -> "rps p50ms p99ms non2xx requests"
+# wrk_run URL [script [connections]] -> "rps p50ms p99ms non2xx requests",
+# after a warm-up run of the same load.
 wrk_run() {
-	local script=${2:-$tmp/report.lua}
-	wrk -t2 -c$conns -d${dur}s -s "$script" "$1" 2>/dev/null | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
+	local script=${2:-$tmp/report.lua} c=${3:-$conns}
+	wrk -t2 -c$c -d${warm}s -s "$script" "$1" >/dev/null 2>&1
+	wrk -t2 -c$c -d${dur}s -s "$script" "$1" 2>/dev/null | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
 }
 
 read -r h_rps h_p50 h_p99 _ <<< "$(wrk_run "$url/healthz")"
 read -r c_rps c_p50 c_p99 c_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
 pgc=$((nprocs * pool))
+"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $warm -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
 p_tps=$("$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 -p "$pgport" -U postgres pgb 2>/dev/null |
 	awk '/^tps/ {print int($3)}')
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- DB down ----
 pg_stop
@@ -172,6 +188,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 read -r d_rps d_p50 d_p99 d_non2xx d_n <<< "$(wrk_run "$url" "$tmp/conv.lua")"
+read -r e_rps e_p50 e_p99 e_non2xx e_n <<< "$(wrk_run "$url" "$tmp/conv.lua" 8)"
 
 # ---- DB back under load: first 200 after PostgreSQL accepts connections ----
 # The poller starts before the load (a Python start-up on two saturated
@@ -223,7 +240,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; 
 ok() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 c_pct=$(pct "$c_rps" "$p_tps")
 d_pct=$(pct "$d_rps" "$h_rps")
-echo "Setup: $nprocs holdfast-http instances (pool_size=$pool each), wrk -t2 -c$conns ${dur}s, $rows conversations; pgbench -S -c $pgc; $(nproc) cores shared by everything."
+echo "Setup: $nprocs holdfast-http instances (pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $(nproc) cores shared by everything; load average $load (after pgbench)."
 echo
 echo "| measure | req/s | p50 ms | p99 ms | goal | met |"
 echo "|---|---|---|---|---|---|"
@@ -231,7 +248,10 @@ echo "| GET /healthz | $h_rps | $h_p50 | $h_p99 | - | - |"
 echo "| GET /api/conversations/{id} (non-2xx: $c_bad) | $c_rps | $c_p50 | $c_p99 | >= 60 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 60)}')") |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
 echo "| DB down: same route, 503s ($d_non2xx of $d_n) | $d_rps | $d_p50 | $d_p99 | p99 <= 2 ms, >= 50 % of /healthz: $d_pct % | $(ok "$(awk -v p="$d_pct" -v l="$d_p99" 'BEGIN{print (p >= 50 && l <= 2)}')") |"
+echo "| DB down, 8 connections: 503s ($e_non2xx of $e_n) | $e_rps | $e_p50 | $e_p99 | p99 <= 2 ms (less queueing) | $(ok "$(awk -v l="$e_p99" 'BEGIN{print (l <= 2)}')") |"
 echo "| DB back under load: /readyz 200 (breaker closed) | - | - | - | <= 300 ms: $ready_ms ms | $(ok "$(awk -v r="$ready_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"
 echo "| DB back under load: first 200 on the DB route (a client beside wrk) | - | - | - | <= 300 ms: $recover_ms ms | $(ok "$(awk -v r="$recover_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"
 echo
 echo "Times are from pg_ctl start -w returning (0: the workers were back before it returned)."
+echo "Little's law: at $conns connections the mean latency is $conns / req/s ($(awk -v r="$d_rps" -v c=$conns 'BEGIN { if (r > 0) printf "%.2f", 1000 * c / r; else print "n/a" }') ms for the 503s above), so p99 <= 2 ms at $conns connections needs > $((conns * 1000 / 2)) req/s: the -c 8 row shows the latency of the 503 path itself."
+echo "With the load average above the $(nproc) cores, p99s measure the scheduler (runnable processes ahead of the worker) more than the worker."

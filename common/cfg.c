@@ -163,6 +163,7 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("request_timeout",	T_DUR,		request_timeout_ms, 1, HOURS),
 	P("max_connections",	T_INT,		max_connections, 1, 1000000),
 	P("token_ttl",		T_DUR,		token_ttl_ms, 1, 365 * DAYS),
+	P("token_cache_ttl",	T_DUR,		token_cache_ttl_ms, 0, HOURS),
 	P("login_rate",		T_INT,		login_rate, 0, 1000000),
 	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
 	P("max_calls",		T_INT,		max_calls, 1, 10000000),
@@ -945,6 +946,7 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->request_timeout_ms = 30 * SECS;
 	w->max_connections = 1024;
 	w->token_ttl_ms = 24 * HOURS;
+	w->token_cache_ttl_ms = 5 * SECS;
 	w->login_rate = 30;
 	w->answer_after_ms = 0;
 	w->max_calls = 10000;

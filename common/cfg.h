@@ -114,6 +114,7 @@ struct cfg_worker {
 	int64_t	 request_timeout_ms;	/* 30s */
 	int	 max_connections;	/* 1024 */
 	int64_t	 token_ttl_ms;		/* 24h */
+	int64_t	 token_cache_ttl_ms;	/* 5s; 0: every request asks the DB */
 	int	 login_rate;		/* logins per minute per address; 30 */
 	/* holdfast-telephony */
 	int64_t	 answer_after_ms;	/* 0 */

@@ -2,6 +2,9 @@
  * Guards the promises of holdfast-http against a real PostgreSQL and a
  * real worker process, over real HTTP:
  * - every route's success and error paths, in the seed's JSON error shape;
+ * - the token cache: a token the DB accepted gets the same JSON without a
+ *   token check for token_cache_ttl, a revoked token or disabled user is
+ *   refused once that has passed (or at once, after a route that checks);
  * - login with crypt(3) hashes, tokens stored only as SHA-256, never logged;
  * - the WhatsApp webhook: Meta's handshake, the signature check (good, bad,
  *   missing), Meta's sample payloads stored as the right rows, a
@@ -17,6 +20,7 @@
  */
 #include <check.h>
 #include <crypt.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +123,7 @@ setup(void)
 	add_user("bcrypt@example.com", "$2b$", 4);
 	tmp = tu_tmpdir("http");
 	port = tu_free_port(SOCK_STREAM);
-	conf = write_conf("http.conf", port, "login_rate = 1000\n");
+	conf = write_conf("http.conf", port, "login_rate = 1000\ntoken_cache_ttl = 1s\n");
 	logpath = malloc(strlen(tmp) + 16);
 	sprintf(logpath, "%s/http.log", tmp);
 	pid = start_worker(conf, logpath);
@@ -214,6 +218,29 @@ post_signed(const char *body, char **rb)
 
 /* ---- tests ---- */
 
+/*
+ * The access log (buffered, one write per loop iteration) is written by
+ * the time its reply arrives, in log.c's line format, secrets in the query
+ * removed, an encoded line break left encoded (never decoded into a line).
+ */
+static void
+access_log_lines(void)
+{
+	char	*log, pfx[64];
+
+	ck_assert_int_eq(req("GET", "/healthz?token=s3cr3t&x=1", NULL, NULL, NULL, NULL), 200);
+	ck_assert_int_eq(req("GET", "/he%0Aal%0Dthz", NULL, NULL, NULL, NULL), 404);
+	ck_assert_ptr_nonnull(log = tu_read_file(logpath, NULL));
+	snprintf(pfx, sizeof(pfx), "Z INFO holdfast-http[%d]: [ACCESS] GET /readyz status=200 ",
+	    (int)pid);
+	ck_assert_ptr_nonnull(strstr(log, pfx));
+	ck_assert_ptr_nonnull(strstr(log, "[ACCESS] GET /healthz?token=***&x=1 status=200 "));
+	ck_assert_ptr_nonnull(strstr(log, "[ACCESS] GET /he%0Aal%0Dthz status=404 "));
+	ck_assert_ptr_null(strstr(log, "s3cr3t"));
+	ck_assert_ptr_nonnull(strstr(log, "[ACCESS] GET /metrics status=200 "));
+	free(log);
+}
+
 START_TEST(health_and_errors)
 {
 	char *rb, *rh;
@@ -241,6 +268,7 @@ START_TEST(health_and_errors)
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_info{instance=\"http\""));
 	ck_assert_ptr_nonnull(strstr(rb, "holdfast_http_request_duration_seconds_bucket"));
 	free(rb);
+	access_log_lines();
 }
 END_TEST
 
@@ -563,6 +591,86 @@ open_kept(int p)
 	return fd;
 }
 
+static int
+status_is(const char *path, const char *auth, int want)
+{
+	return req("GET", path, auth, NULL, NULL, NULL) == want;
+}
+
+struct want { const char *path, *auth; int port, status; };
+
+static int
+want_status(void *arg)
+{
+	struct want *w = arg;
+
+	return tu_http(w->port, "GET", w->path, w->auth, NULL, 0, NULL, NULL,
+	    2000) == w->status;
+}
+
+/*
+ * A worker whose cache trusts a token for an hour: after the token is
+ * deleted, the single-conversation route still answers (the same JSON as
+ * when the DB checked the token), until a route that checks the token in
+ * SQL learns it is gone, which evicts it at once.
+ */
+START_TEST(token_cache_trust)
+{
+	char	*tok, *auth, *a = NULL, *b = NULL, *conf, *log;
+	int	 st, p = tu_free_port(SOCK_STREAM);
+	pid_t	 w;
+
+	seed_conversations();
+	conf = write_conf("tc.conf", p, "token_cache_ttl = 1h\n");
+	if (asprintf(&log, "%s/tc.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    &a, NULL, 10000), 200);
+	ck_assert_int_eq(pgt_psql(pg, "hf", "DELETE FROM auth_tokens", NULL), 0);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    &b, NULL, 10000), 200);
+	ck_assert_str_eq(a, b);
+	ck_assert_ptr_nonnull(strstr(b, "\"first\""));
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/999", auth, NULL, 0,
+	    NULL, NULL, 10000), 404);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations", auth, NULL, 0,
+	    NULL, NULL, 10000), 401);
+	ck_assert_int_eq(tu_http(p, "GET", "/api/conversations/3", auth, NULL, 0,
+	    NULL, NULL, 10000), 401);
+	tu_stop(w, 5000);
+	free(a);
+	free(b);
+	free(auth);
+	free(tok);
+	free(conf);
+	free(log);
+}
+END_TEST
+
+/* The fixture's worker trusts a token for 1 s (token_cache_ttl): a
+ * disabled user's token is refused within that bound (plus slack). */
+START_TEST(token_cache_expiry)
+{
+	char		*tok, *auth;
+	int		 st;
+	struct want	 wt;
+
+	seed_conversations();
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	ck_assert(status_is("/api/conversations/3", auth, 200));
+	ck_assert_int_eq(pgt_psql(pg, "hf", "UPDATE users SET disabled = true", NULL), 0);
+	wt = (struct want){ "/api/conversations/3", auth, port, 401 };
+	ck_assert_msg(tu_wait_for(want_status, &wt, 3000),
+	    "a disabled user's token still accepted 3 s later (token_cache_ttl 1s)");
+	free(auth);
+	free(tok);
+}
+END_TEST
 
 /* Header and connection limits: JSON refusals, and the worker goes on. */
 START_TEST(limits)
@@ -748,6 +856,73 @@ START_TEST(db_statement_timeout)
 }
 END_TEST
 
+/* A connected socket to port p, nothing sent. */
+static int
+connect_to(int p)
+{
+	struct sockaddr_in	 sa;
+	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static int
+closed_by_peer(void *arg)
+{
+	char	buf[512];
+	ssize_t	n = recv(*(int *)arg, buf, sizeof(buf), MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/*
+ * A client that stops halfway through its request is disconnected after
+ * request_timeout; one that hangs up while its request waits on the DB
+ * costs nothing: the answer is dropped and the worker goes on.
+ */
+START_TEST(slow_and_gone_clients)
+{
+	static const char	 half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+	static const char	 login_req[] = "POST /api/auth/login HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n"
+	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
+	char			*conf, *log;
+	int			 p = tu_free_port(SOCK_STREAM), fd;
+	pid_t			 w, locker;
+
+	conf = write_conf("rt.conf", p, "request_timeout = 1s\n");
+	if (asprintf(&log, "%s/rt.log", tmp) < 0)
+		abort();
+	w = start_worker(conf, log);
+	ck_assert(tu_wait_for(healthy, &p, 15000));
+	fd = connect_to(p);
+	ck_assert_int_eq(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
+	ck_assert_msg(tu_wait_for(closed_by_peer, &fd, 5000),
+	    "a half-sent request kept its connection 5 s (request_timeout 1s)");
+	close(fd);
+	ck_assert(tu_wait_for(healthy, &p, 2000));
+
+	locker = spawn_locker();
+	fd = connect_to(p);
+	ck_assert_int_eq(write(fd, login_req, sizeof(login_req) - 1),
+	    (ssize_t)sizeof(login_req) - 1);
+	usleep(300 * 1000);
+	close(fd);
+	tu_stop(locker, 2000);
+	ck_assert(tu_wait_for(healthy, &p, 5000));
+	ck_assert(tu_wait_for(ready200, &p, 5000));
+	ck_assert(tu_pid_alive(w));
+	ck_assert_int_eq(tu_stop(w, 5000), 0);
+	free(conf);
+	free(log);
+}
+END_TEST
+
 /* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
 START_TEST(db_killed_mid_request)
 {
@@ -889,6 +1064,8 @@ main(void)
 	tcase_add_test(tc, health_and_errors);
 	tcase_add_test(tc, login_paths);
 	tcase_add_test(tc, conversations_paths);
+	tcase_add_test(tc, token_cache_trust);
+	tcase_add_test(tc, token_cache_expiry);
 	tcase_add_test(tc, login_rate_limit);
 	tcase_add_test(tc, limits);
 	tc = tcase(s, "webhook");
@@ -901,6 +1078,7 @@ main(void)
 	tcase_add_test(tc, db_frozen);
 	tcase_add_test(tc, db_statement_timeout);
 	tcase_add_test(tc, db_killed_mid_request);
+	tcase_add_test(tc, slow_and_gone_clients);
 	tc = tcase(s, "supervised");
 	tcase_add_test(tc, supervised);
 	sr = srunner_create(s);

@@ -20,6 +20,8 @@
 #include "http_route.h"
 
 struct jw;
+struct http_tokcache;
+struct event_base;
 struct worker;
 struct cfg_worker;
 struct cfg_whatsapp;
@@ -38,6 +40,8 @@ struct http_srv {
 	int				 inflight;	/* requests waiting on the DB */
 	struct http_ratelimit		*rl;
 	char				*dummy_hash;	/* crypt() hash for unknown users */
+	struct http_tokcache		*tc;		/* NULL: token_cache_ttl = 0 */
+	struct evbuffer			*outbuf;	/* a reply's body, reused */
 };
 
 struct http_call {
@@ -53,6 +57,7 @@ struct http_call {
 	struct db_req		*dbreq;
 	char			 addr[64];	/* peer address */
 	char			 token_hash[65];/* hex SHA-256 of the bearer token */
+	int			 token_cached;	/* trusted from the token cache */
 	void			*ctx;		/* the handler's, freed with the call */
 	void			(*ctx_free)(void *);
 };
@@ -72,6 +77,14 @@ const char *http_query(struct http_call *, const char *name);
  * 0, or -1 after replying 401 when it is missing or malformed.
  */
 int http_auth_bearer(struct http_call *);
+/*
+ * 1 when the DB accepted call's token within token_cache_ttl (then the
+ * handler may skip the token check in SQL; sets call->token_cached).
+ */
+int http_token_cached(struct http_call *);
+/* The DB's verdict on call's token (not for a cached one): valid starts a
+ * token_cache_ttl of trust, invalid ends any at once. */
+void http_token_checked(struct http_call *, int valid);
 /* Starts one statement with call as the callback's argument; counts it
  * as in flight until the callback runs. */
 void http_db_query(struct http_call *, const char *op, const char *sql,
@@ -91,6 +104,12 @@ void http_metrics(struct http_call *);
 /* Login support (http_auth.c). */
 void http_auth_init(struct http_srv *);
 void http_auth_free(struct http_srv *);
+
+/* The access log, one write per loop iteration (http_alog.c). */
+void http_alog_init(struct event_base *);
+void http_alog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void http_alog_flush(void);
+void http_alog_free(void);
 
 /* Metrics (http_metrics.c). */
 void http_metrics_observe(int route, int status, uint64_t duration_us);

@@ -9,6 +9,15 @@
  * Neither passwords nor tokens ever reach a log. Login attempts are limited
  * per client address by a token bucket in process memory (no DB), so a
  * password-guessing client is refused even while the DB is down.
+ *
+ * The token cache: a token the DB accepted is trusted by this process for
+ * token_cache_ttl without asking again, so the API routes can skip the
+ * token check in SQL. It holds SHA-256 digests only, in a fixed
+ * direct-mapped table (HTTP_TC_SLOTS; a collision evicts, which only costs
+ * a DB check). Bound, documented in holdfast.conf(5): a token deleted,
+ * expired or whose user is disabled is refused at most token_cache_ttl
+ * after the change. An entry's expiry is set only by a DB check, never
+ * extended by a cached use; a DB answer "not valid" evicts it at once.
  */
 #include <crypt.h>
 #include <stdio.h>
@@ -28,6 +37,16 @@
 #include "worker.h"
 
 #define HTTP_RL_SLOTS	1024
+#define HTTP_TC_SLOTS	4096	/* power of two */
+
+struct http_tc_slot {
+	unsigned char	md[SHA256_DIGEST_LENGTH];
+	uint64_t	until_ms;	/* monotonic; 0: empty */
+};
+
+struct http_tokcache {
+	struct http_tc_slot	slot[HTTP_TC_SLOTS];
+};
 
 struct http_rl_slot {
 	char		addr[64];
@@ -71,6 +90,65 @@ http_sha256_hex(const char *s, char out[65])
 	http_hex(md, sizeof(md), out);
 }
 
+/* ---- token cache ---- */
+
+static int
+http_unhex(const char *hex, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex[2 * i], lo = hex[2 * i + 1];
+
+		hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* The slot of a digest (uniformly random bytes: its first ones do). */
+static struct http_tc_slot *
+http_tc_slot(struct http_srv *srv, const unsigned char *md)
+{
+	uint32_t h = (uint32_t)md[0] | (uint32_t)md[1] << 8 | (uint32_t)md[2] << 16;
+
+	return &srv->tc->slot[h & (HTTP_TC_SLOTS - 1)];
+}
+
+int
+http_token_cached(struct http_call *call)
+{
+	struct http_srv		*srv = call->srv;
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	struct http_tc_slot	*s;
+
+	if (srv->tc == NULL || http_unhex(call->token_hash, md, sizeof(md)) == -1)
+		return 0;
+	s = http_tc_slot(srv, md);
+	call->token_cached = s->until_ms > now_mono_ms() &&
+	    CRYPTO_memcmp(s->md, md, sizeof(md)) == 0;
+	return call->token_cached;
+}
+
+void
+http_token_checked(struct http_call *call, int valid)
+{
+	struct http_srv		*srv = call->srv;
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	struct http_tc_slot	*s;
+
+	if (srv->tc == NULL || call->token_cached || call->token_hash[0] == '\0' ||
+	    http_unhex(call->token_hash, md, sizeof(md)) == -1)
+		return;
+	s = http_tc_slot(srv, md);
+	if (valid) {
+		memcpy(s->md, md, sizeof(md));
+		s->until_ms = now_mono_ms() + (uint64_t)srv->wcfg->token_cache_ttl_ms;
+	} else if (CRYPTO_memcmp(s->md, md, sizeof(md)) == 0)
+		s->until_ms = 0;
+}
+
 void
 http_auth_init(struct http_srv *srv)
 {
@@ -88,6 +166,8 @@ http_auth_init(struct http_srv *srv)
 		fatalx("crypt_gensalt_rn($y$) failed: libcrypt without yescrypt?");
 	srv->dummy_hash = xstrdup(h);
 	free(cd);
+	if (srv->wcfg->token_cache_ttl_ms > 0)
+		srv->tc = xcalloc(1, sizeof(*srv->tc));
 	http_crypt_init(srv->w->base);
 }
 
@@ -96,6 +176,7 @@ http_auth_free(struct http_srv *srv)
 {
 	free(srv->rl);
 	free(srv->dummy_hash);
+	free(srv->tc);
 }
 
 /* ---- per-address rate limit ---- */

@@ -5,8 +5,10 @@
  * Each request is one statement, one round trip: the token check and the
  * page are in the same query, and PostgreSQL builds the JSON (json_agg),
  * which the worker passes through untouched. The single-conversation read
- * is a function with cached plans (etc/schema/0002_http_read_functions.sql). Every statement answers one
- * row: (token valid, JSON or NULL). Pages are newest first; the cursor
+ * is a function with cached plans (etc/schema/0002, 0004); for a token in
+ * the token cache (http_auth.c) it skips the token check. Every statement
+ * answers one row: (token valid, JSON or NULL); each verdict on a token
+ * feeds the cache. Pages are newest first; the cursor
  * next_before ("<µs since epoch>_<id>" of the last row) is exact, since
  * both parts compare as integers in the DB.
  */
@@ -54,6 +56,9 @@ static const char http_sql_calls[] = HTTP_SQL_PAGE("calls",
  * the session keeps, so the DB does not plan the statement every time. */
 static const char http_sql_conversation[] =
     "SELECT ok, body FROM holdfast_http_conversation(decode($1, 'hex'), $2::bigint)";
+/* The same for a token the cache vouches for (ok is always true). */
+static const char http_sql_conversation_trusted[] =
+    "SELECT ok, body FROM holdfast_http_conversation_body($1::bigint)";
 
 /* Every statement here answers (ok, json): 401, 404 or the JSON as is. */
 static void
@@ -71,6 +76,7 @@ http_conv_done(const struct db_error *err, PGresult *const *res, int nres,
 		http_reply_error(call, 500, "INTERNAL_ERROR", "Unexpected result shape");
 		return;
 	}
+	http_token_checked(call, strcmp(PQgetvalue(r, 0, 0), "t") == 0);
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		http_reply_error(call, 401, "UNAUTHORIZED", "Invalid or expired token");
 		return;
@@ -162,6 +168,10 @@ http_conversation(struct http_call *call)
 	if (http_auth_bearer(call) == -1)
 		return;
 	snprintf(id, sizeof(id), "%lld", call->id);
-	http_db_query(call, "http_conversation", http_sql_conversation, 2, p,
-	    http_conv_done);
+	if (http_token_cached(call))
+		http_db_query(call, "http_conversation", http_sql_conversation_trusted,
+		    1, p + 1, http_conv_done);
+	else
+		http_db_query(call, "http_conversation", http_sql_conversation, 2, p,
+		    http_conv_done);
 }

@@ -37,6 +37,8 @@
  * plus this, so a body just over a limit gets our JSON 413. */
 #define HTTP_BODY_SLACK		(64 * 1024)
 
+static const char	 http_db_down_body[] = "{\"error\":\"SERVICE_UNAVAILABLE\","
+			    "\"detail\":\"" HTTP_DB_DOWN_DETAIL "\",\"status\":503}";
 static struct http_srv	 http_srv;
 static struct evhttp_bound_socket *http_bound;
 static struct event	*http_drain_ev;
@@ -118,7 +120,7 @@ http_access_log(struct http_call *call, int status, size_t bytes, uint64_t dur_u
 	if (log_get_level() < LOG_LVL_INFO)
 		return;
 	http_redact_uri(evhttp_request_get_uri(call->req), path, sizeof(path));
-	log_info("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
+	http_alog("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
 	    http_method_name(call->req), path, status, dur_us / 1000.0, bytes,
 	    call->addr);
 }
@@ -128,16 +130,16 @@ http_reply(struct http_call *call, int status, const char *ctype,
     const char *body, size_t len)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(call->req);
-	struct evbuffer		*buf = evbuffer_new();
+	struct evbuffer		*buf = call->srv->outbuf;
 	uint64_t		 dur;
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (buf == NULL)
-		fatalx("evbuffer_new failed");
+	/* evhttp_send_reply moves the bytes out, leaving buf empty for the
+	 * next reply (or drops them with a connection that is gone). */
 	evbuffer_add(buf, body, len);
 	evhttp_send_reply(call->req, status, NULL, buf);
-	evbuffer_free(buf);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
 	dur = now_mono_us() - call->start_us;
 	http_access_log(call, status, len, dur);
 	http_metrics_observe(call->route, status, dur);
@@ -205,7 +207,9 @@ http_reply_db_error(struct http_call *call, const struct db_error *err)
 		http_reply_error(call, 503, "SERVICE_UNAVAILABLE",
 		    "Database statement timed out");
 	else
-		http_reply_error(call, 503, "SERVICE_UNAVAILABLE", HTTP_DB_DOWN_DETAIL);
+		/* The hot path while the DB is down: a body built at compile time. */
+		http_reply(call, 503, "application/json", http_db_down_body,
+		    sizeof(http_db_down_body) - 1);
 }
 
 const char *
@@ -339,7 +343,11 @@ http_body_limit(const struct http_srv *srv, int route)
 	    srv->wcfg->max_body;
 }
 
-/* Reads the body into call; replies 413 and returns -1 when over limit. */
+/*
+ * Replies 413 and returns -1 when the body is over the route's limit;
+ * copies it into call (NUL-terminated) for the POST handlers, the only
+ * ones that read it (call->body stays NULL for the others).
+ */
 static int
 http_take_body(struct http_call *call)
 {
@@ -350,6 +358,8 @@ http_take_body(struct http_call *call)
 		http_reply_error(call, 413, NULL, "Request body too large");
 		return -1;
 	}
+	if (call->method != HTTP_M_POST)
+		return 0;
 	call->body = xmalloc(len + 1);
 	evbuffer_copyout(in, call->body, len);
 	call->body[len] = '\0';
@@ -423,8 +433,9 @@ http_setup(struct http_srv *srv, struct worker *w, int fd)
 	srv->w = w;
 	srv->wcfg = wc;
 	srv->wa = &w->cfg->whatsapp;
-	if ((srv->eh = evhttp_new(w->base)) == NULL)
-		fatalx("evhttp_new failed");
+	if ((srv->eh = evhttp_new(w->base)) == NULL ||
+	    (srv->outbuf = evbuffer_new()) == NULL)
+		fatalx("evhttp_new/evbuffer_new failed");
 	evhttp_set_max_body_size(srv->eh, maxbody + HTTP_BODY_SLACK);
 	evhttp_set_max_headers_size(srv->eh, wc->max_header_size * HTTP_HEADER_SLACK);
 	tv.tv_sec = wc->request_timeout_ms / 1000;
@@ -457,6 +468,7 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	http_drain_ev = NULL;
 	evhttp_free(http_srv.eh);
 	http_srv.eh = NULL;
+	http_alog_flush();
 	http_crypt_stop();
 	worker_exit_loop(w);
 }
@@ -484,6 +496,7 @@ main(int argc, char **argv)
 	int		fd, rc;
 
 	worker_init(&w, argc, argv, "http");
+	http_alog_init(w.base);
 	fd = worker_listen(&w, SOCK_STREAM);
 	http_setup(&http_srv, &w, fd);
 	http_auth_init(&http_srv);
@@ -495,6 +508,8 @@ main(int argc, char **argv)
 	    (long long)w.wcfg->max_body, (long long)w.wcfg->max_webhook_body);
 	rc = worker_run(&w);
 	http_auth_free(&http_srv);
+	http_alog_free();
+	evbuffer_free(http_srv.outbuf);
 	free(http_srv.conns);
 	return rc;
 }

@@ -11,6 +11,7 @@ pkglibexec_PROGRAMS += workers/http/holdfast-http
 workers_http_holdfast_http_SOURCES = \
 	workers/http/http.h \
 	workers/http/http_main.c \
+	workers/http/http_alog.c \
 	workers/http/http_auth.c \
 	workers/http/http_crypt.c workers/http/http_crypt.h \
 	workers/http/http_conv.c \
