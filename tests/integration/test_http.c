@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 
 #include "fp.h"
+#include "hfd.h"
 #include "pgt.h"
 #include "tu.h"
 #include "test_http_samples.h"
@@ -572,13 +573,11 @@ healthy(void *arg)
 	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
 }
 
-/* A keep-alive connection that has had one request answered. */
+/* A connected socket to port p, nothing sent. */
 static int
-open_kept(int p)
+connect_to(int p)
 {
 	struct sockaddr_in	 sa;
-	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	char			 buf[512];
 	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	memset(&sa, 0, sizeof(sa));
@@ -586,6 +585,17 @@ open_kept(int p)
 	sa.sin_port = htons((uint16_t)p);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* A keep-alive connection that has had one request answered. */
+static int
+open_kept(int p)
+{
+	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	char			 buf[512];
+	int			 fd = connect_to(p);
+
 	ck_assert_int_eq(write(fd, req1, sizeof(req1) - 1), (ssize_t)sizeof(req1) - 1);
 	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
 	return fd;
@@ -856,21 +866,6 @@ START_TEST(db_statement_timeout)
 }
 END_TEST
 
-/* A connected socket to port p, nothing sent. */
-static int
-connect_to(int p)
-{
-	struct sockaddr_in	 sa;
-	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)p);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 static int
 closed_by_peer(void *arg)
 {
@@ -955,24 +950,15 @@ END_TEST
 
 /* ---- under holdfastd: numprocs instances on one inherited socket ---- */
 
-static char *sup_sock;
+static struct hfd sup;
+
+static int ctl_ok(void *args) { return hfd_ctl(&sup, args, NULL) == 0; }
 
 static int
-ctl(const char *args, char **out)
+ctl_health_down(void *unused)
 {
-	char	*cmd, *bin = tu_buildpath("supervisor/holdfastctl");
-	int	 rc;
-
-	if (asprintf(&cmd, "%s -s %s %s", bin, sup_sock, args) < 0)
-		abort();
-	rc = tu_sh(cmd, out);
-	free(cmd);
-	free(bin);
-	return rc;
+	return hfd_ctl(&sup, "health >/dev/null", NULL) == 3;
 }
-
-static int ctl_ok(void *args) { return ctl(args, NULL) == 0; }
-static int ctl_health_down(void *unused) { return ctl("health >/dev/null", NULL) == 3; }
 
 /* The first pid `holdfastctl pid NAME` prints, or -1. */
 static pid_t
@@ -982,7 +968,7 @@ instance_pid(const char *name)
 	long	 v = -1;
 
 	snprintf(args, sizeof(args), "pid %s", name);
-	if (ctl(args, &out) == 0 && out != NULL)
+	if (hfd_ctl(&sup, args, &out) == 0 && out != NULL)
 		v = strtol(out + strcspn(out, "0123456789"), NULL, 10);
 	free(out);
 	return v > 0 ? (pid_t)v : -1;
@@ -995,24 +981,19 @@ instance_pid(const char *name)
  */
 START_TEST(supervised)
 {
-	char	*conf, *hd = tu_buildpath("supervisor/holdfastd"), *log, *text;
-	char	*http = tu_buildpath("workers/http/holdfast-http");
-	char	*argv[] = { hd, "-c", NULL, NULL };
+	char	*text, *http = tu_buildpath("workers/http/holdfast-http");
 	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
-	pid_t	 sup, victim;
+	pid_t	 victim;
 
 	if (asprintf(&text, "[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
 	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
 	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
 	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
-	    pgt_conninfo(pg, "hf"), http, p) < 0 ||
-	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
-	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
-	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)
+	    pgt_conninfo(pg, "hf"), http, p) < 0)
 		abort();
-	tu_write_file(conf, text);
-	argv[2] = conf;
-	sup = tu_spawn(argv, NULL, log);
+	hfd_init(&sup, "http-sup");
+	hfd_write_conf(&sup, text);
+	hfd_spawn(&sup, NULL);
 	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 30000));
 	ck_assert(tu_wait_for(ready200, &p, 10000));
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
@@ -1032,10 +1013,9 @@ START_TEST(supervised)
 	ck_assert(healthy(&p));
 	ck_assert_int_eq(pgt_restart(pg), 0);
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
-	ck_assert_int_eq(tu_stop(sup, 10000), 0);
-	free(text); free(conf); free(log); free(hd); free(http);
-	free(sup_sock);
-	sup_sock = NULL;
+	ck_assert_int_eq(hfd_stop(&sup, 10000), 0);
+	hfd_free(&sup);
+	free(text); free(http);
 }
 END_TEST
 
