@@ -69,8 +69,15 @@ log_level_name(int level)
 	return log_names[level];
 }
 
-/* 0: not asked yet in this process. */
-static int	 log_pid;
+/*
+ * The pid every line shows: one getpid() per process rather than a system
+ * call per line. A fork child inherits the cache but not the pid, so the
+ * child side of every fork() forgets it (vfork children exec or _exit
+ * without logging). Caches are per thread (0: not asked yet), so a line
+ * a helper thread logs cannot race with the main thread's.
+ */
+static _Thread_local int	 log_pid;
+static pthread_once_t		 log_pid_once = PTHREAD_ONCE_INIT;
 
 static void
 log_forget_pid(void)
@@ -78,21 +85,16 @@ log_forget_pid(void)
 	log_pid = 0;
 }
 
-/*
- * The pid every line shows: one getpid() per process rather than a system
- * call per line. A fork child inherits the cache but not the pid, so the
- * child side of every fork() forgets it (vfork children exec or _exit
- * without logging).
- */
+static void
+log_watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, log_forget_pid);
+}
+
 static int
 log_getpid(void)
 {
-	static int registered;
-
-	if (!registered) {
-		registered = 1;
-		pthread_atfork(NULL, NULL, log_forget_pid);
-	}
+	pthread_once(&log_pid_once, log_watch_forks);
 	if (log_pid == 0)
 		log_pid = (int)getpid();
 	return log_pid;
@@ -101,10 +103,10 @@ log_getpid(void)
 int
 log_format_prefix(char *buf, size_t size, int level)
 {
-	static time_t	 sec = -1;
-	static char	 ts[32];	/* "2026-11-28T13:02:20" of sec */
-	struct timeval	 tv;
-	struct tm	 tm;
+	static _Thread_local time_t	 sec = -1;
+	static _Thread_local char	 ts[32];	/* "2026-11-28T13:02:20" of sec */
+	struct timeval			 tv;
+	struct tm			 tm;
 
 	gettimeofday(&tv, NULL);
 	if (tv.tv_sec != sec) {
