@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "http.h"
 #include "log.h"
@@ -30,7 +31,10 @@
 
 static char		 alog_buf[HTTP_ALOG_MAX];
 static size_t		 alog_len;
-static struct event	*alog_ev;
+/* Not allocated: http_alog_free runs after worker_run has freed the event
+ * base (which removed the event), so it must not touch the event again. */
+static struct event	 alog_ev;
+static int		 alog_ev_set;
 
 void
 http_alog_flush(void)
@@ -52,17 +56,16 @@ http_alog_on_flush(evutil_socket_t fd, short what, void *arg)
 void
 http_alog_init(struct event_base *base)
 {
-	if ((alog_ev = event_new(base, -1, 0, http_alog_on_flush, NULL)) == NULL)
-		fatalx("event_new(access log) failed");
+	if (event_assign(&alog_ev, base, -1, 0, http_alog_on_flush, NULL) == -1)
+		fatalx("event_assign(access log) failed");
+	alog_ev_set = 1;
 }
 
 void
 http_alog_free(void)
 {
 	http_alog_flush();
-	if (alog_ev != NULL)
-		event_free(alog_ev);
-	alog_ev = NULL;
+	alog_ev_set = 0;
 }
 
 void
@@ -79,10 +82,10 @@ http_alog(const char *fmt, ...)
 	va_end(ap);
 	if (alog_len + n > sizeof(alog_buf))
 		http_alog_flush();
-	if (alog_len == 0 && alog_ev != NULL)
-		event_active(alog_ev, EV_TIMEOUT, 0);
+	if (alog_len == 0 && alog_ev_set)
+		event_active(&alog_ev, EV_TIMEOUT, 0);
 	memcpy(alog_buf + alog_len, line, n);
 	alog_len += n;
-	if (alog_ev == NULL)
+	if (!alog_ev_set)
 		http_alog_flush();
 }
