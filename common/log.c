@@ -5,6 +5,7 @@
  * (PIPE_BUF is 4 KiB; longer lines are cut).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +69,53 @@ log_level_name(int level)
 	return log_names[level];
 }
 
-/* Formats the prefix "2026-11-28T13:02:20.123Z INFO prog[pid]: ". */
-static int
-log_prefix(char *buf, size_t size, int level)
+/*
+ * The pid every line shows: one getpid() per process rather than a system
+ * call per line. A fork child inherits the cache but not the pid, so the
+ * child side of every fork() forgets it (vfork children exec or _exit
+ * without logging). Caches are per thread (0: not asked yet), so a line
+ * a helper thread logs cannot race with the main thread's.
+ */
+static _Thread_local int	 log_pid;
+static pthread_once_t		 log_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+log_forget_pid(void)
 {
-	struct timeval	 tv;
-	struct tm	 tm;
-	char		 ts[32];
+	log_pid = 0;
+}
+
+static void
+log_watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, log_forget_pid);
+}
+
+static int
+log_getpid(void)
+{
+	pthread_once(&log_pid_once, log_watch_forks);
+	if (log_pid == 0)
+		log_pid = (int)getpid();
+	return log_pid;
+}
+
+int
+log_format_prefix(char *buf, size_t size, int level)
+{
+	static _Thread_local time_t	 sec = -1;
+	static _Thread_local char	 ts[32];	/* "2026-11-28T13:02:20" of sec */
+	struct timeval			 tv;
+	struct tm			 tm;
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (tv.tv_sec != sec) {
+		sec = tv.tv_sec;
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	}
 	return snprintf(buf, size, "%s.%03dZ %s %s[%d]: ", ts,
-	    (int)(tv.tv_usec / 1000), log_level_name(level), log_prog,
-	    (int)getpid());
+	    (int)(tv.tv_usec / 1000), log_level_name(level), log_prog, log_getpid());
 }
 
 /*
@@ -102,20 +136,22 @@ log_sanitize(char *s, int n)
 	}
 }
 
-static void
-log_emit(int level, const char *suffix, const char *fmt, va_list ap)
+/* The line as log_vformat says, with ": suffix" (strerror's, so not
+ * neutralised) after the text when suffix is not NULL. */
+static size_t
+log_format(char *line, size_t size, int level, const char *suffix,
+    const char *fmt, va_list ap)
 {
-	char	 line[LOG_LINE_MAX];
-	/* Text ends before the last two bytes (newline, and snprintf's NUL). */
-	int	 max = (int)sizeof(line) - 2, n, m;
+	/* Text ends before the last two bytes (newline, NUL). */
+	int	 max = (int)size - 2, n, m;
 
-	if (level > log_lvl)
-		return;
-	n = log_prefix(line, (size_t)max, level);
+	n = log_format_prefix(line, (size_t)max, level);
+	/* On truncation snprintf stopped one byte short, at its NUL. */
+	if (n > max - 1)
+		n = max - 1;
 	m = vsnprintf(line + n, (size_t)(max - n), fmt, ap);
 	if (m > 0)
 		n += m;
-	/* On truncation snprintf stopped one byte short, at its NUL. */
 	if (n > max - 1)
 		n = max - 1;
 	log_sanitize(line, n);
@@ -127,7 +163,24 @@ log_emit(int level, const char *suffix, const char *fmt, va_list ap)
 			n = max - 1;
 	}
 	line[n++] = '\n';
-	(void)!write(log_fd, line, (size_t)n);
+	line[n] = '\0';
+	return (size_t)n;
+}
+
+size_t
+log_vformat(char *buf, size_t size, int level, const char *fmt, va_list ap)
+{
+	return log_format(buf, size, level, NULL, fmt, ap);
+}
+
+static void
+log_emit(int level, const char *suffix, const char *fmt, va_list ap)
+{
+	char	 line[LOG_LINE_MAX];
+
+	if (level > log_lvl)
+		return;
+	(void)!write(log_fd, line, log_format(line, sizeof(line), level, suffix, fmt, ap));
 }
 
 void

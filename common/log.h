@@ -13,6 +13,7 @@
 #define HOLDFAST_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -30,6 +31,21 @@ int log_level_parse(const char *name);
 const char *log_level_name(int level);
 /* Send lines to fd instead of stderr (tests); -1 restores stderr. */
 void log_set_fd(int fd);
+
+/*
+ * Every line's prefix, "2026-11-28T13:02:20.123Z INFO prog[pid]: ", into
+ * buf; its length, as snprintf's. The time of day is formatted once a
+ * second and the pid asked once a process: no system call per line.
+ */
+int log_format_prefix(char *buf, size_t size, int level);
+/*
+ * One line exactly as log_vlog would write it (prefix, text with control
+ * characters neutralised, newline, NUL), cut to fit size (at least 128),
+ * into buf, written nowhere, whatever the level threshold: for a caller
+ * that buffers lines (the HTTP access log). Its length, newline included.
+ */
+size_t log_vformat(char *buf, size_t size, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

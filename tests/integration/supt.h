@@ -22,19 +22,16 @@
 #include "tu.h"
 #include "util.h"
 
-/* The rig is tests/lib/hfd's; the supervisor suites call it supt. */
-#define supt hfd
-
 static char *
 supt_tw(void)
 {
 	return tu_buildpath("tests/tools/testworker");
 }
 
-static int supt_log_count(struct supt *, const char *);
+static int supt_log_count(struct hfd *, const char *);
 
 static void
-supt_write_conf(struct supt *t, const char *workers)
+supt_write_conf(struct hfd *t, const char *workers)
 {
 	char *text = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\n"
 	    "shutdown_timeout = 5s\ntail_lines = 50\n\n%s", workers);
@@ -43,23 +40,10 @@ supt_write_conf(struct supt *t, const char *workers)
 	free(text);
 }
 
-static int
-supt_ctl(struct supt *t, const char *args, char **out)
-{
-	return hfd_ctl(t, args, out);
-}
-
-/* For tu_wait_for after a restart by hand; not every suite needs it. */
-static int __attribute__((unused))
-supt_up(void *arg)
-{
-	return hfd_is_up(arg);
-}
-
 /* Writes the config ("[worker:...]" sections) and starts holdfastd on it
  * with extra environment (env may be NULL); does not wait. */
 static void
-supt_spawn(struct supt *t, const char *tag, const char *workers, char *const env[])
+supt_spawn(struct hfd *t, const char *tag, const char *workers, char *const env[])
 {
 	hfd_init(t, tag);
 	supt_write_conf(t, workers);
@@ -68,7 +52,7 @@ supt_spawn(struct supt *t, const char *tag, const char *workers, char *const env
 
 /* supt_spawn, then waits for the control socket. */
 static void
-supt_start(struct supt *t, const char *tag, const char *workers)
+supt_start(struct hfd *t, const char *tag, const char *workers)
 {
 	supt_spawn(t, tag, workers, NULL);
 	ck_assert_msg(hfd_wait_up(t, 5000), "holdfastd did not come up");
@@ -77,7 +61,7 @@ supt_start(struct supt *t, const char *tag, const char *workers)
 /* Stops holdfastd; a sanitizer report in its log (--enable-sanitizers
  * builds) fails the test, since holdfastd's errors would go unseen. */
 static void
-supt_finish(struct supt *t)
+supt_finish(struct hfd *t)
 {
 	hfd_stop(t, 10000);
 	ck_assert_msg(supt_log_count(t, "Sanitizer") == 0 &&
@@ -88,18 +72,18 @@ supt_finish(struct supt *t)
 
 /* The status entry of one instance (from `status --json`), or NULL. */
 static yajl_val
-supt_status(struct supt *t, yajl_val *tree)
+supt_status(struct hfd *t, yajl_val *tree)
 {
 	char	*out = NULL, err[128];
 
-	supt_ctl(t, "--json status 2>/dev/null", &out);
+	hfd_ctl(t, "--json status 2>/dev/null", &out);
 	*tree = out != NULL ? json_parse(out, strlen(out), err, sizeof(err)) : NULL;
 	free(out);
 	return *tree != NULL ? json_get_array(*tree, "procs") : NULL;
 }
 
 static int
-supt_proc(struct supt *t, const char *name, char *state, size_t len, long long *pid)
+supt_proc(struct hfd *t, const char *name, char *state, size_t len, long long *pid)
 {
 	yajl_val	 tree, procs = supt_status(t, &tree);
 	int		 found = 0;
@@ -120,7 +104,7 @@ supt_proc(struct supt *t, const char *name, char *state, size_t len, long long *
 }
 
 static pid_t
-supt_pid(struct supt *t, const char *name)
+supt_pid(struct hfd *t, const char *name)
 {
 	char		 st[32];
 	long long	 pid;
@@ -130,7 +114,7 @@ supt_pid(struct supt *t, const char *name)
 }
 
 struct supt_want {
-	struct supt	*t;
+	struct hfd	*t;
 	const char	*name;
 	const char	*state;
 	pid_t		 not_pid;
@@ -150,7 +134,7 @@ supt_state_is(void *arg)
 
 /* Waits until name is in state (and, when not_pid, has another pid). */
 static int
-supt_wait_state(struct supt *t, const char *name, const char *state, pid_t not_pid,
+supt_wait_state(struct hfd *t, const char *name, const char *state, pid_t not_pid,
     int timeout_ms)
 {
 	struct supt_want w = { t, name, state, not_pid };
@@ -158,8 +142,30 @@ supt_wait_state(struct supt *t, const char *name, const char *state, pid_t not_p
 	return tu_wait_for(supt_state_is, &w, timeout_ms);
 }
 
+/* The value of a "Key:\t..." line of /proc/pid/status ("SigIgn:"),
+ * trailing blanks (as "Groups:" has) dropped; malloc'd, or NULL. Not
+ * every suite needs it. */
+static __attribute__((unused)) char *
+supt_proc_field(pid_t pid, const char *key)
+{
+	char	*path = xasprintf("/proc/%d/status", (int)pid);
+	char	*text = tu_read_file(path, NULL), *at, *v = NULL;
+	size_t	 n;
+
+	if (text != NULL && (at = strstr(text, key)) != NULL) {
+		at += strlen(key);
+		at += strspn(at, " \t");
+		for (n = strcspn(at, "\n"); n > 0 && at[n - 1] == ' '; n--)
+			;
+		v = xstrndup(at, n);
+	}
+	free(text);
+	free(path);
+	return v;
+}
+
 static int
-supt_log_count(struct supt *t, const char *needle)
+supt_log_count(struct hfd *t, const char *needle)
 {
 	return tu_count_in_file(t->log, needle);
 }

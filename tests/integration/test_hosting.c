@@ -106,7 +106,7 @@ notes_close(struct notes *ns)
 
 START_TEST(test_notify_ready_status_watchdog_stopping)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct notes	 ns;
 	char		*tw = supt_tw(), *ini, *sockpath, *envfile, *envtext, *env[4];
 	int		 ready, i, pings, status;
@@ -180,7 +180,7 @@ END_TEST
  * watchdog ping when WATCHDOG_PID names another process. */
 START_TEST(test_notify_fatal_settles_abstract)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct notes	 ns;
 	char		*tw = supt_tw(), *ini, *name, *env[4];
 	int		 ready;
@@ -243,8 +243,8 @@ nchildren(pid_t pid)
 
 START_TEST(test_pid1_reaps_and_stops)
 {
-	struct supt	 t;
-	char		*tw = supt_tw(), *ini, *hd, *argv[9], *cmd;
+	struct hfd	 t;
+	char		*tw = supt_tw(), *ini, *cmd;
 	pid_t		 outer, inner = 0;
 	int		 status, rc;
 
@@ -260,16 +260,9 @@ START_TEST(test_pid1_reaps_and_stops)
 	ini = xasprintf("[worker:o]\ncommand = %s -O\n", tw);
 	hfd_init(&t, "host-pid1");
 	supt_write_conf(&t, ini);
-	hd = tu_buildpath("supervisor/holdfastd");
-	argv[0] = "/usr/bin/unshare";
-	argv[1] = "--pid";
-	argv[2] = "--fork";
-	argv[3] = "--mount-proc";
-	argv[4] = hd;
-	argv[5] = "-c";
-	argv[6] = t.conf;
-	argv[7] = NULL;
-	outer = tu_spawn(argv, NULL, t.log);
+	hfd_spawn_argv(&t, (char *[]){ "/usr/bin/unshare", "--pid", "--fork",
+	    "--mount-proc", NULL }, NULL, NULL);
+	outer = t.pid;
 	ck_assert_msg(tu_wait_file_count(t.log, "started: pid 1,", 1, 5000),
 	    "holdfastd is not PID 1 of the namespace");
 	ck_assert(supt_wait_state(&t, "o", "RUNNING", 0, 5000));
@@ -286,13 +279,13 @@ START_TEST(test_pid1_reaps_and_stops)
 	rc = tu_sh(cmd, NULL);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(tu_wait_pid(outer, 10000, &status), 0);
+	t.pid = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "the tree did not exit 0 (status %d)", status);
 	ck_assert_int_eq(supt_log_count(&t, "shutting down (SIGTERM)"), 1);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_EXIT] name=o"), 1);
 	ck_assert(!tu_pid_alive(inner));
 	free(cmd);
-	free(hd);
 	supt_finish(&t);
 	free(ini);
 	free(tw);

@@ -22,7 +22,7 @@
 #define NCONTACT	4
 
 struct tree {
-	struct supt	 t;
+	struct hfd	 t;
 	int		 http;
 };
 
@@ -41,10 +41,7 @@ tree_start(struct tree *tr, struct pgt *pg, const char *tag)
 
 	memset(tr, 0, sizeof(*tr));
 	tr->http = tu_free_port(SOCK_STREAM);
-	tr->t.dir = tu_tmpdir(tag);
-	tr->t.conf = xasprintf("%s/holdfast.conf", tr->t.dir);
-	tr->t.sock = xasprintf("%s/run/hf.sock", tr->t.dir);
-	tr->t.log = xasprintf("%s/holdfastd.log", tr->t.dir);
+	hfd_init(&tr->t, tag);
 	text = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\nstate_dir = var\n"
 	    "shutdown_timeout = 5s\n"
 	    "[database]\nconninfo = %s\nconnect_timeout = 1s\n"
@@ -55,15 +52,9 @@ tree_start(struct tree *tr, struct pgt *pg, const char *tag)
 	    "[worker:http]\ncommand = %s\nlisten = 127.0.0.1:%d\n"
 	    "[worker:whatsapp]\ncommand = %s\n",
 	    pgt_conninfo(pg, "hf"), http, tr->http, wa);
-	ck_assert_int_eq(tu_write_file(tr->t.conf, text), 0);
-	{
-		char *argv[] = { tu_buildpath("supervisor/holdfastd"), "-c",
-		    tr->t.conf, NULL };
-
-		tr->t.pid = tu_spawn(argv, NULL, tr->t.log);
-		free(argv[0]);
-	}
-	ck_assert(tu_wait_for(supt_up, &tr->t, 5000));
+	hfd_write_conf(&tr->t, text);
+	hfd_spawn(&tr->t, NULL);
+	ck_assert(hfd_wait_up(&tr->t, 5000));
 	ck_assert_msg(tu_wait_for(tree_ready, &tr->http, 20000), "%s: http never ready", tag);
 	ck_assert(supt_wait_state(&tr->t, "whatsapp", "RUNNING", 0, 10000));
 	free(text);

@@ -33,9 +33,11 @@
 #include <sys/wait.h>
 
 #include "fp.h"
+#include "hfd.h"
 #include "pgt.h"
 #include "tu.h"
 #include "test_http_samples.h"
+#include "util.h"
 #include "wa_payload.h"
 
 #define DB_DOWN_BODY \
@@ -49,34 +51,6 @@ static pid_t		 pid;
 
 /* ---- fixture: each (forked) test gets its own cluster and worker ---- */
 
-static char *
-write_conf_db(const char *name, int p, const char *conninfo, const char *extra)
-{
-	char *path, *text;
-
-	path = malloc(strlen(tmp) + strlen(name) + 2);
-	sprintf(path, "%s/%s", tmp, name);
-	if (asprintf(&text,
-	    "[holdfast]\nlog_level = info\n"
-	    "[database]\nconninfo = %s\npool_size = 4\nstatement_timeout = 2s\n"
-	    "query_timeout = 3s\nconnect_timeout = 1s\n"
-	    "backoff_initial = 100ms\nbackoff_max = 400ms\n"
-	    "[whatsapp]\nverify_token = vtok-123\napp_secret = test_app_secret\n"
-	    "[worker:http]\ncommand = holdfast-http\nlisten = 127.0.0.1:%d\n"
-	    "max_body = 4KiB\n%s",
-	    conninfo, p, extra) < 0)
-		abort();
-	tu_write_file(path, text);
-	free(text);
-	return path;
-}
-
-static char *
-write_conf(const char *name, int p, const char *extra)
-{
-	return write_conf_db(name, p, pgt_conninfo(pg, "hf"), extra);
-}
-
 static int
 ready_is(int p, int want)
 {
@@ -86,15 +60,35 @@ ready_is(int p, int want)
 static int ready200(void *arg) { return ready_is(*(int *)arg, 200); }
 static int ready503(void *arg) { return ready_is(*(int *)arg, 503); }
 
+/*
+ * Starts holdfast-http on port p with the config "<tag>.conf" (conninfo:
+ * NULL for the test's database; extra: lines for [worker:http]) and its
+ * output in "<tag>.log", both in tmp; the log's path (malloc'd) in *log.
+ * Does not wait.
+ */
 static pid_t
-start_worker(const char *conf, const char *log)
+start_worker(const char *tag, int p, const char *conninfo, const char *extra, char **log)
 {
-	char	*argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", (char *)conf, NULL };
-	pid_t	 p;
+	char	*argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", NULL, NULL };
+	char	*text;
+	pid_t	 w;
 
-	p = tu_spawn(argv, NULL, log);
+	text = xasprintf("[holdfast]\nlog_level = info\n"
+	    "[database]\nconninfo = %s\npool_size = 4\nstatement_timeout = 2s\n"
+	    "query_timeout = 3s\nconnect_timeout = 1s\n"
+	    "backoff_initial = 100ms\nbackoff_max = 400ms\n"
+	    "[whatsapp]\nverify_token = vtok-123\napp_secret = test_app_secret\n"
+	    "[worker:http]\ncommand = holdfast-http\nlisten = 127.0.0.1:%d\n"
+	    "max_body = 4KiB\n%s",
+	    conninfo != NULL ? conninfo : pgt_conninfo(pg, "hf"), p, extra);
+	argv[2] = xasprintf("%s/%s.conf", tmp, tag);
+	ck_assert_int_eq(tu_write_file(argv[2], text), 0);
+	*log = xasprintf("%s/%s.log", tmp, tag);
+	w = tu_spawn(argv, NULL, *log);
 	free(argv[0]);
-	return p;
+	free(argv[2]);
+	free(text);
+	return w;
 }
 
 static void
@@ -115,19 +109,14 @@ add_user(const char *email, const char *prefix, unsigned long cost)
 static void
 setup(void)
 {
-	char *conf;
-
 	pg = pgt_start(NULL);
 	pgt_createdb(pg, "hf", 1);
 	add_user("agent@example.com", "$y$", 0);
 	add_user("bcrypt@example.com", "$2b$", 4);
 	tmp = tu_tmpdir("http");
 	port = tu_free_port(SOCK_STREAM);
-	conf = write_conf("http.conf", port, "login_rate = 1000\ntoken_cache_ttl = 1s\n");
-	logpath = malloc(strlen(tmp) + 16);
-	sprintf(logpath, "%s/http.log", tmp);
-	pid = start_worker(conf, logpath);
-	free(conf);
+	pid = start_worker("http", port, NULL, "login_rate = 1000\ntoken_cache_ttl = 1s\n",
+	    &logpath);
 	if (!tu_wait_for(ready200, &port, 15000))
 		ck_abort_msg("holdfast-http never became ready");
 }
@@ -540,14 +529,11 @@ END_TEST
 START_TEST(login_rate_limit)
 {
 	static const char body[] = "{\"email\":\"a@b\",\"password\":\"x\"}";
-	char	*conf, *log, *rb, *rh;
+	char	*log, *rb, *rh;
 	int	 p = tu_free_port(SOCK_STREAM), i, st = 0;
 	pid_t	 w;
 
-	conf = write_conf("rl.conf", p, "login_rate = 3\n");
-	if (asprintf(&log, "%s/rl.log", tmp) < 0)
-		abort();
-	w = start_worker(conf, log);
+	w = start_worker("rl", p, NULL, "login_rate = 3\n", &log);
 	ck_assert(tu_wait_for(ready200, &p, 15000));
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(tu_http(p, "POST", "/api/auth/login", NULL, body,
@@ -561,7 +547,6 @@ START_TEST(login_rate_limit)
 	/* Other routes are not limited. */
 	ck_assert_int_eq(tu_http(p, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000), 200);
 	tu_stop(w, 5000);
-	free(conf);
 	free(log);
 }
 END_TEST
@@ -572,13 +557,11 @@ healthy(void *arg)
 	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
 }
 
-/* A keep-alive connection that has had one request answered. */
+/* A connected socket to port p, nothing sent. */
 static int
-open_kept(int p)
+connect_to(int p)
 {
 	struct sockaddr_in	 sa;
-	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	char			 buf[512];
 	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	memset(&sa, 0, sizeof(sa));
@@ -586,6 +569,17 @@ open_kept(int p)
 	sa.sin_port = htons((uint16_t)p);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* A keep-alive connection that has had one request answered. */
+static int
+open_kept(int p)
+{
+	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	char			 buf[512];
+	int			 fd = connect_to(p);
+
 	ck_assert_int_eq(write(fd, req1, sizeof(req1) - 1), (ssize_t)sizeof(req1) - 1);
 	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
 	return fd;
@@ -616,15 +610,12 @@ want_status(void *arg)
  */
 START_TEST(token_cache_trust)
 {
-	char	*tok, *auth, *a = NULL, *b = NULL, *conf, *log;
+	char	*tok, *auth, *a = NULL, *b = NULL, *log;
 	int	 st, p = tu_free_port(SOCK_STREAM);
 	pid_t	 w;
 
 	seed_conversations();
-	conf = write_conf("tc.conf", p, "token_cache_ttl = 1h\n");
-	if (asprintf(&log, "%s/tc.log", tmp) < 0)
-		abort();
-	w = start_worker(conf, log);
+	w = start_worker("tc", p, NULL, "token_cache_ttl = 1h\n", &log);
 	ck_assert(tu_wait_for(ready200, &p, 15000));
 	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
 	auth = bearer(tok);
@@ -646,7 +637,6 @@ START_TEST(token_cache_trust)
 	free(b);
 	free(auth);
 	free(tok);
-	free(conf);
 	free(log);
 }
 END_TEST
@@ -675,7 +665,7 @@ END_TEST
 /* Header and connection limits: JSON refusals, and the worker goes on. */
 START_TEST(limits)
 {
-	char	*hdr, *rb, *conf, *log;
+	char	*hdr, *rb, *log;
 	int	 p = tu_free_port(SOCK_STREAM), a, b;
 	pid_t	 w;
 
@@ -689,10 +679,7 @@ START_TEST(limits)
 	free(hdr);
 	ck_assert_int_eq(req("GET", "/healthz", NULL, NULL, NULL, NULL), 200);
 
-	conf = write_conf("mc.conf", p, "max_connections = 2\n");
-	if (asprintf(&log, "%s/mc.log", tmp) < 0)
-		abort();
-	w = start_worker(conf, log);
+	w = start_worker("mc", p, NULL, "max_connections = 2\n", &log);
 	ck_assert(tu_wait_for(healthy, &p, 15000));
 	a = open_kept(p);
 	b = open_kept(p);
@@ -703,7 +690,6 @@ START_TEST(limits)
 	ck_assert(tu_wait_for(healthy, &p, 5000));
 	close(b);
 	tu_stop(w, 5000);
-	free(conf);
 	free(log);
 }
 END_TEST
@@ -745,16 +731,13 @@ END_TEST
 START_TEST(db_neon_disabled)
 {
 	struct fp	*f = fp_start(pgt_port(pg));
-	char		 ci[160], *conf, *log, *rb, *rh, body[128];
+	char		 ci[160], *log, *rb, *rh, body[128];
 	int		 p = tu_free_port(SOCK_STREAM), st;
 	pid_t		 w;
 
 	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=hf user=postgres",
 	    fp_port(f));
-	conf = write_conf_db("neon.conf", p, ci, "login_rate = 1000\n");
-	if (asprintf(&log, "%s/neon.log", tmp) < 0)
-		abort();
-	w = start_worker(conf, log);
+	w = start_worker("neon", p, ci, "login_rate = 1000\n", &log);
 	ck_assert(tu_wait_for(ready200, &p, 15000));
 	/* Live connections die, new ones get Neon's error. */
 	ck_assert_int_eq(fp_set(f, "reset"), 0);
@@ -783,7 +766,6 @@ START_TEST(db_neon_disabled)
 	ck_assert_int_eq(tu_count_in_file(log, "[DB_RECOVERED]") > 0, 1);
 	tu_stop(w, 5000);
 	fp_stop(f);
-	free(conf);
 	free(log);
 }
 END_TEST
@@ -856,21 +838,6 @@ START_TEST(db_statement_timeout)
 }
 END_TEST
 
-/* A connected socket to port p, nothing sent. */
-static int
-connect_to(int p)
-{
-	struct sockaddr_in	 sa;
-	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)p);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 static int
 closed_by_peer(void *arg)
 {
@@ -891,14 +858,11 @@ START_TEST(slow_and_gone_clients)
 	static const char	 login_req[] = "POST /api/auth/login HTTP/1.1\r\n"
 	    "Host: x\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n"
 	    "{\"email\":\"agent@example.com\",\"password\":\"x\"}";
-	char			*conf, *log;
+	char			*log;
 	int			 p = tu_free_port(SOCK_STREAM), fd;
 	pid_t			 w, locker;
 
-	conf = write_conf("rt.conf", p, "request_timeout = 1s\n");
-	if (asprintf(&log, "%s/rt.log", tmp) < 0)
-		abort();
-	w = start_worker(conf, log);
+	w = start_worker("rt", p, NULL, "request_timeout = 1s\n", &log);
 	ck_assert(tu_wait_for(healthy, &p, 15000));
 	fd = connect_to(p);
 	ck_assert_int_eq(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
@@ -918,7 +882,6 @@ START_TEST(slow_and_gone_clients)
 	ck_assert(tu_wait_for(ready200, &p, 5000));
 	ck_assert(tu_pid_alive(w));
 	ck_assert_int_eq(tu_stop(w, 5000), 0);
-	free(conf);
 	free(log);
 }
 END_TEST
@@ -955,24 +918,15 @@ END_TEST
 
 /* ---- under holdfastd: numprocs instances on one inherited socket ---- */
 
-static char *sup_sock;
+static struct hfd sup;
+
+static int ctl_ok(void *args) { return hfd_ctl(&sup, args, NULL) == 0; }
 
 static int
-ctl(const char *args, char **out)
+ctl_health_down(void *unused)
 {
-	char	*cmd, *bin = tu_buildpath("supervisor/holdfastctl");
-	int	 rc;
-
-	if (asprintf(&cmd, "%s -s %s %s", bin, sup_sock, args) < 0)
-		abort();
-	rc = tu_sh(cmd, out);
-	free(cmd);
-	free(bin);
-	return rc;
+	return hfd_ctl(&sup, "health >/dev/null", NULL) == 3;
 }
-
-static int ctl_ok(void *args) { return ctl(args, NULL) == 0; }
-static int ctl_health_down(void *unused) { return ctl("health >/dev/null", NULL) == 3; }
 
 /* The first pid `holdfastctl pid NAME` prints, or -1. */
 static pid_t
@@ -982,7 +936,7 @@ instance_pid(const char *name)
 	long	 v = -1;
 
 	snprintf(args, sizeof(args), "pid %s", name);
-	if (ctl(args, &out) == 0 && out != NULL)
+	if (hfd_ctl(&sup, args, &out) == 0 && out != NULL)
 		v = strtol(out + strcspn(out, "0123456789"), NULL, 10);
 	free(out);
 	return v > 0 ? (pid_t)v : -1;
@@ -995,24 +949,19 @@ instance_pid(const char *name)
  */
 START_TEST(supervised)
 {
-	char	*conf, *hd = tu_buildpath("supervisor/holdfastd"), *log, *text;
-	char	*http = tu_buildpath("workers/http/holdfast-http");
-	char	*argv[] = { hd, "-c", NULL, NULL };
+	char	*text, *http = tu_buildpath("workers/http/holdfast-http");
 	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
-	pid_t	 sup, victim;
+	pid_t	 victim;
 
 	if (asprintf(&text, "[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
 	    "[database]\nconninfo = %s\nbackoff_initial = 100ms\nbackoff_max = 400ms\n"
 	    "[whatsapp]\nverify_token = v\napp_secret = s\n"
 	    "[worker:http]\ncommand = %s\nnumprocs = 2\nlisten = 127.0.0.1:%d\n",
-	    pgt_conninfo(pg, "hf"), http, p) < 0 ||
-	    asprintf(&conf, "%s/sup.conf", tmp) < 0 ||
-	    asprintf(&log, "%s/sup.log", tmp) < 0 ||
-	    asprintf(&sup_sock, "%s/run/hf.sock", tmp) < 0)
+	    pgt_conninfo(pg, "hf"), http, p) < 0)
 		abort();
-	tu_write_file(conf, text);
-	argv[2] = conf;
-	sup = tu_spawn(argv, NULL, log);
+	hfd_init(&sup, "http-sup");
+	hfd_write_conf(&sup, text);
+	hfd_spawn(&sup, NULL);
 	ck_assert(tu_wait_for(ctl_ok, "status http >/dev/null", 30000));
 	ck_assert(tu_wait_for(ready200, &p, 10000));
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
@@ -1032,10 +981,9 @@ START_TEST(supervised)
 	ck_assert(healthy(&p));
 	ck_assert_int_eq(pgt_restart(pg), 0);
 	ck_assert(tu_wait_for(ctl_ok, "health >/dev/null", 10000));
-	ck_assert_int_eq(tu_stop(sup, 10000), 0);
-	free(text); free(conf); free(log); free(hd); free(http);
-	free(sup_sock);
-	sup_sock = NULL;
+	ck_assert_int_eq(hfd_stop(&sup, 10000), 0);
+	hfd_free(&sup);
+	free(text); free(http);
 }
 END_TEST
 

@@ -75,31 +75,22 @@ ctl_as(const char *sock, gid_t gid, const gid_t *groups, int ngroups)
 
 START_TEST(test_ctl_socket_group)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct group	*gr = getgrnam("nogroup");
 	struct stat	 st;
 	gid_t		 other = 4242, member[1], none[1] = { 4242 };
-	char		*ini, *run;
+	char		*run;
 
 	if (getuid() != 0 || gr == NULL || getpwnam("nobody") == NULL) {
 		fprintf(stderr, "test_ctl_socket_group: needs root, nobody, nogroup\n");
 		return;
 	}
 	member[0] = gr->gr_gid;
-	ini = xasprintf("[holdfast]\nsocket_group = nogroup\n");
-	memset(&t, 0, sizeof(t));
-	supt_start(&t, "sec-group", "");
-	/* supt_start's config has no group: restart on one that has. */
-	tu_stop(t.pid, 5000);
-	tu_write_file(t.conf, "[holdfast]\ncontrol_socket = run/hf.sock\n"
+	hfd_init(&t, "sec-group");
+	hfd_write_conf(&t, "[holdfast]\ncontrol_socket = run/hf.sock\n"
 	    "socket_group = nogroup\n");
-	{
-		char *argv[] = { tu_buildpath("supervisor/holdfastd"), "-c", t.conf, NULL };
-
-		t.pid = tu_spawn(argv, NULL, t.log);
-		free(argv[0]);
-	}
-	ck_assert(tu_wait_for(supt_up, &t, 5000));
+	hfd_spawn(&t, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
 	ck_assert_int_eq(stat(t.sock, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0660);
 	ck_assert_int_eq(st.st_gid, gr->gr_gid);
@@ -116,41 +107,19 @@ START_TEST(test_ctl_socket_group)
 	chmod(t.sock, 0666);
 	ck_assert_int_eq(ctl_as(t.sock, other, none, 1), 1);
 	ck_assert_int_eq(supt_log_count(&t, "control: refused uid 65534 gid 4242"), 1);
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	free(run);
-	free(ini);
 	supt_finish(&t);
 }
 END_TEST
 
 /* ---- privilege drop ---- */
 
-/* The value of a "Key:\t..." line of /proc/PID/status, malloc'd. */
-static char *
-proc_field(pid_t pid, const char *key)
-{
-	char	*path = xasprintf("/proc/%d/status", (int)pid);
-	char	*text = tu_read_file(path, NULL), *s, *v = NULL;
-
-	if (text != NULL && (s = strstr(text, key)) != NULL) {
-		s += strlen(key);
-		while (*s == '\t' || *s == ' ')
-			s++;
-		v = strndup(s, strcspn(s, "\n"));
-		/* trailing blank of "Groups:" */
-		while (v[0] && v[strlen(v) - 1] == ' ')
-			v[strlen(v) - 1] = '\0';
-	}
-	free(text);
-	free(path);
-	return v;
-}
-
 START_TEST(test_privilege_drop)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
-	char		*tw = supt_tw(), *ini, *v, *want, *hd;
+	char		*tw = supt_tw(), *ini, *v, *want;
 	gid_t		 groups[64];
 	int		 ng = 64;
 	pid_t		 w;
@@ -161,46 +130,38 @@ START_TEST(test_privilege_drop)
 		return;
 	}
 	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
-	memset(&t, 0, sizeof(t));
-	t.dir = tu_tmpdir("sec-user");
-	t.conf = xasprintf("%s/holdfast.conf", t.dir);
-	t.sock = xasprintf("%s/run/hf.sock", t.dir);
-	t.log = xasprintf("%s/holdfastd.log", t.dir);
+	hfd_init(&t, "sec-user");
 	supt_write_conf(&t, ini);
 	/* holdfastd as root with supplementary groups (adm, disk) that a
 	 * careless drop would leave to the worker. */
-	hd = tu_buildpath("supervisor/holdfastd");
-	{
-		char *argv[] = { "/usr/bin/setpriv", "--groups=4,6", "--", hd, "-c", t.conf, NULL };
-
-		t.pid = tu_spawn(argv, NULL, t.log);
-	}
-	ck_assert(tu_wait_for(supt_up, &t, 5000));
+	hfd_spawn_argv(&t, (char *[]){ "/usr/bin/setpriv", "--groups=4,6", "--", NULL },
+	    NULL, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
 	ck_assert(supt_wait_state(&t, "u", "RUNNING", 0, 5000));
 	w = supt_pid(&t, "u");
 	ck_assert_int_gt(w, 0);
 	/* holdfastd keeps root (it must signal and reap any worker)... */
-	v = proc_field(t.pid, "Uid:");
+	v = supt_proc_field(t.pid, "Uid:");
 	ck_assert_str_eq(v, "0\t0\t0\t0");
 	free(v);
-	v = proc_field(t.pid, "Groups:");
+	v = supt_proc_field(t.pid, "Groups:");
 	ck_assert_str_eq(v, "4 6");
 	free(v);
 	/* ...the worker has nobody's ids and groups and nothing else. */
-	v = proc_field(w, "Uid:");
+	v = supt_proc_field(w, "Uid:");
 	want = xasprintf("%d\t%d\t%d\t%d", (int)pw->pw_uid, (int)pw->pw_uid,
 	    (int)pw->pw_uid, (int)pw->pw_uid);
 	ck_assert_str_eq(v, want);
 	free(v);
 	free(want);
-	v = proc_field(w, "Gid:");
+	v = supt_proc_field(w, "Gid:");
 	want = xasprintf("%d\t%d\t%d\t%d", (int)pw->pw_gid, (int)pw->pw_gid,
 	    (int)pw->pw_gid, (int)pw->pw_gid);
 	ck_assert_str_eq(v, want);
 	free(v);
 	free(want);
 	ck_assert_int_ge(getgrouplist("nobody", pw->pw_gid, groups, &ng), 0);
-	v = proc_field(w, "Groups:");
+	v = supt_proc_field(w, "Groups:");
 	want = xstrdup("");
 	for (int i = 0; i < ng; i++) {
 		char *n = xasprintf("%s%s%d", want, i ? " " : "", (int)groups[i]);
@@ -211,10 +172,9 @@ START_TEST(test_privilege_drop)
 	ck_assert_msg(strcmp(v, want) == 0, "worker groups \"%s\", nobody's \"%s\"", v, want);
 	free(v);
 	free(want);
-	v = proc_field(w, "CapEff:");
+	v = supt_proc_field(w, "CapEff:");
 	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
-	free(hd);
 	supt_finish(&t);
 	free(ini);
 	free(tw);
@@ -232,7 +192,7 @@ END_TEST
 #define EMAIL		"agent@example.com"
 
 struct rig {
-	struct supt	 t;
+	struct hfd	 t;
 	struct pgt	*pg;
 	int		 http, sip;
 };
@@ -267,11 +227,7 @@ rig_start(struct rig *r, const char *tag, int login_rate)
 	    "[worker:whatsapp]\ncommand = %s\n"
 	    "[worker:telephony]\ncommand = %s\nlisten = udp:127.0.0.1:%d\n",
 	    http, r->http, login_rate, wa, tel, r->sip);
-	memset(&r->t, 0, sizeof(r->t));
-	r->t.dir = tu_tmpdir(tag);
-	r->t.conf = xasprintf("%s/holdfast.conf", r->t.dir);
-	r->t.sock = xasprintf("%s/run/hf.sock", r->t.dir);
-	r->t.log = xasprintf("%s/holdfastd.log", r->t.dir);
+	hfd_init(&r->t, tag);
 	/* log_level = debug: the most a log can say. */
 	text = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\nstate_dir = var\n"
 	    "log_level = debug\nshutdown_timeout = 5s\ntail_lines = 500\n"
@@ -280,18 +236,12 @@ rig_start(struct rig *r, const char *tag, int login_rate)
 	    "[whatsapp]\nverify_token = " VERIFY "\napp_secret = " APP_SECRET "\n"
 	    "access_token = " TOK_WA "\ngraph_api_url = http://127.0.0.1:9\n\n%s",
 	    pgt_conninfo(r->pg, "hf"), ini);
-	ck_assert_int_eq(tu_write_file(r->t.conf, text), 0);
+	hfd_write_conf(&r->t, text);
 	cmd = xasprintf("printf '%%s\\n' '" USER_PW "' | %s -c %s useradd " EMAIL
 	    " >>%s/admin.log 2>&1", admin, r->t.conf, r->t.dir);
 	ck_assert_int_eq(tu_sh(cmd, NULL), 0);
-	{
-		char *argv[] = { tu_buildpath("supervisor/holdfastd"), "-v", "-c",
-		    r->t.conf, NULL };
-
-		r->t.pid = tu_spawn(argv, NULL, r->t.log);
-		free(argv[0]);
-	}
-	ck_assert(tu_wait_for(supt_up, &r->t, 5000));
+	hfd_spawn_argv(&r->t, NULL, (char *[]){ "-v", NULL }, NULL);
+	ck_assert(hfd_wait_up(&r->t, 5000));
 	ck_assert_msg(tu_wait_for(rig_ready, &r->http, 20000), "http never ready");
 	free(cmd);
 	free(text);
@@ -344,7 +294,7 @@ assert_ctl_clean(struct rig *r, const char *args, const char *token)
 {
 	char *out = NULL;
 
-	supt_ctl(&r->t, args, &out);
+	hfd_ctl(&r->t, args, &out);
 	assert_clean(args, out, token);
 	free(out);
 }
@@ -526,7 +476,7 @@ hup(void *arg)
  * length. No database needed: the worker serves /healthz without one. */
 START_TEST(test_size_limits)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*http = tu_buildpath("workers/http/holdfast-http"), *ini, *hdr, *rb = NULL;
 	char		 buf[4096];
 	int		 p1 = tu_free_port(SOCK_STREAM), p2, fd, fds[70], held[3], n;
@@ -593,14 +543,14 @@ START_TEST(test_size_limits)
 	{
 		char *out = NULL;
 
-		ck_assert_int_eq(supt_ctl(&t, "status 2>&1", &out), 1);
+		ck_assert_int_eq(hfd_ctl(&t, "status 2>&1", &out), 1);
 		ck_assert_msg(strstr(out, "too many control connections") != NULL, "%s", out);
 		free(out);
 	}
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	ck_assert(tu_wait_for(supt_up, &t, 5000));
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	supt_finish(&t);
 
 	/* The config: a line over 4 KiB is refused with file:line. */

@@ -13,7 +13,7 @@
 
 START_TEST(test_kill9_respawned_at_once)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 	pid_t		 old;
 
@@ -40,7 +40,7 @@ END_TEST
 
 START_TEST(test_crash_loop_fatal_then_start)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *fault;
 	char		*out = NULL;
 
@@ -56,17 +56,17 @@ START_TEST(test_crash_loop_fatal_then_start)
 	/* FATAL stays down on its own. */
 	tu_sh("sleep 0.3", NULL);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=b"), 3);
-	ck_assert_int_eq(supt_ctl(&t, "status b >/dev/null", NULL), 3);
+	ck_assert_int_eq(hfd_ctl(&t, "status b >/dev/null", NULL), 3);
 	/* Starting it unfixed: a fresh round of retries, FATAL again, and
 	 * holdfastctl (which waits) says it is not RUNNING. */
-	ck_assert_int_eq(supt_ctl(&t, "start b >/dev/null", NULL), 3);
+	ck_assert_int_eq(hfd_ctl(&t, "start b >/dev/null", NULL), 3);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_FATAL] name=b attempts=3"), 2);
 	/* The operator fixes the fault and starts it. */
 	unlink(fault);
-	ck_assert_int_eq(supt_ctl(&t, "start b", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "start b", &out), 0);
 	free(out);
 	ck_assert_msg(supt_wait_state(&t, "b", "RUNNING", 0, 5000), "start did not revive");
-	ck_assert_int_eq(supt_ctl(&t, "status b >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status b >/dev/null", NULL), 0);
 	supt_finish(&t);
 	free(fault);
 	free(ini);
@@ -76,7 +76,7 @@ END_TEST
 
 START_TEST(test_hung_worker_killed)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 	pid_t		 old;
 
@@ -98,7 +98,7 @@ END_TEST
 
 START_TEST(test_term_ignored_gets_sigkill)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 	pid_t		 pid;
 
@@ -106,7 +106,7 @@ START_TEST(test_term_ignored_gets_sigkill)
 	supt_start(&t, "sup-term", ini);
 	ck_assert(supt_wait_state(&t, "d", "RUNNING", 0, 5000));
 	pid = supt_pid(&t, "d");
-	ck_assert_int_eq(supt_ctl(&t, "stop d >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "stop d >/dev/null", NULL), 0);
 	ck_assert_msg(supt_wait_state(&t, "d", "STOPPED", 0, 5000), "never STOPPED");
 	ck_assert(!tu_pid_alive(pid));
 	ck_assert_int_eq(supt_log_count(&t, "still alive 300ms after the stop signal"), 1);
@@ -135,7 +135,7 @@ two_groups(void)
 
 START_TEST(test_sigterm_stops_all_exit_0)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*ini = two_groups();
 	pid_t		 pids[3];
 	int		 status = -1;
@@ -184,7 +184,7 @@ all_gone(void *arg)
 
 START_TEST(test_sigkill_no_survivor)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*ini = two_groups();
 	struct pids	 ps;
 	int		 status;
@@ -207,7 +207,7 @@ END_TEST
 
 START_TEST(test_strays_reaped)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 
 	ini = xasprintf("[worker:o]\ncommand = %s -O\n", tw);

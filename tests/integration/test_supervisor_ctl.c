@@ -24,7 +24,7 @@
 
 START_TEST(test_reload_touches_only_changes)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *ini2, *out = NULL;
 	pid_t		 keep0, keep1, chg, rm;
 
@@ -42,7 +42,7 @@ START_TEST(test_reload_touches_only_changes)
 
 	/* A broken file is refused and nothing changes. */
 	supt_write_conf(&t, "[worker:keep]\nnumproc = 2\n");
-	ck_assert_int_eq(supt_ctl(&t, "reload 2>&1", &out), 1);
+	ck_assert_int_eq(hfd_ctl(&t, "reload 2>&1", &out), 1);
 	ck_assert_msg(strstr(out, "holdfast.conf:") != NULL, "reload said: %s", out);
 	free(out);
 	ck_assert_int_eq(supt_pid(&t, "rm"), rm);
@@ -126,7 +126,7 @@ find_line(char *from, const char *a, const char *b)
 
 START_TEST(test_rolling_restart_no_refused)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *stop, *report, *rep;
 	int		 port = tu_free_port(SOCK_STREAM), status;
 	pid_t		 p0, p1, client;
@@ -143,7 +143,7 @@ START_TEST(test_rolling_restart_no_refused)
 	if ((client = fork()) == 0)
 		client_loop(port, stop, report);
 	tu_sh("sleep 0.2", NULL);
-	ck_assert_int_eq(supt_ctl(&t, "restart web >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
 	/* restart waited for the whole roll: both are new already. */
 	ck_assert_int_ne(supt_pid(&t, "web:0"), p0);
 	ck_assert_int_ne(supt_pid(&t, "web:1"), p1);
@@ -234,7 +234,7 @@ expect_error(const char *reply, const char *needle)
 
 START_TEST(test_ctl_bad_input)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *r, *big;
 	size_t		 len = 1024 * 1024;
 	pid_t		 w;
@@ -267,7 +267,7 @@ START_TEST(test_ctl_bad_input)
 	free(r);
 	/* Unharmed: still answering, same worker, still running. */
 	ck_assert(tu_pid_alive(t.pid));
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	ck_assert_int_eq(supt_pid(&t, "a"), w);
 	supt_finish(&t);
 	free(ini);
@@ -277,7 +277,7 @@ END_TEST
 
 START_TEST(test_ctl_peer_uid_refused)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
 	struct stat	 st;
 	pid_t		 child;
@@ -314,7 +314,7 @@ START_TEST(test_ctl_peer_uid_refused)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "uid nobody was not refused (status %d)", status);
 	ck_assert_int_eq(supt_log_count(&t, "control: refused uid"), 1);
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	free(report);
 	supt_finish(&t);
 }
@@ -322,7 +322,7 @@ END_TEST
 
 START_TEST(test_ctl_socket_stale_and_live)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*hd = tu_buildpath("supervisor/holdfastd"), *cmd, *out = NULL;
 	int		 fd, rc;
 	struct sockaddr_un sun;
@@ -334,7 +334,7 @@ START_TEST(test_ctl_socket_stale_and_live)
 	ck_assert_int_ne(rc, 0);
 	ck_assert_msg(strstr(out, "another holdfastd is running") != NULL, "said: %s", out);
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	/* A stale one (its holdfastd was killed) is replaced. */
 	kill(t.pid, SIGKILL);
 	tu_wait_pid(t.pid, 2000, NULL);
@@ -346,12 +346,8 @@ START_TEST(test_ctl_socket_stale_and_live)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t.sock);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	close(fd);			/* bound, never listening: stale */
-	{
-		char *argv[] = { hd, "-c", t.conf, NULL };
-
-		t.pid = tu_spawn(argv, NULL, t.log);
-	}
-	ck_assert_msg(tu_wait_for(supt_up, &t, 5000), "did not replace the stale socket");
+	hfd_spawn(&t, NULL);
+	ck_assert_msg(hfd_wait_up(&t, 5000), "did not replace the stale socket");
 	ck_assert_int_eq(supt_log_count(&t, "removing stale socket"), 1);
 	free(cmd);
 	free(hd);
@@ -361,7 +357,7 @@ END_TEST
 
 START_TEST(test_ctl_exit_codes)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *out = NULL, *ctl = tu_buildpath("supervisor/holdfastctl");
 	char		*cmd;
 
@@ -372,62 +368,62 @@ START_TEST(test_ctl_exit_codes)
 	ck_assert(supt_wait_state(&t, "ok", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "dbdown", "RUNNING", 0, 5000));
 	/* 0: everything named is RUNNING. */
-	ck_assert_int_eq(supt_ctl(&t, "status ok dbdown", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "status ok dbdown", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "NAME"));
 	ck_assert_ptr_nonnull(strstr(out, "RESTARTS"));
 	ck_assert_ptr_nonnull(strstr(out, "NeonEndpointDisabled"));
 	ck_assert_ptr_nonnull(strstr(out, "down "));
 	free(out);
 	/* 3: something is not RUNNING (off never started). */
-	ck_assert_int_eq(supt_ctl(&t, "status >/dev/null", NULL), 3);
-	ck_assert_int_eq(supt_ctl(&t, "status off >/dev/null", NULL), 3);
+	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 3);
+	ck_assert_int_eq(hfd_ctl(&t, "status off >/dev/null", NULL), 3);
 	/* 3: health with a DB down; 0 when only healthy ones are asked. */
-	ck_assert_int_eq(supt_ctl(&t, "health >/dev/null", NULL), 3);
-	ck_assert_int_eq(supt_ctl(&t, "health ok >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "health >/dev/null", NULL), 3);
+	ck_assert_int_eq(hfd_ctl(&t, "health ok >/dev/null", NULL), 0);
 	/* 4: no such process, for every command that takes names. */
-	ck_assert_int_eq(supt_ctl(&t, "status nosuch 2>/dev/null", NULL), 4);
-	ck_assert_int_eq(supt_ctl(&t, "start nosuch 2>/dev/null", NULL), 4);
-	ck_assert_int_eq(supt_ctl(&t, "restart ok nosuch 2>/dev/null", NULL), 4);
-	ck_assert_int_eq(supt_ctl(&t, "tail nosuch 2>/dev/null", NULL), 4);
+	ck_assert_int_eq(hfd_ctl(&t, "status nosuch 2>/dev/null", NULL), 4);
+	ck_assert_int_eq(hfd_ctl(&t, "start nosuch 2>/dev/null", NULL), 4);
+	ck_assert_int_eq(hfd_ctl(&t, "restart ok nosuch 2>/dev/null", NULL), 4);
+	ck_assert_int_eq(hfd_ctl(&t, "tail nosuch 2>/dev/null", NULL), 4);
 	/* 2: usage. */
-	ck_assert_int_eq(supt_ctl(&t, "frobnicate 2>/dev/null", NULL), 2);
-	ck_assert_int_eq(supt_ctl(&t, "start 2>/dev/null", NULL), 2);
-	ck_assert_int_eq(supt_ctl(&t, "--bogus status 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "frobnicate 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "start 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "--bogus status 2>/dev/null", NULL), 2);
 	/* 1: cannot reach the supervisor. */
 	cmd = xasprintf("%s -s %s/nothing.sock status 2>/dev/null", ctl, t.dir);
 	ck_assert_int_eq(tu_sh(cmd, NULL), 1);
 	free(cmd);
 	/* The rest of the commands. */
-	ck_assert_int_eq(supt_ctl(&t, "pid", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "pid", &out), 0);
 	ck_assert_int_eq(atoi(out), t.pid);
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "pid ok", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "pid ok", &out), 0);
 	ck_assert_int_eq(atoi(out), supt_pid(&t, "ok"));
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "tail ok", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "tail ok", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "stdout line 2"));
 	ck_assert_ptr_nonnull(strstr(out, "stderr line 2"));
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "version", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "version", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, PACKAGE_VERSION));
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "--json status ok", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "--json status ok", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"RUNNING\""));
 	ck_assert_msg(strstr(out, "\"served\":7") != NULL, "no stats in %s", out);
 	free(out);
 	/* start waits until RUNNING (so no polling is needed); --no-wait not. */
-	ck_assert_int_eq(supt_ctl(&t, "start off", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "start off", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "RUNNING"));
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "--no-wait restart off", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "--no-wait restart off", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "STOPPING"));
 	free(out);
 	ck_assert(supt_wait_state(&t, "off", "RUNNING", 0, 5000));
-	ck_assert_int_eq(supt_ctl(&t, "stop all", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "stop all", &out), 0);
 	ck_assert_ptr_null(strstr(out, "RUNNING"));
 	ck_assert_ptr_null(strstr(out, "STOPPING"));
 	free(out);
-	ck_assert_int_eq(supt_ctl(&t, "shutdown", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "shutdown", &out), 0);
 	free(out);
 	{
 		int status = -1;
@@ -445,7 +441,7 @@ END_TEST
 
 START_TEST(test_user_drop)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
 	char		*tw = supt_tw(), *ini, *path, *st;
 	pid_t		 pid;
@@ -479,7 +475,7 @@ END_TEST
 
 START_TEST(test_output_capture)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *out = NULL, *logf, *log1, *cmd, *ctl;
 	struct stat	 st;
 
@@ -530,7 +526,7 @@ proc_environ(pid_t pid)
 
 START_TEST(test_command_lookup_and_env)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tools = tu_buildpath("tests/tools"), *env, *want;
 	pid_t		 pid;
 
@@ -592,7 +588,7 @@ END_TEST
  * dropped, the order kept. */
 START_TEST(test_tail_ring_limit)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *conf, *out = NULL;
 	int		 n = 0;
 
@@ -603,7 +599,7 @@ START_TEST(test_tail_ring_limit)
 	hfd_spawn(&t, NULL);
 	ck_assert_msg(hfd_wait_up(&t, 5000), "holdfastd did not come up");
 	ck_assert(tu_wait_file_count(t.log, "w: 1200", 1, 5000));
-	ck_assert_int_eq(supt_ctl(&t, "tail -n 5000 w", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "tail -n 5000 w", &out), 0);
 	for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
 		n++;
 	ck_assert_int_eq(n, 1000);

@@ -33,7 +33,7 @@
 
 /* The config with a [holdfast] section of its own (supt's is fixed). */
 static void
-ops_conf(struct supt *t, const char *holdfast, const char *rest)
+ops_conf(struct hfd *t, const char *holdfast, const char *rest)
 {
 	char *text = xasprintf("[holdfast]\nshutdown_timeout = 5s\n%s\n%s", holdfast, rest);
 
@@ -43,7 +43,7 @@ ops_conf(struct supt *t, const char *holdfast, const char *rest)
 
 /* Reloads with SIGHUP and waits for the log line that ends it. */
 static void
-ops_sighup(struct supt *t, const char *until, int n)
+ops_sighup(struct hfd *t, const char *until, int n)
 {
 	kill(t->pid, SIGHUP);
 	ck_assert_msg(tu_wait_file_count(t->log, until, n, 5000),
@@ -52,7 +52,7 @@ ops_sighup(struct supt *t, const char *until, int n)
 
 START_TEST(test_start_timeout)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 
 	ini = xasprintf(
@@ -89,7 +89,7 @@ END_TEST
 
 START_TEST(test_reload_holdfast_section)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *out = NULL, *oldsock, *notsock;
 	pid_t		 pid;
 	int		 lines = 0;
@@ -110,7 +110,7 @@ START_TEST(test_reload_holdfast_section)
 	t.sock = xasprintf("%s/run/hf2.sock", t.dir);
 	ck_assert_msg(hfd_wait_up(&t, 5000), "no control on the new socket");
 	ck_assert_msg(access(oldsock, F_OK) == -1, "old socket %s left behind", oldsock);
-	ck_assert_int_eq(supt_ctl(&t, "tail a", &out), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "tail a", &out), 0);
 	for (char *s = out; s != NULL && *s != '\0'; s++)
 		lines += *s == '\n';
 	ck_assert_msg(lines == 5, "tail gave %d lines, want 5:\n%s", lines, out);
@@ -125,7 +125,7 @@ START_TEST(test_reload_holdfast_section)
 	    ini);
 	ops_sighup(&t, "exists and is not a socket", 1);
 	ck_assert_int_eq(supt_log_count(&t, "keeping " ), 1);
-	ck_assert_int_eq(supt_ctl(&t, "pid a >/dev/null 2>&1", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "pid a >/dev/null 2>&1", NULL), 0);
 	ck_assert_int_eq(supt_pid(&t, "a"), pid);
 
 	/* socket_group is applied to the socket in place, and taken back. */
@@ -149,7 +149,7 @@ END_TEST
 
 START_TEST(test_reload_database_restarts_workers)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *ini2, *ini3, *fault, *dead;
 	pid_t		 c0, c1, plain;
 
@@ -240,7 +240,7 @@ ops_answer(int port)
 
 START_TEST(test_reload_refused_changes_nothing)
 {
-	struct supt		 t;
+	struct hfd		 t;
 	char			*tw = supt_tw(), *ini, *ini2, *out = NULL, *want;
 	int			 p1 = tu_free_port(SOCK_STREAM), p2 = tu_free_port(SOCK_STREAM);
 	int			 fd, on = 1;
@@ -272,7 +272,7 @@ START_TEST(test_reload_refused_changes_nothing)
 	ini2 = xasprintf("[worker:web]\ncommand = %s -a\nlisten = 127.0.0.1:%d\n"
 	    "[worker:other]\ncommand = %s -p 1\n", tw, p2, tw);
 	supt_write_conf(&t, ini2);
-	ck_assert_int_eq(supt_ctl(&t, "reload 2>&1", &out), 1);
+	ck_assert_int_eq(hfd_ctl(&t, "reload 2>&1", &out), 1);
 	ck_assert_msg(strstr(out, "[worker:web]") != NULL && strstr(out, "bind(") != NULL,
 	    "reload said: %s", out);
 	free(out);
@@ -285,7 +285,7 @@ START_TEST(test_reload_refused_changes_nothing)
 	ck_assert_msg(ops_answer(p1) == supt_pid(&t, "web"), "nobody answers on :%d", p1);
 	close(fd);
 	/* Once the address is free the same file applies. */
-	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
 	ck_assert(supt_wait_state(&t, "other", "RUNNING", other, 5000));
 	ck_assert_int_eq(supt_log_count(&t, "reload: [worker:web] replaced"), 1);
 	/* A section renamed with its address kept takes the socket over
@@ -294,7 +294,7 @@ START_TEST(test_reload_refused_changes_nothing)
 	ini2 = xasprintf("[worker:www]\ncommand = %s -a\nlisten = 127.0.0.1:%d\n"
 	    "[worker:other]\ncommand = %s -p 1\n", tw, p2, tw);
 	supt_write_conf(&t, ini2);
-	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
 	ck_assert(supt_wait_state(&t, "www", "RUNNING", 0, 5000));
 	ck_assert(tu_wait_file_count(t.log, "web: removed", 1, 5000));
 	ck_assert_msg(ops_answer(p2) == supt_pid(&t, "www"), "www does not answer on :%d", p2);
@@ -307,7 +307,7 @@ END_TEST
 
 START_TEST(test_reload_autostart_and_removal)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *ini2, *ini3, *line;
 	pid_t		 rm;
 
@@ -361,7 +361,7 @@ END_TEST
 
 START_TEST(test_reload_supervision_keys_in_place)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *ini2, *line;
 	pid_t		 pid;
 
@@ -376,13 +376,13 @@ START_TEST(test_reload_supervision_keys_in_place)
 	ck_assert_int_eq(supt_pid(&t, "calm"), pid);
 	/* The running process is stopped with the new stopsignal (it ignores
 	 * the old one, and would take stopwaitsecs = 20s to die). */
-	ck_assert_int_eq(supt_ctl(&t, "stop calm >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "stop calm >/dev/null", NULL), 0);
 	line = xasprintf("calm: stopping pid %d with SIGINT", (int)pid);
 	ck_assert_int_eq(supt_log_count(&t, line), 1);
 	free(line);
 	ck_assert(!tu_pid_alive(pid));
 	/* A key the worker reads still restarts it. */
-	ck_assert_int_eq(supt_ctl(&t, "start calm >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "start calm >/dev/null", NULL), 0);
 	pid = supt_pid(&t, "calm");
 	free(ini2);
 	ini2 = xasprintf("[worker:calm]\ncommand = %s -T\nstopwaitsecs = 300ms\n"
@@ -400,26 +400,20 @@ END_TEST
 /* holdfastd -v: debug stays on whatever log_level a reload brings. */
 START_TEST(test_reload_keeps_verbose)
 {
-	struct supt	 t;
-	char		*tw = supt_tw(), *ini, *argv[5];
+	struct hfd	 t;
+	char		*tw = supt_tw(), *ini;
 	int		 before;
 
-	hfd_init(&t, "sup-rlverb");	/* the rig has no -v: spawned here */
+	hfd_init(&t, "sup-rlverb");
 	ini = xasprintf("[worker:a]\ncommand = %s\n", tw);
 	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = info\n", ini);
-	argv[0] = tu_buildpath("supervisor/holdfastd");
-	argv[1] = "-v";
-	argv[2] = "-c";
-	argv[3] = t.conf;
-	argv[4] = NULL;
-	t.pid = tu_spawn(argv, NULL, t.log);
-	free(argv[0]);
+	hfd_spawn_argv(&t, NULL, (char *[]){ "-v", NULL }, NULL);
 	ck_assert(hfd_wait_up(&t, 5000));
 	ck_assert(supt_wait_state(&t, "a", "RUNNING", 0, 5000));
 	ops_conf(&t, "control_socket = run/hf.sock\nlog_level = warn\n", ini);
 	ops_sighup(&t, "log_level changed", 1);
 	before = supt_log_count(&t, " DEBUG ");
-	ck_assert_int_eq(supt_ctl(&t, "restart a >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "restart a >/dev/null", NULL), 0);
 	ck_assert_msg(supt_log_count(&t, " DEBUG ") > before, "-v lost on reload");
 	supt_finish(&t);
 	free(ini);
@@ -435,7 +429,7 @@ END_TEST
  */
 START_TEST(test_shutdown_signal_twice)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 	pid_t		 pid, hpid;
 	int		 status;

@@ -16,7 +16,7 @@
 
 START_TEST(test_child_failures_reported)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *noexec, *want, *dir;
 
 	dir = tu_tmpdir("sup-spawn-files");
@@ -46,26 +46,9 @@ START_TEST(test_child_failures_reported)
 }
 END_TEST
 
-/* The value of field ("SigIgn:") in /proc/pid/status, malloc'd, or NULL. */
-static char *
-proc_field(pid_t pid, const char *field)
-{
-	char	*path = xasprintf("/proc/%d/status", (int)pid);
-	char	*text = tu_read_file(path, NULL), *at, *v = NULL;
-
-	if (text != NULL && (at = strstr(text, field)) != NULL) {
-		at += strlen(field);
-		at += strspn(at, " \t");
-		v = xstrndup(at, strcspn(at, "\n"));
-	}
-	free(text);
-	free(path);
-	return v;
-}
-
 START_TEST(test_child_signals_and_listen_pid)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*ini, *v, *line, *log;
 	int		 port = tu_free_port(SOCK_STREAM), lp = 0, self = -1;
 	pid_t		 pid;
@@ -77,14 +60,14 @@ START_TEST(test_child_signals_and_listen_pid)
 	ck_assert(supt_wait_state(&t, "s", "RUNNING", 0, 5000));
 	pid = supt_pid(&t, "s");
 	ck_assert_int_gt(pid, 0);
-	v = proc_field(pid, "SigBlk:");
+	v = supt_proc_field(pid, "SigBlk:");
 	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
 	/* holdfastd ignores SIGPIPE; its worker must not. Signals 32 and 33
 	 * are glibc's own (SIGCANCEL, SIGSETXID): no program can change them
 	 * through libc and glibc sets its handler before it uses them, so
 	 * what the environment left there (SIG_IGN under make) passes. */
-	v = proc_field(pid, "SigIgn:");
+	v = supt_proc_field(pid, "SigIgn:");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_msg((strtoull(v, NULL, 16) & ~0x180000000ULL) == 0,
 	    "worker ignores signals: SigIgn %s", v);

@@ -30,10 +30,33 @@ hfd_write_conf(struct hfd *h, const char *text)
 void
 hfd_spawn(struct hfd *h, char *const env[])
 {
-	char *argv[] = { tu_buildpath("supervisor/holdfastd"), "-c", h->conf, NULL };
+	hfd_spawn_argv(h, NULL, NULL, env);
+}
 
+/* Appends the NULL-terminated list add (may be NULL) to argv[0..*n). */
+static void
+hfd_argv_add(char **argv, size_t *n, size_t max, char *const add[])
+{
+	for (; add != NULL && *add != NULL; add++) {
+		ck_assert_msg(*n < max, "hfd: more than %zu arguments", max);
+		argv[(*n)++] = *add;
+	}
+}
+
+void
+hfd_spawn_argv(struct hfd *h, char *const wrap[], char *const opts[], char *const env[])
+{
+	char	*argv[32], *hd[] = { tu_buildpath("supervisor/holdfastd"), NULL };
+	char	*conf[] = { "-c", h->conf, NULL };
+	size_t	 n = 0;
+
+	hfd_argv_add(argv, &n, nitems(argv) - 1, wrap);
+	hfd_argv_add(argv, &n, nitems(argv) - 1, hd);
+	hfd_argv_add(argv, &n, nitems(argv) - 1, opts);
+	hfd_argv_add(argv, &n, nitems(argv) - 1, conf);
+	argv[n] = NULL;
 	h->pid = tu_spawn(argv, env, h->log);
-	free(argv[0]);
+	free(hd[0]);
 }
 
 int

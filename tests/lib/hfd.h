@@ -22,6 +22,11 @@ void hfd_write_conf(struct hfd *, const char *text);
 /* Starts holdfastd -c conf with extra environment (NULL-terminated, may
  * be NULL), output appended to log; does not wait. */
 void hfd_spawn(struct hfd *, char *const env[]);
+/* hfd_spawn of "wrap... holdfastd opts... -c conf": wrap (a command that
+ * runs holdfastd, as setpriv ... --) and opts (as -v) are NULL-terminated
+ * and may be NULL; pid is then wrap's. */
+void hfd_spawn_argv(struct hfd *, char *const wrap[], char *const opts[],
+    char *const env[]);
 /* Whether the control socket answers now (a tu_wait_for predicate on a
  * struct hfd *); hfd_wait_up: 1 once it does, 0 after timeout_ms. */
 int hfd_is_up(void *hfd);

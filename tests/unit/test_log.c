@@ -4,7 +4,8 @@
  *   2026-11-28T13:02:20.123Z INFO prog[pid]: message
  * with the level threshold honoured, errno text appended by log_warn, no
  * way for a message to forge an extra line, and a rate limit that says
- * how much it dropped.
+ * how much it dropped. log_vformat (the HTTP access log's formatter) makes
+ * the same lines, and a fork child's lines carry its own pid.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "log.h"
 #include "tu.h"
@@ -189,6 +191,66 @@ START_TEST(test_ratelimit)
 }
 END_TEST
 
+/* The pid is asked once a process: a fork child must not show its parent's. */
+START_TEST(test_fork_child_pid)
+{
+	char	*s, want[64];
+	pid_t	 child;
+	int	 status;
+
+	log_info("parent first");
+	if ((child = fork()) == 0) {
+		log_info("from the child");
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	log_info("parent again");
+	s = contents();
+	snprintf(want, sizeof(want), " INFO test-prog[%d]: from the child\n", (int)child);
+	ck_assert_msg(strstr(s, want) != NULL, "no \"%s\" in %s", want, s);
+	snprintf(want, sizeof(want), " INFO test-prog[%d]: parent again\n", (int)getpid());
+	ck_assert_msg(strstr(s, want) != NULL, "no \"%s\" in %s", want, s);
+	free(s);
+}
+END_TEST
+
+static size_t
+vformat(char *buf, size_t size, int level, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 n;
+
+	va_start(ap, fmt);
+	n = log_vformat(buf, size, level, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* log_vformat: log.c's line, whatever the threshold, written nowhere,
+ * cut to its buffer, still one line. */
+START_TEST(test_vformat)
+{
+	char	 line[128], big[300], want[64], *s;
+	size_t	 n;
+
+	log_set_level(LOG_LVL_ERROR);
+	n = vformat(line, sizeof(line), LOG_LVL_INFO, "[ACCESS] GET /%s", "a\nb");
+	ck_assert_uint_eq(n, strlen(line));
+	snprintf(want, sizeof(want), "Z INFO test-prog[%d]: [ACCESS] GET /a b\n",
+	    (int)getpid());
+	ck_assert_msg(strstr(line, want) != NULL, "line: %s", line);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	n = vformat(line, sizeof(line), LOG_LVL_INFO, "%s", big);
+	ck_assert_uint_lt(n, sizeof(line));
+	ck_assert_uint_eq(n, strlen(line));
+	ck_assert_ptr_eq(strchr(line, '\n'), line + n - 1);
+	s = contents();
+	ck_assert_str_eq(s, "");
+	free(s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -205,6 +267,8 @@ main(void)
 	tcase_add_test(tc, test_long_line_cut);
 	tcase_add_exit_test(tc, test_fatal_exits, 1);
 	tcase_add_test(tc, test_ratelimit);
+	tcase_add_test(tc, test_fork_child_pid);
+	tcase_add_test(tc, test_vformat);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

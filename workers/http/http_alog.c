@@ -9,20 +9,18 @@
  *
  * Invariants: the buffer never exceeds PIPE_BUF (4096) bytes, so each
  * write stays atomic on the pipe to holdfastd and never interleaves with
- * another writer's lines; each line has log.c's exact format
- * ("<UTC time>.mmmZ INFO holdfast-http[pid]: [ACCESS] ...") with control
- * characters neutralised the same way; a line waits at most until the end
+ * another writer's lines; each line is formatted by log.c
+ * (log_vformat: "<UTC time>.mmmZ INFO holdfast-http[pid]: [ACCESS] ...",
+ * control characters neutralised); a line waits at most until the end
  * of the loop iteration that wrote it (so it may follow a non-access line
  * written directly by log.c in the same iteration). Lines go to stderr,
  * where log.c writes.
  */
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/time.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "http.h"
 #include "log.h"
@@ -33,10 +31,10 @@
 
 static char		 alog_buf[HTTP_ALOG_MAX];
 static size_t		 alog_len;
-static struct event	*alog_ev;
-static int		 alog_pid;
-static time_t		 alog_sec = -1;
-static char		 alog_ts[32];	/* "2026-11-28T13:02:20" of alog_sec */
+/* Not allocated: http_alog_free runs after worker_run has freed the event
+ * base (which removed the event), so it must not touch the event again. */
+static struct event	 alog_ev;
+static int		 alog_ev_set;
 
 void
 http_alog_flush(void)
@@ -58,68 +56,36 @@ http_alog_on_flush(evutil_socket_t fd, short what, void *arg)
 void
 http_alog_init(struct event_base *base)
 {
-	alog_pid = (int)getpid();
-	if ((alog_ev = event_new(base, -1, 0, http_alog_on_flush, NULL)) == NULL)
-		fatalx("event_new(access log) failed");
+	if (event_assign(&alog_ev, base, -1, 0, http_alog_on_flush, NULL) == -1)
+		fatalx("event_assign(access log) failed");
+	alog_ev_set = 1;
 }
 
 void
 http_alog_free(void)
 {
 	http_alog_flush();
-	if (alog_ev != NULL)
-		event_free(alog_ev);
-	alog_ev = NULL;
-}
-
-/* As log.c: a line feed or other control character must not forge lines. */
-static void
-http_alog_sanitize(char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '\n' || c == '\r')
-			s[i] = ' ';
-		else if ((c < 0x20 && c != '\t') || c == 0x7f)
-			s[i] = '?';
-	}
+	alog_ev_set = 0;
 }
 
 void
 http_alog(const char *fmt, ...)
 {
-	char		 line[HTTP_ALOG_LINE];
-	struct timeval	 tv;
-	struct tm	 tm;
-	va_list		 ap;
-	int		 n, m;
+	char	 line[HTTP_ALOG_LINE];
+	va_list	 ap;
+	size_t	 n;
 
 	if (log_get_level() < LOG_LVL_INFO)
 		return;
-	gettimeofday(&tv, NULL);
-	if (tv.tv_sec != alog_sec) {
-		alog_sec = tv.tv_sec;
-		gmtime_r(&tv.tv_sec, &tm);
-		strftime(alog_ts, sizeof(alog_ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	}
-	n = snprintf(line, sizeof(line), "%s.%03dZ INFO holdfast-http[%d]: ",
-	    alog_ts, (int)(tv.tv_usec / 1000), alog_pid);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = log_vformat(line, sizeof(line), LOG_LVL_INFO, fmt, ap);
 	va_end(ap);
-	if (m > 0)
-		n += m;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	http_alog_sanitize(line, (size_t)n);
-	line[n++] = '\n';
-	if (alog_len + (size_t)n > sizeof(alog_buf))
+	if (alog_len + n > sizeof(alog_buf))
 		http_alog_flush();
-	if (alog_len == 0 && alog_ev != NULL)
-		event_active(alog_ev, EV_TIMEOUT, 0);
-	memcpy(alog_buf + alog_len, line, (size_t)n);
-	alog_len += (size_t)n;
-	if (alog_ev == NULL)
+	if (alog_len == 0 && alog_ev_set)
+		event_active(&alog_ev, EV_TIMEOUT, 0);
+	memcpy(alog_buf + alog_len, line, n);
+	alog_len += n;
+	if (!alog_ev_set)
 		http_alog_flush();
 }
