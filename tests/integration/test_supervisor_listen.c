@@ -30,9 +30,11 @@ lt_loopback(int port)
 }
 
 /*
- * Opens BURST connections at once, then reads each "OK <pid>": what a
- * load generator with many connections does. Counts the answers of each
- * pid in pids[0..npids); returns how many were answered at all.
+ * Opens BURST connections while the instances are stopped (SIGSTOP), then
+ * lets them go and reads each "OK <pid>": what a load generator opening
+ * many connections at once does, without depending on who is scheduled
+ * when. Counts the answers of each pid in pids[0..npids); returns how
+ * many were answered at all.
  */
 static int
 lt_burst(int port, const pid_t *pids, int *counts, int npids)
@@ -42,6 +44,8 @@ lt_burst(int port, const pid_t *pids, int *counts, int npids)
 	char			 buf[64];
 
 	memset(counts, 0, npids * sizeof(*counts));
+	for (int j = 0; j < npids; j++)
+		kill(pids[j], SIGSTOP);
 	for (int i = 0; i < BURST; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == -1) {
@@ -49,6 +53,8 @@ lt_burst(int port, const pid_t *pids, int *counts, int npids)
 			fds[i] = -1;
 		}
 	}
+	for (int j = 0; j < npids; j++)
+		kill(pids[j], SIGCONT);
 	for (int i = 0; i < BURST; i++) {
 		ssize_t n;
 
