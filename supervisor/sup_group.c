@@ -13,6 +13,13 @@
  * state_dir, which the workers read, restart the workers that read them.
  * A config that does not load, or a section that cannot be applied (its
  * new listen address cannot be bound), changes nothing.
+ *
+ * Listening sockets outlive processes: a group holds one shared socket, or
+ * with listen_reuseport one per instance slot, and a group replacing
+ * another on the same address takes over the sockets of the slots both
+ * have. A socket is closed only with the group holding it, which for a
+ * retired group is once all its processes are down, so no socket is
+ * closed under a process still accepting on it.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -7,7 +7,8 @@
  * the instance that wins the shared accept; a slot keeps its socket when
  * its process is replaced, so a rolling restart refuses no connection;
  * a reload changing numprocs (2 -> 3 -> 2) adds and closes slot sockets
- * while the group keeps answering; and the key is refused for UDP.
+ * while the group keeps answering; switching the key on a running
+ * address is kept for the next start; and the key is refused for UDP.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -329,6 +330,34 @@ START_TEST(test_reuseport_reload_numprocs)
 }
 END_TEST
 
+/* A shared socket and SO_REUSEPORT ones cannot coexist on one address:
+ * switching the key on a running address is kept for the next start. */
+START_TEST(test_reuseport_switch_kept)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini, *ini2;
+	int		 port = tu_free_port(SOCK_STREAM);
+	pid_t		 p0;
+
+	ini = xasprintf("[worker:web]\ncommand = %s -a -r 150\nnumprocs = 2\n"
+	    "listen = 127.0.0.1:%d\n", tw, port);
+	supt_start(&t, "sup-reuseport-switch", ini);
+	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
+	p0 = supt_pid(&t, "web:0");
+	ini2 = lt_ini(tw, 2, port);
+	supt_write_conf(&t, ini2);
+	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
+	ck_assert_int_eq(supt_log_count(&t,
+	    "[worker:web] listen_reuseport changed on a running address"), 1);
+	ck_assert_int_eq(lt_listeners(port), 1);
+	ck_assert_int_eq(supt_pid(&t, "web:0"), p0);
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
+	free(tw);
+}
+END_TEST
+
 START_TEST(test_reuseport_tcp_only)
 {
 	char	*dir = tu_tmpdir("sup-reuseport-t"), *hd = tu_buildpath("supervisor/holdfastd");
@@ -362,6 +391,7 @@ main(void)
 	tcase_add_test(tc, test_reuseport_spreads);
 	tcase_add_test(tc, test_reuseport_rolling_restart_no_refused);
 	tcase_add_test(tc, test_reuseport_reload_numprocs);
+	tcase_add_test(tc, test_reuseport_switch_kept);
 	tcase_add_test(tc, test_reuseport_tcp_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
