@@ -167,11 +167,15 @@ run_demo() {
 MSG
 	"$TOP/supervisor/holdfastd" -f -c "$VAR/holdfast.conf" &
 	HFPID=$!
-	trap 'kill -TERM $HFPID 2>/dev/null' INT TERM
-	local rc=0
-	wait "$HFPID" || rc=$?
-	# A Ctrl-C interrupts the first wait; wait again for the clean exit.
-	while kill -0 "$HFPID" 2>/dev/null; do wait "$HFPID" || rc=$?; done
+	trap 'INTERRUPTED=1; kill -TERM $HFPID 2>/dev/null' INT TERM
+	local rc
+	# A Ctrl-C makes wait return 130 at once, before holdfastd has stopped
+	# (and without collecting its status): wait again for its own exit code.
+	while :; do
+		INTERRUPTED=
+		wait "$HFPID" && rc=0 || rc=$?
+		[ -z "$INTERRUPTED" ] && break
+	done
 	say "holdfastd exited ($rc)"
 	return 0
 }

@@ -26,6 +26,10 @@
 
 #include "sup_state.h"
 
+/* A second SIGINT/SIGTERM this soon after the first is the same request
+ * arriving two ways, not a person asking again (see sup_shutdown). */
+#define SUP_SHUTDOWN_REPEAT_MS	1000
+
 struct cfg;
 struct cfg_worker;
 struct cfg_listen;
@@ -108,6 +112,7 @@ struct sup {
 	char			*s_cfgpath;
 	struct sup_group	*s_groups;
 	int			 s_shutting_down;
+	uint64_t		 s_shutdown_ms;	/* when it began (CLOCK_MONOTONIC) */
 	int			 s_exit_code;
 	int			 s_devnull;
 	struct event		*s_shutdown_timer;

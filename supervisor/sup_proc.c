@@ -532,13 +532,23 @@ sup_shutdown(const char *why)
 	int64_t		ms = sup.s_cfg->holdfast.shutdown_timeout_ms;
 
 	if (sup.s_shutting_down) {
-		/* Asked twice (a second Ctrl-C): no more waiting. */
+		/*
+		 * Asked twice (a second Ctrl-C): no more waiting. But not for
+		 * one request arriving two ways at once (a terminal's Ctrl-C
+		 * reaches holdfastd and the script that started it, which
+		 * forwards a SIGTERM): a person's second Ctrl-C comes later.
+		 */
+		if (now_mono_ms() - sup.s_shutdown_ms < SUP_SHUTDOWN_REPEAT_MS) {
+			log_info("%s during shutdown: already stopping", why);
+			return;
+		}
 		log_warnx("%s during shutdown: SIGKILL to all", why);
 		sup_shutdown_deadline(-1, 0, NULL);
 		return;
 	}
 	log_info("shutting down (%s)", why);
 	sup.s_shutting_down = 1;
+	sup.s_shutdown_ms = now_mono_ms();
 	sup_notify_stopping();
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
 		g->g_roll_next = -1;

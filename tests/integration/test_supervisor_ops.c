@@ -19,7 +19,9 @@
  * autostart, a changed autostart is obeyed, and a removed group is stopped
  * with its stopsignal and SIGKILLed after its stopwaitsecs; a change to
  * keys only holdfastd reads (stopsignal, startretries, ...) reaches the
- * running processes without restarting them.
+ * running processes without restarting them; a stop request that arrives
+ * twice at once (a terminal's Ctrl-C) stops gracefully, while a second one
+ * a second later kills at once.
  */
 #include <grp.h>
 #include <sys/socket.h>
@@ -425,6 +427,44 @@ START_TEST(test_reload_keeps_verbose)
 }
 END_TEST
 
+/*
+ * A Ctrl-C in a terminal reaches holdfastd and the script that started it
+ * (which forwards a SIGTERM): one request, so the workers still get their
+ * graceful stop. A second request a second later is a person insisting:
+ * SIGKILL to all, at once.
+ */
+START_TEST(test_shutdown_signal_twice)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini;
+	pid_t		 pid, hpid;
+	int		 status;
+
+	ini = xasprintf("[worker:stubborn]\ncommand = %s -T\nstopwaitsecs = 30s\n", tw);
+	supt_start(&t, "sup-twice", ini);
+	ck_assert(supt_wait_state(&t, "stubborn", "RUNNING", 0, 5000));
+	pid = supt_pid(&t, "stubborn");
+	hpid = t.pid;
+	kill(hpid, SIGINT);
+	usleep(100 * 1000);	/* the script's trap runs a little later */
+	kill(hpid, SIGTERM);
+	ck_assert(tu_wait_file_count(t.log, "during shutdown: already stopping", 1, 5000));
+	usleep(300 * 1000);
+	ck_assert_msg(tu_pid_alive(pid), "the worker was killed by a doubled signal");
+	ck_assert_int_eq(supt_log_count(&t, "SIGKILL to all"), 0);
+	usleep(1000 * 1000);
+	kill(hpid, SIGINT);
+	ck_assert_msg(tu_wait_pid(hpid, 5000, &status) == 0, "holdfastd still running");
+	t.pid = 0;
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(supt_log_count(&t, "SIGINT during shutdown: SIGKILL to all"), 1);
+	ck_assert_msg(!tu_pid_alive(pid), "worker %d survived", (int)pid);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -442,6 +482,7 @@ main(void)
 	tcase_add_test(tc, test_reload_autostart_and_removal);
 	tcase_add_test(tc, test_reload_supervision_keys_in_place);
 	tcase_add_test(tc, test_reload_keeps_verbose);
+	tcase_add_test(tc, test_shutdown_signal_twice);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -43,6 +43,19 @@ static struct http_srv	 http_srv;
 static struct evhttp_bound_socket *http_bound;
 static struct event	*http_drain_ev;
 static uint64_t		 http_drain_deadline;
+static uint64_t		 http_stop_ms;		/* 0: not stopping */
+static uint64_t		 http_last_dispatch_ms;
+
+/*
+ * A stopping worker has closed its accept socket, but connections it
+ * accepted just before may not have been read yet (their request is in
+ * the kernel's buffer). Freeing evhttp then would reset them: a refused
+ * request during a rolling restart. So the drain also waits until
+ * HTTP_DRAIN_QUIET_MS have passed without a new request, at least
+ * HTTP_DRAIN_MIN_MS after SIGTERM.
+ */
+#define HTTP_DRAIN_MIN_MS	100
+#define HTTP_DRAIN_QUIET_MS	50
 
 /* ---- connections: counted so max_connections can be enforced ---- */
 
@@ -135,6 +148,9 @@ http_reply(struct http_call *call, int status, const char *ctype,
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	/* Stopping: a keep-alive client must take its next request elsewhere. */
+	if (http_stop_ms != 0 && evhttp_find_header(h, "Connection") == NULL)
+		evhttp_add_header(h, "Connection", "close");
 	/* evhttp_send_reply moves the bytes out, leaving buf empty for the
 	 * next reply (or drops them with a connection that is gone). */
 	evbuffer_add(buf, body, len);
@@ -404,6 +420,8 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	struct http_call	*call = http_call_new(srv, req);
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 
+	if (http_stop_ms != 0)
+		http_last_dispatch_ms = now_mono_ms();
 	if (http_conn_track(srv, req) == -1) {
 		/* Over max_connections: say so and close, rather than queue. */
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -457,9 +475,13 @@ http_setup(struct http_srv *srv, struct worker *w, int fd)
 static void
 http_drain(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct worker	*w = arg;
+	uint64_t	 now = now_mono_ms();
+	int		 busy = http_srv.inflight > 0 ||
+			    now < http_stop_ms + HTTP_DRAIN_MIN_MS ||
+			    now < http_last_dispatch_ms + HTTP_DRAIN_QUIET_MS;
 
-	if (http_srv.inflight > 0 && now_mono_ms() < http_drain_deadline)
+	if (busy && now < http_drain_deadline)
 		return;
 	if (http_srv.inflight > 0)
 		log_warnx("stopping with %d requests still waiting on the DB",
@@ -473,8 +495,9 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	worker_exit_loop(w);
 }
 
-/* SIGTERM: stop accepting, let requests waiting on the DB finish (at most
- * a few seconds: holdfastd's stopwaitsecs is the hard bound), then exit. */
+/* SIGTERM: stop accepting, answer what was accepted and let requests
+ * waiting on the DB finish (at most a few seconds: holdfastd's
+ * stopwaitsecs is the hard bound), then exit. */
 static void
 http_on_stop(struct worker *w, void *arg)
 {
@@ -484,7 +507,8 @@ http_on_stop(struct worker *w, void *arg)
 	if (http_bound != NULL)
 		evhttp_del_accept_socket(http_srv.eh, http_bound);
 	http_bound = NULL;
-	http_drain_deadline = now_mono_ms() + 5000;
+	http_stop_ms = http_last_dispatch_ms = now_mono_ms();
+	http_drain_deadline = http_stop_ms + 5000;
 	http_drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, w);
 	event_add(http_drain_ev, &tv);
 }
