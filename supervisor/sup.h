@@ -148,6 +148,10 @@ int sup_reload(char *err, size_t errlen);
 int sup_listen_bind(const struct cfg_listen *, int reuseport, char *err, size_t errlen);
 /* The listening socket instance index inherits, or -1. */
 int sup_group_listen_fd(const struct sup_group *, int index);
+/* listen_reuseport: closes the slot socket of an instance that stays down
+ * (called on every state change), binds it again before a start. */
+void sup_group_slot_state(struct sup_proc *);
+int sup_group_slot_open(struct sup_proc *, char *err, size_t errlen);
 
 /* sup_spawn.c */
 pid_t sup_spawn(struct sup_proc *, char *err, size_t errlen);

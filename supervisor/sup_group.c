@@ -79,6 +79,45 @@ sup_group_listen_fd(const struct sup_group *g, int index)
 	return g->g_listen_fds[g->g_reuseport && index < g->g_nlisten ? index : 0];
 }
 
+/*
+ * listen_reuseport: the kernel keeps hashing new connections to a slot's
+ * socket whether or not a process accepts on it. A slot left down (an
+ * operator stop, an exit not restarted, FATAL, or a slot a reload removed)
+ * would swallow its share of them, so its socket is closed once the
+ * process is gone (what is queued on it is reset: it arrived after the
+ * process stopped accepting); the next start binds it again. A restart,
+ * a respawn and BACKOFF keep it: the process comes back.
+ */
+void
+sup_group_slot_state(struct sup_proc *p)
+{
+	struct sup_group	*g = p->p_group;
+	int			*fd;
+
+	if (!g->g_reuseport || p->p_index >= g->g_nlisten)
+		return;
+	fd = &g->g_listen_fds[p->p_index];
+	if (*fd == -1 || !(p->p_state == SUP_FATAL || p->p_state == SUP_EXITED ||
+	    (p->p_state == SUP_STOPPED && !p->p_want_up)))
+		return;
+	close(*fd);
+	*fd = -1;
+	log_info("%s: listening socket closed while it is down (listen_reuseport)",
+	    p->p_name);
+}
+
+int
+sup_group_slot_open(struct sup_proc *p, char *err, size_t errlen)
+{
+	struct sup_group *g = p->p_group;
+
+	if (!g->g_reuseport || g->g_wc == NULL || p->p_index >= g->g_nlisten ||
+	    g->g_listen_fds[p->p_index] != -1)
+		return 0;
+	g->g_listen_fds[p->p_index] = sup_listen_bind(&g->g_wc->listen, 1, err, errlen);
+	return g->g_listen_fds[p->p_index] == -1 ? -1 : 0;
+}
+
 static struct sup_proc *
 sup_proc_new(struct sup_group *g, int index)
 {
@@ -205,8 +244,10 @@ sup_group_make(const struct cfg_worker *wc, struct sup_group *old, char *err,
 	}
 	g->g_nprocs = wc->numprocs;
 	g->g_procs = xcalloc(g->g_nprocs, sizeof(*g->g_procs));
-	for (int i = 0; i < g->g_nprocs; i++)
+	for (int i = 0; i < g->g_nprocs; i++) {
 		g->g_procs[i] = sup_proc_new(g, i);
+		sup_group_slot_state(g->g_procs[i]);	/* autostart = false */
+	}
 	return g;
 }
 

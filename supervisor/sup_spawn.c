@@ -460,7 +460,8 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 		snprintf(err, errlen, "command not found: %s", wc->argv[0]);
 		return -1;
 	}
-	if (sup_child_user(&c, wc->user, err, errlen) == -1 ||
+	if (sup_group_slot_open(p, err, errlen) == -1 ||
+	    sup_child_user(&c, wc->user, err, errlen) == -1 ||
 	    sup_pipes_open(&pp, err, errlen) == -1) {
 		free(c.groups);
 		free((char *)c.path);

@@ -7,10 +7,12 @@
  * the instance that wins the shared accept; a slot keeps its socket when
  * its process is replaced, so a rolling restart refuses no connection;
  * a reload changing numprocs (2 -> 3 -> 2) adds and closes slot sockets
- * while the group keeps answering; switching the key on a running
+ * while the group keeps answering; a slot left down (stopped) gives its
+ * share to the others instead of queueing it unanswered; switching the key on a running
  * address is kept for the next start; and the key is refused for UDP.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -48,7 +50,10 @@ lt_burst(int port, const pid_t *pids, int *counts, int npids)
 	for (int j = 0; j < npids; j++)
 		kill(pids[j], SIGSTOP);
 	for (int i = 0; i < BURST; i++) {
+		struct timeval tv = { 5, 0 };	/* a connection nobody accepts */
+
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == -1) {
 			close(fds[i]);
 			fds[i] = -1;
@@ -330,6 +335,38 @@ START_TEST(test_reuseport_reload_numprocs)
 }
 END_TEST
 
+/* A slot left down must not swallow its share of the connections: its
+ * socket is closed while it is stopped and bound again by its start. */
+START_TEST(test_reuseport_stopped_slot_closed)
+{
+	struct supt	 t;
+	char		*tw = supt_tw(), *ini;
+	int		 port = tu_free_port(SOCK_STREAM), counts[2];
+	pid_t		 pids[2];
+
+	ini = lt_ini(tw, 2, port);
+	supt_start(&t, "sup-reuseport-stop", ini);
+	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
+	pids[0] = supt_pid(&t, "web:0");
+	pids[1] = supt_pid(&t, "web:1");
+	ck_assert_int_eq(supt_ctl(&t, "stop web:1 >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web:1", "STOPPED", 0, 5000));
+	ck_assert_int_eq(lt_listeners(port), 1);
+	ck_assert_int_eq(lt_burst(port, pids, counts, 1), BURST);
+	ck_assert_int_eq(counts[0], BURST);
+	ck_assert_int_eq(supt_ctl(&t, "start web:1 >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", pids[1], 5000));
+	pids[1] = supt_pid(&t, "web:1");
+	ck_assert_int_eq(lt_listeners(port), 2);
+	ck_assert_int_eq(lt_burst(port, pids, counts, 2), BURST);
+	ck_assert(counts[0] > 0 && counts[1] > 0);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
 /* A shared socket and SO_REUSEPORT ones cannot coexist on one address:
  * switching the key on a running address is kept for the next start. */
 START_TEST(test_reuseport_switch_kept)
@@ -391,6 +428,7 @@ main(void)
 	tcase_add_test(tc, test_reuseport_spreads);
 	tcase_add_test(tc, test_reuseport_rolling_restart_no_refused);
 	tcase_add_test(tc, test_reuseport_reload_numprocs);
+	tcase_add_test(tc, test_reuseport_stopped_slot_closed);
 	tcase_add_test(tc, test_reuseport_switch_kept);
 	tcase_add_test(tc, test_reuseport_tcp_only);
 	suite_add_tcase(s, tc);
