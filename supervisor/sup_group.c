@@ -179,6 +179,16 @@ sup_listen_move(struct sup_group *to, struct sup_group *from)
 		}
 }
 
+/* Gives back what "from" took from "to"; a slot of "to" that was down had
+ * no socket, and must not keep the one "from" bound for it. */
+static void
+sup_listen_give_back(struct sup_group *to, struct sup_group *from)
+{
+	sup_listen_move(to, from);
+	for (int i = 0; i < to->g_nprocs; i++)
+		sup_group_slot_state(to->g_procs[i]);
+}
+
 static void
 sup_listen_close(struct sup_group *g)
 {
@@ -220,7 +230,7 @@ sup_group_listen(struct sup_group *g, struct sup_group *old, char *err, size_t e
 		g->g_listen_fds[i] = sup_listen_bind(&wc->listen, g->g_reuseport, err, errlen);
 		if (g->g_listen_fds[i] == -1) {
 			if (sup_listen_compatible(old, wc->listen.spec, g->g_reuseport))
-				sup_listen_move(old, g);
+				sup_listen_give_back(old, g);
 			sup_listen_close(g);
 			return -1;
 		}
@@ -399,7 +409,7 @@ sup_reload_unmake(struct sup_reload_plan *pl)
 		return;
 	if (pl->donor != NULL && g->g_listen_spec != NULL &&
 	    sup_listen_compatible(pl->donor, g->g_listen_spec, g->g_reuseport))
-		sup_listen_move(pl->donor, g);
+		sup_listen_give_back(pl->donor, g);
 	sup_group_free(g);
 	pl->made = NULL;
 }
