@@ -102,8 +102,9 @@ sup_group_slot_state(struct sup_proc *p)
 		return;
 	close(*fd);
 	*fd = -1;
-	log_info("%s: listening socket closed while it is down (listen_reuseport)",
-	    p->p_name);
+	if (!sup.s_shutting_down)
+		log_info("%s: listening socket closed while it is down "
+		    "(listen_reuseport)", p->p_name);
 }
 
 int
