@@ -37,6 +37,10 @@ pgbin=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 dur=10 warm=3
 [ -n "${BENCH_SHORT:-}" ] && dur=5 warm=2
 nprocs=${HTTP_NPROCS:-2}
+# HTTP_REUSEPORT=0: one accept socket shared by the instances (the one that
+# wakes first takes nearly all of wrk's connections) instead of
+# listen_reuseport's one SO_REUSEPORT socket each.
+reuseport=${HTTP_REUSEPORT:-1}
 pool=${HTTP_POOL:-4}
 conns=64
 rows=100000
@@ -112,19 +116,27 @@ app_secret = bench
 [worker:http]
 command = holdfast-http
 listen = 127.0.0.1:$port
+listen_reuseport = $([ "$reuseport" = 1 ] && echo true || echo false)
 max_connections = 4096
 EOF
-# The supervisor's job, done by a few lines of Python: bind once, hand the
-# socket to each instance as fd 3 with LISTEN_FDS/LISTEN_PID.
-python3 - "$build/workers/http/holdfast-http" "$tmp/http.conf" "$port" "$nprocs" > "$tmp/spawn.pids" <<'EOF' &
+# The supervisor's job, done by a few lines of Python: bind once (or, with
+# listen_reuseport, once per instance with SO_REUSEPORT), hand the socket
+# to each instance as fd 3 with LISTEN_FDS/LISTEN_PID.
+python3 - "$build/workers/http/holdfast-http" "$tmp/http.conf" "$port" "$nprocs" "$reuseport" > "$tmp/spawn.pids" <<'EOF' &
 import os, socket, sys, signal, time
 prog, conf, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port)); s.listen(1024)
+reuseport = sys.argv[5] == "1"
+def bind():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", port)); s.listen(1024)
+    return s
+socks = [bind() for _ in range(n if reuseport else 1)]
 kids = []
 for i in range(n):
     pid = os.fork()
     if pid == 0:
+        s = socks[i if reuseport else 0]
         os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
         env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()),
                    HOLDFAST_INSTANCE="http:%d" % i)
@@ -174,7 +186,14 @@ wrk_run() {
 }
 
 read -r h_rps h_p50 h_p99 _ <<< "$(wrk_run "$url/healthz")"
+# Halfway through the measured DB-route run: how wrk's connections are
+# spread over the instances (established sockets per worker pid).
+(sleep $((warm + dur / 2)); ss -Htnp state established "( sport = :$port )" |
+	grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{print $1}' | sort -rn |
+	paste -sd/ > "$tmp/spread") &
 read -r c_rps c_p50 c_p99 c_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
+wait $!
+spread=$(cat "$tmp/spread")
 pgc=$((nprocs * pool))
 "$pgbin/pgbench" -S -n -c $pgc -j 2 -T $warm -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
 p_tps=$("$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 -p "$pgport" -U postgres pgb 2>/dev/null |
@@ -240,13 +259,15 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; 
 ok() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 c_pct=$(pct "$c_rps" "$p_tps")
 d_pct=$(pct "$d_rps" "$h_rps")
-echo "Setup: $nprocs holdfast-http instances (pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $(nproc) cores shared by everything; load average $load (after pgbench)."
+echo "Setup: $nprocs holdfast-http instances (listen_reuseport=$([ "$reuseport" = 1 ] && echo true || echo false), pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $(nproc) cores shared by everything; load average $load (after pgbench)."
 echo
 echo "| measure | req/s | p50 ms | p99 ms | goal | met |"
 echo "|---|---|---|---|---|---|"
 echo "| GET /healthz | $h_rps | $h_p50 | $h_p99 | - | - |"
 echo "| GET /api/conversations/{id} (non-2xx: $c_bad) | $c_rps | $c_p50 | $c_p99 | >= 60 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 60)}')") |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
+echo
+echo "wrk's $conns connections per instance during the DB-route run: ${spread:-n/a} (a busy instance's pool is the bottleneck; an idle one's is wasted)."
 echo "| DB down: same route, 503s ($d_non2xx of $d_n) | $d_rps | $d_p50 | $d_p99 | p99 <= 2 ms, >= 50 % of /healthz: $d_pct % | $(ok "$(awk -v p="$d_pct" -v l="$d_p99" 'BEGIN{print (p >= 50 && l <= 2)}')") |"
 echo "| DB down, 8 connections: 503s ($e_non2xx of $e_n) | $e_rps | $e_p50 | $e_p99 | p99 <= 2 ms (less queueing) | $(ok "$(awk -v l="$e_p99" 'BEGIN{print (l <= 2)}')") |"
 echo "| DB back under load: /readyz 200 (breaker closed) | - | - | - | <= 300 ms: $ready_ms ms | $(ok "$(awk -v r="$ready_ms" 'BEGIN{print (r != "timeout" && r + 0 <= 300)}')") |"

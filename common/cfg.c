@@ -153,6 +153,7 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("directory",		T_PATH_OPT,	directory, 0, 0),
 	P("user",		T_STR_OPT,	user, 0, 0),
 	P("listen",		T_LISTEN,	listen, 0, 0),
+	P("listen_reuseport",	T_BOOL,		listen_reuseport, 0, 0),
 	P("stdout_logfile",	T_PATH_OPT,	stdout_logfile, 0, 0),
 	P("stderr_logfile",	T_PATH_OPT,	stderr_logfile, 0, 0),
 	P("logfile_maxbytes",	T_SIZE,		logfile_maxbytes, 0, 1024 * GIB),
@@ -1026,6 +1027,9 @@ cfg_validate(struct cfg_parse *p)
 			    w->name);
 		else if (w->rtp_port_min > w->rtp_port_max)
 			cfg_fail(p, "[worker:%s] rtp_port_min is greater than rtp_port_max",
+			    w->name);
+		else if (w->listen_reuseport && w->listen.type != SOCK_STREAM)
+			cfg_fail(p, "[worker:%s] listen_reuseport needs a TCP listen address",
 			    w->name);
 		if (p->failed)
 			return -1;

@@ -103,6 +103,7 @@ struct cfg_worker {
 	char	*directory;		/* chdir before exec */
 	char	*user;			/* drop to this user when root */
 	struct cfg_listen listen;
+	int	 listen_reuseport;	/* 0; TCP: one SO_REUSEPORT socket per instance */
 	char	*stdout_logfile;	/* NULL: only holdfastd's output + ring */
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;	/* 10 MiB */

@@ -32,6 +32,7 @@
 
 struct cfg;
 struct cfg_worker;
+struct cfg_listen;
 struct chan_peer;
 struct sup_out;
 struct sup_ring;
@@ -90,7 +91,12 @@ struct sup_proc {
 struct sup_group {
 	char			*g_name;
 	const struct cfg_worker	*g_wc;		/* NULL once retired */
-	int			 g_listen_fd;	/* -1 when none */
+	/* Listening sockets: none, one shared by every instance, or (with
+	 * listen_reuseport) one SO_REUSEPORT socket per instance slot, kept
+	 * open across the slot's respawns. -1 once handed to a new group. */
+	int			*g_listen_fds;
+	int			 g_nlisten;
+	int			 g_reuseport;
 	char			*g_listen_spec;
 	struct sup_proc		**g_procs;
 	int			 g_nprocs;
@@ -137,9 +143,15 @@ void sup_group_restart(struct sup_group *, int only_up);
 void sup_shutdown(const char *why);
 /* SIGHUP / `holdfastctl reload`: 0, or -1 with the config error in err. */
 int sup_reload(char *err, size_t errlen);
-/* Binds a [worker] listen address once; -1 with a reason. */
-int sup_listen_bind(const char *spec, int type, const char *host, const char *port,
-    char *err, size_t errlen);
+/* Binds a [worker] listen address (with SO_REUSEPORT when reuseport);
+ * -1 with a reason. */
+int sup_listen_bind(const struct cfg_listen *, int reuseport, char *err, size_t errlen);
+/* The listening socket instance index inherits, or -1. */
+int sup_group_listen_fd(const struct sup_group *, int index);
+/* listen_reuseport: closes the slot socket of an instance that stays down
+ * (called on every state change), binds it again before a start. */
+void sup_group_slot_state(struct sup_proc *);
+int sup_group_slot_open(struct sup_proc *, char *err, size_t errlen);
 
 /* sup_spawn.c */
 pid_t sup_spawn(struct sup_proc *, char *err, size_t errlen);

@@ -13,6 +13,13 @@
  * state_dir, which the workers read, restart the workers that read them.
  * A config that does not load, or a section that cannot be applied (its
  * new listen address cannot be bound), changes nothing.
+ *
+ * Listening sockets outlive processes: a group holds one shared socket, or
+ * with listen_reuseport one per instance slot, and a group replacing
+ * another on the same address takes over the sockets of the slots both
+ * have. A socket is closed only with the group holding it, which for a
+ * retired group is once all its processes are down, so no socket is
+ * closed under a process still accepting on it.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -32,27 +39,27 @@
 #include "util.h"
 
 int
-sup_listen_bind(const char *spec, int type, const char *host, const char *port,
-    char *err, size_t errlen)
+sup_listen_bind(const struct cfg_listen *l, int reuseport, char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res, *ai;
 	int		 fd = -1, on = 1, rc, saved = 0;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = type;
+	hints.ai_socktype = l->type;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "listen %s: %s", spec, gai_strerror(rc));
+	if ((rc = getaddrinfo(l->host, l->port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen %s: %s", l->spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0)) == -1) {
+		if ((fd = socket(ai->ai_family, l->type | SOCK_CLOEXEC, 0)) == -1) {
 			saved = errno;
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
+		if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+		    sizeof(on)) == -1) || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    (l->type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
 			saved = errno;
 			close(fd);
 			fd = -1;
@@ -60,8 +67,56 @@ sup_listen_bind(const char *spec, int type, const char *host, const char *port,
 	}
 	freeaddrinfo(res);
 	if (fd == -1)
-		snprintf(err, errlen, "bind(%s): %s", spec, strerror(saved));
+		snprintf(err, errlen, "bind(%s): %s", l->spec, strerror(saved));
 	return fd;
+}
+
+int
+sup_group_listen_fd(const struct sup_group *g, int index)
+{
+	if (g->g_nlisten == 0)
+		return -1;
+	return g->g_listen_fds[g->g_reuseport && index < g->g_nlisten ? index : 0];
+}
+
+/*
+ * listen_reuseport: the kernel keeps hashing new connections to a slot's
+ * socket whether or not a process accepts on it. A slot left down (an
+ * operator stop, an exit not restarted, FATAL, or a slot a reload removed)
+ * would swallow its share of them, so its socket is closed once the
+ * process is gone (what is queued on it is reset: it arrived after the
+ * process stopped accepting); the next start binds it again. A restart,
+ * a respawn and BACKOFF keep it: the process comes back.
+ */
+void
+sup_group_slot_state(struct sup_proc *p)
+{
+	struct sup_group	*g = p->p_group;
+	int			*fd;
+
+	if (!g->g_reuseport || p->p_index >= g->g_nlisten)
+		return;
+	fd = &g->g_listen_fds[p->p_index];
+	if (*fd == -1 || !(p->p_state == SUP_FATAL || p->p_state == SUP_EXITED ||
+	    (p->p_state == SUP_STOPPED && !p->p_want_up)))
+		return;
+	close(*fd);
+	*fd = -1;
+	if (!sup.s_shutting_down)
+		log_info("%s: listening socket closed while it is down "
+		    "(listen_reuseport)", p->p_name);
+}
+
+int
+sup_group_slot_open(struct sup_proc *p, char *err, size_t errlen)
+{
+	struct sup_group *g = p->p_group;
+
+	if (!g->g_reuseport || g->g_wc == NULL || p->p_index >= g->g_nlisten ||
+	    g->g_listen_fds[p->p_index] != -1)
+		return 0;
+	g->g_listen_fds[p->p_index] = sup_listen_bind(&g->g_wc->listen, 1, err, errlen);
+	return g->g_listen_fds[p->p_index] == -1 ? -1 : 0;
 }
 
 static struct sup_proc *
@@ -103,25 +158,85 @@ sup_proc_free(struct sup_proc *p)
 	free(p);
 }
 
-/* The group's listening socket: taken over from a group it replaces when
- * the address is the same (no window without a listener), else bound. */
+/* Whether g's sockets can go to a group listening on spec the same way. */
+static int
+sup_listen_compatible(const struct sup_group *g, const char *spec, int reuseport)
+{
+	return g != NULL && g->g_nlisten > 0 && g->g_listen_spec != NULL &&
+	    strcmp(g->g_listen_spec, spec) == 0 && g->g_reuseport == reuseport;
+}
+
+/* Hands the sockets "from" holds for the slots both have to "to", where
+ * "to" has none; the slots only one of them has stay where they are. */
+static void
+sup_listen_move(struct sup_group *to, struct sup_group *from)
+{
+	int n = to->g_nlisten < from->g_nlisten ? to->g_nlisten : from->g_nlisten;
+
+	for (int i = 0; i < n; i++)
+		if (to->g_listen_fds[i] == -1 && from->g_listen_fds[i] != -1) {
+			to->g_listen_fds[i] = from->g_listen_fds[i];
+			from->g_listen_fds[i] = -1;
+		}
+}
+
+/* Gives back what "from" took from "to"; a slot of "to" that was down had
+ * no socket, and must not keep the one "from" bound for it. */
+static void
+sup_listen_give_back(struct sup_group *to, struct sup_group *from)
+{
+	sup_listen_move(to, from);
+	for (int i = 0; i < to->g_nprocs; i++)
+		sup_group_slot_state(to->g_procs[i]);
+}
+
+static void
+sup_listen_close(struct sup_group *g)
+{
+	for (int i = 0; i < g->g_nlisten; i++)
+		if (g->g_listen_fds[i] != -1)
+			close(g->g_listen_fds[i]);
+	free(g->g_listen_fds);
+	free(g->g_listen_spec);
+	g->g_listen_fds = NULL;
+	g->g_listen_spec = NULL;
+	g->g_nlisten = 0;
+}
+
+/*
+ * The group's listening sockets: one, or one per instance slot with
+ * listen_reuseport. The slots a group it replaces already has are taken
+ * over when the address is the same (no window without a listener, and
+ * what is queued on them stays queued); the others are bound. On failure
+ * what was taken is given back and the rest closed.
+ */
 static int
 sup_group_listen(struct sup_group *g, struct sup_group *old, char *err, size_t errlen)
 {
-	const struct cfg_listen *l = &g->g_wc->listen;
+	const struct cfg_worker	*wc = g->g_wc;
 
-	g->g_listen_fd = -1;
-	if (l->type == 0)
+	if (wc->listen.type == 0)
 		return 0;
-	g->g_listen_spec = xstrdup(l->spec);
-	if (old != NULL && old->g_listen_fd != -1 && old->g_listen_spec != NULL &&
-	    strcmp(old->g_listen_spec, l->spec) == 0) {
-		g->g_listen_fd = old->g_listen_fd;
-		old->g_listen_fd = -1;
-		return 0;
+	g->g_reuseport = wc->listen_reuseport;
+	g->g_nlisten = g->g_reuseport ? wc->numprocs : 1;
+	g->g_listen_fds = xreallocarray(NULL, g->g_nlisten, sizeof(int));
+	g->g_listen_spec = xstrdup(wc->listen.spec);
+	for (int i = 0; i < g->g_nlisten; i++)
+		g->g_listen_fds[i] = -1;
+	if (sup_listen_compatible(old, wc->listen.spec, g->g_reuseport))
+		sup_listen_move(g, old);
+	for (int i = 0; i < g->g_nlisten; i++) {
+		if (g->g_listen_fds[i] != -1)
+			continue;
+		g->g_listen_fds[i] = sup_listen_bind(&wc->listen, g->g_reuseport, err, errlen);
+		if (g->g_listen_fds[i] == -1) {
+			if (sup_listen_compatible(old, wc->listen.spec, g->g_reuseport))
+				sup_listen_give_back(old, g);
+			sup_listen_close(g);
+			return -1;
+		}
 	}
-	g->g_listen_fd = sup_listen_bind(l->spec, l->type, l->host, l->port, err, errlen);
-	return g->g_listen_fd == -1 ? -1 : 0;
+	return 0;
 }
 
 static struct sup_group *
@@ -134,15 +249,16 @@ sup_group_make(const struct cfg_worker *wc, struct sup_group *old, char *err,
 	g->g_wc = wc;
 	g->g_roll_next = -1;
 	if (sup_group_listen(g, old, err, errlen) == -1) {
-		free(g->g_listen_spec);
 		free(g->g_name);
 		free(g);
 		return NULL;
 	}
 	g->g_nprocs = wc->numprocs;
 	g->g_procs = xcalloc(g->g_nprocs, sizeof(*g->g_procs));
-	for (int i = 0; i < g->g_nprocs; i++)
+	for (int i = 0; i < g->g_nprocs; i++) {
 		g->g_procs[i] = sup_proc_new(g, i);
+		sup_group_slot_state(g->g_procs[i]);	/* autostart = false */
+	}
 	return g;
 }
 
@@ -157,9 +273,7 @@ sup_group_free(struct sup_group *g)
 {
 	for (int i = 0; i < g->g_nprocs; i++)
 		sup_proc_free(g->g_procs[i]);
-	if (g->g_listen_fd != -1)
-		close(g->g_listen_fd);
-	free(g->g_listen_spec);
+	sup_listen_close(g);
 	free(g->g_procs);
 	free(g->g_name);
 	free(g);
@@ -279,14 +393,14 @@ sup_reload_kind_of(const struct cfg_worker *wc, const struct sup_group *old)
 		return RELOAD_SAME;
 	if (sup_inplace_only(old->g_wc, wc))
 		return RELOAD_INPLACE;
-	if (old->g_nprocs == wc->numprocs &&
+	if (old->g_nprocs == wc->numprocs && old->g_reuseport == wc->listen_reuseport &&
 	    strcmp(old->g_wc->listen.spec ? old->g_wc->listen.spec : "",
 	    wc->listen.spec ? wc->listen.spec : "") == 0)
 		return RELOAD_RESTART;
 	return RELOAD_NEW;
 }
 
-/* Gives back a listening socket a new group took over, and frees it. */
+/* Gives back the listening sockets a new group took over, and frees it. */
 static void
 sup_reload_unmake(struct sup_reload_plan *pl)
 {
@@ -294,12 +408,9 @@ sup_reload_unmake(struct sup_reload_plan *pl)
 
 	if (g == NULL)
 		return;
-	if (pl->donor != NULL && pl->donor->g_listen_fd == -1 && g->g_listen_fd != -1 &&
-	    pl->donor->g_listen_spec != NULL && g->g_listen_spec != NULL &&
-	    strcmp(pl->donor->g_listen_spec, g->g_listen_spec) == 0) {
-		pl->donor->g_listen_fd = g->g_listen_fd;
-		g->g_listen_fd = -1;
-	}
+	if (pl->donor != NULL && g->g_listen_spec != NULL &&
+	    sup_listen_compatible(pl->donor, g->g_listen_spec, g->g_reuseport))
+		sup_listen_give_back(pl->donor, g);
 	sup_group_free(g);
 	pl->made = NULL;
 }
@@ -312,11 +423,36 @@ sup_reload_donor(const struct cfg *ncfg, const struct cfg_worker *wc)
 	if (wc->listen.spec == NULL)
 		return NULL;
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
-		if (!g->g_retired && g->g_listen_fd != -1 && g->g_listen_spec != NULL &&
-		    strcmp(g->g_listen_spec, wc->listen.spec) == 0 &&
+		if (!g->g_retired &&
+		    sup_listen_compatible(g, wc->listen.spec, wc->listen_reuseport) &&
 		    cfg_worker_find(ncfg, g->g_name) == NULL)
 			return g;
 	return NULL;
+}
+
+/*
+ * listen_reuseport switched on a running address cannot be applied: the
+ * shared socket and SO_REUSEPORT ones cannot be bound to it together, and
+ * closing first would refuse connections. The running mode is kept (put
+ * back into ncfg so the running config says what runs) until the address
+ * changes or holdfastd restarts.
+ */
+static void
+sup_reload_keep_reuseport(struct cfg *ncfg)
+{
+	for (int i = 0; i < ncfg->nworkers; i++) {
+		struct cfg_worker	*wc = &ncfg->workers[i];
+		struct sup_group	*old = sup_group_find(wc->name);
+
+		if (old == NULL || wc->listen.spec == NULL ||
+		    old->g_reuseport == wc->listen_reuseport ||
+		    !sup_listen_compatible(old, wc->listen.spec, old->g_reuseport))
+			continue;
+		log_warnx("reload: [worker:%s] listen_reuseport changed on a running "
+		    "address: keeping %s until holdfastd restarts", wc->name,
+		    old->g_reuseport ? "true" : "false");
+		wc->listen_reuseport = old->g_reuseport;
+	}
 }
 
 /*
@@ -571,6 +707,7 @@ sup_reload(char *err, size_t errlen)
 	}
 	plan = xcalloc(ncfg->nworkers + 1, sizeof(*plan));
 	sup.s_cfg = ncfg;	/* new groups size their rings from it */
+	sup_reload_keep_reuseport(ncfg);
 	if (sup_reload_prepare(ncfg, plan, err, errlen) == -1) {
 		sup.s_cfg = ocfg;
 		log_warnx("reload: keeping the running configuration: %s", err);

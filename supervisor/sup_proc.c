@@ -74,6 +74,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 	p->p_state_since_ms = now_mono_ms();
 	sup_notify_changed();
 	sup_rolling_step(p, st);
+	sup_group_slot_state(p);
 }
 
 static void sup_timer_fire(evutil_socket_t, short, void *);

@@ -4,7 +4,8 @@
  * Everything holdfastd opens is close-on-exec, so a child inherits only
  * what is placed here on purpose, at fixed numbers, right before exec:
  *   0 /dev/null, 1 stdout pipe, 2 stderr pipe,
- *   3 the group's listening socket (LISTEN_FDS=1, LISTEN_PID=<child>),
+ *   3 the group's listening socket, or the instance slot's own one with
+ *     listen_reuseport (LISTEN_FDS=1, LISTEN_PID=<child>),
  *   3 or 4 the channel socketpair (HOLDFAST_CHANNEL_FD).
  * The child gets its own process group (so a stop signal reaches its
  * children too) and PR_SET_PDEATHSIG(SIGKILL), set after any privilege
@@ -190,7 +191,7 @@ sup_env(struct sup_proc *p, struct sup_child *c, int chanfd)
 		env[n++] = xasprintf("HOLDFAST_HEARTBEAT_MS=%lld",
 		    (long long)(wc->heartbeat_timeout_ms / 3 > 10 ?
 		    wc->heartbeat_timeout_ms / 3 : 10));
-	if (p->p_group->g_listen_fd != -1) {
+	if (sup_group_listen_fd(p->p_group, p->p_index) != -1) {
 		env[n++] = xstrdup("LISTEN_FDS=1");
 		env[n++] = xasprintf("LISTEN_FDNAMES=%s", p->p_group->g_name);
 		c->listen_pid = env[n++] = xstrdup("LISTEN_PID=                    ");
@@ -414,9 +415,9 @@ static void
 sup_child_prepare(struct sup_proc *p, struct sup_child *c, struct sup_pipes *pp)
 {
 	const struct cfg_worker	*wc = p->p_group->g_wc;
-	int			 chanfd;
+	int			 chanfd, lfd = sup_group_listen_fd(p->p_group, p->p_index);
 
-	chanfd = p->p_group->g_listen_fd != -1 ? SUP_FD_LISTEN + 1 : SUP_FD_LISTEN;
+	chanfd = lfd != -1 ? SUP_FD_LISTEN + 1 : SUP_FD_LISTEN;
 	c->argv = wc->argv;
 	c->envp = sup_env(p, c, chanfd);
 	c->dir = wc->directory;
@@ -424,8 +425,8 @@ sup_child_prepare(struct sup_proc *p, struct sup_child *c, struct sup_pipes *pp)
 	sup_child_fd(c, sup.s_devnull, STDIN_FILENO);
 	sup_child_fd(c, pp->out[1], STDOUT_FILENO);
 	sup_child_fd(c, pp->err[1], STDERR_FILENO);
-	if (p->p_group->g_listen_fd != -1)
-		sup_child_fd(c, p->p_group->g_listen_fd, SUP_FD_LISTEN);
+	if (lfd != -1)
+		sup_child_fd(c, lfd, SUP_FD_LISTEN);
 	sup_child_fd(c, pp->sv[1], chanfd);
 }
 
@@ -459,7 +460,8 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 		snprintf(err, errlen, "command not found: %s", wc->argv[0]);
 		return -1;
 	}
-	if (sup_child_user(&c, wc->user, err, errlen) == -1 ||
+	if (sup_group_slot_open(p, err, errlen) == -1 ||
+	    sup_child_user(&c, wc->user, err, errlen) == -1 ||
 	    sup_pipes_open(&pp, err, errlen) == -1) {
 		free(c.groups);
 		free((char *)c.path);

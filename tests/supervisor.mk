@@ -39,3 +39,9 @@ tests_integration_test_supervisor_spawn_SOURCES = tests/integration/test_supervi
 	tests/integration/supt.h
 tests_integration_test_supervisor_spawn_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_spawn_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_listen
+TESTS += tests/integration/test_supervisor_listen
+tests_integration_test_supervisor_listen_SOURCES = tests/integration/test_supervisor_listen.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_listen_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_listen_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
