@@ -159,7 +159,7 @@ struct lt_client {
 };
 
 static void
-lt_client_start(struct lt_client *c, struct supt *t, int port)
+lt_client_start(struct lt_client *c, struct hfd *t, int port)
 {
 	c->stop = xasprintf("%s/stop", t->dir);
 	c->report = xasprintf("%s/report", t->dir);
@@ -197,7 +197,7 @@ lt_ini(const char *tw, int numprocs, int port)
 
 START_TEST(test_reuseport_spreads)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *fd0, *fd1;
 	int		 port = tu_free_port(SOCK_STREAM), counts[2];
 	pid_t		 pids[2];
@@ -231,7 +231,7 @@ END_TEST
 
 START_TEST(test_reuseport_rolling_restart_no_refused)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct lt_client c;
 	char		*tw = supt_tw(), *ini, *fd0, *fd0_new;
 	int		 port = tu_free_port(SOCK_STREAM);
@@ -245,7 +245,7 @@ START_TEST(test_reuseport_rolling_restart_no_refused)
 	p1 = supt_pid(&t, "web:1");
 	fd0 = lt_fd3(p0);
 	lt_client_start(&c, &t, port);
-	ck_assert_int_eq(supt_ctl(&t, "restart web >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
 	ck_assert_msg(supt_wait_state(&t, "web:1", "RUNNING", p1, 5000), "web:1 not restarted");
 	ck_assert_msg(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000), "web:0 not restarted");
 	tu_sh("sleep 0.2", NULL);
@@ -274,7 +274,7 @@ lt_pid_gone(void *arg)
 /* Reloads to numprocs n and waits until every instance runs with a new
  * pid and exactly n sockets listen (the closed slot's process is down). */
 static void
-lt_reload_to(struct supt *t, const char *tw, int port, int n, pid_t *pids)
+lt_reload_to(struct hfd *t, const char *tw, int port, int n, pid_t *pids)
 {
 	struct lt_count	 want = { port, n };
 	pid_t		 old[3] = { pids[0], pids[1], pids[2] };
@@ -298,7 +298,7 @@ lt_reload_to(struct supt *t, const char *tw, int port, int n, pid_t *pids)
 
 START_TEST(test_reuseport_reload_numprocs)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	struct lt_client c;
 	char		*tw = supt_tw(), *ini;
 	int		 port = tu_free_port(SOCK_STREAM), counts[3];
@@ -339,7 +339,7 @@ END_TEST
  * socket is closed while it is stopped and bound again by its start. */
 START_TEST(test_reuseport_stopped_slot_closed)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini;
 	int		 port = tu_free_port(SOCK_STREAM), counts[2];
 	pid_t		 pids[2];
@@ -350,12 +350,12 @@ START_TEST(test_reuseport_stopped_slot_closed)
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
 	pids[0] = supt_pid(&t, "web:0");
 	pids[1] = supt_pid(&t, "web:1");
-	ck_assert_int_eq(supt_ctl(&t, "stop web:1 >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "stop web:1 >/dev/null", NULL), 0);
 	ck_assert(supt_wait_state(&t, "web:1", "STOPPED", 0, 5000));
 	ck_assert_int_eq(lt_listeners(port), 1);
 	ck_assert_int_eq(lt_burst(port, pids, counts, 1), BURST);
 	ck_assert_int_eq(counts[0], BURST);
-	ck_assert_int_eq(supt_ctl(&t, "start web:1 >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "start web:1 >/dev/null", NULL), 0);
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", pids[1], 5000));
 	pids[1] = supt_pid(&t, "web:1");
 	ck_assert_int_eq(lt_listeners(port), 2);
@@ -371,7 +371,7 @@ END_TEST
  * switching the key on a running address is kept for the next start. */
 START_TEST(test_reuseport_switch_kept)
 {
-	struct supt	 t;
+	struct hfd	 t;
 	char		*tw = supt_tw(), *ini, *ini2;
 	int		 port = tu_free_port(SOCK_STREAM);
 	pid_t		 p0;
@@ -383,7 +383,7 @@ START_TEST(test_reuseport_switch_kept)
 	p0 = supt_pid(&t, "web:0");
 	ini2 = lt_ini(tw, 2, port);
 	supt_write_conf(&t, ini2);
-	ck_assert_int_eq(supt_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "reload >/dev/null 2>&1", NULL), 0);
 	ck_assert_int_eq(supt_log_count(&t,
 	    "[worker:web] listen_reuseport changed on a running address"), 1);
 	ck_assert_int_eq(lt_listeners(port), 1);
