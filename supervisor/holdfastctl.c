@@ -417,6 +417,24 @@ ctl_simple(const char *cmd, char **names, int n, const char *done)
 	return CTL_EXIT_OK;
 }
 
+/* reload: what it did to each group, like supervisorctl's update. */
+static int
+ctl_reload(void)
+{
+	yajl_val	 v = ctl_request("reload", NULL, 0);
+	yajl_val	 ch = json_get_array(v, "changes");
+	size_t		 n = ch != NULL ? ch->u.array.len : 0;
+
+	if (!ctl.json) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s: %s\n", json_get_str(ch->u.array.values[i], "group"),
+			    json_get_str(ch->u.array.values[i], "change"));
+		puts(n == 0 ? "reloaded: no worker changed" : "reloaded");
+	}
+	yajl_tree_free(v);
+	return CTL_EXIT_OK;
+}
+
 /* start/stop/restart: after waiting, 3 when a started one is not RUNNING. */
 static int
 ctl_change(const char *cmd, char **names, int n)
@@ -454,7 +472,7 @@ ctl_run(const char *cmd, char **args, int n)
 	if (n != 0)
 		ctl_usage();
 	if (strcmp(cmd, "reload") == 0)
-		return ctl_simple(cmd, NULL, 0, "reloaded");
+		return ctl_reload();
 	if (strcmp(cmd, "shutdown") == 0)
 		return ctl_simple(cmd, NULL, 0, "shutting down");
 	if (strcmp(cmd, "version") == 0)

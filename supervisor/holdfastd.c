@@ -55,7 +55,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		if (sup.s_shutting_down)
 			break;
 		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
-		(void)sup_reload(err, sizeof(err));
+		(void)sup_reload(err, sizeof(err), NULL);
 		break;
 	default:
 		sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");

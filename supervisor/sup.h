@@ -142,7 +142,11 @@ void sup_proc_restart(struct sup_proc *);
 void sup_group_restart(struct sup_group *, int only_up);
 void sup_shutdown(const char *why);
 /* SIGHUP / `holdfastctl reload`: 0, or -1 with the config error in err. */
-int sup_reload(char *err, size_t errlen);
+/* changes, when not NULL, is an open JSON array: one {"group","change"}
+ * object is added per group the reload touched (added, replaced, removed,
+ * restarted, updated in place). */
+struct jw;
+int sup_reload(char *err, size_t errlen, struct jw *changes);
 /* Binds a [worker] listen address (with SO_REUSEPORT when reuseport);
  * -1 with a reason. */
 int sup_listen_bind(const struct cfg_listen *, int reuseport, char *err, size_t errlen);

@@ -395,17 +395,23 @@ sup_ctl_restart(struct sup_ctl_client *c, yajl_val req)
 static void
 sup_ctl_reload(struct sup_ctl_client *c, yajl_val req)
 {
-	char err[CFG_ERRLEN];
+	char		 err[CFG_ERRLEN];
+	struct jw	*w;
 
 	if (sup.s_shutting_down) {
 		sup_ctl_error(c, "failed", "holdfastd is shutting down");
 		return;
 	}
-	if (sup_reload(err, sizeof(err)) == -1) {
+	w = sup_ctl_ok();
+	jw_key(w, "changes");
+	jw_arr_open(w);
+	if (sup_reload(err, sizeof(err), w) == -1) {
+		jw_free(w);
 		sup_ctl_error(c, "failed", "reload refused, running config kept: %s", err);
 		return;
 	}
-	sup_ctl_send(c, sup_ctl_ok());
+	jw_arr_close(w);
+	sup_ctl_send(c, w);
 }
 
 static void

@@ -31,6 +31,7 @@
 
 #include "cfg.h"
 #include "chan.h"
+#include "json.h"
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
@@ -491,7 +492,8 @@ sup_reload_prepare(const struct cfg *ncfg, struct sup_reload_plan *plan,
  * autostart is an order, though: true starts them all, false stops them
  * all (supervisord's `update` does the same by re-adding the group).
  */
-static void
+/* Returns what happened: "restarted", or "stopped" (autostart now false). */
+static const char *
 sup_reload_restart(struct sup_group *g, const struct cfg_worker *wc)
 {
 	int flip = g->g_wc->autostart != wc->autostart;
@@ -507,9 +509,10 @@ sup_reload_restart(struct sup_group *g, const struct cfg_worker *wc)
 	if (flip && !wc->autostart) {
 		for (int i = 0; i < g->g_nprocs; i++)
 			sup_proc_stop(g->g_procs[i]);
-		return;
+		return "stopped";
 	}
 	sup_group_restart(g, 1);
+	return "restarted";
 }
 
 /* Supervision settings only: the processes keep running with them. */
@@ -648,12 +651,26 @@ sup_reload_shared(const struct cfg *ocfg, const struct cfg *ncfg, const char *se
 	return nk > 0;
 }
 
+/* One entry of the `holdfastctl reload` reply: {"group":…,"change":…}. */
 static void
-sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int shared)
+sup_reload_note(struct jw *changes, const char *group, const char *change)
+{
+	if (changes == NULL)
+		return;
+	jw_obj_open(changes);
+	jw_kstr(changes, "group", group);
+	jw_kstr(changes, "change", change);
+	jw_obj_close(changes);
+}
+
+static void
+sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int shared,
+    struct jw *changes)
 {
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
 		if (!g->g_retired && cfg_worker_find(ncfg, g->g_name) == NULL) {
 			log_info("reload: [worker:%s] removed: stopping it", g->g_name);
+			sup_reload_note(changes, g->g_name, "removed");
 			sup_group_retire(g);
 		}
 	for (int i = 0; i < ncfg->nworkers; i++) {
@@ -663,21 +680,25 @@ sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int share
 		switch (plan[i].kind) {
 		case RELOAD_SAME:
 		case RELOAD_INPLACE:
-			if (plan[i].kind == RELOAD_INPLACE)
+			if (plan[i].kind == RELOAD_INPLACE) {
 				sup_reload_inplace(old, wc);
+				sup_reload_note(changes, wc->name, "updated");
+			}
 			old->g_wc = wc;
 			if (shared && sup_group_reads_config(old)) {
 				log_info("reload: [worker:%s] restarting for the shared "
 				    "settings", wc->name);
+				sup_reload_note(changes, wc->name, "restarted");
 				sup_group_restart(old, 1);
 			}
 			break;
 		case RELOAD_RESTART:
-			sup_reload_restart(old, wc);
+			sup_reload_note(changes, wc->name, sup_reload_restart(old, wc));
 			break;
 		case RELOAD_NEW:
 			log_info("reload: [worker:%s] %s", wc->name, old != NULL ?
 			    "replaced" : "added");
+			sup_reload_note(changes, wc->name, old != NULL ? "replaced" : "added");
 			if (old != NULL)
 				sup_group_retire(old);
 			sup_group_append(plan[i].made);
@@ -694,7 +715,7 @@ sup_reload_apply(const struct cfg *ncfg, struct sup_reload_plan *plan, int share
  * respawn would pick the new values up anyway, one crash at a time.
  */
 int
-sup_reload(char *err, size_t errlen)
+sup_reload(char *err, size_t errlen, struct jw *changes)
 {
 	struct cfg		*ncfg, *ocfg = sup.s_cfg;
 	struct sup_reload_plan	*plan;
@@ -719,7 +740,7 @@ sup_reload(char *err, size_t errlen)
 	shared = sup_reload_holdfast(ocfg, ncfg);
 	shared |= sup_reload_shared(ocfg, ncfg, "database");
 	shared |= sup_reload_shared(ocfg, ncfg, "whatsapp");
-	sup_reload_apply(ncfg, plan, shared);
+	sup_reload_apply(ncfg, plan, shared, changes);
 	free(plan);
 	cfg_free(ocfg);
 	sup_pass();

@@ -308,7 +308,7 @@ END_TEST
 START_TEST(test_reload_autostart_and_removal)
 {
 	struct hfd	 t;
-	char		*tw = supt_tw(), *ini, *ini2, *ini3, *line;
+	char		*tw = supt_tw(), *ini, *ini2, *ini3, *line, *out = NULL;
 	pid_t		 rm;
 
 	ini = xasprintf("[worker:keep]\ncommand = %s\n"
@@ -326,7 +326,14 @@ START_TEST(test_reload_autostart_and_removal)
 	    "[worker:new1]\ncommand = %s\nautostart = false\n"
 	    "[worker:new2]\ncommand = %s\n", tw, tw, tw, tw);
 	ops_conf(&t, "control_socket = run/hf.sock\n", ini2);
-	ops_sighup(&t, "reload: [worker:new2] added", 1);
+	/* `holdfastctl reload` says what it did to each group, and only those. */
+	ck_assert_int_eq(hfd_ctl(&t, "reload 2>&1", &out), 0);
+	ck_assert_msg(strstr(out, "rm: removed\n") && strstr(out, "rmk: removed\n") &&
+	    strstr(out, "flip: updated\n") && strstr(out, "new1: added\n") &&
+	    strstr(out, "new2: added\n") && !strstr(out, "keep:") &&
+	    strstr(out, "reloaded\n"), "reload said:\n%s", out);
+	free(out);
+	ck_assert_int_eq(supt_log_count(&t, "reload: [worker:new2] added"), 1);
 	/* Removed: its own stopsignal (INT, not ignored), then gone. */
 	line = xasprintf("rm: stopping pid %d with SIGINT", (int)rm);
 	ck_assert_int_eq(supt_log_count(&t, line), 1);
