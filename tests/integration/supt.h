@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "hfd.h"
@@ -168,6 +169,85 @@ static int
 supt_log_count(struct hfd *t, const char *needle)
 {
 	return tu_count_in_file(t->log, needle);
+}
+
+/* ---- a client connecting in a loop (rolling restarts, reloads) ------ */
+
+struct supt_client {
+	pid_t	 pid;
+	char	*stop, *report, *rep;	/* rep: the report, once finished */
+	int	 status;		/* its wait status */
+};
+
+/*
+ * Connects to 127.0.0.1:port one connection at a time, reading each
+ * testworker -a "OK <pid>", until stopfile exists; writes "ok= refused=
+ * reset= other=" to report. A reset (EOF without an answer) is counted
+ * apart; exit 0 when nothing was refused or odd (nor reset, when
+ * resets_fail) and something answered.
+ */
+static void __attribute__((noreturn))
+supt_client_loop(int port, const char *stopfile, const char *report, int resets_fail)
+{
+	struct sockaddr_in	 sin = tu_loopback(port);
+	int			 ok = 0, refused = 0, reset = 0, other = 0;
+	char			 buf[64];
+
+	for (int i = 0; i < 100000 && access(stopfile, F_OK) == -1; i++) {
+		int	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ssize_t	n;
+
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			*(errno == ECONNREFUSED ? &refused : &other) += 1;
+			close(fd);
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 3 && strncmp(buf, "OK ", 3) == 0)
+			ok++;
+		else if (n <= 0)
+			reset++;
+		else
+			other++;
+		close(fd);
+	}
+	snprintf(buf, sizeof(buf), "ok=%d refused=%d reset=%d other=%d\n", ok,
+	    refused, reset, other);
+	tu_write_file(report, buf);
+	_exit(refused == 0 && other == 0 && (reset == 0 || !resets_fail) &&
+	    ok > 0 ? 0 : 1);
+}
+
+/* Forks the client (files in t's directory) and gives it 0.2 s to start. */
+static __attribute__((unused)) void
+supt_client_start(struct supt_client *c, struct hfd *t, int port, int resets_fail)
+{
+	c->stop = xasprintf("%s/stop", t->dir);
+	c->report = xasprintf("%s/report", t->dir);
+	c->rep = NULL;
+	if ((c->pid = fork()) == 0)
+		supt_client_loop(port, c->stop, c->report, resets_fail);
+	ck_assert_int_gt(c->pid, 0);
+	tu_sh("sleep 0.2", NULL);
+}
+
+/* Stops the client; its report stays in c->rep, its status in c->status. */
+static __attribute__((unused)) void
+supt_client_finish(struct supt_client *c)
+{
+	tu_write_file(c->stop, "");
+	ck_assert_int_eq(tu_wait_pid(c->pid, 10000, &c->status), 0);
+	c->rep = tu_read_file(c->report, NULL);
+	ck_assert_ptr_nonnull(c->rep);
+	fprintf(stderr, "client: %s", c->rep);
+}
+
+static __attribute__((unused)) void
+supt_client_free(struct supt_client *c)
+{
+	free(c->stop);
+	free(c->report);
+	free(c->rep);
 }
 
 #endif

@@ -561,13 +561,9 @@ healthy(void *arg)
 static int
 connect_to(int p)
 {
-	struct sockaddr_in	 sa;
+	struct sockaddr_in	 sa = tu_loopback(p);
 	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)p);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }

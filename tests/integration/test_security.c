@@ -427,13 +427,9 @@ END_TEST
 static int
 tcp_connect(int port)
 {
-	struct sockaddr_in	sin;
+	struct sockaddr_in	sin = tu_loopback(port);
 	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
 		close(fd);
 		return -1;

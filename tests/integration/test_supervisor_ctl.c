@@ -67,43 +67,6 @@ END_TEST
 
 /* ---- rolling restart ------------------------------------------------- */
 
-/* Connects in a loop until stopfile exists; exit code 0 when no connection
- * was refused and every one was answered, 1 otherwise; prints counts. */
-static void __attribute__((noreturn))
-client_loop(int port, const char *stopfile, const char *report)
-{
-	struct sockaddr_in	 sin;
-	int			 ok = 0, refused = 0, other = 0;
-	char			 buf[64], *line;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (int i = 0; i < 100000 && access(stopfile, F_OK) == -1; i++) {
-		int	fd = socket(AF_INET, SOCK_STREAM, 0);
-		ssize_t	n;
-
-		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-			if (errno == ECONNREFUSED)
-				refused++;
-			else
-				other++;
-			close(fd);
-			continue;
-		}
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n > 3 && strncmp(buf, "OK ", 3) == 0)
-			ok++;
-		else
-			other++;
-		close(fd);
-	}
-	line = xasprintf("ok=%d refused=%d other=%d\n", ok, refused, other);
-	tu_write_file(report, line);
-	_exit(refused == 0 && other == 0 && ok > 0 ? 0 : 1);
-}
-
 /* The first line at or after from holding both a and b. */
 static char *
 find_line(char *from, const char *a, const char *b)
@@ -127,22 +90,20 @@ find_line(char *from, const char *a, const char *b)
 START_TEST(test_rolling_restart_no_refused)
 {
 	struct hfd	 t;
-	char		*tw = supt_tw(), *ini, *stop, *report, *rep;
-	int		 port = tu_free_port(SOCK_STREAM), status;
-	pid_t		 p0, p1, client;
+	char			*tw = supt_tw(), *ini;
+	int			 port = tu_free_port(SOCK_STREAM);
+	pid_t			 p0, p1;
+	struct supt_client	 c;
 
 	ini = xasprintf("[worker:web]\ncommand = %s -a -r 150\nnumprocs = 2\n"
 	    "listen = 127.0.0.1:%d\n", tw, port);
 	supt_start(&t, "sup-rolling", ini);
-	stop = xasprintf("%s/stop", t.dir);
-	report = xasprintf("%s/report", t.dir);
 	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
 	p0 = supt_pid(&t, "web:0");
 	p1 = supt_pid(&t, "web:1");
-	if ((client = fork()) == 0)
-		client_loop(port, stop, report);
-	tu_sh("sleep 0.2", NULL);
+	/* A reset (EOF without an answer) fails it too. */
+	supt_client_start(&c, &t, port, 1);
 	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
 	/* restart waited for the whole roll: both are new already. */
 	ck_assert_int_ne(supt_pid(&t, "web:0"), p0);
@@ -151,11 +112,8 @@ START_TEST(test_rolling_restart_no_refused)
 	ck_assert_msg(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000), "web:0 not restarted");
 	ck_assert_int_eq(tu_wait_file_count(t.log, "web: rolling restart done", 1, 5000), 1);
 	tu_sh("sleep 0.2", NULL);
-	tu_write_file(stop, "");
-	ck_assert_int_eq(waitpid(client, &status, 0), client);
-	rep = tu_read_file(report, NULL);
-	fprintf(stderr, "rolling restart client: %s", rep);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "client: %s", rep);
+	supt_client_finish(&c);
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
 	/* One at a time: web:1 is stopped only once web:0 is ready again. */
 	{
 		char *log = tu_read_file(t.log, NULL);
@@ -170,10 +128,8 @@ START_TEST(test_rolling_restart_no_refused)
 		ck_assert(stop1 > ready0);
 		free(log);
 	}
-	free(rep);
+	supt_client_free(&c);
 	supt_finish(&t);
-	free(stop);
-	free(report);
 	free(ini);
 	free(tw);
 }

@@ -20,18 +20,6 @@
 
 #define BURST	200
 
-static struct sockaddr_in
-lt_loopback(int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sin;
-}
-
 /*
  * Opens BURST connections while the instances are stopped (SIGSTOP), then
  * lets them go and reads each "OK <pid>": what a load generator opening
@@ -42,7 +30,7 @@ lt_loopback(int port)
 static int
 lt_burst(int port, const pid_t *pids, int *counts, int npids)
 {
-	struct sockaddr_in	 sin = lt_loopback(port);
+	struct sockaddr_in	 sin = tu_loopback(port);
 	int			 fds[BURST], answered = 0;
 	char			 buf[64];
 
@@ -118,76 +106,6 @@ lt_listeners_are(void *arg)
 	return lt_listeners(c->port) == c->want;
 }
 
-/* Connects one at a time until stopfile exists; writes the counts to
- * report; exit 0 when nothing was refused and something answered. A
- * reset (ECONNRESET, or EOF without an answer) is counted apart. */
-static void __attribute__((noreturn))
-lt_client_loop(int port, const char *stopfile, const char *report)
-{
-	struct sockaddr_in	 sin = lt_loopback(port);
-	int			 ok = 0, refused = 0, reset = 0, other = 0;
-	char			 buf[64];
-
-	for (int i = 0; i < 100000 && access(stopfile, F_OK) == -1; i++) {
-		int	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ssize_t	n;
-
-		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-			*(errno == ECONNREFUSED ? &refused : &other) += 1;
-			close(fd);
-			continue;
-		}
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n > 3 && strncmp(buf, "OK ", 3) == 0)
-			ok++;
-		else if (n <= 0)
-			reset++;
-		else
-			other++;
-		close(fd);
-	}
-	snprintf(buf, sizeof(buf), "ok=%d refused=%d reset=%d other=%d\n", ok,
-	    refused, reset, other);
-	tu_write_file(report, buf);
-	_exit(refused == 0 && other == 0 && ok > 0 ? 0 : 1);
-}
-
-struct lt_client {
-	pid_t	 pid;
-	char	*stop, *report, *rep;
-	int	 status;
-};
-
-static void
-lt_client_start(struct lt_client *c, struct hfd *t, int port)
-{
-	c->stop = xasprintf("%s/stop", t->dir);
-	c->report = xasprintf("%s/report", t->dir);
-	if ((c->pid = fork()) == 0)
-		lt_client_loop(port, c->stop, c->report);
-	ck_assert_int_gt(c->pid, 0);
-	tu_sh("sleep 0.2", NULL);
-}
-
-/* Stops the client; its report stays in c->rep. */
-static void
-lt_client_finish(struct lt_client *c)
-{
-	tu_write_file(c->stop, "");
-	ck_assert_int_eq(tu_wait_pid(c->pid, 10000, &c->status), 0);
-	c->rep = tu_read_file(c->report, NULL);
-	ck_assert_ptr_nonnull(c->rep);
-	fprintf(stderr, "client: %s", c->rep);
-}
-
-static void
-lt_client_free(struct lt_client *c)
-{
-	free(c->stop);
-	free(c->report);
-	free(c->rep);
-}
-
 static char *
 lt_ini(const char *tw, int numprocs, int port)
 {
@@ -232,7 +150,7 @@ END_TEST
 START_TEST(test_reuseport_rolling_restart_no_refused)
 {
 	struct hfd	 t;
-	struct lt_client c;
+	struct supt_client c;
 	char		*tw = supt_tw(), *ini, *fd0, *fd0_new;
 	int		 port = tu_free_port(SOCK_STREAM);
 	pid_t		 p0, p1;
@@ -244,19 +162,19 @@ START_TEST(test_reuseport_rolling_restart_no_refused)
 	p0 = supt_pid(&t, "web:0");
 	p1 = supt_pid(&t, "web:1");
 	fd0 = lt_fd3(p0);
-	lt_client_start(&c, &t, port);
+	supt_client_start(&c, &t, port, 0);
 	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
 	ck_assert_msg(supt_wait_state(&t, "web:1", "RUNNING", p1, 5000), "web:1 not restarted");
 	ck_assert_msg(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000), "web:0 not restarted");
 	tu_sh("sleep 0.2", NULL);
-	lt_client_finish(&c);
+	supt_client_finish(&c);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
 	ck_assert_msg(strstr(c.rep, " reset=0 ") != NULL, "client: %s", c.rep);
 	/* The new web:0 inherited its slot's socket, not a new one. */
 	fd0_new = lt_fd3(supt_pid(&t, "web:0"));
 	ck_assert_str_eq(fd0_new, fd0);
 	ck_assert_int_eq(lt_listeners(port), 2);
-	lt_client_free(&c);
+	supt_client_free(&c);
 	supt_finish(&t);
 	free(fd0);
 	free(fd0_new);
@@ -299,7 +217,7 @@ lt_reload_to(struct hfd *t, const char *tw, int port, int n, pid_t *pids)
 START_TEST(test_reuseport_reload_numprocs)
 {
 	struct hfd	 t;
-	struct lt_client c;
+	struct supt_client c;
 	char		*tw = supt_tw(), *ini;
 	int		 port = tu_free_port(SOCK_STREAM), counts[3];
 	pid_t		 pids[3] = { 0, 0, 0 };
@@ -310,7 +228,7 @@ START_TEST(test_reuseport_reload_numprocs)
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
 	pids[0] = supt_pid(&t, "web:0");
 	pids[1] = supt_pid(&t, "web:1");
-	lt_client_start(&c, &t, port);
+	supt_client_start(&c, &t, port, 0);
 
 	lt_reload_to(&t, tw, port, 3, pids);
 	ck_assert_int_eq(lt_burst(port, pids, counts, 3), BURST);
@@ -326,9 +244,9 @@ START_TEST(test_reuseport_reload_numprocs)
 	/* Nothing refused through both reloads. A connection hashed to the
 	 * slot closed by 3 -> 2 after its process stopped accepting is reset
 	 * (holdfast.conf(5)): counted, not failed. */
-	lt_client_finish(&c);
+	supt_client_finish(&c);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
-	lt_client_free(&c);
+	supt_client_free(&c);
 	supt_finish(&t);
 	free(ini);
 	free(tw);

@@ -207,23 +207,11 @@ START_TEST(test_reload_database_restarts_workers)
 }
 END_TEST
 
-static struct sockaddr_in
-ops_loopback(int port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sin;
-}
-
 /* The pid in the "OK <pid>" a testworker -a answers on port, or -1. */
 static int
 ops_answer(int port)
 {
-	struct sockaddr_in	 sin = ops_loopback(port);
+	struct sockaddr_in	 sin = tu_loopback(port);
 	char			 buf[64];
 	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), pid = -1;
 	ssize_t			 n;
@@ -266,7 +254,7 @@ START_TEST(test_reload_refused_changes_nothing)
 	 * section that could apply, and the old group keeps working. */
 	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	sin = ops_loopback(p2);
+	sin = tu_loopback(p2);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ck_assert_int_eq(listen(fd, 1), 0);
 	ini2 = xasprintf("[worker:web]\ncommand = %s -a\nlisten = 127.0.0.1:%d\n"

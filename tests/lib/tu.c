@@ -149,18 +149,27 @@ tu_rmrf(const char *path)
 	nftw(path, tu_rmrf_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+struct sockaddr_in
+tu_loopback(int port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sin;
+}
+
 int
 tu_free_port(int type)
 {
-	struct sockaddr_in	sin;
+	struct sockaddr_in	sin = tu_loopback(0);
 	socklen_t		len = sizeof(sin);
 	int			fd, port;
 
 	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC, 0)) == -1)
 		ck_abort_msg("socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
 		ck_abort_msg("bind(127.0.0.1:0): %s", strerror(errno));
@@ -563,16 +572,12 @@ tu_conn_poll(struct tu_conn *c, short events)
 static int
 tu_conn_open(struct tu_conn *c, int port)
 {
-	struct sockaddr_in	sin;
+	struct sockaddr_in	sin = tu_loopback(port);
 	socklen_t		len = sizeof(int);
 	int			err = 0, r;
 
 	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
 		return 0;
 	if (errno != EINPROGRESS)

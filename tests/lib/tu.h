@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <netinet/in.h>
 
 /* $HOLDFAST_BUILDDIR / $HOLDFAST_SRCDIR (set by make check), else ".". */
 const char *tu_builddir(void);
@@ -21,6 +22,8 @@ char *tu_tmpdir(const char *tag);
 void tu_rmrf(const char *path);
 /* A port free on 127.0.0.1 right now (SOCK_STREAM or SOCK_DGRAM). */
 int tu_free_port(int type);
+/* 127.0.0.1:port, for connect/bind/sendto (tests use loopback only). */
+struct sockaddr_in tu_loopback(int port);
 
 /*
  * Starts argv[0] (a path) in its own process group with extra environment
