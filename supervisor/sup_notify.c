@@ -32,6 +32,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_notify.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 static struct {
@@ -216,6 +217,7 @@ sup_notify_init(struct event_base *base)
 void
 sup_notify_changed(void)
 {
+	sup_upgrade_changed(1);	/* the same changes keep the saved state current */
 	if (sn.ev_update != NULL)
 		event_active(sn.ev_update, EV_TIMEOUT, 1);
 }
