@@ -1135,10 +1135,13 @@ sup_upgrade_restore(const struct sup_upgrade_args *a, const char *cfgpath, int v
 		goto fail;
 	heal.nfds[0] = 0;
 	upg_collect_fds(rs.tree, heal.fds[0], &heal.nfds[0], SUP_HEAL_MAXFDS);
+	/* Tests: a new image that fails, or crashes, while restoring. */
 	if (knob != NULL && strcmp(knob, "restore") == 0 && a->fallback_fd != -1) {
 		snprintf(err, sizeof(err), "HOLDFAST_TEST_FAIL_RESTORE=restore");
 		goto fail;
 	}
+	if (knob != NULL && strcmp(knob, "crash") == 0 && a->fallback_fd != -1)
+		raise(SIGSEGV);
 	if ((s = json_get_str(rs.tree, "config")) != NULL)
 		cfgpath = s;
 	if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL)

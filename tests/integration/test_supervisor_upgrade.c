@@ -13,8 +13,11 @@
  * it with everything kept, and a crash loop ends in a full exit.
  */
 #include <dirent.h>
+#include <poll.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
 #include "supt.h"
@@ -321,6 +324,21 @@ START_TEST(test_upgrade_restore_fails_falls_back)
 }
 END_TEST
 
+/* The new image crashing while it restores: the crash handler, armed
+ * with the state being restored, goes back to the old image. */
+START_TEST(test_upgrade_restore_crash_falls_back)
+{
+	struct hfd	 t;
+	char		*env[] = { "HOLDFAST_TEST_FAIL_RESTORE=crash", NULL };
+
+	ut_start(&t, "upg_crash", tu_free_port(SOCK_STREAM), env);
+	ut_refused(&t, "could not take over (the new image crashed while restoring "
+	    "the state)", "[SUP_UPGRADE] result=failed");
+	ck_assert_int_eq(supt_log_count(&t, "[SUP_HEAL] signal=11 result=re-exec"), 1);
+	supt_finish(&t);
+}
+END_TEST
+
 START_TEST(test_upgrade_exec_fails)
 {
 	struct hfd	 t;
@@ -407,6 +425,121 @@ START_TEST(test_heal_crash_loop_exits)
 }
 END_TEST
 
+/* ---- systemd notifications around an upgrade and a self-heal ---- */
+
+#define NOTE_MAX	512
+
+struct notes {
+	int	 fd;
+	char	*msg[NOTE_MAX];
+	int	 n;
+};
+
+static void
+notes_open(struct notes *ns, const char *path)
+{
+	struct sockaddr_un sun;
+
+	memset(ns, 0, sizeof(*ns));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ns->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(ns->fd, 0);
+	ck_assert_int_eq(bind(ns->fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+}
+
+/* Takes what arrives for ms. */
+static void
+notes_recv(struct notes *ns, int ms)
+{
+	uint64_t deadline = now_mono_ms() + ms;
+
+	for (;;) {
+		struct pollfd	pfd = { ns->fd, POLLIN, 0 };
+		int64_t		left = (int64_t)(deadline - now_mono_ms());
+		char		buf[1024];
+		ssize_t		r;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 ||
+		    (r = recv(ns->fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			return;
+		buf[r] = '\0';
+		if (ns->n < NOTE_MAX)
+			ns->msg[ns->n++] = xstrdup(buf);
+	}
+}
+
+/* Index of the first datagram from "from" on containing needle, or -1. */
+static int
+notes_wait(struct notes *ns, const char *needle, int from, int ms)
+{
+	uint64_t deadline = now_mono_ms() + ms;
+
+	for (;;) {
+		for (int i = from; i < ns->n; i++)
+			if (strstr(ns->msg[i], needle) != NULL)
+				return i;
+		if (now_mono_ms() >= deadline)
+			return -1;
+		notes_recv(ns, 20);
+	}
+}
+
+static int
+notes_count(struct notes *ns, const char *needle, int from)
+{
+	int c = 0;
+
+	for (int i = from; i < ns->n; i++)
+		c += strstr(ns->msg[i], needle) != NULL;
+	return c;
+}
+
+static void
+notes_close(struct notes *ns)
+{
+	for (int i = 0; i < ns->n; i++)
+		free(ns->msg[i]);
+	close(ns->fd);
+}
+
+/* RELOADING=1 before the exec, READY=1 from the new image, and the
+ * watchdog pings going on after an upgrade and after a self-heal. */
+START_TEST(test_upgrade_notify)
+{
+	struct hfd	 t;
+	struct notes	 ns;
+	char		*path = xasprintf("/tmp/hf-upg-notify-%d.sock", (int)getpid());
+	char		*env[3] = { NULL, "WATCHDOG_USEC=200000", NULL };
+	int		 i, r;
+
+	unlink(path);
+	notes_open(&ns, path);
+	env[0] = xasprintf("NOTIFY_SOCKET=%s", path);
+	ut_start(&t, "upg_notify", tu_free_port(SOCK_STREAM), env);
+	ck_assert(notes_wait(&ns, "READY=1", 0, 5000) >= 0);
+	i = ns.n;
+	ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
+	ck_assert_msg((r = notes_wait(&ns, "RELOADING=1", i, 5000)) >= 0, "no RELOADING=1");
+	ck_assert_msg(notes_wait(&ns, "READY=1", r, 5000) > r, "no READY=1 after the upgrade");
+	i = ns.n;
+	notes_recv(&ns, 1000);
+	ck_assert_msg(notes_count(&ns, "WATCHDOG=1", i) >= 5, "watchdog pings stopped");
+	i = ns.n;
+	kill(t.pid, SIGABRT);
+	ck_assert_msg(notes_wait(&ns, "READY=1", i, 5000) >= 0, "no READY=1 after SIGABRT");
+	i = ns.n;
+	notes_recv(&ns, 1000);
+	ck_assert_msg(notes_count(&ns, "WATCHDOG=1", i) >= 5, "watchdog pings stopped");
+	supt_finish(&t);
+	notes_close(&ns);
+	unlink(path);
+	free(path);
+	free(env[0]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -423,7 +556,9 @@ main(void)
 	tcase_add_test(tc, test_upgrade_check_refuses);
 	tcase_add_test(tc, test_upgrade_format_refused);
 	tcase_add_test(tc, test_upgrade_restore_fails_falls_back);
+	tcase_add_test(tc, test_upgrade_restore_crash_falls_back);
 	tcase_add_test(tc, test_upgrade_exec_fails);
+	tcase_add_test(tc, test_upgrade_notify);
 	tcase_add_test(tc, test_heal_segv_abrt);
 	tcase_add_test(tc, test_heal_crash_loop_exits);
 	suite_add_tcase(s, tc);
