@@ -503,6 +503,10 @@ static struct {
 	int64_t			 hist[SUP_HEAL_MAX + 1];	/* recent heals, mono ms */
 	int			 nhist;
 	int			 lastsig;	/* the signal of this heal, or 0 */
+	pid_t			 manager;	/* the service manager (our parent), or 0 */
+	volatile int64_t	 alive_ms;	/* the loop's last watchdog ping */
+	int64_t			 stall_ms;	/* stall guard limit; 0: off */
+	timer_t			 stall_timer;
 	struct event		*ev_save;
 	struct event		*ev_ring;
 	/* the cost of keeping the state current */
@@ -560,13 +564,13 @@ heal_die(int sig)
 }
 
 /*
- * The crash handler: async-signal-safe calls on static data only. Counts
- * the heals of the last SUP_HEAL_WINDOW_MS (passed from image to image in
+ * The self-heal: async-signal-safe calls on static data only. Counts the
+ * heals of the last SUP_HEAL_WINDOW_MS (passed from image to image in
  * --healed), gives up past SUP_HEAL_MAX, else clears close-on-exec on the
  * descriptors of the current state and executes this image on it.
  */
 static void
-heal_handler(int sig)
+heal_go(int sig)
 {
 	int		 cur = heal.cur, recent = 0;
 	struct timespec	 ts;
@@ -601,6 +605,88 @@ heal_handler(int sig)
 	syscall(SYS_execveat, heal.target, "", heal.argv[cur], environ, AT_EMPTY_PATH);
 	heal_say("[SUP_HEAL] signal=", sig, " result=exit reason=execveat-failed");
 	heal_die(sig);
+}
+
+/*
+ * A fatal signal. One sent by the service manager that started us (our
+ * parent, under NOTIFY_SOCKET) is its watchdog giving up on us: it is
+ * already stopping the unit and would SIGKILL everything after
+ * TimeoutAbortSec, so holdfastd dies at once for Restart= to act.
+ */
+static void
+heal_handler(int sig, siginfo_t *si, void *uc)
+{
+	if (si != NULL && si->si_code == SI_USER && heal.manager > 1 &&
+	    si->si_pid == heal.manager) {
+		heal_say("[SUP_HEAL] signal=", sig, " result=exit reason=service-manager");
+		heal_die(sig);
+	}
+	heal_go(sig);
+}
+
+/*
+ * The stall guard, when a watchdog is expected (WATCHDOG_USEC): a timer
+ * signal every WATCHDOG_USEC/8 checks that the event loop pinged within
+ * 5/8 of it, and heals (SIGALRM) a loop that did not, before the service
+ * manager's deadline. Works inside a blocked system call too.
+ */
+static void
+heal_stall_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct timespec	ts;
+	int64_t		now;
+
+	if (si == NULL || si->si_code != SI_TIMER || heal.stall_ms <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - heal.alive_ms <= heal.stall_ms)
+		return;
+	heal_say("[SUP_HEAL] event loop silent past the watchdog margin: signal=", sig,
+	    " reason=stall");
+	heal_go(sig);
+}
+
+void
+sup_heal_alive(void)
+{
+	const char *knob = getenv("HOLDFAST_TEST_STALL");
+
+	heal.alive_ms = (int64_t)now_mono_ms();
+	/* Tests: a wedged event loop, while the file exists (removed here). */
+	if (knob != NULL && unlink(knob) == 0)
+		for (;;)
+			pause();
+}
+
+void
+sup_heal_watch(long long watchdog_us)
+{
+	struct sigaction	 sa;
+	struct sigevent		 sev;
+	struct itimerspec	 its;
+	long long		 step_us = watchdog_us / 8 > 1000 ? watchdog_us / 8 : 1000;
+
+	heal.alive_ms = (int64_t)now_mono_ms();
+	heal.stall_ms = watchdog_us * 5 / 8 / 1000;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = heal_stall_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGALRM;
+	its.it_value.tv_sec = its.it_interval.tv_sec = step_us / 1000000;
+	its.it_value.tv_nsec = its.it_interval.tv_nsec = step_us % 1000000 * 1000;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &heal.stall_timer) == -1 ||
+	    timer_settime(heal.stall_timer, 0, &its, NULL) == -1) {
+		log_warn("[SUP_HEAL] timer_create: no stall guard");
+		heal.stall_ms = 0;
+		return;
+	}
+	log_info("[SUP_HEAL] stall guard: a loop silent for %lldms is re-executed",
+	    (long long)heal.stall_ms);
 }
 
 /* argv of a restoring image: state in memfd. */
@@ -686,9 +772,10 @@ sup_heal_init(const struct sup_upgrade_args *a, const char *cfgpath, int verbose
 	ss.ss_flags = 0;
 	if (sigaltstack(&ss, NULL) == -1)
 		log_warn("sigaltstack");
+	heal.manager = getenv("NOTIFY_SOCKET") != NULL ? getppid() : 0;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = heal_handler;
-	sa.sa_flags = SA_ONSTACK;
+	sa.sa_sigaction = heal_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
 	sigemptyset(&set);
 	for (size_t i = 0; i < nitems(heal_sigs); i++) {

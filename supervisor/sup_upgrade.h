@@ -16,7 +16,10 @@
  * rewritten after each change) so that on SIGSEGV, SIGBUS, SIGABRT, SIGFPE
  * or SIGILL a handler using only async-signal-safe calls re-executes
  * holdfastd from it; more than SUP_HEAL_MAX of them within
- * SUP_HEAL_WINDOW_MS end in the plain default action (a full exit).
+ * SUP_HEAL_WINDOW_MS end in the plain default action (a full exit). Under
+ * a systemd watchdog, a stall guard heals a wedged event loop the same way
+ * before systemd's deadline; the watchdog signal from systemd itself is
+ * not healed (systemd is already stopping the unit).
  *
  * The state format: one JSON object {"format":F,"min_reader":M,...}.
  * Adding a field is one row of a field table (readers ignore keys they do
@@ -73,6 +76,10 @@ int sup_upgrade(int reply_fd, char *err, size_t errlen);
 /* Something in the state changed: saved after the current callback
  * (urgent) or within SUP_STATE_RING_MS (output lines). */
 void sup_upgrade_changed(int urgent);
+/* The stall guard (sup_notify.c): armed with WATCHDOG_USEC, fed by each
+ * watchdog ping of the event loop. */
+void sup_heal_watch(long long watchdog_us);
+void sup_heal_alive(void);
 /* The GNU build id of this image, as hex ("none" without one). */
 const char *sup_build_id(void);
 

@@ -486,16 +486,6 @@ notes_wait(struct notes *ns, const char *needle, int from, int ms)
 	}
 }
 
-static int
-notes_count(struct notes *ns, const char *needle, int from)
-{
-	int c = 0;
-
-	for (int i = from; i < ns->n; i++)
-		c += strstr(ns->msg[i], needle) != NULL;
-	return c;
-}
-
 static void
 notes_close(struct notes *ns)
 {
@@ -504,39 +494,84 @@ notes_close(struct notes *ns)
 	close(ns->fd);
 }
 
-/* RELOADING=1 before the exec, READY=1 from the new image, and the
- * watchdog pings going on after an upgrade and after a self-heal. */
-START_TEST(test_upgrade_notify)
+/* The largest gap between two WATCHDOG=1 from index from on, in ms
+ * (arrival times are taken as they are received). */
+static void
+notes_pings(struct notes *ns, int ms, int *count, int64_t *maxgap)
+{
+	uint64_t	deadline = now_mono_ms() + ms, last = now_mono_ms();
+	int		from = ns->n;
+
+	*count = 0;
+	*maxgap = 0;
+	while (now_mono_ms() < deadline) {
+		notes_recv(ns, 10);
+		for (; from < ns->n; from++)
+			if (strstr(ns->msg[from], "WATCHDOG=1") != NULL) {
+				if ((int64_t)(now_mono_ms() - last) > *maxgap)
+					*maxgap = (int64_t)(now_mono_ms() - last);
+				last = now_mono_ms();
+				(*count)++;
+			}
+	}
+}
+
+/* RELOADING=1 before the exec, READY=1 from the new image, the watchdog
+ * pings going on after an upgrade; a wedged event loop is re-executed by
+ * the stall guard (SIGALRM) with everything kept, pings resuming; a
+ * SIGABRT from the service manager (our parent) is its watchdog giving up:
+ * not healed, holdfastd ends with it. */
+START_TEST(test_upgrade_notify_watchdog)
 {
 	struct hfd	 t;
 	struct notes	 ns;
 	char		*path = xasprintf("/tmp/hf-upg-notify-%d.sock", (int)getpid());
-	char		*env[3] = { NULL, "WATCHDOG_USEC=200000", NULL };
-	int		 i, r;
+	char		*stall = xasprintf("/tmp/hf-upg-stall-%d", (int)getpid());
+	char		*env[4] = { NULL, "WATCHDOG_USEC=800000", NULL, NULL };
+	char		*before, *after;
+	int		 i, r, pings, status;
+	int64_t		 gap;
 
 	unlink(path);
+	unlink(stall);
 	notes_open(&ns, path);
 	env[0] = xasprintf("NOTIFY_SOCKET=%s", path);
+	env[2] = xasprintf("HOLDFAST_TEST_STALL=%s", stall);
 	ut_start(&t, "upg_notify", tu_free_port(SOCK_STREAM), env);
 	ck_assert(notes_wait(&ns, "READY=1", 0, 5000) >= 0);
 	i = ns.n;
 	ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
 	ck_assert_msg((r = notes_wait(&ns, "RELOADING=1", i, 5000)) >= 0, "no RELOADING=1");
 	ck_assert_msg(notes_wait(&ns, "READY=1", r, 5000) > r, "no READY=1 after the upgrade");
-	i = ns.n;
-	notes_recv(&ns, 1000);
-	ck_assert_msg(notes_count(&ns, "WATCHDOG=1", i) >= 5, "watchdog pings stopped");
-	i = ns.n;
+	notes_pings(&ns, 1000, &pings, &gap);
+	ck_assert_msg(pings >= 2, "watchdog pings stopped after the upgrade");
+	/* Wedge the loop at its next ping. */
+	before = ut_snapshot(&t);
+	tu_write_file(stall, "");
+	ck_assert_msg(tu_wait_file_count(t.log, "signal=14 result=restored", 1, 5000),
+	    "a wedged loop was not re-executed");
+	ck_assert_int_eq(supt_log_count(&t, "reason=stall"), 1);
+	notes_pings(&ns, 1500, &pings, &gap);
+	fprintf(stderr, "stall: %d pings in 1.5 s after the heal\n", pings);
+	ck_assert_msg(pings >= 2, "watchdog pings did not resume after the stall heal");
+	after = ut_snapshot(&t);
+	ck_assert_str_eq(before, after);
+	/* systemd's own watchdog signal (sent by our parent here). */
 	kill(t.pid, SIGABRT);
-	ck_assert_msg(notes_wait(&ns, "READY=1", i, 5000) >= 0, "no READY=1 after SIGABRT");
-	i = ns.n;
-	notes_recv(&ns, 1000);
-	ck_assert_msg(notes_count(&ns, "WATCHDOG=1", i) >= 5, "watchdog pings stopped");
-	supt_finish(&t);
+	ck_assert_int_eq(tu_wait_pid(t.pid, 5000, &status), 0);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	    "status %#x", status);
+	t.pid = 0;
+	ck_assert_int_eq(supt_log_count(&t, "result=exit reason=service-manager"), 1);
+	hfd_free(&t);
 	notes_close(&ns);
 	unlink(path);
+	free(before);
+	free(after);
 	free(path);
+	free(stall);
 	free(env[0]);
+	free(env[2]);
 }
 END_TEST
 
@@ -558,7 +593,7 @@ main(void)
 	tcase_add_test(tc, test_upgrade_restore_fails_falls_back);
 	tcase_add_test(tc, test_upgrade_restore_crash_falls_back);
 	tcase_add_test(tc, test_upgrade_exec_fails);
-	tcase_add_test(tc, test_upgrade_notify);
+	tcase_add_test(tc, test_upgrade_notify_watchdog);
 	tcase_add_test(tc, test_heal_segv_abrt);
 	tcase_add_test(tc, test_heal_crash_loop_exits);
 	suite_add_tcase(s, tc);
