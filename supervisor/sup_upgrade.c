@@ -334,6 +334,8 @@ upg_get_fields(yajl_val o, void *obj, const struct upg_field *f, size_t n)
 
 /* ---- the state: writing --------------------------------------------------- */
 
+static int upg_flushing;	/* writing an upgrade's state: flush queued output */
+
 /* Deadline of a pending libevent timer on CLOCK_MONOTONIC, or -1. */
 static long long
 upg_timer_deadline(struct event *ev)
@@ -360,6 +362,10 @@ upg_put_proc(struct jw *w, const struct sup_proc *p)
 	jw_obj_open(w);
 	upg_put_fields(w, p, upg_proc_fields, nitems(upg_proc_fields));
 	jw_kint(w, "timer_at_ms", upg_timer_deadline(p->p_timer));
+	/* A worker reads its channel at once; what it was not sent in 20 ms
+	 * (a welcome, an error reply) is lost, nothing else. */
+	if (upg_flushing && p->p_chan != NULL && !chan_peer_gone(p->p_chan))
+		(void)chan_peer_flush(p->p_chan, 20);
 	if (p->p_chan != NULL && !chan_peer_gone(p->p_chan)) {
 		jw_key(w, "chan");
 		jw_obj_open(w);
@@ -435,6 +441,7 @@ upg_write_state(const struct upg_request *rq)
 	if (fmt != NULL && rq->reply_fd != -2)
 		(void)parse_int(fmt, 0, 1000000, &f);
 	upg_keep.n = 0;
+	upg_flushing = rq->reply_fd != -2;
 	jw_obj_open(w);
 	jw_kint(w, "format", f);
 	jw_kint(w, "min_reader", f);
@@ -665,6 +672,7 @@ sup_heal_watch(long long watchdog_us)
 	struct sigaction	 sa;
 	struct sigevent		 sev;
 	struct itimerspec	 its;
+	sigset_t		 set;
 	long long		 step_us = watchdog_us / 8 > 1000 ? watchdog_us / 8 : 1000;
 
 	heal.alive_ms = (int64_t)now_mono_ms();
@@ -674,6 +682,11 @@ sup_heal_watch(long long watchdog_us)
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+	/* A heal's handler left every signal blocked across execve: the guard
+	 * must work while this image restores, not only once it runs. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = SIGALRM;
@@ -966,6 +979,9 @@ upg_check(const char *path, int memfd, char *err, size_t errlen)
 	if (WIFSIGNALED(status))
 		snprintf(err, errlen, "%s --check-state was killed by signal %d%s%s", path,
 		    WTERMSIG(status), len ? ": " : "", nl ? nl + 1 : out);
+	else if (WEXITSTATUS(status) == 2)
+		snprintf(err, errlen, "%s does not take --check-state (exit 2: a holdfastd "
+		    "without in-place upgrade, or not a holdfastd)", path);
 	else
 		snprintf(err, errlen, "%s --check-state failed (exit %d): %s", path,
 		    WEXITSTATUS(status), len ? (nl ? nl + 1 : out) : "no output");
@@ -1229,6 +1245,10 @@ sup_upgrade_restore(const struct sup_upgrade_args *a, const char *cfgpath, int v
 	}
 	if (knob != NULL && strcmp(knob, "crash") == 0 && a->fallback_fd != -1)
 		raise(SIGSEGV);
+	if (sup_upgrade_get_fd(json_get_object(rs.tree, "ctl"), "fd") == -1) {
+		snprintf(err, sizeof(err), "the control socket named in the state is not open");
+		goto fail;
+	}
 	if ((s = json_get_str(rs.tree, "config")) != NULL)
 		cfgpath = s;
 	if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL)
@@ -1474,6 +1494,19 @@ sup_upgrade_restored(void)
 		    "instances=%d heals_last_minute=%d max=%d", heal.lastsig,
 		    (int)getpid(), rs.groups, rs.procs, heal.nhist, SUP_HEAL_MAX);
 	sup_reap();	/* children that exited while no image was running */
+	/* A descriptor the state named but nothing adopted (closed and reused
+	 * since the state was saved, before a crash) lost close-on-exec to
+	 * the handler: it must not reach a worker. */
+	for (int i = 0; i < heal.nfds[0]; i++) {
+		int fl = fcntl(heal.fds[0][i], F_GETFD);
+
+		if (fl != -1 && !(fl & FD_CLOEXEC)) {
+			log_debug("[SUP_UPGRADE] closing descriptor %d: named in the state, "
+			    "not adopted", heal.fds[0][i]);
+			close(heal.fds[0][i]);
+		}
+	}
+	heal.nfds[0] = 0;
 	yajl_tree_free(rs.tree);
 	rs.tree = NULL;
 	/* This memfd is the state being restored: the heal state moves to

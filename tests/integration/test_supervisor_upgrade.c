@@ -527,7 +527,7 @@ START_TEST(test_upgrade_notify_watchdog)
 	struct notes	 ns;
 	char		*path = xasprintf("/tmp/hf-upg-notify-%d.sock", (int)getpid());
 	char		*stall = xasprintf("/tmp/hf-upg-stall-%d", (int)getpid());
-	char		*env[4] = { NULL, "WATCHDOG_USEC=800000", NULL, NULL };
+	char		*env[4] = { NULL, "WATCHDOG_USEC=2000000", NULL, NULL };
 	char		*before, *after;
 	int		 i, r, pings, status;
 	int64_t		 gap;
@@ -543,16 +543,16 @@ START_TEST(test_upgrade_notify_watchdog)
 	ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
 	ck_assert_msg((r = notes_wait(&ns, "RELOADING=1", i, 5000)) >= 0, "no RELOADING=1");
 	ck_assert_msg(notes_wait(&ns, "READY=1", r, 5000) > r, "no READY=1 after the upgrade");
-	notes_pings(&ns, 1000, &pings, &gap);
+	notes_pings(&ns, 2500, &pings, &gap);
 	ck_assert_msg(pings >= 2, "watchdog pings stopped after the upgrade");
 	/* Wedge the loop at its next ping. */
 	before = ut_snapshot(&t);
 	tu_write_file(stall, "");
 	ck_assert_msg(tu_wait_file_count(t.log, "signal=14 result=restored", 1, 5000),
 	    "a wedged loop was not re-executed");
-	ck_assert_int_eq(supt_log_count(&t, "reason=stall"), 1);
-	notes_pings(&ns, 1500, &pings, &gap);
-	fprintf(stderr, "stall: %d pings in 1.5 s after the heal\n", pings);
+	ck_assert_int_ge(supt_log_count(&t, "reason=stall"), 1);
+	notes_pings(&ns, 2500, &pings, &gap);
+	fprintf(stderr, "stall: %d pings in 2.5 s after the heal\n", pings);
 	ck_assert_msg(pings >= 2, "watchdog pings did not resume after the stall heal");
 	after = ut_snapshot(&t);
 	ck_assert_str_eq(before, after);
