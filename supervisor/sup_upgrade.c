@@ -517,7 +517,7 @@ static struct {
 	struct event		*ev_save;
 	struct event		*ev_ring;
 	/* the cost of keeping the state current */
-	unsigned long long	 saves, save_us, save_max_us, save_bytes;
+	unsigned long long	 saves, save_us, save_max_us, save_bytes, last_us;
 } heal = { .memfd = { -1, -1 }, .target = -1, .exefd = -1, .fallback = -1 };
 
 static char heal_altstack[64 * 1024];
@@ -828,6 +828,7 @@ heal_save(void)
 	jw_free(w);
 	us = now_mono_us() - t0;
 	heal.saves++;
+	heal.last_us = us;
 	heal.save_us += us;
 	heal.save_bytes = len;
 	if (us > heal.save_max_us)
@@ -844,13 +845,22 @@ heal_save_cb(evutil_socket_t fd, short what, void *arg)
 	heal_save();
 }
 
+/*
+ * Output-only changes wait SUP_STATE_RING_MS, or 20 times as long as the
+ * last save took when that is longer: with big rings and chatty workers,
+ * keeping the state current costs at most ~5 % of one CPU.
+ */
 void
 sup_upgrade_changed(int urgent)
 {
-	struct timeval tv = { 0, SUP_STATE_RING_MS * 1000 };
+	struct timeval	tv;
+	long long	ms = (long long)heal.last_us * 20 / 1000;
 
 	if (heal.ev_save == NULL)
 		return;
+	ms = ms > SUP_STATE_RING_MS ? (ms < 5000 ? ms : 5000) : SUP_STATE_RING_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = ms % 1000 * 1000;
 	if (urgent)
 		event_active(heal.ev_save, EV_TIMEOUT, 1);
 	else if (!evtimer_pending(heal.ev_ring, NULL))
@@ -1038,8 +1048,10 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("[SUP_UPGRADE] phase=exec from=%s/%s binary=%s state_bytes=%zu fds=%d "
-	    "check_ms=%llu", PACKAGE_VERSION, sup_build_id(), heal.exe_path, len,
-	    upg_keep.n, (unsigned long long)((now_mono_us() - rq.t0_us) / 1000));
+	    "check_ms=%llu heal_saves=%llu heal_save_avg_us=%llu heal_save_max_us=%llu",
+	    PACKAGE_VERSION, sup_build_id(), heal.exe_path, len, upg_keep.n,
+	    (unsigned long long)((now_mono_us() - rq.t0_us) / 1000), heal.saves,
+	    heal.saves ? heal.save_us / heal.saves : 0, heal.save_max_us);
 	sup_notify_reloading();
 	snprintf(fdbuf, sizeof(fdbuf), "%d", memfd);
 	snprintf(fbbuf, sizeof(fbbuf), "%d", fb);

@@ -39,7 +39,8 @@
 #define SUP_HEAL_MAX		3	/* self-heals allowed ... */
 #define SUP_HEAL_WINDOW_MS	60000	/* ... within this window */
 #define SUP_UPGRADE_CHECK_MS	5000	/* the --check-state child's deadline */
-#define SUP_STATE_RING_MS	100	/* output-only changes: saved this late */
+#define SUP_STATE_RING_MS	100	/* output-only changes: saved this late (or
+					 * 20x the last save's time) */
 
 struct jw;
 
