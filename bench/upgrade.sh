@@ -95,11 +95,11 @@ sleep 1
 # ---- 1. idle upgrades ----
 : > "$dir/idle"
 for i in $(seq 10); do
-	t0=$(date +%s%N)
+	t0=${EPOCHREALTIME/./}
 	ctlc --json upgrade > "$dir/reply"
-	t1=$(date +%s%N)
+	t1=${EPOCHREALTIME/./}
 	ms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' "$dir/reply")
-	echo "$(( (t1 - t0) / 1000 )) $ms" >> "$dir/idle"
+	echo "$(( t1 - t0 )) $ms" >> "$dir/idle"
 done
 stats() {	# column -> "median max" (ms, one decimal)
 	sort -n -k"$1" "$dir/$2" | awk -v c="$1" -v div="$3" '{v[NR]=$c} END {
@@ -173,6 +173,8 @@ read -r saves us_med us_max bytes < <(grep -o 'state saved bytes=[0-9]* fds=[0-9
 	"$dir/holdfastd.log" | sed 's/.*bytes=\([0-9]*\).*us=\([0-9]*\)/\2 \1/' | sort -n |
 	awk '{v[NR]=$1; b=$2} END { print NR, v[int((NR+1)/2)], v[NR], b }')
 upgraded=$(grep -c 'result=upgraded' "$dir/holdfastd.log")
+read -r heal_med heal_max < <(grep -o 'result=restored.* ms=[0-9]*' "$dir/holdfastd.log" |
+	sed 's/.* ms=//' | sort -n | awk '{v[NR]=$1} END { print v[int((NR+1)/2)], v[NR] }')
 healed=$(grep -c 'result=restored' "$dir/holdfastd.log")
 
 pass() { [ "$1" = 1 ] && echo yes || echo NO; }
@@ -182,6 +184,7 @@ echo "| measure | goal | measured | pass |"
 echo "|---|---|---|---|"
 echo "| upgrade, command -> \"upgraded\" reply (holdfastctl wall time, 10 in a row, idle) | median and max <= 50 ms | median $wall_med ms, max $wall_max ms | $(pass "$(awk -v m="$wall_max" 'BEGIN{print (m <= 50)}')") |"
 echo "| same, as holdfastd measures it (request read -> reply sent) | | median $srv_med ms, max $srv_max ms | |"
+echo "| self-heal, signal -> restored image (from its log) | | median $heal_med ms, max $heal_max ms | |"
 echo "| upgrades / self-heals completed (log) | 20 / 3 | $upgraded / $healed | $(pass $((upgraded == 20 && healed == 3))) |"
 echo "| kept heal state: saves, time per save (median / max), size | | $saves saves, ${us_med} us / ${us_max} us, $bytes bytes (4 instances with 1000-line rings + chatty) | |"
 echo

@@ -1503,8 +1503,10 @@ sup_upgrade_restored(void)
 		    (unsigned long long)((now_mono_us() - rs.t0_us) / 1000));
 	if (heal.lastsig != 0)
 		log_warnx("[SUP_HEAL] signal=%d result=restored pid=%d groups=%d "
-		    "instances=%d heals_last_minute=%d max=%d", heal.lastsig,
-		    (int)getpid(), rs.groups, rs.procs, heal.nhist, SUP_HEAL_MAX);
+		    "instances=%d heals_last_minute=%d max=%d ms=%lld", heal.lastsig,
+		    (int)getpid(), rs.groups, rs.procs, heal.nhist, SUP_HEAL_MAX,
+		    heal.nhist > 0 ? (long long)now_mono_ms() -
+		    (long long)heal.hist[heal.nhist - 1] : -1LL);
 	sup_reap();	/* children that exited while no image was running */
 	/* A descriptor the state named but nothing adopted (closed and reused
 	 * since the state was saved, before a crash) lost close-on-exec to
