@@ -411,7 +411,10 @@ ctl_simple(const char *cmd, char **names, int n, const char *done)
 	if (!ctl.json && procs != NULL)
 		ctl_table(procs);
 	else if (!ctl.json && (ver = json_get_str(v, "version")) != NULL)
-		printf("holdfastctl %s, holdfastd %s\n", PACKAGE_VERSION, ver);
+		printf("holdfastctl %s, holdfastd %s%s%s%s\n", PACKAGE_VERSION, ver,
+		    json_get_str(v, "build") ? " (build " : "",
+		    json_get_str(v, "build") ? json_get_str(v, "build") : "",
+		    json_get_str(v, "build") ? ")" : "");
 	else if (!ctl.json && done != NULL)
 		puts(done);
 	yajl_tree_free(v);

@@ -479,6 +479,7 @@ sup_ctl_version(struct sup_ctl_client *c, yajl_val req)
 	struct jw *w = sup_ctl_ok();
 
 	jw_kstr(w, "version", PACKAGE_VERSION);
+	jw_kstr(w, "build", sup_build_id());
 	jw_kint(w, "protocol", CHAN_PROTO_VERSION);
 	jw_kint(w, "pid", (long long)getpid());
 	sup_ctl_send(c, w);

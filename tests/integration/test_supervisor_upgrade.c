@@ -203,6 +203,9 @@ START_TEST(test_upgrade_keeps_everything)
 	ut_respawn(&t);
 	fds_after = ut_fds(supt_pid(&t, "web:1"));
 	ck_assert_str_eq(fds_before, fds_after);
+	ck_assert_int_eq(hfd_ctl(&t, "version", &out), 0);
+	ck_assert_msg(strstr(out, "(build ") != NULL, "version without a build id: %s", out);
+	free(out);
 	ck_assert_int_eq(hfd_ctl(&t, "upgrade --json", &out), 0);
 	ck_assert_msg(strstr(out, "\"old_build\"") && strstr(out, "\"new_build\"") &&
 	    strstr(out, "\"ms\""), "json reply: %s", out);
