@@ -360,6 +360,68 @@ START_TEST(test_upgrade_exec_fails)
 }
 END_TEST
 
+/* `holdfastd --check-state FD`, the state in a file: its exit status,
+ * output in *out. */
+static int
+ut_check_state(struct hfd *t, const char *state, char **out)
+{
+	char	*file = xasprintf("%s/state.json", t->dir), *hd = tu_buildpath("supervisor/holdfastd");
+	char	*cmd = xasprintf("%s --check-state 3 -c %s 3<%s 2>&1", hd, t->conf, file);
+	int	 rc;
+
+	tu_write_file(file, state);
+	rc = tu_sh(cmd, out);
+	free(cmd);
+	free(hd);
+	free(file);
+	return rc;
+}
+
+/* What a state record of another version gets: read when its min_reader
+ * allows (missing fields keep their defaults, unknown ones are ignored),
+ * refused with both formats named otherwise. */
+START_TEST(test_state_formats)
+{
+	struct hfd	 t;
+	char		*out = NULL;
+	const char	*ctl = "\"ctl\":{\"fd\":null,\"path\":\"x\",\"clients\":[]}";
+	char		*older = xasprintf("{\"format\":1,\"min_reader\":1,%s,\"groups\":"
+	    "[{\"name\":\"web\",\"procs\":[{\"pid\":0}]}]}", ctl);
+	char		*newer_ok = xasprintf("{\"format\":7,\"min_reader\":1,\"version\":\"9.0\","
+	    "%s,\"groups\":[],\"a_field_from_the_future\":[1,2]}", ctl);
+	char		*newer_no = xasprintf("{\"format\":7,\"min_reader\":7,\"version\":\"9.0\","
+	    "%s,\"groups\":[]}", ctl);
+	char		*ancient = xasprintf("{\"format\":0,\"min_reader\":0,%s,\"groups\":[]}", ctl);
+
+	hfd_init(&t, "upg_formats");
+	supt_write_conf(&t, "[worker:web]\ncommand = /bin/true\n");
+	ck_assert_msg(ut_check_state(&t, older, &out) == 0, "older record refused: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "state ok"));
+	free(out);
+	ck_assert_msg(ut_check_state(&t, newer_ok, &out) == 0, "compatible newer record "
+	    "refused: %s", out);
+	free(out);
+	ck_assert_int_eq(ut_check_state(&t, newer_no, &out), 1);
+	ck_assert_msg(strstr(out, "state format 7 (readable from format 7) written by "
+	    "holdfastd 9.0") != NULL && strstr(out, "reads formats 1 to 1") != NULL,
+	    "refusal without both formats: %s", out);
+	free(out);
+	ck_assert_int_eq(ut_check_state(&t, ancient, &out), 1);
+	ck_assert_ptr_nonnull(strstr(out, "state format 0"));
+	free(out);
+	ck_assert_int_eq(ut_check_state(&t, "{\"format\":1,\"min_reader\":1", &out), 1);
+	ck_assert_ptr_nonnull(strstr(out, "not valid JSON"));
+	free(out);
+	ck_assert_int_eq(ut_check_state(&t, "", &out), 1);
+	free(out);
+	free(older);
+	free(newer_ok);
+	free(newer_no);
+	free(ancient);
+	hfd_free(&t);
+}
+END_TEST
+
 /* sig to holdfastd: the same pid comes back with everything kept. */
 static void
 ut_heal(struct hfd *t, int sig, int nth)
@@ -582,6 +644,7 @@ main(void)
 	tcase_add_test(tc, test_upgrade_restore_fails_falls_back);
 	tcase_add_test(tc, test_upgrade_restore_crash_falls_back);
 	tcase_add_test(tc, test_upgrade_exec_fails);
+	tcase_add_test(tc, test_state_formats);
 	tcase_add_test(tc, test_upgrade_notify_watchdog);
 	tcase_add_test(tc, test_heal_segv_abrt);
 	tcase_add_test(tc, test_heal_crash_loop_exits);
