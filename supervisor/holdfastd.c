@@ -9,9 +9,9 @@
  * everything in reverse priority order and exit 0, SIGHUP reloads the
  * config, SIGUSR2 replaces the image in place (sup_upgrade.c); SIGSEGV,
  * SIGBUS, SIGABRT, SIGFPE and SIGILL re-execute it from the kept state
- * (a real signal handler, sup_upgrade.c). It never daemonizes itself: run it under systemd (Type=notify,
- * sup_notify.c),
- * a container runtime (it reaps strays as PID 1) or a terminal.
+ * (a real signal handler, sup_upgrade.c). It never daemonizes itself: run
+ * it under systemd (Type=notify, sup_notify.c), a container runtime (it
+ * reaps strays as PID 1) or a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
