@@ -510,7 +510,8 @@ static struct {
 	int64_t			 hist[SUP_HEAL_MAX + 1];	/* recent heals, mono ms */
 	int			 nhist;
 	int			 lastsig;	/* the signal of this heal, or 0 */
-	pid_t			 manager;	/* the service manager (our parent), or 0 */
+	pid_t			 manager;	/* the service manager (our parent: PID 1 for
+						 * systemd itself), or 0 */
 	volatile int64_t	 alive_ms;	/* the loop's last watchdog ping */
 	int64_t			 stall_ms;	/* stall guard limit; 0: off */
 	timer_t			 stall_timer;
@@ -623,7 +624,7 @@ heal_go(int sig)
 static void
 heal_handler(int sig, siginfo_t *si, void *uc)
 {
-	if (si != NULL && si->si_code == SI_USER && heal.manager > 1 &&
+	if (si != NULL && si->si_code == SI_USER && heal.manager > 0 &&
 	    si->si_pid == heal.manager) {
 		heal_say("[SUP_HEAL] signal=", sig, " result=exit reason=service-manager");
 		heal_die(sig);
