@@ -577,18 +577,23 @@ START_TEST(test_upgrade_notify_watchdog)
 {
 	struct hfd	 t;
 	struct notes	 ns;
-	char		*path = xasprintf("/tmp/hf-upg-notify-%d.sock", (int)getpid());
-	char		*stall = xasprintf("/tmp/hf-upg-stall-%d", (int)getpid());
+	char		*path, *stall, *w = ut_workers(tu_free_port(SOCK_STREAM));
 	char		*env[4] = { NULL, "WATCHDOG_USEC=2000000", NULL, NULL };
 	char		*before, *after;
 	int		 i, r, status;
 
-	unlink(path);
-	unlink(stall);
+	/* Everything in the rig's directory, removed with it. */
+	hfd_init(&t, "upg_notify");
+	path = xasprintf("%s/notify.sock", t.dir);
+	stall = xasprintf("%s/stall", t.dir);
 	notes_open(&ns, path);
 	env[0] = xasprintf("NOTIFY_SOCKET=%s", path);
 	env[2] = xasprintf("HOLDFAST_TEST_STALL=%s", stall);
-	ut_start(&t, "upg_notify", tu_free_port(SOCK_STREAM), env);
+	supt_write_conf(&t, w);
+	hfd_spawn(&t, env);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert(supt_wait_state(&t, "solo", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
 	ck_assert(notes_wait(&ns, "READY=1", 0, 5000) >= 0);
 	i = ns.n;
 	ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
@@ -614,9 +619,9 @@ START_TEST(test_upgrade_notify_watchdog)
 	    "status %#x", status);
 	t.pid = 0;
 	ck_assert_int_eq(supt_log_count(&t, "result=exit reason=service-manager"), 1);
-	hfd_free(&t);
 	notes_close(&ns);
-	unlink(path);
+	hfd_free(&t);
+	free(w);
 	free(before);
 	free(after);
 	free(path);
