@@ -17,3 +17,12 @@ bench-respawn: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/respawn.sh
 .PHONY: bench-respawn
+
+# bench/upgrade.sh: holdfastctl upgrade and self-heal latency and their
+# cost under wrk + sipp load.
+EXTRA_DIST += bench/upgrade.sh
+bench-upgrade: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/upgrade.sh
+.PHONY: bench-upgrade

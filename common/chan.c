@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,56 @@ chan_peer_set_read_timeout(struct chan_peer *p, int ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	bufferevent_set_timeouts(p->pe_bev, ms > 0 ? &tv : NULL, NULL);
+}
+
+int
+chan_peer_flush(struct chan_peer *p, int timeout_ms)
+{
+	struct evbuffer	*out = bufferevent_get_output(p->pe_bev);
+	uint64_t	 deadline = now_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	struct pollfd	 pfd = { .fd = p->pe_fd, .events = POLLOUT };
+	int		 n;
+
+	while (evbuffer_get_length(out) > 0) {
+		if ((n = evbuffer_write(out, p->pe_fd)) > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    now_mono_ms() >= deadline)
+			return -1;
+		(void)poll(&pfd, 1, (int)(deadline - now_mono_ms()));
+	}
+	return 0;
+}
+
+char *
+chan_peer_unread(const struct chan_peer *p, size_t *len)
+{
+	struct evbuffer	*in = bufferevent_get_input(p->pe_bev);
+	char		*buf;
+
+	if ((*len = evbuffer_get_length(in)) == 0)
+		return NULL;
+	buf = xmalloc(*len);
+	evbuffer_copyout(in, buf, *len);
+	return buf;
+}
+
+void
+chan_peer_feed(struct chan_peer *p, const char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	evbuffer_add(bufferevent_get_input(p->pe_bev), buf, len);
+	bufferevent_trigger(p->pe_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+	    BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+int
+chan_peer_gone(const struct chan_peer *p)
+{
+	return p->pe_lost || p->pe_closing || p->pe_dead;
 }
 
 int

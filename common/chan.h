@@ -60,6 +60,18 @@ int chan_peer_replyable(const struct chan_peer *);
 void chan_peer_set_read_timeout(struct chan_peer *, int ms);
 /* Close after the output queue drains (replies to a dropped client). */
 void chan_peer_close_after_flush(struct chan_peer *);
+/*
+ * holdfastd's in-place upgrade keeps a peer's descriptor across execve:
+ * chan_peer_flush writes what is queued (waiting up to timeout_ms; 0 once
+ * all is out, -1 otherwise), chan_peer_unread copies what was read but not
+ * yet dispatched (malloc'd, NULL when none), and chan_peer_feed gives such
+ * bytes to a new peer on the same descriptor, dispatched from the loop.
+ */
+int chan_peer_flush(struct chan_peer *, int timeout_ms);
+char *chan_peer_unread(const struct chan_peer *, size_t *len);
+void chan_peer_feed(struct chan_peer *, const char *buf, size_t len);
+/* 1 when the peer was lost or is closing (not worth keeping). */
+int chan_peer_gone(const struct chan_peer *);
 /* "type" (or "cmd") of a message, or NULL. */
 const char *chan_msg_type(yajl_val msg);
 

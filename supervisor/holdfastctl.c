@@ -56,6 +56,7 @@ ctl_usage(void)
 	    "  pid [NAME...]                holdfastd's pid, or the workers'\n"
 	    "  tail [-f] [-n LINES] NAME    recent output of one instance\n"
 	    "  shutdown                     stop every worker and holdfastd\n"
+	    "  upgrade                      re-execute holdfastd's binary in place (same pid)\n"
 	    "  version\n");
 	exit(CTL_EXIT_USAGE);
 }
@@ -410,7 +411,10 @@ ctl_simple(const char *cmd, char **names, int n, const char *done)
 	if (!ctl.json && procs != NULL)
 		ctl_table(procs);
 	else if (!ctl.json && (ver = json_get_str(v, "version")) != NULL)
-		printf("holdfastctl %s, holdfastd %s\n", PACKAGE_VERSION, ver);
+		printf("holdfastctl %s, holdfastd %s%s%s%s\n", PACKAGE_VERSION, ver,
+		    json_get_str(v, "build") ? " (build " : "",
+		    json_get_str(v, "build") ? json_get_str(v, "build") : "",
+		    json_get_str(v, "build") ? ")" : "");
 	else if (!ctl.json && done != NULL)
 		puts(done);
 	yajl_tree_free(v);
@@ -454,6 +458,25 @@ ctl_change(const char *cmd, char **names, int n)
 	return rc;
 }
 
+/* upgrade: answered by the new image on the same connection. */
+static int
+ctl_upgrade(void)
+{
+	yajl_val	 v = ctl_request("upgrade", NULL, 0);
+	long long	 pid = 0, ms = -1;
+
+	(void)json_get_int(v, "pid", &pid);
+	(void)json_get_int(v, "ms", &ms);
+	if (!ctl.json)
+		printf("upgraded: holdfastd %s (build %s) -> %s (build %s), pid %lld, %lld ms\n",
+		    json_get_str(v, "old_version") ? json_get_str(v, "old_version") : "?",
+		    json_get_str(v, "old_build") ? json_get_str(v, "old_build") : "?",
+		    json_get_str(v, "new_version") ? json_get_str(v, "new_version") : "?",
+		    json_get_str(v, "new_build") ? json_get_str(v, "new_build") : "?", pid, ms);
+	yajl_tree_free(v);
+	return CTL_EXIT_OK;
+}
+
 static int
 ctl_run(const char *cmd, char **args, int n)
 {
@@ -477,6 +500,8 @@ ctl_run(const char *cmd, char **args, int n)
 		return ctl_simple(cmd, NULL, 0, "shutting down");
 	if (strcmp(cmd, "version") == 0)
 		return ctl_simple(cmd, NULL, 0, NULL);
+	if (strcmp(cmd, "upgrade") == 0)
+		return ctl_upgrade();
 	fprintf(stderr, "holdfastctl: unknown command \"%s\"\n", cmd);
 	ctl_usage();
 }

@@ -7,9 +7,11 @@
  *
  * Signals arrive only through libevent: SIGCHLD reaps, SIGTERM/SIGINT stop
  * everything in reverse priority order and exit 0, SIGHUP reloads the
- * config. It never daemonizes itself: run it under systemd (Type=notify,
- * sup_notify.c),
- * a container runtime (it reaps strays as PID 1) or a terminal.
+ * config, SIGUSR2 replaces the image in place (sup_upgrade.c); SIGSEGV,
+ * SIGBUS, SIGABRT, SIGFPE and SIGILL re-execute it from the kept state
+ * (a real signal handler, sup_upgrade.c). It never daemonizes itself: run
+ * it under systemd (Type=notify, sup_notify.c), a container runtime (it
+ * reaps strays as PID 1) or a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +28,11 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_notify.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/holdfast.conf"
+#define NSIGS		5
 
 static void __attribute__((noreturn))
 usage(void)
@@ -56,6 +60,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			break;
 		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
 		(void)sup_reload(err, sizeof(err), NULL);
+		break;
+	case SIGUSR2:
+		log_info("SIGUSR2: upgrading in place");
+		(void)sup_upgrade(-1, err, sizeof(err));
 		break;
 	default:
 		sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -107,7 +115,7 @@ setup_groups(void)
 }
 
 static void
-setup(void)
+setup(int restoring)
 {
 	char err[CFG_ERRLEN];
 
@@ -120,10 +128,14 @@ setup(void)
 		fatal("open(/dev/null)");
 	if ((sup.s_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if (sup_ctl_listen(sup.s_cfg->holdfast.control_socket,
-	    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	setup_groups();
+	if (restoring)
+		sup_upgrade_adopt();	/* the groups and sockets of the image before */
+	else {
+		if (sup_ctl_listen(sup.s_cfg->holdfast.control_socket,
+		    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		setup_groups();
+	}
 	sup_notify_init(sup.s_base);
 }
 
@@ -132,6 +144,7 @@ teardown(struct event **evs, int nevs)
 {
 	sup_ctl_close();
 	sup_notify_close();
+	sup_upgrade_close();
 	while (sup.s_groups != NULL) {
 		struct sup_group *g = sup.s_groups;
 
@@ -147,56 +160,95 @@ teardown(struct event **evs, int nevs)
 	free(sup.s_cfgpath);
 }
 
-/* Loads the config and runs until everything is stopped. */
+/* Loads the config (or the state of the image before) and runs until
+ * everything is stopped. */
 static int
-run(const char *cfgpath, int verbose)
+run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 {
 	char		 err[CFG_ERRLEN];
-	struct event	*evs[4];
-	const int	 sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	struct event	*evs[NSIGS];
+	const int	 sigs[NSIGS] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+	int		 restoring = ua->restore_fd != -1;
 
 	log_init("holdfastd", LOG_LVL_INFO);
-	if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL) {
+	sup_heal_init(ua, cfgpath, verbose);
+	if (restoring) {
+		if (sup_upgrade_restore(ua, cfgpath, verbose) == -1)
+			return 1;
+	} else if ((sup.s_cfg = cfg_load(cfgpath, err, sizeof(err))) == NULL) {
 		log_errorx("%s", err);
 		return 1;
+	} else {
+		sup.s_cfgpath = xstrdup(sup.s_cfg->path);
+		sup.s_verbose = verbose;
+		log_set_level(verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
+		sup.s_started_ms = now_mono_ms();
 	}
-	sup.s_cfgpath = xstrdup(sup.s_cfg->path);
-	sup.s_verbose = verbose;
-	log_set_level(verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
-	sup.s_started_ms = now_mono_ms();
-	setup();
-	for (int i = 0; i < 4; i++) {
+	setup(restoring);
+	for (int i = 0; i < NSIGS; i++) {
 		evs[i] = evsignal_new(sup.s_base, sigs[i], on_signal, NULL);
 		evsignal_add(evs[i], NULL);
 	}
-	log_info("started: pid %d, config %s, control socket %s, %d group%s",
-	    (int)getpid(), sup.s_cfg->path, sup.s_cfg->holdfast.control_socket,
-	    sup.s_cfg->nworkers, sup.s_cfg->nworkers == 1 ? "" : "s");
+	if (restoring)
+		sup_upgrade_restored();
+	else
+		log_info("started: pid %d, config %s, control socket %s, %d group%s",
+		    (int)getpid(), sup.s_cfg->path, sup.s_cfg->holdfast.control_socket,
+		    sup.s_cfg->nworkers, sup.s_cfg->nworkers == 1 ? "" : "s");
+	sup_upgrade_arm();
 	sup_pass();
 	sup_notify_changed();	/* READY=1 at once when nothing autostarts */
 	event_base_dispatch(sup.s_base);
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");
-	teardown(evs, 4);
+	teardown(evs, NSIGS);
 	return sup.s_exit_code;
+}
+
+/* An internal option's descriptor number. */
+static int
+fd_arg(const char *s)
+{
+	long long n;
+
+	if (parse_int(s, 0, 1 << 20, &n) == -1)
+		usage();
+	return (int)n;
 }
 
 int
 main(int argc, char **argv)
 {
+	/* Internal: given by one holdfastd image to the next (sup_upgrade.h). */
+	static const struct option longopts[] = {
+		{ "restore-state", required_argument, NULL, 'R' },
+		{ "check-state", required_argument, NULL, 'K' },
+		{ "fallback-exe", required_argument, NULL, 'F' },
+		{ "healed", required_argument, NULL, 'H' },
+		{ "upgrade-failed", required_argument, NULL, 'U' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sup_upgrade_args ua = { .restore_fd = -1, .check_fd = -1, .fallback_fd = -1 };
 	const char	*cfgpath = DEFAULT_CONFIG;
 	int		 ch, verbose = 0, test = 0;
 
-	while ((ch = getopt(argc, argv, "c:ftvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'f': break;
 		case 't': test = 1; break;
 		case 'v': verbose = 1; break;
+		case 'R': ua.restore_fd = fd_arg(optarg); break;
+		case 'K': ua.check_fd = fd_arg(optarg); break;
+		case 'F': ua.fallback_fd = fd_arg(optarg); break;
+		case 'H': ua.healed = optarg; break;
+		case 'U': ua.failed = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	return test ? test_config(cfgpath) : run(cfgpath, verbose);
+	if (ua.check_fd != -1)
+		return sup_upgrade_check(ua.check_fd, cfgpath);
+	return test ? test_config(cfgpath) : run(cfgpath, verbose, &ua);
 }

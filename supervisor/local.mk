@@ -10,7 +10,8 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_chan.c \
 	supervisor/sup_ctl.c supervisor/sup_ctl.h \
 	supervisor/sup_log.c supervisor/sup_log.h \
-	supervisor/sup_notify.c supervisor/sup_notify.h
+	supervisor/sup_notify.c supervisor/sup_notify.h \
+	supervisor/sup_upgrade.c supervisor/sup_upgrade.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (issue #2, idle RSS).
 supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \

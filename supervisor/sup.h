@@ -125,6 +125,8 @@ extern struct sup sup;
 /* sup_proc.c: the executor and the process table */
 void sup_set_state(struct sup_proc *, enum sup_state);
 void sup_proc_event(struct sup_proc *, enum sup_event);
+/* (Re)arms the instance's one timer (backoff, stopwait, startsecs). */
+void sup_timer_arm(struct sup_proc *, int64_t ms);
 void sup_pass(void);
 void sup_reap(void);
 struct sup_group *sup_group_new(const struct cfg_worker *, char *err, size_t errlen);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_notify.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 static void sup_hb_fire(evutil_socket_t, short, void *);
@@ -94,6 +95,7 @@ sup_msg_hello(struct sup_proc *p, yajl_val msg)
 		log_warnx("%s: channel protocol version %lld, expected %d",
 		    p->p_name, version, CHAN_PROTO_VERSION);
 	p->p_hello = 1;
+	sup_upgrade_changed(1);
 	w = jw_new();
 	jw_obj_open(w);
 	jw_kstr(w, "type", "welcome");

@@ -25,6 +25,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 #define SUP_CTL_MAX_CLIENTS	64
@@ -478,9 +479,21 @@ sup_ctl_version(struct sup_ctl_client *c, yajl_val req)
 	struct jw *w = sup_ctl_ok();
 
 	jw_kstr(w, "version", PACKAGE_VERSION);
+	jw_kstr(w, "build", sup_build_id());
 	jw_kint(w, "protocol", CHAN_PROTO_VERSION);
 	jw_kint(w, "pid", (long long)getpid());
 	sup_ctl_send(c, w);
+}
+
+/* Replied to by the new image on this connection; here only when refused. */
+static void
+sup_ctl_upgrade(struct sup_ctl_client *c, yajl_val req)
+{
+	char err[1024];
+
+	if (sup_upgrade(chan_peer_fd(c->c_peer), err, sizeof(err)) == -1)
+		sup_ctl_error(c, "failed", "upgrade refused, holdfastd %s (build %s) "
+		    "keeps running: %s", PACKAGE_VERSION, sup_build_id(), err);
 }
 
 static const struct {
@@ -497,6 +510,7 @@ static const struct {
 	{ "tail",	sup_ctl_tail },
 	{ "shutdown",	sup_ctl_shutdown },
 	{ "version",	sup_ctl_version },
+	{ "upgrade",	sup_ctl_upgrade },
 };
 
 /* ---- clients ----------------------------------------------------------- */
@@ -876,5 +890,122 @@ sup_ctl_relisten(const char *path, const char *group, char *err, size_t errlen)
 		unlink(opath);
 	}
 	free(opath);
+	return 0;
+}
+
+/* ---- in-place upgrade ---------------------------------------------------- */
+
+static void sup_ctl_accept(evutil_socket_t, short, void *);
+
+void
+sup_ctl_save(struct jw *w, int upgrader_fd, int flush)
+{
+	char	*in;
+	size_t	 len;
+
+	jw_key(w, "ctl");
+	jw_obj_open(w);
+	sup_upgrade_put_fd(w, "fd", ctl.fd);
+	jw_kstr(w, "path", ctl.path);
+	jw_key(w, "clients");
+	jw_arr_open(w);
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		int fd = chan_peer_fd(c->c_peer);
+
+		/* A client whose reply cannot be written now is let go. */
+		if (chan_peer_gone(c->c_peer) ||
+		    (flush && chan_peer_flush(c->c_peer, 50) == -1))
+			continue;
+		jw_obj_open(w);
+		sup_upgrade_put_fd(w, "conn", fd);
+		jw_kint(w, "uid", c->c_uid);
+		jw_kbool(w, "upgrader", fd == upgrader_fd);
+		if (c->c_follow != NULL)
+			jw_kstr(w, "follow", c->c_follow->p_name);
+		if (c->c_wait != NULL) {
+			jw_kbool(w, "wait_up", c->c_wait_up);
+			jw_key(w, "wait");
+			jw_arr_open(w);
+			for (int i = 0; i < c->c_nwait; i++)
+				if (c->c_wait[i] != NULL)
+					jw_str(w, c->c_wait[i]->p_name);
+			jw_arr_close(w);
+		}
+		if ((in = chan_peer_unread(c->c_peer, &len)) != NULL)
+			sup_upgrade_put_bytes(w, "in", in, len);
+		free(in);
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
+static struct sup_proc *
+sup_ctl_restore_one(const char *name)
+{
+	struct sup_proc	**v, *p = NULL;
+
+	if (name != NULL && sup_lookup(name, &v) == 1)
+		p = v[0];
+	if (name != NULL)
+		free(v);
+	return p;
+}
+
+static void
+sup_ctl_restore_client(yajl_val o, const char *reply)
+{
+	struct sup_ctl_client	*c;
+	yajl_val		 wait = json_get_array(o, "wait");
+	long long		 uid = 0;
+	int			 fd = sup_upgrade_get_fd(o, "conn"), up = 0, upgrader = 0;
+	char			*in;
+	size_t			 len;
+
+	if (fd == -1)
+		return;
+	(void)json_get_int(o, "uid", &uid);
+	c = xcalloc(1, sizeof(*c));
+	c->c_uid = (uid_t)uid;
+	c->c_next = ctl.clients;
+	ctl.clients = c;
+	ctl.nclients++;
+	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
+	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
+	c->c_follow = sup_ctl_restore_one(json_get_str(o, "follow"));
+	if (wait != NULL) {
+		(void)json_get_bool(o, "wait_up", &up);
+		c->c_wait_up = up;
+		c->c_wait = xcalloc(wait->u.array.len + 1, sizeof(*c->c_wait));
+		for (size_t i = 0; i < wait->u.array.len; i++)
+			if (YAJL_IS_STRING(wait->u.array.values[i]))
+				c->c_wait[c->c_nwait++] =
+				    sup_ctl_restore_one(wait->u.array.values[i]->u.string);
+	}
+	if ((in = sup_upgrade_get_bytes(o, "in", &len)) != NULL)
+		chan_peer_feed(c->c_peer, in, len);
+	free(in);
+	if (json_get_bool(o, "upgrader", &upgrader) == 0 && upgrader && reply != NULL)
+		chan_send_raw(c->c_peer, reply, strlen(reply));
+}
+
+int
+sup_ctl_restore(yajl_val o, const char *reply, char *err, size_t errlen)
+{
+	yajl_val	 clients = json_get_array(o, "clients");
+	const char	*path = json_get_str(o, "path");
+
+	if ((ctl.fd = sup_upgrade_get_fd(o, "fd")) == -1 || path == NULL) {
+		snprintf(err, errlen, "no control socket in the state");
+		return -1;
+	}
+	fd_set_cloexec(ctl.fd);
+	ctl.path = xstrdup(path);
+	if (sup_ctl_perms(path, sup.s_cfg->holdfast.socket_group, err, errlen) == -1)
+		log_warnx("control: %s", err);
+	ctl.ev = event_new(sup.s_base, ctl.fd, EV_READ | EV_PERSIST, sup_ctl_accept, NULL);
+	event_add(ctl.ev, NULL);
+	for (size_t i = 0; clients != NULL && i < clients->u.array.len; i++)
+		sup_ctl_restore_client(clients->u.array.values[i], reply);
 	return 0;
 }

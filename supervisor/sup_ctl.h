@@ -12,7 +12,9 @@
 #define HOLDFAST_SUP_CTL_H
 
 #include <stddef.h>
+#include <yajl/yajl_tree.h>
 
+struct jw;
 struct sup_proc;
 
 /* Creates the socket: replaces a stale one, refuses to steal a live one.
@@ -29,5 +31,13 @@ void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
 void sup_ctl_pass_done(void);
 /* p is being freed: drop its followers and waiters. */
 void sup_ctl_proc_gone(struct sup_proc *);
+
+/* In-place upgrade (sup_upgrade.c): the socket and the clients whose
+ * replies could be flushed, as a "ctl" object (upgrader_fd marks the
+ * client that asked; flush: write out queued replies first, and leave out
+ * the clients where that fails); restore adopts them and sends reply (a JSON line,
+ * may be NULL) to that client. */
+void sup_ctl_save(struct jw *, int upgrader_fd, int flush);
+int sup_ctl_restore(yajl_val ctl, const char *reply, char *err, size_t errlen);
 
 #endif

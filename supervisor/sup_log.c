@@ -22,6 +22,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 struct sup_out {
@@ -283,6 +284,7 @@ sup_log_line(struct sup_proc *p, int stream, const char *line, size_t len)
 	iov[3].iov_len = 1;
 	(void)!writev(STDERR_FILENO, iov, 4);
 	sup_ring_push(p->p_ring, line, len);
+	sup_upgrade_changed(0);
 	if (p->p_logs[stream] != NULL) {
 		char *buf = xmalloc(len + 1);
 
@@ -380,4 +382,28 @@ sup_out_detach(struct sup_proc *p)
 	for (int i = 0; i < 2; i++)
 		if (p->p_out[i] != NULL && sup_out_read(p->p_out[i]) == 0)
 			sup_out_close(p->p_out[i]);
+}
+
+int
+sup_out_state(const struct sup_proc *p, int stream, const char **partial, size_t *len)
+{
+	const struct sup_out *o = p->p_out[stream];
+
+	if (o == NULL)
+		return -1;
+	*partial = o->o_buf;
+	*len = o->o_len;
+	return o->o_fd;
+}
+
+void
+sup_out_adopt(struct sup_proc *p, int stream, int fd, const char *partial, size_t len)
+{
+	fd_set_cloexec(fd);
+	fd_set_nonblock(fd);
+	sup_out_attach(p, stream, fd);
+	if (partial != NULL && len <= sizeof(p->p_out[stream]->o_buf)) {
+		memcpy(p->p_out[stream]->o_buf, partial, len);
+		p->p_out[stream]->o_len = len;
+	}
 }

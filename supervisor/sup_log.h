@@ -26,6 +26,11 @@ void sup_out_detach(struct sup_proc *);
 /* One line of output (without its newline). */
 void sup_log_line(struct sup_proc *, int stream, const char *line, size_t len);
 
+/* In-place upgrade: a capture's pipe and the partial line read so far
+ * (-1 when none), and a capture re-attached with that partial line. */
+int sup_out_state(const struct sup_proc *, int stream, const char **partial, size_t *len);
+void sup_out_adopt(struct sup_proc *, int stream, int fd, const char *partial, size_t len);
+
 struct sup_ring *sup_ring_new(int cap);
 void sup_ring_free(struct sup_ring *);
 void sup_ring_push(struct sup_ring *, const char *line, size_t len);

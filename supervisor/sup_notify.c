@@ -32,6 +32,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_notify.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 static struct {
@@ -169,6 +170,7 @@ sup_notify_update(evutil_socket_t fd, short what, void *arg)
 static void
 sup_notify_ping(evutil_socket_t fd, short what, void *arg)
 {
+	sup_heal_alive();	/* the stall guard's sign of life */
 	(void)sup_notify_send("WATCHDOG=1");
 }
 
@@ -194,6 +196,7 @@ sup_notify_watchdog(struct event_base *base)
 	sn.ev_watchdog = event_new(base, -1, EV_PERSIST, sup_notify_ping, NULL);
 	event_add(sn.ev_watchdog, &tv);
 	log_info("watchdog: WATCHDOG=1 every %lldms", us / 2000);
+	sup_heal_watch(us);
 	sup_notify_ping(-1, 0, NULL);
 }
 
@@ -216,6 +219,7 @@ sup_notify_init(struct event_base *base)
 void
 sup_notify_changed(void)
 {
+	sup_upgrade_changed(1);	/* the same changes keep the saved state current */
 	if (sn.ev_update != NULL)
 		event_active(sn.ev_update, EV_TIMEOUT, 1);
 }

@@ -79,7 +79,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 
 static void sup_timer_fire(evutil_socket_t, short, void *);
 
-static void
+void
 sup_timer_arm(struct sup_proc *p, int64_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };

@@ -45,3 +45,9 @@ tests_integration_test_supervisor_listen_SOURCES = tests/integration/test_superv
 	tests/integration/supt.h
 tests_integration_test_supervisor_listen_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_listen_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_upgrade
+TESTS += tests/integration/test_supervisor_upgrade
+tests_integration_test_supervisor_upgrade_SOURCES = tests/integration/test_supervisor_upgrade.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_upgrade_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_upgrade_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
