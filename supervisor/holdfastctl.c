@@ -3,7 +3,7 @@
  *
  * One request per connection over the control socket (JSON lines; see
  * sup_ctl.h). Output is an aligned table, or the raw replies with --json.
- * Exit codes are a contract (DESIGN §3): 0 all good; 3 a named process is
+ * Exit codes are a contract (docs/design.md §3): 0 all good; 3 a named process is
  * not RUNNING (status) or a DB is down (health); 2 usage; 4 no such
  * process; 1 cannot reach the supervisor (or it refused the request).
  */

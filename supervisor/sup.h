@@ -9,7 +9,7 @@
  *
  * Invariants:
  * - holdfastd never touches the database: DB state only arrives on the
- *   channel and is recorded (DESIGN §12 of STYLE).
+ *   channel and is recorded (docs/design.md §2).
  * - The reaper only records exits (p_exit_pending); sup_pass() acts on them
  *   and starts whatever should run. Every state change goes through
  *   sup_set_state(), which logs it.

@@ -68,6 +68,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 {
 	if (p->p_state == st)
 		return;
+	HF_ASSERT(sup_transition_ok(p->p_state, st));
 	log_info("[WORKER_STATE] name=%s pid=%d %s -> %s", p->p_name,
 	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
 	p->p_state = st;

@@ -12,7 +12,7 @@
  * drop because a credential change clears it, and then re-checks that
  * holdfastd did not die before the setting took (getppid()).
  *
- * vfork, not fork: a respawn is on the path of a crash repair (issue #2),
+ * vfork, not fork: a respawn is on the path of a crash repair,
  * and on a VM fork() copying holdfastd's page tables, and the scheduler
  * running the new child only after holdfastd went back to sleep, cost
  * more than everything else holdfastd does. A vfork child borrows our

@@ -1,7 +1,7 @@
 /*
  * test_supervisor_ctl: operating holdfastd, with real processes.
  *
- * Guards DESIGN §2-3 and §6: SIGHUP applies only what changed (pids of the
+ * Guards docs/design.md §2-3 and §6: SIGHUP applies only what changed (pids of the
  * untouched workers stay the same, a bad config changes nothing); a group
  * of 2 sharing an inherited TCP socket restarted with `holdfastctl restart`
  * never refuses a connection; the control socket shrugs off garbage, 1 MiB
@@ -10,7 +10,7 @@
  * one; a bare command is found through the libexec search and the child
  * gets HOLDFAST_CONFIG (absolute), HOLDFAST_INSTANCE, HOLDFAST_CHANNEL_FD,
  * HOLDFAST_HEARTBEAT_MS and its environment=; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
- * log files; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
+ * log files; every holdfastctl exit code means what docs/design.md §3 says; `holdfastd -t`
  * checks a config like `nginx -t`.
  */
 #include <pwd.h>
