@@ -399,16 +399,19 @@ START_TEST(test_user_drop)
 {
 	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
-	char		*tw = supt_tw(), *ini, *path, *st;
+	char		*tw, *ini, *path, *st;
 	pid_t		 pid;
 
 	if (getuid() != 0 || pw == NULL) {
 		fprintf(stderr, "test_user_drop: needs root and user nobody\n");
-		free(tw);
 		return;
 	}
+	hfd_init(&t, "sup-user");
+	tw = supt_tw_reachable(&t);
 	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
-	supt_start(&t, "sup-user", ini);
+	supt_write_conf(&t, ini);
+	hfd_spawn(&t, NULL);
+	ck_assert_msg(hfd_wait_up(&t, 5000), "holdfastd did not come up");
 	ck_assert(supt_wait_state(&t, "u", "RUNNING", 0, 5000));
 	pid = supt_pid(&t, "u");
 	path = xasprintf("/proc/%d/status", (int)pid);
