@@ -46,7 +46,9 @@ build() {
 # --- the private PostgreSQL cluster under var/pg ---------------------------
 
 as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+	# from /: postgres may not be allowed into the current directory
+	if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@")
+	else "$@"; fi
 }
 
 port_free() {	# port_free PORT tcp|udp
