@@ -27,6 +27,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_log.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -128,6 +129,7 @@ setup(int restoring)
 		fatal("open(/dev/null)");
 	if ((sup.s_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	sup_log_nb_init(sup.s_base);
 	if (restoring)
 		sup_upgrade_adopt();	/* the groups and sockets of the image before */
 	else {
@@ -145,6 +147,7 @@ teardown(struct event **evs, int nevs)
 	sup_ctl_close();
 	sup_notify_close();
 	sup_upgrade_close();
+	sup_log_nb_close();
 	while (sup.s_groups != NULL) {
 		struct sup_group *g = sup.s_groups;
 

@@ -266,6 +266,69 @@ sup_proc_logfiles_close(struct sup_proc *p)
 	}
 }
 
+/* ---- holdfastd's stderr: never waited on ------------------------------ */
+
+static struct event	*sup_log_ev;
+
+static void
+sup_log_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)log_nb_flush();
+}
+
+static void
+sup_log_want(int on)
+{
+	if (sup_log_ev == NULL)
+		return;
+	if (on)
+		event_add(sup_log_ev, NULL);
+	else
+		event_del(sup_log_ev);
+}
+
+static void
+sup_log_atexit(void)
+{
+	log_nb_drain(SUP_LOG_DRAIN_MS);
+}
+
+void
+sup_log_nb_init(struct event_base *base)
+{
+	static int	 registered;
+	int		 fd;
+
+	sup_log_nb_close();
+	if ((fd = log_nb_enable(sup_log_want)) == -1)
+		return;
+	sup_log_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, sup_log_writable, NULL);
+	/* A descriptor epoll cannot watch (/dev/null): written directly. */
+	if (sup_log_ev == NULL || event_add(sup_log_ev, NULL) == -1) {
+		if (sup_log_ev != NULL)
+			event_free(sup_log_ev);
+		sup_log_ev = NULL;
+		log_nb_disable();
+		return;
+	}
+	event_del(sup_log_ev);
+	if (!registered)
+		atexit(sup_log_atexit);
+	registered = 1;
+	log_debug("[LOG_NB] stderr is written without blocking: queue=%d bytes",
+	    LOG_NB_QUEUE);
+}
+
+void
+sup_log_nb_close(void)
+{
+	log_nb_drain(SUP_LOG_DRAIN_MS);
+	log_nb_disable();
+	if (sup_log_ev != NULL)
+		event_free(sup_log_ev);
+	sup_log_ev = NULL;
+}
+
 /* ---- lines ------------------------------------------------------------ */
 
 void
@@ -282,7 +345,7 @@ sup_log_line(struct sup_proc *p, int stream, const char *line, size_t len)
 	iov[2].iov_len = len;
 	iov[3].iov_base = &nl;
 	iov[3].iov_len = 1;
-	(void)!writev(STDERR_FILENO, iov, 4);
+	log_out(p->p_name, iov, 4);
 	sup_ring_push(p->p_ring, line, len);
 	sup_upgrade_changed(0);
 	if (p->p_logs[stream] != NULL) {

@@ -1054,6 +1054,8 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	    (unsigned long long)((now_mono_us() - rq.t0_us) / 1000), heal.saves,
 	    heal.saves ? heal.save_us / heal.saves : 0, heal.save_max_us);
 	sup_notify_reloading();
+	/* Queued output is lost at the exec: give a slow reader a moment. */
+	log_nb_drain(SUP_LOG_DRAIN_MS / 2);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", memfd);
 	snprintf(fbbuf, sizeof(fbbuf), "%d", fb);
 	argv[n++] = heal.exe_path;

@@ -15,6 +15,7 @@
  *   -D REASON report the DB down with REASON, then -u MS later up
  *   -p N      print N lines to stdout and N to stderr at start
  *   -P MS     print a line to stdout every MS ms
+ *   -f N      flood: print N lines of 200 bytes to stdout at start
  *   -a        accept on the inherited TCP socket (LISTEN_FDS) and answer
  *             each connection with "OK <pid>\n"
  *   -O        leave an orphan: a grandchild that exits 200 ms later
@@ -42,7 +43,7 @@
 static struct {
 	struct event_base	*base;
 	long			 crash_ms, exit_ms, hang_ms, ready_ms, up_ms, tick_ms;
-	int			 no_ready, ignore_term, lines, accept, no_chan, stats;
+	int			 no_ready, ignore_term, lines, accept, no_chan, stats, flood;
 	const char		*down_reason;
 	int			 listen_fd;
 	struct event		*ev_accept;
@@ -128,6 +129,18 @@ tw_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+tw_flood(int n)
+{
+	char pad[180];
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < n; i++)
+		printf("flood %06d %s\n", i, pad);
+	fflush(stdout);
+}
+
+static void
 tw_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	char	 buf[64];
@@ -188,7 +201,7 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXOS")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXOSf:")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -210,6 +223,7 @@ tw_options(int argc, char **argv)
 		case 'X': tw.no_chan = 1; break;
 		case 'O': tw_orphan(); break;
 		case 'S': tw.stats = 1; break;
+		case 'f': tw.flood = atoi(optarg); break;
 		default:
 			fprintf(stderr, "testworker: bad option\n");
 			exit(2);
@@ -252,6 +266,7 @@ main(int argc, char **argv)
 	if (tw.accept)
 		tw_listen();
 	tw_print(tw.lines);
+	tw_flood(tw.flood);
 	if (tw.down_reason != NULL)
 		chan_worker_db(0, "testworker", tw.down_reason, 1, "simulated outage");
 	tw_after(tw.up_ms, tw_up);
