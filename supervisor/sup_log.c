@@ -329,24 +329,84 @@ sup_log_nb_close(void)
 	sup_log_ev = NULL;
 }
 
+/* ---- holdfastd's own log file ----------------------------------------- */
+
+static int	 sup_log_fd = -1;	/* log_file, or -1: stderr */
+
+int
+sup_log_own(const char *path, const char *why)
+{
+	int fd = -1;
+
+	if (path != NULL) {
+		sup_logfile_mkdirs(path);
+		if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+			log_warn("[LOG_REOPEN] path=%s why=%s result=failed: keeping the "
+			    "current log", path, why);
+			return -1;
+		}
+	}
+	/* Lines queued for stderr go first, then stderr is left alone. */
+	sup_log_nb_close();
+	log_set_fd(fd);
+	if (sup_log_fd != -1)
+		close(sup_log_fd);
+	sup_log_fd = fd;
+	if (fd == -1 && sup.s_base != NULL)
+		sup_log_nb_init(sup.s_base);
+	log_info("[LOG_REOPEN] path=%s why=%s result=ok", path != NULL ? path : "stderr",
+	    why);
+	return 0;
+}
+
+int
+sup_log_reopen_workers(void)
+{
+	int n = 0;
+
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++)
+			if (g->g_wc != NULL && g->g_wc->stdout_logfile != NULL) {
+				sup_proc_logfiles(g->g_procs[i]);
+				n++;
+			}
+	return n;
+}
+
+int
+sup_reopen(const char *why)
+{
+	const char	*path = sup.s_cfg->holdfast.log_file;
+	int		 n;
+
+	if (path != NULL)
+		(void)sup_log_own(path, why);
+	n = sup_log_reopen_workers();
+	log_info("[LOG_REOPEN] why=%s holdfastd=%s worker_files=%d", why,
+	    path != NULL ? path : "stderr", n);
+	return n;
+}
+
 /* ---- lines ------------------------------------------------------------ */
 
 void
-sup_log_line(struct sup_proc *p, int stream, const char *line, size_t len)
+sup_log_line(struct sup_proc *x, int stream, const char *line, size_t len)
 {
+	struct sup_proc	*p = sup_proc_owner(x);	/* an extra's instance */
 	struct iovec	 iov[4];
 	char		 nl = '\n';
 
-	iov[0].iov_base = p->p_name;
-	iov[0].iov_len = strlen(p->p_name);
+	iov[0].iov_base = x->p_name;
+	iov[0].iov_len = strlen(x->p_name);
 	iov[1].iov_base = (char *)": ";
 	iov[1].iov_len = 2;
 	iov[2].iov_base = (char *)line;
 	iov[2].iov_len = len;
 	iov[3].iov_base = &nl;
 	iov[3].iov_len = 1;
-	log_out(p->p_name, iov, 4);
-	sup_ring_push(p->p_ring, line, len);
+	log_out(x->p_name, iov, 4);
+	if (p->p_ring != NULL)
+		sup_ring_push(p->p_ring, line, len);
 	sup_upgrade_changed(0);
 	if (p->p_logs[stream] != NULL) {
 		char *buf = xmalloc(len + 1);

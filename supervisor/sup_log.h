@@ -28,6 +28,15 @@ struct event_base;
 void sup_log_nb_init(struct event_base *);
 void sup_log_nb_close(void);
 
+/* holdfastd's own log: path (NULL: stderr) opened again, appending, and
+ * made where every line goes (log_file; SIGUSR1 and `holdfastctl reopen`
+ * after a log rotation); one [LOG_REOPEN] line. -1 when it cannot be
+ * opened (the previous destination is kept). */
+int sup_log_own(const char *path, const char *why);
+/* The worker log files (stdout_logfile, stderr_logfile) opened again;
+ * how many instances have one. */
+int sup_log_reopen_workers(void);
+
 /* Starts reading fd (a pipe's read end) for stream 0 (stdout) or 1 (stderr). */
 void sup_out_attach(struct sup_proc *, int stream, int fd);
 /* Reads what is left and closes both pipes (the proc is going away). */

@@ -57,3 +57,9 @@ tests_integration_test_supervisor_output_SOURCES = tests/integration/test_superv
 	tests/integration/supt.h tests/integration/supt_notify.h
 tests_integration_test_supervisor_output_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_output_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_surge
+TESTS += tests/integration/test_supervisor_surge
+tests_integration_test_supervisor_surge_SOURCES = tests/integration/test_supervisor_surge.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_surge_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_surge_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
