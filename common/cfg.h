@@ -16,6 +16,13 @@
 
 #define CFG_ERRLEN	512
 
+/* ops: how a group's instances are replaced on a restart */
+enum cfg_restart_mode {
+	CFG_RMODE_AUTO = 0,		/* surge with a TCP listen, else stop-first */
+	CFG_RMODE_SURGE,		/* start the replacement, stop the old once ready */
+	CFG_RMODE_STOP_FIRST,		/* stop, then start */
+};
+
 enum cfg_autorestart {
 	CFG_RESTART_ALWAYS = 0,		/* "true" (default) */
 	CFG_RESTART_NEVER,		/* "false" */
@@ -30,6 +37,8 @@ struct cfg_holdfast {
 	int	 log_level;		/* LOG_LVL_* */
 	int	 tail_lines;		/* lines kept per instance for `tail`; 1000 */
 	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline; 30s */
+	/* ops: holdfastd's own log */
+	char	*log_file;		/* NULL: stderr; reopened on SIGUSR1 / `reopen` */
 };
 
 struct cfg_database {
@@ -104,6 +113,8 @@ struct cfg_worker {
 	char	*user;			/* drop to this user when root */
 	struct cfg_listen listen;
 	int	 listen_reuseport;	/* 0; TCP: one SO_REUSEPORT socket per instance */
+	/* ops: restarts */
+	int	 restart_mode;		/* enum cfg_restart_mode */
 	char	*stdout_logfile;	/* NULL: only holdfastd's output + ring */
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;	/* 10 MiB */

@@ -10,6 +10,7 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_chan.c \
 	supervisor/sup_ctl.c supervisor/sup_ctl.h \
 	supervisor/sup_log.c supervisor/sup_log.h \
+	supervisor/sup_surge.c \
 	supervisor/sup_notify.c supervisor/sup_notify.h \
 	supervisor/sup_upgrade.c supervisor/sup_upgrade.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it

@@ -185,7 +185,7 @@ sup_env(struct sup_proc *p, struct sup_child *c, int chanfd)
 	for (int i = 0; i < wc->nenv; i++)
 		env[n++] = xasprintf("%s=%s", wc->env[i].name, wc->env[i].value);
 	env[n++] = xasprintf("HOLDFAST_CONFIG=%s", sup.s_cfg->path);
-	env[n++] = xasprintf("HOLDFAST_INSTANCE=%s", p->p_name);
+	env[n++] = xasprintf("HOLDFAST_INSTANCE=%s", sup_proc_owner(p)->p_name);
 	env[n++] = xasprintf("HOLDFAST_CHANNEL_FD=%d", chanfd);
 	if (wc->heartbeat_timeout_ms > 0)
 		env[n++] = xasprintf("HOLDFAST_HEARTBEAT_MS=%lld",

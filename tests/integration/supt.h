@@ -70,7 +70,7 @@ supt_spawn(struct hfd *t, const char *tag, const char *workers, char *const env[
 }
 
 /* supt_spawn, then waits for the control socket. */
-static void
+static __attribute__((unused)) void
 supt_start(struct hfd *t, const char *tag, const char *workers)
 {
 	supt_spawn(t, tag, workers, NULL);

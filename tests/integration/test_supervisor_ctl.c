@@ -96,7 +96,7 @@ START_TEST(test_rolling_restart_no_refused)
 	struct supt_client	 c;
 
 	ini = xasprintf("[worker:web]\ncommand = %s -a -r 150\nnumprocs = 2\n"
-	    "listen = 127.0.0.1:%d\n", tw, port);
+	    "listen = 127.0.0.1:%d\nrestart_mode = stop-first\n", tw, port);
 	supt_start(&t, "sup-rolling", ini);
 	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
