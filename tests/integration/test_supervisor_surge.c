@@ -166,12 +166,12 @@ START_TEST(test_surge_failed_keeps_old)
 	supt_client_start(&c, &t, port, 1);
 	tu_write_file(flag, "");	/* from now on a new process exits 1 at once */
 	rc = hfd_ctl(&t, "restart web >/dev/null 2>&1", NULL);
+	ck_assert_msg(supt_wait_state(&t, "web", "RUNNING", 0, 5000), "web is not RUNNING");
+	ck_assert_msg(supt_pid(&t, "web") == p0 && tu_pid_alive(p0),
+	    "the old process was not kept when its replacement failed");
+	ck_assert_int_eq(rc, 0);	/* waited: web is RUNNING (the old one) */
 	ck_assert_msg(tu_wait_file_count(t.log, "[WORKER_SURGE_FAILED] name=web", 1, 5000),
 	    "no [WORKER_SURGE_FAILED]");
-	ck_assert_int_eq(rc, 0);	/* waited: web is RUNNING (the old one) */
-	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 5000));
-	ck_assert_int_eq(supt_pid(&t, "web"), p0);
-	ck_assert(tu_pid_alive(p0));
 	supt_client_finish(&c);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
 	/* Fixed: the next restart goes through. */
