@@ -216,6 +216,105 @@ START_TEST(test_surge_upgrade_refused)
 }
 END_TEST
 
+/* The pid of the first extra process in the status reply, or 0. */
+static pid_t
+st_extra_pid(struct hfd *t)
+{
+	yajl_val	 tree, extra;
+	long long	 pid = 0;
+
+	(void)supt_status(t, &tree);
+	if (tree != NULL && (extra = json_get_array(tree, "surge")) != NULL &&
+	    extra->u.array.len > 0)
+		(void)json_get_int(extra->u.array.values[0], "pid", &pid);
+	yajl_tree_free(tree);
+	return (pid_t)pid;
+}
+
+struct st_extra {
+	struct hfd	*t;
+	pid_t		 pid;
+};
+
+static int
+st_extra_started(void *arg)
+{
+	struct st_extra *e = arg;
+
+	return (e->pid = st_extra_pid(e->t)) > 0;
+}
+
+/* A self-heal while a replacement starts: the old process is kept, the
+ * replacement (not in the saved state) is stopped, and restarts work. */
+START_TEST(test_surge_heal_keeps_old)
+{
+	struct hfd	 t;
+	struct st_extra	 e = { &t, 0 };
+	char		*tw = supt_tw(), *ini, want[96];
+	int		 port = tu_free_port(SOCK_STREAM);
+	pid_t		 p0, hd;
+
+	ini = st_conf(tw, "-A 3000", 1, port);
+	supt_start(&t, "surgeheal", ini);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 8000));
+	p0 = supt_pid(&t, "web");
+	hd = t.pid;
+	ck_assert_int_eq(hfd_ctl(&t, "--no-wait restart web >/dev/null", NULL), 0);
+	ck_assert(tu_wait_for(st_extra_started, &e, 5000));
+	kill(hd, SIGSEGV);
+	ck_assert(tu_wait_file_count(t.log, "result=restored", 1, 5000));
+	snprintf(want, sizeof(want), "[WORKER_SURGE_FAILED] name=web pid=%d reason=restored",
+	    (int)p0);
+	ck_assert_msg(tu_wait_file_count(t.log, want, 1, 5000), "no %s", want);
+	ck_assert(tu_wait_for(st_pid_gone, &e.pid, 5000));
+	ck_assert_int_eq(supt_pid(&t, "web"), p0);
+	ck_assert(tu_pid_alive(p0));
+	ck_assert(tu_wait_for(st_surge_over, &t, 5000));
+	ck_assert_int_eq(t.pid, hd);
+	/* Supervision carries on: a restart now surges to its end. */
+	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", p0, 10000));
+	ck_assert(tu_wait_for(st_pid_gone, &p0, 5000));
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+/* A changed section is restarted by a reload the same way. */
+START_TEST(test_surge_on_reload)
+{
+	struct hfd		 t;
+	struct supt_client	 c;
+	char			*tw = supt_tw(), *ini, *ini2, a[64], b[64];
+	int			 port = tu_free_port(SOCK_STREAM);
+	pid_t			 p0, p1;
+
+	ini = st_conf(tw, "-A 300", 1, port);
+	supt_start(&t, "surgereload", ini);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 5000));
+	p0 = supt_pid(&t, "web");
+	supt_client_start(&c, &t, port, 1);
+	ini2 = xasprintf("%senvironment = CHANGED=1\n", ini);
+	supt_write_conf(&t, ini2);
+	ck_assert_int_eq(hfd_ctl(&t, "reload >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", p0, 10000));
+	p1 = supt_pid(&t, "web");
+	ck_assert(tu_wait_for(st_pid_gone, &p0, 5000));
+	supt_client_finish(&c);
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
+	snprintf(a, sizeof(a), "pid=%d STARTING -> RUNNING", (int)p1);
+	snprintf(b, sizeof(b), "pid=%d RUNNING -> STOPPING", (int)p0);
+	ck_assert(st_log_at(&t, a, "") >= 0 && st_log_at(&t, b, "") > st_log_at(&t, a, ""));
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SURGE] name=web phase=ready"), 1);
+	supt_client_free(&c);
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
+	free(tw);
+}
+END_TEST
+
 static void
 st_pids(struct hfd *t, int n, pid_t *pids)
 {
@@ -290,6 +389,8 @@ main(void)
 	tcase_add_test(tc, test_surge_failed_keeps_old);
 	tcase_add_test(tc, test_surge_upgrade_refused);
 	tcase_add_test(tc, test_scale);
+	tcase_add_test(tc, test_surge_heal_keeps_old);
+	tcase_add_test(tc, test_surge_on_reload);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -277,7 +278,9 @@ nb_read_all(int rfd, char **buf, size_t *len)
 	}
 }
 
-START_TEST(test_nb_queue)
+/* stderr a pipe (sock 0) or a stream socket as journald's (sock 1). */
+static void
+nb_queue(int sock)
 {
 	int		 p[2], saved = dup(STDERR_FILENO), total = 6000, got = 0, last = -1;
 	char		*buf = NULL, want[96], *l;
@@ -286,8 +289,16 @@ START_TEST(test_nb_queue)
 	struct iovec	 iov[2];
 
 	log_set_fd(-1);
-	ck_assert_int_eq(pipe(p), 0);
-	(void)fcntl(p[0], F_SETPIPE_SZ, 4096);
+	if (sock) {
+		int sz = 4096;
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+		setsockopt(p[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(p[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	} else {
+		ck_assert_int_eq(pipe(p), 0);
+		(void)fcntl(p[0], F_SETPIPE_SZ, 4096);
+	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	dup2(p[1], STDERR_FILENO);
 	close(p[1]);
@@ -331,6 +342,17 @@ START_TEST(test_nb_queue)
 	close(p[0]);
 	free(buf);
 }
+
+START_TEST(test_nb_queue)
+{
+	nb_queue(0);
+}
+END_TEST
+
+START_TEST(test_nb_queue_socket)
+{
+	nb_queue(1);
+}
 END_TEST
 
 int
@@ -352,6 +374,7 @@ main(void)
 	tcase_add_test(tc, test_fork_child_pid);
 	tcase_add_test(tc, test_vformat);
 	tcase_add_test(tc, test_nb_queue);
+	tcase_add_test(tc, test_nb_queue_socket);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
