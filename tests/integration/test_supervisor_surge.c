@@ -374,6 +374,43 @@ START_TEST(test_scale)
 }
 END_TEST
 
+/* With listen_reuseport each added slot gets its own socket, bound at its
+ * first start, and a removed slot's socket goes with its process. */
+START_TEST(test_scale_reuseport)
+{
+	struct hfd		 t;
+	struct supt_client	 c;
+	char			*tw = supt_tw(), *ini, *ini2;
+	int			 port = tu_free_port(SOCK_STREAM);
+	pid_t			 a[3], b[3];
+
+	ini = st_conf(tw, "-a", 2, port);
+	ini2 = xasprintf("%slisten_reuseport = true\n", ini);
+	supt_start(&t, "scalerp", ini2);
+	st_pids(&t, 2, a);
+	supt_client_start(&c, &t, port, 0);
+	ck_assert_int_eq(hfd_ctl(&t, "scale web 3 >/dev/null", NULL), 0);
+	st_pids(&t, 3, b);
+	ck_assert_int_eq(b[0], a[0]);
+	ck_assert_int_eq(b[1], a[1]);
+	ck_assert_int_eq(hfd_ctl(&t, "scale web 2 >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web:2", "GONE", 0, 5000));
+	ck_assert(tu_wait_for(st_pid_gone, &b[2], 5000));
+	st_pids(&t, 2, a);
+	ck_assert_int_eq(a[0], b[0]);
+	ck_assert_int_eq(a[1], b[1]);
+	supt_client_finish(&c);
+	/* Nothing refused; a connection queued on the removed slot's socket
+	 * as it closed may be reset (see listen_reuseport). */
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
+	supt_client_free(&c);
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -391,6 +428,7 @@ main(void)
 	tcase_add_test(tc, test_scale);
 	tcase_add_test(tc, test_surge_heal_keeps_old);
 	tcase_add_test(tc, test_surge_on_reload);
+	tcase_add_test(tc, test_scale_reuseport);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
