@@ -217,7 +217,11 @@ log_nb_enable(void (*want)(int))
 	struct stat	st;
 	int		fd;
 
-	log_nb_disable();
+	if (nb.on) {	/* already on: a new watcher, the queue kept */
+		nb.want = want;
+		nb.wanted = 0;
+		return nb.fd;
+	}
 	if (log_fd != STDERR_FILENO || fstat(STDERR_FILENO, &st) == -1)
 		return -1;
 	if (S_ISSOCK(st.st_mode)) {
@@ -257,6 +261,17 @@ log_nb_disable(void)
 	free(nb.buf);
 	nb.buf = NULL;
 	nb.len = 0;
+}
+
+void
+log_nb_write_raw(const char *buf, size_t len)
+{
+	if (!nb.on)
+		(void)!write(log_fd, buf, len);
+	else if (nb.sock)
+		(void)!send(nb.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		(void)!write(nb.fd, buf, len);
 }
 
 unsigned long

@@ -74,7 +74,8 @@ void fatalx(const char *fmt, ...)
  * log_nb_enable: returns the descriptor to watch for writability (the
  * caller flushes with log_nb_flush when it is), or -1 when stderr is left
  * blocking. want(1) is called when queued bytes wait, want(0) once the
- * queue is empty.
+ * queue is empty; want may be NULL until there is an event loop (lines
+ * queue meanwhile), and a second call only replaces it.
  */
 #define LOG_NB_QUEUE	(256 * 1024)
 int log_nb_enable(void (*want)(int));
@@ -87,6 +88,10 @@ void log_nb_drain(int ms);
  * that end with its newline: queued, written, or dropped and counted. */
 struct iovec;
 void log_out(const char *source, const struct iovec *iov, int iovcnt);
+/* One write of buf, bypassing the queue, that never blocks when the
+ * non-blocking mode is on (dropped on EAGAIN), else a plain write to the
+ * log: async-signal-safe, for a signal handler's last words. */
+void log_nb_write_raw(const char *buf, size_t len);
 /* Lines dropped so far and not yet reported. */
 unsigned long log_nb_dropped(void);
 

@@ -180,6 +180,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	int		 restoring = ua->restore_fd != -1;
 
 	log_init("holdfastd", LOG_LVL_INFO);
+	sup_log_nb_early();	/* a stalled stderr must not hold up a restore */
 	sup_heal_init(ua, cfgpath, verbose);
 	if (restoring) {
 		if (sup_upgrade_restore(ua, cfgpath, verbose) == -1)

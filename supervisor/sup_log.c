@@ -294,12 +294,23 @@ sup_log_atexit(void)
 }
 
 void
+sup_log_nb_early(void)
+{
+	static int registered;
+
+	if (!registered)
+		atexit(sup_log_atexit);
+	registered = 1;
+	(void)log_nb_enable(NULL);
+}
+
+void
 sup_log_nb_init(struct event_base *base)
 {
-	static int	 registered;
-	int		 fd;
+	int fd;
 
-	sup_log_nb_close();
+	if (sup_log_ev != NULL)
+		sup_log_nb_close();
 	if ((fd = log_nb_enable(sup_log_want)) == -1)
 		return;
 	sup_log_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, sup_log_writable, NULL);
@@ -312,9 +323,7 @@ sup_log_nb_init(struct event_base *base)
 		return;
 	}
 	event_del(sup_log_ev);
-	if (!registered)
-		atexit(sup_log_atexit);
-	registered = 1;
+	(void)log_nb_flush();	/* arms the event for what queued before */
 	log_debug("[LOG_NB] stderr is written without blocking: queue=%d bytes",
 	    LOG_NB_QUEUE);
 }

@@ -26,6 +26,8 @@ struct sup_logfile;
 #define SUP_LOG_DRAIN_MS	100
 struct event_base;
 void sup_log_nb_init(struct event_base *);
+/* From the first line on, before there is an event loop (lines queue). */
+void sup_log_nb_early(void);
 void sup_log_nb_close(void);
 
 /* holdfastd's own log: path (NULL: stderr) opened again, appending, and

@@ -504,6 +504,10 @@ sup_proc_stop(struct sup_proc *p)
 void
 sup_proc_restart(struct sup_proc *p)
 {
+	/* Asked again while a replacement starts (a reload after a restart):
+	 * that one may run the old settings, so a fresh one is started. */
+	if (p->p_surge != NULL)
+		sup_surge_cancel(p, "restarted-again");
 	if (sup_surge_wanted(p)) {
 		p->p_want_up = 1;
 		sup_surge_start(p);

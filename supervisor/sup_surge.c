@@ -39,6 +39,7 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_upgrade.h"
 #include "util.h"
 
 struct sup_proc *
@@ -89,6 +90,7 @@ sup_surge_start(struct sup_proc *p)
 	p->p_restart_pending = 0;
 	log_info("[WORKER_SURGE] name=%s phase=start old_pid=%d", p->p_name, (int)p->p_pid);
 	sup_proc_event(x, SUP_EV_START);
+	sup_upgrade_changed(1);	/* its pid in the heal state at once */
 }
 
 /* The slot p ends its surge; a rolling restart goes on only after success. */

@@ -562,7 +562,8 @@ heal_say(const char *a, int sig, const char *b)
 	for (n = 0; b[n] != '\0' && s < end; n++)
 		*s++ = b[n];
 	*s++ = '\n';
-	(void)!write(STDERR_FILENO, buf, s - buf);
+	/* Never blocks: a stalled stderr reader must not wedge a heal. */
+	log_nb_write_raw(buf, (size_t)(s - buf));
 }
 
 static void __attribute__((noreturn))

@@ -166,12 +166,12 @@ START_TEST(test_surge_failed_keeps_old)
 	supt_client_start(&c, &t, port, 1);
 	tu_write_file(flag, "");	/* from now on a new process exits 1 at once */
 	rc = hfd_ctl(&t, "restart web >/dev/null 2>&1", NULL);
+	ck_assert_msg(supt_wait_state(&t, "web", "RUNNING", 0, 5000), "web is not RUNNING");
+	ck_assert_msg(supt_pid(&t, "web") == p0 && tu_pid_alive(p0),
+	    "the old process was not kept when its replacement failed");
+	ck_assert_int_eq(rc, 0);	/* waited: web is RUNNING (the old one) */
 	ck_assert_msg(tu_wait_file_count(t.log, "[WORKER_SURGE_FAILED] name=web", 1, 5000),
 	    "no [WORKER_SURGE_FAILED]");
-	ck_assert_int_eq(rc, 0);	/* waited: web is RUNNING (the old one) */
-	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 5000));
-	ck_assert_int_eq(supt_pid(&t, "web"), p0);
-	ck_assert(tu_pid_alive(p0));
 	supt_client_finish(&c);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
 	/* Fixed: the next restart goes through. */
@@ -212,6 +212,105 @@ START_TEST(test_surge_upgrade_refused)
 	ck_assert_int_ne(supt_pid(&t, "web"), p0);
 	supt_finish(&t);
 	free(ini);
+	free(tw);
+}
+END_TEST
+
+/* The pid of the first extra process in the status reply, or 0. */
+static pid_t
+st_extra_pid(struct hfd *t)
+{
+	yajl_val	 tree, extra;
+	long long	 pid = 0;
+
+	(void)supt_status(t, &tree);
+	if (tree != NULL && (extra = json_get_array(tree, "surge")) != NULL &&
+	    extra->u.array.len > 0)
+		(void)json_get_int(extra->u.array.values[0], "pid", &pid);
+	yajl_tree_free(tree);
+	return (pid_t)pid;
+}
+
+struct st_extra {
+	struct hfd	*t;
+	pid_t		 pid;
+};
+
+static int
+st_extra_started(void *arg)
+{
+	struct st_extra *e = arg;
+
+	return (e->pid = st_extra_pid(e->t)) > 0;
+}
+
+/* A self-heal while a replacement starts: the old process is kept, the
+ * replacement (not in the saved state) is stopped, and restarts work. */
+START_TEST(test_surge_heal_keeps_old)
+{
+	struct hfd	 t;
+	struct st_extra	 e = { &t, 0 };
+	char		*tw = supt_tw(), *ini, want[96];
+	int		 port = tu_free_port(SOCK_STREAM);
+	pid_t		 p0, hd;
+
+	ini = st_conf(tw, "-A 3000", 1, port);
+	supt_start(&t, "surgeheal", ini);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 8000));
+	p0 = supt_pid(&t, "web");
+	hd = t.pid;
+	ck_assert_int_eq(hfd_ctl(&t, "--no-wait restart web >/dev/null", NULL), 0);
+	ck_assert(tu_wait_for(st_extra_started, &e, 5000));
+	kill(hd, SIGSEGV);
+	ck_assert(tu_wait_file_count(t.log, "result=restored", 1, 5000));
+	snprintf(want, sizeof(want), "[WORKER_SURGE_FAILED] name=web pid=%d reason=restored",
+	    (int)p0);
+	ck_assert_msg(tu_wait_file_count(t.log, want, 1, 5000), "no %s", want);
+	ck_assert(tu_wait_for(st_pid_gone, &e.pid, 5000));
+	ck_assert_int_eq(supt_pid(&t, "web"), p0);
+	ck_assert(tu_pid_alive(p0));
+	ck_assert(tu_wait_for(st_surge_over, &t, 5000));
+	ck_assert_int_eq(t.pid, hd);
+	/* Supervision carries on: a restart now surges to its end. */
+	ck_assert_int_eq(hfd_ctl(&t, "restart web >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", p0, 10000));
+	ck_assert(tu_wait_for(st_pid_gone, &p0, 5000));
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+/* A changed section is restarted by a reload the same way. */
+START_TEST(test_surge_on_reload)
+{
+	struct hfd		 t;
+	struct supt_client	 c;
+	char			*tw = supt_tw(), *ini, *ini2, a[64], b[64];
+	int			 port = tu_free_port(SOCK_STREAM);
+	pid_t			 p0, p1;
+
+	ini = st_conf(tw, "-A 300", 1, port);
+	supt_start(&t, "surgereload", ini);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", 0, 5000));
+	p0 = supt_pid(&t, "web");
+	supt_client_start(&c, &t, port, 1);
+	ini2 = xasprintf("%senvironment = CHANGED=1\n", ini);
+	supt_write_conf(&t, ini2);
+	ck_assert_int_eq(hfd_ctl(&t, "reload >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web", "RUNNING", p0, 10000));
+	p1 = supt_pid(&t, "web");
+	ck_assert(tu_wait_for(st_pid_gone, &p0, 5000));
+	supt_client_finish(&c);
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
+	snprintf(a, sizeof(a), "pid=%d STARTING -> RUNNING", (int)p1);
+	snprintf(b, sizeof(b), "pid=%d RUNNING -> STOPPING", (int)p0);
+	ck_assert(st_log_at(&t, a, "") >= 0 && st_log_at(&t, b, "") > st_log_at(&t, a, ""));
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SURGE] name=web phase=ready"), 1);
+	supt_client_free(&c);
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
 	free(tw);
 }
 END_TEST
@@ -275,6 +374,43 @@ START_TEST(test_scale)
 }
 END_TEST
 
+/* With listen_reuseport each added slot gets its own socket, bound at its
+ * first start, and a removed slot's socket goes with its process. */
+START_TEST(test_scale_reuseport)
+{
+	struct hfd		 t;
+	struct supt_client	 c;
+	char			*tw = supt_tw(), *ini, *ini2;
+	int			 port = tu_free_port(SOCK_STREAM);
+	pid_t			 a[3], b[3];
+
+	ini = st_conf(tw, "-a", 2, port);
+	ini2 = xasprintf("%slisten_reuseport = true\n", ini);
+	supt_start(&t, "scalerp", ini2);
+	st_pids(&t, 2, a);
+	supt_client_start(&c, &t, port, 0);
+	ck_assert_int_eq(hfd_ctl(&t, "scale web 3 >/dev/null", NULL), 0);
+	st_pids(&t, 3, b);
+	ck_assert_int_eq(b[0], a[0]);
+	ck_assert_int_eq(b[1], a[1]);
+	ck_assert_int_eq(hfd_ctl(&t, "scale web 2 >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web:2", "GONE", 0, 5000));
+	ck_assert(tu_wait_for(st_pid_gone, &b[2], 5000));
+	st_pids(&t, 2, a);
+	ck_assert_int_eq(a[0], b[0]);
+	ck_assert_int_eq(a[1], b[1]);
+	supt_client_finish(&c);
+	/* Nothing refused; a connection queued on the removed slot's socket
+	 * as it closed may be reset (see listen_reuseport). */
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "client: %s", c.rep);
+	supt_client_free(&c);
+	supt_finish(&t);
+	free(ini);
+	free(ini2);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -290,6 +426,9 @@ main(void)
 	tcase_add_test(tc, test_surge_failed_keeps_old);
 	tcase_add_test(tc, test_surge_upgrade_refused);
 	tcase_add_test(tc, test_scale);
+	tcase_add_test(tc, test_surge_heal_keeps_old);
+	tcase_add_test(tc, test_surge_on_reload);
+	tcase_add_test(tc, test_scale_reuseport);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

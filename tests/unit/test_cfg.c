@@ -520,6 +520,10 @@ START_TEST(test_bad_values)
 	    "autostart: bad value \"maybe\" (expected true or false)");
 	refused(WORKER "autorestart = sometimes\n", 3,
 	    "autorestart: bad value \"sometimes\" (expected true, false or unexpected)");
+	refused(WORKER "restart_mode = rolling\n", 3,
+	    "restart_mode: bad value \"rolling\" (expected surge, stop-first or auto)");
+	refused_prefix("[holdfast]\nlog_file =\n[worker:w]\ncommand = a\nrestart_mode =\n", 5,
+	    "restart_mode: bad value \"\"");
 	refused(WORKER "stopsignal = TERMINATE\n", 3, "stopsignal: bad value \"TERMINATE\" "
 	    "(expected a signal name such as TERM, or a number)");
 	refused_prefix(WORKER "stopsignal = 0\n", 3, "stopsignal: bad value");
@@ -549,6 +553,10 @@ START_TEST(test_enums)
 		{ "true", CFG_RESTART_ALWAYS }, { "false", CFG_RESTART_NEVER },
 		{ "unexpected", CFG_RESTART_UNEXPECTED }, { "yes", CFG_RESTART_ALWAYS },
 	};
+	static const struct { const char *v; int r; } rmodes[] = {
+		{ "surge", CFG_RMODE_SURGE }, { "stop-first", CFG_RMODE_STOP_FIRST },
+		{ "auto", CFG_RMODE_AUTO }, { "SURGE", CFG_RMODE_SURGE },
+	};
 	char		 text[256];
 	struct cfg	*cfg;
 
@@ -564,6 +572,21 @@ START_TEST(test_enums)
 		ck_assert_int_eq(cfg->workers[0].autorestart, restarts[i].r);
 		cfg_free(cfg);
 	}
+	for (size_t i = 0; i < sizeof(rmodes) / sizeof(rmodes[0]); i++) {
+		snprintf(text, sizeof(text), WORKER "restart_mode = %s\n", rmodes[i].v);
+		ck_assert_ptr_nonnull(cfg = load(text));
+		ck_assert_int_eq(cfg->workers[0].restart_mode, rmodes[i].r);
+		cfg_free(cfg);
+	}
+	/* log_file: relative to the file's directory; empty is stderr. */
+	ck_assert_ptr_nonnull(cfg = load("[holdfast]\nlog_file = var/log/holdfastd.log\n"));
+	ck_assert_ptr_nonnull(cfg->holdfast.log_file);
+	ck_assert_ptr_nonnull(strstr(cfg->holdfast.log_file, "/var/log/holdfastd.log"));
+	ck_assert_int_eq(cfg->holdfast.log_file[0], '/');
+	cfg_free(cfg);
+	ck_assert_ptr_nonnull(cfg = load("[holdfast]\nlog_file =\n"));
+	ck_assert_ptr_null(cfg->holdfast.log_file);
+	cfg_free(cfg);
 }
 END_TEST
 
@@ -817,7 +840,7 @@ START_TEST(test_worker_equal)
 		"max_header_size = 1K\n", "request_timeout = 1s\n", "max_connections = 1\n",
 		"token_ttl = 1s\n", "login_rate = 1\n", "answer_after = 1s\n", "max_calls = 1\n",
 		"rtp_port_min = 1\n", "rtp_port_max = 50000\n", "sip_t1 = 1s\n",
-		"cdr_batch = 1\n", "cdr_flush = 1s\n",
+		"cdr_batch = 1\n", "cdr_flush = 1s\n", "restart_mode = stop-first\n",
 	};
 	struct cfg	*a, *b;
 	char		 text[512];
