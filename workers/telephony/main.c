@@ -13,6 +13,7 @@
  * has not committed stays in the spool for the next start.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct tel {
 	struct cdr_sink	*cdr;
 	struct event	*ev_stats;
 	struct event	*ev_drain;
+	struct event	*ev_usr1;
 	uint64_t	 drain_until_ms;
 	unsigned	 ticks;
 };
@@ -58,19 +60,37 @@ tel_spool_dir(const struct tel *t)
 	return dir;
 }
 
+/* The stats line, with the UAS invariant checked (see sip_uas_check). */
 static void
 tel_log_stats(struct tel *t, const char *tag)
 {
 	struct sip_uas_stats	s;
 	struct cdr_stats	c;
+	char			why[256];
+	int			ok = sip_uas_check(t->uas, why, sizeof(why)) == 0;
 
 	sip_uas_get_stats(t->uas, &s);
 	cdr_sink_stats(t->cdr, &c);
 	log_info("[%s] calls=%" PRIu64 " active=%" PRIu64 " answered=%" PRIu64
 	    " cancelled=%" PRIu64 " no_ack=%" PRIu64 " rejected=%" PRIu64 " bad=%" PRIu64
-	    " objects=%" PRIu64 " cdr_stored=%" PRIu64 " cdr_pending=%" PRIu64, tag,
+	    " objects=%" PRIu64 " over_capacity=%" PRIu64 " rate_limited=%" PRIu64
+	    " budget_drops=%" PRIu64 " sources=%" PRIu64 " cdr_stored=%" PRIu64
+	    " cdr_pending=%" PRIu64 " cdr_rejected=%" PRIu64 " check=%s", tag,
 	    s.calls, s.active, s.answered, s.cancelled, s.no_ack, s.rejected, s.bad,
-	    s.objects, c.stored, c.pending);
+	    s.objects, s.over_capacity, s.rate_limited, s.budget_drops, s.sources,
+	    c.stored, c.pending, c.rejected, ok ? "ok" : "FAIL");
+	if (!ok)
+		log_errorx("[SIP_CHECK] invariant broken: %s", why);
+}
+
+/* SIGUSR1: the stats line now (operators, tests). */
+static void
+tel_on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+	struct tel *t = arg;
+
+	if (t->uas != NULL)
+		tel_log_stats(t, "SIP_STATS");
 }
 
 /* For `holdfastctl status --json`. */
@@ -118,6 +138,8 @@ tel_stopped(void *arg)
 	tel_log_stats(t, "SIP_STATS");
 	event_free(t->ev_stats);
 	t->ev_stats = NULL;
+	event_free(t->ev_usr1);
+	t->ev_usr1 = NULL;
 	sip_uas_free(t->uas);
 	t->uas = NULL;
 	cdr_sink_free(t->cdr);
@@ -178,6 +200,7 @@ tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
 	uc->max_calls = wc->max_calls;
 	uc->rtp_port_min = wc->rtp_port_min;
 	uc->rtp_port_max = wc->rtp_port_max;
+	uc->source_rate = wc->sip_source_rate;
 }
 
 int
@@ -202,6 +225,8 @@ main(int argc, char **argv)
 	cdr_sink_set_on_sync(t.cdr, sip_uas_on_cdr_sync, t.uas);
 	t.ev_stats = event_new(t.w.base, -1, EV_PERSIST, tel_on_stats, &t);
 	evtimer_add(t.ev_stats, &tv);
+	t.ev_usr1 = evsignal_new(t.w.base, SIGUSR1, tel_on_usr1, &t);
+	evsignal_add(t.ev_usr1, NULL);
 	worker_set_on_stop(&t.w, tel_on_stop, &t);
 	worker_ready(&t.w);
 	/* the loop ends in tel_stopped, with the UAS and the sink freed */
