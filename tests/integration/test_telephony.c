@@ -682,39 +682,42 @@ START_TEST(test_truncated_spool)
 }
 END_TEST
 
-/* Spools n CDRs as an earlier run would have left them: call ids
- * prefix-000000..., From URIs of uri_len characters. */
+/*
+ * Spools n CDRs as an earlier version would have left them (version-1
+ * records, text not cut): call ids prefix-000000..., From URIs of uri_len
+ * characters. The record numbered poison (-1: none) has a duration no
+ * bigint holds, so PostgreSQL refuses any batch holding it (22003).
+ */
 static void
-tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+tel_spool_cdrs_v1(struct tel *t, const char *prefix, int n, size_t uri_len, int poison)
 {
 	char		*dir = xasprintf("%s/state/telephony/telephony", t->h.dir);
-	char		*uri = xmalloc(uri_len + 1), err[256], id[64];
+	char		*uri = xmalloc(uri_len + 1), err[256];
 	struct spool	*sp = spool_open(dir, err, sizeof(err));
-	struct cdr	 c = { .to_uri = "sip:svc@127.0.0.1", .from_tag = "ft",
-	    .to_tag = "tt", .remote_addr = "127.0.0.1:5060", .sip_code = 200,
-	    .started_us = 1700000000000000LL, .answered_us = 1700000000500000LL,
-	    .ended_us = 1700000002500000LL, .disposition = CDR_ANSWERED,
-	    .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
 
 	ck_assert_msg(sp != NULL, "%s", err);
 	memset(uri, 'u', uri_len);
 	memcpy(uri, "sip:", 4);
 	uri[uri_len] = '\0';
-	c.from_uri = uri;
-	c.call_id = id;
 	for (int i = 0; i < n; i++) {
-		size_t	 len;
-		char	*rec;
+		char *rec = xasprintf("1\t%s-%06d\t%s\tsip:svc@127.0.0.1\tft\ttt\t"
+		    "127.0.0.1:5060\t1700000000000000\t1700000000500000\t1700000002500000\t"
+		    "%s\t2000\tANSWERED\t200\tNORMAL_CLEARING\trecv_bye", prefix, i, uri,
+		    i == poison ? "99999999999999999999" : "2500");
 
-		snprintf(id, sizeof(id), "%s-%06d", prefix, i);
-		rec = cdr_encode(&c, &len);
-		ck_assert_int_eq(spool_append(sp, rec, len), 0);
+		ck_assert_int_eq(spool_append(sp, rec, strlen(rec)), 0);
 		free(rec);
 	}
 	ck_assert_int_eq(spool_sync(sp), 0);
 	spool_close(sp);
 	free(uri);
 	free(dir);
+}
+
+static void
+tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+{
+	tel_spool_cdrs_v1(t, prefix, n, uri_len, -1);
 }
 
 /* Of the rows whose call_id is LIKE pattern, the most one INSERT
@@ -762,6 +765,71 @@ START_TEST(test_cdr_batch_split)
 }
 END_TEST
 
+/* One record the DB refuses among 1000 (a backlog of version-1 records):
+ * the batch is split until it is alone, the 1000 others are stored, the
+ * bad one is set aside in rejected.spool and never retried. */
+START_TEST(test_cdr_poisoned_record)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+	char		*rejected;
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs_v1(t, "pois", 1001, 40, 500);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "true", 1000, 20000), 1000);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'pois-000500'"), 0);
+	rejected = xasprintf("%s/state/telephony/telephony/rejected.spool", t->h.dir);
+	ck_assert(tu_wait_file_count(t->h.log, "[CDR_REJECTED]", 1, 5000));
+	ck_assert_int_eq(access(rejected, F_OK), 0);
+	sleep(2);	/* never retried: still one rejection, no more rows */
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[CDR_REJECTED]"), 1);
+	ck_assert_int_eq(tel_rows(t, "true"), 1000);
+	free(rejected);
+	tel_free(t);
+}
+END_TEST
+
+/* A Call-ID reused by a second INVITE transaction (a 488, then an
+ * answered call): two CDRs, two rows. */
+START_TEST(test_cdr_reused_callid)
+{
+	struct tel	*t = tel_new(1, NULL);
+	char		 buf[8192], totag[128], *m;
+	int		 cport, fd = udp_client(&cport);
+	const char	*bad_sdp = "v=0\r\no=u 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+	    "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 6000 RTP/AVP 96\r\n";
+
+	m = req("INVITE", cport, "z9hG4bKreuse1", "reuse-1", "", 1, bad_sdp);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 488), 488);
+	free(m);
+	header_value(buf, "To: <sip:svc@127.0.0.1>;tag=", totag, sizeof(totag));
+	m = req("ACK", cport, "z9hG4bKreuse1", "reuse-1", totag, 1, NULL);
+	udp_send(fd, t->port, m, strlen(m));
+	free(m);
+	m = req("INVITE", cport, "z9hG4bKreuse2", "reuse-1", "", 2, SDP);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 200), 200);
+	free(m);
+	header_value(buf, "To: <sip:svc@127.0.0.1>;tag=", totag, sizeof(totag));
+	m = req("ACK", cport, "z9hG4bKreuse3", "reuse-1", totag, 2, NULL);
+	udp_send(fd, t->port, m, strlen(m));
+	free(m);
+	m = req("BYE", cport, "z9hG4bKreuse4", "reuse-1", totag, 3, NULL);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 200), 200);
+	ck_assert_int_eq(tel_wait_rows(t, "call_id = 'reuse-1'", 2, 10000), 2);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'reuse-1' AND disposition = 'REJECTED' "
+	    "AND sip_code = 488"), 1);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'reuse-1' AND disposition = 'ANSWERED' "
+	    "AND ended_by = 'recv_bye'"), 1);
+	free(m);
+	close(fd);
+	tel_free(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -789,6 +857,8 @@ main(void)
 	tcase_add_test(cdr, test_cancel_and_noack);
 	tcase_add_test(cdr, test_truncated_spool);
 	tcase_add_test(cdr, test_cdr_batch_split);
+	tcase_add_test(cdr, test_cdr_poisoned_record);
+	tcase_add_test(cdr, test_cdr_reused_callid);
 	suite_add_tcase(s, sip);
 	suite_add_tcase(s, cdr);
 	sr = srunner_create(s);

@@ -539,6 +539,7 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 {
 	struct sip_uas	*u = c->uas;
 	struct cdr	 r;
+	char		 id[CDR_ID_LEN + 1];
 
 	if (c->cdr_done)
 		return;
@@ -553,6 +554,9 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 	if (u->cdr == NULL)
 		return;
 	memset(&r, 0, sizeof(r));
+	/* one CDR per INVITE transaction, whatever its Call-ID */
+	cdr_make_id(id, c->call_id, c->from_tag, c->cseq, c->branch_key);
+	r.cdr_id = id;
 	r.call_id = c->call_id;
 	r.from_uri = c->from_uri;
 	r.to_uri = c->to_uri;
