@@ -413,10 +413,13 @@ START_TEST(test_invite_retransmissions)
 			ck_assert_ptr_nonnull(strstr(buf, " RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"));
 			ck_assert_ptr_nonnull(strstr(buf, "\r\nContact: <sip:"));
 		}
-		if (n200 == 4)
+		if (n200 == 2)
 			break;
 	}
-	ck_assert_int_ge(n200, 4);	/* 0, 50, 150, 350 ms */
+	/* 0 and 50 ms: a source that has sent no ACK yet gets at most 4x the
+	 * bytes it sent (sip_src.h), which leaves room for the 200 and one
+	 * retransmission of it: a peer that lost one ACK still completes */
+	ck_assert_int_ge(n200, 2);
 	ck_assert_int_gt(strlen(totag), 0);
 	/* the INVITE again: the same 200 (same tag), not a new call */
 	ck_assert_int_eq(exchange(fd, t->port, inv, buf, sizeof(buf), 200), 200);
@@ -689,9 +692,10 @@ END_TEST
  * bigint holds, so PostgreSQL refuses any batch holding it (22003).
  */
 static void
-tel_spool_cdrs_v1(struct tel *t, const char *prefix, int n, size_t uri_len, int poison)
+tel_spool_cdrs_in(struct tel *t, const char *inst, const char *prefix, int n, size_t uri_len,
+    int poison)
 {
-	char		*dir = xasprintf("%s/state/telephony/telephony", t->h.dir);
+	char		*dir = xasprintf("%s/state/telephony/%s", t->h.dir, inst);
 	char		*uri = xmalloc(uri_len + 1), err[256];
 	struct spool	*sp = spool_open(dir, err, sizeof(err));
 
@@ -712,6 +716,12 @@ tel_spool_cdrs_v1(struct tel *t, const char *prefix, int n, size_t uri_len, int 
 	spool_close(sp);
 	free(uri);
 	free(dir);
+}
+
+static void
+tel_spool_cdrs_v1(struct tel *t, const char *prefix, int n, size_t uri_len, int poison)
+{
+	tel_spool_cdrs_in(t, "telephony", prefix, n, uri_len, poison);
 }
 
 static void
@@ -793,6 +803,38 @@ START_TEST(test_cdr_poisoned_record)
 }
 END_TEST
 
+/* Spools of instances the configuration no longer has (numprocs was 2,
+ * a section was renamed) are adopted and replayed; a spool another
+ * process holds is refused with a clear reason. */
+START_TEST(test_cdr_orphan_spools)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+	char		*orphan, err[512];
+	struct spool	*sp;
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs_in(t, "telephony-1", "orph1", 30, 40, -1);
+	tel_spool_cdrs_in(t, "oldname", "orph2", 20, 40, -1);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "call_id LIKE 'orph%'", 50, 20000), 50);
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[CDR_ORPHAN]"), 2);
+	orphan = xasprintf("%s/state/telephony/oldname", t->h.dir);
+	ck_assert_int_eq(access(orphan, F_OK), -1);	/* emptied and removed */
+	free(orphan);
+	/* the running worker holds its spool: a second writer is refused */
+	orphan = xasprintf("%s/state/telephony/telephony", t->h.dir);
+	sp = spool_open(orphan, err, sizeof(err));
+	ck_assert_ptr_null(sp);
+	ck_assert_msg(strstr(err, "in use by another process") != NULL, "%s", err);
+	free(orphan);
+	tel_free(t);
+}
+END_TEST
+
 /* A Call-ID reused by a second INVITE transaction (a 488, then an
  * answered call): two CDRs, two rows. */
 START_TEST(test_cdr_reused_callid)
@@ -859,6 +901,7 @@ main(void)
 	tcase_add_test(cdr, test_cdr_batch_split);
 	tcase_add_test(cdr, test_cdr_poisoned_record);
 	tcase_add_test(cdr, test_cdr_reused_callid);
+	tcase_add_test(cdr, test_cdr_orphan_spools);
 	suite_add_tcase(s, sip);
 	suite_add_tcase(s, cdr);
 	sr = srunner_create(s);

@@ -458,6 +458,27 @@ START_TEST(test_cdr_encode_decode)
 }
 END_TEST
 
+/* One writer per spool directory: a second opener is refused with a
+ * reason naming the directory, and may open it once the first closed. */
+START_TEST(test_spool_lock)
+{
+	char		*dir = tmpdir(), err[512];
+	struct spool	*a = spool_open(dir, err, sizeof(err)), *b;
+
+	ck_assert_msg(a != NULL, "%s", err);
+	b = spool_open(dir, err, sizeof(err));
+	ck_assert_ptr_null(b);
+	ck_assert_msg(strstr(err, "in use by another process") != NULL &&
+	    strstr(err, dir) != NULL, "%s", err);
+	spool_close(a);
+	b = spool_open(dir, err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s", err);
+	spool_close(b);
+	rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* Text reaches the DB as valid UTF-8 of at most CDR_TEXT_MAX bytes. */
 START_TEST(test_cdr_text_clean)
 {
@@ -518,6 +539,7 @@ main(void)
 	tcase_add_test(tc, test_cdr_encode_decode);
 	tcase_add_test(tc, test_cdr_text_clean);
 	tcase_add_test(tc, test_cdr_make_id);
+	tcase_add_test(tc, test_spool_lock);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -91,6 +91,13 @@ void cdr_sink_free(struct cdr_sink *);
  * not: a failing disk must not stop calls; the records stay buffered). */
 void cdr_sink_set_on_sync(struct cdr_sink *, void (*cb)(void *), void *arg);
 void cdr_sink_add(struct cdr_sink *, const struct cdr *);
+/*
+ * Moves every record of the spool in dir (one no configured instance owns
+ * any more) into this sink's spool, durably, then removes what is left of
+ * it when it is empty; logged [CDR_ORPHAN]. Returns the number of records
+ * adopted, or -1 (logged) when dir cannot be opened (in use, say).
+ */
+long cdr_sink_adopt(struct cdr_sink *, const char *dir);
 /* Records handed over but not yet durable. */
 size_t cdr_sink_buffered(const struct cdr_sink *);
 /* Makes buffered records durable now and starts a DB insert if possible. */

@@ -15,10 +15,13 @@
  * each success doubles the size again. So the bad record costs
  * O(log batch) quick inserts and the others are stored meanwhile.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <libpq-fe.h>
 
@@ -403,6 +406,81 @@ cdr_sink_free(struct cdr_sink *s)
 	event_free(s->ev_deadline);
 	spool_close(s->spool);
 	free(s);
+}
+
+struct cdr_adopt {
+	struct cdr_sink	*s;
+	int		 failed;
+};
+
+static void
+cdr_adopt_rec(const char *data, size_t len, void *arg)
+{
+	struct cdr_adopt *a = arg;
+
+	if (spool_append(a->s->spool, data, len) == -1)
+		a->failed = 1;
+}
+
+/* Unlinks the empty segments of an adopted spool, then the directory
+ * (which stays when rejected.spool is there for a human). */
+static void
+cdr_adopt_cleanup(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+	struct stat	 sb;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+
+		if (strncmp(e->d_name, "cdr-", 4) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (stat(path, &sb) == 0 && sb.st_size == 0)
+			(void)unlink(path);
+		free(path);
+	}
+	closedir(d);
+	(void)rmdir(dir);
+}
+
+long
+cdr_sink_adopt(struct cdr_sink *s, const char *dir)
+{
+	struct cdr_adopt	 a = { s, 0 };
+	struct spool_mark	 mark;
+	struct spool		*o;
+	char			 err[512];
+	long			 total = 0;
+	int			 n;
+
+	if ((o = spool_open(dir, err, sizeof(err))) == NULL) {
+		log_warnx("[CDR_ORPHAN] dir=%s not adopted: %s", dir, err);
+		return -1;
+	}
+	while ((n = spool_peek(o, CDR_MAX_INSERT, CDR_MAX_INSERT_BYTES, cdr_adopt_rec, &a,
+	    &mark)) > 0 && !a.failed) {
+		/* ours durable first; a crash in between replays both copies,
+		 * which cdr_id makes harmless */
+		if (spool_sync(s->spool) == -1) {
+			log_warn("[CDR_ORPHAN] dir=%s: fsync of our spool", dir);
+			break;
+		}
+		spool_ack(o, &mark);
+		total += n;
+	}
+	if (total > 0 || spool_pending(o) > 0)
+		log_info("[CDR_ORPHAN] dir=%s adopted=%ld left=%" PRIu64, dir, total,
+		    spool_pending(o));
+	if (total > 0)
+		s->backlog = 1;
+	spool_close(o);
+	cdr_adopt_cleanup(dir);
+	cdr_sink_kick(s);
+	return total;
 }
 
 void

@@ -12,6 +12,7 @@
  * durable, let an insert in flight finish (up to 3 s), exit 0. What the DB
  * has not committed stays in the spool for the next start.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,19 +46,82 @@ struct tel {
 	unsigned	 ticks;
 };
 
-/* <state_dir>/telephony/<instance>: one spool per instance ("telephony:1"
- * becomes "telephony-1"), so two instances never share a file. */
+/* An instance name as a directory name ("telephony:1": "telephony-1"). */
 static char *
-tel_spool_dir(const struct tel *t)
+tel_spool_name(const char *instance)
 {
-	char *inst = xstrdup(t->w.instance), *dir;
+	char *inst = xstrdup(instance);
 
 	for (char *p = inst; *p != '\0'; p++)
 		if (*p == ':' || *p == '/')
 			*p = '-';
+	return inst;
+}
+
+/* <state_dir>/telephony/<instance>: one spool per instance, so two
+ * instances never share a file (spool_open also locks it). */
+static char *
+tel_spool_dir(const struct tel *t)
+{
+	char *inst = tel_spool_name(t->w.instance), *dir;
+
 	dir = xasprintf("%s/telephony/%s", t->w.cfg->holdfast.state_dir, inst);
 	free(inst);
 	return dir;
+}
+
+/* 1 when name is the spool of an instance the configuration still has
+ * (of any section: which ones run this program is not known here). */
+static int
+tel_spool_configured(const struct tel *t, const char *name)
+{
+	for (int i = 0; i < t->w.cfg->nworkers; i++) {
+		const struct cfg_worker *wc = &t->w.cfg->workers[i];
+
+		for (int k = 0; k < wc->numprocs; k++) {
+			char	*inst = wc->numprocs == 1 ? xstrdup(wc->name) :
+			    xasprintf("%s:%d", wc->name, k);
+			char	*dir = tel_spool_name(inst);
+			int	 same = strcmp(dir, name) == 0;
+
+			free(inst);
+			free(dir);
+			if (same)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Spools left by instances that no longer exist (numprocs lowered or
+ * raised, a section renamed) would never be replayed: this instance
+ * adopts them ([CDR_ORPHAN]). One that is still locked (its process is
+ * still stopping) is left for the next start.
+ */
+static void
+tel_adopt_orphans(struct tel *t)
+{
+	char		*top = xasprintf("%s/telephony", t->w.cfg->holdfast.state_dir);
+	char		*own = tel_spool_name(t->w.instance);
+	DIR		*d = opendir(top);
+	struct dirent	*e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *dir;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, own) == 0 ||
+		    tel_spool_configured(t, e->d_name))
+			continue;
+		dir = xasprintf("%s/%s", top, e->d_name);
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
+			(void)cdr_sink_adopt(t->cdr, dir);
+		free(dir);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(own);
+	free(top);
 }
 
 /* The stats line, with the UAS invariant checked (see sip_uas_check). */
@@ -220,6 +284,7 @@ main(int argc, char **argv)
 	dir = tel_spool_dir(&t);
 	t.cdr = cdr_sink_new(t.w.base, t.w.db, dir, t.w.wcfg->cdr_batch, t.w.wcfg->cdr_flush_ms);
 	free(dir);
+	tel_adopt_orphans(&t);
 	tel_uas_cfg(t.w.wcfg, &uc);
 	t.uas = sip_uas_new(t.w.base, fd, &uc, t.cdr);
 	cdr_sink_set_on_sync(t.cdr, sip_uas_on_cdr_sync, t.uas);
