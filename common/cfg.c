@@ -178,6 +178,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("sip_t1",		T_DUR,		sip_t1_ms, 1, MINS),
 	P("cdr_batch",		T_INT,		cdr_batch, 1, 100000),
 	P("cdr_flush",		T_DUR,		cdr_flush_ms, 1, HOURS),
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	P("sip_source_rate",	T_INT,		sip_source_rate, 1, 1000000),
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef P
@@ -971,6 +973,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->sip_t1_ms = 500;
 	w->cdr_batch = 200;
 	w->cdr_flush_ms = 100;
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	w->sip_source_rate = 1000;
 }
 
 static void

@@ -136,6 +136,8 @@ struct cfg_worker {
 	int64_t	 sip_t1_ms;		/* 500ms */
 	int	 cdr_batch;		/* 200 */
 	int64_t	 cdr_flush_ms;		/* 100ms */
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	int	 sip_source_rate;	/* new INVITEs per source per second; 1000 */
 };
 
 struct cfg {

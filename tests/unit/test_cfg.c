@@ -179,6 +179,7 @@ START_TEST(test_worker_defaults)
 	ck_assert_int_eq(w->rtp_port_min, 40000);
 	ck_assert_int_eq(w->rtp_port_max, 49999);
 	ck_assert_int_eq(w->sip_t1_ms, 500);
+	ck_assert_int_eq(w->sip_source_rate, 1000);
 	ck_assert_int_eq(w->cdr_batch, 200);
 	ck_assert_int_eq(w->cdr_flush_ms, 100);
 
@@ -514,6 +515,10 @@ START_TEST(test_bad_values)
 	refused_prefix(WORKER "numprocs = 2x\n", 3, "numprocs: bad value \"2x\"");
 	refused_prefix(WORKER "numprocs = 99999999999999999999\n", 3, "numprocs: bad value");
 	refused_prefix(WORKER "numprocs =\n", 3, "numprocs: bad value \"\"");
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	refused_prefix(WORKER "sip_source_rate = 0\n", 3,
+	    "sip_source_rate: bad value \"0\" (expected an integer in 1..1000000)");
+	refused_prefix(WORKER "sip_source_rate = fast\n", 3, "sip_source_rate: bad value \"fast\"");
 	refused_prefix("[database]\npool_size = -1\n", 2, "pool_size: bad value");
 	refused_prefix(WORKER "rtp_port_max = 65536\n", 3, "rtp_port_max: bad value");
 	refused(WORKER "autostart = maybe\n", 3,
