@@ -368,12 +368,17 @@ hsrv_process(struct hsrv_conn *c)
 		c->got_bytes = 1;
 		r = hsrv_parse(&c->p, c->rbuf + c->roff, c->rlen - c->roff, &used);
 		c->roff += used;
+		if (r == HSRV_HEAD) {
+			/* Goes on even with no byte left: a request may end here. */
+			if (hsrv_head_done(c) == -1)
+				return;
+			r = hsrv_parse(&c->p, c->rbuf + c->roff, c->rlen - c->roff, &used);
+			c->roff += used;
+		}
 		if (r == HSRV_ERROR) {
 			hsrv_error(c, c->p.status, c->p.detail);
 			return;
 		}
-		if (r == HSRV_HEAD && hsrv_head_done(c) == -1)
-			return;
 		if (r == HSRV_DONE && !hsrv_dispatch(c))
 			return;
 	}
