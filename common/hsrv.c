@@ -77,7 +77,7 @@ struct hsrv {
 };
 
 static void hsrv_process(struct hsrv_conn *);
-static void hsrv_flush(struct hsrv_conn *);
+static void hsrv_queue(struct hsrv_conn *);
 
 /* ---- per-address counts ---- */
 
@@ -226,8 +226,7 @@ hsrv_error(struct hsrv_conn *c, int status, const char *detail)
 	hsrv_head_out(c, status, "application/json", len);
 	evbuffer_add(c->out, body, len);
 	hsrv_parser_reset(&c->p);
-	c->state = C_WRITE;
-	hsrv_flush(c);
+	hsrv_queue(c);
 }
 
 /* The reply is out: linger, close, or wait for the next request. */
@@ -249,8 +248,6 @@ hsrv_written(struct hsrv_conn *c)
 		return;
 	}
 	hsrv_arm(c, now_mono_ms() + (uint64_t)c->srv->lim.keepalive_timeout_ms);
-	if (c->in_cb)
-		return;		/* hsrv_process goes on with what is buffered */
 	event_add(c->rev, NULL);
 	if (c->roff < c->rlen)
 		event_active(c->rev, EV_READ, 0);
@@ -274,6 +271,18 @@ hsrv_flush(struct hsrv_conn *c)
 	hsrv_written(c);
 }
 
+/*
+ * Replies are written from the write event, made active here: later in
+ * the same loop iteration, after what the caller queued before it (the
+ * access log line is written before its reply can arrive).
+ */
+static void
+hsrv_queue(struct hsrv_conn *c)
+{
+	c->state = C_WRITE;
+	event_active(c->wev, EV_WRITE, 0);
+}
+
 void
 hsrv_reply(struct hsrv_req *req, int status, const char *ctype,
     const char *body, size_t len)
@@ -286,8 +295,7 @@ hsrv_reply(struct hsrv_req *req, int status, const char *ctype,
 		evbuffer_add(c->out, body, len);
 	req->xlen = 0;
 	hsrv_parser_reset(&c->p);
-	c->state = C_WRITE;
-	hsrv_flush(c);
+	hsrv_queue(c);
 }
 
 void
@@ -327,7 +335,7 @@ hsrv_head_done(struct hsrv_conn *c)
 	return 0;
 }
 
-/* Hands a complete request over; 1 when the connection goes on reading. */
+/* Hands a complete request over; 0: stop processing this connection. */
 static int
 hsrv_dispatch(struct hsrv_conn *c)
 {
@@ -343,13 +351,11 @@ hsrv_dispatch(struct hsrv_conn *c)
 		hsrv_conn_free(c);
 		return 0;
 	}
-	if (c->state == C_WAIT || c->state == C_WRITE) {
+	/* Waiting (on the DB): no reading until the reply, so pipelined
+	 * requests wait their turn; a queued reply is written shortly. */
+	if (c->state == C_WAIT)
 		event_del(c->rev);
-		return 0;
-	}
-	if (c->state == C_LINGER)
-		return 0;
-	return 1;
+	return 0;
 }
 
 static void
@@ -404,6 +410,8 @@ hsrv_read_cb(evutil_socket_t fd, short what, void *arg)
 		hsrv_linger_read(c);
 		return;
 	}
+	if (c->state == C_WRITE || c->state == C_WAIT)
+		return;		/* a reply first */
 	if (c->rlen < HSRV_RBUF && !c->eof) {
 		n = read(fd, c->rbuf + c->rlen, HSRV_RBUF - c->rlen);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR) && c->roff == c->rlen)
