@@ -171,6 +171,11 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("token_ttl",		T_DUR,		token_ttl_ms, 1, 365 * DAYS),
 	P("token_cache_ttl",	T_DUR,		token_cache_ttl_ms, 0, HOURS),
 	P("login_rate",		T_INT,		login_rate, 0, 1000000),
+	/* holdfast-http: the http edge */
+	P("header_timeout",	T_DUR,		header_timeout_ms, 1, HOURS),
+	P("keepalive_timeout",	T_DUR,		keepalive_timeout_ms, 1, HOURS),
+	P("max_connections_per_addr", T_INT,	max_connections_per_addr, 1, 1000000),
+	P("max_body_memory",	T_SIZE,		max_body_memory, 1, 64 * GIB),
 	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
 	P("max_calls",		T_INT,		max_calls, 1, 10000000),
 	P("rtp_port_min",	T_INT,		rtp_port_min, 1, 65535),
@@ -966,6 +971,11 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->token_ttl_ms = 24 * HOURS;
 	w->token_cache_ttl_ms = 5 * SECS;
 	w->login_rate = 30;
+	/* holdfast-http: the http edge */
+	w->header_timeout_ms = 10 * SECS;
+	w->keepalive_timeout_ms = 15 * SECS;
+	w->max_connections_per_addr = 256;
+	w->max_body_memory = 16 * MIB;
 	w->answer_after_ms = 0;
 	w->max_calls = 10000;
 	w->rtp_port_min = 40000;

@@ -128,6 +128,11 @@ struct cfg_worker {
 	int64_t	 token_ttl_ms;		/* 24h */
 	int64_t	 token_cache_ttl_ms;	/* 5s; 0: every request asks the DB */
 	int	 login_rate;		/* logins per minute per address; 30 */
+	/* holdfast-http: the http edge (hsrv limits) */
+	int64_t	 header_timeout_ms;	/* 10s: accept to end of head */
+	int64_t	 keepalive_timeout_ms;	/* 15s: idle between requests */
+	int	 max_connections_per_addr;	/* 256 */
+	int64_t	 max_body_memory;	/* 16 MiB of buffered bodies in all */
 	/* holdfast-telephony */
 	int64_t	 answer_after_ms;	/* 0 */
 	int	 max_calls;		/* 10000 */

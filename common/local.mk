@@ -5,7 +5,8 @@ common_libholdfast_a_SOURCES = \
 	common/util.c common/util.h \
 	common/json.c common/json.h \
 	common/cfg.c common/cfg.h \
-	common/chan.c common/chan.h
+	common/chan.c common/chan.h \
+	common/hsrv.c common/hsrv_parse.c common/hsrv.h
 
 # Link line for programs using common/ (order: ours first, then system libs).
 HOLDFAST_LIBS = common/libholdfast.a $(LIBEVENT_LIBS) $(YAJL_LIBS) $(INIH_LIBS)

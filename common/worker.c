@@ -20,6 +20,26 @@
 
 #define SD_LISTEN_FDS_START	3
 
+/*
+ * libevent's own messages ("Error from accept() call", ...) would go to
+ * stderr unformatted and unbounded: they go through log.c instead, tagged
+ * and rate limited (a fault that repeats at loop speed costs a few lines
+ * a minute, with the count of the suppressed ones).
+ */
+static struct log_ratelimit worker_evlog_rl;
+
+static void
+worker_evlog(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_DEBUG || !log_ratelimit_ok(&worker_evlog_rl))
+		return;
+	if (severity == EVENT_LOG_MSG)
+		log_info("[LIBEVENT] %s", msg);
+	else
+		log_warnx("[LIBEVENT] severity=%s %s",
+		    severity == EVENT_LOG_WARN ? "warn" : "error", msg);
+}
+
 static void
 worker_usage(const char *program)
 {
@@ -83,6 +103,8 @@ worker_init(struct worker *w, int argc, char **argv, const char *program)
 	w->instance = chan_worker_instance(program);
 	snprintf(name, sizeof(name), "holdfast-%s", program);
 	log_init(name, LOG_LVL_INFO);
+	log_ratelimit_init(&worker_evlog_rl, 0.2, 5);
+	event_set_log_callback(worker_evlog);
 	if ((w->cfg = cfg_load_for_worker(cfgpath, err, sizeof(err))) == NULL) {
 		log_errorx("%s", err);
 		exit(2);

@@ -28,3 +28,10 @@ tests_unit_test_log_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # The migration list embedded in the binaries matches etc/schema/.
 TESTS += tests/check_schema.sh
 EXTRA_DIST += tests/check_schema.sh
+
+# hsrv's request parser (common/hsrv_parse.c).
+check_PROGRAMS += tests/unit/test_hsrv_parse
+TESTS += tests/unit/test_hsrv_parse
+tests_unit_test_hsrv_parse_SOURCES = tests/unit/test_hsrv_parse.c
+tests_unit_test_hsrv_parse_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_hsrv_parse_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

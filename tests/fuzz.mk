@@ -87,10 +87,11 @@ tests_fuzz_replay_http_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuz
 tests_fuzz_replay_http_CPPFLAGS = $(FUZZ_HTTP_CPPFLAGS) -DFUZZ_TARGET='"http"'
 tests_fuzz_replay_http_LDADD = $(FUZZ_HTTP_LIBS)
 tests/fuzz/bin/fuzz_http: $(srcdir)/tests/fuzz/fuzz_http.c \
-		$(srcdir)/workers/http/http_route.c $(FUZZ_COMMON)
+		$(srcdir)/workers/http/http_route.c $(srcdir)/common/hsrv_parse.c $(FUZZ_COMMON)
 	@$(MKDIR_P) tests/fuzz/bin
 	$(FUZZ_BUILD) -I$(srcdir)/workers/http $(srcdir)/tests/fuzz/fuzz_http.c \
-		$(srcdir)/workers/http/http_route.c $(FUZZ_COMMON) $(FUZZ_LIBS)
+		$(srcdir)/workers/http/http_route.c $(srcdir)/common/hsrv_parse.c \
+		$(FUZZ_COMMON) $(FUZZ_LIBS)
 
 # Frames and datagrams are bounded at 64 KiB; let the fuzzer reach the limits.
 FUZZ_MAXLEN_ARGS = case $$t in chan|sip) echo -max_len=70000;; wa_payload) echo -max_len=32768;; *) echo -max_len=8192;; esac

@@ -381,6 +381,18 @@ START_TEST(conversations_paths)
 	ck_assert_int_eq(req("GET", "/api/conversations?status=bogus", auth, NULL, NULL, NULL), 400);
 	ck_assert_int_eq(req("GET", "/api/conversations?limit=0", auth, NULL, NULL, NULL), 400);
 	ck_assert_int_eq(req("GET", "/api/conversations?before=junk", auth, NULL, NULL, NULL), 400);
+	/* Well-formed cursors whose time PostgreSQL cannot represent: 400 before
+	 * any statement (it refused them as DATA, a 500), with a valid token too. */
+	ck_assert_int_eq(req("GET", "/api/calls?before=4611686018427387903_1", auth,
+	    NULL, &rb, NULL), 400);
+	ck_assert_ptr_nonnull(strstr(rb, "\"error\":\"BAD_REQUEST\""));
+	free(rb);
+	ck_assert_int_eq(req("GET", "/api/conversations?before=-4611686018427387903_1",
+	    auth, NULL, NULL, NULL), 400);
+	ck_assert_int_eq(req("GET", "/api/conversations?before=253402300800000000_1",
+	    auth, NULL, NULL, NULL), 400);
+	ck_assert_int_eq(req("GET", "/api/conversations?before=253402300799999999_1",
+	    auth, NULL, NULL, NULL), 200);
 	ck_assert_int_eq(req("GET", "/api/calls", auth, NULL, &rb, NULL), 200);
 	ck_assert(strstr(rb, "\"c2\"") != NULL && strstr(rb, "\"c2\"") < strstr(rb, "\"c1\""));
 	free(rb);

@@ -507,6 +507,33 @@ START_TEST(test_worker_sections)
 }
 END_TEST
 
+/* The http edge's keys: defaults, values, refusals with line and reason. */
+START_TEST(test_http_edge_keys)
+{
+	struct cfg *cfg = load(WORKER "header_timeout = 2s\nkeepalive_timeout = 500ms\n"
+	    "max_connections_per_addr = 8\nmax_body_memory = 1MiB\n");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->workers[0].header_timeout_ms, 2000);
+	ck_assert_int_eq(cfg->workers[0].keepalive_timeout_ms, 500);
+	ck_assert_int_eq(cfg->workers[0].max_connections_per_addr, 8);
+	ck_assert_int_eq(cfg->workers[0].max_body_memory, 1 << 20);
+	cfg_free(cfg);
+	cfg = load(WORKER "numprocs = 1\n");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->workers[0].header_timeout_ms, 10000);
+	ck_assert_int_eq(cfg->workers[0].keepalive_timeout_ms, 15000);
+	ck_assert_int_eq(cfg->workers[0].max_connections_per_addr, 256);
+	ck_assert_int_eq(cfg->workers[0].max_body_memory, 16 << 20);
+	cfg_free(cfg);
+	refused_prefix(WORKER "header_timeout = 0\n", 3, "header_timeout: bad duration");
+	refused_prefix(WORKER "keepalive_timeout = soon\n", 3, "keepalive_timeout: bad duration");
+	refused_prefix(WORKER "max_connections_per_addr = 0\n", 3,
+	    "max_connections_per_addr: bad value \"0\"");
+	refused_prefix(WORKER "max_body_memory = -1\n", 3, "max_body_memory: bad size");
+}
+END_TEST
+
 START_TEST(test_bad_values)
 {
 	refused(WORKER "numprocs = 0\n", 3,
@@ -1124,6 +1151,7 @@ main(void)
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_worker_sections);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_http_edge_keys);
 	tcase_add_test(tc, test_enums);
 	tcase_add_test(tc, test_signals);
 	tcase_add_test(tc, test_split_command);

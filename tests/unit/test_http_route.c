@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_route.h"
@@ -135,6 +136,36 @@ START_TEST(paging)
 	ck_assert_int_eq(http_parse_cursor("12_0", &us, &id), -1);
 	ck_assert_int_eq(http_parse_cursor("1x_3", &us, &id), -1);
 	ck_assert_int_eq(http_parse_cursor("1_3_4", &us, &id), -1);
+	/* years 1..9999 only: PostgreSQL refuses some times outside them */
+	ck_assert_int_eq(http_parse_cursor("4611686018427387903_1", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("-62135596800000001_1", &us, &id), -1);
+	ck_assert_int_eq(http_parse_cursor("-62135596800000000_1", &us, &id), 0);
+	ck_assert_int_eq(http_parse_cursor("253402300799999999_1", &us, &id), 0);
+	ck_assert_int_eq(http_parse_cursor("253402300800000000_1", &us, &id), -1);
+}
+END_TEST
+
+START_TEST(query_strings)
+{
+	struct http_qparam	 q[4];
+	char			*buf;
+
+	ck_assert_int_eq(http_query_parse("a=1&b=x%20y+z&&c&d=%2F", &buf, q, 4), 4);
+	ck_assert_str_eq(q[0].name, "a");
+	ck_assert_str_eq(q[0].value, "1");
+	ck_assert_str_eq(q[1].value, "x y z");
+	ck_assert_str_eq(q[2].name, "c");
+	ck_assert_str_eq(q[2].value, "");
+	ck_assert_str_eq(q[3].value, "/");
+	free(buf);
+	ck_assert_int_eq(http_query_parse("a=%zz", &buf, q, 4), -1);
+	free(buf);
+	ck_assert_int_eq(http_query_parse("a=%00", &buf, q, 4), -1);
+	free(buf);
+	ck_assert_int_eq(http_query_parse("a=%4", &buf, q, 4), -1);
+	free(buf);
+	ck_assert_int_eq(http_query_parse("a&b&c&d&e", &buf, q, 4), -1);
+	free(buf);
 }
 END_TEST
 
@@ -152,6 +183,7 @@ main(void)
 	tcase_add_test(tc, error_shape);
 	tcase_add_test(tc, redaction);
 	tcase_add_test(tc, paging);
+	tcase_add_test(tc, query_strings);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

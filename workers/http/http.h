@@ -13,10 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "db.h"
+#include "hsrv.h"
 #include "http_route.h"
 
 struct jw;
@@ -30,29 +29,27 @@ struct cfg_whatsapp;
 
 struct http_srv {
 	struct worker			*w;
-	struct evhttp			*eh;
+	struct hsrv			*hs;
 	struct db			*db;
 	const struct cfg_worker		*wcfg;
 	const struct cfg_whatsapp	*wa;
-	void				**conns;	/* open-addressed set of evcons */
-	size_t				 conns_cap;
-	int				 nconns;
 	int				 inflight;	/* requests waiting on the DB */
 	struct http_ratelimit		*rl;
 	char				*dummy_hash;	/* crypt() hash for unknown users */
 	struct http_tokcache		*tc;		/* NULL: token_cache_ttl = 0 */
-	struct evbuffer			*outbuf;	/* a reply's body, reused */
 };
 
 struct http_call {
 	struct http_srv		*srv;
-	struct evhttp_request	*req;
+	struct hsrv_req		*req;
 	int			 route;
 	int			 method;	/* HTTP_M_* (HEAD counts as GET) */
 	uint64_t		 start_us;
 	long long		 id;		/* the {id} segment, 0 when none */
-	struct evkeyvalq	 query;
-	char			*body;		/* NUL-terminated copy, or NULL */
+	struct http_qparam	 query[HTTP_MAX_QUERY];
+	int			 nquery;
+	char			*qbuf;		/* the decoded query string */
+	char			*body;		/* NUL-terminated (the request's), or NULL */
 	size_t			 bodylen;
 	struct db_req		*dbreq;
 	char			 addr[64];	/* peer address */
@@ -72,6 +69,10 @@ void http_reply_error(struct http_call *, int status, const char *code,
 void http_reply_db_error(struct http_call *, const struct db_error *);
 /* The value of a query parameter, or NULL. */
 const char *http_query(struct http_call *, const char *name);
+/* The value of a request header (case-insensitive name), or NULL. */
+const char *http_header(struct http_call *, const char *name);
+/* Adds a header to the reply. */
+void http_add_header(struct http_call *, const char *name, const char *value);
 /*
  * Bearer token of the request, hashed into call->token_hash (hex). Returns
  * 0, or -1 after replying 401 when it is missing or malformed.

@@ -329,8 +329,7 @@ http_login_user(const struct db_error *err, PGresult *const *res, int nres,
 	call->srv->inflight++;
 	if (http_crypt_verify(l->password, hash, http_login_checked, l) == -1) {
 		call->srv->inflight--;
-		evhttp_add_header(evhttp_request_get_output_headers(call->req),
-		    "Retry-After", "1");
+		http_add_header(call, "Retry-After", "1");
 		http_reply_error(call, 503, "SERVICE_UNAVAILABLE",
 		    "Too many logins in progress");
 	}
@@ -376,8 +375,7 @@ http_login(struct http_call *call)
 	const char		*params[1];
 
 	if (!http_rl_allow(call->srv->rl, call->addr)) {
-		evhttp_add_header(evhttp_request_get_output_headers(call->req),
-		    "Retry-After", "60");
+		http_add_header(call, "Retry-After", "60");
 		http_reply_error(call, 429, "TOO_MANY_REQUESTS",
 		    "Too many login attempts; try again later");
 		return;
@@ -395,13 +393,11 @@ http_login(struct http_call *call)
 int
 http_auth_bearer(struct http_call *call)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(call->req),
-	    "Authorization");
+	const char *h = http_header(call, "Authorization");
 	size_t n;
 
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(call->req),
-		    "WWW-Authenticate", "Bearer");
+		http_add_header(call, "WWW-Authenticate", "Bearer");
 		http_reply_error(call, 401, "UNAUTHORIZED", "Missing bearer token");
 		return -1;
 	}

@@ -1,9 +1,12 @@
 /*
- * holdfast-http: the API worker. evhttp on the listening socket holdfastd
- * hands down (or `listen` when run by hand); several instances share it.
+ * holdfast-http: the API worker. hsrv (common/hsrv.c, a bounded HTTP/1.1
+ * server) on the listening socket holdfastd hands down (or `listen` when
+ * run by hand); several instances share it.
  *
- * This file owns the request's life: the dispatcher checks route, method,
- * header and body limits before any handler runs; every reply goes through
+ * This file owns the request's life: hsrv applies the connection, time,
+ * header and body limits (each route's body limit from the head, before
+ * the body is read); the dispatcher checks route and method before any
+ * handler runs; every reply goes through
  * http_reply(), which sets the JSON content type, writes the access log
  * line and counts the request. Policy: a request that needs the DB while
  * the DB is unavailable gets 503 + Retry-After (the client can retry), never
@@ -16,10 +19,7 @@
 #include <unistd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 
 #include "cfg.h"
 #include "db.h"
@@ -30,17 +30,9 @@
 #include "util.h"
 #include "worker.h"
 
-/* evhttp's own hard header limit, above ours: requests between the two get
- * our JSON 431; only absurd ones hit evhttp's plain 413. */
-#define HTTP_HEADER_SLACK	4
-/* Likewise for bodies: evhttp buffers at most the largest route limit
- * plus this, so a body just over a limit gets our JSON 413. */
-#define HTTP_BODY_SLACK		(64 * 1024)
-
 static const char	 http_db_down_body[] = "{\"error\":\"SERVICE_UNAVAILABLE\","
 			    "\"detail\":\"" HTTP_DB_DOWN_DETAIL "\",\"status\":503}";
 static struct http_srv	 http_srv;
-static struct evhttp_bound_socket *http_bound;
 static struct event	*http_drain_ev;
 static uint64_t		 http_drain_deadline;
 static uint64_t		 http_stop_ms;		/* 0: not stopping */
@@ -49,7 +41,7 @@ static uint64_t		 http_last_dispatch_ms;
 /*
  * A stopping worker has closed its accept socket, but connections it
  * accepted just before may not have been read yet (their request is in
- * the kernel's buffer). Freeing evhttp then would reset them: a refused
+ * the kernel's buffer). Closing them then would reset them: a refused
  * request during a rolling restart. So the drain also waits until
  * HTTP_DRAIN_QUIET_MS have passed without a new request, at least
  * HTTP_DRAIN_MIN_MS after SIGTERM.
@@ -57,109 +49,55 @@ static uint64_t		 http_last_dispatch_ms;
 #define HTTP_DRAIN_MIN_MS	100
 #define HTTP_DRAIN_QUIET_MS	50
 
-/* ---- connections: counted so max_connections can be enforced ---- */
-
-static void
-http_conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_srv *srv = arg;
-
-	for (int i = 0; i < srv->nconns; i++)
-		if (srv->conns[i] == evcon) {
-			srv->conns[i] = srv->conns[--srv->nconns];
-			return;
-		}
-}
-
-/*
- * Registers the request's connection the first time it is seen. Returns 0,
- * or -1 when it is new and the worker already holds max_connections.
- */
-static int
-http_conn_track(struct http_srv *srv, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-	if (evcon == NULL)
-		return 0;
-	for (int i = 0; i < srv->nconns; i++)
-		if (srv->conns[i] == evcon)
-			return 0;
-	if (srv->nconns >= srv->wcfg->max_connections)
-		return -1;
-	if ((size_t)srv->nconns == srv->conns_cap) {
-		srv->conns_cap = srv->conns_cap ? srv->conns_cap * 2 : 64;
-		srv->conns = xreallocarray(srv->conns, srv->conns_cap, sizeof(void *));
-	}
-	srv->conns[srv->nconns++] = evcon;
-	evhttp_connection_set_closecb(evcon, http_conn_closed, srv);
-	return 0;
-}
-
 /* ---- replies ---- */
 
 static void
 http_call_free(struct http_call *call)
 {
-	evhttp_clear_headers(&call->query);
 	if (call->ctx_free != NULL)
 		call->ctx_free(call->ctx);
-	free(call->body);
+	free(call->qbuf);
 	free(call);
 }
 
-static const char *
-http_method_name(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return "OTHER";
-	}
-}
-
 static void
-http_access_log(struct http_call *call, int status, size_t bytes, uint64_t dur_us)
+http_access_log(const char *method, const char *target, int status,
+    size_t bytes, uint64_t dur_us, const char *addr)
 {
 	char path[512];
 
 	if (log_get_level() < LOG_LVL_INFO)
 		return;
-	http_redact_uri(evhttp_request_get_uri(call->req), path, sizeof(path));
+	http_redact_uri(target, path, sizeof(path));
 	http_alog("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
-	    http_method_name(call->req), path, status, dur_us / 1000.0, bytes,
-	    call->addr);
+	    method, path, status, dur_us / 1000.0, bytes, addr);
 }
 
 void
 http_reply(struct http_call *call, int status, const char *ctype,
     const char *body, size_t len)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(call->req);
-	struct evbuffer		*buf = call->srv->outbuf;
-	uint64_t		 dur;
+	uint64_t dur = now_mono_us() - call->start_us;
 
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	/* Stopping: a keep-alive client must take its next request elsewhere. */
-	if (http_stop_ms != 0 && evhttp_find_header(h, "Connection") == NULL)
-		evhttp_add_header(h, "Connection", "close");
-	/* evhttp_send_reply moves the bytes out, leaving buf empty for the
-	 * next reply (or drops them with a connection that is gone). */
-	evbuffer_add(buf, body, len);
-	evhttp_send_reply(call->req, status, NULL, buf);
-	evbuffer_drain(buf, evbuffer_get_length(buf));
-	dur = now_mono_us() - call->start_us;
-	http_access_log(call, status, len, dur);
+	/* Logged first: the request is gone once the reply is sent. */
+	http_access_log(hsrv_method(call->req), hsrv_target(call->req), status,
+	    len, dur, call->addr);
 	http_metrics_observe(call->route, status, dur);
+	hsrv_add_header(call->req, "Cache-Control", "no-store");
+	hsrv_reply(call->req, status, ctype, body, len);
 	http_call_free(call);
+}
+
+void
+http_add_header(struct http_call *call, const char *name, const char *value)
+{
+	hsrv_add_header(call->req, name, value);
+}
+
+const char *
+http_header(struct http_call *call, const char *name)
+{
+	return hsrv_header(call->req, name);
 }
 
 void
@@ -197,8 +135,7 @@ http_retry_after(struct http_call *call, int secs)
 	if (secs < 1)
 		secs = 1;
 	snprintf(v, sizeof(v), "%d", secs);
-	evhttp_add_header(evhttp_request_get_output_headers(call->req),
-	    "Retry-After", v);
+	http_add_header(call, "Retry-After", v);
 }
 
 /*
@@ -231,7 +168,10 @@ http_reply_db_error(struct http_call *call, const struct db_error *err)
 const char *
 http_query(struct http_call *call, const char *name)
 {
-	return evhttp_find_header(&call->query, name);
+	for (int i = 0; i < call->nquery; i++)
+		if (strcmp(call->query[i].name, name) == 0)
+			return call->query[i].value;
+	return NULL;
 }
 
 void
@@ -309,132 +249,115 @@ http_handler_for(int route, int method)
 }
 
 static struct http_call *
-http_call_new(struct http_srv *srv, struct evhttp_request *req)
+http_call_new(struct http_srv *srv, struct hsrv_req *req)
 {
-	struct http_call	*call = xcalloc(1, sizeof(*call));
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char			*host = NULL;
-	ev_uint16_t		 port = 0;
+	struct http_call *call = xcalloc(1, sizeof(*call));
 
 	call->srv = srv;
 	call->req = req;
 	call->route = HTTP_R_UNMATCHED;
 	call->start_us = now_mono_us();
-	TAILQ_INIT(&call->query);
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &host, &port);
-	strlcpy_hf(call->addr, host != NULL ? host : "-", sizeof(call->addr));
+	strlcpy_hf(call->addr, hsrv_peer(req), sizeof(call->addr));
 	return call;
 }
 
 static int
-http_method_bit(struct evhttp_request *req)
+http_method_bit(const char *m)
 {
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:
-	case EVHTTP_REQ_HEAD:
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
 		return HTTP_M_GET;
-	case EVHTTP_REQ_POST:
+	if (strcmp(m, "POST") == 0)
 		return HTTP_M_POST;
-	default:
-		return 0;
-	}
-}
-
-static size_t
-http_headers_size(struct evhttp_request *req)
-{
-	struct evkeyval	*kv;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-		n += strlen(kv->key) + strlen(kv->value) + 4;
-	return n;
+	return 0;
 }
 
 static int64_t
-http_body_limit(const struct http_srv *srv, int route)
+http_route_body_limit(const struct http_srv *srv, int route)
 {
 	return route == HTTP_R_WEBHOOK ? srv->wcfg->max_webhook_body :
 	    srv->wcfg->max_body;
 }
 
-/*
- * Replies 413 and returns -1 when the body is over the route's limit;
- * copies it into call (NUL-terminated) for the POST handlers, the only
- * ones that read it (call->body stays NULL for the others).
- */
-static int
-http_take_body(struct http_call *call)
+/* The path of a request target: up to '?' (or '#'), in buf. */
+static const char *
+http_target_path(const char *target, char *buf, size_t size)
 {
-	struct evbuffer	*in = evhttp_request_get_input_buffer(call->req);
-	size_t		 len = evbuffer_get_length(in);
+	size_t n = strcspn(target, "?#");
 
-	if ((int64_t)len > http_body_limit(call->srv, call->route)) {
-		http_reply_error(call, 413, NULL, "Request body too large");
-		return -1;
-	}
-	if (call->method != HTTP_M_POST)
-		return 0;
-	call->body = xmalloc(len + 1);
-	evbuffer_copyout(in, call->body, len);
-	call->body[len] = '\0';
-	call->bodylen = len;
-	return 0;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, target, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * hsrv asks once the head is complete, before any body byte is read:
+ * only the webhook may send a large body.
+ */
+static int64_t
+http_body_limit(struct hsrv_req *req, void *arg)
+{
+	struct http_srv	*srv = arg;
+	char		 path[512];
+	long long	 id;
+
+	return http_route_body_limit(srv, http_route_match(http_target_path(
+	    hsrv_target(req), path, sizeof(path)), &id));
+}
+
+/* A request hsrv refused itself (400, 408, 413, 431, 503 ...). */
+static void
+http_refused(int status, const char *method, const char *target,
+    const char *addr, void *arg)
+{
+	(void)arg;
+	http_access_log(method, target, status, 0, 0, addr);
+	http_metrics_observe(HTTP_R_UNMATCHED, status, 0);
 }
 
 /* The checks every request passes before its handler; 0 or replied. */
 static int
-http_precheck(struct http_call *call, const struct evhttp_uri *uri)
+http_precheck(struct http_call *call, const char *target)
 {
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(call->req);
-	const char		*q;
+	static char	 empty[1];
+	char		 path[2048];
+	const char	*q = strchr(target, '?');
+	size_t		 len;
 
-	if (http_headers_size(call->req) > (size_t)call->srv->wcfg->max_header_size) {
-		http_reply_error(call, 431, NULL, "Request headers too large");
-		return -1;
-	}
-	if ((call->route = http_route_match(evhttp_uri_get_path(uri), &call->id)) < 0) {
+	if ((call->route = http_route_match(http_target_path(target, path,
+	    sizeof(path)), &call->id)) < 0) {
 		call->route = HTTP_R_UNMATCHED;
 		http_reply_error(call, 404, NULL, "No such resource");
 		return -1;
 	}
-	if ((call->method = http_method_bit(call->req) &
+	if ((call->method = http_method_bit(hsrv_method(call->req)) &
 	    http_route_methods(call->route)) == 0) {
-		evhttp_add_header(out, "Allow", http_route_allow(call->route));
+		http_add_header(call, "Allow", http_route_allow(call->route));
 		http_reply_error(call, 405, NULL, "Method not allowed on this resource");
 		return -1;
 	}
-	q = evhttp_uri_get_query(uri);
-	if (q != NULL && evhttp_parse_query_str(q, &call->query) == -1) {
+	if (q != NULL && (call->nquery = http_query_parse(q + 1, &call->qbuf, call->query, HTTP_MAX_QUERY)) == -1) {
+		call->nquery = 0;
 		http_reply_error(call, 400, NULL, "Malformed query string");
 		return -1;
 	}
-	return http_take_body(call);
+	/* The POST handlers read the body: never NULL for them. */
+	if ((call->body = hsrv_body(call->req, &len)) == NULL && call->method == HTTP_M_POST)
+		call->body = empty;
+	call->bodylen = len;
+	return 0;
 }
 
 static void
-http_dispatch(struct evhttp_request *req, void *arg)
+http_dispatch(struct hsrv_req *req, void *arg)
 {
 	struct http_srv		*srv = arg;
 	struct http_call	*call = http_call_new(srv, req);
-	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 
 	if (http_stop_ms != 0)
 		http_last_dispatch_ms = now_mono_ms();
-	if (http_conn_track(srv, req) == -1) {
-		/* Over max_connections: say so and close, rather than queue. */
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
-		http_retry_after(call, 1);
-		http_reply_error(call, 503, "SERVICE_UNAVAILABLE", "Too many connections");
-		return;
-	}
-	if (uri == NULL || evhttp_uri_get_path(uri) == NULL) {
-		http_reply_error(call, 400, NULL, "Malformed request URI");
-		return;
-	}
-	if (http_precheck(call, uri) == 0)
+	if (http_precheck(call, hsrv_target(req)) == 0)
 		http_handler_for(call->route, call->method)(call);
 }
 
@@ -444,31 +367,22 @@ static void
 http_setup(struct http_srv *srv, struct worker *w, int fd)
 {
 	const struct cfg_worker	*wc = w->wcfg;
-	struct timeval		 tv;
-	int64_t			 maxbody = wc->max_webhook_body > wc->max_body ?
-				    wc->max_webhook_body : wc->max_body;
+	struct hsrv_limits	 lim = {
+		.max_conns = wc->max_connections,
+		.max_conns_per_addr = wc->max_connections_per_addr,
+		.max_header = (size_t)wc->max_header_size,
+		.max_body_memory = wc->max_body_memory,
+		.header_timeout_ms = wc->header_timeout_ms,
+		.request_timeout_ms = wc->request_timeout_ms,
+		.keepalive_timeout_ms = wc->keepalive_timeout_ms,
+	};
+	struct hsrv_cbs		 cbs = { http_body_limit, http_dispatch, http_refused, srv };
 
 	srv->w = w;
 	srv->wcfg = wc;
 	srv->wa = &w->cfg->whatsapp;
-	if ((srv->eh = evhttp_new(w->base)) == NULL ||
-	    (srv->outbuf = evbuffer_new()) == NULL)
-		fatalx("evhttp_new/evbuffer_new failed");
-	evhttp_set_max_body_size(srv->eh, maxbody + HTTP_BODY_SLACK);
-	evhttp_set_max_headers_size(srv->eh, wc->max_header_size * HTTP_HEADER_SLACK);
-	tv.tv_sec = wc->request_timeout_ms / 1000;
-	tv.tv_usec = (wc->request_timeout_ms % 1000) * 1000;
-	evhttp_set_timeout_tv(srv->eh, &tv);
-	/* Every method reaches the dispatcher, so a 405 is ours (JSON). */
-	evhttp_set_allowed_methods(srv->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(srv->eh, "application/json");
-	evhttp_set_gencb(srv->eh, http_dispatch, srv);
-	if ((http_bound = evhttp_accept_socket_with_handle(srv->eh, fd)) == NULL)
-		fatalx("evhttp_accept_socket(fd %d) failed", fd);
-	/* evhttp owns the socket now and closes it when freed. */
+	srv->hs = hsrv_new(w->base, fd, &lim, &cbs);
+	/* hsrv owns the socket now and closes it when freed. */
 	w->listen_fd = -1;
 }
 
@@ -488,8 +402,8 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 		    http_srv.inflight);
 	event_free(http_drain_ev);
 	http_drain_ev = NULL;
-	evhttp_free(http_srv.eh);
-	http_srv.eh = NULL;
+	hsrv_free(http_srv.hs);
+	http_srv.hs = NULL;
 	http_alog_flush();
 	http_crypt_stop();
 	worker_exit_loop(w);
@@ -504,9 +418,8 @@ http_on_stop(struct worker *w, void *arg)
 	struct timeval tv = { 0, 20 * 1000 };
 
 	(void)arg;
-	if (http_bound != NULL)
-		evhttp_del_accept_socket(http_srv.eh, http_bound);
-	http_bound = NULL;
+	/* Replies from now on say Connection: close. */
+	hsrv_stop_accepting(http_srv.hs);
 	http_stop_ms = http_last_dispatch_ms = now_mono_ms();
 	http_drain_deadline = http_stop_ms + 5000;
 	http_drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, w);
@@ -527,13 +440,14 @@ main(int argc, char **argv)
 	http_srv.db = worker_db_start(&w, "http_request");
 	worker_set_on_stop(&w, http_on_stop, NULL);
 	worker_ready(&w);
-	log_info("serving on fd %d (%s), max_body=%lld max_webhook_body=%lld",
+	log_info("serving on fd %d (%s), max_body=%lld max_webhook_body=%lld "
+	    "max_connections=%d max_connections_per_addr=%d max_body_memory=%lld",
 	    fd, w.listen_inherited ? "inherited" : "bound",
-	    (long long)w.wcfg->max_body, (long long)w.wcfg->max_webhook_body);
+	    (long long)w.wcfg->max_body, (long long)w.wcfg->max_webhook_body,
+	    w.wcfg->max_connections, w.wcfg->max_connections_per_addr,
+	    (long long)w.wcfg->max_body_memory);
 	rc = worker_run(&w);
 	http_auth_free(&http_srv);
 	http_alog_free();
-	evbuffer_free(http_srv.outbuf);
-	free(http_srv.conns);
 	return rc;
 }

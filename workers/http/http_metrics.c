@@ -164,8 +164,11 @@ http_metrics(struct http_call *call)
 	http_metrics_latency(b);
 	http_metrics_db(b, call->srv->db);
 	http_metrics_gauge(b, "holdfast_http_connections", "gauge",
-	    "Open client connections that sent a request.",
-	    (unsigned long long)call->srv->nconns);
+	    "Open client connections.",
+	    (unsigned long long)hsrv_nconns(call->srv->hs));
+	http_metrics_gauge(b, "holdfast_http_body_memory_bytes", "gauge",
+	    "Request body bytes buffered (max_body_memory bounds it).",
+	    (unsigned long long)hsrv_body_memory(call->srv->hs));
 	len = evbuffer_get_length(b);
 	http_reply(call, 200, "text/plain; version=0.0.4",
 	    (const char *)evbuffer_pullup(b, -1), len);

@@ -1,6 +1,6 @@
 /*
  * http_route: route table, error shape, redaction, parameter parsing (see
- * http_route.h). No evhttp, no DB, no globals that change: every function
+ * http_route.h). No I/O, no DB, no globals that change: every function
  * here is a pure function of its arguments.
  */
 #include <stdio.h>
@@ -27,6 +27,10 @@ static const struct http_route http_routes[HTTP_R_NROUTES] = {
 	[HTTP_R_WEBHOOK] = { "/webhooks/whatsapp", HTTP_M_GET | HTTP_M_POST, "GET, HEAD, POST" },
 	[HTTP_R_METRICS] = { "/metrics", HTTP_M_GET, "GET, HEAD" },
 };
+
+/* A cursor's time: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. */
+#define HTTP_CURSOR_MIN_US	(-62135596800LL * 1000000)
+#define HTTP_CURSOR_MAX_US	(253402300800LL * 1000000 - 1)
 
 /* 1..2^63-1, digits only, no leading zero. */
 static int
@@ -219,9 +223,70 @@ http_parse_cursor(const char *s, int64_t *us, long long *id)
 		return -1;
 	memcpy(a, s, n);
 	a[n] = '\0';
-	if (parse_int(a, INT64_MIN / 2, INT64_MAX / 2, &t) == -1 ||
+	if (parse_int(a, HTTP_CURSOR_MIN_US, HTTP_CURSOR_MAX_US, &t) == -1 ||
 	    http_parse_id(sep + 1, strlen(sep + 1), id) == -1)
 		return -1;
 	*us = t;
 	return 0;
+}
+
+static int
+http_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %-decodes s in place ('+' is a space); -1 on a bad escape or a NUL. */
+static int
+http_unescape(char *s)
+{
+	char	*o = s;
+	int	 hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '+')
+			*o++ = ' ';
+		else if (*s != '%')
+			*o++ = *s;
+		else {
+			if ((hi = http_hexval(s[1])) < 0 || (lo = http_hexval(s[2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return -1;
+			*o++ = (char)(hi * 16 + lo);
+			s += 2;
+		}
+	}
+	*o = '\0';
+	return 0;
+}
+
+int
+http_query_parse(const char *q, char **buf, struct http_qparam *out, int max)
+{
+	char	*p, *amp, *eq;
+	int	 n = 0;
+
+	*buf = xstrdup(q);
+	for (p = *buf; p != NULL; p = amp) {
+		if ((amp = strchr(p, '&')) != NULL)
+			*amp++ = '\0';
+		if (*p == '\0')
+			continue;
+		if (n == max)
+			return -1;
+		if ((eq = strchr(p, '=')) != NULL)
+			*eq++ = '\0';
+		out[n].name = p;
+		out[n].value = eq != NULL ? eq : p + strlen(p);
+		if (http_unescape(out[n].name) == -1 || http_unescape(out[n].value) == -1)
+			return -1;
+		n++;
+	}
+	return n;
 }

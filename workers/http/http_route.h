@@ -1,6 +1,6 @@
 /*
  * http_route: the pure half of holdfast-http's request handling, kept free
- * of evhttp and the DB so it is unit-tested on its own: the route table and
+ * of I/O and the DB so it is unit-tested on its own: the route table and
  * its matcher, the error codes and the JSON error body of the seed's shape,
  * the access log's redaction of query secrets, and the parsers for the
  * query parameters the API takes.
@@ -56,11 +56,26 @@ size_t http_error_body(char *buf, size_t size, int status, const char *code,
  */
 void http_redact_uri(const char *uri, char *out, size_t size);
 
+/* A query parameter, %-decoded ('+' is a space). */
+#define HTTP_MAX_QUERY	32
+struct http_qparam {
+	char	*name;
+	char	*value;		/* "" when the parameter has no '=' */
+};
+/*
+ * Splits query string q ("a=1&b=%20") into out (at most max), decoded in
+ * a malloc'd copy returned in *buf (free it, also on error). Returns the
+ * count, or -1 when malformed: a bad %-escape, a decoded NUL, more than
+ * max parameters.
+ */
+int http_query_parse(const char *q, char **buf, struct http_qparam *out, int max);
+
 /* limit=: NULL -> def; else 1..max. Returns 0 or -1. */
 int http_parse_limit(const char *s, int def, int max, int *out);
 /*
  * The page cursor "<microseconds since the epoch>_<id>" of the row a page
- * ended on. Returns 0 or -1 when malformed.
+ * ended on. Returns 0 or -1 when malformed or when the time is outside
+ * the years 1..9999 (a timestamp PostgreSQL may refuse).
  */
 int http_parse_cursor(const char *s, int64_t *us, long long *id);
 

@@ -209,8 +209,8 @@ http_wh_store(struct http_call *call, struct http_wh *wh)
 void
 http_webhook_receive(struct http_call *call)
 {
-	const char	*sig = evhttp_find_header(
-			    evhttp_request_get_input_headers(call->req), "X-Hub-Signature-256");
+	const char	*sig = http_header(call,
+			    "X-Hub-Signature-256");
 	const char	*secret = call->srv->wa->app_secret;
 	struct http_wh	*wh;
 	char		 err[128];

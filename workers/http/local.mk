@@ -1,4 +1,4 @@
-# workers/http: holdfast-http, the API worker (evhttp + common/db).
+# workers/http: holdfast-http, the API worker (common/hsrv + common/db).
 # The handlers live in a convenience library so the unit tests can link
 # the pure parts (router, payload walker) without the program's main().
 noinst_LIBRARIES += workers/http/libhfhttp.a
