@@ -166,6 +166,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("token_ttl",		T_DUR,		token_ttl_ms, 1, 365 * DAYS),
 	P("token_cache_ttl",	T_DUR,		token_cache_ttl_ms, 0, HOURS),
 	P("login_rate",		T_INT,		login_rate, 0, 1000000),
+	/* holdfast-http, DB freeze */
+	P("db_request_timeout",	T_DUR,		db_request_timeout_ms, 0, HOURS),
 	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
 	P("max_calls",		T_INT,		max_calls, 1, 10000000),
 	P("rtp_port_min",	T_INT,		rtp_port_min, 1, 65535),
@@ -949,6 +951,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->token_ttl_ms = 24 * HOURS;
 	w->token_cache_ttl_ms = 5 * SECS;
 	w->login_rate = 30;
+	/* holdfast-http, DB freeze */
+	w->db_request_timeout_ms = 2 * SECS;
 	w->answer_after_ms = 0;
 	w->max_calls = 10000;
 	w->rtp_port_min = 40000;

@@ -117,6 +117,8 @@ struct cfg_worker {
 	int64_t	 token_ttl_ms;		/* 24h */
 	int64_t	 token_cache_ttl_ms;	/* 5s; 0: every request asks the DB */
 	int	 login_rate;		/* logins per minute per address; 30 */
+	/* holdfast-http, DB freeze: deadline of a request's DB work */
+	int64_t	 db_request_timeout_ms;	/* 2s; 0: [database] query_timeout */
 	/* holdfast-telephony */
 	int64_t	 answer_after_ms;	/* 0 */
 	int	 max_calls;		/* 10000 */
