@@ -176,6 +176,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("keepalive_timeout",	T_DUR,		keepalive_timeout_ms, 1, HOURS),
 	P("max_connections_per_addr", T_INT,	max_connections_per_addr, 1, 1000000),
 	P("max_body_memory",	T_SIZE,		max_body_memory, 1, 64 * GIB),
+	/* holdfast-http, DB freeze */
+	P("db_request_timeout",	T_DUR,		db_request_timeout_ms, 0, HOURS),
 	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
 	P("max_calls",		T_INT,		max_calls, 1, 10000000),
 	P("rtp_port_min",	T_INT,		rtp_port_min, 1, 65535),
@@ -976,6 +978,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->keepalive_timeout_ms = 15 * SECS;
 	w->max_connections_per_addr = 256;
 	w->max_body_memory = 16 * MIB;
+	/* holdfast-http, DB freeze */
+	w->db_request_timeout_ms = 2 * SECS;
 	w->answer_after_ms = 0;
 	w->max_calls = 10000;
 	w->rtp_port_min = 40000;

@@ -133,6 +133,8 @@ struct cfg_worker {
 	int64_t	 keepalive_timeout_ms;	/* 15s: idle between requests */
 	int	 max_connections_per_addr;	/* 256 */
 	int64_t	 max_body_memory;	/* 16 MiB of buffered bodies in all */
+	/* holdfast-http, DB freeze: deadline of a request's DB work */
+	int64_t	 db_request_timeout_ms;	/* 2s; 0: [database] query_timeout */
 	/* holdfast-telephony */
 	int64_t	 answer_after_ms;	/* 0 */
 	int	 max_calls;		/* 10000 */

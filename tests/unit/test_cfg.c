@@ -534,6 +534,33 @@ START_TEST(test_http_edge_keys)
 }
 END_TEST
 
+/* holdfast-http, DB freeze: the deadline of a request's DB work. */
+START_TEST(test_db_request_timeout)
+{
+	static const char *const bad[] = { "2 s", "-1s", "2h", "x", "", "1.5s" };
+	struct cfg			*cfg;
+	const struct cfg_worker		*w;
+	char				 text[256];
+
+	cfg = load(WORKER);
+	ck_assert_ptr_nonnull(w = cfg_worker_find(cfg, "w"));
+	ck_assert_int_eq(w->db_request_timeout_ms, 2000);
+	cfg_free(cfg);
+	cfg = load(WORKER "db_request_timeout = 750ms\n");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg_worker_find(cfg, "w")->db_request_timeout_ms, 750);
+	cfg_free(cfg);
+	cfg = load(WORKER "db_request_timeout = 0\n");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg_worker_find(cfg, "w")->db_request_timeout_ms, 0);
+	cfg_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), WORKER "db_request_timeout = %s\n", bad[i]);
+		refused_prefix(text, 3, "db_request_timeout: bad duration");
+	}
+}
+END_TEST
+
 START_TEST(test_bad_values)
 {
 	refused(WORKER "numprocs = 0\n", 3,
@@ -1166,6 +1193,7 @@ main(void)
 	tcase_add_test(tc, test_example_shows_defaults);
 	tcase_add_test(tc, test_every_key_documented);
 	tcase_add_test(tc, test_damaged_configs);
+	tcase_add_test(tc, test_db_request_timeout);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
