@@ -613,7 +613,7 @@ run_restart(struct sys *s, const char *what)
 	long long	 t0;
 
 	snprintf(name, sizeof(name), "restart-%s", what);
-	r = proc_begin(s, name, "holdfastctl restart (rolling)", &before, &l, 10000);
+	r = proc_begin(s, name, "holdfastctl restart (surge for http, rolling for the rest)", &before, &l, 10000);
 	t0 = sys_now_ms();
 	if (sys_ctl(s, cmd, NULL) != 0)
 		mfail(r, "holdfastctl %s failed", cmd);
