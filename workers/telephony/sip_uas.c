@@ -862,7 +862,7 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 {
 	struct sip_call	*c;
 	static char	 out[SIP_RESP_MAX];
-	struct sip_resp	 r = { .code = 100 };
+	struct sip_resp	 r = { .code = 180 };
 	int		 n;
 
 	if (sip_invite_over_capacity(u, m))
@@ -883,17 +883,21 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 		return;
 	}
 	sip_call_set_resp(c, out, n);		/* the 200, sent when answered */
-	(void)sip_respond(u, m, &r, out, dst);
+	c->state = CALL_RINGING;
+	if (u->cfg.answer_after_ms <= 0) {
+		/* the 200 goes at once: no 100 or 180 before it (§8.2.6.1:
+		 * a 100 is for a final answer later than 200 ms). Fewer bytes
+		 * to a source not yet proven real leave its budget to the 200
+		 * and a retransmission of it (sip_src.h) */
+		sip_call_answer(c);
+		return;
+	}
+	/* ringing: the 180 goes at once, so no 100 either */
 	r.code = 180;
 	r.to_tag = c->to_tag;
 	(void)sip_respond(u, m, &r, out, dst);
-	c->state = CALL_RINGING;
-	if (u->cfg.answer_after_ms <= 0)
-		sip_call_answer(c);
-	else {
-		event_del(&c->timer);
-		sip_timer_ms(&c->timer, u->cfg.answer_after_ms);
-	}
+	event_del(&c->timer);
+	sip_timer_ms(&c->timer, u->cfg.answer_after_ms);
 }
 
 /* The last response of a ringing call is the 180: keep it for resends
