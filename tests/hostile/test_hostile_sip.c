@@ -203,7 +203,13 @@ rig_normal_call(struct rig *r, const char *id)
 	m = req("BYE", r->cport, branch, id, "nf", totag, 2, NULL, NULL);
 	rig_send(r, m);
 	free(m);
-	ck_assert_msg(rig_expect(r, 200, buf, sizeof(buf)), "normal call %s: BYE not 200", id);
+	/* a copy of the INVITE's 200 may still be on its way (T1 is short) */
+	for (int i = 0; i < 10; i++) {
+		ck_assert_msg(rig_expect(r, 200, buf, sizeof(buf)), "normal call %s: BYE not 200",
+		    id);
+		if (strstr(buf, "CSeq: 2 BYE") != NULL)
+			break;
+	}
 	ck_assert_msg(strstr(buf, "CSeq: 2 BYE") != NULL, "200 is not the BYE's: %s", buf);
 	rig_check(r);
 }
@@ -300,7 +306,9 @@ START_TEST(test_noack_amplification)
 	n = rig_recv_all(&r, r.cfd, buf, sizeof(buf), &out);
 	ck_assert_msg(out <= 4 * in, "sent %zu bytes in %d datagrams for an INVITE of %zu "
 	    "bytes (%.1fx)", out, n, in, (double)out / in);
-	ck_assert_int_ge(n, 2);		/* it was answered all the same */
+	/* it was answered all the same: a late-offer caller gets its 200 */
+	ck_assert_int_ge(n, 1);
+	ck_assert_msg(strncmp(buf, "SIP/2.0 200 ", 12) == 0, "last answer: %.40s", buf);
 	rig_settle(&r);
 	rig_free(&r);
 }
@@ -329,8 +337,12 @@ START_TEST(test_lossy_peer_completes)
 	m = req("BYE", r.cport, "z9hG4bKlossybye", "lossy-1", "fl", totag, 2, NULL, NULL);
 	rig_send(&r, m);
 	free(m);
-	ck_assert_msg(rig_expect(&r, 200, buf, sizeof(buf)) &&
-	    strstr(buf, "CSeq: 2 BYE") != NULL, "BYE of the lossy call: %s", buf);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_msg(rig_expect(&r, 200, buf, sizeof(buf)), "BYE of the lossy call");
+		if (strstr(buf, "CSeq: 2 BYE") != NULL)
+			break;
+	}
+	ck_assert_msg(strstr(buf, "CSeq: 2 BYE") != NULL, "BYE of the lossy call: %s", buf);
 	rig_settle(&r);
 	rig_free(&r);
 }

@@ -4,14 +4,19 @@
  * One struct sip_call is both the INVITE server transaction and the
  * dialog it creates (a UAS that answers every call itself has exactly one
  * dialog per INVITE). It is found by the top Via branch of the INVITE
- * (retransmissions, CANCEL, ACK of a non-2xx) and by Call-ID + tags
- * (ACK of the 2xx, BYE). States:
+ * (retransmissions, CANCEL, ACK of a non-2xx) and by its dialog
+ * (ACK of the 2xx, BYE, re-INVITE): one key of Call-ID, From tag
+ * and To tag, so calls sharing a Call-ID never share a hash chain (the
+ * tables hash with SipHash under a random key). States:
  *
- *   RINGING   -> 100/180 sent, the 200 comes after answer_after
+ *   TRYING    -> created: armed for 64*T1 at once, so a call whose answer
+ *                cannot be decided ends (never leaks a max_calls slot)
+ *   RINGING   -> 180 sent, the 200 comes after answer_after (with
+ *                answer_after = 0 the 200 goes at once, nothing before it)
  *   ACCEPTED  -> 200 sent, resent at T1 doubling to T2 until the ACK,
  *                ended without one after 64*T1 (NO_ACK)
  *   CONFIRMED -> ACK received; the call runs until BYE (or dialog_idle)
- *   COMPLETED -> a non-2xx final (487, 488, 503) sent, resent on Timer G
+ *   COMPLETED -> a non-2xx final (487, 488) sent, resent on Timer G
  *                until its ACK or Timer H
  *   ENDED     -> kept 64*T1 so late retransmissions of the INVITE are
  *                absorbed (RFC 6026 Timer L) instead of starting a second
@@ -20,7 +25,14 @@
  * The CDR is produced exactly once per call, when its outcome is known
  * (cdr_done). BYE and CANCEL get short-lived non-INVITE transactions so a
  * retransmitted request gets the same answer (Timer J). Every object is
- * freed by its own timer, so memory is bounded by rate x 64*T1.
+ * freed by its own timer, so memory is bounded by rate x 64*T1;
+ * sip_uas_check() verifies that invariant (every object has a live timer,
+ * the counters agree with the tables).
+ *
+ * Hostile sources (sip_src.h): new INVITEs per source are rate-limited,
+ * over max_calls or over the rate the answer is a stateless 503 (no call
+ * object, never retransmitted), and every datagram we send is counted
+ * against the byte budget of the source whose request it answers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -862,7 +874,7 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 {
 	struct sip_call	*c;
 	static char	 out[SIP_RESP_MAX];
-	struct sip_resp	 r = { .code = 100 };
+	struct sip_resp	 r = { .code = 180 };
 	int		 n;
 
 	if (sip_invite_over_capacity(u, m))
@@ -883,17 +895,21 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 		return;
 	}
 	sip_call_set_resp(c, out, n);		/* the 200, sent when answered */
-	(void)sip_respond(u, m, &r, out, dst);
+	c->state = CALL_RINGING;
+	if (u->cfg.answer_after_ms <= 0) {
+		/* the 200 goes at once: no 100 or 180 before it (§8.2.6.1:
+		 * a 100 is for a final answer later than 200 ms). Fewer bytes
+		 * to a source not yet proven real leave its budget to the 200
+		 * and a retransmission of it (sip_src.h) */
+		sip_call_answer(c);
+		return;
+	}
+	/* ringing: the 180 goes at once, so no 100 either */
 	r.code = 180;
 	r.to_tag = c->to_tag;
 	(void)sip_respond(u, m, &r, out, dst);
-	c->state = CALL_RINGING;
-	if (u->cfg.answer_after_ms <= 0)
-		sip_call_answer(c);
-	else {
-		event_del(&c->timer);
-		sip_timer_ms(&c->timer, u->cfg.answer_after_ms);
-	}
+	event_del(&c->timer);
+	sip_timer_ms(&c->timer, u->cfg.answer_after_ms);
 }
 
 /* The last response of a ringing call is the 180: keep it for resends

@@ -3,6 +3,8 @@
  * socket: INVITE server transactions and dialogs (RFC 3261 §12, §13.3,
  * §17.2, RFC 6026), BYE, CANCEL, OPTIONS, and the stateless answers
  * (405, 481, 501, 503, 400). Every finished call is handed to the CDR sink.
+ * Hostile traffic: per-source limits (sip_src.h), a stateless 503 over
+ * max_calls, every call armed from its creation (sip_uas_check).
  *
  * Nothing here touches the database or waits for anything but the socket
  * and its own timers: a call's fate never depends on the DB's.
