@@ -46,7 +46,9 @@ build() {
 # --- the private PostgreSQL cluster under var/pg ---------------------------
 
 as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+	# from /: postgres may not be allowed into the current directory
+	if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@")
+	else "$@"; fi
 }
 
 port_free() {	# port_free PORT tcp|udp
@@ -61,20 +63,40 @@ pick_port() {	# pick_port START tcp|udp
 	echo "$p"
 }
 
+# The cluster lives in var/pg. PostgreSQL runs as `postgres`, which cannot
+# reach a checkout under a 0700 directory (root's home): then the cluster
+# goes to a directory of its own under /var/tmp and var/pg links to it.
+pg_place() {
+	PGDIR="$VAR/pg"
+	[ "$(id -u)" -eq 0 ] || { mkdir -p "$PGDIR"; return 0; }
+	if [ -L "$PGDIR" ]; then
+		PGDIR=$(readlink "$PGDIR")
+	else
+		mkdir -p "$PGDIR"
+		chown postgres: "$PGDIR"
+		runuser -u postgres -- test -w "$PGDIR" && return 0
+		rmdir "$PGDIR" 2>/dev/null || die "$PGDIR: not reachable by postgres"
+		PGDIR=/var/tmp/holdfast-pg-$(printf %s "$TOP" | md5sum | cut -c1-12)
+		ln -s "$PGDIR" "$VAR/pg"
+		say "postgres cannot reach $TOP: cluster in $PGDIR (linked from var/pg)"
+	fi
+	mkdir -p "$PGDIR"
+	chown postgres: "$PGDIR"
+}
+
 pg_setup() {
-	mkdir -p "$VAR/pg"
-	[ "$(id -u)" -eq 0 ] && chown postgres: "$VAR/pg"
-	if [ ! -f "$VAR/pg/data/PG_VERSION" ]; then
-		say "initdb $VAR/pg/data"
-		as_pg "$PGBIN/initdb" -D "$VAR/pg/data" -U postgres -A trust \
+	pg_place
+	if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
+		say "initdb $PGDIR/data"
+		as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust \
 			--no-sync >/dev/null
 	fi
-	mkdir -p "$VAR/pg/sock"
-	[ "$(id -u)" -eq 0 ] && chown postgres: "$VAR/pg/sock"
+	mkdir -p "$PGDIR/sock"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$PGDIR/sock"
 	PGPORT=$(pick_port 55432 tcp)
 	say "starting PostgreSQL on 127.0.0.1:$PGPORT"
-	as_pg "$PGBIN/pg_ctl" -D "$VAR/pg/data" -l "$VAR/pg/postgresql.log" -w \
-		-o "-p $PGPORT -k $VAR/pg/sock -c listen_addresses=127.0.0.1" start >/dev/null
+	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgresql.log" -w \
+		-o "-p $PGPORT -k $PGDIR/sock -c listen_addresses=127.0.0.1" start >/dev/null
 	PSQL=("$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres)
 	"${PSQL[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname='holdfast'" | grep -q 1 ||
 		"${PSQL[@]}" -c "CREATE ROLE holdfast LOGIN"
@@ -83,9 +105,9 @@ pg_setup() {
 }
 
 pg_stop() {
-	[ -f "$VAR/pg/data/postmaster.pid" ] || return 0
+	[ -n "${PGDIR:-}" ] && [ -f "$PGDIR/data/postmaster.pid" ] || return 0
 	say "stopping PostgreSQL"
-	as_pg "$PGBIN/pg_ctl" -D "$VAR/pg/data" -m fast -w stop >/dev/null || true
+	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null || true
 }
 
 # --- the holdfast config for the demo ---------------------------------------

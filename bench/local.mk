@@ -26,3 +26,11 @@ bench-upgrade: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/upgrade.sh
 .PHONY: bench-upgrade
+
+# bench/surge.sh: `holdfastctl restart` under wrk, restart_mode surge
+# against stop-first, one and two instances.
+EXTRA_DIST += bench/surge.sh
+bench-surge: all
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/surge.sh
+.PHONY: bench-surge

@@ -66,6 +66,9 @@ backoff_max = 1s
 command = holdfast-telephony
 listen = udp:127.0.0.1:$sipport
 max_calls = 100000
+# one sipp socket stands for a whole trunk (an SBC): its rate of new
+# INVITEs is the bench's subject, not a flood
+sip_source_rate = 100000
 EOF
 
 "$bin" -c "$work/holdfast.conf" >"$work/worker.log" 2>&1 &

@@ -56,6 +56,7 @@ enum cfg_type {
 	T_LOGLEVEL,	/* int LOG_LVL_* */
 	T_SIGNAL,	/* int signal number */
 	T_RESTART,	/* int enum cfg_autorestart */
+	T_RMODE,	/* int enum cfg_restart_mode */
 	T_COMMAND,	/* argv/argc of struct cfg_worker */
 	T_LISTEN,	/* struct cfg_listen */
 	T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
@@ -87,6 +88,8 @@ static const struct cfg_key cfg_keys_holdfast[] = {
 	H("log_level",		T_LOGLEVEL,	log_level, 0, 0),
 	H("tail_lines",		T_INT,		tail_lines, 0, 1000000),
 	H("shutdown_timeout",	T_DUR,		shutdown_timeout_ms, 0, HOURS),
+	/* ops: holdfastd's own log file */
+	H("log_file",		T_PATH_OPT,	log_file, 0, 0),
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef H
@@ -154,6 +157,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("user",		T_STR_OPT,	user, 0, 0),
 	P("listen",		T_LISTEN,	listen, 0, 0),
 	P("listen_reuseport",	T_BOOL,		listen_reuseport, 0, 0),
+	/* ops: restarts */
+	P("restart_mode",	T_RMODE,	restart_mode, 0, 0),
 	P("stdout_logfile",	T_PATH_OPT,	stdout_logfile, 0, 0),
 	P("stderr_logfile",	T_PATH_OPT,	stderr_logfile, 0, 0),
 	P("logfile_maxbytes",	T_SIZE,		logfile_maxbytes, 0, 1024 * GIB),
@@ -171,6 +176,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("keepalive_timeout",	T_DUR,		keepalive_timeout_ms, 1, HOURS),
 	P("max_connections_per_addr", T_INT,	max_connections_per_addr, 1, 1000000),
 	P("max_body_memory",	T_SIZE,		max_body_memory, 1, 64 * GIB),
+	/* holdfast-http, DB freeze */
+	P("db_request_timeout",	T_DUR,		db_request_timeout_ms, 0, HOURS),
 	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
 	P("max_calls",		T_INT,		max_calls, 1, 10000000),
 	P("rtp_port_min",	T_INT,		rtp_port_min, 1, 65535),
@@ -178,6 +185,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("sip_t1",		T_DUR,		sip_t1_ms, 1, MINS),
 	P("cdr_batch",		T_INT,		cdr_batch, 1, 100000),
 	P("cdr_flush",		T_DUR,		cdr_flush_ms, 1, HOURS),
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	P("sip_source_rate",	T_INT,		sip_source_rate, 1, 1000000),
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef P
@@ -200,7 +209,11 @@ static const struct { const char *name; int sig; } cfg_signals[] = {
 	{ "ABRT", SIGABRT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
 	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
 	{ "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },
-	{ "WINCH", SIGWINCH },
+	{ "WINCH", SIGWINCH }, { "PIPE", SIGPIPE }, { "CHLD", SIGCHLD },
+	{ "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG },
+	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM },
+	{ "PROF", SIGPROF }, { "IO", SIGIO }, { "SYS", SIGSYS }, { "TRAP", SIGTRAP },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "SEGV", SIGSEGV }, { "ILL", SIGILL },
 };
 
 /* State of one load. */
@@ -687,6 +700,11 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_key *k, int *field, const cha
 	case T_SIGNAL:
 		n = cfg_signal_parse(v);
 		break;
+	case T_RMODE:
+		n = strcasecmp(v, "surge") == 0 ? CFG_RMODE_SURGE :
+		    strcasecmp(v, "stop-first") == 0 ? CFG_RMODE_STOP_FIRST :
+		    strcasecmp(v, "auto") == 0 ? CFG_RMODE_AUTO : -1;
+		break;
 	default:	/* T_RESTART */
 		n = strcasecmp(v, "unexpected") == 0 ? CFG_RESTART_UNEXPECTED :
 		    parse_bool(v) == 1 ? CFG_RESTART_ALWAYS :
@@ -698,6 +716,7 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_key *k, int *field, const cha
 		    k->k_type == T_BOOL ? "true or false" :
 		    k->k_type == T_LOGLEVEL ? "error, warn, info or debug" :
 		    k->k_type == T_SIGNAL ? "a signal name such as TERM, or a number" :
+		    k->k_type == T_RMODE ? "surge, stop-first or auto" :
 		    "true, false or unexpected");
 		return -1;
 	}
@@ -771,7 +790,7 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		return cfg_set_string(p, k, field, value);
 	case T_INT: case T_DUR: case T_SIZE:
 		return cfg_set_number(p, k, field, value);
-	case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART:
+	case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART: case T_RMODE:
 		return cfg_set_enum(p, k, field, value);
 	default:
 		return cfg_set_worker_special(p, k, base, value);
@@ -959,6 +978,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->keepalive_timeout_ms = 15 * SECS;
 	w->max_connections_per_addr = 256;
 	w->max_body_memory = 16 * MIB;
+	/* holdfast-http, DB freeze */
+	w->db_request_timeout_ms = 2 * SECS;
 	w->answer_after_ms = 0;
 	w->max_calls = 10000;
 	w->rtp_port_min = 40000;
@@ -966,6 +987,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->sip_t1_ms = 500;
 	w->cdr_batch = 200;
 	w->cdr_flush_ms = 100;
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	w->sip_source_rate = 1000;
 }
 
 static void
@@ -1138,6 +1161,7 @@ cfg_free(struct cfg *cfg)
 	free(cfg->holdfast.socket_group);
 	free(cfg->holdfast.state_dir);
 	free(cfg->holdfast.log_dir);
+	free(cfg->holdfast.log_file);
 	free(cfg->database.conninfo);
 	free(cfg->whatsapp.verify_token);
 	free(cfg->whatsapp.app_secret);
@@ -1216,6 +1240,7 @@ cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
 	case T_DUR: case T_SIZE:
 		return *(const int64_t *)fa == *(const int64_t *)fb;
 	case T_INT: case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART:
+	case T_RMODE:
 		return *(const int *)fa == *(const int *)fb;
 	default:	/* only the worker table has the special types */
 		return cfg_special_eq(k, a, b);

@@ -16,6 +16,13 @@
 
 #define CFG_ERRLEN	512
 
+/* ops: how a group's instances are replaced on a restart */
+enum cfg_restart_mode {
+	CFG_RMODE_AUTO = 0,		/* surge with a TCP listen, else stop-first */
+	CFG_RMODE_SURGE,		/* start the replacement, stop the old once ready */
+	CFG_RMODE_STOP_FIRST,		/* stop, then start */
+};
+
 enum cfg_autorestart {
 	CFG_RESTART_ALWAYS = 0,		/* "true" (default) */
 	CFG_RESTART_NEVER,		/* "false" */
@@ -30,6 +37,8 @@ struct cfg_holdfast {
 	int	 log_level;		/* LOG_LVL_* */
 	int	 tail_lines;		/* lines kept per instance for `tail`; 1000 */
 	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline; 30s */
+	/* ops: holdfastd's own log */
+	char	*log_file;		/* NULL: stderr; reopened on SIGUSR1 / `reopen` */
 };
 
 struct cfg_database {
@@ -104,6 +113,8 @@ struct cfg_worker {
 	char	*user;			/* drop to this user when root */
 	struct cfg_listen listen;
 	int	 listen_reuseport;	/* 0; TCP: one SO_REUSEPORT socket per instance */
+	/* ops: restarts */
+	int	 restart_mode;		/* enum cfg_restart_mode */
 	char	*stdout_logfile;	/* NULL: only holdfastd's output + ring */
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;	/* 10 MiB */
@@ -122,6 +133,8 @@ struct cfg_worker {
 	int64_t	 keepalive_timeout_ms;	/* 15s: idle between requests */
 	int	 max_connections_per_addr;	/* 256 */
 	int64_t	 max_body_memory;	/* 16 MiB of buffered bodies in all */
+	/* holdfast-http, DB freeze: deadline of a request's DB work */
+	int64_t	 db_request_timeout_ms;	/* 2s; 0: [database] query_timeout */
 	/* holdfast-telephony */
 	int64_t	 answer_after_ms;	/* 0 */
 	int	 max_calls;		/* 10000 */
@@ -130,6 +143,8 @@ struct cfg_worker {
 	int64_t	 sip_t1_ms;		/* 500ms */
 	int	 cdr_batch;		/* 200 */
 	int64_t	 cdr_flush_ms;		/* 100ms */
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	int	 sip_source_rate;	/* new INVITEs per source per second; 1000 */
 };
 
 struct cfg {

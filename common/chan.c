@@ -434,7 +434,7 @@ chan_worker_lost(void)
 		cw.on_lost(cw.arg);
 		return;
 	}
-	/* A worker never outlives holdfastd (DESIGN §1). */
+	/* A worker never outlives holdfastd (docs/design.md §1). */
 	log_info("channel to holdfastd lost: exiting");
 	exit(0);
 }

@@ -9,7 +9,10 @@
  * request's deadline covers both the wait for a connection and the
  * statement itself, and a statement past it destroys its connection.
  * 40001/40P01 retry the whole transaction up to 3 times after a short
- * jittered pause.
+ * jittered pause. A request with a deadline of its own (db_*_within) also
+ * sends a transaction-local statement_timeout just under what is left of
+ * it, pipelined in front of its statements (no extra round trip), so the
+ * server gives up on its own before the client does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +59,8 @@ db_run_done(evutil_socket_t fd, short what, void *arg)
 		if (db->db_done == NULL)
 			db->db_done_tail = &db->db_done;
 		if (!r->rq_cancelled && r->rq_cb != NULL)
-			r->rq_cb(&r->rq_err, NULL, 0, r->rq_arg);
-		free(r);
+			r->rq_cb(r->rq_ok ? NULL : &r->rq_err, NULL, 0, r->rq_arg);
+		db_req_free(r);
 	}
 	if (db->db_up == DB_UP)
 		db_when_up_run(db);
@@ -86,6 +89,7 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 	TAILQ_INIT(&db->db_conns);
 	TAILQ_INIT(&db->db_queue);
 	TAILQ_INIT(&db->db_retrying);
+	TAILQ_INIT(&db->db_readyq);
 	db->db_done_tail = &db->db_done;
 	db->db_ev_done = event_new(base, -1, 0, db_run_done, db);
 	db_breaker_init(db);
@@ -130,7 +134,7 @@ db_start(struct db *db)
 	db_pool_spawn(db, 1);
 }
 
-static void
+void
 db_req_free(struct db_req *r)
 {
 	if (r->rq_timer != NULL)
@@ -160,8 +164,8 @@ db_req_complete(struct db_req *r, const struct db_error *e, PGresult **res,
 	db_req_free(r);
 }
 
-/* Delivers r's error from the loop (used for fail-fast). */
-static void
+/* Delivers r's outcome from the loop (fail-fast, db_ready). */
+void
 db_req_defer(struct db_req *r)
 {
 	struct db *db = r->rq_db;
@@ -172,7 +176,7 @@ db_req_defer(struct db_req *r)
 	event_active(db->db_ev_done, EV_TIMEOUT, 0);
 }
 
-static void
+void
 db_failfast_error(struct db *db, struct db_error *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -191,10 +195,18 @@ db_req_timer(evutil_socket_t fd, short what, void *arg)
 	struct db_error	 e;
 
 	if (r->rq_queued) {
+		struct db	*db = r->rq_db;
+		const char	*op = r->rq_op;
+		/* Waiting on a new connection whose handshake got no answer
+		 * is a deadline hit; waiting on busy connections is not. */
+		int		 hit = db->db_nconnecting > 0 && !r->rq_hit;
+
 		dbc_set_error(&e, DB_CLASS_TIMEOUT, "PoolTimeout",
 		    "no database connection became free before the deadline");
-		r->rq_db->db_stats.errors++;
+		db->db_stats.errors++;
 		db_req_complete(r, &e, NULL, 0);
+		if (hit)
+			db_breaker_deadline_hit(db, op, "PoolTimeout");
 		return;
 	}
 	TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
@@ -275,8 +287,8 @@ db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 }
 
 static struct db_req *
-db_submit(struct db *db, const char *op, const struct db_stmt *s, int n,
-    int batch, db_result_cb cb, void *arg)
+db_submit(struct db *db, int64_t within, const char *op,
+    const struct db_stmt *s, int n, int batch, db_result_cb cb, void *arg)
 {
 	struct db_req *r;
 
@@ -295,7 +307,11 @@ db_submit(struct db *db, const char *op, const struct db_stmt *s, int n,
 	r->rq_batch = batch;
 	r->rq_cb = cb;
 	r->rq_arg = arg;
-	r->rq_deadline_ms = now_mono_ms() + db->db_cfg.query_timeout_ms;
+	if (within <= 0 || within >= db->db_cfg.query_timeout_ms)
+		within = 0;
+	r->rq_within = within;
+	r->rq_deadline_ms = now_mono_ms() +
+	    (within > 0 ? within : db->db_cfg.query_timeout_ms);
 	r->rq_timer = evtimer_new(db->db_base, db_req_timer, r);
 	db_req_enqueue(r, 0);
 	db_dispatch(db);
@@ -311,14 +327,34 @@ db_query(struct db *db, const char *op, const char *sql, int nparams,
 	s.sql = sql;
 	s.nparams = nparams;
 	s.params = params;
-	return db_submit(db, op, &s, 1, 0, cb, arg);
+	return db_submit(db, 0, op, &s, 1, 0, cb, arg);
 }
 
 struct db_req *
 db_batch(struct db *db, const char *op, const struct db_stmt *s, int n,
     db_result_cb cb, void *arg)
 {
-	return db_submit(db, op, s, n, 1, cb, arg);
+	return db_submit(db, 0, op, s, n, 1, cb, arg);
+}
+
+struct db_req *
+db_query_within(struct db *db, int64_t deadline_ms, const char *op,
+    const char *sql, int nparams, const char *const *params, db_result_cb cb,
+    void *arg)
+{
+	struct db_stmt s;
+
+	s.sql = sql;
+	s.nparams = nparams;
+	s.params = params;
+	return db_submit(db, deadline_ms, op, &s, 1, 0, cb, arg);
+}
+
+struct db_req *
+db_batch_within(struct db *db, int64_t deadline_ms, const char *op,
+    const struct db_stmt *s, int n, db_result_cb cb, void *arg)
+{
+	return db_submit(db, deadline_ms, op, s, n, 1, cb, arg);
 }
 
 void
@@ -327,7 +363,9 @@ db_cancel(struct db_req *r)
 	if (r == NULL)
 		return;
 	r->rq_cancelled = 1;
-	if (r->rq_retrying) {
+	if (r->rq_ready)
+		db_ready_cancel(r);
+	else if (r->rq_retrying) {
 		TAILQ_REMOVE(&r->rq_db->db_retrying, r, rq_entry);
 		db_req_free(r);
 	} else if (r->rq_queued) {
@@ -335,6 +373,26 @@ db_cancel(struct db_req *r)
 		r->rq_db->db_nqueued--;
 		db_req_free(r);
 	}
+}
+
+/*
+ * Sends r's statements on c with what is left of its deadline. With a
+ * deadline of its own, a transaction-local statement_timeout of 90 % of
+ * that goes first, unless the session's is already shorter.
+ */
+static void
+db_req_send(struct db_req *r, struct db_conn *c, int64_t left)
+{
+	int64_t st = r->rq_db->db_cfg.statement_timeout_ms, local;
+
+	if (left < 1)
+		left = 1;
+	if ((local = left - left / 10) < 1)
+		local = 1;
+	if (r->rq_within > 0 && (st == 0 || local < st))
+		c->dc_local_timeout_ms = local;
+	dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE, left,
+	    db_req_done, r);
 }
 
 /* The pre-ping came back: run the request, or replace the connection. */
@@ -346,11 +404,10 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 	struct db	*db = c->dc_db;
 
 	c->dc_pinging = 0;
+	if (e == NULL)
+		db_breaker_answered(db);
 	if (e == NULL && !r->rq_cancelled) {
-		int64_t left = (int64_t)(r->rq_deadline_ms - now_mono_ms());
-
-		dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE,
-		    left > 0 ? left : 1, db_req_done, r);
+		db_req_send(r, c, (int64_t)(r->rq_deadline_ms - now_mono_ms()));
 		return;
 	}
 	r->rq_conn = NULL;
@@ -362,10 +419,16 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 		db_pool_invalidate(db, e->reason);
 	} else
 		db_pool_release(c);
+	if (e != NULL && db_breaker_is_deadline(e))
+		r->rq_hit = 1;
 	if (r->rq_cancelled)
 		db_req_free(r);
 	else
 		db_req_enqueue(r, 1);
+	/* A ping that got no answer is a deadline hit like any statement;
+	 * when it opens the breaker, r (queued again) fails with the rest. */
+	if (db_breaker_is_deadline(e))
+		db_breaker_deadline_hit(db, "pre_ping", e->reason);
 	db_dispatch(db);
 }
 
@@ -393,8 +456,7 @@ db_req_run(struct db_req *r, struct db_conn *c)
 		    left : db->db_cfg.connect_timeout_ms, db_req_pinged, r);
 		return;
 	}
-	dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE, left,
-	    db_req_done, r);
+	db_req_send(r, c, left);
 }
 
 /* 40001/40P01: retry the whole transaction after a short random pause. */
@@ -442,9 +504,12 @@ db_req_done(struct db_conn *c, const struct db_error *e, PGresult **res,
 	struct db_req	*r = arg;
 	struct db	*db = c->dc_db;
 	int		 broken = c->dc_state == DBC_DEAD;
+	int		 hit = db_breaker_is_deadline(e);
 
 	r->rq_conn = NULL;
 	db->db_stats.queries++;
+	if (e == NULL || e->sqlstate[0] != '\0')
+		db_breaker_answered(db);
 	if (e != NULL && db_req_prep_retry(c, r, e))
 		return;
 	if (e != NULL)
@@ -458,6 +523,9 @@ db_req_done(struct db_conn *c, const struct db_error *e, PGresult **res,
 			db_pool_spawn(db, 0);
 	} else
 		db_pool_release(c);
+	/* After the release: opening the breaker closes connections. */
+	if (hit)
+		db_breaker_deadline_hit(db, r->rq_op, e->reason);
 	if (e != NULL && db_req_retry(r, e)) {
 		db_dispatch(db);
 		return;
@@ -607,6 +675,7 @@ db_free(struct db *db)
 		db->db_waiters = w->w_next;
 		free(w);
 	}
+	db_ready_free(db);
 	db_breaker_free(db);
 	db_dns_free(db);
 	event_free(db->db_ev_done);

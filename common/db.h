@@ -18,6 +18,18 @@
  *   one background probe succeeds (full-jitter backoff backoff_initial ..
  *   backoff_max; demand-driven probes no more often than probe_min_interval
  *   for transient reasons). Probes log [DB_DOWN]/[DB_RECOVERED].
+ * - Request deadlines (db_query_within/db_batch_within): a request that
+ *   must answer soon (an HTTP route) gets its own deadline, well under
+ *   query_timeout; it runs with a transaction-local statement_timeout of
+ *   90 % of its remaining time, so a slow server answers (57014) before
+ *   the deadline and only a server that answers nothing reaches it. Two
+ *   deadlines reached in a row with no answer from the server in between
+ *   open the breaker (reason QueryTimeout): a frozen server (SIGSTOP, a
+ *   path that drops packets) costs two requests one deadline each, and
+ *   the rest fail fast until a probe gets an answer. [DB_DEADLINE] logs
+ *   each one.
+ * - Health probes count as demand (db_demand, db_ready): a process whose
+ *   only traffic is a readiness probe recovers as fast as a busy one.
  * - Schema migrations applied when the DB first answers (advisory lock).
  *
  * Callbacks are always called exactly once per request, from the event
@@ -103,8 +115,32 @@ struct db_req *db_query(struct db *, const char *op, const char *sql,
  */
 struct db_req *db_batch(struct db *, const char *op, const struct db_stmt *,
     int nstmts, db_result_cb, void *arg);
+/*
+ * The same with a deadline of deadline_ms for this request (the wait for a
+ * connection included) instead of query_timeout; 0 or more than
+ * query_timeout means query_timeout. Past it the callback gets
+ * DB_CLASS_TIMEOUT "QueryTimeout" (or "PoolTimeout": no connection became
+ * free) and the connection, if the statement had been sent, is dropped.
+ */
+struct db_req *db_query_within(struct db *, int64_t deadline_ms, const char *op,
+    const char *sql, int nparams, const char *const *params, db_result_cb,
+    void *arg);
+struct db_req *db_batch_within(struct db *, int64_t deadline_ms, const char *op,
+    const struct db_stmt *, int nstmts, db_result_cb, void *arg);
 /* The callback will not be called; the statement may still complete. */
 void db_cancel(struct db_req *);
+
+/*
+ * Health probes. db_demand: the caller reports on the DB (/metrics): it
+ * counts as demand, so while the breaker is open a probe starts now when
+ * a request would start one (transient reasons, probe_min_interval).
+ * db_ready (/readyz): db_demand, then the callback (err NULL: up, else the
+ * fail-fast error, DB_CLASS_DOWN) once the DB is up, or the probe in
+ * flight failed, or wait_ms passed; at once when nothing is in flight.
+ * Cancel with db_cancel.
+ */
+void db_demand(struct db *);
+struct db_req *db_ready(struct db *, int64_t wait_ms, db_result_cb, void *arg);
 
 /* Breaker state. */
 struct db_state {
@@ -139,6 +175,7 @@ struct db_stats {
 	int		 pool_size, open, idle, busy, waiting;
 	uint64_t	 queries, errors, failfast, connects, connect_failures;
 	uint64_t	 breaker_trips, recycled, pre_pings;
+	uint64_t	 deadline_hits;	/* deadlines reached with no server answer */
 };
 void db_get_stats(const struct db *, struct db_stats *);
 

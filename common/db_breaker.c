@@ -18,12 +18,22 @@
  *   the schedule.
  * - Each failed attempt logs [DB_DOWN] op=.. try=.. sleep=..s reason=..;
  *   the first success logs [DB_RECOVERED] op=.. after N attempts once.
+ * - Deadlines: a frozen server (SIGSTOP, a path that drops packets) keeps
+ *   TCP up and answers nothing, so no connect fails and nothing above
+ *   fires. A request deadline reached with no answer is logged
+ *   [DB_DEADLINE] op=.. reason=.. streak=N; DB_DEADLINE_TRIP of them in a
+ *   row, with no answer from the server on any connection in between,
+ *   open the breaker with reason QueryTimeout. A slow server is not
+ *   frozen: requests with a deadline carry a statement_timeout below it,
+ *   so a slow one comes back as 57014 (an answer) before its deadline.
  */
 #include <string.h>
 
 #include "db_int.h"
 #include "log.h"
 #include "util.h"
+
+#define DB_DEADLINE_TRIP	2
 
 static void
 db_probe_fire(evutil_socket_t fd, short what, void *arg)
@@ -122,6 +132,7 @@ db_breaker_connect_failed(struct db *db, const struct db_error *e)
 	log_warnx("[DB_DOWN] op=%s try=%d sleep=%.3gs reason=%s", db->db_op,
 	    db->db_attempts, (double)ms / 1000.0, e->reason);
 	db_fail_queue(db, e);
+	db_ready_wake(db);
 	db_breaker_notify(db);
 }
 
@@ -143,7 +154,9 @@ db_breaker_connect_ok(struct db *db)
 	db->db_attempts = 0;
 	db->db_reason = NULL;
 	db->db_detail[0] = '\0';
+	db->db_deadline_streak = 0;
 	evtimer_del(db->db_ev_probe);
+	db_ready_wake(db);
 	db_breaker_notify(db);
 	db_when_up_run(db);
 	db_listen_up(db);
@@ -172,4 +185,43 @@ db_breaker_admit(struct db *db)
 		db_pool_spawn(db, 1);
 	}
 	return 0;
+}
+
+/* The server answered something (a result, an SQL error, a handshake). */
+void
+db_breaker_answered(struct db *db)
+{
+	db->db_deadline_streak = 0;
+}
+
+/* 1 when e is a client deadline that passed with no answer at all. */
+int
+db_breaker_is_deadline(const struct db_error *e)
+{
+	return e != NULL && e->cls == DB_CLASS_TIMEOUT && e->sqlstate[0] == '\0' &&
+	    (strcmp(e->reason, "QueryTimeout") == 0 ||
+	    strcmp(e->reason, "PoolTimeout") == 0);
+}
+
+/*
+ * A request's deadline passed with no answer from the server (reason:
+ * QueryTimeout, the statement was sent; PoolTimeout, a new connection's
+ * handshake did not finish). DB_DEADLINE_TRIP in a row open the breaker.
+ */
+void
+db_breaker_deadline_hit(struct db *db, const char *op, const char *reason)
+{
+	struct db_error e;
+	char		msg[128];
+
+	db->db_stats.deadline_hits++;
+	db->db_deadline_streak++;
+	log_warnx("[DB_DEADLINE] op=%s reason=%s streak=%d", op != NULL ? op : "-",
+	    reason, db->db_deadline_streak);
+	if (db->db_up != DB_UP || db->db_deadline_streak < DB_DEADLINE_TRIP)
+		return;
+	snprintf(msg, sizeof(msg), "no answer from the server before %d request "
+	    "deadlines in a row", db->db_deadline_streak);
+	dbc_set_error(&e, DB_CLASS_CONNECTION, "QueryTimeout", msg);
+	db_breaker_connect_failed(db, &e);
 }

@@ -1,7 +1,7 @@
 /*
  * db_classify: every failure becomes a class (what the layer does about
- * it) and a CamelCase reason (what operators read), following
- * reference/postgres.md:
+ * it) and a CamelCase reason (what operators read), by these rules
+ * (docs/design.md §4):
  *
  *   - the first error's SQLSTATE wins (a killed session first reports
  *     57P01, then libpq's own "server closed the connection");

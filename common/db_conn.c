@@ -196,17 +196,36 @@ dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
 	PQclear(r);
 }
 
+/* The result of a command of ours: only a failure is kept. */
+static void
+dbc_take_discard(struct db_conn *c, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+	    st != PGRES_PIPELINE_ABORTED && !c->dc_haserr) {
+		db_classify_result(&c->dc_err, r, PQstatus(c->dc_pg) == CONNECTION_BAD);
+		c->dc_haserr = 1;
+	}
+	PQclear(r);
+}
+
 /* Takes one result; returns 1 when the exec is complete. */
 static int
 dbc_take_result(struct db_conn *c, PGresult *r)
 {
+	int kind;
+
 	if (r == NULL) {
 		c->dc_cmd++;
 		return !c->dc_pipeline;
 	}
-	if (c->dc_cmd < c->dc_ncmd && c->dc_cmdkind[c->dc_cmd] >= 0 &&
-	    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-		dbc_take_prepare(c, r, c->dc_cmdkind[c->dc_cmd]);
+	kind = c->dc_cmd < c->dc_ncmd ? c->dc_cmdkind[c->dc_cmd] : DBC_CMD_KEEP;
+	if (kind != DBC_CMD_KEEP && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+		if (kind >= 0)
+			dbc_take_prepare(c, r, kind);
+		else
+			dbc_take_discard(c, r);
 		return 0;
 	}
 	switch (PQresultStatus(r)) {
@@ -586,9 +605,9 @@ dbc_prepared(struct db_conn *c, const char *sql, int *slot_new)
 	return c->dc_prep[free_slot].p_name;
 }
 
-/* Sends one statement; returns 0 or -1. */
+/* Sends one statement (its result: kind, DBC_CMD_*); returns 0 or -1. */
 static int
-dbc_send(struct db_conn *c, const struct db_stmt *s)
+dbc_send(struct db_conn *c, const struct db_stmt *s, int kind)
 {
 	const char	*name;
 	int		 slot;
@@ -596,7 +615,7 @@ dbc_send(struct db_conn *c, const struct db_stmt *s)
 	/* nparams < 0: a multi-statement script (migrations, LISTEN), sent
 	 * with the simple protocol; never with values in it. */
 	if (s->nparams < 0) {
-		dbc_note_cmd(c, -1);
+		dbc_note_cmd(c, kind);
 		return PQsendQuery(c->dc_pg, s->sql) ? 0 : -1;
 	}
 	if ((c->dc_flags & DBC_PREPARE) && s->sql[0] != '\0' &&
@@ -606,13 +625,35 @@ dbc_send(struct db_conn *c, const struct db_stmt *s)
 			if (!PQsendPrepare(c->dc_pg, name, s->sql, s->nparams, NULL))
 				return -1;
 		}
-		dbc_note_cmd(c, -1);
+		dbc_note_cmd(c, kind);
 		return PQsendQueryPrepared(c->dc_pg, name, s->nparams, s->params,
 		    NULL, NULL, 0) ? 0 : -1;
 	}
-	dbc_note_cmd(c, -1);
+	dbc_note_cmd(c, kind);
 	return PQsendQueryParams(c->dc_pg, s->sql, s->nparams, NULL, s->params,
 	    NULL, NULL, 0) ? 0 : -1;
+}
+
+/*
+ * In a pipeline, the transaction-local statement_timeout the caller asked
+ * for (dc_local_timeout_ms), sent first; its result is not the caller's.
+ * set_config(..., true) rather than SET LOCAL: no warning outside an
+ * explicit transaction block, and it is prepared like any statement.
+ */
+static int
+dbc_send_local_timeout(struct db_conn *c)
+{
+	char			 v[24];
+	const char		*params[1] = { v };
+	struct db_stmt		 s = { "SELECT set_config('statement_timeout', $1, true)",
+				    1, params };
+	int64_t			 ms = c->dc_local_timeout_ms;
+
+	c->dc_local_timeout_ms = 0;
+	if (ms <= 0 || !c->dc_pipeline)
+		return 0;
+	snprintf(v, sizeof(v), "%lld", (long long)ms);
+	return dbc_send(c, &s, DBC_CMD_DISCARD);
 }
 
 /*
@@ -642,8 +683,10 @@ dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int flags,
 		c->dc_state = DBC_BUSY;
 	if (c->dc_pipeline && PQenterPipelineMode(c->dc_pg) != 1)
 		goto broken;
+	if (dbc_send_local_timeout(c) == -1)
+		goto broken;
 	for (i = 0; i < n; i++)
-		if (dbc_send(c, &s[i]) == -1)
+		if (dbc_send(c, &s[i], DBC_CMD_KEEP) == -1)
 			goto broken;
 	if (c->dc_pipeline && PQpipelineSync(c->dc_pg) != 1)
 		goto broken;

@@ -7,7 +7,9 @@
  *   db_pool.c     the per-process pool: spawn, checkout (recycle, pre-ping,
  *                 generation), release
  *   db_breaker.c  up/down, probes on full-jitter backoff, [DB_DOWN] and
- *                 [DB_RECOVERED]
+ *                 [DB_RECOVERED]; request deadlines reached with no
+ *                 answer ([DB_DEADLINE]) open it too
+ *   db_ready.c    health probes as demand (db_demand, db_ready)
  *   db.c          the public API: requests, their queue and deadlines,
  *                 deferred callbacks
  *   db_classify.c failures -> class + CamelCase reason
@@ -52,6 +54,10 @@ struct db_mig;
 #define DBC_NPREP	32	/* prepared statements cached per connection */
 #define DBC_PIPELINE	1	/* one implicit transaction, pipelined */
 #define DBC_PREPARE	2	/* use (and fill) the prepared-statement cache */
+
+/* dc_cmdkind of a command sent: >= 0 is the cache slot a Prepare fills */
+#define DBC_CMD_KEEP	(-1)	/* its result goes to the caller */
+#define DBC_CMD_DISCARD	(-2)	/* ours (the local statement_timeout) */
 
 struct dbc_prep {
 	uint64_t	 p_hash;
@@ -99,6 +105,9 @@ struct db_conn {
 	int			 dc_nprep;
 	int			 dc_haserr;
 	struct db_error		 dc_err;
+	int64_t			 dc_local_timeout_ms;	/* next exec only: a
+						 * transaction-local statement_timeout
+						 * sent first; 0 none */
 	struct db_req		*dc_req;	/* the request it serves, if any */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
 	struct db_dns		*dc_dns;	/* resolving host names */
@@ -119,6 +128,11 @@ struct db_req {
 	int			 rq_retrying;	/* on db_retrying, timer pending */
 	int			 rq_prep_retried;	/* one rerun after 26000/42P05 */
 	uint64_t		 rq_deadline_ms;
+	int64_t			 rq_within;	/* its own deadline (ms), 0: none */
+	int			 rq_ready;	/* a db_ready() waiter, no statements */
+	int			 rq_readyq;	/* on db_readyq */
+	int			 rq_ok;		/* deferred completion is a success */
+	int			 rq_hit;	/* its deadline hit is counted */
 	db_result_cb		 rq_cb;
 	void			*rq_arg;
 	struct db_conn		*rq_conn;
@@ -176,6 +190,9 @@ struct db {
 	void			(*db_state_cb)(const struct db_state *, void *);
 	void			*db_state_arg;
 	struct db_waiter	*db_waiters;
+	int			 db_deadline_streak;	/* deadlines reached, no
+							 * server answer since */
+	struct db_req_list	 db_readyq;	/* db_ready() waiting on a probe */
 
 	/* migrations */
 	int			 db_migrated;
@@ -189,6 +206,9 @@ void db_dispatch(struct db *);
 void db_fail_queue(struct db *, const struct db_error *);
 void db_when_up_run(struct db *);
 void db_req_run(struct db_req *, struct db_conn *);
+void db_req_defer(struct db_req *);
+void db_req_free(struct db_req *);
+void db_failfast_error(struct db *, struct db_error *);
 
 /* db_conn.c */
 struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);
@@ -225,6 +245,14 @@ int db_breaker_admit(struct db *);
 void db_breaker_init(struct db *);
 void db_breaker_free(struct db *);
 void db_breaker_notify(struct db *);
+void db_breaker_answered(struct db *);
+int db_breaker_is_deadline(const struct db_error *);
+void db_breaker_deadline_hit(struct db *, const char *op, const char *reason);
+
+/* db_ready.c */
+void db_ready_wake(struct db *);
+void db_ready_cancel(struct db_req *);
+void db_ready_free(struct db *);
 
 /* db_classify.c */
 void db_classify(struct db_error *, const char *sqlstate, const char *msg,

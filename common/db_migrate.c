@@ -14,9 +14,9 @@
  * Waiting for the lock is a poll (pg_try_advisory_lock, then a short
  * pg_sleep, again), never one long pg_advisory_lock: a blocked
  * pg_advisory_lock is cancelled by the session's lock_timeout and
- * statement_timeout (and the client deadline), so a process that waited
- * longer than those while another applied a slow migration used to give
- * up with MigrationFailed and take the breaker down. Every statement of
+ * statement_timeout (and the client deadline), so a process waiting
+ * longer than those while another applies a slow migration would give up
+ * with MigrationFailed and take the breaker down. Every statement of
  * the run is short; only a migration itself can take long.
  */
 #include <stdio.h>

@@ -93,6 +93,7 @@ db_pool_connected(struct db_conn *c)
 
 	c->dc_probe = 0;
 	db->db_probing = 0;
+	db_breaker_answered(db);
 	dbc_idle(c);
 	TAILQ_REMOVE(&db->db_conns, c, dc_entry);
 	TAILQ_INSERT_HEAD(&db->db_conns, c, dc_entry);

@@ -60,6 +60,42 @@ void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
 /*
+ * Non-blocking output (holdfastd): lines go to stderr through a bounded
+ * queue (LOG_NB_QUEUE bytes) that a stalled reader (a wedged journald, a
+ * pipe nobody reads) can never make the caller wait on. A line that does
+ * not fit is dropped and counted against its source; once the queue has
+ * drained, one "[LOG_DROPPED] name=<source> lines=N" line per source says
+ * what was lost. stderr is written with send(MSG_DONTWAIT) when it is a
+ * socket, through a private O_NONBLOCK descriptor (/proc/self/fd/2 opened
+ * again, so other holders of the pipe keep their blocking mode) when it is
+ * a pipe or a terminal; a regular file is written directly as before.
+ * Not thread-safe: for single-threaded programs.
+ *
+ * log_nb_enable: returns the descriptor to watch for writability (the
+ * caller flushes with log_nb_flush when it is), or -1 when stderr is left
+ * blocking. want(1) is called when queued bytes wait, want(0) once the
+ * queue is empty; want may be NULL until there is an event loop (lines
+ * queue meanwhile), and a second call only replaces it.
+ */
+#define LOG_NB_QUEUE	(256 * 1024)
+int log_nb_enable(void (*want)(int));
+void log_nb_disable(void);
+/* Writes what the reader takes now; 1 while bytes remain queued. */
+int log_nb_flush(void);
+/* Best effort before an exec or exit: waits up to ms for the reader. */
+void log_nb_drain(int ms);
+/* One line from source ("http:0"; NULL: this program), given as pieces
+ * that end with its newline: queued, written, or dropped and counted. */
+struct iovec;
+void log_out(const char *source, const struct iovec *iov, int iovcnt);
+/* One write of buf, bypassing the queue, that never blocks when the
+ * non-blocking mode is on (dropped on EAGAIN), else a plain write to the
+ * log: async-signal-safe, for a signal handler's last words. */
+void log_nb_write_raw(const char *buf, size_t len);
+/* Lines dropped so far and not yet reported. */
+unsigned long log_nb_dropped(void);
+
+/*
  * A token bucket for lines that bad input can trigger at line rate (a SIP
  * flood of junk): log_ratelimit_ok() says whether this line may be written;
  * when lines were suppressed, the next allowed line is preceded by a count.

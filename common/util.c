@@ -237,3 +237,16 @@ rand_unit(void)
 	}
 	return erand48(xsubi);
 }
+
+void
+hf_assert_fail(const char *cond, const char *file, int line)
+{
+	char buf[512];
+	int n;
+
+	n = snprintf(buf, sizeof buf, "[ASSERT] %s:%d: %s\n", file, line, cond);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, buf,
+		    (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	abort();
+}

@@ -12,6 +12,17 @@
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * HF_ASSERT(cond): an invariant stated where it is kept (docs/design.md §11).
+ * Always on, so keep cond cheap; a failure writes "[ASSERT] file:line: cond"
+ * to stderr and aborts (holdfastd then heals by re-exec, a worker is
+ * respawned). Expensive whole-structure checks are run explicitly instead.
+ */
+#define HF_ASSERT(cond) \
+	((cond) ? (void)0 : hf_assert_fail(#cond, __FILE__, __LINE__))
+void hf_assert_fail(const char *cond, const char *file, int line)
+    __attribute__((noreturn));
+
 void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
 void *xrealloc(void *, size_t);

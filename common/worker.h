@@ -33,8 +33,9 @@ struct worker {
 /*
  * Parses argv, loads the config (HOLDFAST_CONFIG or -c; exits 2 with
  * "file:line: reason" on a bad one), sets up logging and signals, opens
- * the channel. program is the short name ("http"); section is the default
- * [worker:NAME] to read when HOLDFAST_INSTANCE is not set.
+ * the channel. program is the short name ("http"); it is also the
+ * instance (and so the [worker:NAME] section) when neither -i nor
+ * HOLDFAST_INSTANCE names one.
  */
 void worker_init(struct worker *, int argc, char **argv, const char *program);
 /*

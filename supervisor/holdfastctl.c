@@ -3,7 +3,7 @@
  *
  * One request per connection over the control socket (JSON lines; see
  * sup_ctl.h). Output is an aligned table, or the raw replies with --json.
- * Exit codes are a contract (DESIGN §3): 0 all good; 3 a named process is
+ * Exit codes are a contract (docs/design.md §3): 0 all good; 3 a named process is
  * not RUNNING (status) or a DB is down (health); 2 usage; 4 no such
  * process; 1 cannot reach the supervisor (or it refused the request).
  */
@@ -38,6 +38,8 @@ static struct {
 	int		 nowait;
 	int		 waiting;	/* this request waits for the processes */
 	long		 lines;
+	const char	*signal;	/* signal SIG */
+	long long	 count;		/* scale N */
 	int		 fd;
 	char		*buf;
 	size_t		 len, cap;
@@ -57,6 +59,9 @@ ctl_usage(void)
 	    "  tail [-f] [-n LINES] NAME    recent output of one instance\n"
 	    "  shutdown                     stop every worker and holdfastd\n"
 	    "  upgrade                      re-execute holdfastd's binary in place (same pid)\n"
+	    "  scale GROUP N                run N instances (adds or removes the highest only)\n"
+	    "  signal SIG NAME...           send any signal (HUP, USR1, 10) to instances or groups\n"
+	    "  reopen                       reopen holdfastd's and the workers' log files\n"
 	    "  version\n");
 	exit(CTL_EXIT_USAGE);
 }
@@ -221,10 +226,14 @@ ctl_request(const char *cmd, char **names, int nnames)
 		jw_kint(w, "lines", ctl.lines);
 	}
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
-	    strcmp(cmd, "restart") == 0) {
+	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "scale") == 0) {
 		ctl.waiting = !ctl.nowait;
 		jw_kbool(w, "wait", ctl.waiting);
 	}
+	if (strcmp(cmd, "signal") == 0)
+		jw_kstr(w, "signal", ctl.signal);
+	if (strcmp(cmd, "scale") == 0)
+		jw_kint(w, "count", ctl.count);
 	jw_obj_close(w);
 	ctl_connect();
 	ctl_send(w);
@@ -344,6 +353,10 @@ ctl_status(const char *cmd, char **names, int n)
 		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
 	if (!ctl.json)
 		ctl_table(procs);
+	if (!ctl.json && json_get_array(v, "surge") != NULL) {
+		printf("\nstarting replacements and old processes stopping (surge, scale):\n");
+		ctl_table(json_get_array(v, "surge"));
+	}
 	if (strcmp(cmd, "status") == 0 && ctl_any(procs, "state", NULL, "RUNNING", 0))
 		rc = CTL_EXIT_NOT_RUNNING;
 	if (strcmp(cmd, "health") == 0 && ctl_any(procs, "db", "state", "down", 1))
@@ -477,6 +490,37 @@ ctl_upgrade(void)
 	return CTL_EXIT_OK;
 }
 
+/* signal SIG NAME...: the pids signalled, one per line. */
+static int
+ctl_signal(char **args, int n)
+{
+	yajl_val	 v, pids;
+	long long	 pid;
+
+	if (n < 2)
+		ctl_usage();
+	ctl.signal = args[0];
+	v = ctl_request("signal", args + 1, n - 1);
+	pids = json_get_array(v, "signalled");
+	for (size_t i = 0; !ctl.json && pids != NULL && i < pids->u.array.len; i++)
+		if (json_get_int(pids->u.array.values[i], "pid", &pid) == 0)
+			printf("%s\t%lld\tSIG%s\n", json_get_str(pids->u.array.values[i], "name"),
+			    pid, json_get_str(v, "signal") ? json_get_str(v, "signal") : "?");
+	n = pids != NULL && pids->u.array.len > 0 ? CTL_EXIT_OK : CTL_EXIT_NOT_RUNNING;
+	if (n != CTL_EXIT_OK && !ctl.json)
+		fprintf(stderr, "holdfastctl: no running process to signal\n");
+	yajl_tree_free(v);
+	return n;
+}
+
+static int
+ctl_scale(char **args, int n)
+{
+	if (n != 2 || parse_int(args[1], 1, 256, &ctl.count) == -1)
+		ctl_usage();
+	return ctl_change("scale", args, 1);
+}
+
 static int
 ctl_run(const char *cmd, char **args, int n)
 {
@@ -492,6 +536,10 @@ ctl_run(const char *cmd, char **args, int n)
 		return ctl_pid(args, n);
 	if (strcmp(cmd, "tail") == 0)
 		return ctl_tail(args, n);
+	if (strcmp(cmd, "signal") == 0)
+		return ctl_signal(args, n);
+	if (strcmp(cmd, "scale") == 0)
+		return ctl_scale(args, n);
 	if (n != 0)
 		ctl_usage();
 	if (strcmp(cmd, "reload") == 0)
@@ -502,6 +550,8 @@ ctl_run(const char *cmd, char **args, int n)
 		return ctl_simple(cmd, NULL, 0, NULL);
 	if (strcmp(cmd, "upgrade") == 0)
 		return ctl_upgrade();
+	if (strcmp(cmd, "reopen") == 0)
+		return ctl_simple(cmd, NULL, 0, "reopened");
 	fprintf(stderr, "holdfastctl: unknown command \"%s\"\n", cmd);
 	ctl_usage();
 }

@@ -7,7 +7,7 @@
  *
  * Signals arrive only through libevent: SIGCHLD reaps, SIGTERM/SIGINT stop
  * everything in reverse priority order and exit 0, SIGHUP reloads the
- * config, SIGUSR2 replaces the image in place (sup_upgrade.c); SIGSEGV,
+ * config, SIGUSR1 reopens the log files (sup_reopen), SIGUSR2 replaces the image in place (sup_upgrade.c); SIGSEGV,
  * SIGBUS, SIGABRT, SIGFPE and SIGILL re-execute it from the kept state
  * (a real signal handler, sup_upgrade.c). It never daemonizes itself: run
  * it under systemd (Type=notify, sup_notify.c), a container runtime (it
@@ -27,12 +27,13 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_log.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/holdfast.conf"
-#define NSIGS		5
+#define NSIGS		6
 
 static void __attribute__((noreturn))
 usage(void)
@@ -60,6 +61,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			break;
 		log_info("SIGHUP: reloading %s", sup.s_cfgpath);
 		(void)sup_reload(err, sizeof(err), NULL);
+		break;
+	case SIGUSR1:
+		sup_reopen("SIGUSR1");
 		break;
 	case SIGUSR2:
 		log_info("SIGUSR2: upgrading in place");
@@ -128,6 +132,10 @@ setup(int restoring)
 		fatal("open(/dev/null)");
 	if ((sup.s_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (sup.s_cfg->holdfast.log_file != NULL)
+		(void)sup_log_own(sup.s_cfg->holdfast.log_file, restoring ? "restore" : "start");
+	else
+		sup_log_nb_init(sup.s_base);
 	if (restoring)
 		sup_upgrade_adopt();	/* the groups and sockets of the image before */
 	else {
@@ -145,6 +153,7 @@ teardown(struct event **evs, int nevs)
 	sup_ctl_close();
 	sup_notify_close();
 	sup_upgrade_close();
+	sup_log_nb_close();
 	while (sup.s_groups != NULL) {
 		struct sup_group *g = sup.s_groups;
 
@@ -167,10 +176,11 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 {
 	char		 err[CFG_ERRLEN];
 	struct event	*evs[NSIGS];
-	const int	 sigs[NSIGS] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+	const int	 sigs[NSIGS] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	int		 restoring = ua->restore_fd != -1;
 
 	log_init("holdfastd", LOG_LVL_INFO);
+	sup_log_nb_early();	/* a stalled stderr must not hold up a restore */
 	sup_heal_init(ua, cfgpath, verbose);
 	if (restoring) {
 		if (sup_upgrade_restore(ua, cfgpath, verbose) == -1)

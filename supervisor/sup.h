@@ -9,7 +9,7 @@
  *
  * Invariants:
  * - holdfastd never touches the database: DB state only arrives on the
- *   channel and is recorded (DESIGN §12 of STYLE).
+ *   channel and is recorded (docs/design.md §2).
  * - The reaper only records exits (p_exit_pending); sup_pass() acts on them
  *   and starts whatever should run. Every state change goes through
  *   sup_set_state(), which logs it.
@@ -86,6 +86,15 @@ struct sup_proc {
 	struct sup_ring		*p_ring;
 	struct sup_logfile	*p_logs[2];
 	struct sup_db		 p_db;
+	/* Surge restarts (sup_surge.c). An instance slot's replacement runs
+	 * as an extra process (in g_extra) until it is ready; then it takes
+	 * the slot and the old process, now an extra, is stopped. Extras are
+	 * not in the saved state: an upgrade waits until none is left, and a
+	 * self-heal stops them (p_surging says a surge was cut short). */
+	struct sup_proc		*p_surge;	/* slot: its replacement starting */
+	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
+	int			 p_extra;	/* in g_extra, not in g_procs */
+	int			 p_surging;	/* slot: p_surge is set (saved) */
 };
 
 struct sup_group {
@@ -103,6 +112,14 @@ struct sup_group {
 	int			 g_retired;	/* removed by a reload; freed once down */
 	int			 g_roll_next;	/* next instance of a rolling restart, -1 */
 	int			 g_roll_only_up; /* skip instances an operator stopped */
+	/* Surge replacements and old or removed processes being stopped
+	 * (sup_surge.c), freed once down. */
+	struct sup_proc		**g_extra;
+	int			 g_nextra;
+	/* `holdfastctl scale`: the config's numprocs the group was scaled
+	 * from (0: not scaled); kept across reload and upgrade while the
+	 * file's numprocs stays that. */
+	int			 g_scale_base;
 	struct sup_group	*g_next;
 };
 
@@ -129,6 +146,10 @@ void sup_proc_event(struct sup_proc *, enum sup_event);
 void sup_timer_arm(struct sup_proc *, int64_t ms);
 void sup_pass(void);
 void sup_reap(void);
+/* Acts on the exit the reaper recorded. */
+void sup_proc_exited(struct sup_proc *);
+/* No process and none coming (STOPPED, EXITED, FATAL, BACKOFF). */
+int sup_proc_down(const struct sup_proc *);
 struct sup_group *sup_group_new(const struct cfg_worker *, char *err, size_t errlen);
 void sup_group_free(struct sup_group *);
 /* Instances matching a name: an instance, a group, or "all". Returns the
@@ -143,6 +164,10 @@ void sup_proc_restart(struct sup_proc *);
  * operator stopped. */
 void sup_group_restart(struct sup_group *, int only_up);
 void sup_shutdown(const char *why);
+/* SIGUSR1 / `holdfastctl reopen`: holdfastd's log_file and the workers'
+ * log files opened again (after logrotate moved them); how many worker
+ * instances have files. */
+int sup_reopen(const char *why);
 /* SIGHUP / `holdfastctl reload`: 0, or -1 with the config error in err. */
 /* changes, when not NULL, is an open JSON array: one {"group","change"}
  * object is added per group the reload touched (added, replaced, removed,
@@ -157,7 +182,40 @@ int sup_group_listen_fd(const struct sup_group *, int index);
 /* listen_reuseport: closes the slot socket of an instance that stays down
  * (called on every state change), binds it again before a start. */
 void sup_group_slot_state(struct sup_proc *);
+struct sup_group *sup_group_find(const char *name);
 int sup_group_slot_open(struct sup_proc *, char *err, size_t errlen);
+
+/* sup_group.c */
+struct sup_proc *sup_proc_new(struct sup_group *, int index);
+void sup_proc_free(struct sup_proc *);
+
+/* sup_surge.c: start before stop (restart_mode), and scale */
+/* Whether a restart of p starts its replacement first. */
+int sup_surge_wanted(const struct sup_proc *);
+/* Starts p's replacement; p is stopped once it is ready. */
+void sup_surge_start(struct sup_proc *);
+/* Called on every state change of an extra process. */
+void sup_surge_state(struct sup_proc *, enum sup_state);
+/* An operator stop of the slot: its replacement is stopped too. */
+void sup_surge_cancel(struct sup_proc *, const char *why);
+/* Acts on recorded exits of extras and frees those that are down. */
+void sup_surge_pass(struct sup_group *);
+/* Stops (shutdown: kill when kill) every extra; how many are not down. */
+int sup_surge_stop_all(struct sup_group *, int kill);
+struct sup_proc *sup_surge_find_pid(pid_t);
+/* Surges (or stops of old processes) in progress anywhere. */
+int sup_surge_busy(void);
+/* Sends sig to p and to its replacement; each pid signalled goes into w
+ * as {"name","pid"} (w may be NULL); the count. */
+int sup_proc_signal(struct sup_proc *, int sig, struct jw *w);
+/* `holdfastctl scale`: 0, or -1 with a reason. */
+#define SUP_SCALE_MAX	256		/* as numprocs */
+int sup_group_scale(struct sup_group *, int n, char *err, size_t errlen);
+/* Reload: a scaled group keeps its size while the file's numprocs is the
+ * one it was scaled from. */
+void sup_scale_keep(struct cfg *ncfg);
+/* The ring, log files and tail followers an extra's output goes to. */
+struct sup_proc *sup_proc_owner(struct sup_proc *);
 
 /* sup_spawn.c */
 pid_t sup_spawn(struct sup_proc *, char *err, size_t errlen);

@@ -225,6 +225,33 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	jw_obj_close(w);
 }
 
+/* The extra processes (surge replacements, old or removed processes being
+ * stopped) of the groups the listed instances belong to. */
+static void
+sup_ctl_extras(struct jw *w, struct sup_proc **v, int n)
+{
+	int any = 0;
+
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
+		int listed = 0;
+
+		for (int i = 0; i < n && !listed; i++)
+			listed = v[i] != NULL && v[i]->p_group == g;
+		for (int i = 0; listed && i < g->g_nextra; i++) {
+			const struct sup_proc *x = g->g_extra[i];
+
+			if (!any) {
+				jw_key(w, "surge");
+				jw_arr_open(w);
+				any = 1;
+			}
+			sup_ctl_proc(w, x);
+		}
+	}
+	if (any)
+		jw_arr_close(w);
+}
+
 static void
 sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
 {
@@ -238,6 +265,7 @@ sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
 	for (int i = 0; i < n; i++)
 		sup_ctl_proc(w, v[i]);
 	jw_arr_close(w);
+	sup_ctl_extras(w, v, n);
 	sup_ctl_send(c, w);
 }
 
@@ -271,7 +299,7 @@ sup_ctl_settled(const struct sup_proc *p, int up)
 	if (down)
 		return 1;
 	return p->p_state == SUP_RUNNING && !p->p_restart_pending &&
-	    !p->p_rolling && p->p_group->g_roll_next == -1;
+	    !p->p_rolling && p->p_group->g_roll_next == -1 && p->p_surge == NULL;
 }
 
 static void
@@ -496,10 +524,84 @@ sup_ctl_upgrade(struct sup_ctl_client *c, yajl_val req)
 		    "keeps running: %s", PACKAGE_VERSION, sup_build_id(), err);
 }
 
+/* Any signal to instances or groups: the pids signalled in the reply. */
+static void
+sup_ctl_signal(struct sup_ctl_client *c, yajl_val req)
+{
+	const char	*name = json_get_str(req, "signal");
+	struct sup_proc	**v;
+	struct jw	*w;
+	int		 n, sig, sent = 0;
+
+	if ((sig = cfg_signal_parse(name)) == -1) {
+		sup_ctl_error(c, "usage", "bad signal \"%.40s\" (a name such as HUP, or "
+		    "a number)", name != NULL ? name : "");
+		return;
+	}
+	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
+		return;
+	w = sup_ctl_ok();
+	jw_kstr(w, "signal", cfg_signal_name(sig));
+	jw_key(w, "signalled");
+	jw_arr_open(w);
+	for (int i = 0; i < n; i++)
+		sent += sup_proc_signal(v[i], sig, w);
+	jw_arr_close(w);
+	jw_kint(w, "count", sent);
+	free(v);
+	sup_ctl_send(c, w);
+}
+
+/* scale NAME N: adds or removes the highest slots only. */
+static void
+sup_ctl_scale(struct sup_ctl_client *c, yajl_val req)
+{
+	yajl_val		 names = json_get_array(req, "names");
+	struct sup_group	*g;
+	struct sup_proc		**v;
+	char			 err[256];
+	long long		 n = 0;
+	int			 k;
+
+	if (names == NULL || names->u.array.len != 1 || !YAJL_IS_STRING(names->u.array.values[0]) ||
+	    json_get_int(req, "count", &n) == -1 || n < 1 || n > SUP_SCALE_MAX) {
+		sup_ctl_error(c, "usage", "scale takes a group name and a count in 1..%d",
+		    SUP_SCALE_MAX);
+		return;
+	}
+	if ((g = sup_group_find(names->u.array.values[0]->u.string)) == NULL) {
+		sup_ctl_error(c, "nosuchprocess", "no such group: %.100s",
+		    names->u.array.values[0]->u.string);
+		return;
+	}
+	if (sup.s_shutting_down || sup_group_scale(g, (int)n, err, sizeof(err)) == -1) {
+		sup_ctl_error(c, "failed", "scale refused: %s", sup.s_shutting_down ?
+		    "holdfastd is shutting down" : err);
+		return;
+	}
+	k = sup_lookup(g->g_name, &v);
+	sup_ctl_finish(c, req, v, k, 1);
+}
+
+static void
+sup_ctl_reopen(struct sup_ctl_client *c, yajl_val req)
+{
+	struct jw	*w = sup_ctl_ok();
+	int		 n = sup_reopen("holdfastctl");
+
+	if (sup.s_cfg->holdfast.log_file != NULL)
+		jw_kstr(w, "log_file", sup.s_cfg->holdfast.log_file);
+	jw_kint(w, "worker_files", n);
+	sup_ctl_send(c, w);
+}
+
 static const struct {
 	const char	*name;
 	sup_ctl_fn	*fn;
 } sup_ctl_cmds[] = {
+	{ "signal",	sup_ctl_signal },
+	{ "scale",	sup_ctl_scale },
+	{ "reopen",	sup_ctl_reopen },
 	{ "status",	sup_ctl_status },
 	{ "health",	sup_ctl_status },
 	{ "start",	sup_ctl_start },
@@ -707,6 +809,18 @@ sup_ctl_proc_gone(struct sup_proc *p)
 			c->c_follow = NULL;
 			sup_ctl_error(c, "nosuchprocess", "%s was removed", p->p_name);
 		}
+	}
+}
+
+void
+sup_ctl_proc_moved(struct sup_proc *from, struct sup_proc *to)
+{
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		for (int i = 0; i < c->c_nwait; i++)
+			if (c->c_wait[i] == from)
+				c->c_wait[i] = to;
+		if (c->c_follow == from)
+			c->c_follow = to;
 	}
 }
 

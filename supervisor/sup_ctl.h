@@ -31,6 +31,8 @@ void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
 void sup_ctl_pass_done(void);
 /* p is being freed: drop its followers and waiters. */
 void sup_ctl_proc_gone(struct sup_proc *);
+/* A surge replacement took the slot of from: waits and follows go to it. */
+void sup_ctl_proc_moved(struct sup_proc *from, struct sup_proc *to);
 
 /* In-place upgrade (sup_upgrade.c): the socket and the clients whose
  * replies could be flushed, as a "ctl" object (upgrader_fd marks the

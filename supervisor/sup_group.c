@@ -95,7 +95,7 @@ sup_group_slot_state(struct sup_proc *p)
 	struct sup_group	*g = p->p_group;
 	int			*fd;
 
-	if (!g->g_reuseport || p->p_index >= g->g_nlisten)
+	if (!g->g_reuseport || p->p_index >= g->g_nlisten || p->p_extra)
 		return;
 	fd = &g->g_listen_fds[p->p_index];
 	if (*fd == -1 || !(p->p_state == SUP_FATAL || p->p_state == SUP_EXITED ||
@@ -120,7 +120,7 @@ sup_group_slot_open(struct sup_proc *p, char *err, size_t errlen)
 	return g->g_listen_fds[p->p_index] == -1 ? -1 : 0;
 }
 
-static struct sup_proc *
+struct sup_proc *
 sup_proc_new(struct sup_group *g, int index)
 {
 	struct sup_proc *p = xcalloc(1, sizeof(*p));
@@ -139,7 +139,7 @@ sup_proc_new(struct sup_group *g, int index)
 	return p;
 }
 
-static void
+void
 sup_proc_free(struct sup_proc *p)
 {
 	sup_ctl_proc_gone(p);
@@ -274,13 +274,16 @@ sup_group_free(struct sup_group *g)
 {
 	for (int i = 0; i < g->g_nprocs; i++)
 		sup_proc_free(g->g_procs[i]);
+	for (int i = 0; i < g->g_nextra; i++)
+		sup_proc_free(g->g_extra[i]);
+	free(g->g_extra);
 	sup_listen_close(g);
 	free(g->g_procs);
 	free(g->g_name);
 	free(g);
 }
 
-static struct sup_group *
+struct sup_group *
 sup_group_find(const char *name)
 {
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
@@ -323,6 +326,7 @@ sup_group_retire(struct sup_group *g)
 		sup_proc_stop(g->g_procs[i]);
 		sup_ctl_proc_gone(g->g_procs[i]);
 	}
+	(void)sup_surge_stop_all(g, 0);
 	g->g_wc = NULL;
 }
 
@@ -363,7 +367,7 @@ static const char *const sup_inplace_keys[] = {
 	"autostart", "autorestart", "exitcodes", "startsecs", "startretries",
 	"start_timeout", "backoff_initial", "backoff_max", "backoff_reset",
 	"stopsignal", "priority", "stdout_logfile", "stderr_logfile",
-	"logfile_maxbytes", "logfile_backups", NULL
+	"logfile_maxbytes", "logfile_backups", "restart_mode", NULL
 };
 
 static int
@@ -607,6 +611,12 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 			workers = 1;
 		else if (strcmp(keys[i], "tail_lines") == 0)
 			sup_reload_tail_lines(n->tail_lines);
+		else if (strcmp(keys[i], "log_file") == 0) {
+			log_info("reload: [holdfast] log_file changed: now %s",
+			    n->log_file != NULL ? n->log_file : "stderr");
+			sup_log_own(n->log_file, "reload");
+			continue;
+		}
 		else if (strcmp(keys[i], "log_level") == 0) {
 			/* Workers read it too, but a restart of every worker
 			 * (calls included) is too much for a log level. */
@@ -729,6 +739,7 @@ sup_reload(char *err, size_t errlen, struct jw *changes)
 	plan = xcalloc(ncfg->nworkers + 1, sizeof(*plan));
 	sup.s_cfg = ncfg;	/* new groups size their rings from it */
 	sup_reload_keep_reuseport(ncfg);
+	sup_scale_keep(ncfg);
 	if (sup_reload_prepare(ncfg, plan, err, errlen) == -1) {
 		sup.s_cfg = ocfg;
 		log_warnx("reload: keeping the running configuration: %s", err);

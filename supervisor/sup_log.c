@@ -266,24 +266,156 @@ sup_proc_logfiles_close(struct sup_proc *p)
 	}
 }
 
+/* ---- holdfastd's stderr: never waited on ------------------------------ */
+
+static struct event	*sup_log_ev;
+
+static void
+sup_log_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)log_nb_flush();
+}
+
+static void
+sup_log_want(int on)
+{
+	if (sup_log_ev == NULL)
+		return;
+	if (on)
+		event_add(sup_log_ev, NULL);
+	else
+		event_del(sup_log_ev);
+}
+
+static void
+sup_log_atexit(void)
+{
+	log_nb_drain(SUP_LOG_DRAIN_MS);
+}
+
+void
+sup_log_nb_early(void)
+{
+	static int registered;
+
+	if (!registered)
+		atexit(sup_log_atexit);
+	registered = 1;
+	(void)log_nb_enable(NULL);
+}
+
+void
+sup_log_nb_init(struct event_base *base)
+{
+	int fd;
+
+	if (sup_log_ev != NULL)
+		sup_log_nb_close();
+	if ((fd = log_nb_enable(sup_log_want)) == -1)
+		return;
+	sup_log_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, sup_log_writable, NULL);
+	/* A descriptor epoll cannot watch (/dev/null): written directly. */
+	if (sup_log_ev == NULL || event_add(sup_log_ev, NULL) == -1) {
+		if (sup_log_ev != NULL)
+			event_free(sup_log_ev);
+		sup_log_ev = NULL;
+		log_nb_disable();
+		return;
+	}
+	event_del(sup_log_ev);
+	(void)log_nb_flush();	/* arms the event for what queued before */
+	log_debug("[LOG_NB] stderr is written without blocking: queue=%d bytes",
+	    LOG_NB_QUEUE);
+}
+
+void
+sup_log_nb_close(void)
+{
+	log_nb_drain(SUP_LOG_DRAIN_MS);
+	log_nb_disable();
+	if (sup_log_ev != NULL)
+		event_free(sup_log_ev);
+	sup_log_ev = NULL;
+}
+
+/* ---- holdfastd's own log file ----------------------------------------- */
+
+static int	 sup_log_fd = -1;	/* log_file, or -1: stderr */
+
+int
+sup_log_own(const char *path, const char *why)
+{
+	int fd = -1;
+
+	if (path != NULL) {
+		sup_logfile_mkdirs(path);
+		if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+			log_warn("[LOG_REOPEN] path=%s why=%s result=failed: keeping the "
+			    "current log", path, why);
+			return -1;
+		}
+	}
+	/* Lines queued for stderr go first, then stderr is left alone. */
+	sup_log_nb_close();
+	log_set_fd(fd);
+	if (sup_log_fd != -1)
+		close(sup_log_fd);
+	sup_log_fd = fd;
+	if (fd == -1 && sup.s_base != NULL)
+		sup_log_nb_init(sup.s_base);
+	log_info("[LOG_REOPEN] path=%s why=%s result=ok", path != NULL ? path : "stderr",
+	    why);
+	return 0;
+}
+
+int
+sup_log_reopen_workers(void)
+{
+	int n = 0;
+
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		for (int i = 0; i < g->g_nprocs; i++)
+			if (g->g_wc != NULL && g->g_wc->stdout_logfile != NULL) {
+				sup_proc_logfiles(g->g_procs[i]);
+				n++;
+			}
+	return n;
+}
+
+int
+sup_reopen(const char *why)
+{
+	const char	*path = sup.s_cfg->holdfast.log_file;
+	int		 n;
+
+	if (path != NULL)
+		(void)sup_log_own(path, why);
+	n = sup_log_reopen_workers();
+	log_info("[LOG_REOPEN] why=%s holdfastd=%s worker_files=%d", why,
+	    path != NULL ? path : "stderr", n);
+	return n;
+}
+
 /* ---- lines ------------------------------------------------------------ */
 
 void
-sup_log_line(struct sup_proc *p, int stream, const char *line, size_t len)
+sup_log_line(struct sup_proc *x, int stream, const char *line, size_t len)
 {
+	struct sup_proc	*p = sup_proc_owner(x);	/* an extra's instance */
 	struct iovec	 iov[4];
 	char		 nl = '\n';
 
-	iov[0].iov_base = p->p_name;
-	iov[0].iov_len = strlen(p->p_name);
+	iov[0].iov_base = x->p_name;
+	iov[0].iov_len = strlen(x->p_name);
 	iov[1].iov_base = (char *)": ";
 	iov[1].iov_len = 2;
 	iov[2].iov_base = (char *)line;
 	iov[2].iov_len = len;
 	iov[3].iov_base = &nl;
 	iov[3].iov_len = 1;
-	(void)!writev(STDERR_FILENO, iov, 4);
-	sup_ring_push(p->p_ring, line, len);
+	log_out(x->p_name, iov, 4);
+	if (p->p_ring != NULL)
+		sup_ring_push(p->p_ring, line, len);
 	sup_upgrade_changed(0);
 	if (p->p_logs[stream] != NULL) {
 		char *buf = xmalloc(len + 1);

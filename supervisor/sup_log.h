@@ -19,6 +19,26 @@ struct sup_logfile;
 /* Lines longer than this are cut into several. */
 #define SUP_LINE_MAX	4096
 
+/* holdfastd's stderr through log.c's non-blocking queue, flushed by an
+ * event on base when the reader takes more (sup_log_nb_init, after every
+ * start and every image restore); sup_log_nb_close waits at most
+ * SUP_LOG_DRAIN_MS for the reader, then writes directly again. */
+#define SUP_LOG_DRAIN_MS	100
+struct event_base;
+void sup_log_nb_init(struct event_base *);
+/* From the first line on, before there is an event loop (lines queue). */
+void sup_log_nb_early(void);
+void sup_log_nb_close(void);
+
+/* holdfastd's own log: path (NULL: stderr) opened again, appending, and
+ * made where every line goes (log_file; SIGUSR1 and `holdfastctl reopen`
+ * after a log rotation); one [LOG_REOPEN] line. -1 when it cannot be
+ * opened (the previous destination is kept). */
+int sup_log_own(const char *path, const char *why);
+/* The worker log files (stdout_logfile, stderr_logfile) opened again;
+ * how many instances have one. */
+int sup_log_reopen_workers(void);
+
 /* Starts reading fd (a pipe's read end) for stream 0 (stdout) or 1 (stderr). */
 void sup_out_attach(struct sup_proc *, int stream, int fd);
 /* Reads what is left and closes both pipes (the proc is going away). */

@@ -68,6 +68,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 {
 	if (p->p_state == st)
 		return;
+	HF_ASSERT(sup_transition_ok(p->p_state, st));
 	log_info("[WORKER_STATE] name=%s pid=%d %s -> %s", p->p_name,
 	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
 	p->p_state = st;
@@ -75,6 +76,8 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 	sup_notify_changed();
 	sup_rolling_step(p, st);
 	sup_group_slot_state(p);
+	if (p->p_extra)
+		sup_surge_state(p, st);
 }
 
 static void sup_timer_fire(evutil_socket_t, short, void *);
@@ -179,6 +182,12 @@ sup_facts_of(const struct sup_proc *p)
 	f.start_timed_out = p->p_start_timed_out && p->p_want_up;
 	f.running_ms = p->p_ready_ms != 0 ? (int64_t)(now_mono_ms() - p->p_ready_ms) : 0;
 	f.backoff_reset_ms = wc != NULL ? wc->backoff_reset_ms : 0;
+	if (p->p_extra) {	/* a replacement or an old process: never restarted */
+		f.autorestart = CFG_RESTART_NEVER;
+		f.startretries = 0;
+		f.restart_pending = 0;
+		f.start_timed_out = 0;
+	}
 	return f;
 }
 
@@ -298,7 +307,7 @@ sup_find_pid(pid_t pid)
 		for (int i = 0; i < g->g_nprocs; i++)
 			if (g->g_procs[i]->p_pid == pid)
 				return g->g_procs[i];
-	return NULL;
+	return sup_surge_find_pid(pid);
 }
 
 static void
@@ -336,7 +345,7 @@ sup_reap(void)
 		log_warn("waitpid");
 }
 
-static void
+void
 sup_proc_exited(struct sup_proc *p)
 {
 	uint64_t up = now_mono_ms() - p->p_spawn_ms;
@@ -358,7 +367,7 @@ sup_proc_exited(struct sup_proc *p)
 
 /* ---- the pass -------------------------------------------------------- */
 
-static int
+int
 sup_proc_down(const struct sup_proc *p)
 {
 	return p->p_pid == 0 && p->p_state != SUP_STARTING &&
@@ -382,6 +391,8 @@ sup_shutdown_step(void)
 				top = prio;
 			up += !sup_proc_down(p);
 		}
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		up += sup_surge_stop_all(g, 0);
 	if (up == 0) {
 		event_base_loopexit(sup.s_base, NULL);
 		return;
@@ -429,7 +440,7 @@ sup_free_retired(void)
 		for (int i = 0; i < g->g_nprocs; i++)
 			down = down && sup_proc_down(g->g_procs[i]) &&
 			    !g->g_procs[i]->p_exit_pending;
-		if (g->g_retired && down) {
+		if (g->g_retired && down && g->g_nextra == 0) {
 			*gp = g->g_next;
 			log_info("%s: removed", g->g_name);
 			sup_group_free(g);
@@ -443,10 +454,12 @@ sup_pass(void)
 {
 	struct sup_group *g;
 
-	for (g = sup.s_groups; g != NULL; g = g->g_next)
+	for (g = sup.s_groups; g != NULL; g = g->g_next) {
 		for (int i = 0; i < g->g_nprocs; i++)
 			if (g->g_procs[i]->p_exit_pending)
 				sup_proc_exited(g->g_procs[i]);
+		sup_surge_pass(g);
+	}
 	if (sup.s_shutting_down) {
 		sup_shutdown_step();
 	} else {
@@ -481,6 +494,7 @@ sup_proc_stop(struct sup_proc *p)
 	 * would otherwise start what was just stopped. */
 	if (p->p_rolling || p->p_group->g_roll_next != -1)
 		p->p_group->g_roll_next = -1;
+	sup_surge_cancel(p, "stopped");
 	p->p_want_up = 0;
 	p->p_restart_pending = 0;
 	p->p_rolling = 0;
@@ -490,6 +504,15 @@ sup_proc_stop(struct sup_proc *p)
 void
 sup_proc_restart(struct sup_proc *p)
 {
+	/* Asked again while a replacement starts (a reload after a restart):
+	 * that one may run the old settings, so a fresh one is started. */
+	if (p->p_surge != NULL)
+		sup_surge_cancel(p, "restarted-again");
+	if (sup_surge_wanted(p)) {
+		p->p_want_up = 1;
+		sup_surge_start(p);
+		return;
+	}
 	p->p_want_up = 1;
 	if (p->p_state == SUP_RUNNING || p->p_state == SUP_STARTING ||
 	    p->p_state == SUP_STOPPING) {
@@ -521,9 +544,11 @@ sup_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
 	if (fd != -1 || what != 0)
 		log_warnx("shutdown: still running after %lldms: SIGKILL to all",
 		    (long long)sup.s_cfg->holdfast.shutdown_timeout_ms);
-	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
 		for (int i = 0; i < g->g_nprocs; i++)
 			sup_act_kill(g->g_procs[i]);
+		(void)sup_surge_stop_all(g, 1);
+	}
 }
 
 void

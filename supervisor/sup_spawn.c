@@ -12,7 +12,7 @@
  * drop because a credential change clears it, and then re-checks that
  * holdfastd did not die before the setting took (getppid()).
  *
- * vfork, not fork: a respawn is on the path of a crash repair (issue #2),
+ * vfork, not fork: a respawn is on the path of a crash repair,
  * and on a VM fork() copying holdfastd's page tables, and the scheduler
  * running the new child only after holdfastd went back to sleep, cost
  * more than everything else holdfastd does. A vfork child borrows our
@@ -185,7 +185,7 @@ sup_env(struct sup_proc *p, struct sup_child *c, int chanfd)
 	for (int i = 0; i < wc->nenv; i++)
 		env[n++] = xasprintf("%s=%s", wc->env[i].name, wc->env[i].value);
 	env[n++] = xasprintf("HOLDFAST_CONFIG=%s", sup.s_cfg->path);
-	env[n++] = xasprintf("HOLDFAST_INSTANCE=%s", p->p_name);
+	env[n++] = xasprintf("HOLDFAST_INSTANCE=%s", sup_proc_owner(p)->p_name);
 	env[n++] = xasprintf("HOLDFAST_CHANNEL_FD=%d", chanfd);
 	if (wc->heartbeat_timeout_ms > 0)
 		env[n++] = xasprintf("HOLDFAST_HEARTBEAT_MS=%lld",

@@ -200,6 +200,31 @@ sup_decide(enum sup_state st, enum sup_event ev, const struct sup_facts *f)
 	return d;
 }
 
+/*
+ * The state diagram, stated apart from the table above so that each checks
+ * the other: test_sup_state drives sup_decide through every cell and fact
+ * combination and finds no edge missing here; sup_set_state asserts it.
+ */
+#define B(st)	(1u << SUP_##st)
+static const unsigned sup_edges[SUP_NSTATES] = {
+	[SUP_STOPPED] = B(STARTING),
+	[SUP_STARTING] = B(RUNNING) | B(STOPPING) | B(BACKOFF) | B(FATAL),
+	[SUP_RUNNING] = B(STOPPING) | B(STARTING) | B(BACKOFF) | B(EXITED),
+	[SUP_BACKOFF] = B(STARTING) | B(STOPPED),
+	[SUP_STOPPING] = B(STOPPED) | B(STARTING) | B(BACKOFF) | B(FATAL),
+	[SUP_EXITED] = B(STARTING),
+	[SUP_FATAL] = B(STARTING),
+};
+#undef B
+
+int
+sup_transition_ok(enum sup_state from, enum sup_state to)
+{
+	if ((unsigned)from >= SUP_NSTATES || (unsigned)to >= SUP_NSTATES)
+		return 0;
+	return from == to || (sup_edges[from] & (1u << to)) != 0;
+}
+
 const char *
 sup_state_name(enum sup_state st)
 {

@@ -68,6 +68,8 @@ struct sup_decision {
 };
 
 struct sup_decision sup_decide(enum sup_state, enum sup_event, const struct sup_facts *);
+/* 1 when the state diagram has an edge from -> to (docs/design.md §2). */
+int sup_transition_ok(enum sup_state from, enum sup_state to);
 const char *sup_state_name(enum sup_state);
 const char *sup_event_name(enum sup_event);
 /* SUP_NSTATES when unknown. */

@@ -259,6 +259,7 @@ static const struct upg_field upg_proc_fields[] = {
 	PF("db_op", UT_STR, p_db.d_op),
 	PF("db_reason", UT_STR, p_db.d_reason),
 	PF("db_detail", UT_STR, p_db.d_detail),
+	PF("surging", UT_INT, p_surging),
 };
 
 static const struct upg_field upg_group_fields[] = {
@@ -268,6 +269,7 @@ static const struct upg_field upg_group_fields[] = {
 	GF("retired", UT_INT, g_retired),
 	GF("roll_next", UT_INT, g_roll_next),
 	GF("roll_only_up", UT_INT, g_roll_only_up),
+	GF("scale_base", UT_INT, g_scale_base),
 };
 
 static void
@@ -421,6 +423,14 @@ upg_put_group(struct jw *w, const struct sup_group *g)
 	for (int i = 0; i < g->g_nprocs; i++)
 		upg_put_proc(w, g->g_procs[i]);
 	jw_arr_close(w);
+	/* Surge replacements and old processes (only in a heal state: an
+	 * upgrade waits for them): the restored image stops them. */
+	jw_key(w, "extra_pids");
+	jw_arr_open(w);
+	for (int i = 0; i < g->g_nextra; i++)
+		if (g->g_extra[i]->p_pid != 0)
+			jw_int(w, g->g_extra[i]->p_pid);
+	jw_arr_close(w);
 	jw_obj_close(w);
 }
 
@@ -552,7 +562,8 @@ heal_say(const char *a, int sig, const char *b)
 	for (n = 0; b[n] != '\0' && s < end; n++)
 		*s++ = b[n];
 	*s++ = '\n';
-	(void)!write(STDERR_FILENO, buf, s - buf);
+	/* Never blocks: a stalled stderr reader must not wedge a heal. */
+	log_nb_write_raw(buf, (size_t)(s - buf));
 }
 
 static void __attribute__((noreturn))
@@ -1021,6 +1032,11 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "holdfastd is shutting down");
 		return -1;
 	}
+	if (sup_surge_busy()) {
+		snprintf(err, errlen, "surge in progress (a replacement starting or an "
+		    "old process stopping), retry in a moment");
+		return -1;
+	}
 	if (heal.exe_path[0] == '\0') {
 		snprintf(err, errlen, "cannot tell which file holdfastd runs from");
 		return -1;
@@ -1054,6 +1070,8 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	    (unsigned long long)((now_mono_us() - rq.t0_us) / 1000), heal.saves,
 	    heal.saves ? heal.save_us / heal.saves : 0, heal.save_max_us);
 	sup_notify_reloading();
+	/* Queued output is lost at the exec: give a slow reader a moment. */
+	log_nb_drain(SUP_LOG_DRAIN_MS / 2);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", memfd);
 	snprintf(fbbuf, sizeof(fbbuf), "%d", fb);
 	argv[n++] = heal.exe_path;
@@ -1354,12 +1372,50 @@ upg_proc(struct sup_group *g, int index, yajl_val o)
 	return p;
 }
 
+/* A surge cut short by a self-heal: its replacement and old processes
+ * (not in the state) are stopped; the running instances are kept. */
+static void
+upg_surge_abandon(struct sup_group *g, yajl_val pids)
+{
+	for (int i = 0; i < g->g_nprocs; i++) {
+		struct sup_proc *p = g->g_procs[i];
+
+		if (!p->p_surging)
+			continue;
+		log_warnx("[WORKER_SURGE_FAILED] name=%s pid=%d reason=restored: a "
+		    "surge was in progress, the running process is kept", p->p_name,
+		    (int)p->p_pid);
+		p->p_surging = 0;
+		p->p_rolling = 0;
+		g->g_roll_next = -1;
+	}
+	for (size_t i = 0; pids != NULL && i < pids->u.array.len; i++) {
+		yajl_val	 v = pids->u.array.values[i];
+		siginfo_t	 si;
+		pid_t		 pid;
+
+		/* Only a child of ours: the state may be older than a reap. */
+		if (!YAJL_IS_INTEGER(v) || (pid = (pid_t)YAJL_GET_INTEGER(v)) <= 1 ||
+		    waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+			continue;
+		log_info("[WORKER_SURGE] group=%s phase=abandon pid=%d: stopping it",
+		    g->g_name, (int)pid);
+		if (kill(-pid, SIGTERM) == -1)
+			(void)kill(pid, SIGTERM);
+	}
+}
+
 /* The section of the same name when the group can keep running under it
  * (same size and listen address), else NULL: the group is then retired. */
 static const struct cfg_worker *
 upg_match(const struct sup_group *g)
 {
 	const struct cfg_worker *wc = cfg_worker_find(sup.s_cfg, g->g_name);
+
+	/* Scaled by `holdfastctl scale` from the file's numprocs: kept. */
+	if (wc != NULL && !g->g_retired && g->g_scale_base > 0 &&
+	    wc->numprocs == g->g_scale_base)
+		((struct cfg_worker *)wc)->numprocs = g->g_nprocs;
 
 	if (g->g_retired || wc == NULL || wc->numprocs != g->g_nprocs ||
 	    wc->listen_reuseport != g->g_reuseport ||
@@ -1393,6 +1449,7 @@ upg_group(yajl_val o)
 	g->g_procs = xcalloc(g->g_nprocs + 1, sizeof(*g->g_procs));
 	for (int i = 0; i < g->g_nprocs; i++)
 		g->g_procs[i] = upg_proc(g, i, procs->u.array.values[i]);
+	upg_surge_abandon(g, json_get_array(o, "extra_pids"));
 	rs.groups++;
 	return g;
 }

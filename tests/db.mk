@@ -47,3 +47,11 @@ tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c 
 tests_integration_test_db_network_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_network_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_network
+
+# A frozen database against request deadlines, the breaker and db_ready().
+check_PROGRAMS += tests/integration/test_db_freeze
+tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c \
+	tests/integration/dbt_env.h $(DBT_SOURCES)
+tests_integration_test_db_freeze_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_db_freeze_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_db_freeze

@@ -22,3 +22,11 @@ tests_integration_test_http_LDADD = $(HTTP_UNIT_LIBS) $(LIBCRYPT_LIBS)
 # The libFuzzer target (built by hand with clang; see its header) and the
 # benchmark (make bench).
 EXTRA_DIST += bench/http.sh
+
+# holdfast-http against a frozen database (SIGSTOP, proxy blackhole) and
+# readiness polling as the only demand.
+check_PROGRAMS += tests/integration/test_http_freeze
+TESTS += tests/integration/test_http_freeze
+tests_integration_test_http_freeze_SOURCES = tests/integration/test_http_freeze.c
+tests_integration_test_http_freeze_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_http_freeze_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(LIBCRYPT_LIBS)

@@ -14,4 +14,5 @@ include $(srcdir)/tests/whatsapp.mk
 include $(srcdir)/tests/fuzz.mk
 include $(srcdir)/tests/hosting.mk
 include $(srcdir)/tests/system.mk
+include $(srcdir)/tests/hostile_sip.mk
 include $(srcdir)/tests/hostile_http.mk

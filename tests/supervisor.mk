@@ -48,6 +48,18 @@ tests_integration_test_supervisor_listen_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 check_PROGRAMS += tests/integration/test_supervisor_upgrade
 TESTS += tests/integration/test_supervisor_upgrade
 tests_integration_test_supervisor_upgrade_SOURCES = tests/integration/test_supervisor_upgrade.c \
-	tests/integration/supt.h
+	tests/integration/supt.h tests/integration/supt_notify.h
 tests_integration_test_supervisor_upgrade_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_upgrade_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_output
+TESTS += tests/integration/test_supervisor_output
+tests_integration_test_supervisor_output_SOURCES = tests/integration/test_supervisor_output.c \
+	tests/integration/supt.h tests/integration/supt_notify.h
+tests_integration_test_supervisor_output_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_output_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+check_PROGRAMS += tests/integration/test_supervisor_surge
+TESTS += tests/integration/test_supervisor_surge
+tests_integration_test_supervisor_surge_SOURCES = tests/integration/test_supervisor_surge.c \
+	tests/integration/supt.h
+tests_integration_test_supervisor_surge_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_surge_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

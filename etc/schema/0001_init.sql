@@ -1,4 +1,4 @@
--- holdfast schema, version 1: the data contract of DESIGN §5.
+-- holdfast schema, version 1: the data contract of docs/design.md §5.
 -- Operators and the acceptance checks read these tables directly: the
 -- table names and key columns are fixed. Migrations are append-only: a
 -- change is a new file NNNN_name.sql, never an edit of an applied one.

@@ -29,6 +29,24 @@ supt_tw(void)
 	return tu_buildpath("tests/tools/testworker");
 }
 
+/*
+ * testworker copied into the rig's directory (0755, under /tmp), for
+ * workers run as another user: a checkout under a 0700 directory (root's
+ * home) is out of that user's reach. The copy goes with the rig.
+ */
+static __attribute__((unused)) char *
+supt_tw_reachable(struct hfd *t)
+{
+	char *src = supt_tw(), *dst = xasprintf("%s/testworker", t->dir);
+	char *cmd = xasprintf("cp '%s' '%s' && chmod 0755 '%s'", src, dst, dst);
+
+	if (tu_sh(cmd, NULL) != 0)
+		ck_abort_msg("cannot copy %s to %s", src, dst);
+	free(cmd);
+	free(src);
+	return dst;
+}
+
 static int supt_log_count(struct hfd *, const char *);
 
 static void
@@ -52,7 +70,7 @@ supt_spawn(struct hfd *t, const char *tag, const char *workers, char *const env[
 }
 
 /* supt_spawn, then waits for the control socket. */
-static void
+static __attribute__((unused)) void
 supt_start(struct hfd *t, const char *tag, const char *workers)
 {
 	supt_spawn(t, tag, workers, NULL);

@@ -1,5 +1,5 @@
 /*
- * test_hosting_multi: several hosts on one PostgreSQL (DESIGN §8).
+ * test_hosting_multi: several hosts on one PostgreSQL (docs/design.md §8).
  *
  * Guards the "several hosts" layout of docs/deployment.md: two holdfastd
  * trees (separate configs, HTTP ports, control sockets, state dirs), each

@@ -119,18 +119,18 @@ START_TEST(test_privilege_drop)
 {
 	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
-	char		*tw = supt_tw(), *ini, *v, *want;
+	char		*tw, *ini, *v, *want;
 	gid_t		 groups[64];
 	int		 ng = 64;
 	pid_t		 w;
 
 	if (getuid() != 0 || pw == NULL) {
 		fprintf(stderr, "test_privilege_drop: needs root and nobody\n");
-		free(tw);
 		return;
 	}
-	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
 	hfd_init(&t, "sec-user");
+	tw = supt_tw_reachable(&t);
+	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
 	supt_write_conf(&t, ini);
 	/* holdfastd as root with supplementary groups (adm, disk) that a
 	 * careless drop would leave to the worker. */

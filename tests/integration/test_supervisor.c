@@ -1,7 +1,7 @@
 /*
  * test_supervisor: holdfastd keeps workers running, with real processes.
  *
- * Guards DESIGN §1-2: a killed worker is respawned, at once when it was
+ * Guards docs/design.md §1-2: a killed worker is respawned, at once when it was
  * RUNNING; a crash loop backs off and goes FATAL after startretries until
  * `holdfastctl start` revives it; a hung worker (no heartbeats) is killed
  * and respawned; a worker that ignores its stop signal is SIGKILLed after

@@ -1,7 +1,7 @@
 /*
  * test_supervisor_ctl: operating holdfastd, with real processes.
  *
- * Guards DESIGN §2-3 and §6: SIGHUP applies only what changed (pids of the
+ * Guards docs/design.md §2-3 and §6: SIGHUP applies only what changed (pids of the
  * untouched workers stay the same, a bad config changes nothing); a group
  * of 2 sharing an inherited TCP socket restarted with `holdfastctl restart`
  * never refuses a connection; the control socket shrugs off garbage, 1 MiB
@@ -10,7 +10,7 @@
  * one; a bare command is found through the libexec search and the child
  * gets HOLDFAST_CONFIG (absolute), HOLDFAST_INSTANCE, HOLDFAST_CHANNEL_FD,
  * HOLDFAST_HEARTBEAT_MS and its environment=; worker output reaches holdfastd's stderr, `tail -f` and size-rotated
- * log files; every holdfastctl exit code means what DESIGN §3 says; `holdfastd -t`
+ * log files; every holdfastctl exit code means what docs/design.md §3 says; `holdfastd -t`
  * checks a config like `nginx -t`.
  */
 #include <pwd.h>
@@ -96,7 +96,7 @@ START_TEST(test_rolling_restart_no_refused)
 	struct supt_client	 c;
 
 	ini = xasprintf("[worker:web]\ncommand = %s -a -r 150\nnumprocs = 2\n"
-	    "listen = 127.0.0.1:%d\n", tw, port);
+	    "listen = 127.0.0.1:%d\nrestart_mode = stop-first\n", tw, port);
 	supt_start(&t, "sup-rolling", ini);
 	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
@@ -399,16 +399,19 @@ START_TEST(test_user_drop)
 {
 	struct hfd	 t;
 	struct passwd	*pw = getpwnam("nobody");
-	char		*tw = supt_tw(), *ini, *path, *st;
+	char		*tw, *ini, *path, *st;
 	pid_t		 pid;
 
 	if (getuid() != 0 || pw == NULL) {
 		fprintf(stderr, "test_user_drop: needs root and user nobody\n");
-		free(tw);
 		return;
 	}
+	hfd_init(&t, "sup-user");
+	tw = supt_tw_reachable(&t);
 	ini = xasprintf("[worker:u]\ncommand = %s\nuser = nobody\n", tw);
-	supt_start(&t, "sup-user", ini);
+	supt_write_conf(&t, ini);
+	hfd_spawn(&t, NULL);
+	ck_assert_msg(hfd_wait_up(&t, 5000), "holdfastd did not come up");
 	ck_assert(supt_wait_state(&t, "u", "RUNNING", 0, 5000));
 	pid = supt_pid(&t, "u");
 	path = xasprintf("/proc/%d/status", (int)pid);
@@ -568,6 +571,124 @@ START_TEST(test_tail_ring_limit)
 }
 END_TEST
 
+/* ---- signal and reopen ------------------------------------------------ */
+
+/* "T (stopped)" or "S (sleeping)": the first letter of /proc State. */
+static char
+proc_state(pid_t pid)
+{
+	char	*v = supt_proc_field(pid, "State:");
+	char	 c = v != NULL ? v[0] : '?';
+
+	free(v);
+	return c;
+}
+
+struct stopped_want {
+	pid_t	 pid;
+	char	 state;
+};
+
+static int
+proc_state_is(void *arg)
+{
+	struct stopped_want *w = arg;
+
+	return proc_state(w->pid) == w->state;
+}
+
+/* Any signal, by name or number, to a group or one instance; the reply
+ * lists the pids signalled. */
+START_TEST(test_signal)
+{
+	struct hfd		 t;
+	char			*tw = supt_tw(), *ini, *out = NULL, want[64];
+	pid_t			 p0, p1;
+	struct stopped_want	 w0, w1;
+
+	ini = xasprintf("[worker:web]\ncommand = %s\nnumprocs = 2\nstartsecs = 0\n", tw);
+	supt_start(&t, "sup-signal", ini);
+	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", 0, 5000));
+	ck_assert(supt_wait_state(&t, "web:1", "RUNNING", 0, 5000));
+	p0 = supt_pid(&t, "web:0");
+	p1 = supt_pid(&t, "web:1");
+	ck_assert_int_eq(hfd_ctl(&t, "signal STOP web", &out), 0);
+	snprintf(want, sizeof(want), "web:0\t%d\tSIGSTOP", (int)p0);
+	ck_assert_msg(strstr(out, want) != NULL, "reply: %s", out);
+	snprintf(want, sizeof(want), "web:1\t%d\tSIGSTOP", (int)p1);
+	ck_assert_msg(strstr(out, want) != NULL, "reply: %s", out);
+	free(out);
+	w0 = (struct stopped_want){ p0, 'T' };
+	w1 = (struct stopped_want){ p1, 'T' };
+	ck_assert(tu_wait_for(proc_state_is, &w0, 5000));
+	ck_assert(tu_wait_for(proc_state_is, &w1, 5000));
+	/* A number, to one instance: only it resumes. */
+	ck_assert_int_eq(hfd_ctl(&t, "signal 18 web:1 >/dev/null", NULL), 0);
+	w1.state = 'S';
+	ck_assert(tu_wait_for(proc_state_is, &w1, 5000));
+	ck_assert_int_eq(proc_state(p0), 'T');
+	ck_assert_int_eq(hfd_ctl(&t, "signal SIGCONT web:0 >/dev/null", NULL), 0);
+	w0.state = 'S';
+	ck_assert(tu_wait_for(proc_state_is, &w0, 5000));
+	ck_assert_int_ge(supt_log_count(&t, "[WORKER_SIGNAL] name=web:0"), 2);
+	/* KILL through it: the instance is respawned like any crash. */
+	ck_assert_int_eq(hfd_ctl(&t, "signal kill web:0 >/dev/null", NULL), 0);
+	ck_assert(supt_wait_state(&t, "web:0", "RUNNING", p0, 5000));
+	ck_assert_int_eq(supt_pid(&t, "web:1"), p1);
+	/* Refused: a bad signal (usage), an unknown name, nothing running. */
+	ck_assert_int_eq(hfd_ctl(&t, "signal NOSUCH web 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "signal 99 web 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "signal HUP nosuch 2>/dev/null", NULL), 4);
+	ck_assert_int_eq(hfd_ctl(&t, "signal HUP 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(hfd_ctl(&t, "stop web:1 >/dev/null", NULL), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "signal HUP web:1 2>/dev/null", NULL), 3);
+	supt_finish(&t);
+	free(ini);
+	free(tw);
+}
+END_TEST
+
+/* log_file: holdfastd's log goes there; SIGUSR1 and `reopen` open it
+ * again after a rotation moved it. */
+START_TEST(test_reopen)
+{
+	struct hfd	 t;
+	char		*tw = supt_tw(), *conf, *path, *moved, *text;
+
+	hfd_init(&t, "sup-reopen");
+	path = xasprintf("%s/var/log/holdfastd.log", t.dir);
+	moved = xasprintf("%s.1", path);
+	conf = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\nshutdown_timeout = 5s\n"
+	    "log_file = var/log/holdfastd.log\n\n[worker:w]\ncommand = %s -P 20\n"
+	    "startsecs = 0\n", tw);
+	hfd_write_conf(&t, conf);
+	hfd_spawn(&t, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert(supt_wait_state(&t, "w", "RUNNING", 0, 5000));
+	ck_assert(tu_wait_file_count(path, "w: tick ", 1, 5000));
+	ck_assert_int_ge(tu_count_in_file(path, "[LOG_REOPEN] path="), 1);
+	/* logrotate's move, then the signal. */
+	ck_assert_int_eq(rename(path, moved), 0);
+	kill(t.pid, SIGUSR1);
+	ck_assert_msg(tu_wait_file_count(path, "why=SIGUSR1 result=ok", 1, 5000),
+	    "SIGUSR1 did not reopen log_file");
+	ck_assert(tu_wait_file_count(path, "w: tick ", 1, 5000));
+	ck_assert_int_eq(rename(path, moved), 0);
+	ck_assert_int_eq(hfd_ctl(&t, "reopen >/dev/null", NULL), 0);
+	ck_assert(tu_wait_file_count(path, "why=holdfastctl result=ok", 1, 5000));
+	ck_assert(tu_wait_file_count(path, "w: tick ", 1, 5000));
+	/* Nothing went to stderr after the start. */
+	text = tu_read_file(t.log, NULL);
+	ck_assert(text == NULL || strstr(text, "w: tick ") == NULL);
+	free(text);
+	supt_finish(&t);
+	free(conf);
+	free(path);
+	free(moved);
+	free(tw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -589,6 +710,8 @@ main(void)
 	tcase_add_test(tc, test_command_lookup_and_env);
 	tcase_add_test(tc, test_config_check);
 	tcase_add_test(tc, test_tail_ring_limit);
+	tcase_add_test(tc, test_signal);
+	tcase_add_test(tc, test_reopen);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,7 @@
 /*
  * test_supervisor_listen: listen_reuseport, with real processes.
  *
- * Guards DESIGN §6 ([worker:NAME] listen_reuseport): the connections a
+ * Guards docs/design.md §6 ([worker:NAME] listen_reuseport): the connections a
  * client makes are spread over every instance of a TCP group (one
  * SO_REUSEPORT socket per instance slot) instead of going nearly all to
  * the instance that wins the shared accept; a slot keeps its socket when

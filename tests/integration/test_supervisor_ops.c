@@ -2,7 +2,7 @@
  * test_supervisor_ops: what an operator coming from supervisord or systemd
  * expects of holdfastd, with real processes.
  *
- * Guards DESIGN §2 and §6: a worker that says hello but never "ready" is
+ * Guards docs/design.md §2 and §6: a worker that says hello but never "ready" is
  * stopped after start_timeout (stopsignal, SIGKILL after stopwaitsecs) and
  * counted as a failed start (BACKOFF, then FATAL after startretries), while
  * a slow but punctual one is left alone; SIGHUP applies [holdfast] at once

@@ -413,10 +413,13 @@ START_TEST(test_invite_retransmissions)
 			ck_assert_ptr_nonnull(strstr(buf, " RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"));
 			ck_assert_ptr_nonnull(strstr(buf, "\r\nContact: <sip:"));
 		}
-		if (n200 == 4)
+		if (n200 == 2)
 			break;
 	}
-	ck_assert_int_ge(n200, 4);	/* 0, 50, 150, 350 ms */
+	/* 0 and 50 ms: a source that has sent no ACK yet gets at most 4x the
+	 * bytes it sent (sip_src.h), which leaves room for the 200 and one
+	 * retransmission of it: a peer that lost one ACK still completes */
+	ck_assert_int_ge(n200, 2);
 	ck_assert_int_gt(strlen(totag), 0);
 	/* the INVITE again: the same 200 (same tag), not a new call */
 	ck_assert_int_eq(exchange(fd, t->port, inv, buf, sizeof(buf), 200), 200);
@@ -682,39 +685,49 @@ START_TEST(test_truncated_spool)
 }
 END_TEST
 
-/* Spools n CDRs as an earlier run would have left them: call ids
- * prefix-000000..., From URIs of uri_len characters. */
+/*
+ * Spools n CDRs as an earlier version would have left them (version-1
+ * records, text not cut): call ids prefix-000000..., From URIs of uri_len
+ * characters. The record numbered poison (-1: none) has a duration no
+ * bigint holds, so PostgreSQL refuses any batch holding it (22003).
+ */
 static void
-tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+tel_spool_cdrs_in(struct tel *t, const char *inst, const char *prefix, int n, size_t uri_len,
+    int poison)
 {
-	char		*dir = xasprintf("%s/state/telephony/telephony", t->h.dir);
-	char		*uri = xmalloc(uri_len + 1), err[256], id[64];
+	char		*dir = xasprintf("%s/state/telephony/%s", t->h.dir, inst);
+	char		*uri = xmalloc(uri_len + 1), err[256];
 	struct spool	*sp = spool_open(dir, err, sizeof(err));
-	struct cdr	 c = { .to_uri = "sip:svc@127.0.0.1", .from_tag = "ft",
-	    .to_tag = "tt", .remote_addr = "127.0.0.1:5060", .sip_code = 200,
-	    .started_us = 1700000000000000LL, .answered_us = 1700000000500000LL,
-	    .ended_us = 1700000002500000LL, .disposition = CDR_ANSWERED,
-	    .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
 
 	ck_assert_msg(sp != NULL, "%s", err);
 	memset(uri, 'u', uri_len);
 	memcpy(uri, "sip:", 4);
 	uri[uri_len] = '\0';
-	c.from_uri = uri;
-	c.call_id = id;
 	for (int i = 0; i < n; i++) {
-		size_t	 len;
-		char	*rec;
+		char *rec = xasprintf("1\t%s-%06d\t%s\tsip:svc@127.0.0.1\tft\ttt\t"
+		    "127.0.0.1:5060\t1700000000000000\t1700000000500000\t1700000002500000\t"
+		    "%s\t2000\tANSWERED\t200\tNORMAL_CLEARING\trecv_bye", prefix, i, uri,
+		    i == poison ? "99999999999999999999" : "2500");
 
-		snprintf(id, sizeof(id), "%s-%06d", prefix, i);
-		rec = cdr_encode(&c, &len);
-		ck_assert_int_eq(spool_append(sp, rec, len), 0);
+		ck_assert_int_eq(spool_append(sp, rec, strlen(rec)), 0);
 		free(rec);
 	}
 	ck_assert_int_eq(spool_sync(sp), 0);
 	spool_close(sp);
 	free(uri);
 	free(dir);
+}
+
+static void
+tel_spool_cdrs_v1(struct tel *t, const char *prefix, int n, size_t uri_len, int poison)
+{
+	tel_spool_cdrs_in(t, "telephony", prefix, n, uri_len, poison);
+}
+
+static void
+tel_spool_cdrs(struct tel *t, const char *prefix, int n, size_t uri_len)
+{
+	tel_spool_cdrs_v1(t, prefix, n, uri_len, -1);
 }
 
 /* Of the rows whose call_id is LIKE pattern, the most one INSERT
@@ -762,6 +775,103 @@ START_TEST(test_cdr_batch_split)
 }
 END_TEST
 
+/* One record the DB refuses among 1000 (a backlog of version-1 records):
+ * the batch is split until it is alone, the 1000 others are stored, the
+ * bad one is set aside in rejected.spool and never retried. */
+START_TEST(test_cdr_poisoned_record)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+	char		*rejected;
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs_v1(t, "pois", 1001, 40, 500);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "true", 1000, 20000), 1000);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'pois-000500'"), 0);
+	rejected = xasprintf("%s/state/telephony/telephony/rejected.spool", t->h.dir);
+	ck_assert(tu_wait_file_count(t->h.log, "[CDR_REJECTED]", 1, 5000));
+	ck_assert_int_eq(access(rejected, F_OK), 0);
+	sleep(2);	/* never retried: still one rejection, no more rows */
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[CDR_REJECTED]"), 1);
+	ck_assert_int_eq(tel_rows(t, "true"), 1000);
+	free(rejected);
+	tel_free(t);
+}
+END_TEST
+
+/* Spools of instances the configuration no longer has (numprocs was 2,
+ * a section was renamed) are adopted and replayed; a spool another
+ * process holds is refused with a clear reason. */
+START_TEST(test_cdr_orphan_spools)
+{
+	struct tel	*t = calloc(1, sizeof(*t));
+	char		*orphan, err[512];
+	struct spool	*sp;
+
+	hfd_init(&t->h, "telephony");
+	t->port = tu_free_port(SOCK_DGRAM);
+	t->pg = pgt_start(NULL);
+	t->conninfo = pgt_createdb(t->pg, "hf", 1);
+	tel_spool_cdrs_in(t, "telephony-1", "orph1", 30, 40, -1);
+	tel_spool_cdrs_in(t, "oldname", "orph2", 20, 40, -1);
+	tel_conf(t, t->conninfo, NULL);
+	tel_start(t);
+	ck_assert_int_eq(tel_wait_rows(t, "call_id LIKE 'orph%'", 50, 20000), 50);
+	ck_assert_int_eq(tu_count_in_file(t->h.log, "[CDR_ORPHAN]"), 2);
+	orphan = xasprintf("%s/state/telephony/oldname", t->h.dir);
+	ck_assert_int_eq(access(orphan, F_OK), -1);	/* emptied and removed */
+	free(orphan);
+	/* the running worker holds its spool: a second writer is refused */
+	orphan = xasprintf("%s/state/telephony/telephony", t->h.dir);
+	sp = spool_open(orphan, err, sizeof(err));
+	ck_assert_ptr_null(sp);
+	ck_assert_msg(strstr(err, "in use by another process") != NULL, "%s", err);
+	free(orphan);
+	tel_free(t);
+}
+END_TEST
+
+/* A Call-ID reused by a second INVITE transaction (a 488, then an
+ * answered call): two CDRs, two rows. */
+START_TEST(test_cdr_reused_callid)
+{
+	struct tel	*t = tel_new(1, NULL);
+	char		 buf[8192], totag[128], *m;
+	int		 cport, fd = udp_client(&cport);
+	const char	*bad_sdp = "v=0\r\no=u 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+	    "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 6000 RTP/AVP 96\r\n";
+
+	m = req("INVITE", cport, "z9hG4bKreuse1", "reuse-1", "", 1, bad_sdp);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 488), 488);
+	free(m);
+	header_value(buf, "To: <sip:svc@127.0.0.1>;tag=", totag, sizeof(totag));
+	m = req("ACK", cport, "z9hG4bKreuse1", "reuse-1", totag, 1, NULL);
+	udp_send(fd, t->port, m, strlen(m));
+	free(m);
+	m = req("INVITE", cport, "z9hG4bKreuse2", "reuse-1", "", 2, SDP);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 200), 200);
+	free(m);
+	header_value(buf, "To: <sip:svc@127.0.0.1>;tag=", totag, sizeof(totag));
+	m = req("ACK", cport, "z9hG4bKreuse3", "reuse-1", totag, 2, NULL);
+	udp_send(fd, t->port, m, strlen(m));
+	free(m);
+	m = req("BYE", cport, "z9hG4bKreuse4", "reuse-1", totag, 3, NULL);
+	ck_assert_int_eq(exchange(fd, t->port, m, buf, sizeof(buf), 200), 200);
+	ck_assert_int_eq(tel_wait_rows(t, "call_id = 'reuse-1'", 2, 10000), 2);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'reuse-1' AND disposition = 'REJECTED' "
+	    "AND sip_code = 488"), 1);
+	ck_assert_int_eq(tel_rows(t, "call_id = 'reuse-1' AND disposition = 'ANSWERED' "
+	    "AND ended_by = 'recv_bye'"), 1);
+	free(m);
+	close(fd);
+	tel_free(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -789,6 +899,9 @@ main(void)
 	tcase_add_test(cdr, test_cancel_and_noack);
 	tcase_add_test(cdr, test_truncated_spool);
 	tcase_add_test(cdr, test_cdr_batch_split);
+	tcase_add_test(cdr, test_cdr_poisoned_record);
+	tcase_add_test(cdr, test_cdr_reused_callid);
+	tcase_add_test(cdr, test_cdr_orphan_spools);
 	suite_add_tcase(s, sip);
 	suite_add_tcase(s, cdr);
 	sr = srunner_create(s);

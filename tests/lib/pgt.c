@@ -92,7 +92,7 @@ pgt_bindir(void)
 {
 	const char *e = getenv("PG_BINDIR");
 
-	return e != NULL && *e != '\0' ? e : "/usr/lib/postgresql/15/bin";
+	return e != NULL && *e != '\0' ? e : PG_BINDIR_DEFAULT;
 }
 
 static int

@@ -35,7 +35,7 @@ int pgt_thaw(struct pgt *);
 int pgt_psql(struct pgt *, const char *dbname, const char *sql, char **out);
 /* Convenience: a single integer result of sql, or -1. */
 long long pgt_scalar(struct pgt *, const char *dbname, const char *sql);
-const char *pgt_bindir(void);
+const char *pgt_bindir(void);	/* $PG_BINDIR, or what configure found */
 
 /* Additions (db helper): where things are, and a real streaming standby. */
 const char *pgt_datadir(const struct pgt *);
@@ -43,6 +43,6 @@ const char *pgt_logfile(const struct pgt *);	/* the server's log */
 pid_t pgt_postmaster_pid(const struct pgt *);
 /* A standby of primary (pg_basebackup -R, streaming), started. */
 struct pgt *pgt_standby(struct pgt *primary);
-int pgt_promote(struct pgt *);	/* pg_ctl promote -w */	/* /usr/lib/postgresql/15/bin or PG_BINDIR */
+int pgt_promote(struct pgt *);	/* pg_ctl promote -w */
 
 #endif

@@ -74,10 +74,10 @@ struct rec {
 	long		 stored, unassigned, dup;
 	struct sys_calls calls;
 	long		 cdrs, cdr_dup, finished, finished_lost;
-	char		 note[96];
+	char		 note[160];
 };
 
-#define MAXREC	16
+#define MAXREC	24
 static struct rec	 recs[MAXREC];
 static int		 nrec;
 static char		*fails[256];
@@ -613,7 +613,7 @@ run_restart(struct sys *s, const char *what)
 	long long	 t0;
 
 	snprintf(name, sizeof(name), "restart-%s", what);
-	r = proc_begin(s, name, "holdfastctl restart (rolling)", &before, &l, 10000);
+	r = proc_begin(s, name, "holdfastctl restart (surge for http, rolling for the rest)", &before, &l, 10000);
 	t0 = sys_now_ms();
 	if (sys_ctl(s, cmd, NULL) != 0)
 		mfail(r, "holdfastctl %s failed", cmd);
@@ -630,6 +630,55 @@ run_restart(struct sys *s, const char *what)
 	if (r->calls.failed != 0 || r->cdrs != r->calls.ok)
 		mfail(r, "calls ok %lld failed %lld CDRs %ld", r->calls.ok, r->calls.failed, r->cdrs);
 	free(cmd);
+}
+
+/*
+ * holdfastd replaced in place (sig 0: `holdfastctl upgrade`) or healing
+ * from its own fault (sig): same holdfastd PID, the workers untouched, so
+ * clients see nothing at all: no refused connection, no failed call.
+ */
+static void
+run_hfd_inplace(struct sys *s, const char *name, int sig, int times)
+{
+	struct snap	 before;
+	struct load	 l;
+	struct rec	*r = proc_begin(s, name, "", &before, &l, 3000 + times * 1200);
+	long long	 t0, sum = 0, max = 0;
+	const char	*tag = sig == 0 ? "[SUP_UPGRADE] result=upgraded" : "[SUP_HEAL] signal=";
+
+	for (int k = 0; k < times; k++) {
+		t0 = sys_now_ms();
+		if (sig == 0 && sys_ctl(s, "upgrade >/dev/null 2>&1", NULL) != 0)
+			mfail(r, "holdfastctl upgrade %d failed", k + 1);
+		if (sig != 0)
+			kill(s->hfd, sig);
+		if (!sys_wait_all_running(s, 10000))
+			mfail(r, "not all RUNNING within 10 s after %s %d", name, k + 1);
+		t0 = sys_now_ms() - t0;
+		sum += t0;
+		max = t0 > max ? t0 : max;
+		if (pid_gone(s->hfd))
+			mfail(r, "holdfastd %d is gone", (int)s->hfd);
+		sys_sleep_ms(800);
+	}
+	load_finish(s, r, &l);
+	snap_compare(s, r, &before);
+	snprintf(r->note, sizeof(r->note), "%d x %s; back avg %lld / max %lld ms; "
+	    "%d %s lines", times, sig == 0 ? "holdfastctl upgrade" : strsignal(sig),
+	    sum / times, max, sys_log_count(s, before.log_off, "", tag), tag);
+	proc_check(r);
+	for (int g = 0; g < SYS_NGROUP; g++)
+		if (!r->pids_same[g] || r->restarts[g] != 0)
+			mfail(r, "%s: worker PIDs changed or restarts %lld",
+			    sys_group_names[g], r->restarts[g]);
+	if (sys_log_count(s, before.log_off, "", tag) < times)
+		mfail(r, "fewer than %d %s lines", times, tag);
+	if (r->load.connerr != 0 || r->load.timeout != 0)
+		mfail(r, "HTTP connection errors %ld, timeouts %ld", r->load.connerr,
+		    r->load.timeout);
+	if (r->calls.failed != 0 || r->cdrs != r->calls.ok)
+		mfail(r, "calls ok %lld failed %lld CDRs %ld", r->calls.ok,
+		    r->calls.failed, r->cdrs);
 }
 
 /* ---- the table ---- */
@@ -739,6 +788,12 @@ START_TEST(outage_matrix)
 		run_restart(&s, "http");
 	if (only == NULL || strstr(only, "restart"))
 		run_restart(&s, "all");
+	if (only == NULL || strstr(only, "upgrade"))
+		run_hfd_inplace(&s, "upgrade-holdfastd", 0, sh.kills > 3 ? 10 : 3);
+	if (only == NULL || strstr(only, "heal"))
+		run_hfd_inplace(&s, "segv-holdfastd", SIGSEGV, 1);
+	if (only == NULL || strstr(only, "heal"))
+		run_hfd_inplace(&s, "abort-holdfastd", SIGABRT, 1);
 	if (only == NULL || strstr(only, "kill9-holdfastd"))
 		run_kill_hfd(&s);
 	write_table();

@@ -10,7 +10,10 @@
  *   pass        forward both ways (the default)
  *   refuse      close the listening socket: connects are refused
  *   reset       RST every live connection (SO_LINGER 0); new ones too
- *   blackhole   accept, forward nothing (live connections freeze as well)
+ *   blackhole   accept, forward nothing: live connections freeze mid-stream
+ *               (sockets stay open, bytes are held, as on a path that
+ *               drops every packet); leaving it forwards what was held
+ *               and connects the ones accepted meanwhile to the server
  *   delay N     forward everything N ms late
  *   neon        answer the startup message as Neon's proxy does for a
  *               disabled endpoint: ErrorResponse, severity ERROR, XX000
@@ -290,6 +293,9 @@ fp_start_pass(struct fp_conn *c)
 	}
 	bufferevent_enable(c->c_client, EV_READ | EV_WRITE);
 	bufferevent_enable(c->c_server, EV_READ | EV_WRITE);
+	/* bytes that arrived while blackholed */
+	if (evbuffer_get_length(bufferevent_get_input(c->c_client)) > 0)
+		fp_on_read(c->c_client, &c->c_up);
 }
 
 static void
@@ -327,15 +333,24 @@ fp_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* Data held back while blackholed flows again. */
+/*
+ * Data held back while blackholed flows again; connections accepted
+ * meanwhile are connected to the server now, their held bytes (a
+ * startup packet) sent once it answers.
+ */
 static void
 fp_resume_all(void)
 {
-	struct fp_conn *c;
+	struct fp_conn *c, *next;
 
-	LIST_FOREACH(c, &fp_conns, c_entry) {
-		if (c->c_server == NULL)
+	for (c = LIST_FIRST(&fp_conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, c_entry);
+		if (c->c_neon)
 			continue;
+		if (c->c_server == NULL) {
+			fp_start_pass(c);	/* may close c */
+			continue;
+		}
 		fp_on_read(c->c_client, &c->c_up);
 		fp_on_read(c->c_server, &c->c_down);
 	}

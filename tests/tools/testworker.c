@@ -15,8 +15,11 @@
  *   -D REASON report the DB down with REASON, then -u MS later up
  *   -p N      print N lines to stdout and N to stderr at start
  *   -P MS     print a line to stdout every MS ms
+ *   -f N      flood: print N lines of 200 bytes to stdout at start
  *   -a        accept on the inherited TCP socket (LISTEN_FDS) and answer
  *             each connection with "OK <pid>\n"
+ *   -A MS     as -a, but accept and send ready only MS ms after start (a
+ *             worker warming up before it serves)
  *   -O        leave an orphan: a grandchild that exits 200 ms later
  *   -S        send a "stats" message ({"served":7}) once ready
  *   -X        no channel: ignore HOLDFAST_CHANNEL_FD (a plain program)
@@ -42,7 +45,8 @@
 static struct {
 	struct event_base	*base;
 	long			 crash_ms, exit_ms, hang_ms, ready_ms, up_ms, tick_ms;
-	int			 no_ready, ignore_term, lines, accept, no_chan, stats;
+	long			 accept_ms;
+	int			 no_ready, ignore_term, lines, accept, no_chan, stats, flood;
 	const char		*down_reason;
 	int			 listen_fd;
 	struct event		*ev_accept;
@@ -128,6 +132,18 @@ tw_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+tw_flood(int n)
+{
+	char pad[180];
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < n; i++)
+		printf("flood %06d %s\n", i, pad);
+	fflush(stdout);
+}
+
+static void
 tw_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	char	 buf[64];
@@ -161,6 +177,11 @@ tw_listen(void)
 	tw.listen_fd = 3;
 	fd_set_cloexec(tw.listen_fd);
 	fd_set_nonblock(tw.listen_fd);
+}
+
+static void
+tw_accept_start(evutil_socket_t fd, short what, void *arg)
+{
 	tw.ev_accept = event_new(tw.base, tw.listen_fd, EV_READ | EV_PERSIST,
 	    tw_on_accept, NULL);
 	event_add(tw.ev_accept, NULL);
@@ -188,7 +209,7 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aXOS")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aA:XOSf:")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -207,9 +228,14 @@ tw_options(int argc, char **argv)
 		case 'p': tw.lines = atoi(optarg); break;
 		case 'P': tw.tick_ms = atol(optarg); break;
 		case 'a': tw.accept = 1; break;
+		case 'A':
+			tw.accept = 1;
+			tw.ready_ms = tw.accept_ms = atol(optarg);
+			break;
 		case 'X': tw.no_chan = 1; break;
 		case 'O': tw_orphan(); break;
 		case 'S': tw.stats = 1; break;
+		case 'f': tw.flood = atoi(optarg); break;
 		default:
 			fprintf(stderr, "testworker: bad option\n");
 			exit(2);
@@ -249,9 +275,15 @@ main(int argc, char **argv)
 	}
 	if (!tw.no_chan && chan_worker_open(tw.base, "testworker", NULL, NULL) < 0)
 		fatalx("HOLDFAST_CHANNEL_FD is not usable");
-	if (tw.accept)
+	if (tw.accept) {
 		tw_listen();
+		if (tw.accept_ms > 0)
+			tw_after(tw.accept_ms, tw_accept_start);
+		else
+			tw_accept_start(-1, 0, NULL);
+	}
 	tw_print(tw.lines);
+	tw_flood(tw.flood);
 	if (tw.down_reason != NULL)
 		chan_worker_db(0, "testworker", tw.down_reason, 1, "simulated outage");
 	tw_after(tw.up_ms, tw_up);

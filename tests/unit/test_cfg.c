@@ -179,6 +179,7 @@ START_TEST(test_worker_defaults)
 	ck_assert_int_eq(w->rtp_port_min, 40000);
 	ck_assert_int_eq(w->rtp_port_max, 49999);
 	ck_assert_int_eq(w->sip_t1_ms, 500);
+	ck_assert_int_eq(w->sip_source_rate, 1000);
 	ck_assert_int_eq(w->cdr_batch, 200);
 	ck_assert_int_eq(w->cdr_flush_ms, 100);
 
@@ -533,6 +534,33 @@ START_TEST(test_http_edge_keys)
 }
 END_TEST
 
+/* holdfast-http, DB freeze: the deadline of a request's DB work. */
+START_TEST(test_db_request_timeout)
+{
+	static const char *const bad[] = { "2 s", "-1s", "2h", "x", "", "1.5s" };
+	struct cfg			*cfg;
+	const struct cfg_worker		*w;
+	char				 text[256];
+
+	cfg = load(WORKER);
+	ck_assert_ptr_nonnull(w = cfg_worker_find(cfg, "w"));
+	ck_assert_int_eq(w->db_request_timeout_ms, 2000);
+	cfg_free(cfg);
+	cfg = load(WORKER "db_request_timeout = 750ms\n");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg_worker_find(cfg, "w")->db_request_timeout_ms, 750);
+	cfg_free(cfg);
+	cfg = load(WORKER "db_request_timeout = 0\n");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg_worker_find(cfg, "w")->db_request_timeout_ms, 0);
+	cfg_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), WORKER "db_request_timeout = %s\n", bad[i]);
+		refused_prefix(text, 3, "db_request_timeout: bad duration");
+	}
+}
+END_TEST
+
 START_TEST(test_bad_values)
 {
 	refused(WORKER "numprocs = 0\n", 3,
@@ -541,12 +569,20 @@ START_TEST(test_bad_values)
 	refused_prefix(WORKER "numprocs = 2x\n", 3, "numprocs: bad value \"2x\"");
 	refused_prefix(WORKER "numprocs = 99999999999999999999\n", 3, "numprocs: bad value");
 	refused_prefix(WORKER "numprocs =\n", 3, "numprocs: bad value \"\"");
+	/* holdfast-telephony: the SIP edge against hostile traffic */
+	refused_prefix(WORKER "sip_source_rate = 0\n", 3,
+	    "sip_source_rate: bad value \"0\" (expected an integer in 1..1000000)");
+	refused_prefix(WORKER "sip_source_rate = fast\n", 3, "sip_source_rate: bad value \"fast\"");
 	refused_prefix("[database]\npool_size = -1\n", 2, "pool_size: bad value");
 	refused_prefix(WORKER "rtp_port_max = 65536\n", 3, "rtp_port_max: bad value");
 	refused(WORKER "autostart = maybe\n", 3,
 	    "autostart: bad value \"maybe\" (expected true or false)");
 	refused(WORKER "autorestart = sometimes\n", 3,
 	    "autorestart: bad value \"sometimes\" (expected true, false or unexpected)");
+	refused(WORKER "restart_mode = rolling\n", 3,
+	    "restart_mode: bad value \"rolling\" (expected surge, stop-first or auto)");
+	refused_prefix("[holdfast]\nlog_file =\n[worker:w]\ncommand = a\nrestart_mode =\n", 5,
+	    "restart_mode: bad value \"\"");
 	refused(WORKER "stopsignal = TERMINATE\n", 3, "stopsignal: bad value \"TERMINATE\" "
 	    "(expected a signal name such as TERM, or a number)");
 	refused_prefix(WORKER "stopsignal = 0\n", 3, "stopsignal: bad value");
@@ -576,6 +612,10 @@ START_TEST(test_enums)
 		{ "true", CFG_RESTART_ALWAYS }, { "false", CFG_RESTART_NEVER },
 		{ "unexpected", CFG_RESTART_UNEXPECTED }, { "yes", CFG_RESTART_ALWAYS },
 	};
+	static const struct { const char *v; int r; } rmodes[] = {
+		{ "surge", CFG_RMODE_SURGE }, { "stop-first", CFG_RMODE_STOP_FIRST },
+		{ "auto", CFG_RMODE_AUTO }, { "SURGE", CFG_RMODE_SURGE },
+	};
 	char		 text[256];
 	struct cfg	*cfg;
 
@@ -591,6 +631,21 @@ START_TEST(test_enums)
 		ck_assert_int_eq(cfg->workers[0].autorestart, restarts[i].r);
 		cfg_free(cfg);
 	}
+	for (size_t i = 0; i < sizeof(rmodes) / sizeof(rmodes[0]); i++) {
+		snprintf(text, sizeof(text), WORKER "restart_mode = %s\n", rmodes[i].v);
+		ck_assert_ptr_nonnull(cfg = load(text));
+		ck_assert_int_eq(cfg->workers[0].restart_mode, rmodes[i].r);
+		cfg_free(cfg);
+	}
+	/* log_file: relative to the file's directory; empty is stderr. */
+	ck_assert_ptr_nonnull(cfg = load("[holdfast]\nlog_file = var/log/holdfastd.log\n"));
+	ck_assert_ptr_nonnull(cfg->holdfast.log_file);
+	ck_assert_ptr_nonnull(strstr(cfg->holdfast.log_file, "/var/log/holdfastd.log"));
+	ck_assert_int_eq(cfg->holdfast.log_file[0], '/');
+	cfg_free(cfg);
+	ck_assert_ptr_nonnull(cfg = load("[holdfast]\nlog_file =\n"));
+	ck_assert_ptr_null(cfg->holdfast.log_file);
+	cfg_free(cfg);
 }
 END_TEST
 
@@ -844,7 +899,7 @@ START_TEST(test_worker_equal)
 		"max_header_size = 1K\n", "request_timeout = 1s\n", "max_connections = 1\n",
 		"token_ttl = 1s\n", "login_rate = 1\n", "answer_after = 1s\n", "max_calls = 1\n",
 		"rtp_port_min = 1\n", "rtp_port_max = 50000\n", "sip_t1 = 1s\n",
-		"cdr_batch = 1\n", "cdr_flush = 1s\n",
+		"cdr_batch = 1\n", "cdr_flush = 1s\n", "restart_mode = stop-first\n",
 	};
 	struct cfg	*a, *b;
 	char		 text[512];
@@ -1138,6 +1193,7 @@ main(void)
 	tcase_add_test(tc, test_example_shows_defaults);
 	tcase_add_test(tc, test_every_key_documented);
 	tcase_add_test(tc, test_damaged_configs);
+	tcase_add_test(tc, test_db_request_timeout);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

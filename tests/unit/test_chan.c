@@ -2,7 +2,7 @@
  * test_chan: the message channel between holdfastd, its workers and
  * holdfastctl (common/chan.c).
  *
- * Guards DESIGN §3's promise that malformed, oversized, half or unknown
+ * Guards docs/design.md §3's promise that malformed, oversized, half or unknown
  * messages are rejected (with a reason the owner can send back) and never
  * crash the reader; that several messages in one read and one message
  * over several reads are framed right; and that the worker side speaks the

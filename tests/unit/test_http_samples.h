@@ -1,5 +1,5 @@
 /*
- * Sample webhook bodies from reference/whatsapp.md (Meta's documentation),
+ * Sample webhook bodies in the shape Meta's webhook documentation gives,
  * byte for byte as the tests send them: no whitespace between tokens.
  * WA_TEXT_CAFE is the signature test vector: 498 bytes, non-ASCII escaped
  * as Meta sends it; WA_TEXT_CAFE_UTF8 is the same JSON re-encoded as raw

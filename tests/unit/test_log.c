@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -251,6 +253,108 @@ START_TEST(test_vformat)
 }
 END_TEST
 
+/* Non-blocking mode on a pipe nobody reads: no call waits, what does not
+ * fit is dropped and counted per source, the rest arrives whole and in
+ * order, then one [LOG_DROPPED] line per source. */
+static int nb_wants;
+
+static void
+nb_want(int on)
+{
+	nb_wants += on;
+}
+
+static void
+nb_read_all(int rfd, char **buf, size_t *len)
+{
+	char	 chunk[65536];
+	ssize_t	 n;
+
+	while ((n = read(rfd, chunk, sizeof(chunk))) > 0) {
+		*buf = realloc(*buf, *len + n + 1);
+		memcpy(*buf + *len, chunk, n);
+		*len += n;
+		(*buf)[*len] = '\0';
+	}
+}
+
+/* stderr a pipe (sock 0) or a stream socket as journald's (sock 1). */
+static void
+nb_queue(int sock)
+{
+	int		 p[2], saved = dup(STDERR_FILENO), total = 6000, got = 0, last = -1;
+	char		*buf = NULL, want[96], *l;
+	size_t		 len = 0;
+	unsigned long	 dropped, wdropped;
+	struct iovec	 iov[2];
+
+	log_set_fd(-1);
+	if (sock) {
+		int sz = 4096;
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+		setsockopt(p[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(p[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	} else {
+		ck_assert_int_eq(pipe(p), 0);
+		(void)fcntl(p[0], F_SETPIPE_SZ, 4096);
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	dup2(p[1], STDERR_FILENO);
+	close(p[1]);
+	ck_assert_int_ge(log_nb_enable(nb_want), 0);
+	/* The shared description stays blocking: only ours is not. */
+	ck_assert_int_eq(fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK, 0);
+	for (int i = 0; i < total; i++)
+		log_info("line %06d %080d", i, 0);
+	iov[0].iov_base = (char *)"w:0: worker line";
+	iov[0].iov_len = 16;
+	iov[1].iov_base = (char *)"\n";
+	iov[1].iov_len = 1;
+	log_out("w:0", iov, 2);
+	ck_assert_int_gt(nb_wants, 0);
+	dropped = log_nb_dropped();
+	ck_assert_uint_gt(dropped, 0);
+	/* The reader resumes. */
+	while (log_nb_flush())
+		nb_read_all(p[0], &buf, &len);
+	nb_read_all(p[0], &buf, &len);
+	ck_assert_ptr_nonnull(buf);
+	for (l = buf; (l = strstr(l, "line ")) != NULL; l++) {
+		int n = atoi(l + 5);
+
+		ck_assert_int_gt(n, last);	/* in order, never twice */
+		last = n;
+		got++;
+	}
+	wdropped = strstr(buf, "w:0: worker line") == NULL;
+	ck_assert_uint_eq(dropped, (unsigned long)(total - got) + wdropped);
+	snprintf(want, sizeof(want), "[LOG_DROPPED] name=test-prog lines=%d ", total - got);
+	ck_assert_msg(strstr(buf, want) != NULL, "no %s", want);
+	if (wdropped)
+		ck_assert_ptr_nonnull(strstr(buf, "[LOG_DROPPED] name=w:0 lines=1 "));
+	ck_assert_uint_eq(log_nb_dropped(), 0);
+	/* Every line whole: each ends in a newline before the next starts. */
+	ck_assert_int_eq(count_lines(buf), got + (wdropped ? 2 : 1) + !wdropped);
+	log_nb_disable();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[0]);
+	free(buf);
+}
+
+START_TEST(test_nb_queue)
+{
+	nb_queue(0);
+}
+END_TEST
+
+START_TEST(test_nb_queue_socket)
+{
+	nb_queue(1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -269,6 +373,8 @@ main(void)
 	tcase_add_test(tc, test_ratelimit);
 	tcase_add_test(tc, test_fork_child_pid);
 	tcase_add_test(tc, test_vformat);
+	tcase_add_test(tc, test_nb_queue);
+	tcase_add_test(tc, test_nb_queue_socket);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

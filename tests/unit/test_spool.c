@@ -324,9 +324,11 @@ START_TEST(test_record_limit_write)
 }
 END_TEST
 
-/* A CDR over the record limit (it would take a From URI no SIP_MAX_MSG
- * request can carry) costs no crash: it is kept in rejected.spool for a
- * human and counted as rejected; the spool goes on. */
+/* A CDR with a From URI far over any limit (no SIP_MAX_MSG request
+ * carries one) is cut to CDR_TEXT_MAX bytes per column before it is
+ * spooled: its record is small, it is stored like any other, and nothing
+ * reaches rejected.spool. (Before the cut it was over SPOOL_MAX_RECORD
+ * and set aside.) */
 START_TEST(test_record_limit_cdr)
 {
 	char			*dir = tmpdir(), *uri = xmalloc(SPOOL_MAX_RECORD + 1), *rej;
@@ -337,21 +339,25 @@ START_TEST(test_record_limit_cdr)
 	struct cdr		 c = { .call_id = "huge-1", .to_uri = "sip:b@x",
 	    .remote_addr = "127.0.0.1:5060", .disposition = CDR_ANSWERED,
 	    .sip_code = 200, .hangup_cause = "NORMAL_CLEARING", .ended_by = "recv_bye" };
+	size_t			 len;
+	char			*rec;
 
 	memset(uri, 'u', SPOOL_MAX_RECORD);
 	uri[SPOOL_MAX_RECORD] = '\0';
 	c.from_uri = uri;
+	rec = cdr_encode(&c, &len);
+	ck_assert_uint_lt(len, CDR_NCOLS * (CDR_TEXT_MAX + 1) + 1);
+	free(rec);
 	cdr_sink_add(s, &c);
 	c.call_id = "small-1";
 	c.from_uri = "sip:a@x";
 	cdr_sink_add(s, &c);
 	cdr_sink_flush(s);
 	cdr_sink_stats(s, &st);
-	ck_assert_uint_eq(st.rejected, 1);
-	ck_assert_uint_eq(st.pending, 1);
+	ck_assert_uint_eq(st.rejected, 0);
+	ck_assert_uint_eq(st.pending, 2);
 	rej = xasprintf("%s/rejected.spool", dir);
-	ck_assert_int_eq(stat(rej, &sb), 0);
-	ck_assert_int_gt(sb.st_size, SPOOL_MAX_RECORD);	/* the whole record */
+	ck_assert_int_eq(stat(rej, &sb), -1);
 	cdr_sink_free(s);
 	event_base_free(base);
 	rmrf(dir);
@@ -438,10 +444,78 @@ START_TEST(test_cdr_encode_decode)
 	ck_assert_str_eq(cols[11], "ANSWERED");
 	ck_assert_str_eq(cols[12], "200");
 	ck_assert_str_eq(cols[14], "recv_bye");
+	ck_assert_ptr_null(cols[15]);		/* no cdr_id given */
 	free(rec);
-	rec = xstrdup("2\tfuture\t");
+	rec = xstrdup("3\tfuture\t");
 	ck_assert_int_eq(cdr_decode(rec, strlen(rec), cols), -1);
 	free(rec);
+	/* a version-1 record (15 columns) still decodes; its cdr_id is NULL */
+	rec = xstrdup("1\tid\tf\tt\t\\N\t\\N\t\\N\t1\t\\N\t2\t1\t0\tFAILED\t\\N\t\\N\t\\N");
+	ck_assert_int_eq(cdr_decode(rec, strlen(rec), cols), 0);
+	ck_assert_str_eq(cols[0], "id");
+	ck_assert_ptr_null(cols[15]);
+	free(rec);
+}
+END_TEST
+
+/* One writer per spool directory: a second opener is refused with a
+ * reason naming the directory, and may open it once the first closed. */
+START_TEST(test_spool_lock)
+{
+	char		*dir = tmpdir(), err[512];
+	struct spool	*a = spool_open(dir, err, sizeof(err)), *b;
+
+	ck_assert_msg(a != NULL, "%s", err);
+	b = spool_open(dir, err, sizeof(err));
+	ck_assert_ptr_null(b);
+	ck_assert_msg(strstr(err, "in use by another process") != NULL &&
+	    strstr(err, dir) != NULL, "%s", err);
+	spool_close(a);
+	b = spool_open(dir, err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s", err);
+	spool_close(b);
+	rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+/* Text reaches the DB as valid UTF-8 of at most CDR_TEXT_MAX bytes. */
+START_TEST(test_cdr_text_clean)
+{
+	char	 out[CDR_TEXT_MAX + 1], *big = xmalloc(50000);
+
+	ck_assert_str_eq(cdr_text_clean("plain", out), "plain");
+	ck_assert_str_eq(cdr_text_clean("caf\xc3\xa9", out), "caf\xc3\xa9");
+	ck_assert_str_eq(cdr_text_clean("a\xff\xfe" "b", out), "a??b");
+	ck_assert_str_eq(cdr_text_clean("\xc3(", out), "?(");		/* cut sequence */
+	ck_assert_str_eq(cdr_text_clean("\xed\xa0\x80", out), "???");	/* surrogate */
+	ck_assert_str_eq(cdr_text_clean("\xf0\x9f\x98\x80!", out), "\xf0\x9f\x98\x80!");
+	ck_assert_str_eq(cdr_text_clean("\xc0\xaf", out), "??");		/* overlong */
+	memset(big, 'x', 49999);
+	big[49999] = '\0';
+	ck_assert_uint_eq(strlen(cdr_text_clean(big, out)), CDR_TEXT_MAX);
+	/* never cut inside a character */
+	for (int i = 0; i < 49998; i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[255] = 'x';
+	cdr_text_clean(big + 1, out);	/* starts mid-character: '?' first */
+	ck_assert_int_eq(out[0], '?');
+	ck_assert_uint_le(strlen(out), CDR_TEXT_MAX);
+	free(big);
+}
+END_TEST
+
+/* One id per INVITE transaction: a reused Call-ID is another CDR. */
+START_TEST(test_cdr_make_id)
+{
+	char a[CDR_ID_LEN + 1], b[CDR_ID_LEN + 1], c[CDR_ID_LEN + 1];
+
+	cdr_make_id(a, "cid", "ft", 1, "z9hG4bK1|127.0.0.1:5060|INVITE");
+	cdr_make_id(b, "cid", "ft", 2, "z9hG4bK2|127.0.0.1:5060|INVITE");
+	cdr_make_id(c, "cid", "ft", 1, "z9hG4bK1|127.0.0.1:5060|INVITE");
+	ck_assert_uint_eq(strlen(a), CDR_ID_LEN);
+	ck_assert_str_ne(a, b);
+	ck_assert_str_eq(a, c);		/* stable: a replay is the same record */
 }
 END_TEST
 
@@ -463,6 +537,9 @@ main(void)
 	tcase_add_test(tc, test_record_limit_replay);
 	tcase_add_test(tc, test_record_limit_cdr);
 	tcase_add_test(tc, test_cdr_encode_decode);
+	tcase_add_test(tc, test_cdr_text_clean);
+	tcase_add_test(tc, test_cdr_make_id);
+	tcase_add_test(tc, test_spool_lock);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,7 @@
 /*
  * test_sup_state: the restart policy, without a single child process.
  *
- * Guards the promises of DESIGN §2 at the level of decisions: a RUNNING
+ * Guards the promises of docs/design.md §2 at the level of decisions: a RUNNING
  * process that dies is respawned at once; failed starts back off and go
  * FATAL after startretries in a row; an operator start revives FATAL with a
  * fresh count; a stop during backoff is immediate; a stop that times out
@@ -261,6 +261,50 @@ START_TEST(test_total)
 }
 END_TEST
 
+/*
+ * The table and the state diagram (sup_transition_ok) are written apart;
+ * every decision for every fact combination is an edge of the diagram, and
+ * the diagram has no edge the table never takes.
+ */
+START_TEST(test_table_within_diagram)
+{
+	unsigned seen[SUP_NSTATES] = { 0 };
+
+	for (int bits = 0; bits < 64; bits++)
+		for (int a = 0; a < 4; a++) {
+			struct sup_facts f = facts(a);
+
+			f.autorestart = bits & 1 ? CFG_RESTART_NEVER :
+			    bits & 2 ? CFG_RESTART_UNEXPECTED : CFG_RESTART_ALWAYS;
+			f.exit_expected = (bits >> 2) & 1;
+			f.restart_pending = (bits >> 3) & 1;
+			f.shutting_down = (bits >> 4) & 1;
+			f.start_timed_out = (bits >> 5) & 1;
+			f.startretries = 3;
+			for (int r = 0; r < 2; r++) {
+				f.running_ms = r ? f.backoff_reset_ms + 1 : 0;
+				for (int s = 0; s < SUP_NSTATES; s++)
+					for (int e = 0; e < SUP_NEVENTS; e++) {
+						int n = sup_decide(s, e, &f).next;
+
+						ck_assert_msg(sup_transition_ok(s, n),
+						    "%s -%s-> %s not in the diagram",
+						    sup_state_name(s), sup_event_name(e),
+						    sup_state_name(n));
+						seen[s] |= 1u << n;
+					}
+			}
+		}
+	for (int s = 0; s < SUP_NSTATES; s++)
+		for (int n = 0; n < SUP_NSTATES; n++)
+			if (n != s)
+				ck_assert_msg(sup_transition_ok(s, n) ==
+				    !!(seen[s] & (1u << n)), "edge %s -> %s",
+				    sup_state_name(s), sup_state_name(n));
+	ck_assert(!sup_transition_ok(SUP_NSTATES, SUP_STOPPED));
+}
+END_TEST
+
 START_TEST(test_backoff_bounds)
 {
 	for (int attempt = 0; attempt < 40; attempt++) {
@@ -302,6 +346,7 @@ main(void)
 	tcase_add_test(tc, test_start_timeout);
 	tcase_add_test(tc, test_autorestart);
 	tcase_add_test(tc, test_total);
+	tcase_add_test(tc, test_table_within_diagram);
 	tcase_add_test(tc, test_backoff_bounds);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

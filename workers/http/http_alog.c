@@ -1,8 +1,8 @@
 /*
  * http_alog: the access log ([ACCESS] lines at level info), buffered.
  *
- * One line per request used to cost the worker a write(2) (and a getpid)
- * and holdfastd a read per request. Lines now collect in a buffer that is
+ * A write(2) per request would cost the worker a syscall and holdfastd a
+ * read per request. Lines collect in a buffer that is
  * written with one write(2) per event-loop iteration (a flush event made
  * active when the buffer stops being empty runs after the callbacks
  * already due), or sooner when the next line would not fit.

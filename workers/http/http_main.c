@@ -179,7 +179,8 @@ http_db_query(struct http_call *call, const char *op, const char *sql,
     int nparams, const char *const *params, db_result_cb cb)
 {
 	call->srv->inflight++;
-	call->dbreq = db_query(call->srv->db, op, sql, nparams, params, cb, call);
+	call->dbreq = db_query_within(call->srv->db,
+	    call->srv->wcfg->db_request_timeout_ms, op, sql, nparams, params, cb, call);
 }
 
 struct http_call *
@@ -202,14 +203,24 @@ http_healthz(struct http_call *call)
 	http_reply(call, 200, "application/json", ok, sizeof(ok) - 1);
 }
 
+/*
+ * /readyz counts as demand: while the breaker is open it starts a probe
+ * (rate limited like a request's) and waits up to HTTP_READYZ_WAIT_MS for
+ * the probe in flight, so readiness polling alone brings a pod back as
+ * soon as the DB is (an unready pod gets no other traffic).
+ */
+#define HTTP_READYZ_WAIT_MS	300
+
 static void
-http_readyz(struct http_call *call)
+http_readyz_done(const struct db_error *err, PGresult *const *res, int nres,
+    void *arg)
 {
 	static const char ready[] = "{\"status\":\"ready\",\"db\":\"up\"}";
+	struct http_call *call = http_db_done(arg);
 	struct db_state st;
 	struct jw *w;
 
-	if (db_is_up(call->srv->db)) {
+	if (err == NULL) {
 		http_reply(call, 200, "application/json", ready, sizeof(ready) - 1);
 		return;
 	}
@@ -225,6 +236,14 @@ http_readyz(struct http_call *call)
 	http_retry_after(call, db_retry_after(call->srv->db));
 	http_reply_json(call, 503, w);
 	jw_free(w);
+}
+
+static void
+http_readyz(struct http_call *call)
+{
+	call->srv->inflight++;
+	call->dbreq = db_ready(call->srv->db, HTTP_READYZ_WAIT_MS, http_readyz_done,
+	    call);
 }
 
 /* ---- dispatch ---- */

@@ -118,6 +118,7 @@ http_metrics_db(struct evbuffer *b, struct db *db)
 {
 	struct db_stats	s;
 
+	db_demand(db);	/* reports on the DB: counts as demand (a probe) */
 	db_get_stats(db, &s);
 	http_metrics_gauge(b, "holdfast_db_up", "gauge",
 	    "1 when this process's breaker is closed.", (unsigned long long)db_is_up(db));
@@ -147,6 +148,8 @@ http_metrics_db(struct evbuffer *b, struct db *db)
 	    "Connections replaced after pool_recycle.", s.recycled);
 	http_metrics_gauge(b, "holdfast_db_pre_pings_total", "counter",
 	    "Pre-ping validations.", s.pre_pings);
+	http_metrics_gauge(b, "holdfast_db_deadline_hits_total", "counter",
+	    "Request deadlines reached with no answer from the DB.", s.deadline_hits);
 }
 
 void

@@ -203,7 +203,8 @@ http_wh_store(struct http_call *call, struct http_wh *wh)
 		st[n++] = (struct db_stmt){ http_sql_statuses, 1, ps };
 	}
 	call->srv->inflight++;
-	call->dbreq = db_batch(call->srv->db, "http_webhook", st, n, http_wh_stored, call);
+	call->dbreq = db_batch_within(call->srv->db, call->srv->wcfg->db_request_timeout_ms,
+	    "http_webhook", st, n, http_wh_stored, call);
 }
 
 void

@@ -1,6 +1,6 @@
 /*
- * wa_payload: walks a WhatsApp webhook body (see wa_payload.h and
- * reference/whatsapp.md) into messages and statuses, and checks its
+ * wa_payload: walks a WhatsApp webhook body (see wa_payload.h; the shape
+ * is Meta's Cloud API webhook payload) into messages and statuses, and checks its
  * signature. Invariant: nothing here allocates state that outlives the
  * call except the returned payload, and no input can make it crash: every
  * member is type-checked before use.

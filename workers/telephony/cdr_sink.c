@@ -6,12 +6,24 @@
  * durable records first, so the DB sees CDRs in the order calls ended,
  * and replay after an outage is the same code path as normal operation
  * with bigger batches. States: idle, inserting, waiting for the DB
- * (db_when_up), or waiting on a retry timer (outcome unknown, bad data).
+ * (db_when_up), or waiting on a retry timer (outcome unknown, an SQL
+ * error that is not the data's).
+ *
+ * A batch refused as data (SQLSTATE class 22 or 23: one record the DB
+ * will never take) is split: the next insert takes half as many records,
+ * at once, down to the single bad record, which goes to rejected.spool;
+ * each success doubles the size again. So the bad record costs
+ * O(log batch) quick inserts and the others are stored meanwhile.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <libpq-fe.h>
 
 #include "cdr.h"
 #include "db.h"
@@ -26,19 +38,20 @@
 static const char cdr_insert_sql[] =
     "INSERT INTO calls (call_id, from_uri, to_uri, from_tag, to_tag, remote_addr,"
     " started_at, answered_at, ended_at, duration_ms, billsec_ms, disposition,"
-    " sip_code, hangup_cause, ended_by)"
+    " sip_code, hangup_cause, ended_by, cdr_id)"
     " SELECT u.call_id, u.from_uri, u.to_uri, u.from_tag, u.to_tag, u.remote_addr,"
     " 'epoch'::timestamptz + u.started_us * interval '1 microsecond',"
     " 'epoch'::timestamptz + u.answered_us * interval '1 microsecond',"
     " 'epoch'::timestamptz + u.ended_us * interval '1 microsecond',"
-    " u.duration_ms, u.billsec_ms, u.disposition, u.sip_code, u.hangup_cause, u.ended_by"
+    " u.duration_ms, u.billsec_ms, u.disposition, u.sip_code, u.hangup_cause, u.ended_by,"
+    " coalesce(u.cdr_id, u.call_id)"
     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     " $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],"
-    " $11::bigint[], $12::text[], $13::int[], $14::text[], $15::text[])"
+    " $11::bigint[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[])"
     " AS u(call_id, from_uri, to_uri, from_tag, to_tag, remote_addr, started_us,"
     " answered_us, ended_us, duration_ms, billsec_ms, disposition, sip_code,"
-    " hangup_cause, ended_by)"
-    " ON CONFLICT (call_id) DO NOTHING";
+    " hangup_cause, ended_by, cdr_id)"
+    " ON CONFLICT (cdr_id) DO NOTHING";
 
 struct cdr_buf {
 	char	*p;
@@ -55,7 +68,8 @@ struct cdr_sink {
 	struct db_req		*inflight;
 	struct spool_mark	 inflight_mark;
 	int			 waiting_db;	/* db_when_up armed */
-	int			 single;	/* isolating a record the DB refuses */
+	int			 limit;		/* records per insert while splitting
+						 * a refused batch; 0: not splitting */
 	int			 replaying;
 	int			 backlog;	/* an outage or an earlier run left records */
 	uint64_t		 replay_start_ms, replay_count;
@@ -86,17 +100,20 @@ struct cdr_insert {
 	int		 n, bad;
 };
 
-/* Appends one element to a PostgreSQL array literal. */
+/* Appends one element to a PostgreSQL array literal (valid UTF-8, cut:
+ * version-1 records written before that rule are cleaned here). */
 static void
 cdr_array_add(struct cdr_buf *b, const char *v)
 {
+	char clean[CDR_TEXT_MAX + 1];
+
 	cdr_buf_add(b, b->len == 0 ? "{" : ",", 1);
 	if (v == NULL) {
 		cdr_buf_add(b, "NULL", 4);
 		return;
 	}
 	cdr_buf_add(b, "\"", 1);
-	for (; *v != '\0'; v++) {
+	for (v = cdr_text_clean(v, clean); *v != '\0'; v++) {
 		if (*v == '"' || *v == '\\')
 			cdr_buf_add(b, "\\", 1);
 		cdr_buf_add(b, v, 1);
@@ -176,20 +193,59 @@ cdr_reject_rec(const char *data, size_t len, void *arg)
 		s->st.rejected++;
 }
 
-static void
-cdr_sink_data_error(struct cdr_sink *s, const struct db_error *err)
+/* SQLSTATE class 22 (data exception) or 23 (integrity): the records'
+ * fault, not the statement's or the schema's. */
+static int
+cdr_refused_as_data(const struct db_error *err)
 {
-	struct spool_mark mark;
+	return err->cls == DB_CLASS_DATA && (strncmp(err->sqlstate, "22", 2) == 0 ||
+	    strncmp(err->sqlstate, "23", 2) == 0);
+}
 
-	log_warnx("[CDR_INSERT] refused (%s %s): %s", err->reason, err->sqlstate, err->message);
-	if (!s->single) {
-		s->single = 1;	/* find the record: one at a time from here */
-		cdr_sink_retry_later(s);
-		return;
+/* Halves the next insert, at once; a batch of one is the bad record. */
+static void
+cdr_sink_split(struct cdr_sink *s, const struct db_error *err)
+{
+	struct spool_mark	mark;
+	int			n = s->inflight_mark.nrec;
+
+	if (n > 1) {
+		s->limit = n / 2;
+		log_warnx("[CDR_INSERT] batch of %d refused (%s %s): retrying %d of them",
+		    n, err->reason, err->sqlstate, s->limit);
+	} else {
+		log_warnx("[CDR_INSERT] record refused (%s %s): %s", err->reason,
+		    err->sqlstate, err->message);
+		if (spool_peek(s->spool, 1, 0, cdr_reject_rec, s, &mark) == 1)
+			spool_ack(s->spool, &mark);
 	}
-	if (spool_peek(s->spool, 1, 0, cdr_reject_rec, s, &mark) == 1)
-		spool_ack(s->spool, &mark);
-	s->single = 0;
+	cdr_sink_kick(s);
+}
+
+/* Rows the INSERT really added (ON CONFLICT skipped the others). */
+static uint64_t
+cdr_inserted(PGresult *const *res, int nres, uint64_t sent)
+{
+	const char *n;
+
+	if (nres < 1 || res[nres - 1] == NULL)
+		return sent;
+	n = PQcmdTuples(res[nres - 1]);
+	return n != NULL && *n != '\0' ? strtoull(n, NULL, 10) : sent;
+}
+
+static void
+cdr_sink_stored(struct cdr_sink *s, PGresult *const *res, int nres)
+{
+	uint64_t sent = (uint64_t)s->inflight_mark.nrec;
+	uint64_t rows = cdr_inserted(res, nres, sent);
+
+	spool_ack(s->spool, &s->inflight_mark);
+	s->st.stored += rows;
+	s->st.duplicates += sent > rows ? sent - rows : 0;
+	cdr_sink_replay_note(s, s->inflight_mark.nrec);
+	if (s->limit > 0 && (s->limit *= 2) >= CDR_MAX_INSERT)
+		s->limit = 0;
 	cdr_sink_kick(s);
 }
 
@@ -199,14 +255,10 @@ cdr_sink_on_insert(const struct db_error *err, PGresult *const *res, int nres, v
 	struct cdr_sink *s = arg;
 
 	s->inflight = NULL;
-	if (err == NULL) {
-		spool_ack(s->spool, &s->inflight_mark);
-		s->st.stored += s->inflight_mark.nrec;
-		cdr_sink_replay_note(s, s->inflight_mark.nrec);
-		s->single = 0;
-		cdr_sink_kick(s);
-	} else if (err->cls == DB_CLASS_DATA)
-		cdr_sink_data_error(s, err);
+	if (err == NULL)
+		cdr_sink_stored(s, res, nres);
+	else if (cdr_refused_as_data(err))
+		cdr_sink_split(s, err);
 	else if (db_error_unavailable(err) && err->cls != DB_CLASS_TIMEOUT) {
 		s->waiting_db = 1;
 		s->backlog = 1;
@@ -247,7 +299,7 @@ cdr_sink_kick(struct cdr_sink *s)
 		return;
 	cdr_sink_start_replay(s, spool_pending(s->spool));
 	memset(&ins, 0, sizeof(ins));
-	n = spool_peek(s->spool, s->single ? 1 : CDR_MAX_INSERT, CDR_MAX_INSERT_BYTES,
+	n = spool_peek(s->spool, s->limit > 0 ? s->limit : CDR_MAX_INSERT, CDR_MAX_INSERT_BYTES,
 	    cdr_insert_rec, &ins, &s->inflight_mark);
 	if (n <= 0 || ins.n == 0) {
 		if (n > 0)	/* only undecodable records: nothing to send */
@@ -354,6 +406,81 @@ cdr_sink_free(struct cdr_sink *s)
 	event_free(s->ev_deadline);
 	spool_close(s->spool);
 	free(s);
+}
+
+struct cdr_adopt {
+	struct cdr_sink	*s;
+	int		 failed;
+};
+
+static void
+cdr_adopt_rec(const char *data, size_t len, void *arg)
+{
+	struct cdr_adopt *a = arg;
+
+	if (spool_append(a->s->spool, data, len) == -1)
+		a->failed = 1;
+}
+
+/* Unlinks the empty segments of an adopted spool, then the directory
+ * (which stays when rejected.spool is there for a human). */
+static void
+cdr_adopt_cleanup(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+	struct stat	 sb;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+
+		if (strncmp(e->d_name, "cdr-", 4) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (stat(path, &sb) == 0 && sb.st_size == 0)
+			(void)unlink(path);
+		free(path);
+	}
+	closedir(d);
+	(void)rmdir(dir);
+}
+
+long
+cdr_sink_adopt(struct cdr_sink *s, const char *dir)
+{
+	struct cdr_adopt	 a = { s, 0 };
+	struct spool_mark	 mark;
+	struct spool		*o;
+	char			 err[512];
+	long			 total = 0;
+	int			 n;
+
+	if ((o = spool_open(dir, err, sizeof(err))) == NULL) {
+		log_warnx("[CDR_ORPHAN] dir=%s not adopted: %s", dir, err);
+		return -1;
+	}
+	while ((n = spool_peek(o, CDR_MAX_INSERT, CDR_MAX_INSERT_BYTES, cdr_adopt_rec, &a,
+	    &mark)) > 0 && !a.failed) {
+		/* ours durable first; a crash in between replays both copies,
+		 * which cdr_id makes harmless */
+		if (spool_sync(s->spool) == -1) {
+			log_warn("[CDR_ORPHAN] dir=%s: fsync of our spool", dir);
+			break;
+		}
+		spool_ack(o, &mark);
+		total += n;
+	}
+	if (total > 0 || spool_pending(o) > 0)
+		log_info("[CDR_ORPHAN] dir=%s adopted=%ld left=%" PRIu64, dir, total,
+		    spool_pending(o));
+	if (total > 0)
+		s->backlog = 1;
+	spool_close(o);
+	cdr_adopt_cleanup(dir);
+	cdr_sink_kick(s);
+	return total;
 }
 
 void

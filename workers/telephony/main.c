@@ -12,7 +12,9 @@
  * durable, let an insert in flight finish (up to 3 s), exit 0. What the DB
  * has not committed stays in the spool for the next start.
  */
+#include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,38 +41,120 @@ struct tel {
 	struct cdr_sink	*cdr;
 	struct event	*ev_stats;
 	struct event	*ev_drain;
+	struct event	*ev_usr1;
 	uint64_t	 drain_until_ms;
 	unsigned	 ticks;
 };
 
-/* <state_dir>/telephony/<instance>: one spool per instance ("telephony:1"
- * becomes "telephony-1"), so two instances never share a file. */
+/* An instance name as a directory name ("telephony:1": "telephony-1"). */
 static char *
-tel_spool_dir(const struct tel *t)
+tel_spool_name(const char *instance)
 {
-	char *inst = xstrdup(t->w.instance), *dir;
+	char *inst = xstrdup(instance);
 
 	for (char *p = inst; *p != '\0'; p++)
 		if (*p == ':' || *p == '/')
 			*p = '-';
+	return inst;
+}
+
+/* <state_dir>/telephony/<instance>: one spool per instance, so two
+ * instances never share a file (spool_open also locks it). */
+static char *
+tel_spool_dir(const struct tel *t)
+{
+	char *inst = tel_spool_name(t->w.instance), *dir;
+
 	dir = xasprintf("%s/telephony/%s", t->w.cfg->holdfast.state_dir, inst);
 	free(inst);
 	return dir;
 }
 
+/* 1 when name is the spool of an instance the configuration still has
+ * (of any section: which ones run this program is not known here). */
+static int
+tel_spool_configured(const struct tel *t, const char *name)
+{
+	for (int i = 0; i < t->w.cfg->nworkers; i++) {
+		const struct cfg_worker *wc = &t->w.cfg->workers[i];
+
+		for (int k = 0; k < wc->numprocs; k++) {
+			char	*inst = wc->numprocs == 1 ? xstrdup(wc->name) :
+			    xasprintf("%s:%d", wc->name, k);
+			char	*dir = tel_spool_name(inst);
+			int	 same = strcmp(dir, name) == 0;
+
+			free(inst);
+			free(dir);
+			if (same)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Spools left by instances that no longer exist (numprocs lowered or
+ * raised, a section renamed) would never be replayed: this instance
+ * adopts them ([CDR_ORPHAN]). One that is still locked (its process is
+ * still stopping) is left for the next start.
+ */
+static void
+tel_adopt_orphans(struct tel *t)
+{
+	char		*top = xasprintf("%s/telephony", t->w.cfg->holdfast.state_dir);
+	char		*own = tel_spool_name(t->w.instance);
+	DIR		*d = opendir(top);
+	struct dirent	*e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *dir;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, own) == 0 ||
+		    tel_spool_configured(t, e->d_name))
+			continue;
+		dir = xasprintf("%s/%s", top, e->d_name);
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
+			(void)cdr_sink_adopt(t->cdr, dir);
+		free(dir);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(own);
+	free(top);
+}
+
+/* The stats line, with the UAS invariant checked (see sip_uas_check). */
 static void
 tel_log_stats(struct tel *t, const char *tag)
 {
 	struct sip_uas_stats	s;
 	struct cdr_stats	c;
+	char			why[256];
+	int			ok = sip_uas_check(t->uas, why, sizeof(why)) == 0;
 
 	sip_uas_get_stats(t->uas, &s);
 	cdr_sink_stats(t->cdr, &c);
 	log_info("[%s] calls=%" PRIu64 " active=%" PRIu64 " answered=%" PRIu64
 	    " cancelled=%" PRIu64 " no_ack=%" PRIu64 " rejected=%" PRIu64 " bad=%" PRIu64
-	    " objects=%" PRIu64 " cdr_stored=%" PRIu64 " cdr_pending=%" PRIu64, tag,
+	    " objects=%" PRIu64 " over_capacity=%" PRIu64 " rate_limited=%" PRIu64
+	    " budget_drops=%" PRIu64 " sources=%" PRIu64 " cdr_stored=%" PRIu64
+	    " cdr_pending=%" PRIu64 " cdr_rejected=%" PRIu64 " check=%s", tag,
 	    s.calls, s.active, s.answered, s.cancelled, s.no_ack, s.rejected, s.bad,
-	    s.objects, c.stored, c.pending);
+	    s.objects, s.over_capacity, s.rate_limited, s.budget_drops, s.sources,
+	    c.stored, c.pending, c.rejected, ok ? "ok" : "FAIL");
+	if (!ok)
+		log_errorx("[SIP_CHECK] invariant broken: %s", why);
+}
+
+/* SIGUSR1: the stats line now (operators, tests). */
+static void
+tel_on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+	struct tel *t = arg;
+
+	if (t->uas != NULL)
+		tel_log_stats(t, "SIP_STATS");
 }
 
 /* For `holdfastctl status --json`. */
@@ -118,6 +202,8 @@ tel_stopped(void *arg)
 	tel_log_stats(t, "SIP_STATS");
 	event_free(t->ev_stats);
 	t->ev_stats = NULL;
+	event_free(t->ev_usr1);
+	t->ev_usr1 = NULL;
 	sip_uas_free(t->uas);
 	t->uas = NULL;
 	cdr_sink_free(t->cdr);
@@ -178,6 +264,7 @@ tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
 	uc->max_calls = wc->max_calls;
 	uc->rtp_port_min = wc->rtp_port_min;
 	uc->rtp_port_max = wc->rtp_port_max;
+	uc->source_rate = wc->sip_source_rate;
 }
 
 int
@@ -197,11 +284,14 @@ main(int argc, char **argv)
 	dir = tel_spool_dir(&t);
 	t.cdr = cdr_sink_new(t.w.base, t.w.db, dir, t.w.wcfg->cdr_batch, t.w.wcfg->cdr_flush_ms);
 	free(dir);
+	tel_adopt_orphans(&t);
 	tel_uas_cfg(t.w.wcfg, &uc);
 	t.uas = sip_uas_new(t.w.base, fd, &uc, t.cdr);
 	cdr_sink_set_on_sync(t.cdr, sip_uas_on_cdr_sync, t.uas);
 	t.ev_stats = event_new(t.w.base, -1, EV_PERSIST, tel_on_stats, &t);
 	evtimer_add(t.ev_stats, &tv);
+	t.ev_usr1 = evsignal_new(t.w.base, SIGUSR1, tel_on_usr1, &t);
+	evsignal_add(t.ev_usr1, NULL);
 	worker_set_on_stop(&t.w, tel_on_stop, &t);
 	worker_ready(&t.w);
 	/* the loop ends in tel_stopped, with the UAS and the sink freed */

@@ -649,9 +649,8 @@ sip_msg_init(struct sip_msg *m, struct sip_parser *sp, const char *data, size_t 
 	m->len = len;
 	/* One allocation: the copy, then the arena for derived strings. The
 	 * top Via is copied whole and then its parameters again, so the
-	 * arena needs up to twice the message (plus the NULs); with only
-	 * len + 512 a long branch was silently dropped, or From/To no longer
-	 * fitted and the message was refused. */
+	 * arena needs up to twice the message (plus the NULs); any less and a
+	 * long branch, From or To would not fit. */
 	sp->arena_len = 2 * len + 512;
 	m->buf = xmalloc(len + 1 + sp->arena_len);
 	memcpy(m->buf, data, len);

@@ -38,11 +38,14 @@
 #include "cdr.h"
 #include "log.h"
 #include "sip_msg.h"
+#include "sip_src.h"
 #include "sip_uas.h"
+#include "siphash.h"
 #include "util.h"
 
 #define SIP_RECV_BURST		128	/* datagrams per wakeup */
-#define SIP_RESP_MAX		4096
+/* any legal request's echoed headers fit, with our own headers and SDP */
+#define SIP_RESP_MAX		(SIP_MAX_MSG + 4096)
 #define SIP_ALLOW		"INVITE, ACK, BYE, CANCEL, OPTIONS"
 #define SIP_OBJECTS_PER_CALL	8	/* hard cap on objects, x max_calls, */
 #define SIP_OBJECTS_MIN		262144	/* but never below this (tombstones) */
@@ -61,16 +64,13 @@ struct ht_node {
 struct ht {
 	struct ht_node	**b;
 	size_t		 nb, n;
+	uint8_t		 key[SIPHASH_KEY_LEN];	/* random: keys cannot be aimed at a bucket */
 };
 
 static uint32_t
-ht_hash(const char *s)
+ht_hash(const struct ht *t, const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	return (uint32_t)siphash24(t->key, s, strlen(s));
 }
 
 static void
@@ -99,7 +99,7 @@ ht_insert(struct ht *t, struct ht_node *n, const char *key)
 	if (t->n >= t->nb)
 		ht_grow(t);
 	n->key = key;
-	n->hash = ht_hash(key);
+	n->hash = ht_hash(t, key);
 	n->next = t->b[n->hash & (t->nb - 1)];
 	t->b[n->hash & (t->nb - 1)] = n;
 	t->n++;
@@ -135,7 +135,17 @@ ht_next(const struct ht *t, const char *key, uint32_t h, struct ht_node *prev)
 
 /* ---- objects ---- */
 
+/* Where a request's responses go, and the source it came from (whose
+ * byte budget they are counted against: see sip_src.h). */
+struct sip_dst {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	struct sockaddr_storage	 src;
+	socklen_t		 srclen;
+};
+
 enum call_state {
+	CALL_TRYING,		/* created, no final answer decided yet */
 	CALL_RINGING,
 	CALL_ACCEPTED,
 	CALL_CONFIRMED,
@@ -152,9 +162,10 @@ struct sip_call {
 	int			 held;			/* a response of ours waits in u->held */
 	char			*branch_key;
 	char			*call_id, *from_uri, *to_uri, *from_tag, *to_tag;
+	char			*dialog_key;		/* Call-ID, From tag, To tag */
 	char			*remote;		/* "ip:port" */
-	struct sockaddr_storage	 dst;			/* where responses go */
-	socklen_t		 dstlen;
+	struct sip_dst		 dst;			/* where responses go */
+	unsigned		 cseq;
 	char			*resp;			/* last response, for resending */
 	int			 resp_len;
 	int			 final_code;
@@ -170,15 +181,13 @@ struct sip_txn {
 	char			*key;
 	char			*resp;
 	int			 resp_len;
-	struct sockaddr_storage	 dst;
-	socklen_t		 dstlen;
+	struct sip_dst		 dst;
 };
 
 /* A response waiting for the CDR batch it depends on to be durable. */
 struct sip_held {
 	struct sip_held		*next;
-	struct sockaddr_storage	 dst;
-	socklen_t		 dstlen;
+	struct sip_dst		 dst;
 	int			 len;
 	char			 buf[];
 };
@@ -194,8 +203,12 @@ struct sip_uas {
 	char			 local_ip[INET6_ADDRSTRLEN];
 	int			 local_port, local_any;
 	int			 next_port;
-	uint64_t		 rnd;
-	struct log_ratelimit	 bad_log;
+	uint8_t			 rnd[256];	/* getrandom() output not used yet */
+	size_t			 rnd_used;
+	struct sip_srcs		*srcs;
+	struct sip_src		*cur_src;	/* the datagram's source */
+	struct log_ratelimit	 bad_log, limit_log;
+	uint64_t		 held_n;
 	struct sip_uas_stats	 st;
 	/* the datagram being handled */
 	char			 src_ip[INET6_ADDRSTRLEN];
@@ -204,20 +217,21 @@ struct sip_uas {
 	socklen_t		 srclen;
 };
 
-/* Where a request's responses go. */
-struct sip_dst {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-};
-
+/* Tags and branch ids are unguessable: one must not reveal the next
+ * (a To tag is what proves a peer real, see sip_src.h). */
 static uint64_t
 sip_rand(struct sip_uas *u)
 {
-	/* xorshift64*: tags need to be unique, not secret */
-	u->rnd ^= u->rnd >> 12;
-	u->rnd ^= u->rnd << 25;
-	u->rnd ^= u->rnd >> 27;
-	return u->rnd * 2685821657736338717ULL;
+	uint64_t v;
+
+	if (u->rnd_used + sizeof(v) > sizeof(u->rnd)) {
+		if (getrandom(u->rnd, sizeof(u->rnd), 0) != (ssize_t)sizeof(u->rnd))
+			fatal("getrandom");
+		u->rnd_used = 0;
+	}
+	memcpy(&v, u->rnd + u->rnd_used, sizeof(v));
+	u->rnd_used += sizeof(v);
+	return v;
 }
 
 static void
@@ -233,6 +247,8 @@ sip_dst_for(struct sip_uas *u, const struct sip_msg *m, struct sip_dst *d)
 
 	d->ss = u->src;
 	d->len = u->srclen;
+	d->src = u->src;
+	d->srclen = u->srclen;
 	if (d->ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&d->ss)->sin_port = htons(port);
 	else
@@ -240,10 +256,16 @@ sip_dst_for(struct sip_uas *u, const struct sip_msg *m, struct sip_dst *d)
 }
 
 static void
-sip_send(struct sip_uas *u, const struct sockaddr_storage *dst, socklen_t len,
-    const char *buf, int n)
+sip_send(struct sip_uas *u, const struct sip_dst *d, const char *buf, int n)
 {
-	if (sendto(u->fd, buf, n, 0, (const struct sockaddr *)dst, len) == n)
+	struct sip_src *src = sip_srcs_get(u->srcs, (const struct sockaddr *)&d->src,
+	    d->srclen, now_mono_ms());
+
+	if (!sip_src_may_send(src, (size_t)n)) {
+		u->st.budget_drops++;	/* an unproven source: no amplification */
+		return;
+	}
+	if (sendto(u->fd, buf, n, 0, (const struct sockaddr *)&d->ss, d->len) == n)
 		u->st.tx++;
 	else
 		u->st.tx_errors++;	/* a full buffer: the retransmission covers it */
@@ -258,8 +280,24 @@ sip_log_bad(struct sip_uas *u, const char *what, const char *why)
 }
 
 /*
+ * A 500 from the mandatory headers only (top Via, From, To, Call-ID,
+ * CSeq): for a request whose full answer did not fit. -1 when even that
+ * does not (it always does: each header is within SIP_MAX_MSG).
+ */
+static int
+sip_build_minimal(struct sip_uas *u, const struct sip_msg *m, const char *to_tag, char *out)
+{
+	struct sip_msg	tmp = *m;
+	struct sip_resp	r = { .code = 500, .to_tag = to_tag };
+
+	tmp.nvia = 1;
+	return sip_build_response(out, SIP_RESP_MAX, &tmp, u->src_ip, u->src_port, &r);
+}
+
+/*
  * Builds and sends a response to m. Returns the length (the response is
- * left in out for the caller to keep), or -1 when it did not fit.
+ * left in out for the caller to keep), or -1 when it did not fit and a
+ * minimal 500 was sent instead (or nothing could be).
  */
 static int
 sip_respond(struct sip_uas *u, const struct sip_msg *m, const struct sip_resp *r,
@@ -268,10 +306,12 @@ sip_respond(struct sip_uas *u, const struct sip_msg *m, const struct sip_resp *r
 	int n = sip_build_response(out, SIP_RESP_MAX, m, u->src_ip, u->src_port, r);
 
 	if (n < 0) {
-		sip_log_bad(u, "response too large", m->call_id);
+		sip_log_bad(u, "response too large, answered 500", m->call_id);
+		if ((n = sip_build_minimal(u, m, r->to_tag, out)) > 0)
+			sip_send(u, dst, out, n);
 		return -1;
 	}
-	sip_send(u, &dst->ss, dst->len, out, n);
+	sip_send(u, dst, out, n);
 	return n;
 }
 
@@ -281,7 +321,8 @@ sip_respond_stateless(struct sip_uas *u, const struct sip_msg *m, int code, cons
 {
 	struct sip_resp	 r = { .code = code, .extra = extra };
 	struct sip_dst	 dst;
-	char		 out[SIP_RESP_MAX], tag[24];
+	static char	 out[SIP_RESP_MAX];
+	char		 tag[24];
 
 	if (code > 100) {
 		sip_tag(u, tag, sizeof(tag));
@@ -308,20 +349,19 @@ enum sip_when {
 };
 
 static void
-sip_send_ordered(struct sip_uas *u, const struct sockaddr_storage *ss, socklen_t sslen,
-    const char *buf, int n, enum sip_when when)
+sip_send_ordered(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n,
+    enum sip_when when)
 {
 	struct sip_held *h;
 
 	if (u->cdr == NULL || when == SIP_NOW || (u->held == NULL &&
 	    (when == SIP_AFTER_HELD || cdr_sink_buffered(u->cdr) == 0))) {
-		sip_send(u, ss, sslen, buf, n);
+		sip_send(u, dst, buf, n);
 		return;
 	}
 	h = xmalloc(sizeof(*h) + n);
 	h->next = NULL;
-	h->dst = *ss;
-	h->dstlen = sslen;
+	h->dst = *dst;
 	h->len = n;
 	memcpy(h->buf, buf, n);
 	*u->held_tail = h;
@@ -331,7 +371,7 @@ sip_send_ordered(struct sip_uas *u, const struct sockaddr_storage *ss, socklen_t
 static void
 sip_hold(struct sip_uas *u, const struct sip_dst *dst, const char *buf, int n)
 {
-	sip_send_ordered(u, &dst->ss, dst->len, buf, n, SIP_AFTER_SYNC);
+	sip_send_ordered(u, dst, buf, n, SIP_AFTER_SYNC);
 }
 
 void
@@ -342,7 +382,7 @@ sip_uas_on_cdr_sync(void *arg)
 
 	for (h = u->held; h != NULL; h = next) {
 		next = h->next;
-		sip_send(u, &h->dst, h->dstlen, h->buf, h->len);
+		sip_send(u, &h->dst, h->buf, h->len);
 		free(h);
 	}
 	u->held = NULL;
@@ -408,7 +448,7 @@ sip_txn_key(const struct sip_msg *m)
 static struct sip_txn *
 sip_txn_find(struct sip_uas *u, const char *key)
 {
-	struct ht_node *n = ht_next(&u->txns, key, ht_hash(key), NULL);
+	struct ht_node *n = ht_next(&u->txns, key, ht_hash(&u->txns, key), NULL);
 
 	return n != NULL ? container_of(n, struct sip_txn, node) : NULL;
 }
@@ -425,8 +465,7 @@ sip_txn_keep(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *d
 	t->resp = xmalloc(n);
 	memcpy(t->resp, resp, n);
 	t->resp_len = n;
-	t->dst = dst->ss;
-	t->dstlen = dst->len;
+	t->dst = *dst;
 	ht_insert(&u->txns, &t->node, t->key);
 	evtimer_assign(&t->timer, u->base, sip_txn_on_timer, t);
 	sip_timer_ms(&t->timer, sip_64t1(u));
@@ -442,7 +481,7 @@ sip_txn_retransmit(struct sip_uas *u, const struct sip_msg *m)
 	free(key);
 	if (t == NULL)
 		return 0;
-	sip_send_ordered(u, &t->dst, t->dstlen, t->resp, t->resp_len, SIP_AFTER_HELD);
+	sip_send_ordered(u, &t->dst, t->resp, t->resp_len, SIP_AFTER_HELD);
 	return 1;
 }
 
@@ -469,6 +508,7 @@ sip_call_free(struct sip_call *c)
 	free(c->from_tag);
 	free(c->to_tag);
 	free(c->remote);
+	free(c->dialog_key);
 	free(c->resp);
 	free(c);
 }
@@ -488,7 +528,7 @@ sip_call_resend(struct sip_call *c)
 	/* only this call's own held response must not be overtaken; other
 	 * calls' held answers never delay a 200 */
 	if (c->resp != NULL)
-		sip_send_ordered(c->uas, &c->dst, c->dstlen, c->resp, c->resp_len,
+		sip_send_ordered(c->uas, &c->dst, c->resp, c->resp_len,
 		    c->held ? SIP_AFTER_HELD : SIP_NOW);
 }
 
@@ -499,6 +539,7 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 {
 	struct sip_uas	*u = c->uas;
 	struct cdr	 r;
+	char		 id[CDR_ID_LEN + 1];
 
 	if (c->cdr_done)
 		return;
@@ -513,6 +554,9 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 	if (u->cdr == NULL)
 		return;
 	memset(&r, 0, sizeof(r));
+	/* one CDR per INVITE transaction, whatever its Call-ID */
+	cdr_make_id(id, c->call_id, c->from_tag, c->cseq, c->branch_key);
+	r.cdr_id = id;
 	r.call_id = c->call_id;
 	r.from_uri = c->from_uri;
 	r.to_uri = c->to_uri;
@@ -545,7 +589,9 @@ sip_call_shrink(struct sip_call *c)
 	free(c->to_uri);
 	free(c->from_tag);
 	free(c->remote);
+	free(c->dialog_key);
 	c->resp = c->call_id = c->from_uri = c->to_uri = c->from_tag = c->remote = NULL;
+	c->dialog_key = NULL;
 }
 
 /* Keeps an ended call only long enough to absorb late retransmissions. */
@@ -594,6 +640,11 @@ sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct sip_call *c = arg;
 
 	switch (c->state) {
+	case CALL_TRYING:
+		/* no answer could be decided for it: it ends, never leaks */
+		sip_call_cdr(c, CDR_FAILED, 500, "RECOVERY_ON_TIMER_EXPIRE", "no_answer");
+		sip_call_end(c);
+		break;
 	case CALL_RINGING:
 		sip_call_answer(c);
 		break;
@@ -674,6 +725,19 @@ sip_call_answer(struct sip_call *c)
 	sip_timer_ms(&c->timer, c->retrans_ms);
 }
 
+/* The dialog index key: Call-ID, From tag, To tag, so requests sharing a
+ * Call-ID (legally or not) never share a chain. */
+static char *
+sip_dialog_key(const char *call_id, const char *from_tag, const char *to_tag)
+{
+	return xasprintf("%s\n%s\n%s", call_id, from_tag != NULL ? from_tag : "",
+	    to_tag != NULL ? to_tag : "");
+}
+
+/*
+ * A new call has its timer from the start (state TRYING, 64*T1): whatever
+ * happens to its answer, the timer ends it.
+ */
 static struct sip_call *
 sip_call_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *dst)
 {
@@ -688,14 +752,17 @@ sip_call_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *d
 	c->from_tag = m->from.tag ? xstrdup(m->from.tag) : NULL;
 	sip_tag(u, tag, sizeof(tag));
 	c->to_tag = xstrdup(tag);
+	c->dialog_key = sip_dialog_key(c->call_id, c->from_tag, c->to_tag);
+	c->cseq = m->cseq;
 	c->remote = xasprintf(strchr(u->src_ip, ':') ? "[%s]:%d" : "%s:%d", u->src_ip, u->src_port);
-	c->dst = dst->ss;
-	c->dstlen = dst->len;
+	c->dst = *dst;
 	c->started_us = now_real_us();
+	c->state = CALL_TRYING;
 	evtimer_assign(&c->timer, u->base, sip_call_on_timer, c);
+	sip_timer_ms(&c->timer, sip_64t1(u));
 	/* the branch index covers the INVITE key; ACK/CANCEL map to it */
 	ht_insert(&u->calls_by_branch, &c->by_branch, c->branch_key);
-	ht_insert(&u->calls_by_callid, &c->by_callid, c->call_id);
+	ht_insert(&u->calls_by_callid, &c->by_callid, c->dialog_key);
 	u->st.calls++;
 	u->st.active++;
 	u->st.objects++;
@@ -712,7 +779,7 @@ sip_call_by_branch(struct sip_uas *u, const struct sip_msg *m)
 
 	tmp.cseq_method_name = "INVITE";
 	key = sip_txn_key(&tmp);
-	n = ht_next(&u->calls_by_branch, key, ht_hash(key), NULL);
+	n = ht_next(&u->calls_by_branch, key, ht_hash(&u->calls_by_branch, key), NULL);
 	free(key);
 	return n != NULL ? container_of(n, struct sip_call, by_branch) : NULL;
 }
@@ -721,21 +788,15 @@ sip_call_by_branch(struct sip_uas *u, const struct sip_msg *m)
 static struct sip_call *
 sip_call_by_dialog(struct sip_uas *u, const struct sip_msg *m)
 {
-	uint32_t	 h = ht_hash(m->call_id);
-	struct ht_node	*n = NULL;
+	char		*key;
+	struct ht_node	*n;
 
 	if (m->to.tag == NULL)
 		return NULL;
-	while ((n = ht_next(&u->calls_by_callid, m->call_id, h, n)) != NULL) {
-		struct sip_call *c = container_of(n, struct sip_call, by_callid);
-
-		if (strcmp(c->to_tag, m->to.tag) == 0 &&
-		    ((c->from_tag == NULL && m->from.tag == NULL) ||
-		    (c->from_tag != NULL && m->from.tag != NULL &&
-		    strcmp(c->from_tag, m->from.tag) == 0)))
-			return c;
-	}
-	return NULL;
+	key = sip_dialog_key(m->call_id, m->from.tag, m->to.tag);
+	n = ht_next(&u->calls_by_callid, key, ht_hash(&u->calls_by_callid, key), NULL);
+	free(key);
+	return n != NULL ? container_of(n, struct sip_call, by_callid) : NULL;
 }
 
 static int
@@ -767,35 +828,56 @@ sip_invite_reject(struct sip_call *c, const struct sip_msg *m, const struct sip_
     int code, const char *cause, const char *extra)
 {
 	struct sip_resp	r = { .code = code, .to_tag = c->to_tag, .extra = extra };
-	char		out[SIP_RESP_MAX];
+	static char	out[SIP_RESP_MAX];
 	int		n;
 
-	if ((n = sip_respond(c->uas, m, &r, out, dst)) < 0)
+	if ((n = sip_respond(c->uas, m, &r, out, dst)) < 0) {
+		sip_call_cdr(c, CDR_FAILED, 500, "INTERWORKING", "rejected");
+		sip_call_end(c);
 		return;
+	}
 	sip_call_final_error(c, out, n, code);
 	sip_call_cdr(c, code == 503 ? CDR_REJECTED : code >= 500 ? CDR_FAILED : CDR_REJECTED,
 	    code, cause, "rejected");
+}
+
+/*
+ * Over capacity: a stateless 503 (not retransmitted), no call object, no
+ * CDR: an INVITE nobody can answer costs nothing but the answer.
+ */
+static int
+sip_invite_over_capacity(struct sip_uas *u, const struct sip_msg *m)
+{
+	if (u->st.active < (uint64_t)u->cfg.max_calls &&
+	    (u->st.objects < (uint64_t)u->cfg.max_calls * SIP_OBJECTS_PER_CALL ||
+	    u->st.objects < SIP_OBJECTS_MIN))
+		return 0;
+	u->st.over_capacity++;
+	sip_respond_stateless(u, m, 503, "Retry-After: 1\r\n");
+	return 1;
 }
 
 static void
 sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *dst)
 {
 	struct sip_call	*c;
-	char		 out[SIP_RESP_MAX];
+	static char	 out[SIP_RESP_MAX];
 	struct sip_resp	 r = { .code = 100 };
 	int		 n;
 
-	if (u->st.objects >= (uint64_t)u->cfg.max_calls * SIP_OBJECTS_PER_CALL &&
-	    u->st.objects >= SIP_OBJECTS_MIN) {
-		sip_respond_stateless(u, m, 503, "Retry-After: 5\r\n");
+	if (sip_invite_over_capacity(u, m))
 		return;
-	}
 	c = sip_call_new(u, m, dst);
-	if (u->st.active > (uint64_t)u->cfg.max_calls) {
-		sip_invite_reject(c, m, dst, 503, "NORMAL_TEMPORARY_FAILURE", "Retry-After: 1\r\n");
+	if ((n = sip_build_ok(u, c, m, out)) < 0) {
+		/* cannot happen within SIP_MAX_MSG; answered, never leaked */
+		sip_log_bad(u, "200 too large, answered 500", m->call_id);
+		if ((n = sip_build_minimal(u, m, c->to_tag, out)) > 0)
+			sip_send(u, dst, out, n);
+		sip_call_cdr(c, CDR_FAILED, 500, "INTERWORKING", "rejected");
+		sip_call_end(c);
 		return;
 	}
-	if ((n = sip_build_ok(u, c, m, out)) <= 0) {
+	if (n == 0) {
 		sip_invite_reject(c, m, dst, 488, "INCOMPATIBLE_DESTINATION",
 		    "Accept: application/sdp\r\n");
 		return;
@@ -808,8 +890,10 @@ sip_invite_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst 
 	c->state = CALL_RINGING;
 	if (u->cfg.answer_after_ms <= 0)
 		sip_call_answer(c);
-	else
+	else {
+		event_del(&c->timer);
 		sip_timer_ms(&c->timer, u->cfg.answer_after_ms);
+	}
 }
 
 /* The last response of a ringing call is the 180: keep it for resends
@@ -818,7 +902,7 @@ static void
 sip_invite_retransmit(struct sip_uas *u, struct sip_call *c, const struct sip_msg *m,
     const struct sip_dst *dst)
 {
-	char		out[SIP_RESP_MAX];
+	static char	out[SIP_RESP_MAX];
 	struct sip_resp	r = { .code = 180, .to_tag = c->to_tag };
 
 	switch (c->state) {
@@ -845,7 +929,17 @@ sip_on_invite(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *
 	}
 	if (m->to.tag != NULL) {
 		/* a re-INVITE: the session is kept as it is (§14.2) */
-		sip_respond_stateless(u, m, sip_call_by_dialog(u, m) ? 488 : 481, NULL);
+		if ((c = sip_call_by_dialog(u, m)) != NULL)
+			sip_src_proven(u->cur_src);
+		sip_respond_stateless(u, m, c != NULL ? 488 : 481, NULL);
+		return;
+	}
+	if (!sip_src_invite_ok(u->srcs, u->cur_src, now_mono_ms())) {
+		u->st.rate_limited++;
+		if (log_ratelimit_ok(&u->limit_log))
+			log_warnx("[SIP_LIMIT] from=%s:%d new INVITEs over sip_source_rate=%d/s:"
+			    " answered 503", u->src_ip, u->src_port, u->cfg.source_rate);
+		sip_respond_stateless(u, m, 503, "Retry-After: 1\r\n");
 		return;
 	}
 	sip_invite_new(u, m, dst);
@@ -865,8 +959,11 @@ sip_on_ack(struct sip_uas *u, const struct sip_msg *m)
 		sip_timer_ms(&c->timer, u->cfg.t4_ms);
 		return;
 	}
-	if ((c = sip_call_by_dialog(u, m)) == NULL || c->state != CALL_ACCEPTED)
-		return;		/* late or stray ACKs are never answered */
+	if ((c = sip_call_by_dialog(u, m)) == NULL)
+		return;		/* stray ACKs are never answered */
+	sip_src_proven(u->cur_src);	/* it knows our To tag: it gets what we send */
+	if (c->state != CALL_ACCEPTED)
+		return;		/* late ACKs neither */
 	c->state = CALL_CONFIRMED;
 	free(c->resp);
 	c->resp = NULL;
@@ -887,9 +984,11 @@ static void
 sip_call_terminate(struct sip_uas *u, struct sip_call *c, const struct sip_msg *m,
     const struct sip_dst *req_dst, const char *ended_by)
 {
-	const char	*hdrs = c->resp != NULL ? strstr(c->resp, "\r\n") : NULL;
-	const char	*ct = hdrs != NULL ? strstr(hdrs, "\r\nContent-Type:") : NULL;
-	struct sip_dst	 dst = { c->dst, c->dstlen };
+	/* c->resp is a datagram, not a string: memmem, bounded by its length */
+	const char	*hdrs = c->resp != NULL ? memmem(c->resp, c->resp_len, "\r\n", 2) : NULL;
+	const char	*ct = hdrs != NULL ? memmem(hdrs, c->resp_len - (hdrs - c->resp),
+	    "\r\nContent-Type:", 15) : NULL;
+	struct sip_dst	 dst = c->dst;
 	char		*out;
 
 	sip_call_cdr(c, CDR_CANCELLED, 487, "ORIGINATOR_CANCEL", ended_by);
@@ -911,15 +1010,15 @@ sip_respond_txn(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst
     int code, const char *to_tag, int held)
 {
 	struct sip_resp	r = { .code = code, .to_tag = to_tag };
-	char		out[SIP_RESP_MAX];
+	static char	out[SIP_RESP_MAX];
 	int		n = sip_build_response(out, SIP_RESP_MAX, m, u->src_ip, u->src_port, &r);
 
-	if (n < 0)
+	if (n < 0 && (n = sip_build_minimal(u, m, to_tag, out)) < 0)
 		return;
 	if (held)
 		sip_hold(u, dst, out, n);
 	else
-		sip_send(u, &dst->ss, dst->len, out, n);
+		sip_send(u, dst, out, n);
 	sip_txn_keep(u, m, dst, out, n);
 }
 
@@ -931,6 +1030,8 @@ sip_on_bye(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *dst
 	if (sip_txn_retransmit(u, m))
 		return;
 	c = sip_call_by_dialog(u, m);
+	if (c != NULL)
+		sip_src_proven(u->cur_src);
 	if (c == NULL || c->cdr_done) {
 		sip_respond_stateless(u, m, 481, NULL);
 		return;
@@ -1067,6 +1168,9 @@ sip_on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		u->st.rx++;
 		sip_note_source(u);
+		u->cur_src = sip_srcs_get(u->srcs, (struct sockaddr *)&u->src, u->srclen,
+		    now_mono_ms());
+		sip_src_rx(u->cur_src, (size_t)n);
 		if ((size_t)n > SIP_MAX_DATAGRAM) {
 			sip_log_bad(u, "dropped", "datagram too large");
 			continue;
@@ -1133,11 +1237,17 @@ sip_uas_new(struct event_base *base, int fd, const struct sip_uas_cfg *cfg,
 		u->cfg.dialog_idle_ms = 3600 * 1000;
 	if (u->cfg.max_calls <= 0)
 		u->cfg.max_calls = 10000;
+	if (u->cfg.source_rate <= 0)
+		u->cfg.source_rate = 1000;
 	u->cdr = cdr;
 	u->held_tail = &u->held;
-	if (getrandom(&u->rnd, sizeof(u->rnd), 0) != sizeof(u->rnd) || u->rnd == 0)
-		u->rnd = now_mono_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+	u->rnd_used = sizeof(u->rnd);
+	siphash_random_key(u->calls_by_branch.key);
+	siphash_random_key(u->calls_by_callid.key);
+	siphash_random_key(u->txns.key);
+	u->srcs = sip_srcs_new(u->cfg.source_rate);
 	log_ratelimit_init(&u->bad_log, 5, 20);
+	log_ratelimit_init(&u->limit_log, 5, 20);
 	sip_uas_local_addr(u);
 	sip_uas_bufsize(fd);
 	u->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, sip_on_read, u);
@@ -1182,6 +1292,7 @@ sip_uas_free(struct sip_uas *u)
 	free(u->calls_by_branch.b);
 	free(u->calls_by_callid.b);
 	free(u->txns.b);
+	sip_srcs_free(u->srcs);
 	free(u);
 }
 
@@ -1189,4 +1300,35 @@ void
 sip_uas_get_stats(const struct sip_uas *u, struct sip_uas_stats *st)
 {
 	*st = u->st;
+	st->sources = sip_srcs_count(u->srcs);
+}
+
+/*
+ * The invariant: every call object has a live timer (so none can leak),
+ * the counters agree with the tables, and only calls still up are in
+ * the dialog index.
+ */
+int
+sip_uas_check(const struct sip_uas *u, char *why, size_t len)
+{
+	uint64_t objects = 0, timed = 0, active = 0, indexed = 0;
+
+	for (size_t i = 0; i < u->calls_by_branch.nb; i++) {
+		for (struct ht_node *n = u->calls_by_branch.b[i]; n != NULL; n = n->next) {
+			const struct sip_call *c = container_of(n, struct sip_call, by_branch);
+
+			objects++;
+			timed += evtimer_pending(&c->timer, NULL) != 0;
+			active += !c->cdr_done;
+			indexed += c->state != CALL_ENDED;
+		}
+	}
+	if (objects == timed && objects == u->st.objects && active == u->st.active &&
+	    indexed == u->calls_by_callid.n && objects == u->calls_by_branch.n)
+		return 0;
+	snprintf(why, len, "objects=%" PRIu64 " timed=%" PRIu64 " stat_objects=%" PRIu64
+	    " active=%" PRIu64 " stat_active=%" PRIu64 " dialogs=%" PRIu64 " indexed=%zu",
+	    objects, timed, u->st.objects, active, u->st.active, indexed,
+	    u->calls_by_callid.n);
+	return -1;
 }

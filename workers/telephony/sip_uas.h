@@ -24,12 +24,17 @@ struct sip_uas_cfg {
 	int		 max_calls;		/* active calls; 503 beyond */
 	int		 rtp_port_min, rtp_port_max;
 	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends */
+	int		 source_rate;		/* new INVITEs per source per second */
 };
 
 struct sip_uas_stats {
 	uint64_t	 rx, tx, tx_errors, bad, dropped;
 	uint64_t	 calls, answered, cancelled, no_ack, rejected;
 	uint64_t	 active, objects;
+	uint64_t	 over_capacity;		/* stateless 503: max_calls */
+	uint64_t	 rate_limited;		/* stateless 503: sip_source_rate */
+	uint64_t	 budget_drops;		/* not sent: unproven source's budget */
+	uint64_t	 sources;		/* entries in the source table */
 };
 
 /* fd: a bound UDP socket (non-blocking). cdr may be NULL (tests). */
@@ -39,6 +44,9 @@ struct sip_uas *sip_uas_new(struct event_base *, int fd, const struct sip_uas_cf
 void sip_uas_stop(struct sip_uas *);
 void sip_uas_free(struct sip_uas *);
 void sip_uas_get_stats(const struct sip_uas *, struct sip_uas_stats *);
+/* The invariant (every call object has a live timer; counters agree with
+ * the tables): 0, or -1 with what disagrees in why. */
+int sip_uas_check(const struct sip_uas *, char *why, size_t len);
 /* To be called once the CDR sink made its buffered records durable:
  * sends the responses held back until then (see cdr.h). */
 void sip_uas_on_cdr_sync(void *uas);

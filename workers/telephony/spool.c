@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -35,6 +36,7 @@ struct spool {
 	char		*dir;
 	struct spool_seg *segs;
 	int		 nsegs, cap;
+	int		 dfd;		/* the directory, flock()ed; -1 */
 	int		 wfd;		/* the last segment, open for append; -1 */
 	int		 rfd;		/* read fd and the seq it belongs to */
 	uint64_t	 rseq;
@@ -274,15 +276,38 @@ spool_scan(struct spool *sp, char *err, size_t errlen)
 	return 0;
 }
 
+/* One process owns a spool directory: an exclusive flock() on it, held
+ * until spool_close (the kernel drops it when the process dies). */
+static int
+spool_lock(struct spool *sp, char *err, size_t errlen)
+{
+	sp->dfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dfd == -1) {
+		snprintf(err, errlen, "open(%s): %s", sp->dir, strerror(errno));
+		return -1;
+	}
+	if (flock(sp->dfd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "spool directory %s is in use by another process "
+		    "(flock: %s): two writers must not share a spool", sp->dir,
+		    errno == EWOULDBLOCK ? "locked" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct spool *
 spool_open(const char *dir, char *err, size_t errlen)
 {
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 
 	sp->dir = xstrdup(dir);
-	sp->wfd = sp->rfd = -1;
+	sp->wfd = sp->rfd = sp->dfd = -1;
 	if (spool_mkdirs(dir) == -1) {
 		snprintf(err, errlen, "mkdir(%s): %s", dir, strerror(errno));
+		spool_close(sp);
+		return NULL;
+	}
+	if (spool_lock(sp, err, errlen) == -1) {
 		spool_close(sp);
 		return NULL;
 	}
@@ -303,6 +328,8 @@ spool_close(struct spool *sp)
 		close(sp->wfd);
 	if (sp->rfd != -1)
 		close(sp->rfd);
+	if (sp->dfd != -1)
+		close(sp->dfd);
 	free(sp->segs);
 	free(sp->buf);
 	free(sp->dir);

@@ -15,7 +15,9 @@
  * spool_open() checks every segment: a record cut short or failing its
  * checksum ends the segment; that tail (a write torn by a crash or power
  * cut) is logged with [SPOOL_TORN] and cut off, and the records before it
- * are kept. Not thread-safe; one process owns a spool directory.
+ * are kept. Not thread-safe; one process owns a spool directory:
+ * spool_open takes an exclusive flock() on it and a second opener fails
+ * with a clear reason.
  */
 #ifndef HOLDFAST_SPOOL_H
 #define HOLDFAST_SPOOL_H

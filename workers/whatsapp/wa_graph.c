@@ -11,7 +11,7 @@
 #include "util.h"
 #include "wa_graph.h"
 
-/* Codes Meta documents as "try again later" (reference/whatsapp.md). */
+/* Codes Meta documents as "try again later" in its Cloud API error codes. */
 static const long long wa_retry_codes[] = {
 	130429,		/* throughput limit */
 	131056,		/* pair rate limit */

@@ -1,0 +1,289 @@
+/*
+ * test_http_freeze: holdfast-http (the real binary) against a real
+ * PostgreSQL that stops answering without closing anything:
+ * - frozen by SIGSTOP of the server, and through the fault proxy's
+ *   blackhole of live connections: 16 concurrent DB-route requests are
+ *   all answered with the 503 JSON and Retry-After, at db_request_timeout
+ *   (2 s by default) rather than query_timeout (35 s by default, past the
+ *   10 s this test's clients wait); afterwards the breaker is open
+ *   (reason QueryTimeout) and DB routes answer the DB-down 503 at once;
+ *   /healthz answers 200 throughout; /metrics counts the deadline hits;
+ * - readiness probes drive recovery: with the backoff schedule an hour
+ *   long, only demand can bring the worker back, and after the thaw (or
+ *   the restart of a stopped server) the test sends nothing but GET
+ *   /readyz until it answers 200, then a DB route succeeds.
+ * The server is frozen and thawed by PID (tests/lib/pgt); a test that
+ * fails mid-freeze leaves it to pgt's guard, which SIGKILLs and SIGCONTs
+ * the cluster.
+ */
+#include <check.h>
+#include <crypt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "fp.h"
+#include "pgt.h"
+#include "tu.h"
+#include "util.h"
+
+#define DB_DOWN_BODY \
+	"{\"error\":\"SERVICE_UNAVAILABLE\",\"detail\":\"Database temporarily unavailable\",\"status\":503}"
+#define PASSWORD	"correct horse battery"
+#define LOGIN_BODY	"{\"email\":\"agent@example.com\",\"password\":\"" PASSWORD "\"}"
+#define NCLIENTS	16
+#define CLIENT_WAIT_MS	10000
+
+static struct pgt	*pg;
+static struct fp	*fp;
+static char		*tmp, *logpath;
+static int		 port;
+static pid_t		 pid;
+
+static int
+http_status(const char *method, const char *path, const char *body, char **rb,
+    char **rh)
+{
+	return tu_http(port, method, path, body != NULL ?
+	    "Content-Type: application/json" : NULL, body, body ? strlen(body) : 0,
+	    rb, rh, CLIENT_WAIT_MS);
+}
+
+static int
+readyz(void)
+{
+	return http_status("GET", "/readyz", NULL, NULL, NULL);
+}
+
+static int ready200(void *unused) { return readyz() == 200; }
+static int ready503(void *unused) { return readyz() == 503; }
+
+static void
+add_user(void)
+{
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], sql[512];
+	struct crypt_data	 cd;
+	const char		*h;
+
+	memset(&cd, 0, sizeof(cd));
+	ck_assert_ptr_nonnull(crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)));
+	ck_assert_ptr_nonnull(h = crypt_rn(PASSWORD, salt, &cd, sizeof(cd)));
+	snprintf(sql, sizeof(sql), "INSERT INTO users (email, password_hash) "
+	    "VALUES ('agent@example.com', '%s')", h);
+	ck_assert_int_eq(pgt_psql(pg, "hf", sql, NULL), 0);
+}
+
+/*
+ * The worker with the defaults of statement_timeout, query_timeout and
+ * db_request_timeout, and a backoff schedule too slow to matter: only
+ * demand (requests, /readyz) starts probes. proxy: through the fault proxy.
+ */
+static void
+start(int proxy)
+{
+	char	*argv[] = { tu_buildpath("workers/http/holdfast-http"), "-c", NULL, NULL };
+	char	*text, conninfo[256];
+
+	pg = pgt_start(NULL);
+	pgt_createdb(pg, "hf", 1);
+	add_user();
+	if (proxy) {
+		fp = fp_start(pgt_port(pg));
+		snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d dbname=hf "
+		    "user=postgres", fp_port(fp));
+	} else
+		snprintf(conninfo, sizeof(conninfo), "%s", pgt_conninfo(pg, "hf"));
+	tmp = tu_tmpdir("httpfreeze");
+	port = tu_free_port(SOCK_STREAM);
+	text = xasprintf("[holdfast]\nlog_level = info\n"
+	    "[database]\nconninfo = %s\npool_size = 4\n"
+	    "backoff_initial = 1h\nbackoff_max = 1h\n"
+	    "[worker:http]\ncommand = holdfast-http\nlisten = 127.0.0.1:%d\n"
+	    "login_rate = 100000\n", conninfo, port);
+	argv[2] = xasprintf("%s/http.conf", tmp);
+	ck_assert_int_eq(tu_write_file(argv[2], text), 0);
+	logpath = xasprintf("%s/http.log", tmp);
+	pid = tu_spawn(argv, NULL, logpath);
+	free(argv[0]);
+	free(argv[2]);
+	free(text);
+	if (!tu_wait_for(ready200, NULL, 15000))
+		ck_abort_msg("holdfast-http never became ready");
+}
+
+static void setup_direct(void) { start(0); }
+static void setup_proxy(void) { start(1); }
+
+static void
+teardown(void)
+{
+	char *log;
+
+	if (pid > 0)
+		tu_stop(pid, 5000);
+	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
+		fputs(log, stderr);
+		free(log);
+	}
+	fp_stop(fp);
+	fp = NULL;
+	pgt_destroy(pg);
+	tu_rmrf(tmp);
+}
+
+/* ---- concurrent clients ---- */
+
+struct client {
+	pthread_t	 th;
+	int		 status;
+	int		 json503;	/* the 503 JSON shape */
+	int		 retry_after;
+};
+
+static void *
+client_run(void *arg)
+{
+	struct client	*c = arg;
+	char		*rb = NULL, *rh = NULL;
+
+	c->status = http_status("POST", "/api/auth/login", LOGIN_BODY, &rb, &rh);
+	c->json503 = rb != NULL && strstr(rb, "\"error\":\"SERVICE_UNAVAILABLE\"") != NULL &&
+	    strstr(rb, "\"status\":503") != NULL;
+	c->retry_after = rh != NULL && strcasestr(rh, "\r\nRetry-After: ") != NULL;
+	free(rb);
+	free(rh);
+	return NULL;
+}
+
+/* NCLIENTS logins at once against a DB that does not answer: every one
+ * answered 503 JSON with Retry-After before the client gives up. */
+static void
+assert_all_answered_503(void)
+{
+	struct client	c[NCLIENTS];
+	int		i;
+
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < NCLIENTS; i++)
+		ck_assert_int_eq(pthread_create(&c[i].th, NULL, client_run, &c[i]), 0);
+	for (i = 0; i < NCLIENTS; i++)
+		pthread_join(c[i].th, NULL);
+	for (i = 0; i < NCLIENTS; i++) {
+		ck_assert_msg(c[i].status != -2, "client %d: no answer within %d ms",
+		    i, CLIENT_WAIT_MS);
+		ck_assert_int_eq(c[i].status, 503);
+		ck_assert_msg(c[i].json503, "client %d: not the 503 JSON", i);
+		ck_assert_msg(c[i].retry_after, "client %d: no Retry-After", i);
+	}
+}
+
+/* The number after "name " in /metrics, or -1. */
+static long long
+metric(const char *name)
+{
+	char		*rb = NULL, *p, key[128];
+	long long	 v = -1;
+
+	if (http_status("GET", "/metrics", NULL, &rb, NULL) == 200 && rb != NULL) {
+		snprintf(key, sizeof(key), "\n%s ", name);
+		if ((p = strstr(rb, key)) != NULL)
+			v = atoll(p + strlen(key));
+	}
+	free(rb);
+	return v;
+}
+
+/* After the first deadlines: the breaker is open on QueryTimeout, DB
+ * routes get the DB-down 503 at once, /healthz is fine. */
+static void
+assert_breaker_open(void)
+{
+	char	*rb = NULL, *rh = NULL;
+
+	ck_assert_int_eq(http_status("POST", "/api/auth/login", LOGIN_BODY, &rb, &rh), 503);
+	ck_assert_str_eq(rb, DB_DOWN_BODY);
+	ck_assert_ptr_nonnull(strcasestr(rh, "\r\nRetry-After: "));
+	free(rb);
+	free(rh);
+	ck_assert_int_eq(http_status("GET", "/healthz", NULL, NULL, NULL), 200);
+	ck_assert_int_eq(readyz(), 503);
+	ck_assert_int_ge(metric("holdfast_db_deadline_hits_total"), 2);
+	ck_assert_int_eq(metric("holdfast_db_up"), 0);
+	ck_assert_int_ge(tu_count_in_file(logpath, "[DB_DEADLINE] op=http_login"), 2);
+	ck_assert_int_ge(tu_count_in_file(logpath, " streak=2"), 1);
+	ck_assert_int_eq(tu_count_in_file(logpath, "[DB_DOWN] op=http_request try=1 "), 1);
+	ck_assert_int_ge(tu_count_in_file(logpath, "reason=QueryTimeout"), 2);
+}
+
+/* After the DB is back: only /readyz is asked, until it answers 200. */
+static void
+assert_readyz_recovers(void)
+{
+	int n = 0;
+
+	while (readyz() != 200) {
+		ck_assert_msg(++n < 100, "/readyz still 503 after %d polls", n);
+		usleep(100 * 1000);
+	}
+	ck_assert_int_eq(tu_count_in_file(logpath, "[DB_RECOVERED] op=http_request"), 1);
+	ck_assert_int_eq(http_status("POST", "/api/auth/login", LOGIN_BODY, NULL, NULL), 200);
+	ck_assert(tu_pid_alive(pid));
+}
+
+START_TEST(frozen_sigstop)
+{
+	ck_assert_int_eq(pgt_freeze(pg), 0);
+	assert_all_answered_503();
+	assert_breaker_open();
+	ck_assert_int_eq(pgt_thaw(pg), 0);
+	assert_readyz_recovers();
+}
+END_TEST
+
+START_TEST(frozen_blackhole)
+{
+	ck_assert_int_eq(fp_set(fp, "blackhole"), 0);
+	assert_all_answered_503();
+	assert_breaker_open();
+	ck_assert_int_eq(fp_set(fp, "pass"), 0);
+	assert_readyz_recovers();
+}
+END_TEST
+
+/* Item by itself: a stopped server (connection refused, which the old
+ * breaker handles too); after its restart only /readyz is asked. */
+START_TEST(stopped_readyz_only)
+{
+	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
+	ck_assert(tu_wait_for(ready503, NULL, 10000));
+	ck_assert_int_eq(pgt_restart(pg), 0);
+	assert_readyz_recovers();
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("http_freeze");
+	TCase	*direct = tcase_create("direct"), *proxy = tcase_create("proxy");
+	SRunner	*sr;
+	int	 nf;
+
+	tcase_add_checked_fixture(direct, setup_direct, teardown);
+	tcase_set_timeout(direct, 60);
+	tcase_add_test(direct, frozen_sigstop);
+	tcase_add_test(direct, stopped_readyz_only);
+	suite_add_tcase(s, direct);
+	tcase_add_checked_fixture(proxy, setup_proxy, teardown);
+	tcase_set_timeout(proxy, 60);
+	tcase_add_test(proxy, frozen_blackhole);
+	suite_add_tcase(s, proxy);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
+}
