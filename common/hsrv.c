@@ -222,9 +222,10 @@ hsrv_error(struct hsrv_conn *c, int status, const char *detail)
 		    c->p.target != NULL ? c->p.target : "-", c->peer, srv->cbs.arg);
 	c->req.xlen = 0;
 	c->close_after = 1;
-	c->is_head = 0;
+	c->is_head = c->p.method != NULL && strcmp(c->p.method, "HEAD") == 0;
 	hsrv_head_out(c, status, "application/json", len);
-	evbuffer_add(c->out, body, len);
+	if (!c->is_head)
+		evbuffer_add(c->out, body, len);
 	hsrv_parser_reset(&c->p);
 	hsrv_queue(c);
 }
