@@ -8,14 +8,17 @@
  * - Every process started by tu_spawn leads its own process group, so it
  *   (and whatever it forks without changing groups) is stopped by its pid.
  *   Children still running when the test process exits are SIGKILLed, group
- *   and all, from an atexit handler: a failed assertion must not leave a
- *   daemon holding a port for the next test.
+ *   and all: a failed assertion must not leave a daemon holding a port for
+ *   the next test. Check ends a failed test with _exit() (no atexit handler,
+ *   no teardown), so a janitor process does it (below), and removes the
+ *   temp directories the test had not removed (TU_KEEP=1 keeps them).
  * - Self-contained: only libc and Check, so any test can link it.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +41,7 @@
 #define TU_POLL_MS	10
 
 static pid_t	 tu_children[TU_MAX_CHILDREN];
+static void	 tu_jan_send(const char *, ...) __attribute__((format(printf, 1, 2)));
 static int	 tu_atexit_done;
 
 static char *
@@ -126,6 +130,7 @@ tu_tmpdir(const char *tag)
 		ck_abort_msg("mkdtemp(%s): %s", path, strerror(errno));
 	if (chmod(path, 0755) == -1)
 		ck_abort_msg("chmod(%s): %s", path, strerror(errno));
+	tu_jan_send("+d %s\n", path);
 	return path;
 }
 
@@ -147,6 +152,7 @@ tu_rmrf(const char *path)
 	if (path == NULL || path[0] == '\0' || strcmp(path, "/") == 0)
 		return;
 	nftw(path, tu_rmrf_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_jan_send("-d %s\n", path);
 }
 
 struct sockaddr_in
@@ -178,6 +184,172 @@ tu_free_port(int type)
 	return port;
 }
 
+/* --- the janitor ------------------------------------------------------
+ * Forked at the first registration in each test process. It holds the read
+ * end of a pipe whose write end only the test process has (CLOEXEC, so no
+ * spawned program keeps it open): EOF means the test process is gone, and
+ * the janitor then SIGKILLs every process group still registered (checked
+ * against the start time recorded with it, so a reused pid is left alone)
+ * and removes every directory still registered. Lines: "+p PID START",
+ * "-p PID", "+d PATH", "-d PATH".
+ */
+#define TU_JAN_MAX	128
+
+static int	 tu_jan_fd = -1;
+static pid_t	 tu_jan_owner;
+
+static unsigned long long
+tu_starttime(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 st = 0;
+	int			 fd, n, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (buf[n] = '\0', p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		st = strtoull(p + 1, NULL, 10);
+	return st;
+}
+
+struct tu_jan {
+	pid_t			 pid[TU_JAN_MAX];
+	unsigned long long	 start[TU_JAN_MAX];
+	char			*dir[TU_JAN_MAX];
+};
+
+static void
+tu_jan_line(struct tu_jan *j, char *line)
+{
+	long long	 pid = 0;
+	int		 i;
+
+	if (line[0] == '+' && line[1] == 'p') {
+		unsigned long long st = 0;
+
+		sscanf(line + 2, "%lld %llu", &pid, &st);
+		for (i = 0; i < TU_JAN_MAX && j->pid[i] != 0; i++)
+			;
+		if (i < TU_JAN_MAX) {
+			j->pid[i] = (pid_t)pid;
+			j->start[i] = st;
+		}
+	} else if (line[0] == '-' && line[1] == 'p') {
+		pid = atoll(line + 2);
+		for (i = 0; i < TU_JAN_MAX; i++)
+			if (j->pid[i] == (pid_t)pid)
+				j->pid[i] = 0;
+	} else if (line[0] == '+' && line[1] == 'd') {
+		for (i = 0; i < TU_JAN_MAX && j->dir[i] != NULL; i++)
+			;
+		if (i < TU_JAN_MAX)
+			j->dir[i] = strdup(line + 3);
+	} else if (line[0] == '-' && line[1] == 'd') {
+		for (i = 0; i < TU_JAN_MAX; i++)
+			if (j->dir[i] != NULL && strcmp(j->dir[i], line + 3) == 0) {
+				free(j->dir[i]);
+				j->dir[i] = NULL;
+			}
+	}
+}
+
+static int tu_rmrf_one(const char *, const struct stat *, int, struct FTW *);
+
+static void
+tu_jan_sweep(struct tu_jan *j)
+{
+	int	i, killed = 0;
+
+	for (i = 0; i < TU_JAN_MAX; i++)
+		if (j->pid[i] > 0 && tu_starttime(j->pid[i]) == j->start[i]) {
+			kill(-j->pid[i], SIGKILL);
+			kill(j->pid[i], SIGKILL);
+			killed++;
+		}
+	if (killed)
+		tu_sleep_ms(300);	/* let the dead release their files */
+	if (getenv("TU_KEEP") != NULL)
+		return;
+	for (i = 0; i < TU_JAN_MAX; i++)
+		if (j->dir[i] != NULL && strncmp(j->dir[i], "/", 1) == 0 &&
+		    strcmp(j->dir[i], "/") != 0)
+			nftw(j->dir[i], tu_rmrf_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void __attribute__((noreturn))
+tu_jan_main(int fd)
+{
+	static struct tu_jan	 j;
+	char			 buf[8192];
+	size_t			 have = 0;
+	ssize_t			 n;
+
+	for (int other = 3; other < 1024; other++)
+		if (other != fd)
+			close(other);
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) != 0) {
+		char *nl, *line = buf;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			tu_jan_line(&j, line);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* a line that long is not ours */
+	}
+	tu_jan_sweep(&j);
+	_exit(0);
+}
+
+static void
+tu_jan_send(const char *fmt, ...)
+{
+	char	 line[PATH_MAX + 32];
+	va_list	 ap;
+	int	 p[2], n;
+	pid_t	 pid;
+
+	if (tu_jan_fd == -1 || tu_jan_owner != getpid()) {
+		if (tu_jan_fd != -1)
+			close(tu_jan_fd);	/* the parent's, inherited */
+		tu_jan_fd = -1;
+		if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1)
+			return;
+		if (pid == 0) {
+			close(p[1]);
+			tu_jan_main(p[0]);
+		}
+		close(p[0]);
+		tu_jan_fd = p[1];
+		tu_jan_owner = getpid();
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!write(tu_jan_fd, line, (size_t)n);
+}
+
 /* --- processes ------------------------------------------------------- */
 
 static void
@@ -188,6 +360,7 @@ tu_forget(pid_t pid)
 	for (i = 0; i < TU_MAX_CHILDREN; i++)
 		if (tu_children[i] == pid)
 			tu_children[i] = 0;
+	tu_jan_send("-p %d\n", (int)pid);
 }
 
 static void
@@ -214,6 +387,7 @@ tu_remember(pid_t pid)
 		atexit(tu_cleanup_children);
 		tu_atexit_done = 1;
 	}
+	tu_jan_send("+p %d %llu\n", (int)pid, tu_starttime(pid));
 	for (i = 0; i < TU_MAX_CHILDREN; i++) {
 		if (tu_children[i] == 0) {
 			tu_children[i] = pid;

@@ -267,6 +267,47 @@ flag_set(void *arg)
 	return ++*(int *)arg >= 3;
 }
 
+/*
+ * A failed test ends with _exit() (Check's fork mode): nothing it started
+ * may outlive it, and its temp directory goes too. The child here plays
+ * the failing test.
+ */
+static int
+gone(void *arg)
+{
+	return !tu_pid_alive(*(pid_t *)arg);
+}
+
+START_TEST(test_failed_test_cleaned_up)
+{
+	int	 p[2], status;
+	pid_t	 child, sleeper = 0;
+	char	 dir[512] = "";
+	struct stat st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	if ((child = fork()) == 0) {
+		char	*d = tu_tmpdir("jan");
+		pid_t	 s = tu_spawn((char *[]){ "/bin/sleep", "60", NULL }, NULL, NULL);
+
+		(void)!write(p[1], &s, sizeof(s));
+		(void)!write(p[1], d, strlen(d) + 1);
+		_exit(1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &sleeper, sizeof(sleeper)), (ssize_t)sizeof(sleeper));
+	ck_assert_int_gt(read(p[0], dir, sizeof(dir) - 1), 0);
+	close(p[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(tu_wait_for(gone, &sleeper, 5000),
+	    "sleep %d outlived the failed test", (int)sleeper);
+	for (int i = 0; i < 100 && stat(dir, &st) == 0; i++)
+		usleep(20000);
+	ck_assert_msg(stat(dir, &st) == -1 && errno == ENOENT,
+	    "%s outlived the failed test", dir);
+}
+END_TEST
+
 START_TEST(test_wait_for)
 {
 	int	n = 0;
@@ -295,6 +336,7 @@ main(void)
 	tcase_add_test(tc, test_http_framings);
 	tcase_add_test(tc, test_http_request_and_errors);
 	tcase_add_test(tc, test_wait_for);
+	tcase_add_test(tc, test_failed_test_cleaned_up);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
