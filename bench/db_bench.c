@@ -10,6 +10,10 @@
  *                              then one idle (schedule only)
  *   db_bench tps CLIENTS SECS  PK SELECTs through the pool vs
  *                              pgbench -S -c CLIENTS -j 2, back to back
+ *   db_bench within CLIENTS SECS  the fast-path cost of a request
+ *                              deadline (db_query_within 2 s: a local
+ *                              statement_timeout pipelined in front) vs
+ *                              db_query, in alternating 500 ms slices
  * Output: "key value" lines, parsed by bench/db.sh.
  */
 #include <sys/resource.h>
@@ -249,6 +253,8 @@ struct tps {
 	int		 stop;
 	char		 aid[16];
 	int		 accounts;
+	int64_t		 within;	/* db_query_within's deadline, 0: db_query */
+	int		 inflight;
 };
 
 static void tps_fire(struct tps *);
@@ -258,6 +264,7 @@ on_tps(const struct db_error *e, PGresult *const *res, int nres, void *arg)
 {
 	struct tps *t = arg;
 
+	t->inflight--;
 	if (e != NULL)
 		t->errors++;
 	t->done++;
@@ -271,8 +278,15 @@ tps_fire(struct tps *t)
 	const char *p[1] = { t->aid };
 
 	snprintf(t->aid, sizeof(t->aid), "%d", 1 + (int)(rand_unit() * t->accounts));
-	db_query(t->db, "bench", "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
-	    1, p, on_tps, t);
+	t->inflight++;
+	if (t->within > 0)
+		db_query_within(t->db, t->within, "bench", "SELECT $1::int + 1", 1, p,
+		    on_tps, t);
+	else if (t->accounts == 0)
+		db_query(t->db, "bench", "SELECT $1::int + 1", 1, p, on_tps, t);
+	else
+		db_query(t->db, "bench", "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+		    1, p, on_tps, t);
 }
 
 static double
@@ -352,6 +366,63 @@ bench_tps(int clients, int secs, int scale)
 	return 0;
 }
 
+/*
+ * Closed loop of CLIENTS requests in flight, alternating 500 ms slices of
+ * db_query and db_query_within (so drift in the machine's load hits both
+ * alike); prints the throughput of each.
+ */
+static int
+bench_within(int clients, int secs)
+{
+	struct bench	 b;
+	struct tps	*ts;
+	uint64_t	 done[2] = { 0, 0 }, ms[2] = { 0, 0 }, t0, n0;
+	int		 i, v, slice;
+
+	bench_up(&b, 0, clients);
+	bench_start(&b);
+	bench_wait_state(&b, 1, 5000);
+	ts = xcalloc(clients, sizeof(*ts));
+	for (slice = 0; slice < secs * 2 * 2; slice++) {
+		v = slice % 2;
+		for (i = 0; i < clients; i++) {
+			memset(&ts[i], 0, sizeof(ts[i]));
+			ts[i].db = b.db;
+			ts[i].accounts = 0;
+			ts[i].within = v ? 2000 : 0;
+			ts[i].stop = 0;
+			tps_fire(&ts[i]);
+		}
+		bench_run_ms(&b, 50);	/* settle: not counted */
+		n0 = 0;
+		for (i = 0; i < clients; i++)
+			n0 += ts[i].done;
+		t0 = now_mono_ms();
+		while (now_mono_ms() - t0 < 500)
+			event_base_loop(b.base, EVLOOP_ONCE);
+		for (i = 0; i < clients; i++) {
+			done[v] += ts[i].done;
+			ts[i].stop = 1;
+		}
+		done[v] -= n0;
+		ms[v] += now_mono_ms() - t0;
+		for (;;) {	/* drain the ones in flight */
+			int left = 0;
+
+			for (i = 0; i < clients; i++)
+				left += ts[i].inflight;
+			if (left == 0)
+				break;
+			event_base_loop(b.base, EVLOOP_ONCE);
+		}
+	}
+	printf("within_plain_qps %.0f\n", 1000.0 * done[0] / ms[0]);
+	printf("within_deadline_qps %.0f\n", 1000.0 * done[1] / ms[1]);
+	free(ts);
+	bench_down(&b);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -361,7 +432,9 @@ main(int argc, char **argv)
 		return bench_recovery(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 5);
 	if (argc >= 4 && strcmp(argv[1], "tps") == 0)
 		return bench_tps(atoi(argv[2]), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 10);
+	if (argc >= 4 && strcmp(argv[1], "within") == 0)
+		return bench_within(atoi(argv[2]), atoi(argv[3]));
 	fprintf(stderr, "usage: db_bench failfast N | recovery MS [ROUNDS] | "
-	    "tps CLIENTS SECS [SCALE]\n");
+	    "tps CLIENTS SECS [SCALE] | within CLIENTS SECS\n");
 	return 2;
 }

@@ -6,6 +6,7 @@ bench: all $(check_PROGRAMS)
 		$(abs_top_srcdir)/bench/run.sh
 .PHONY: bench
 include $(srcdir)/bench/db.mk
+include $(srcdir)/bench/dbfreeze.mk
 
 # bench/respawn.sh: crash -> respawn latency, idle RSS/CPU, status time.
 EXTRA_DIST += bench/respawn.sh bench/respawn_stamp.c

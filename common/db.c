@@ -9,10 +9,10 @@
  * request's deadline covers both the wait for a connection and the
  * statement itself, and a statement past it destroys its connection.
  * 40001/40P01 retry the whole transaction up to 3 times after a short
- * jittered pause. A request with a deadline of its own (db_*_within) also
- * sends a transaction-local statement_timeout just under what is left of
- * it, pipelined in front of its statements (no extra round trip), so the
- * server gives up on its own before the client does.
+ * jittered pause. A request with a deadline of its own (db_*_within) runs
+ * with a statement_timeout just under what is left of it (pipelined in
+ * front of its statements when the session's differs: no extra round
+ * trip), so the server gives up on its own before the client does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +377,9 @@ db_cancel(struct db_req *r)
 
 /*
  * Sends r's statements on c with what is left of its deadline. With a
- * deadline of its own, a transaction-local statement_timeout of 90 % of
- * that goes first, unless the session's is already shorter.
+ * deadline of its own, the server's statement_timeout must be ~90 % of
+ * that (db_conn.c sends it when the session's is not), unless the
+ * configured one is already shorter.
  */
 static void
 db_req_send(struct db_req *r, struct db_conn *c, int64_t left)

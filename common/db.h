@@ -20,8 +20,9 @@
  *   for transient reasons). Probes log [DB_DOWN]/[DB_RECOVERED].
  * - Request deadlines (db_query_within/db_batch_within): a request that
  *   must answer soon (an HTTP route) gets its own deadline, well under
- *   query_timeout; it runs with a transaction-local statement_timeout of
- *   90 % of its remaining time, so a slow server answers (57014) before
+ *   query_timeout; it runs with a statement_timeout of ~90 % of its
+ *   remaining time (set on the session only when it differs, pipelined:
+ *   no extra round trip), so a slow server answers (57014) before
  *   the deadline and only a server that answers nothing reaches it. Two
  *   deadlines reached in a row with no answer from the server in between
  *   open the breaker (reason QueryTimeout): a frozen server (SIGSTOP, a

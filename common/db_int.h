@@ -105,9 +105,13 @@ struct db_conn {
 	int			 dc_nprep;
 	int			 dc_haserr;
 	struct db_error		 dc_err;
-	int64_t			 dc_local_timeout_ms;	/* next exec only: a
-						 * transaction-local statement_timeout
-						 * sent first; 0 none */
+	int64_t			 dc_local_timeout_ms;	/* next exec only: the
+						 * statement_timeout its deadline wants;
+						 * 0: the configured one */
+	int64_t			 dc_st_ms;	/* the session's statement_timeout
+						 * as last set; -1 unknown */
+	int64_t			 dc_st_pending;	/* being set by the exec in flight */
+	int			 dc_st_sending;
 	struct db_req		*dc_req;	/* the request it serves, if any */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
 	struct db_dns		*dc_dns;	/* resolving host names */
