@@ -5,7 +5,8 @@ workers_telephony_libtelephony_a_SOURCES = \
 	workers/telephony/sip_msg.c workers/telephony/sip_msg.h \
 	workers/telephony/spool.c workers/telephony/spool.h \
 	workers/telephony/cdr.c workers/telephony/cdr_sink.c workers/telephony/cdr.h \
-	workers/telephony/sip_uas.c workers/telephony/sip_uas.h
+	workers/telephony/sip_uas.c workers/telephony/sip_uas.h \
+	workers/telephony/dialog_store.c workers/telephony/dialog_store.h
 TELEPHONY_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/workers/telephony
 
 

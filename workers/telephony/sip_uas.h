@@ -14,6 +14,8 @@
 #include <event2/event.h>
 
 struct cdr_sink;
+struct dialog_rec;
+struct dialog_store;
 struct sip_uas;
 
 struct sip_uas_cfg {
@@ -42,5 +44,12 @@ void sip_uas_get_stats(const struct sip_uas *, struct sip_uas_stats *);
 /* To be called once the CDR sink made its buffered records durable:
  * sends the responses held back until then (see cdr.h). */
 void sip_uas_on_cdr_sync(void *uas);
+
+/* Confirmed dialogs are recorded in ds (and their end noted) from now on. */
+void sip_uas_set_dialog_store(struct sip_uas *, struct dialog_store *);
+/* Re-creates a dialog a previous process confirmed (dialog_store_restore):
+ * its BYE gets 200 and its CDR, a re-INVITE what any dialog's gets; with
+ * no BYE it ends after dialog_idle from its ACK (ended_by=restored_timeout). */
+void sip_uas_adopt_dialog(struct sip_uas *, const struct dialog_rec *);
 
 #endif
