@@ -23,3 +23,10 @@ tests_integration_test_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_telephony_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/integration/test_telephony
+
+check_PROGRAMS += tests/unit/test_dialog_store
+tests_unit_test_dialog_store_SOURCES = tests/unit/test_dialog_store.c
+tests_unit_test_dialog_store_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_unit_test_dialog_store_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dialog_store_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/unit/test_dialog_store

@@ -126,7 +126,9 @@ ds_get_str(struct ds_rd *r, size_t *lenp)
 		r->bad = 1;
 		return NULL;
 	}
-	s = xstrndup((const char *)r->p, v);
+	s = xmalloc(v + 1);	/* bytes, not a C string: sockaddrs hold NULs */
+	memcpy(s, r->p, v);
+	s[v] = '\0';
 	if (lenp != NULL)
 		*lenp = v;
 	r->p += v;
