@@ -30,3 +30,10 @@ tests_unit_test_dialog_store_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_unit_test_dialog_store_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dialog_store_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_dialog_store
+
+check_PROGRAMS += tests/integration/test_telephony_crash
+tests_integration_test_telephony_crash_SOURCES = tests/integration/test_telephony_crash.c
+tests_integration_test_telephony_crash_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_integration_test_telephony_crash_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_telephony_crash_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/integration/test_telephony_crash
