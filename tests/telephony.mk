@@ -15,7 +15,7 @@ tests_unit_test_spool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_spool_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_spool
 
-EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh
+EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh bench/telephony_crash.sh
 
 check_PROGRAMS += tests/integration/test_telephony
 tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c

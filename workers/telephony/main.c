@@ -123,8 +123,10 @@ tel_stopped(void *arg)
 	t->ev_stats = NULL;
 	sip_uas_free(t->uas);
 	t->uas = NULL;
-	cdr_sink_free(t->cdr);
+	cdr_sink_free(t->cdr);		/* makes the last CDRs durable */
 	t->cdr = NULL;
+	if (t->ds != NULL)
+		dialog_store_commit_ends(t->ds);
 	dialog_store_close(t->ds);
 	t->ds = NULL;
 	worker_exit_loop(&t->w);
@@ -182,7 +184,8 @@ tel_on_cdr_sync(void *arg)
 {
 	struct tel *t = arg;
 
-	sip_uas_on_cdr_sync(t->uas);
+	if (t->uas != NULL)
+		sip_uas_on_cdr_sync(t->uas);
 	if (t->ds != NULL && cdr_sink_buffered(t->cdr) == 0)
 		dialog_store_commit_ends(t->ds);
 }
