@@ -173,6 +173,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("sip_t1",		T_DUR,		sip_t1_ms, 1, MINS),
 	P("cdr_batch",		T_INT,		cdr_batch, 1, 100000),
 	P("cdr_flush",		T_DUR,		cdr_flush_ms, 1, HOURS),
+	/* holdfast-telephony: dialogs restored after a crash */
+	P("dialog_restore_max",	T_DUR,		dialog_restore_max_ms, 1, 30 * DAYS),
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef P
@@ -956,6 +958,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->sip_t1_ms = 500;
 	w->cdr_batch = 200;
 	w->cdr_flush_ms = 100;
+	/* holdfast-telephony: dialogs restored after a crash */
+	w->dialog_restore_max_ms = HOURS;
 }
 
 static void

@@ -125,6 +125,8 @@ struct cfg_worker {
 	int64_t	 sip_t1_ms;		/* 500ms */
 	int	 cdr_batch;		/* 200 */
 	int64_t	 cdr_flush_ms;		/* 100ms */
+	/* holdfast-telephony: dialogs restored after a crash */
+	int64_t	 dialog_restore_max_ms;	/* 1h: a restored call with no BYE ends */
 };
 
 struct cfg {

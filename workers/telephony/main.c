@@ -221,6 +221,7 @@ tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
 	uc->max_calls = wc->max_calls;
 	uc->rtp_port_min = wc->rtp_port_min;
 	uc->rtp_port_max = wc->rtp_port_max;
+	uc->dialog_restore_max_ms = wc->dialog_restore_max_ms;
 }
 
 int

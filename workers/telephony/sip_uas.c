@@ -907,8 +907,9 @@ sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
 	ht_insert(&u->calls_by_callid, &c->by_callid, c->call_id);
 	u->st.active++;
 	u->st.objects++;
-	/* the same bound as any confirmed call, counted from its ACK */
-	sip_timer_ms(&c->timer, u->cfg.dialog_idle_ms - (age_ms > 0 ? age_ms : 0));
+	/* dialog_restore_max (default: dialog_idle), counted from its ACK */
+	sip_timer_ms(&c->timer, (u->cfg.dialog_restore_max_ms > 0 ?
+	    u->cfg.dialog_restore_max_ms : u->cfg.dialog_idle_ms) - (age_ms > 0 ? age_ms : 0));
 }
 
 /* ---- ACK, BYE, CANCEL ---- */

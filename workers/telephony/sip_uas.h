@@ -26,6 +26,7 @@ struct sip_uas_cfg {
 	int		 max_calls;		/* active calls; 503 beyond */
 	int		 rtp_port_min, rtp_port_max;
 	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends */
+	int64_t		 dialog_restore_max_ms;	/* ... a restored one, counted from its ACK */
 };
 
 struct sip_uas_stats {
@@ -49,7 +50,7 @@ void sip_uas_on_cdr_sync(void *uas);
 void sip_uas_set_dialog_store(struct sip_uas *, struct dialog_store *);
 /* Re-creates a dialog a previous process confirmed (dialog_store_restore):
  * its BYE gets 200 and its CDR, a re-INVITE what any dialog's gets; with
- * no BYE it ends after dialog_idle from its ACK (ended_by=restored_timeout). */
+ * no BYE it ends dialog_restore_max after its ACK (ended_by=restored_timeout). */
 void sip_uas_adopt_dialog(struct sip_uas *, const struct dialog_rec *);
 
 #endif
