@@ -9,7 +9,9 @@
  * replacement, every call's BYE must be answered 200 (by the replacement,
  * which logs [DIALOG_RESTORED] n=N), a re-INVITE in a restored dialog gets
  * the answer of a live dialog (488, not 481), and `calls` holds exactly one
- * complete CDR per call (ANSWERED, ended by its BYE, answer time kept).
+ * complete CDR per call (ANSWERED, ended by its BYE, answer time kept);
+ * and a restored call that gets no BYE ends after dialog_restore_max with
+ * its one CDR (ended_by=restored_timeout).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -190,7 +192,7 @@ answers_options(void *arg)
 }
 
 static struct rig *
-rig_new(void)
+rig_new(const char *extra)
 {
 	struct rig		*r = xcalloc(1, sizeof(*r));
 	struct sockaddr_in	 sin = { .sin_family = AF_INET };
@@ -207,8 +209,8 @@ rig_new(void)
 	    "control_socket = run/hf.sock\nshutdown_timeout = 10s\n"
 	    "[database]\nconninfo = %s\nconnect_timeout = 1s\n"
 	    "backoff_initial = 100ms\nbackoff_max = 500ms\n"
-	    "[worker:telephony]\ncommand = %s\nlisten = udp:127.0.0.1:%d\n",
-	    r->h.dir, conninfo, bin, r->port);
+	    "[worker:telephony]\ncommand = %s\nlisten = udp:127.0.0.1:%d\n%s",
+	    r->h.dir, conninfo, bin, r->port, extra ? extra : "");
 	hfd_write_conf(&r->h, text);
 	free(text);
 	free(bin);
@@ -263,7 +265,7 @@ rows_reached(void *arg)
 
 START_TEST(test_kill9_keeps_established_calls)
 {
-	struct rig	*r = rig_new();
+	struct rig	*r = rig_new(NULL);
 	struct respawn	 w = { r, 0, 0 };
 	struct rows_wait rw = { r, NCALLS };
 	char		 buf[8192], *m, *needle;
@@ -304,6 +306,32 @@ START_TEST(test_kill9_keeps_established_calls)
 }
 END_TEST
 
+/* A restored call that never gets its BYE ends dialog_restore_max after
+ * its ACK, with one complete CDR (ended_by=restored_timeout). */
+START_TEST(test_restored_timeout)
+{
+	struct rig	*r = rig_new("dialog_restore_max = 3s\n");
+	struct respawn	 w = { r, 0, 0 };
+	struct rows_wait rw = { r, 2 };
+
+	call_establish(r, 0);
+	call_establish(r, 1);
+	ck_assert(options_ok(r));
+	w.old = worker_pid(r);
+	ck_assert_int_eq(kill(w.old, SIGKILL), 0);
+	ck_assert_msg(tu_wait_for(respawned, &w, 15000), "no replacement");
+	ck_assert_int_eq(call_bye(r, 0), 200);
+	tu_wait_for(rows_reached, &rw, 20000);
+	ck_assert_int_eq(rows(r, "true"), 2);
+	ck_assert_int_eq(rows(r, "call_id = 'crash-0' AND ended_by = 'recv_bye'"), 1);
+	ck_assert_int_eq(rows(r, "call_id = 'crash-1' AND ended_by = 'restored_timeout' AND "
+	    "disposition = 'ANSWERED' AND answered_at IS NOT NULL AND "
+	    "ended_at >= answered_at + interval '3 s'"), 1);
+	ck_assert_int_eq(call_bye(r, 1), 481);		/* it is over */
+	rig_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -321,6 +349,7 @@ main(void)
 	free(bin);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_kill9_keeps_established_calls);
+	tcase_add_test(tc, test_restored_timeout);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
