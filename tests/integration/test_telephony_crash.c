@@ -15,12 +15,17 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hfd.h"
@@ -35,6 +40,8 @@ struct rig {
 	int		 port;
 	struct pgt	*pg;
 	int		 fd, cport;	/* the UAC's socket */
+	int		 guard_fd;	/* see rig_guard */
+	pid_t		 guard;
 	char		 totag[NCALLS][64];
 };
 
@@ -191,6 +198,43 @@ answers_options(void *arg)
 	return options_ok(arg);
 }
 
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/*
+ * Check ends a failed test with _exit, so no atexit handler stops
+ * holdfastd: a guard process holds the read end of a pipe only this
+ * process writes to; EOF without the "done" byte (the test died) makes it
+ * SIGKILL holdfastd's process group (the workers die with it) and remove
+ * the rig's directory. It leads its own process group, which Check does
+ * not kill when the test ends.
+ */
+static void
+rig_guard(struct rig *r)
+{
+	int	p[2];
+	char	c = 0;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	if ((r->guard = fork()) == 0) {
+		setpgid(0, 0);	/* Check SIGKILLs the test's process group */
+		close(p[1]);
+		while (read(p[0], &c, 1) == -1 && errno == EINTR)
+			;
+		if (c != 'd') {
+			kill(-r->h.pid, SIGKILL);
+			kill(r->h.pid, SIGKILL);
+			nftw(r->h.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	r->guard_fd = p[1];
+}
+
 static struct rig *
 rig_new(const char *extra)
 {
@@ -220,6 +264,7 @@ rig_new(const char *extra)
 	getsockname(r->fd, (struct sockaddr *)&sin, &len);
 	r->cport = ntohs(sin.sin_port);
 	hfd_spawn(&r->h, NULL);
+	rig_guard(r);
 	if (!tu_wait_for(answers_options, r, 15000)) {
 		char *cmd = xasprintf("tail -20 %s >&2", r->h.log);
 
@@ -235,6 +280,9 @@ rig_free(struct rig *r)
 {
 	close(r->fd);
 	hfd_free(&r->h);
+	ck_assert_int_eq(write(r->guard_fd, "d", 1), 1);
+	close(r->guard_fd);
+	waitpid(r->guard, NULL, 0);
 	pgt_destroy(r->pg);
 	free(r);
 }
