@@ -10,7 +10,9 @@
  *   RINGING   -> 100/180 sent, the 200 comes after answer_after
  *   ACCEPTED  -> 200 sent, resent at T1 doubling to T2 until the ACK,
  *                ended without one after 64*T1 (NO_ACK)
- *   CONFIRMED -> ACK received; the call runs until BYE (or dialog_idle)
+ *   CONFIRMED -> ACK received; the call runs until BYE (or dialog_idle);
+ *                recorded in the dialog store, if set, so a successor
+ *                started after a crash adopts it (sip_uas_adopt_dialog)
  *   COMPLETED -> a non-2xx final (487, 488, 503) sent, resent on Timer G
  *                until its ACK or Timer H
  *   ENDED     -> kept 64*T1 so late retransmissions of the INVITE are
