@@ -187,6 +187,8 @@ static const struct cfg_key cfg_keys_worker[] = {
 	P("cdr_flush",		T_DUR,		cdr_flush_ms, 1, HOURS),
 	/* holdfast-telephony: the SIP edge against hostile traffic */
 	P("sip_source_rate",	T_INT,		sip_source_rate, 1, 1000000),
+	/* holdfast-telephony: dialogs restored after a crash */
+	P("dialog_restore_max",	T_DUR,		dialog_restore_max_ms, 1, 30 * DAYS),
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef P
@@ -989,6 +991,8 @@ cfg_worker_defaults(struct cfg_worker *w)
 	w->cdr_flush_ms = 100;
 	/* holdfast-telephony: the SIP edge against hostile traffic */
 	w->sip_source_rate = 1000;
+	/* holdfast-telephony: dialogs restored after a crash */
+	w->dialog_restore_max_ms = HOURS;
 }
 
 static void

@@ -145,6 +145,8 @@ struct cfg_worker {
 	int64_t	 cdr_flush_ms;		/* 100ms */
 	/* holdfast-telephony: the SIP edge against hostile traffic */
 	int	 sip_source_rate;	/* new INVITEs per source per second; 1000 */
+	/* holdfast-telephony: dialogs restored after a crash */
+	int64_t	 dialog_restore_max_ms;	/* 1h: a restored call with no BYE ends */
 };
 
 struct cfg {

@@ -15,7 +15,7 @@ tests_unit_test_spool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_spool_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_spool
 
-EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh
+EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh bench/telephony_crash.sh
 
 check_PROGRAMS += tests/integration/test_telephony
 tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
@@ -23,3 +23,17 @@ tests_integration_test_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_telephony_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/integration/test_telephony
+
+check_PROGRAMS += tests/unit/test_dialog_store
+tests_unit_test_dialog_store_SOURCES = tests/unit/test_dialog_store.c
+tests_unit_test_dialog_store_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_unit_test_dialog_store_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dialog_store_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/unit/test_dialog_store
+
+check_PROGRAMS += tests/integration/test_telephony_crash
+tests_integration_test_telephony_crash_SOURCES = tests/integration/test_telephony_crash.c
+tests_integration_test_telephony_crash_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
+tests_integration_test_telephony_crash_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_telephony_crash_LDADD = $(TELEPHONY_TEST_LIBS)
+TESTS += tests/integration/test_telephony_crash

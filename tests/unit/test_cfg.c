@@ -182,6 +182,7 @@ START_TEST(test_worker_defaults)
 	ck_assert_int_eq(w->sip_source_rate, 1000);
 	ck_assert_int_eq(w->cdr_batch, 200);
 	ck_assert_int_eq(w->cdr_flush_ms, 100);
+	ck_assert_int_eq(w->dialog_restore_max_ms, 3600 * 1000);
 
 	/* cfg_worker_defaults gives the same values to a worker without config. */
 	cfg_worker_defaults(&d);
@@ -575,6 +576,9 @@ START_TEST(test_bad_values)
 	refused_prefix(WORKER "sip_source_rate = fast\n", 3, "sip_source_rate: bad value \"fast\"");
 	refused_prefix("[database]\npool_size = -1\n", 2, "pool_size: bad value");
 	refused_prefix(WORKER "rtp_port_max = 65536\n", 3, "rtp_port_max: bad value");
+	refused_prefix(WORKER "dialog_restore_max = 0\n", 3, "dialog_restore_max: bad duration");
+	refused_prefix(WORKER "dialog_restore_max = 31d\n", 3, "dialog_restore_max: bad duration");
+	refused_prefix(WORKER "dialog_restore_max = soon\n", 3, "dialog_restore_max: bad duration");
 	refused(WORKER "autostart = maybe\n", 3,
 	    "autostart: bad value \"maybe\" (expected true or false)");
 	refused(WORKER "autorestart = sometimes\n", 3,
@@ -900,6 +904,7 @@ START_TEST(test_worker_equal)
 		"token_ttl = 1s\n", "login_rate = 1\n", "answer_after = 1s\n", "max_calls = 1\n",
 		"rtp_port_min = 1\n", "rtp_port_max = 50000\n", "sip_t1 = 1s\n",
 		"cdr_batch = 1\n", "cdr_flush = 1s\n", "restart_mode = stop-first\n",
+		"dialog_restore_max = 1s\n",
 	};
 	struct cfg	*a, *b;
 	char		 text[512];

@@ -7,7 +7,8 @@ workers_telephony_libtelephony_a_SOURCES = \
 	workers/telephony/cdr.c workers/telephony/cdr_sink.c workers/telephony/cdr.h \
 	workers/telephony/sip_uas.c workers/telephony/sip_uas.h \
 	workers/telephony/sip_src.c workers/telephony/sip_src.h \
-	workers/telephony/siphash.c workers/telephony/siphash.h
+	workers/telephony/siphash.c workers/telephony/siphash.h \
+	workers/telephony/dialog_store.c workers/telephony/dialog_store.h
 TELEPHONY_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/workers/telephony
 
 

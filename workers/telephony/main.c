@@ -5,10 +5,11 @@
  *
  * Invariant: the SIP socket is served from the first moment on, whatever
  * the DB does; the DB only ever sees CDRs that are already on disk.
+ * Confirmed dialogs are also kept in the dialog store (dialog_store.h), so
+ * a successor started after a crash answers their BYEs.
  * On SIGTERM: drain first (keep serving until no call is up, at most half
- * of stopwaitsecs and TEL_DRAIN_MAX_MS), because a BYE for a call this
- * process answered would get 481 from its successor (the dialog lives only
- * here); then stop reading, give calls still up their CDR, make every CDR
+ * of stopwaitsecs and TEL_DRAIN_MAX_MS), so calls end where they began;
+ * then stop reading, give calls still up their CDR, make every CDR
  * durable, let an insert in flight finish (up to 3 s), exit 0. What the DB
  * has not committed stays in the spool for the next start.
  */
@@ -23,6 +24,7 @@
 #include "cdr.h"
 #include "cfg.h"
 #include "chan.h"
+#include "dialog_store.h"
 #include "json.h"
 #include "log.h"
 #include "sip_uas.h"
@@ -39,6 +41,7 @@ struct tel {
 	struct worker	 w;
 	struct sip_uas	*uas;
 	struct cdr_sink	*cdr;
+	struct dialog_store *ds;	/* confirmed dialogs, for a successor */
 	struct event	*ev_stats;
 	struct event	*ev_drain;
 	struct event	*ev_usr1;
@@ -206,8 +209,12 @@ tel_stopped(void *arg)
 	t->ev_usr1 = NULL;
 	sip_uas_free(t->uas);
 	t->uas = NULL;
-	cdr_sink_free(t->cdr);
+	cdr_sink_free(t->cdr);		/* makes the last CDRs durable */
 	t->cdr = NULL;
+	if (t->ds != NULL)
+		dialog_store_commit_ends(t->ds);
+	dialog_store_close(t->ds);
+	t->ds = NULL;
 	worker_exit_loop(&t->w);
 }
 
@@ -255,6 +262,42 @@ tel_on_stop(struct worker *w, void *arg)
 	tel_on_drain(-1, 0, t);
 }
 
+/* Held answers go out first, then the dialogs whose CDRs are now durable
+ * are marked ended: a crash in between restores them (their BYE gets 200
+ * again, the second CDR is a no-op) instead of answering 481. */
+static void
+tel_on_cdr_sync(void *arg)
+{
+	struct tel *t = arg;
+
+	if (t->uas != NULL)
+		sip_uas_on_cdr_sync(t->uas);
+	if (t->ds != NULL && cdr_sink_buffered(t->cdr) == 0)
+		dialog_store_commit_ends(t->ds);
+}
+
+static void
+tel_adopt(const struct dialog_rec *d, void *arg)
+{
+	sip_uas_adopt_dialog(arg, d);
+}
+
+/* The dialogs a killed predecessor had confirmed are served from here on. */
+static void
+tel_dialogs_restore(struct tel *t, const char *dir)
+{
+	char	err[512];
+	int	n;
+
+	if ((t->ds = dialog_store_open(dir, err, sizeof(err))) == NULL) {
+		log_warnx("[DIALOG_STORE] %s: confirmed calls will not survive a crash", err);
+		return;
+	}
+	n = dialog_store_restore(t->ds, tel_adopt, t->uas);
+	log_info("[DIALOG_RESTORED] n=%d", n);
+	sip_uas_set_dialog_store(t->uas, t->ds);
+}
+
 static void
 tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
 {
@@ -265,6 +308,7 @@ tel_uas_cfg(const struct cfg_worker *wc, struct sip_uas_cfg *uc)
 	uc->rtp_port_min = wc->rtp_port_min;
 	uc->rtp_port_max = wc->rtp_port_max;
 	uc->source_rate = wc->sip_source_rate;
+	uc->dialog_restore_max_ms = wc->dialog_restore_max_ms;
 }
 
 int
@@ -283,11 +327,12 @@ main(int argc, char **argv)
 	worker_db_start(&t.w, "telephony_cdr");
 	dir = tel_spool_dir(&t);
 	t.cdr = cdr_sink_new(t.w.base, t.w.db, dir, t.w.wcfg->cdr_batch, t.w.wcfg->cdr_flush_ms);
-	free(dir);
 	tel_adopt_orphans(&t);
 	tel_uas_cfg(t.w.wcfg, &uc);
 	t.uas = sip_uas_new(t.w.base, fd, &uc, t.cdr);
-	cdr_sink_set_on_sync(t.cdr, sip_uas_on_cdr_sync, t.uas);
+	tel_dialogs_restore(&t, dir);
+	free(dir);
+	cdr_sink_set_on_sync(t.cdr, tel_on_cdr_sync, &t);
 	t.ev_stats = event_new(t.w.base, -1, EV_PERSIST, tel_on_stats, &t);
 	evtimer_add(t.ev_stats, &tv);
 	t.ev_usr1 = evsignal_new(t.w.base, SIGUSR1, tel_on_usr1, &t);

@@ -15,7 +15,9 @@
  *                answer_after = 0 the 200 goes at once, nothing before it)
  *   ACCEPTED  -> 200 sent, resent at T1 doubling to T2 until the ACK,
  *                ended without one after 64*T1 (NO_ACK)
- *   CONFIRMED -> ACK received; the call runs until BYE (or dialog_idle)
+ *   CONFIRMED -> ACK received; the call runs until BYE (or dialog_idle);
+ *                recorded in the dialog store, if set, so a successor
+ *                started after a crash adopts it (sip_uas_adopt_dialog)
  *   COMPLETED -> a non-2xx final (487, 488) sent, resent on Timer G
  *                until its ACK or Timer H
  *   ENDED     -> kept 64*T1 so late retransmissions of the INVITE are
@@ -48,6 +50,7 @@
 #include <unistd.h>
 
 #include "cdr.h"
+#include "dialog_store.h"
 #include "log.h"
 #include "sip_msg.h"
 #include "sip_src.h"
@@ -171,6 +174,7 @@ struct sip_call {
 	struct event		 timer;
 	enum call_state		 state;
 	int			 cdr_done;
+	int			 restored;		/* adopted from the dialog store */
 	int			 held;			/* a response of ours waits in u->held */
 	char			*branch_key;
 	char			*call_id, *from_uri, *to_uri, *from_tag, *to_tag;
@@ -210,6 +214,7 @@ struct sip_uas {
 	struct event		*ev_read;
 	struct sip_uas_cfg	 cfg;
 	struct cdr_sink		*cdr;
+	struct dialog_store	*ds;			/* NULL: dialogs not kept */
 	struct ht		 calls_by_branch, calls_by_callid, txns;
 	struct sip_held		*held, **held_tail;
 	char			 local_ip[INET6_ADDRSTRLEN];
@@ -557,6 +562,8 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 		return;
 	c->cdr_done = 1;
 	u->st.active--;
+	if (c->state == CALL_CONFIRMED && u->ds != NULL)	/* dialog store hook */
+		dialog_store_end(u->ds, c->call_id, c->to_tag);
 	switch (disp) {
 	case CDR_ANSWERED: u->st.answered++; break;
 	case CDR_CANCELLED: u->st.cancelled++; break;
@@ -668,7 +675,8 @@ sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CALL_CONFIRMED:
-		sip_call_cdr(c, CDR_ANSWERED, 200, "RECOVERY_ON_TIMER_EXPIRE", "idle_timeout");
+		sip_call_cdr(c, CDR_ANSWERED, 200, "RECOVERY_ON_TIMER_EXPIRE",
+		    c->restored ? "restored_timeout" : "idle_timeout");
 		sip_call_end(c);
 		break;
 	case CALL_COMPLETED:
@@ -961,6 +969,61 @@ sip_on_invite(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *
 	sip_invite_new(u, m, dst);
 }
 
+/* ---- the dialog store: confirmed dialogs outlive this process ---- */
+
+void
+sip_uas_set_dialog_store(struct sip_uas *u, struct dialog_store *ds)
+{
+	u->ds = ds;
+}
+
+/* The ACK confirmed c: what its successor needs goes to the store. */
+static void
+sip_call_store(struct sip_call *c, const struct sip_msg *m)
+{
+	struct dialog_rec d = {
+		.call_id = c->call_id, .from_tag = c->from_tag, .to_tag = c->to_tag,
+		.from_uri = c->from_uri, .to_uri = c->to_uri, .remote = c->remote,
+		.branch_key = c->branch_key, .cseq = m->cseq, .dst = c->dst,
+		.dstlen = c->dstlen, .started_us = c->started_us,
+		.answered_us = c->answered_us, .confirmed_us = now_real_us(),
+	};
+
+	if (c->uas->ds != NULL)
+		dialog_store_confirm(c->uas->ds, &d);
+}
+
+void
+sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
+{
+	struct sip_call	*c = xcalloc(1, sizeof(*c));
+	int64_t		 age_ms = (now_real_us() - d->confirmed_us) / 1000;
+
+	c->uas = u;
+	c->restored = 1;
+	c->state = CALL_CONFIRMED;
+	c->final_code = 200;
+	c->branch_key = xstrdup(d->branch_key);
+	c->call_id = xstrdup(d->call_id);
+	c->from_uri = xstrdup(d->from_uri);
+	c->to_uri = xstrdup(d->to_uri);
+	c->from_tag = d->from_tag ? xstrdup(d->from_tag) : NULL;
+	c->to_tag = xstrdup(d->to_tag);
+	c->remote = xstrdup(d->remote);
+	c->dst = d->dst;
+	c->dstlen = d->dstlen;
+	c->started_us = d->started_us;
+	c->answered_us = d->answered_us;
+	evtimer_assign(&c->timer, u->base, sip_call_on_timer, c);
+	ht_insert(&u->calls_by_branch, &c->by_branch, c->branch_key);
+	ht_insert(&u->calls_by_callid, &c->by_callid, c->call_id);
+	u->st.active++;
+	u->st.objects++;
+	/* dialog_restore_max (default: dialog_idle), counted from its ACK */
+	sip_timer_ms(&c->timer, (u->cfg.dialog_restore_max_ms > 0 ?
+	    u->cfg.dialog_restore_max_ms : u->cfg.dialog_idle_ms) - (age_ms > 0 ? age_ms : 0));
+}
+
 /* ---- ACK, BYE, CANCEL ---- */
 
 static void
@@ -985,6 +1048,7 @@ sip_on_ack(struct sip_uas *u, const struct sip_msg *m)
 	c->resp = NULL;
 	event_del(&c->timer);
 	sip_timer_ms(&c->timer, u->cfg.dialog_idle_ms);
+	sip_call_store(c, m);
 }
 
 /*

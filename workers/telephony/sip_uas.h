@@ -16,6 +16,8 @@
 #include <event2/event.h>
 
 struct cdr_sink;
+struct dialog_rec;
+struct dialog_store;
 struct sip_uas;
 
 struct sip_uas_cfg {
@@ -27,6 +29,7 @@ struct sip_uas_cfg {
 	int		 rtp_port_min, rtp_port_max;
 	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends */
 	int		 source_rate;		/* new INVITEs per source per second */
+	int64_t		 dialog_restore_max_ms;	/* ... a restored one, counted from its ACK */
 };
 
 struct sip_uas_stats {
@@ -52,5 +55,12 @@ int sip_uas_check(const struct sip_uas *, char *why, size_t len);
 /* To be called once the CDR sink made its buffered records durable:
  * sends the responses held back until then (see cdr.h). */
 void sip_uas_on_cdr_sync(void *uas);
+
+/* Confirmed dialogs are recorded in ds (and their end noted) from now on. */
+void sip_uas_set_dialog_store(struct sip_uas *, struct dialog_store *);
+/* Re-creates a dialog a previous process confirmed (dialog_store_restore):
+ * its BYE gets 200 and its CDR, a re-INVITE what any dialog's gets; with
+ * no BYE it ends dialog_restore_max after its ACK (ended_by=restored_timeout). */
+void sip_uas_adopt_dialog(struct sip_uas *, const struct dialog_rec *);
 
 #endif
