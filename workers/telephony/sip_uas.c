@@ -984,8 +984,8 @@ sip_call_store(struct sip_call *c, const struct sip_msg *m)
 	struct dialog_rec d = {
 		.call_id = c->call_id, .from_tag = c->from_tag, .to_tag = c->to_tag,
 		.from_uri = c->from_uri, .to_uri = c->to_uri, .remote = c->remote,
-		.branch_key = c->branch_key, .cseq = m->cseq, .dst = c->dst,
-		.dstlen = c->dstlen, .started_us = c->started_us,
+		.branch_key = c->branch_key, .cseq = c->cseq, .dst = c->dst.ss,
+		.dstlen = c->dst.len, .started_us = c->started_us,
 		.answered_us = c->answered_us, .confirmed_us = now_real_us(),
 	};
 
@@ -1010,13 +1010,16 @@ sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
 	c->from_tag = d->from_tag ? xstrdup(d->from_tag) : NULL;
 	c->to_tag = xstrdup(d->to_tag);
 	c->remote = xstrdup(d->remote);
-	c->dst = d->dst;
-	c->dstlen = d->dstlen;
+	c->dialog_key = sip_dialog_key(c->call_id, c->from_tag, c->to_tag);
+	c->cseq = d->cseq;	/* with the branch: the same CDR id as before */
+	/* it ACKed our 200, so it is proven: its source is where we answer */
+	c->dst.ss = c->dst.src = d->dst;
+	c->dst.len = c->dst.srclen = d->dstlen;
 	c->started_us = d->started_us;
 	c->answered_us = d->answered_us;
 	evtimer_assign(&c->timer, u->base, sip_call_on_timer, c);
 	ht_insert(&u->calls_by_branch, &c->by_branch, c->branch_key);
-	ht_insert(&u->calls_by_callid, &c->by_callid, c->call_id);
+	ht_insert(&u->calls_by_callid, &c->by_callid, c->dialog_key);
 	u->st.active++;
 	u->st.objects++;
 	/* dialog_restore_max (default: dialog_idle), counted from its ACK */
