@@ -290,6 +290,61 @@ START_TEST(test_long_headers_no_leak)
 END_TEST
 
 /* A source that never ACKs: everything we send it <= 4x what it sent. */
+/*
+ * Many short header lines within SIP_MAX_MSG are legal: 300 Via lines and
+ * 2000 extension headers each get an answer (400 "too many Via", or 200),
+ * never a silent drop, and leak nothing.
+ */
+START_TEST(test_many_header_lines)
+{
+	struct rig	 r;
+	char		 buf[65536], *vias = xstrdup(""), *hdrs = xstrdup(""), *m;
+
+	rig_init(&r, 5, 0);
+	for (int v = 0; v < 300; v++) {
+		char *e = xasprintf("%sVia: SIP/2.0/UDP 10.0.0.%d;branch=z9hG4bK%d\r\n",
+		    vias, v % 250, v);
+
+		free(vias);
+		vias = e;
+	}
+	for (int h = 0; h < 2000; h++) {
+		char *e = xasprintf("%sX:%d\r\n", hdrs, h % 10);
+
+		free(hdrs);
+		hdrs = e;
+	}
+	m = xasprintf("INVITE sip:svc@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmanyvia;rport\r\n%s"
+	    "From: <sip:t@127.0.0.1>;tag=mv\r\nTo: <sip:svc@127.0.0.1>\r\n"
+	    "Call-ID: many-via\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", r.cport, vias);
+	ck_assert_int_lt(strlen(m), SIP_MAX_MSG);
+	rig_send(&r, m);
+	free(m);
+	ck_assert_msg(rig_expect(&r, 400, buf, sizeof(buf)),
+	    "an INVITE with 301 Via lines got no 400");
+	rig_check(&r);
+	m = xasprintf("INVITE sip:svc@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmanyhdr;rport\r\n%s"
+	    "From: <sip:t@127.0.0.1>;tag=mh\r\nTo: <sip:svc@127.0.0.1>\r\n"
+	    "Call-ID: many-hdr\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+	    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+	    r.cport, hdrs, strlen(SDP), SDP);
+	ck_assert_int_lt(strlen(m), SIP_MAX_MSG);
+	rig_send(&r, m);
+	free(m);
+	ck_assert_msg(rig_expect(&r, 200, buf, sizeof(buf)),
+	    "an INVITE with 2000 short headers got no 200");
+	rig_check(&r);
+	free(vias);
+	free(hdrs);
+	rig_settle(&r);
+	rig_normal_call(&r, "after-many-lines");
+	rig_free(&r);
+}
+END_TEST
+
 START_TEST(test_noack_amplification)
 {
 	struct rig	 r;
@@ -589,6 +644,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_siphash_vectors);
 	tcase_add_test(tc, test_long_headers_no_leak);
+	tcase_add_test(tc, test_many_header_lines);
 	tcase_add_test(tc, test_noack_amplification);
 	tcase_add_test(tc, test_lossy_peer_completes);
 	tcase_add_test(tc, test_over_capacity_503_once);

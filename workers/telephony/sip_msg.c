@@ -17,7 +17,9 @@
 #include "sip_msg.h"
 #include "util.h"
 
-#define SIP_MAX_LINES	256
+/* Enough for any message within SIP_MAX_MSG (a header line is at least
+ * "a:" and its line break); a larger datagram gets 513 from what fits. */
+#define SIP_MAX_LINES	(SIP_MAX_MSG / 3 + 2)
 
 struct sip_parser {
 	struct sip_msg	*msg;
@@ -522,7 +524,7 @@ sip_check_ruri(struct sip_parser *sp)
  * number of lines, or -1.
  */
 static int
-sip_split_lines(char *buf, size_t hlen, char **lines, int max)
+sip_split_lines(char *buf, size_t hlen, char **lines, int max, int *overflow)
 {
 	char	*p = buf, *end = buf + hlen;
 	int	 n = 0;
@@ -538,8 +540,10 @@ sip_split_lines(char *buf, size_t hlen, char **lines, int max)
 			for (char *q = lines[n - 1] + strlen(lines[n - 1]); q < p; q++)
 				*q = ' ';
 		} else {
-			if (n == max)
-				return -1;
+			if (n == max) {
+				*overflow = 1;	/* the lines kept stay terminated */
+				return n;
+			}
 			lines[n++] = p;
 		}
 		*le = '\0';
@@ -616,15 +620,17 @@ sip_parse_headers(struct sip_parser *sp, char *hdr_end, size_t skip)
 {
 	struct sip_msg	*m = sp->msg;
 	char		*lines[SIP_MAX_LINES];
-	int		 n;
+	int		 n, overflow = 0;
 
-	n = sip_split_lines(m->buf, hdr_end - m->buf, lines, SIP_MAX_LINES);
+	n = sip_split_lines(m->buf, hdr_end - m->buf, lines, SIP_MAX_LINES, &overflow);
 	if (n < 1 || sip_start_line(sp, lines[0]) == -1) {
 		m->err_reason = "bad start line";
 		return SIP_PARSE_DROP;
 	}
 	for (int i = 1; i < n; i++)
 		sip_header_line(sp, lines[i]);
+	if (overflow)	/* only past SIP_MAX_MSG: answered if what fits allows */
+		sip_bad(sp, 513, "message too large");
 	sip_check_body(sp, hdr_end + skip, m->len - (hdr_end + skip - m->buf));
 	if (sip_essentials(sp) == -1) {
 		m->err_reason = "missing or unreadable Via/From/To/Call-ID/CSeq";
