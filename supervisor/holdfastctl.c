@@ -516,8 +516,13 @@ ctl_signal(char **args, int n)
 static int
 ctl_scale(char **args, int n)
 {
-	if (n != 2 || parse_int(args[1], 1, 256, &ctl.count) == -1)
+	if (n != 2)
 		ctl_usage();
+	if (parse_int(args[1], 1, 256, &ctl.count) == -1) {
+		fprintf(stderr, "holdfastctl: scale: bad count \"%s\" (an integer "
+		    "in 1..256)\n", args[1]);
+		exit(CTL_EXIT_USAGE);
+	}
 	return ctl_change("scale", args, 1);
 }
 

@@ -367,6 +367,13 @@ START_TEST(test_scale)
 	ck_assert(tu_wait_for(st_pid_gone, &a[2], 5000));
 	/* Refused: a count out of range, a group that does not exist. */
 	ck_assert_int_eq(hfd_ctl(&t, "scale web 0 2>/dev/null", NULL), 2);
+	{
+		char *out = NULL;
+
+		ck_assert_int_eq(hfd_ctl(&t, "scale web 100000 2>&1", &out), 2);
+		ck_assert_msg(strstr(out, "bad count \"100000\"") != NULL, "%s", out);
+		free(out);
+	}
 	ck_assert_int_eq(hfd_ctl(&t, "scale nosuch 2 2>/dev/null", NULL), 4);
 	supt_finish(&t);
 	free(ini);
