@@ -209,6 +209,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	sup_pass();
 	sup_notify_changed();	/* READY=1 at once when nothing autostarts */
 	event_base_dispatch(sup.s_base);
+	sup_heal_unwatch();	/* exiting: no longer a loop to watch */
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");
 	teardown(evs, NSIGS);

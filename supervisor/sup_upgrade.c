@@ -714,6 +714,19 @@ sup_heal_watch(long long watchdog_us)
 	    (long long)heal.stall_ms);
 }
 
+/*
+ * Off for good: once the event loop has returned, holdfastd is exiting, and
+ * a slow exit (a large free, a sanitizer's leak check) is no stall to heal.
+ */
+void
+sup_heal_unwatch(void)
+{
+	if (heal.stall_ms <= 0)
+		return;
+	heal.stall_ms = 0;
+	timer_delete(heal.stall_timer);
+}
+
 /* argv of a restoring image: state in memfd. */
 static void
 heal_build_argv(char **argv, char *fdbuf, int memfd, const char *failed)
@@ -898,6 +911,7 @@ sup_upgrade_arm(void)
 void
 sup_upgrade_close(void)
 {
+	sup_heal_unwatch();
 	heal.armed = 0;
 	if (heal.ev_save != NULL)
 		event_free(heal.ev_save);

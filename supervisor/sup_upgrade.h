@@ -78,9 +78,10 @@ int sup_upgrade(int reply_fd, char *err, size_t errlen);
  * (urgent) or within SUP_STATE_RING_MS (output lines). */
 void sup_upgrade_changed(int urgent);
 /* The stall guard (sup_notify.c): armed with WATCHDOG_USEC, fed by each
- * watchdog ping of the event loop. */
+ * watchdog ping of the event loop, off for good once the loop returned. */
 void sup_heal_watch(long long watchdog_us);
 void sup_heal_alive(void);
+void sup_heal_unwatch(void);
 /* The GNU build id of this image, as hex ("none" without one). */
 const char *sup_build_id(void);
 

@@ -160,8 +160,9 @@ START_TEST(test_notify_ready_status_watchdog_stopping)
 	kill(t.pid, SIGTERM);
 	ck_assert_msg(notes_wait(&ns, "STOPPING=1", i, 5000) >= 0, "no STOPPING=1");
 	ck_assert_int_eq(tu_wait_pid(t.pid, 10000, &status), 0);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	t.pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "holdfastd did not exit 0 on SIGTERM (status 0x%x)", status);
 	supt_finish(&t);
 	notes_close(&ns);
 	unlink(sockpath);
