@@ -440,6 +440,9 @@ db_req_run(struct db_req *r, struct db_conn *c)
 	uint64_t	 now = now_mono_ms();
 	int64_t		 left = (int64_t)(r->rq_deadline_ms - now);
 
+	/* A request runs on one connection, a connection serves one request,
+	 * and only a connection the pool handed out (busy) runs one. */
+	HF_ASSERT(r->rq_conn == NULL && c->dc_req == NULL && c->dc_state == DBC_BUSY);
 	TAILQ_REMOVE(&db->db_queue, r, rq_entry);
 	r->rq_queued = 0;
 	db->db_nqueued--;

@@ -455,6 +455,8 @@ sup_pass(void)
 	struct sup_group *g;
 
 	for (g = sup.s_groups; g != NULL; g = g->g_next) {
+		/* A retired group has no worker config (sup.h). */
+		HF_ASSERT(!g->g_retired || g->g_wc == NULL);
 		for (int i = 0; i < g->g_nprocs; i++)
 			if (g->g_procs[i]->p_exit_pending)
 				sup_proc_exited(g->g_procs[i]);

@@ -8,10 +8,12 @@
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "util.h"
 
@@ -190,6 +192,34 @@ START_TEST(test_overflow_aborts)
 }
 END_TEST
 
+/* HF_ASSERT: a false invariant names itself with file:line and aborts. */
+START_TEST(test_hf_assert)
+{
+	int	 fds[2], status;
+	char	 buf[256];
+	ssize_t	 n;
+	pid_t	 pid;
+
+	HF_ASSERT(1 + 1 == 2);	/* a true one costs nothing and returns */
+	ck_assert_int_eq(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		HF_ASSERT(1 + 1 == 3);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	    "status 0x%x", status);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, "[ASSERT] ", 9) == 0 && strstr(buf,
+	    "test_util.c:") != NULL && strstr(buf, ": 1 + 1 == 3\n") != NULL, "%s", buf);
+}
+END_TEST
+
 START_TEST(test_fd_flags_and_clocks)
 {
 	int		 fds[2];
@@ -231,6 +261,7 @@ main(void)
 	tcase_add_test(tc, test_strings_and_alloc);
 	tcase_add_exit_test(tc, test_overflow_aborts, 1);
 	tcase_add_test(tc, test_fd_flags_and_clocks);
+	tcase_add_test(tc, test_hf_assert);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -658,6 +658,10 @@ sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sip_call *c = arg;
 
+	if (c->state == CALL_ENDED) {
+		sip_call_free(c);
+		return;
+	}
 	switch (c->state) {
 	case CALL_TRYING:
 		/* no answer could be decided for it: it ends, never leaks */
@@ -684,9 +688,11 @@ sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 			sip_call_end(c);
 		break;
 	case CALL_ENDED:
-		sip_call_free(c);
 		break;
 	}
+	/* Every call object has a live timer: a fired one is re-armed or the
+	 * call is freed, so no call can leak. */
+	HF_ASSERT(evtimer_pending(&c->timer, NULL));
 }
 
 /* ---- INVITE ---- */
