@@ -256,3 +256,53 @@ jw_buf(struct jw *w, size_t *len)
 		*len = n;
 	return (const char *)buf;
 }
+
+static void
+jw_number(struct jw *w, const char *text)
+{
+	JW_GUARD(w);
+	jw_check(w, yajl_gen_number(w->g, text, strlen(text)));
+}
+
+void
+jw_value(struct jw *w, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		jw_obj_open(w);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			jw_key(w, v->u.object.keys[i]);
+			jw_value(w, v->u.object.values[i]);
+		}
+		jw_obj_close(w);
+	} else if (YAJL_IS_ARRAY(v)) {
+		jw_arr_open(w);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			jw_value(w, v->u.array.values[i]);
+		jw_arr_close(w);
+	} else if (YAJL_IS_STRING(v))
+		jw_str(w, v->u.string);
+	else if (YAJL_IS_NUMBER(v))
+		jw_number(w, v->u.number.r);
+	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		jw_bool(w, YAJL_IS_TRUE(v));
+	else
+		jw_null(w);
+}
+
+char *
+json_dump(yajl_val v)
+{
+	struct jw	*w;
+	const char	*buf;
+	size_t		 len;
+	char		*s = NULL;
+
+	if (v == NULL)
+		return NULL;
+	w = jw_new();
+	jw_value(w, v);
+	if ((buf = jw_buf(w, &len)) != NULL)
+		s = xstrndup(buf, len);
+	jw_free(w);
+	return s;
+}

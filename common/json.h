@@ -47,4 +47,12 @@ const char *jw_buf(struct jw *, size_t *len);
 /* Clears the writer for reuse. */
 void jw_reset(struct jw *);
 
+/*
+ * Writes a parsed value again (yajl_tree keeps no source text): objects,
+ * arrays and scalars as they were, numbers in their original text.
+ */
+void jw_value(struct jw *, yajl_val v);
+/* A parsed value as JSON text (malloc'd); NULL when v is NULL or on error. */
+char *json_dump(yajl_val v);
+
 #endif
