@@ -832,20 +832,6 @@ sup_ctl_probe(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-sup_ctl_mkdirs(const char *path)
-{
-	char *dir = xstrdup(path);
-
-	for (char *s = dir + 1; *s != '\0'; s++)
-		if (*s == '/') {
-			*s = '\0';
-			(void)mkdir(dir, 0755);
-			*s = '/';
-		}
-	free(dir);
-}
-
 static int
 sup_ctl_perms(const char *path, const char *group, char *err, size_t errlen)
 {
@@ -887,7 +873,7 @@ sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen)
 		return -1;
 	}
 	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
-	sup_ctl_mkdirs(path);
+	(void)mkdir_parents(path, 0755);
 	if (sup_ctl_probe(path, err, errlen) != 0)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {

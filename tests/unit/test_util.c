@@ -6,12 +6,15 @@
  * refused.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -214,6 +217,60 @@ START_TEST(test_fd_flags_and_clocks)
 }
 END_TEST
 
+START_TEST(test_parse_size)
+{
+	static const struct { const char *s; int64_t n; } ok[] = {
+		{ "0", 0 }, { "512", 512 }, { "512b", 512 }, { "64K", 65536 },
+		{ "64kb", 65536 }, { "4MiB", 4194304 }, { "1g", 1073741824 },
+		{ "2GB", 2147483648LL }, { "8589934591g", 8589934591LL * 1073741824 },
+	};
+	static const char *const bad[] = {
+		"", "k", "-1", "+1k", " 1k", "1k ", "1 k", "1t", "1.5m", "1kibi",
+		"0x10", "99999999999999999999", "8589934592g",
+	};
+	int64_t	 n;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(parse_size(ok[i].s, &n) == 0, "%s", ok[i].s);
+		ck_assert_int_eq(n, ok[i].n);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse_size(bad[i], &n) == -1, "accepted \"%s\"", bad[i]);
+	ck_assert_int_eq(parse_size(NULL, &n), -1);
+}
+END_TEST
+
+START_TEST(test_mkdir_parents)
+{
+	char		 top[] = "/tmp/test_util.XXXXXX", path[128];
+	struct stat	 st;
+
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b", top);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	ck_assert_int_eq(stat(path, &st), -1);
+	/* again: what exists is fine; a trailing slash makes the last one */
+	snprintf(path, sizeof(path), "%s/a/b/c/", top);
+	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c", top);
+	ck_assert_int_eq(stat(path, &st), 0);
+	/* a file in the way: the first failure is reported */
+	snprintf(path, sizeof(path), "%s/f", top);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	snprintf(path, sizeof(path), "%s/f/x/y", top);
+	errno = 0;
+	ck_assert_int_eq(mkdir_parents(path, 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	snprintf(path, sizeof(path), "rm -rf '%s'", top);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -231,6 +288,8 @@ main(void)
 	tcase_add_test(tc, test_strings_and_alloc);
 	tcase_add_exit_test(tc, test_overflow_aborts, 1);
 	tcase_add_test(tc, test_fd_flags_and_clocks);
+	tcase_add_test(tc, test_parse_size);
+	tcase_add_test(tc, test_mkdir_parents);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -104,19 +104,8 @@ spool_fsync_dir(const char *dir)
 static int
 spool_mkdirs(const char *dir)
 {
-	char *p = xstrdup(dir);
-
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
+	if (mkdir_parents(dir, 0700) == -1)
+		return -1;
 	return mkdir(dir, 0700) == -1 && errno != EEXIST ? -1 : 0;
 }
 
