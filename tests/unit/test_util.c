@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "util.h"
 
 START_TEST(test_durations)
@@ -271,6 +272,49 @@ START_TEST(test_mkdir_parents)
 }
 END_TEST
 
+START_TEST(test_buf)
+{
+	struct buf	 b = BUF_INIT;
+	char		 big[1000];
+
+	buf_reset(&b);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.len, 0);
+	buf_add(&b, "ab", 2);
+	buf_adds(&b, "c");
+	buf_printf(&b, "-%d-%s", 42, "x");
+	ck_assert_str_eq(b.p, "abc-42-x");
+	ck_assert_uint_eq(b.len, 8);
+	/* binary data keeps its NULs; the terminator follows len */
+	buf_add(&b, "\0z", 2);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(memcmp(b.p, "abc-42-x\0z", 11), 0);
+	buf_add(&b, "", 0);
+	ck_assert_uint_eq(b.len, 10);
+	/* growth keeps what was there */
+	memset(big, 'q', sizeof(big));
+	for (int i = 0; i < 100; i++)
+		buf_add(&b, big, sizeof(big));
+	ck_assert_uint_eq(b.len, 100010);
+	ck_assert(b.cap > b.len);
+	ck_assert_int_eq(memcmp(b.p, "abc-42-x\0zqq", 12), 0);
+	ck_assert_int_eq(b.p[b.len], '\0');
+	buf_printf(&b, "%s", "");
+	ck_assert_uint_eq(b.len, 100010);
+	buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.p, "");
+	buf_reserve(&b, 5000);
+	ck_assert(b.cap >= 5001);
+	buf_free(&b);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.cap, 0);
+	buf_printf(&b, "%05d", 7);
+	ck_assert_str_eq(b.p, "00007");
+	buf_free(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -290,6 +334,7 @@ main(void)
 	tcase_add_test(tc, test_fd_flags_and_clocks);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_mkdir_parents);
+	tcase_add_test(tc, test_buf);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
