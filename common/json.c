@@ -257,6 +257,15 @@ jw_buf(struct jw *w, size_t *len)
 	return (const char *)buf;
 }
 
+char *
+jw_dup(struct jw *w)
+{
+	const char	*buf;
+	size_t		 len;
+
+	return (buf = jw_buf(w, &len)) != NULL ? xstrndup(buf, len) : NULL;
+}
+
 static void
 jw_number(struct jw *w, const char *text)
 {
@@ -293,16 +302,13 @@ char *
 json_dump(yajl_val v)
 {
 	struct jw	*w;
-	const char	*buf;
-	size_t		 len;
-	char		*s = NULL;
+	char		*s;
 
 	if (v == NULL)
 		return NULL;
 	w = jw_new();
 	jw_value(w, v);
-	if ((buf = jw_buf(w, &len)) != NULL)
-		s = xstrndup(buf, len);
+	s = jw_dup(w);
 	jw_free(w);
 	return s;
 }

@@ -44,6 +44,8 @@ void jw_kint(struct jw *, const char *key, long long v);
 void jw_kbool(struct jw *, const char *key, int v);
 /* The text so far (NUL-terminated), or NULL after an error. */
 const char *jw_buf(struct jw *, size_t *len);
+/* A malloc'd copy of the text so far, or NULL after an error. */
+char *jw_dup(struct jw *);
 /* Clears the writer for reuse. */
 void jw_reset(struct jw *);
 

@@ -243,6 +243,11 @@ START_TEST(test_value_copy)
 	jw_value(w, json_get_array(v, "a"));
 	jw_arr_close(w);
 	ck_assert_str_eq(jw_buf(w, NULL), "[true,[1,-0,2.50,1e400,123456789012345678901234]]");
+	s = jw_dup(w);
+	ck_assert_str_eq(s, "[true,[1,-0,2.50,1e400,123456789012345678901234]]");
+	free(s);
+	jw_arr_close(w);	/* nothing open: an error */
+	ck_assert_ptr_null(jw_dup(w));
 	jw_free(w);
 	yajl_tree_free(v);
 	ck_assert_ptr_null(json_dump(NULL));
