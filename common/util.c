@@ -221,6 +221,18 @@ parse_bool(const char *s)
 	return -1;
 }
 
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 size_t
 strlcpy_hf(char *dst, const char *src, size_t size)
 {

@@ -68,6 +68,9 @@ int parse_bool(const char *s);
  */
 int mkdir_parents(const char *path, mode_t mode);
 
+/* The value of a hex digit of either case, 0 to 15; -1 for any other c. */
+int hex_digit(int c);
+
 /* Fixed-size, always NUL-terminated copy; returns strlen(src). */
 size_t strlcpy_hf(char *dst, const char *src, size_t size);
 

@@ -315,6 +315,25 @@ START_TEST(test_buf)
 }
 END_TEST
 
+START_TEST(test_hex_digit)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		ck_assert_int_eq(hex_digit(digits[i]), i);
+		ck_assert_int_eq(hex_digit(digits[i] >= 'a' ? digits[i] - 32 : digits[i]), i);
+	}
+	ck_assert_int_eq(hex_digit('g'), -1);
+	ck_assert_int_eq(hex_digit('G'), -1);
+	ck_assert_int_eq(hex_digit('/'), -1);
+	ck_assert_int_eq(hex_digit(':'), -1);
+	ck_assert_int_eq(hex_digit('@'), -1);
+	ck_assert_int_eq(hex_digit('`'), -1);
+	ck_assert_int_eq(hex_digit('\0'), -1);
+	ck_assert_int_eq(hex_digit((char)0xe9), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -335,6 +354,7 @@ main(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_mkdir_parents);
 	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_hex_digit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

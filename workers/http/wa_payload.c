@@ -231,18 +231,6 @@ wa_payload_free(struct wa_payload *p)
 
 /* ---- X-Hub-Signature-256 ---- */
 
-static int
-wa_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static void
 wa_hmac(const char *secret, const char *body, size_t len, unsigned char mac[32])
 {
@@ -267,8 +255,8 @@ wa_signature_check(const char *secret, const char *body, size_t len,
 	if (strlen(hex) != 64)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		if ((hi = wa_hexval(hex[2 * i])) < 0 ||
-		    (lo = wa_hexval(hex[2 * i + 1])) < 0)
+		if ((hi = hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hex_digit(hex[2 * i + 1])) < 0)
 			return -1;
 		got[i] = (unsigned char)(hi << 4 | lo);
 	}
