@@ -151,10 +151,11 @@ json_get_object(yajl_val obj, const char *key)
 struct jw {
 	yajl_gen	 g;
 	int		 failed;
+	int		 lenient;	/* json_dump's: errors are not latched */
 };
 
-struct jw *
-jw_new(void)
+static struct jw *
+jw_alloc(int lenient)
 {
 	struct jw *w = xcalloc(1, sizeof(*w));
 
@@ -162,8 +163,16 @@ jw_new(void)
 	if (w->g == NULL)
 		fatalx("yajl_gen_alloc failed");
 	/* Invalid UTF-8 from outside must never yield invalid JSON. */
-	yajl_gen_config(w->g, yajl_gen_validate_utf8, 1);
+	if (!lenient)
+		yajl_gen_config(w->g, yajl_gen_validate_utf8, 1);
+	w->lenient = lenient;
 	return w;
+}
+
+struct jw *
+jw_new(void)
+{
+	return jw_alloc(0);
 }
 
 void
@@ -186,7 +195,7 @@ jw_reset(struct jw *w)
 static void
 jw_check(struct jw *w, yajl_gen_status st)
 {
-	if (st != yajl_gen_status_ok)
+	if (st != yajl_gen_status_ok && !w->lenient)
 		w->failed = 1;
 }
 
@@ -306,7 +315,7 @@ json_dump(yajl_val v)
 
 	if (v == NULL)
 		return NULL;
-	w = jw_new();
+	w = jw_alloc(1);
 	jw_value(w, v);
 	s = jw_dup(w);
 	jw_free(w);

@@ -54,7 +54,11 @@ void jw_reset(struct jw *);
  * arrays and scalars as they were, numbers in their original text.
  */
 void jw_value(struct jw *, yajl_val v);
-/* A parsed value as JSON text (malloc'd); NULL when v is NULL or on error. */
+/*
+ * A parsed value as JSON text (malloc'd); NULL only when v is NULL. It
+ * writes on past a generator error, as the copies it replaced did
+ * (yajl_gen refuses a 128th level of nesting, which json_parse accepts).
+ */
 char *json_dump(yajl_val v);
 
 #endif

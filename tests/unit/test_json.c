@@ -251,6 +251,25 @@ START_TEST(test_value_copy)
 	jw_free(w);
 	yajl_tree_free(v);
 	ck_assert_ptr_null(json_dump(NULL));
+
+	/* 128 levels parse; the dump writes what the generator lets through. */
+	{
+		char	deep[257];
+
+		memset(deep, '[', 128);
+		memset(deep + 128, ']', 128);
+		deep[256] = '\0';
+		v = parse(deep);
+		ck_assert_ptr_nonnull(v);
+		s = json_dump(v);
+		ck_assert_ptr_nonnull(s);
+		free(s);
+		w = jw_new();
+		jw_value(w, v);
+		ck_assert_ptr_null(jw_dup(w));
+		jw_free(w);
+		yajl_tree_free(v);
+	}
 }
 END_TEST
 
