@@ -20,6 +20,7 @@
 
 #include <event2/dns.h>
 
+#include "buf.h"
 #include "db_int.h"
 #include "log.h"
 #include "util.h"
@@ -107,16 +108,16 @@ db_dns_setup(struct db *db)
 static char *
 db_join(char **v, int n, char **addr)
 {
-	char	*out = NULL, *t;
+	struct buf	b = BUF_INIT;
 
 	for (int i = 0; i < n; i++) {
 		if (addr[i] == NULL)
 			continue;
-		t = out == NULL ? xstrdup(v[i]) : xasprintf("%s,%s", out, v[i]);
-		free(out);
-		out = t;
+		if (b.p != NULL)
+			buf_add(&b, ",", 1);
+		buf_adds(&b, v[i]);
 	}
-	return out;
+	return b.p;
 }
 
 /* All answers are in: start libpq with host, hostaddr (and port) lists

@@ -151,10 +151,11 @@ json_get_object(yajl_val obj, const char *key)
 struct jw {
 	yajl_gen	 g;
 	int		 failed;
+	int		 lenient;	/* json_dump's: errors are not latched */
 };
 
-struct jw *
-jw_new(void)
+static struct jw *
+jw_alloc(int lenient)
 {
 	struct jw *w = xcalloc(1, sizeof(*w));
 
@@ -162,8 +163,16 @@ jw_new(void)
 	if (w->g == NULL)
 		fatalx("yajl_gen_alloc failed");
 	/* Invalid UTF-8 from outside must never yield invalid JSON. */
-	yajl_gen_config(w->g, yajl_gen_validate_utf8, 1);
+	if (!lenient)
+		yajl_gen_config(w->g, yajl_gen_validate_utf8, 1);
+	w->lenient = lenient;
 	return w;
+}
+
+struct jw *
+jw_new(void)
+{
+	return jw_alloc(0);
 }
 
 void
@@ -186,7 +195,7 @@ jw_reset(struct jw *w)
 static void
 jw_check(struct jw *w, yajl_gen_status st)
 {
-	if (st != yajl_gen_status_ok)
+	if (st != yajl_gen_status_ok && !w->lenient)
 		w->failed = 1;
 }
 
@@ -255,4 +264,60 @@ jw_buf(struct jw *w, size_t *len)
 	if (len != NULL)
 		*len = n;
 	return (const char *)buf;
+}
+
+char *
+jw_dup(struct jw *w)
+{
+	const char	*buf;
+	size_t		 len;
+
+	return (buf = jw_buf(w, &len)) != NULL ? xstrndup(buf, len) : NULL;
+}
+
+static void
+jw_number(struct jw *w, const char *text)
+{
+	JW_GUARD(w);
+	jw_check(w, yajl_gen_number(w->g, text, strlen(text)));
+}
+
+void
+jw_value(struct jw *w, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		jw_obj_open(w);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			jw_key(w, v->u.object.keys[i]);
+			jw_value(w, v->u.object.values[i]);
+		}
+		jw_obj_close(w);
+	} else if (YAJL_IS_ARRAY(v)) {
+		jw_arr_open(w);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			jw_value(w, v->u.array.values[i]);
+		jw_arr_close(w);
+	} else if (YAJL_IS_STRING(v))
+		jw_str(w, v->u.string);
+	else if (YAJL_IS_NUMBER(v))
+		jw_number(w, v->u.number.r);
+	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		jw_bool(w, YAJL_IS_TRUE(v));
+	else
+		jw_null(w);
+}
+
+char *
+json_dump(yajl_val v)
+{
+	struct jw	*w;
+	char		*s;
+
+	if (v == NULL)
+		return NULL;
+	w = jw_alloc(1);
+	jw_value(w, v);
+	s = jw_dup(w);
+	jw_free(w);
+	return s;
 }

@@ -44,7 +44,21 @@ void jw_kint(struct jw *, const char *key, long long v);
 void jw_kbool(struct jw *, const char *key, int v);
 /* The text so far (NUL-terminated), or NULL after an error. */
 const char *jw_buf(struct jw *, size_t *len);
+/* A malloc'd copy of the text so far, or NULL after an error. */
+char *jw_dup(struct jw *);
 /* Clears the writer for reuse. */
 void jw_reset(struct jw *);
+
+/*
+ * Writes a parsed value again (yajl_tree keeps no source text): objects,
+ * arrays and scalars as they were, numbers in their original text.
+ */
+void jw_value(struct jw *, yajl_val v);
+/*
+ * A parsed value as JSON text (malloc'd); NULL only when v is NULL. It
+ * writes on past a generator error, as the copies it replaced did
+ * (yajl_gen refuses a 128th level of nesting, which json_parse accepts).
+ */
+char *json_dump(yajl_val v);
 
 #endif

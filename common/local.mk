@@ -4,6 +4,7 @@ common_libholdfast_a_SOURCES = \
 	common/log.c common/log.h \
 	common/util.c common/util.h \
 	common/json.c common/json.h \
+	common/buf.c common/buf.h \
 	common/cfg.c common/cfg.h \
 	common/chan.c common/chan.h \
 	common/hsrv.c common/hsrv_parse.c common/hsrv.h

@@ -478,35 +478,26 @@ log_vlog(int level, const char *fmt, va_list ap)
 	log_emit(level, NULL, fmt, ap);
 }
 
-void
-log_warn(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	log_emit(LOG_LVL_WARN, strerror(saved), fmt, ap);
-	va_end(ap);
-	errno = saved;
+/* A logging function; with_errno adds strerror(errno) as it was on entry.
+ * errno is the caller's again on return. */
+#define LOG_FN(name, level, with_errno)			\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list	 ap;						\
+	int	 saved = errno;					\
+								\
+	va_start(ap, fmt);					\
+	log_emit(level, (with_errno) ? strerror(saved) : NULL, fmt, ap); \
+	va_end(ap);						\
+	errno = saved;						\
 }
 
-#define LOG_FN(name, level)				\
-void							\
-name(const char *fmt, ...)				\
-{							\
-	va_list	 ap;					\
-	int	 saved = errno;				\
-							\
-	va_start(ap, fmt);				\
-	log_emit(level, NULL, fmt, ap);			\
-	va_end(ap);					\
-	errno = saved;					\
-}
-
-LOG_FN(log_warnx, LOG_LVL_WARN)
-LOG_FN(log_errorx, LOG_LVL_ERROR)
-LOG_FN(log_info, LOG_LVL_INFO)
-LOG_FN(log_debug, LOG_LVL_DEBUG)
+LOG_FN(log_warn, LOG_LVL_WARN, 1)
+LOG_FN(log_warnx, LOG_LVL_WARN, 0)
+LOG_FN(log_errorx, LOG_LVL_ERROR, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
 
 void
 fatal(const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "util.h"
@@ -148,13 +149,18 @@ parse_int(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
-int
-parse_duration_ms(const char *s, int64_t *out_ms)
+struct unit {
+	const char	*suffix;
+	int64_t		 mult;
+};
+
+/* Digits, then one of units' suffixes (case folded when fold): the
+ * number times its multiplier; 0 or -1 (no digits, overflow, unknown
+ * suffix). */
+static int
+parse_scaled(const char *s, const struct unit *units, size_t nunits, int fold,
+    int64_t *out)
 {
-	static const struct { const char *unit; int64_t ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
-		{ "h", 3600000 },
-	};
 	char		*end;
 	long long	 v;
 
@@ -164,15 +170,40 @@ parse_duration_ms(const char *s, int64_t *out_ms)
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || v < 0)
 		return -1;
-	for (size_t i = 0; i < nitems(units); i++) {
-		if (strcmp(end, units[i].unit) != 0)
+	for (size_t i = 0; i < nunits; i++) {
+		if ((fold ? strcasecmp(end, units[i].suffix) :
+		    strcmp(end, units[i].suffix)) != 0)
 			continue;
-		if (v > INT64_MAX / units[i].ms)
+		if (v > INT64_MAX / units[i].mult)
 			return -1;
-		*out_ms = v * units[i].ms;
+		*out = v * units[i].mult;
 		return 0;
 	}
 	return -1;
+}
+
+int
+parse_duration_ms(const char *s, int64_t *out_ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+
+	return parse_scaled(s, units, nitems(units), 0, out_ms);
+}
+
+int
+parse_size(const char *s, int64_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "b", 1 },
+		{ "k", HF_KIB }, { "kb", HF_KIB }, { "kib", HF_KIB },
+		{ "m", HF_MIB }, { "mb", HF_MIB }, { "mib", HF_MIB },
+		{ "g", HF_GIB }, { "gb", HF_GIB }, { "gib", HF_GIB },
+	};
+
+	return parse_scaled(s, units, nitems(units), 1, out);
 }
 
 int
@@ -190,6 +221,18 @@ parse_bool(const char *s)
 	return -1;
 }
 
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 size_t
 strlcpy_hf(char *dst, const char *src, size_t size)
 {
@@ -201,6 +244,28 @@ strlcpy_hf(char *dst, const char *src, size_t size)
 		dst[n] = '\0';
 	}
 	return len;
+}
+
+int
+mkdir_parents(const char *path, mode_t mode)
+{
+	char	*dir = xstrdup(path);
+	int	 saved;
+
+	for (char *s = dir + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(dir, mode) == -1 && errno != EEXIST) {
+			saved = errno;
+			free(dir);
+			errno = saved;
+			return -1;
+		}
+		*s = '/';
+	}
+	free(dir);
+	return 0;
 }
 
 int64_t

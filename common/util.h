@@ -46,10 +46,30 @@ int64_t now_real_us(void);
  * unknown unit, trailing junk).
  */
 int parse_duration_ms(const char *s, int64_t *out_ms);
+#define HF_KIB	1024LL
+#define HF_MIB	(1024LL * HF_KIB)
+#define HF_GIB	(1024LL * HF_MIB)
+/*
+ * Sizes as written in the config: "64K", "4MiB", "1g", "512" (bytes);
+ * suffixes b, k/kb/kib, m/mb/mib, g/gb/gib in any case. Returns 0 and
+ * *out, or -1 (overflow, unknown suffix, trailing junk).
+ */
+int parse_size(const char *s, int64_t *out);
 /* Decimal integer within [min, max]; 0 or -1. */
 int parse_int(const char *s, long long min, long long max, long long *out);
 /* "true/false/yes/no/on/off/1/0" -> 1/0; -1 otherwise. */
 int parse_bool(const char *s);
+
+/*
+ * Creates the missing directories above the last component of path
+ * ("a/b/c" makes a and a/b; a trailing '/' makes c too), with mode.
+ * Returns 0, or -1 with errno set by the first mkdir that failed other
+ * than with EEXIST.
+ */
+int mkdir_parents(const char *path, mode_t mode);
+
+/* The value of a hex digit of either case, 0 to 15; -1 for any other c. */
+int hex_digit(int c);
 
 /* Fixed-size, always NUL-terminated copy; returns strlen(src). */
 size_t strlcpy_hf(char *dst, const char *src, size_t size);

@@ -342,17 +342,28 @@ ctl_any(yajl_val procs, const char *key, const char *sub, const char *value, int
 	return 0;
 }
 
-static int
-ctl_status(const char *cmd, char **names, int n)
+/* Sends cmd; the reply's "procs", shown as a table unless --json. */
+static yajl_val
+ctl_procs_request(const char *cmd, char **names, int n, yajl_val *reply)
 {
 	yajl_val	 v = ctl_request(cmd, names, n);
 	yajl_val	 procs = json_get_array(v, "procs");
-	int		 rc = CTL_EXIT_OK;
 
 	if (procs == NULL)
 		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
 	if (!ctl.json)
 		ctl_table(procs);
+	*reply = v;
+	return procs;
+}
+
+static int
+ctl_status(const char *cmd, char **names, int n)
+{
+	yajl_val	 v;
+	yajl_val	 procs = ctl_procs_request(cmd, names, n, &v);
+	int		 rc = CTL_EXIT_OK;
+
 	if (!ctl.json && json_get_array(v, "surge") != NULL) {
 		printf("\nstarting replacements and old processes stopping (surge, scale):\n");
 		ctl_table(json_get_array(v, "surge"));
@@ -456,14 +467,10 @@ ctl_reload(void)
 static int
 ctl_change(const char *cmd, char **names, int n)
 {
-	yajl_val	 v = ctl_request(cmd, names, n);
-	yajl_val	 procs = json_get_array(v, "procs");
+	yajl_val	 v;
+	yajl_val	 procs = ctl_procs_request(cmd, names, n, &v);
 	int		 rc = CTL_EXIT_OK;
 
-	if (procs == NULL)
-		ctl_die(CTL_EXIT_UNREACHABLE, "bad reply from holdfastd: no procs");
-	if (!ctl.json)
-		ctl_table(procs);
 	if (ctl.waiting && strcmp(cmd, "stop") != 0 &&
 	    ctl_any(procs, "state", NULL, "RUNNING", 0))
 		rc = CTL_EXIT_NOT_RUNNING;

@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
 #include "cfg.h"
 #include "chan.h"
@@ -107,47 +106,16 @@ sup_msg_hello(struct sup_proc *p, yajl_val msg)
 	return 0;
 }
 
-/* Re-serialises a parsed value (the "stats" payload kept for status --json). */
-static void
-sup_json_copy(yajl_gen g, yajl_val v)
-{
-	if (YAJL_IS_OBJECT(v)) {
-		yajl_gen_map_open(g);
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			const char *k = v->u.object.keys[i];
-
-			yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-			sup_json_copy(g, v->u.object.values[i]);
-		}
-		yajl_gen_map_close(g);
-	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < v->u.array.len; i++)
-			sup_json_copy(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
-	} else if (YAJL_IS_STRING(v))
-		yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-	else if (YAJL_IS_NUMBER(v))
-		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
-		yajl_gen_bool(g, YAJL_IS_TRUE(v));
-	else
-		yajl_gen_null(g);
-}
-
+/* Keeps the "stats" payload as text for status --json. */
 static int
 sup_msg_stats(struct sup_proc *p, yajl_val msg)
 {
-	yajl_gen		 g = yajl_gen_alloc(NULL);
-	const unsigned char	*buf;
-	size_t			 len;
+	char *text = json_dump(msg);
 
-	sup_json_copy(g, msg);
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+	if (text != NULL) {
 		free(p->p_stats);
-		p->p_stats = xstrndup((const char *)buf, len);
+		p->p_stats = text;
 	}
-	yajl_gen_free(g);
 	return 0;
 }
 

@@ -161,34 +161,6 @@ sup_ctl_db(struct jw *w, const struct sup_proc *p)
 	jw_obj_close(w);
 }
 
-/* Copies a parsed value into the reply (the worker's "stats" message). */
-static void
-sup_ctl_copy(struct jw *w, yajl_val v)
-{
-	if (YAJL_IS_OBJECT(v)) {
-		jw_obj_open(w);
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			jw_key(w, v->u.object.keys[i]);
-			sup_ctl_copy(w, v->u.object.values[i]);
-		}
-		jw_obj_close(w);
-	} else if (YAJL_IS_ARRAY(v)) {
-		jw_arr_open(w);
-		for (size_t i = 0; i < v->u.array.len; i++)
-			sup_ctl_copy(w, v->u.array.values[i]);
-		jw_arr_close(w);
-	} else if (YAJL_IS_STRING(v))
-		jw_str(w, v->u.string);
-	else if (YAJL_IS_INTEGER(v))
-		jw_int(w, YAJL_GET_INTEGER(v));
-	else if (YAJL_IS_DOUBLE(v))
-		jw_double(w, YAJL_GET_DOUBLE(v));
-	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
-		jw_bool(w, YAJL_IS_TRUE(v));
-	else
-		jw_null(w);
-}
-
 static void
 sup_ctl_stats(struct jw *w, const struct sup_proc *p)
 {
@@ -199,7 +171,7 @@ sup_ctl_stats(struct jw *w, const struct sup_proc *p)
 	    (v = json_parse(p->p_stats, strlen(p->p_stats), err, sizeof(err))) == NULL)
 		return;
 	jw_key(w, "stats");
-	sup_ctl_copy(w, v);
+	jw_value(w, v);
 	yajl_tree_free(v);
 }
 
@@ -860,20 +832,6 @@ sup_ctl_probe(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-sup_ctl_mkdirs(const char *path)
-{
-	char *dir = xstrdup(path);
-
-	for (char *s = dir + 1; *s != '\0'; s++)
-		if (*s == '/') {
-			*s = '\0';
-			(void)mkdir(dir, 0755);
-			*s = '/';
-		}
-	free(dir);
-}
-
 static int
 sup_ctl_perms(const char *path, const char *group, char *err, size_t errlen)
 {
@@ -915,7 +873,7 @@ sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen)
 		return -1;
 	}
 	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
-	sup_ctl_mkdirs(path);
+	(void)mkdir_parents(path, 0755);
 	if (sup_ctl_probe(path, err, errlen) != 0)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {

@@ -112,21 +112,6 @@ sup_ring_get(const struct sup_ring *r, int i)
 
 /* ---- log files with size rotation ------------------------------------ */
 
-/* Creates the missing directories above path (var/log on a first run). */
-static void
-sup_logfile_mkdirs(const char *path)
-{
-	char *dir = xstrdup(path);
-
-	for (char *s = dir + 1; *s != '\0'; s++)
-		if (*s == '/') {
-			*s = '\0';
-			(void)mkdir(dir, 0755);
-			*s = '/';
-		}
-	free(dir);
-}
-
 struct sup_logfile *
 sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 {
@@ -134,7 +119,7 @@ sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 	struct stat		 st;
 	int			 fd;
 
-	sup_logfile_mkdirs(path);
+	(void)mkdir_parents(path, 0755);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return NULL;
@@ -348,7 +333,7 @@ sup_log_own(const char *path, const char *why)
 	int fd = -1;
 
 	if (path != NULL) {
-		sup_logfile_mkdirs(path);
+		(void)mkdir_parents(path, 0755);
 		if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
 			log_warn("[LOG_REOPEN] path=%s why=%s result=failed: keeping the "
 			    "current log", path, why);

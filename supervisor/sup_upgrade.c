@@ -727,20 +727,35 @@ sup_heal_unwatch(void)
 	timer_delete(heal.stall_timer);
 }
 
+/*
+ * The start of the argv of an image that restores the state in fd:
+ * argv0 -c cfgpath [-v] --restore-state fd (written into fdbuf, 16
+ * bytes). Returns how many it set; the caller adds its own and the NULL.
+ */
+static int
+upg_restore_argv(char **argv, const char *argv0, const char *cfgpath, int verbose,
+    char *fdbuf, int fd)
+{
+	int n = 0;
+
+	snprintf(fdbuf, 16, "%d", fd);
+	argv[n++] = (char *)argv0;
+	argv[n++] = (char *)"-c";
+	argv[n++] = (char *)cfgpath;
+	if (verbose)
+		argv[n++] = (char *)"-v";
+	argv[n++] = (char *)"--restore-state";
+	argv[n++] = fdbuf;
+	return n;
+}
+
 /* argv of a restoring image: state in memfd. */
 static void
 heal_build_argv(char **argv, char *fdbuf, int memfd, const char *failed)
 {
-	int n = 0;
+	int n = upg_restore_argv(argv, "holdfastd", heal.cfgpath, heal.verbose, fdbuf,
+	    memfd);
 
-	snprintf(fdbuf, 16, "%d", memfd);
-	argv[n++] = (char *)"holdfastd";
-	argv[n++] = (char *)"-c";
-	argv[n++] = heal.cfgpath;
-	if (heal.verbose)
-		argv[n++] = (char *)"-v";
-	argv[n++] = (char *)"--restore-state";
-	argv[n++] = fdbuf;
 	argv[n++] = (char *)"--healed";
 	argv[n++] = heal.healarg;
 	if (failed != NULL) {
@@ -1039,7 +1054,7 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	char			*argv[16], fdbuf[16], fbbuf[16];
 	size_t			 len;
 	struct jw		*w;
-	int			 memfd, fb, n = 0, saved;
+	int			 memfd, fb, n, saved;
 	sigset_t		 block, old;
 
 	if (sup.s_shutting_down) {
@@ -1086,15 +1101,8 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	sup_notify_reloading();
 	/* Queued output is lost at the exec: give a slow reader a moment. */
 	log_nb_drain(SUP_LOG_DRAIN_MS / 2);
-	snprintf(fdbuf, sizeof(fdbuf), "%d", memfd);
 	snprintf(fbbuf, sizeof(fbbuf), "%d", fb);
-	argv[n++] = heal.exe_path;
-	argv[n++] = (char *)"-c";
-	argv[n++] = sup.s_cfgpath;
-	if (sup.s_verbose)
-		argv[n++] = (char *)"-v";
-	argv[n++] = (char *)"--restore-state";
-	argv[n++] = fdbuf;
+	n = upg_restore_argv(argv, heal.exe_path, sup.s_cfgpath, sup.s_verbose, fdbuf, memfd);
 	argv[n++] = (char *)"--fallback-exe";
 	argv[n++] = fbbuf;
 	argv[n] = NULL;
@@ -1248,21 +1256,15 @@ upg_fallback(const struct sup_upgrade_args *a, const char *why)
 {
 	static char	 reason[512], fdbuf[16];
 	char		*argv[16];
-	int		 n = 0;
+	int		 n;
 
 	if (a->fallback_fd == -1)
 		return;
 	log_errorx("[SUP_UPGRADE] result=failed reason=\"%s\": going back to the "
 	    "previous image", why);
 	snprintf(reason, sizeof(reason), "%s", why);
-	snprintf(fdbuf, sizeof(fdbuf), "%d", a->restore_fd);
-	argv[n++] = (char *)"holdfastd";
-	argv[n++] = (char *)"-c";
-	argv[n++] = heal.cfgpath;
-	if (heal.verbose)
-		argv[n++] = (char *)"-v";
-	argv[n++] = (char *)"--restore-state";
-	argv[n++] = fdbuf;
+	n = upg_restore_argv(argv, "holdfastd", heal.cfgpath, heal.verbose, fdbuf,
+	    a->restore_fd);
 	argv[n++] = (char *)"--upgrade-failed";
 	argv[n++] = reason;
 	argv[n] = NULL;

@@ -223,6 +223,56 @@ START_TEST(test_writer_errors)
 }
 END_TEST
 
+/* A parsed value is written again as it was, numbers in their own text. */
+START_TEST(test_value_copy)
+{
+	const char	*in = "{\"a\":[1,-0,2.50,1e400,123456789012345678901234],"
+	    "\"b\":{\"c\":\"\\u00e9\\\"x\"},\"t\":true,\"f\":false,\"n\":null}";
+	const char	*want = "{\"a\":[1,-0,2.50,1e400,123456789012345678901234],"
+	    "\"b\":{\"c\":\"\xc3\xa9\\\"x\"},\"t\":true,\"f\":false,\"n\":null}";
+	yajl_val	 v = parse(in);
+	struct jw	*w = jw_new();
+	char		*s;
+
+	ck_assert_ptr_nonnull(v);
+	s = json_dump(v);
+	ck_assert_str_eq(s, want);
+	free(s);
+	jw_arr_open(w);
+	jw_value(w, json_get(v, "t"));
+	jw_value(w, json_get_array(v, "a"));
+	jw_arr_close(w);
+	ck_assert_str_eq(jw_buf(w, NULL), "[true,[1,-0,2.50,1e400,123456789012345678901234]]");
+	s = jw_dup(w);
+	ck_assert_str_eq(s, "[true,[1,-0,2.50,1e400,123456789012345678901234]]");
+	free(s);
+	jw_arr_close(w);	/* nothing open: an error */
+	ck_assert_ptr_null(jw_dup(w));
+	jw_free(w);
+	yajl_tree_free(v);
+	ck_assert_ptr_null(json_dump(NULL));
+
+	/* 128 levels parse; the dump writes what the generator lets through. */
+	{
+		char	deep[257];
+
+		memset(deep, '[', 128);
+		memset(deep + 128, ']', 128);
+		deep[256] = '\0';
+		v = parse(deep);
+		ck_assert_ptr_nonnull(v);
+		s = json_dump(v);
+		ck_assert_ptr_nonnull(s);
+		free(s);
+		w = jw_new();
+		jw_value(w, v);
+		ck_assert_ptr_null(jw_dup(w));
+		jw_free(w);
+		yajl_tree_free(v);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -237,6 +287,7 @@ main(void)
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_writer);
 	tcase_add_test(tc, test_writer_errors);
+	tcase_add_test(tc, test_value_copy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -6,15 +6,19 @@
  * refused.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "buf.h"
 #include "util.h"
 
 START_TEST(test_durations)
@@ -244,6 +248,122 @@ START_TEST(test_fd_flags_and_clocks)
 }
 END_TEST
 
+START_TEST(test_parse_size)
+{
+	static const struct { const char *s; int64_t n; } ok[] = {
+		{ "0", 0 }, { "512", 512 }, { "512b", 512 }, { "64K", 65536 },
+		{ "64kb", 65536 }, { "4MiB", 4194304 }, { "1g", 1073741824 },
+		{ "2GB", 2147483648LL }, { "8589934591g", 8589934591LL * 1073741824 },
+	};
+	static const char *const bad[] = {
+		"", "k", "-1", "+1k", " 1k", "1k ", "1 k", "1t", "1.5m", "1kibi",
+		"0x10", "99999999999999999999", "8589934592g",
+	};
+	int64_t	 n;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(parse_size(ok[i].s, &n) == 0, "%s", ok[i].s);
+		ck_assert_int_eq(n, ok[i].n);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse_size(bad[i], &n) == -1, "accepted \"%s\"", bad[i]);
+	ck_assert_int_eq(parse_size(NULL, &n), -1);
+}
+END_TEST
+
+START_TEST(test_mkdir_parents)
+{
+	char		 top[] = "/tmp/test_util.XXXXXX", path[128];
+	struct stat	 st;
+
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b", top);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	ck_assert_int_eq(stat(path, &st), -1);
+	/* again: what exists is fine; a trailing slash makes the last one */
+	snprintf(path, sizeof(path), "%s/a/b/c/", top);
+	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c", top);
+	ck_assert_int_eq(stat(path, &st), 0);
+	/* a file in the way: the first failure is reported */
+	snprintf(path, sizeof(path), "%s/f", top);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	snprintf(path, sizeof(path), "%s/f/x/y", top);
+	errno = 0;
+	ck_assert_int_eq(mkdir_parents(path, 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	snprintf(path, sizeof(path), "rm -rf '%s'", top);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+START_TEST(test_buf)
+{
+	struct buf	 b = BUF_INIT;
+	char		 big[1000];
+
+	buf_reset(&b);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.len, 0);
+	buf_add(&b, "ab", 2);
+	buf_adds(&b, "c");
+	buf_printf(&b, "-%d-%s", 42, "x");
+	ck_assert_str_eq(b.p, "abc-42-x");
+	ck_assert_uint_eq(b.len, 8);
+	/* binary data keeps its NULs; the terminator follows len */
+	buf_add(&b, "\0z", 2);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(memcmp(b.p, "abc-42-x\0z", 11), 0);
+	buf_add(&b, "", 0);
+	ck_assert_uint_eq(b.len, 10);
+	/* growth keeps what was there */
+	memset(big, 'q', sizeof(big));
+	for (int i = 0; i < 100; i++)
+		buf_add(&b, big, sizeof(big));
+	ck_assert_uint_eq(b.len, 100010);
+	ck_assert(b.cap > b.len);
+	ck_assert_int_eq(memcmp(b.p, "abc-42-x\0zqq", 12), 0);
+	ck_assert_int_eq(b.p[b.len], '\0');
+	buf_printf(&b, "%s", "");
+	ck_assert_uint_eq(b.len, 100010);
+	buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.p, "");
+	buf_reserve(&b, 5000);
+	ck_assert(b.cap >= 5001);
+	buf_free(&b);
+	ck_assert_ptr_null(b.p);
+	ck_assert_uint_eq(b.cap, 0);
+	buf_printf(&b, "%05d", 7);
+	ck_assert_str_eq(b.p, "00007");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_hex_digit)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		ck_assert_int_eq(hex_digit(digits[i]), i);
+		ck_assert_int_eq(hex_digit(digits[i] >= 'a' ? digits[i] - 32 : digits[i]), i);
+	}
+	ck_assert_int_eq(hex_digit('g'), -1);
+	ck_assert_int_eq(hex_digit('G'), -1);
+	ck_assert_int_eq(hex_digit('/'), -1);
+	ck_assert_int_eq(hex_digit(':'), -1);
+	ck_assert_int_eq(hex_digit('@'), -1);
+	ck_assert_int_eq(hex_digit('`'), -1);
+	ck_assert_int_eq(hex_digit('\0'), -1);
+	ck_assert_int_eq(hex_digit((char)0xe9), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -262,6 +382,10 @@ main(void)
 	tcase_add_exit_test(tc, test_overflow_aborts, 1);
 	tcase_add_test(tc, test_fd_flags_and_clocks);
 	tcase_add_test(tc, test_hf_assert);
+	tcase_add_test(tc, test_parse_size);
+	tcase_add_test(tc, test_mkdir_parents);
+	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_hex_digit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

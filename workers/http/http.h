@@ -37,6 +37,11 @@ struct http_srv {
 	struct http_ratelimit		*rl;
 	char				*dummy_hash;	/* crypt() hash for unknown users */
 	struct http_tokcache		*tc;		/* NULL: token_cache_ttl = 0 */
+	/* Stopping (http_main.c): the drain and when requests last came. */
+	struct event			*drain_ev;
+	uint64_t			 drain_deadline;
+	uint64_t			 stop_ms;	/* 0: not stopping */
+	uint64_t			 last_dispatch_ms;
 };
 
 struct http_call {

@@ -32,11 +32,6 @@
 
 static const char	 http_db_down_body[] = "{\"error\":\"SERVICE_UNAVAILABLE\","
 			    "\"detail\":\"" HTTP_DB_DOWN_DETAIL "\",\"status\":503}";
-static struct http_srv	 http_srv;
-static struct event	*http_drain_ev;
-static uint64_t		 http_drain_deadline;
-static uint64_t		 http_stop_ms;		/* 0: not stopping */
-static uint64_t		 http_last_dispatch_ms;
 
 /*
  * A stopping worker has closed its accept socket, but connections it
@@ -374,8 +369,8 @@ http_dispatch(struct hsrv_req *req, void *arg)
 	struct http_srv		*srv = arg;
 	struct http_call	*call = http_call_new(srv, req);
 
-	if (http_stop_ms != 0)
-		http_last_dispatch_ms = now_mono_ms();
+	if (srv->stop_ms != 0)
+		srv->last_dispatch_ms = now_mono_ms();
 	if (http_precheck(call, hsrv_target(req)) == 0)
 		http_handler_for(call->route, call->method)(call);
 }
@@ -408,24 +403,24 @@ http_setup(struct http_srv *srv, struct worker *w, int fd)
 static void
 http_drain(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker	*w = arg;
+	struct http_srv	*srv = arg;
 	uint64_t	 now = now_mono_ms();
-	int		 busy = http_srv.inflight > 0 ||
-			    now < http_stop_ms + HTTP_DRAIN_MIN_MS ||
-			    now < http_last_dispatch_ms + HTTP_DRAIN_QUIET_MS;
+	int		 busy = srv->inflight > 0 ||
+			    now < srv->stop_ms + HTTP_DRAIN_MIN_MS ||
+			    now < srv->last_dispatch_ms + HTTP_DRAIN_QUIET_MS;
 
-	if (busy && now < http_drain_deadline)
+	if (busy && now < srv->drain_deadline)
 		return;
-	if (http_srv.inflight > 0)
+	if (srv->inflight > 0)
 		log_warnx("stopping with %d requests still waiting on the DB",
-		    http_srv.inflight);
-	event_free(http_drain_ev);
-	http_drain_ev = NULL;
-	hsrv_free(http_srv.hs);
-	http_srv.hs = NULL;
+		    srv->inflight);
+	event_free(srv->drain_ev);
+	srv->drain_ev = NULL;
+	hsrv_free(srv->hs);
+	srv->hs = NULL;
 	http_alog_flush();
 	http_crypt_stop();
-	worker_exit_loop(w);
+	worker_exit_loop(srv->w);
 }
 
 /* SIGTERM: stop accepting, answer what was accepted and let requests
@@ -434,30 +429,31 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 static void
 http_on_stop(struct worker *w, void *arg)
 {
-	struct timeval tv = { 0, 20 * 1000 };
+	struct http_srv	*srv = arg;
+	struct timeval	 tv = { 0, 20 * 1000 };
 
-	(void)arg;
 	/* Replies from now on say Connection: close. */
-	hsrv_stop_accepting(http_srv.hs);
-	http_stop_ms = http_last_dispatch_ms = now_mono_ms();
-	http_drain_deadline = http_stop_ms + 5000;
-	http_drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, w);
-	event_add(http_drain_ev, &tv);
+	hsrv_stop_accepting(srv->hs);
+	srv->stop_ms = srv->last_dispatch_ms = now_mono_ms();
+	srv->drain_deadline = srv->stop_ms + 5000;
+	srv->drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, srv);
+	event_add(srv->drain_ev, &tv);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct worker	w;
+	struct http_srv	srv = { 0 };
 	int		fd, rc;
 
 	worker_init(&w, argc, argv, "http");
 	http_alog_init(w.base);
 	fd = worker_listen(&w, SOCK_STREAM);
-	http_setup(&http_srv, &w, fd);
-	http_auth_init(&http_srv);
-	http_srv.db = worker_db_start(&w, "http_request");
-	worker_set_on_stop(&w, http_on_stop, NULL);
+	http_setup(&srv, &w, fd);
+	http_auth_init(&srv);
+	srv.db = worker_db_start(&w, "http_request");
+	worker_set_on_stop(&w, http_on_stop, &srv);
 	worker_ready(&w);
 	log_info("serving on fd %d (%s), max_body=%lld max_webhook_body=%lld "
 	    "max_connections=%d max_connections_per_addr=%d max_body_memory=%lld",
@@ -466,7 +462,7 @@ main(int argc, char **argv)
 	    w.wcfg->max_connections, w.wcfg->max_connections_per_addr,
 	    (long long)w.wcfg->max_body_memory);
 	rc = worker_run(&w);
-	http_auth_free(&http_srv);
+	http_auth_free(&srv);
 	http_alog_free();
 	return rc;
 }

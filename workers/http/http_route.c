@@ -230,18 +230,6 @@ http_parse_cursor(const char *s, int64_t *us, long long *id)
 	return 0;
 }
 
-static int
-http_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %-decodes s in place ('+' is a space); -1 on a bad escape or a NUL. */
 static int
 http_unescape(char *s)
@@ -255,7 +243,7 @@ http_unescape(char *s)
 		else if (*s != '%')
 			*o++ = *s;
 		else {
-			if ((hi = http_hexval(s[1])) < 0 || (lo = http_hexval(s[2])) < 0 ||
+			if ((hi = hex_digit(s[1])) < 0 || (lo = hex_digit(s[2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				return -1;
 			*o++ = (char)(hi * 16 + lo);

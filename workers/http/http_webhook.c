@@ -103,7 +103,6 @@ static char *
 http_wh_messages_json(const struct wa_payload *p)
 {
 	struct jw	*w = jw_new();
-	const char	*s;
 	char		*out;
 
 	jw_arr_open(w);
@@ -122,7 +121,7 @@ http_wh_messages_json(const struct wa_payload *p)
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);
-	out = (s = jw_buf(w, NULL)) != NULL ? xstrdup(s) : NULL;
+	out = jw_dup(w);
 	jw_free(w);
 	return out;
 }
@@ -131,7 +130,6 @@ static char *
 http_wh_statuses_json(const struct wa_payload *p)
 {
 	struct jw	*w = jw_new();
-	const char	*s;
 	char		*out;
 
 	jw_arr_open(w);
@@ -146,7 +144,7 @@ http_wh_statuses_json(const struct wa_payload *p)
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);
-	out = (s = jw_buf(w, NULL)) != NULL ? xstrdup(s) : NULL;
+	out = jw_dup(w);
 	jw_free(w);
 	return out;
 }

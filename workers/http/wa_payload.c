@@ -11,62 +11,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <yajl/yajl_gen.h>
 
 #include "json.h"
 #include "util.h"
 #include "wa_payload.h"
-
-/* ---- the raw JSON of a node (yajl_tree keeps no source text) ---- */
-
-static void
-wa_gen(yajl_gen g, yajl_val v)
-{
-	size_t i;
-
-	if (YAJL_IS_STRING(v))
-		yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-	else if (YAJL_IS_NUMBER(v))
-		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-	else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
-		yajl_gen_bool(g, YAJL_IS_TRUE(v));
-	else if (YAJL_IS_OBJECT(v)) {
-		yajl_gen_map_open(g);
-		for (i = 0; i < v->u.object.len; i++) {
-			const char *k = v->u.object.keys[i];
-
-			yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-			wa_gen(g, v->u.object.values[i]);
-		}
-		yajl_gen_map_close(g);
-	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
-		for (i = 0; i < v->u.array.len; i++)
-			wa_gen(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
-	} else
-		yajl_gen_null(g);
-}
-
-/* The node as JSON text (malloc'd), or NULL when v is NULL. */
-static char *
-wa_dump(yajl_val v)
-{
-	const unsigned char	*buf;
-	size_t			 len;
-	yajl_gen		 g;
-	char			*s;
-
-	if (v == NULL)
-		return NULL;
-	if ((g = yajl_gen_alloc(NULL)) == NULL)
-		return NULL;
-	wa_gen(g, v);
-	yajl_gen_get_buf(g, &buf, &len);
-	s = xstrndup((const char *)buf, len);
-	yajl_gen_free(g);
-	return s;
-}
 
 /* ---- small typed accessors ---- */
 
@@ -178,7 +126,7 @@ wa_add_message(struct wa_ctx *c, yajl_val m)
 	wm->body = wa_strdup_or_null(wa_message_body(m, type));
 	wm->profile_name = wa_strdup_or_null(wa_profile_name(c->contacts, from));
 	wm->timestamp = ts;
-	wm->raw = wa_dump(m);
+	wm->raw = json_dump(m);
 }
 
 static void
@@ -203,7 +151,7 @@ wa_add_status(struct wa_ctx *c, yajl_val s)
 	ws->phone_number_id = wa_strdup_or_null(c->phone_number_id);
 	ws->recipient_id = wa_strdup_or_null(json_get_str(s, "recipient_id"));
 	ws->timestamp = ts;
-	ws->errors = wa_dump(json_get_array(s, "errors"));
+	ws->errors = json_dump(json_get_array(s, "errors"));
 }
 
 /* Calls fn on each element of obj[key] when it is an array. */
@@ -283,18 +231,6 @@ wa_payload_free(struct wa_payload *p)
 
 /* ---- X-Hub-Signature-256 ---- */
 
-static int
-wa_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static void
 wa_hmac(const char *secret, const char *body, size_t len, unsigned char mac[32])
 {
@@ -319,8 +255,8 @@ wa_signature_check(const char *secret, const char *body, size_t len,
 	if (strlen(hex) != 64)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		if ((hi = wa_hexval(hex[2 * i])) < 0 ||
-		    (lo = wa_hexval(hex[2 * i + 1])) < 0)
+		if ((hi = hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hex_digit(hex[2 * i + 1])) < 0)
 			return -1;
 		got[i] = (unsigned char)(hi << 4 | lo);
 	}

@@ -6,15 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cdr.h"
 #include "siphash.h"
 #include "util.h"
-
-struct cdr_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 
 const char *
 cdr_disposition_name(enum cdr_disposition d)
@@ -24,18 +19,6 @@ cdr_disposition_name(enum cdr_disposition d)
 	};
 
 	return (unsigned)d < nitems(names) ? names[d] : "FAILED";
-}
-
-static void
-cdr_buf_add(struct cdr_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
 }
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none. */
@@ -116,28 +99,28 @@ cdr_make_id(char out[CDR_ID_LEN + 1], const char *call_id, const char *from_tag,
 /* One column in COPY text form: backslash escapes, \N for NULL; valid
  * UTF-8 of at most CDR_TEXT_MAX bytes. */
 static void
-cdr_put_text(struct cdr_buf *b, const char *s)
+cdr_put_text(struct buf *b, const char *s)
 {
 	char clean[CDR_TEXT_MAX + 1];
 
-	cdr_buf_add(b, "\t", 1);
+	buf_add(b, "\t", 1);
 	if (s == NULL) {
-		cdr_buf_add(b, "\\N", 2);
+		buf_add(b, "\\N", 2);
 		return;
 	}
 	for (s = cdr_text_clean(s, clean); *s != '\0'; s++) {
 		switch (*s) {
-		case '\\': cdr_buf_add(b, "\\\\", 2); break;
-		case '\t': cdr_buf_add(b, "\\t", 2); break;
-		case '\n': cdr_buf_add(b, "\\n", 2); break;
-		case '\r': cdr_buf_add(b, "\\r", 2); break;
-		default: cdr_buf_add(b, s, 1);
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '\t': buf_add(b, "\\t", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		case '\r': buf_add(b, "\\r", 2); break;
+		default: buf_add(b, s, 1);
 		}
 	}
 }
 
 static void
-cdr_put_int(struct cdr_buf *b, int64_t v, int null_if_zero)
+cdr_put_int(struct buf *b, int64_t v, int null_if_zero)
 {
 	char num[32];
 
@@ -152,11 +135,11 @@ cdr_put_int(struct cdr_buf *b, int64_t v, int null_if_zero)
 char *
 cdr_encode(const struct cdr *c, size_t *len)
 {
-	struct cdr_buf	b = { NULL, 0, 0 };
+	struct buf	b = BUF_INIT;
 	int64_t		dur = (c->ended_us - c->started_us) / 1000;
 	int64_t		bill = c->answered_us ? (c->ended_us - c->answered_us) / 1000 : 0;
 
-	cdr_buf_add(&b, "2", 1);
+	buf_add(&b, "2", 1);
 	cdr_put_text(&b, c->call_id);
 	cdr_put_text(&b, c->from_uri);
 	cdr_put_text(&b, c->to_uri);

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "cdr.h"
 #include "db.h"
 #include "log.h"
@@ -53,11 +54,6 @@ static const char cdr_insert_sql[] =
     " hangup_cause, ended_by, cdr_id)"
     " ON CONFLICT (cdr_id) DO NOTHING";
 
-struct cdr_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 struct cdr_sink {
 	struct event_base	*base;
 	struct db		*db;
@@ -82,43 +78,30 @@ struct cdr_sink {
 
 static void cdr_sink_kick(struct cdr_sink *);
 
-static void
-cdr_buf_add(struct cdr_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-
 struct cdr_insert {
-	struct cdr_buf	 col[CDR_NCOLS];
+	struct buf	 col[CDR_NCOLS];
 	int		 n, bad;
 };
 
 /* Appends one element to a PostgreSQL array literal (valid UTF-8, cut:
  * version-1 records written before that rule are cleaned here). */
 static void
-cdr_array_add(struct cdr_buf *b, const char *v)
+cdr_array_add(struct buf *b, const char *v)
 {
 	char clean[CDR_TEXT_MAX + 1];
 
-	cdr_buf_add(b, b->len == 0 ? "{" : ",", 1);
+	buf_add(b, b->len == 0 ? "{" : ",", 1);
 	if (v == NULL) {
-		cdr_buf_add(b, "NULL", 4);
+		buf_add(b, "NULL", 4);
 		return;
 	}
-	cdr_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 	for (v = cdr_text_clean(v, clean); *v != '\0'; v++) {
 		if (*v == '"' || *v == '\\')
-			cdr_buf_add(b, "\\", 1);
-		cdr_buf_add(b, v, 1);
+			buf_add(b, "\\", 1);
+		buf_add(b, v, 1);
 	}
-	cdr_buf_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 }
 
 static void
@@ -144,7 +127,7 @@ static void
 cdr_insert_free(struct cdr_insert *ins)
 {
 	for (int i = 0; i < CDR_NCOLS; i++)
-		free(ins->col[i].p);
+		buf_free(&ins->col[i]);
 }
 
 static void
@@ -310,7 +293,7 @@ cdr_sink_kick(struct cdr_sink *s)
 		return;
 	}
 	for (int i = 0; i < CDR_NCOLS; i++) {
-		cdr_buf_add(&ins.col[i], "}", 1);
+		buf_add(&ins.col[i], "}", 1);
 		params[i] = ins.col[i].p;
 	}
 	s->inflight = db_query(s->db, "cdr_insert", cdr_insert_sql, CDR_NCOLS, params,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "dialog_store.h"
 #include "log.h"
 #include "spool.h"
@@ -39,47 +40,31 @@ struct dialog_store {
 
 /* ---- encoding ---- */
 
-struct ds_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 static void
-ds_put(struct ds_buf *b, const void *data, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2 + 64;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void
-ds_put_u64(struct ds_buf *b, uint64_t v)
+ds_put_u64(struct buf *b, uint64_t v)
 {
 	unsigned char x[8];
 
 	for (int i = 0; i < 8; i++)
 		x[i] = (unsigned char)(v >> (8 * i));
-	ds_put(b, x, 8);
+	buf_add(b, x, 8);
 }
 
 static void
-ds_put_bytes(struct ds_buf *b, const void *s, size_t n, int null)
+ds_put_bytes(struct buf *b, const void *s, size_t n, int null)
 {
 	unsigned char x[2];
 	unsigned v = null ? DS_NULL : (unsigned)(n < DS_NULL ? n : DS_NULL - 1);
 
 	x[0] = (unsigned char)v;
 	x[1] = (unsigned char)(v >> 8);
-	ds_put(b, x, 2);
+	buf_add(b, x, 2);
 	if (!null)
-		ds_put(b, s, v);
+		buf_add(b, s, v);
 }
 
 static void
-ds_put_str(struct ds_buf *b, const char *s)
+ds_put_str(struct buf *b, const char *s)
 {
 	ds_put_bytes(b, s, s != NULL ? strlen(s) : 0, s == NULL);
 }
@@ -139,9 +124,9 @@ ds_get_str(struct ds_rd *r, size_t *lenp)
 char *
 dialog_rec_encode(const struct dialog_rec *d, size_t *len)
 {
-	struct ds_buf b = { 0 };
+	struct buf b = BUF_INIT;
 
-	ds_put(&b, "C", 1);
+	buf_add(&b, "C", 1);
 	ds_put_str(&b, d->call_id);
 	ds_put_str(&b, d->to_tag);
 	ds_put_str(&b, d->from_tag);
@@ -267,7 +252,7 @@ ds_del(struct dialog_store *ds, const char *key)
 /* ---- the file ---- */
 
 static void
-ds_frame(struct ds_buf *b, const char *rec, size_t len)
+ds_frame(struct buf *b, const char *rec, size_t len)
 {
 	unsigned char	hdr[DS_HDR];
 	uint32_t	crc = spool_crc32(rec, len);
@@ -277,12 +262,12 @@ ds_frame(struct ds_buf *b, const char *rec, size_t len)
 		hdr[4 + i] = (unsigned char)(len >> (8 * i));
 		hdr[8 + i] = (unsigned char)(crc >> (8 * i));
 	}
-	ds_put(b, hdr, DS_HDR);
-	ds_put(b, rec, len);
+	buf_add(b, hdr, DS_HDR);
+	buf_add(b, rec, len);
 }
 
 static void
-ds_write(struct dialog_store *ds, const struct ds_buf *b)
+ds_write(struct dialog_store *ds, const struct buf *b)
 {
 	ssize_t n;
 
@@ -347,7 +332,7 @@ ds_scan(struct dialog_store *ds, const char *buf, size_t len)
 static int
 ds_read_file(struct dialog_store *ds)
 {
-	struct ds_buf	 b = { 0 };
+	struct buf	 b = BUF_INIT;
 	char		 chunk[65536];
 	ssize_t		 n;
 	size_t		 good;
@@ -356,17 +341,17 @@ ds_read_file(struct dialog_store *ds)
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		ds_put(&b, chunk, (size_t)n);
+		buf_add(&b, chunk, (size_t)n);
 	close(fd);
 	if (n < 0) {
-		free(b.p);
+		buf_free(&b);
 		return -1;
 	}
 	good = ds_scan(ds, b.p, b.len);
 	if (good < b.len)
 		log_warnx("[DIALOG_TORN] %s: %zu bytes after offset %zu ignored "
 		    "(a record torn by a crash)", ds->path, b.len - good, good);
-	free(b.p);
+	buf_free(&b);
 	return 0;
 }
 
@@ -374,7 +359,7 @@ ds_read_file(struct dialog_store *ds)
 static int
 ds_rewrite(struct dialog_store *ds)
 {
-	struct ds_buf	 b = { 0 };
+	struct buf	 b = BUF_INIT;
 	char		*tmp = xasprintf("%s.tmp", ds->path);
 	int		 fd, rc = -1;
 
@@ -397,7 +382,7 @@ ds_rewrite(struct dialog_store *ds)
 		unlink(tmp);
 	}
 	free(tmp);
-	free(b.p);
+	buf_free(&b);
 	return rc;
 }
 
@@ -460,14 +445,14 @@ dialog_store_restore(struct dialog_store *ds, void (*cb)(const struct dialog_rec
 void
 dialog_store_confirm(struct dialog_store *ds, const struct dialog_rec *d)
 {
-	struct ds_buf	 b = { 0 };
+	struct buf	 b = BUF_INIT;
 	size_t		 len;
 	char		*rec = dialog_rec_encode(d, &len);
 
 	ds_add(ds, ds_key(d->call_id, d->to_tag), rec, len);
 	ds_frame(&b, rec, len);
 	ds_write(ds, &b);
-	free(b.p);
+	buf_free(&b);
 	free(rec);
 }
 
@@ -483,22 +468,22 @@ dialog_store_end(struct dialog_store *ds, const char *call_id, const char *to_ta
 
 /* An END record: the key's two parts, as CONFIRM starts. */
 static void
-ds_frame_end(struct ds_buf *out, const char *key)
+ds_frame_end(struct buf *out, const char *key)
 {
-	struct ds_buf	 b = { 0 };
+	struct buf	 b = BUF_INIT;
 	const char	*tab = strchr(key, '\t');
 
-	ds_put(&b, "E", 1);
+	buf_add(&b, "E", 1);
 	ds_put_bytes(&b, key, (size_t)(tab - key), 0);
 	ds_put_str(&b, tab + 1);
 	ds_frame(out, b.p, b.len);
-	free(b.p);
+	buf_free(&b);
 }
 
 void
 dialog_store_commit_ends(struct dialog_store *ds)
 {
-	struct ds_buf b = { 0 };
+	struct buf b = BUF_INIT;
 
 	for (size_t i = 0; i < ds->nends; i++) {
 		if (ds_del(ds, ds->ends[i]))
@@ -517,7 +502,7 @@ dialog_store_commit_ends(struct dialog_store *ds)
 			ds_write(ds, &b);
 	} else
 		ds_write(ds, &b);
-	free(b.p);
+	buf_free(&b);
 }
 
 size_t

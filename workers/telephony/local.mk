@@ -13,6 +13,6 @@ TELEPHONY_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/workers/telephony
 
 
 pkglibexec_PROGRAMS += workers/telephony/holdfast-telephony
-workers_telephony_holdfast_telephony_SOURCES = workers/telephony/main.c
+workers_telephony_holdfast_telephony_SOURCES = workers/telephony/telephony_main.c
 workers_telephony_holdfast_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 workers_telephony_holdfast_telephony_LDADD = workers/telephony/libtelephony.a $(WORKER_LIBS)

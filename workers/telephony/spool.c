@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "log.h"
 #include "spool.h"
 #include "util.h"
@@ -42,8 +43,8 @@ struct spool {
 	uint64_t	 rseq;
 	uint64_t	 next_seq;
 	uint64_t	 pending;	/* durable unacknowledged records */
-	char		*buf;		/* framed, not yet written */
-	size_t		 buflen, bufcap, bufrecs;
+	struct buf	 buf;		/* framed, not yet written */
+	size_t		 bufrecs;
 };
 
 uint32_t
@@ -104,19 +105,8 @@ spool_fsync_dir(const char *dir)
 static int
 spool_mkdirs(const char *dir)
 {
-	char *p = xstrdup(dir);
-
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
+	if (mkdir_parents(dir, 0700) == -1)
+		return -1;
 	return mkdir(dir, 0700) == -1 && errno != EEXIST ? -1 : 0;
 }
 
@@ -331,7 +321,7 @@ spool_close(struct spool *sp)
 	if (sp->dfd != -1)
 		close(sp->dfd);
 	free(sp->segs);
-	free(sp->buf);
+	buf_free(&sp->buf);
 	free(sp->dir);
 	free(sp);
 }
@@ -339,17 +329,16 @@ spool_close(struct spool *sp)
 int
 spool_append(struct spool *sp, const void *data, size_t len)
 {
+	unsigned char	hdr[SPOOL_HDR];
+
 	if (len > SPOOL_MAX_RECORD)
 		return -1;
-	if (sp->buflen + SPOOL_HDR + len > sp->bufcap) {
-		sp->bufcap = (sp->buflen + SPOOL_HDR + len) * 2;
-		sp->buf = xrealloc(sp->buf, sp->bufcap);
-	}
-	memcpy(sp->buf + sp->buflen, SPOOL_MAGIC, 4);
-	spool_put32((unsigned char *)sp->buf + sp->buflen + 4, (uint32_t)len);
-	spool_put32((unsigned char *)sp->buf + sp->buflen + 8, spool_crc32(data, len));
-	memcpy(sp->buf + sp->buflen + SPOOL_HDR, data, len);
-	sp->buflen += SPOOL_HDR + len;
+	memcpy(hdr, SPOOL_MAGIC, 4);
+	spool_put32(hdr + 4, (uint32_t)len);
+	spool_put32(hdr + 8, spool_crc32(data, len));
+	buf_reserve(&sp->buf, SPOOL_HDR + len);
+	buf_add(&sp->buf, hdr, SPOOL_HDR);
+	buf_add(&sp->buf, data, len);
 	sp->bufrecs++;
 	return 0;
 }
@@ -387,13 +376,13 @@ spool_sync(struct spool *sp)
 	struct spool_seg	*seg;
 	size_t			 done = 0;
 
-	if (sp->buflen == 0)
+	if (sp->buf.len == 0)
 		return 0;
 	if (spool_writable_seg(sp) == -1)
 		return -1;
 	seg = &sp->segs[sp->nsegs - 1];
-	while (done < sp->buflen) {
-		ssize_t n = write(sp->wfd, sp->buf + done, sp->buflen - done);
+	while (done < sp->buf.len) {
+		ssize_t n = write(sp->wfd, sp->buf.p + done, sp->buf.len - done);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -403,10 +392,11 @@ spool_sync(struct spool *sp)
 	}
 	if (fdatasync(sp->wfd) == -1)
 		goto fail;
-	seg->size += sp->buflen;
+	seg->size += sp->buf.len;
 	seg->nrec += sp->bufrecs;
 	sp->pending += sp->bufrecs;
-	sp->buflen = sp->bufrecs = 0;
+	buf_reset(&sp->buf);
+	sp->bufrecs = 0;
 	return 0;
 fail:
 	{

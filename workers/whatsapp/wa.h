@@ -87,6 +87,13 @@ struct wa_stepctx {
 	wa_step_done	 done;
 };
 struct wa_stepctx *wa_stepctx_new(struct wa *, wa_step_done);
+/*
+ * A step's query has answered: frees its context (arg) and gives back
+ * *wa and *done. Returns 0, or -1 when the query failed (done has then
+ * been told WA_STEP_ERROR).
+ */
+int wa_stepctx_end(void *arg, const struct db_error *err, struct wa **wa,
+    wa_step_done *done);
 /* Column c of row 0 as an integer; 0 when missing or NULL. */
 long long wa_res_int(PGresult *, int c);
 

@@ -46,6 +46,21 @@ wa_stepctx_new(struct wa *wa, wa_step_done done)
 	return sc;
 }
 
+int
+wa_stepctx_end(void *arg, const struct db_error *err, struct wa **wa,
+    wa_step_done *done)
+{
+	struct wa_stepctx *sc = arg;
+
+	*wa = sc->wa;
+	*done = sc->done;
+	free(sc);
+	if (err == NULL)
+		return 0;
+	(*done)(*wa, WA_STEP_ERROR, err);
+	return -1;
+}
+
 long long
 wa_res_int(PGresult *res, int c)
 {

@@ -412,17 +412,13 @@ wa_send_start(struct wa_outbox *ob, struct wa_send *s)
 static void
 wa_claim_done(const struct db_error *err, PGresult *const *res, int nres, void *arg)
 {
-	struct wa_stepctx	*sc = arg;
-	struct wa		*wa = sc->wa;
-	wa_step_done		 done = sc->done;
+	struct wa		*wa;
+	wa_step_done		 done;
 	PGresult		*r;
 	int			 n;
 
-	free(sc);
-	if (err != NULL) {
-		done(wa, WA_STEP_ERROR, err);
+	if (wa_stepctx_end(arg, err, &wa, &done) == -1)
 		return;
-	}
 	r = res[0];
 	n = PQntuples(r);
 	for (int i = 0; i < n; i++) {

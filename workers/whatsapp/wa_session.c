@@ -17,17 +17,13 @@
 static void
 wa_assign_done(const struct db_error *err, PGresult *const *res, int nres, void *arg)
 {
-	struct wa_stepctx	*sc = arg;
-	struct wa		*wa = sc->wa;
-	wa_step_done		 done = sc->done;
+	struct wa		*wa;
+	wa_step_done		 done;
 	long long		 assigned, opened;
 	int			 pending;
 
-	free(sc);
-	if (err != NULL) {
-		done(wa, WA_STEP_ERROR, err);
+	if (wa_stepctx_end(arg, err, &wa, &done) == -1)
 		return;
-	}
 	assigned = wa_res_int(res[0], 0);
 	opened = wa_res_int(res[0], 1);
 	pending = PQntuples(res[0]) > 0 && strcmp(PQgetvalue(res[0], 0, 2), "t") == 0;
@@ -59,16 +55,12 @@ wa_session_assign(struct wa *wa, wa_step_done done)
 static void
 wa_close_done(const struct db_error *err, PGresult *const *res, int nres, void *arg)
 {
-	struct wa_stepctx	*sc = arg;
-	struct wa		*wa = sc->wa;
-	wa_step_done		 done = sc->done;
+	struct wa		*wa;
+	wa_step_done		 done;
 	long long		 closed;
 
-	free(sc);
-	if (err != NULL) {
-		done(wa, WA_STEP_ERROR, err);
+	if (wa_stepctx_end(arg, err, &wa, &done) == -1)
 		return;
-	}
 	closed = wa_res_int(res[0], 0);
 	wa->n.closed += closed;
 	if (closed > 0)

@@ -15,16 +15,12 @@
 static void
 wa_status_done(const struct db_error *err, PGresult *const *res, int nres, void *arg)
 {
-	struct wa_stepctx	*sc = arg;
-	struct wa		*wa = sc->wa;
-	wa_step_done		 done = sc->done;
+	struct wa		*wa;
+	wa_step_done		 done;
 	long long		 applied;
 
-	free(sc);
-	if (err != NULL) {
-		done(wa, WA_STEP_ERROR, err);
+	if (wa_stepctx_end(arg, err, &wa, &done) == -1)
 		return;
-	}
 	applied = wa_res_int(res[0], 0);
 	wa->n.statuses += applied;
 	done(wa, applied >= wa->cfg->batch_size ? WA_STEP_MORE : WA_STEP_DONE, NULL);
