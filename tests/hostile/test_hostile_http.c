@@ -580,12 +580,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hostile_http");
-	TCase	*tc = tcase_create("edge");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "edge", 60);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, body_holders_bounded);
 	tcase_add_test(tc, slowloris_header);
 	tcase_add_test(tc, fd_exhaustion);
@@ -596,10 +593,5 @@ main(void)
 	tcase_add_test(tc, edge_deadlines);
 	tcase_add_test(tc, per_address_limit);
 	tcase_add_test(tc, expect_continue);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "supt.h"
+#include "tu.h"
 
 #define NOTE_MAX	256
 
@@ -297,20 +298,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hosting");
-	TCase	*tc = tcase_create("hosting");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "hosting", 60);
 
 	(void)supt_start;	/* supt.h helpers this suite has no use for */
 	(void)supt_pid;
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_notify_ready_status_watchdog_stopping);
 	tcase_add_test(tc, test_notify_fatal_settles_abstract);
 	tcase_add_test(tc, test_pid1_reaps_and_stops);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -998,13 +998,11 @@ END_TEST
 static TCase *
 tcase(Suite *s, const char *name)
 {
-	TCase *tc = tcase_create(name);
+	TCase *tc = tu_tcase(s, name, 60);
 
 	/* Checked: set up inside each forked test, so one test's DB outage or
 	 * crash cannot leak into the next (a cluster costs ~0.1 s). */
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 	return tc;
 }
 
@@ -1013,8 +1011,6 @@ main(void)
 {
 	Suite	*s = suite_create("http");
 	TCase	*tc;
-	SRunner	*sr;
-	int	 failed;
 
 	tc = tcase(s, "routes");
 	tcase_add_test(tc, health_and_errors);
@@ -1037,9 +1033,5 @@ main(void)
 	tcase_add_test(tc, slow_and_gone_clients);
 	tc = tcase(s, "supervised");
 	tcase_add_test(tc, supervised);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

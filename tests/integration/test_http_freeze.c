@@ -268,22 +268,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("http_freeze");
-	TCase	*direct = tcase_create("direct"), *proxy = tcase_create("proxy");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*direct = tu_tcase(s, "direct", 60), *proxy = tu_tcase(s, "proxy", 60);
 
 	tcase_add_checked_fixture(direct, setup_direct, teardown);
-	tcase_set_timeout(direct, 60);
 	tcase_add_test(direct, frozen_sigstop);
 	tcase_add_test(direct, stopped_readyz_only);
-	suite_add_tcase(s, direct);
 	tcase_add_checked_fixture(proxy, setup_proxy, teardown);
-	tcase_set_timeout(proxy, 60);
 	tcase_add_test(proxy, frozen_blackhole);
-	suite_add_tcase(s, proxy);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -31,6 +31,7 @@
 
 #include "pgt.h"
 #include "supt.h"
+#include "tu.h"
 
 /* ---- control socket: socket_group ---- */
 
@@ -580,20 +581,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("security");
-	TCase	*tc = tcase_create("security");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "security", 90);
 
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_ctl_socket_group);
 	tcase_add_test(tc, test_privilege_drop);
 	tcase_add_test(tc, test_no_secret_in_output);
 	tcase_add_test(tc, test_login_rate_per_address);
 	tcase_add_test(tc, test_size_limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

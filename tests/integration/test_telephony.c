@@ -876,9 +876,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("telephony");
-	TCase	*sip = tcase_create("sip"), *cdr = tcase_create("cdr");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*sip = tu_tcase(s, "sip", 60), *cdr = tu_tcase(s, "cdr", 120);
 	char	*bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
 	if (access(bin, X_OK) != 0) {
@@ -886,8 +884,6 @@ main(void)
 		return 77;
 	}
 	free(bin);
-	tcase_set_timeout(sip, 60);
-	tcase_set_timeout(cdr, 120);
 	tcase_add_test(sip, test_methods);
 	tcase_add_test(sip, test_malformed);
 	tcase_add_test(sip, test_invite_retransmissions);
@@ -902,11 +898,5 @@ main(void)
 	tcase_add_test(cdr, test_cdr_poisoned_record);
 	tcase_add_test(cdr, test_cdr_reused_callid);
 	tcase_add_test(cdr, test_cdr_orphan_spools);
-	suite_add_tcase(s, sip);
-	suite_add_tcase(s, cdr);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

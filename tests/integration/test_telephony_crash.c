@@ -384,9 +384,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("telephony_crash");
-	TCase	*tc = tcase_create("crash");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "crash", 90);
 	char	*bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
 	if (access(bin, X_OK) != 0) {
@@ -395,13 +393,7 @@ main(void)
 		return 77;
 	}
 	free(bin);
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_kill9_keeps_established_calls);
 	tcase_add_test(tc, test_restored_timeout);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

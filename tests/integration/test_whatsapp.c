@@ -286,11 +286,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp");
-	TCase	*tc = tcase_create("worker");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "worker", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, session_open_append_close);
 	tcase_add_test(tc, window_rule);
 	tcase_add_test(tc, outbox_retry_then_success);
@@ -300,10 +297,5 @@ main(void)
 	tcase_add_test(tc, statuses_forward_only);
 	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

@@ -176,19 +176,11 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp_outage");
-	TCase	*tc = tcase_create("outage");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "outage", 90);
 
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, db_fast_shutdown);
 	tcase_add_test(tc, db_crash);
 	tcase_add_test(tc, neon_endpoint_disabled);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

@@ -123,19 +123,11 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp_race");
-	TCase	*tc = tcase_create("race");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "race", 120);
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, two_instances);
 	tcase_add_test(tc, four_instances);
 	tcase_add_test(tc, one_of_two_killed);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

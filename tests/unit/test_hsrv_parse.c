@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hsrv.h"
+#include "tu.h"
 
 static int64_t	mem_used, mem_cap = 1 << 20;
 
@@ -205,19 +206,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hsrv_parse");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
 	tcase_add_test(tc, parses_any_split);
 	tcase_add_test(tc, content_length_and_keepalive);
 	tcase_add_test(tc, smuggling_refused);
 	tcase_add_test(tc, request_lines);
 	tcase_add_test(tc, limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

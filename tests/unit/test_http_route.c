@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http_route.h"
+#include "tu.h"
 
 START_TEST(routes_match)
 {
@@ -173,9 +174,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("http_route");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
 	tcase_add_test(tc, routes_match);
 	tcase_add_test(tc, routes_reject);
@@ -184,10 +183,5 @@ main(void)
 	tcase_add_test(tc, redaction);
 	tcase_add_test(tc, paging);
 	tcase_add_test(tc, query_strings);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tu.h"
 #include "util.h"
 
 START_TEST(test_durations)
@@ -218,9 +219,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("util");
-	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "util", 0);
 
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_parse_int);
@@ -231,10 +230,5 @@ main(void)
 	tcase_add_test(tc, test_strings_and_alloc);
 	tcase_add_exit_test(tc, test_overflow_aborts, 1);
 	tcase_add_test(tc, test_fd_flags_and_clocks);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "tu.h"
 #include "wa_graph.h"
 
 #define ERRBODY(code, msg) \
@@ -188,7 +189,7 @@ static Suite *
 wa_graph_suite(void)
 {
 	Suite	*s = suite_create("wa_graph");
-	TCase	*tc = tcase_create("graph");
+	TCase	*tc = tu_tcase(s, "graph", 0);
 
 	tcase_add_test(tc, url_joins_parts);
 	tcase_add_test(tc, url_refuses_path_tricks);
@@ -203,18 +204,11 @@ wa_graph_suite(void)
 	tcase_add_test(tc, network_errors_are_retried);
 	tcase_add_test(tc, error_line_is_bounded);
 	tcase_add_test(tc, retry_delay_is_equal_jitter);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(wa_graph_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(wa_graph_suite());
 }

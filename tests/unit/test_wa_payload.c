@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "test_http_samples.h"
+#include "tu.h"
 #include "wa_payload.h"
 
 static int
@@ -216,9 +217,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("wa_payload");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
 	tcase_add_test(tc, text_message);
 	tcase_add_test(tc, status_sent);
@@ -227,10 +226,5 @@ main(void)
 	tcase_add_test(tc, truncations_and_flips);
 	tcase_add_test(tc, signature_vector);
 	tcase_add_test(tc, signature_rejects);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }
