@@ -233,7 +233,7 @@ assert_readyz_recovers(void)
 	ck_assert(tu_pid_alive(pid));
 }
 
-START_TEST(frozen_sigstop)
+START_TEST(test_frozen_sigstop)
 {
 	ck_assert_int_eq(pgt_freeze(pg), 0);
 	assert_all_answered_503();
@@ -243,7 +243,7 @@ START_TEST(frozen_sigstop)
 }
 END_TEST
 
-START_TEST(frozen_blackhole)
+START_TEST(test_frozen_blackhole)
 {
 	ck_assert_int_eq(fp_set(fp, "blackhole"), 0);
 	assert_all_answered_503();
@@ -255,7 +255,7 @@ END_TEST
 
 /* Item by itself: a stopped server (connection refused, which the old
  * breaker handles too); after its restart only /readyz is asked. */
-START_TEST(stopped_readyz_only)
+START_TEST(test_stopped_readyz_only)
 {
 	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
 	ck_assert(tu_wait_for(ready503, NULL, 10000));
@@ -271,9 +271,9 @@ main(void)
 	TCase	*direct = tu_tcase(s, "direct", 60), *proxy = tu_tcase(s, "proxy", 60);
 
 	tcase_add_checked_fixture(direct, setup_direct, teardown);
-	tcase_add_test(direct, frozen_sigstop);
-	tcase_add_test(direct, stopped_readyz_only);
+	tcase_add_test(direct, test_frozen_sigstop);
+	tcase_add_test(direct, test_stopped_readyz_only);
 	tcase_add_checked_fixture(proxy, setup_proxy, teardown);
-	tcase_add_test(proxy, frozen_blackhole);
+	tcase_add_test(proxy, test_frozen_blackhole);
 	return tu_run(s);
 }

@@ -154,19 +154,19 @@ outage(const char *how, int down_ms)
 	wat_done(&t);
 }
 
-START_TEST(db_fast_shutdown)
+START_TEST(test_db_fast_shutdown)
 {
 	outage("fast", 4000);
 }
 END_TEST
 
-START_TEST(db_crash)
+START_TEST(test_db_crash)
 {
 	outage("kill9", 3000);
 }
 END_TEST
 
-START_TEST(neon_endpoint_disabled)
+START_TEST(test_neon_endpoint_disabled)
 {
 	outage("neon", 5000);
 }
@@ -178,9 +178,9 @@ main(void)
 	Suite	*s = suite_create("whatsapp_outage");
 	TCase	*tc = tu_tcase(s, "outage", 90);
 
-	tcase_add_test(tc, db_fast_shutdown);
-	tcase_add_test(tc, db_crash);
-	tcase_add_test(tc, neon_endpoint_disabled);
+	tcase_add_test(tc, test_db_fast_shutdown);
+	tcase_add_test(tc, test_db_crash);
+	tcase_add_test(tc, test_neon_endpoint_disabled);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	return tu_run(s);
 }

@@ -101,19 +101,19 @@ race(int ninstances, int nmsg, int kill_at)
 	wat_done(&t);
 }
 
-START_TEST(two_instances)
+START_TEST(test_two_instances)
 {
 	race(2, NMSG, -1);
 }
 END_TEST
 
-START_TEST(one_of_two_killed)
+START_TEST(test_one_of_two_killed)
 {
 	race(2, 3000, 3);
 }
 END_TEST
 
-START_TEST(four_instances)
+START_TEST(test_four_instances)
 {
 	race(4, NMSG, -1);
 }
@@ -125,9 +125,9 @@ main(void)
 	Suite	*s = suite_create("whatsapp_race");
 	TCase	*tc = tu_tcase(s, "race", 120);
 
-	tcase_add_test(tc, two_instances);
-	tcase_add_test(tc, four_instances);
-	tcase_add_test(tc, one_of_two_killed);
+	tcase_add_test(tc, test_two_instances);
+	tcase_add_test(tc, test_four_instances);
+	tcase_add_test(tc, test_one_of_two_killed);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
 	return tu_run(s);
 }

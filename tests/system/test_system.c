@@ -768,7 +768,7 @@ write_table(void)
 
 /* ---- the test ---- */
 
-START_TEST(outage_matrix)
+START_TEST(test_outage_matrix)
 {
 	struct sys	 s;
 	const char	*only = getenv("SYSTEM_ONLY");	/* debugging: one fault */
@@ -812,6 +812,6 @@ main(void)
 	/* soak runs take ~15 minutes; the short form a few */
 	TCase	*tc = tu_tcase(su, "outage_matrix", getenv("SYSTEM_SOAK") ? 3600 : 600);
 
-	tcase_add_test(tc, outage_matrix);
+	tcase_add_test(tc, test_outage_matrix);
 	return tu_run(su);
 }
