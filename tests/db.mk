@@ -13,12 +13,12 @@ check_PROGRAMS += tests/tools/faultproxy
 tests_tools_faultproxy_SOURCES = tests/tools/faultproxy.c
 tests_tools_faultproxy_LDADD = $(LIBEVENT_LIBS)
 
-DBT_SOURCES = tests/integration/dbt.c tests/integration/dbt.h
+# dbt: the DB suites' helpers; dbt_env.h: the fault suites' fixture.
+tests_lib_libtu_a_SOURCES += tests/lib/dbt.c tests/lib/dbt.h tests/lib/dbt_env.h
 DBT_LIBS = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
 
 check_PROGRAMS += tests/integration/test_db_faults
-tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c
 tests_integration_test_db_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_faults_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_faults
@@ -30,7 +30,7 @@ tests_unit_test_db_classify_LDADD = $(DBT_LIBS)
 TESTS += tests/unit/test_db_classify
 
 check_PROGRAMS += tests/integration/test_db_basic
-tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c $(DBT_SOURCES)
+tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c
 tests_integration_test_db_basic_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_basic_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_basic
@@ -42,16 +42,14 @@ tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS) $(LIBCRYPT_L
 TESTS += tests/integration/test_admin
 
 check_PROGRAMS += tests/integration/test_db_network
-tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c
 tests_integration_test_db_network_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_network_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_network
 
 # A frozen database against request deadlines, the breaker and db_ready().
 check_PROGRAMS += tests/integration/test_db_freeze
-tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c
 tests_integration_test_db_freeze_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_freeze_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_freeze

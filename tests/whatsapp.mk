@@ -15,21 +15,22 @@ tests_tools_graphsink_SOURCES = tests/tools/graphsink.c
 tests_tools_graphsink_LDADD = $(HOLDFAST_LIBS) $(WA_TLS_LIBS)
 
 # Integration: real PostgreSQL (pgt), graphsink, holdfast-whatsapp processes.
-WA_ITEST_LIB = tests/integration/test_whatsapp_lib.c tests/integration/test_whatsapp_lib.h
+# wat: the rig these suites share (tests/lib).
+tests_lib_libtu_a_SOURCES += tests/lib/wat.c tests/lib/wat.h
 check_PROGRAMS += tests/integration/test_whatsapp
-tests_integration_test_whatsapp_SOURCES = tests/integration/test_whatsapp.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_SOURCES = tests/integration/test_whatsapp.c
 tests_integration_test_whatsapp_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp
 
 check_PROGRAMS += tests/integration/test_whatsapp_race
-tests_integration_test_whatsapp_race_SOURCES = tests/integration/test_whatsapp_race.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_race_SOURCES = tests/integration/test_whatsapp_race.c
 tests_integration_test_whatsapp_race_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_race_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp_race
 
 check_PROGRAMS += tests/integration/test_whatsapp_outage
-tests_integration_test_whatsapp_outage_SOURCES = tests/integration/test_whatsapp_outage.c $(WA_ITEST_LIB)
+tests_integration_test_whatsapp_outage_SOURCES = tests/integration/test_whatsapp_outage.c
 tests_integration_test_whatsapp_outage_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_whatsapp_outage_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_whatsapp_outage

@@ -16,7 +16,7 @@
 
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define UNASSIGNED	"SELECT count(*) FROM wa_messages WHERE conversation_id IS NULL"
 

@@ -19,7 +19,7 @@
 #include "fp.h"
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define TICK_MS		100
 #define PER_TICK	20

@@ -17,7 +17,7 @@
 
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define NMSG		10000
 #define NCONTACTS	500
