@@ -1,5 +1,19 @@
 # tests/: the shared test library, then one fragment per area.
+#
+# The fragments add their programs to TEST_PROGS. Those (and libtu.a)
+# are built by `make check` only, and need Check: when configure did not
+# find it, `make` still builds every production program and `make check`
+# stops before building anything, saying what is missing.
+if HAVE_CHECK
 check_LIBRARIES += tests/lib/libtu.a
+check_PROGRAMS += $(TEST_PROGS)
+else
+check_SCRIPTS = need-check
+need-check:
+	@echo "make check needs Check >= 0.11 (pkg-config module 'check')," >&2
+	@echo "which configure did not find: install it and run configure again." >&2
+	@exit 1
+endif
 
 # Only test programs (and benches linking libtu.a) see tests/lib's headers:
 # TEST_CFLAGS carries the -I, production compiles do not.
