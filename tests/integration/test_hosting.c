@@ -211,8 +211,6 @@ main(void)
 	Suite	*s = suite_create("hosting");
 	TCase	*tc = tu_tcase(s, "hosting", 60);
 
-	(void)supt_start;	/* supt.h helpers this suite has no use for */
-	(void)supt_pid;
 	tcase_add_test(tc, test_notify_ready_status_watchdog_stopping);
 	tcase_add_test(tc, test_notify_fatal_settles_abstract);
 	tcase_add_test(tc, test_pid1_reaps_and_stops);

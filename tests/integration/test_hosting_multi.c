@@ -156,9 +156,6 @@ main(void)
 	Suite	*s = suite_create("hosting_multi");
 	TCase	*tc = tu_tcase(s, "hosting_multi", 90);
 
-	(void)supt_start;	/* supt.h helpers this suite has no use for */
-	(void)supt_pid;
-	(void)supt_tw;
 	tcase_add_test(tc, test_two_trees_one_db);
 	return tu_run(s);
 }
