@@ -89,14 +89,9 @@ setup(void)
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	tu_rmrf(tmp);
 	free(tmp);
 	free(logpath);

@@ -124,15 +124,9 @@ setup(void)
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	/* The worker's log, for a failure: HTTP_TEST_LOG=1 make check ... */
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	pgt_destroy(pg);
 	tu_rmrf(tmp);
 }

@@ -120,14 +120,9 @@ static void setup_proxy(void) { start(1); }
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	fp_stop(fp);
 	fp = NULL;
 	pgt_destroy(pg);

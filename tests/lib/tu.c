@@ -704,6 +704,17 @@ tu_count_in_file(const char *path, const char *needle)
 	return count;
 }
 
+void
+tu_show_file_if(const char *env, const char *path)
+{
+	char	*text;
+
+	if (getenv(env) != NULL && (text = tu_read_file(path, NULL)) != NULL) {
+		fputs(text, stderr);
+		free(text);
+	}
+}
+
 /* Exit status of sh -c cmd (-1 if it did not exit normally); stdout in *out. */
 int
 tu_sh(const char *cmd, char **out)

@@ -61,6 +61,9 @@ int tu_wait_file_count(const char *path, const char *needle, int n, int timeout_
 char *tu_read_file(const char *path, size_t *len);	/* NULL if missing */
 int tu_write_file(const char *path, const char *text);
 int tu_count_in_file(const char *path, const char *needle);
+/* Copies the file at path to stderr when the environment has env set (a
+ * worker's log, for a failure: HTTP_TEST_LOG=1 make check ...). */
+void tu_show_file_if(const char *env, const char *path);
 /* Runs sh -c cmd; returns its exit status (or -1), output in *out if not NULL. */
 int tu_sh(const char *cmd, char **out);
 
