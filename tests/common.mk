@@ -2,7 +2,7 @@
 # Unit suites: Check, each test forked; no processes beyond their own.
 COMMON_TESTS = tests/unit/test_tu tests/unit/test_cfg tests/unit/test_util \
 	tests/unit/test_json tests/unit/test_log
-check_PROGRAMS += $(COMMON_TESTS)
+TEST_PROGS += $(COMMON_TESTS)
 TESTS += $(COMMON_TESTS)
 
 tests_unit_test_tu_SOURCES = tests/unit/test_tu.c
@@ -30,7 +30,7 @@ TESTS += tests/check_schema.sh
 EXTRA_DIST += tests/check_schema.sh
 
 # hsrv's request parser (common/hsrv_parse.c).
-check_PROGRAMS += tests/unit/test_hsrv_parse
+TEST_PROGS += tests/unit/test_hsrv_parse
 TESTS += tests/unit/test_hsrv_parse
 tests_unit_test_hsrv_parse_SOURCES = tests/unit/test_hsrv_parse.c
 tests_unit_test_hsrv_parse_CFLAGS = $(TEST_CFLAGS)

@@ -2,56 +2,54 @@
 # fault proxy every DB-facing test can put in front of PostgreSQL.
 tests_lib_libtu_a_SOURCES += tests/lib/pgt.c tests/lib/pgt.h
 
-check_PROGRAMS += tests/integration/test_pgt
+TEST_PROGS += tests/integration/test_pgt
 tests_integration_test_pgt_SOURCES = tests/integration/test_pgt.c
 tests_integration_test_pgt_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pgt_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_pgt
 
 tests_lib_libtu_a_SOURCES += tests/lib/fp.c tests/lib/fp.h
-check_PROGRAMS += tests/tools/faultproxy
+TEST_PROGS += tests/tools/faultproxy
 tests_tools_faultproxy_SOURCES = tests/tools/faultproxy.c
 tests_tools_faultproxy_LDADD = $(LIBEVENT_LIBS)
 
-DBT_SOURCES = tests/integration/dbt.c tests/integration/dbt.h
+# dbt: the DB suites' helpers; dbt_env.h: the fault suites' fixture.
+tests_lib_libtu_a_SOURCES += tests/lib/dbt.c tests/lib/dbt.h tests/lib/dbt_env.h
 DBT_LIBS = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
 
-check_PROGRAMS += tests/integration/test_db_faults
-tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+TEST_PROGS += tests/integration/test_db_faults
+tests_integration_test_db_faults_SOURCES = tests/integration/test_db_faults.c
 tests_integration_test_db_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_faults_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_faults
 
-check_PROGRAMS += tests/unit/test_db_classify
+TEST_PROGS += tests/unit/test_db_classify
 tests_unit_test_db_classify_SOURCES = tests/unit/test_db_classify.c
 tests_unit_test_db_classify_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_db_classify_LDADD = $(DBT_LIBS)
 TESTS += tests/unit/test_db_classify
 
-check_PROGRAMS += tests/integration/test_db_basic
-tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c $(DBT_SOURCES)
+TEST_PROGS += tests/integration/test_db_basic
+tests_integration_test_db_basic_SOURCES = tests/integration/test_db_basic.c
 tests_integration_test_db_basic_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_basic_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_basic
 
-check_PROGRAMS += tests/integration/test_admin
+TEST_PROGS += tests/integration/test_admin
 tests_integration_test_admin_SOURCES = tests/integration/test_admin.c
 tests_integration_test_admin_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_admin_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS) $(LIBCRYPT_LIBS)
 TESTS += tests/integration/test_admin
 
-check_PROGRAMS += tests/integration/test_db_network
-tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+TEST_PROGS += tests/integration/test_db_network
+tests_integration_test_db_network_SOURCES = tests/integration/test_db_network.c
 tests_integration_test_db_network_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_network_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_network
 
 # A frozen database against request deadlines, the breaker and db_ready().
-check_PROGRAMS += tests/integration/test_db_freeze
-tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c \
-	tests/integration/dbt_env.h $(DBT_SOURCES)
+TEST_PROGS += tests/integration/test_db_freeze
+tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c
 tests_integration_test_db_freeze_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_freeze_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_freeze

@@ -3,7 +3,7 @@
 #
 # Each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput() over the real
 # parser. It is linked two ways:
-#  - tests/fuzz/replay_NAME (check_PROGRAMS, TESTS): with replay.c and the
+#  - tests/fuzz/replay_NAME (TEST_PROGS, TESTS): with replay.c and the
 #    normal compiler; replays tests/fuzz/corpus/NAME/ (ASan/UBSan under
 #    --enable-sanitizers). Plain `make` and `make check` never need clang.
 #  - tests/fuzz/bin/fuzz_NAME (`make fuzz`): with clang's libFuzzer, ASan and
@@ -36,7 +36,7 @@ FUZZ_BUILD = $(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CPPFLAGS) -I$(srcdir)/tests/fuzz -o
 
 FUZZ_REPLAYS = tests/fuzz/replay_cfg tests/fuzz/replay_chan tests/fuzz/replay_json \
 	tests/fuzz/replay_sip tests/fuzz/replay_wa_payload tests/fuzz/replay_http
-check_PROGRAMS += $(FUZZ_REPLAYS)
+TEST_PROGS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict
 

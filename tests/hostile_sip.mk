@@ -1,6 +1,6 @@
 # tests/hostile: the SIP edge of holdfast-telephony under hostile traffic
 # (in process, no database), and the UAS fuzz target's corpus replay.
-check_PROGRAMS += tests/hostile/test_hostile_sip
+TEST_PROGS += tests/hostile/test_hostile_sip
 tests_hostile_test_hostile_sip_SOURCES = tests/hostile/test_hostile_sip.c
 tests_hostile_test_hostile_sip_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_hostile_test_hostile_sip_CFLAGS = $(TEST_CFLAGS)
@@ -11,7 +11,7 @@ TESTS += tests/hostile/test_hostile_sip
 # file); its corpus is replayed by `make check` like the other targets'
 # (tests/fuzz.mk), and `make fuzz FUZZ_TARGETS=sip_uas` runs it.
 FUZZ_ALL += sip_uas
-check_PROGRAMS += tests/fuzz/replay_sip_uas
+TEST_PROGS += tests/fuzz/replay_sip_uas
 TESTS += tests/fuzz/replay_sip_uas
 tests_fuzz_replay_sip_uas_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h \
 	tests/fuzz/fuzz_sip_uas.c

@@ -1,9 +1,8 @@
 # tests of production hosting (systemd notify, PID 1 in a container, two
 # hosts on one PostgreSQL) and of the security review (issue 7).
-check_PROGRAMS += tests/integration/test_hosting
+TEST_PROGS += tests/integration/test_hosting
 TESTS += tests/integration/test_hosting
-tests_integration_test_hosting_SOURCES = tests/integration/test_hosting.c \
-	tests/integration/supt.h
+tests_integration_test_hosting_SOURCES = tests/integration/test_hosting.c
 tests_integration_test_hosting_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_hosting_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
@@ -11,18 +10,16 @@ tests_integration_test_hosting_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # compares) and the behaviour of the running system.
 TESTS += tests/integration/test_security_grep.sh
 EXTRA_DIST += tests/integration/test_security_grep.sh
-check_PROGRAMS += tests/integration/test_security
+TEST_PROGS += tests/integration/test_security
 TESTS += tests/integration/test_security
-tests_integration_test_security_SOURCES = tests/integration/test_security.c \
-	tests/integration/supt.h
+tests_integration_test_security_SOURCES = tests/integration/test_security.c
 tests_integration_test_security_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_security_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
 # Two holdfastd trees sharing one PostgreSQL (signed webhooks: libcrypto).
-check_PROGRAMS += tests/integration/test_hosting_multi
+TEST_PROGS += tests/integration/test_hosting_multi
 TESTS += tests/integration/test_hosting_multi
-tests_integration_test_hosting_multi_SOURCES = tests/integration/test_hosting_multi.c \
-	tests/integration/supt.h
+tests_integration_test_hosting_multi_SOURCES = tests/integration/test_hosting_multi.c
 tests_integration_test_hosting_multi_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
 tests_integration_test_hosting_multi_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS) $(CRYPTO_LIBS)
 

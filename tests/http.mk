@@ -2,7 +2,7 @@
 # as unit suites, the worker itself against a real PostgreSQL.
 HTTP_UNIT_LIBS = workers/http/libhfhttp.a $(TU_LIBS) $(HOLDFAST_LIBS) $(CRYPTO_LIBS)
 
-check_PROGRAMS += tests/unit/test_http_route tests/unit/test_wa_payload
+TEST_PROGS += tests/unit/test_http_route tests/unit/test_wa_payload
 TESTS += tests/unit/test_http_route tests/unit/test_wa_payload
 tests_unit_test_http_route_SOURCES = tests/unit/test_http_route.c
 tests_unit_test_http_route_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/workers/http
@@ -12,7 +12,7 @@ tests_unit_test_wa_payload_SOURCES = tests/unit/test_wa_payload.c \
 tests_unit_test_wa_payload_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/workers/http
 tests_unit_test_wa_payload_LDADD = $(HTTP_UNIT_LIBS)
 
-check_PROGRAMS += tests/integration/test_http
+TEST_PROGS += tests/integration/test_http
 TESTS += tests/integration/test_http
 tests_integration_test_http_SOURCES = tests/integration/test_http.c
 tests_integration_test_http_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/workers/http \
@@ -25,7 +25,7 @@ EXTRA_DIST += bench/http.sh
 
 # holdfast-http against a frozen database (SIGSTOP, proxy blackhole) and
 # readiness polling as the only demand.
-check_PROGRAMS += tests/integration/test_http_freeze
+TEST_PROGS += tests/integration/test_http_freeze
 TESTS += tests/integration/test_http_freeze
 tests_integration_test_http_freeze_SOURCES = tests/integration/test_http_freeze.c
 tests_integration_test_http_freeze_CFLAGS = $(TEST_CFLAGS)

@@ -1,9 +1,27 @@
 # tests/: the shared test library, then one fragment per area.
+#
+# The fragments add their programs to TEST_PROGS. Those (and libtu.a)
+# are built by `make check` only, and need Check: when configure did not
+# find it, `make` still builds every production program and `make check`
+# stops before building anything, saying what is missing.
+if HAVE_CHECK
 check_LIBRARIES += tests/lib/libtu.a
+check_PROGRAMS += $(TEST_PROGS)
+else
+check_SCRIPTS = need-check
+need-check:
+	@echo "make check needs Check >= 0.11 (pkg-config module 'check')," >&2
+	@echo "which configure did not find: install it and run configure again." >&2
+	@exit 1
+endif
+
+# Only test programs (and benches linking libtu.a) see tests/lib's headers:
+# TEST_CFLAGS carries the -I, production compiles do not.
 tests_lib_libtu_a_SOURCES = tests/lib/tu.c tests/lib/tu.h \
 	tests/lib/sipp.c tests/lib/sipp.h tests/lib/hfd.c tests/lib/hfd.h
+tests_lib_libtu_a_CFLAGS = $(TEST_CFLAGS)
 TU_LIBS = tests/lib/libtu.a $(CHECK_LIBS)
-TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/tests/lib
 
 include $(srcdir)/tests/common.mk
 include $(srcdir)/tests/db.mk

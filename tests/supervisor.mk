@@ -1,9 +1,9 @@
 # tests of supervisor/ and common/chan: units first, then real processes.
-check_PROGRAMS += tests/tools/testworker
+TEST_PROGS += tests/tools/testworker
 tests_tools_testworker_SOURCES = tests/tools/testworker.c
 tests_tools_testworker_LDADD = $(HOLDFAST_LIBS)
 
-check_PROGRAMS += tests/unit/test_chan tests/unit/test_sup_state
+TEST_PROGS += tests/unit/test_chan tests/unit/test_sup_state
 TESTS += tests/unit/test_chan tests/unit/test_sup_state
 tests_unit_test_chan_SOURCES = tests/unit/test_chan.c
 tests_unit_test_chan_CFLAGS = $(TEST_CFLAGS)
@@ -13,53 +13,47 @@ tests_unit_test_sup_state_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/supervisor
 tests_unit_test_sup_state_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sup_state_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
-# Integration: real holdfastd, real testworkers, real sockets.
-check_PROGRAMS += tests/integration/test_supervisor
+# Integration: real holdfastd, real testworkers, real sockets; supt.h is
+# the rig they share, supt_notify.h a NOTIFY_SOCKET for it (tests/lib).
+tests_lib_libtu_a_SOURCES += tests/lib/supt.h tests/lib/supt_notify.h
+TEST_PROGS += tests/integration/test_supervisor
 TESTS += tests/integration/test_supervisor
-tests_integration_test_supervisor_SOURCES = tests/integration/test_supervisor.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_SOURCES = tests/integration/test_supervisor.c
 tests_integration_test_supervisor_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_ctl
+TEST_PROGS += tests/integration/test_supervisor_ctl
 TESTS += tests/integration/test_supervisor_ctl
-tests_integration_test_supervisor_ctl_SOURCES = tests/integration/test_supervisor_ctl.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_ctl_SOURCES = tests/integration/test_supervisor_ctl.c
 tests_integration_test_supervisor_ctl_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_ctl_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_ops
+TEST_PROGS += tests/integration/test_supervisor_ops
 TESTS += tests/integration/test_supervisor_ops
-tests_integration_test_supervisor_ops_SOURCES = tests/integration/test_supervisor_ops.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_ops_SOURCES = tests/integration/test_supervisor_ops.c
 tests_integration_test_supervisor_ops_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_ops_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
-check_PROGRAMS += tests/integration/test_supervisor_spawn
+TEST_PROGS += tests/integration/test_supervisor_spawn
 TESTS += tests/integration/test_supervisor_spawn
-tests_integration_test_supervisor_spawn_SOURCES = tests/integration/test_supervisor_spawn.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_spawn_SOURCES = tests/integration/test_supervisor_spawn.c
 tests_integration_test_supervisor_spawn_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_spawn_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_listen
+TEST_PROGS += tests/integration/test_supervisor_listen
 TESTS += tests/integration/test_supervisor_listen
-tests_integration_test_supervisor_listen_SOURCES = tests/integration/test_supervisor_listen.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_listen_SOURCES = tests/integration/test_supervisor_listen.c
 tests_integration_test_supervisor_listen_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_listen_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_upgrade
+TEST_PROGS += tests/integration/test_supervisor_upgrade
 TESTS += tests/integration/test_supervisor_upgrade
-tests_integration_test_supervisor_upgrade_SOURCES = tests/integration/test_supervisor_upgrade.c \
-	tests/integration/supt.h tests/integration/supt_notify.h
+tests_integration_test_supervisor_upgrade_SOURCES = tests/integration/test_supervisor_upgrade.c
 tests_integration_test_supervisor_upgrade_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_upgrade_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_output
+TEST_PROGS += tests/integration/test_supervisor_output
 TESTS += tests/integration/test_supervisor_output
-tests_integration_test_supervisor_output_SOURCES = tests/integration/test_supervisor_output.c \
-	tests/integration/supt.h tests/integration/supt_notify.h
+tests_integration_test_supervisor_output_SOURCES = tests/integration/test_supervisor_output.c
 tests_integration_test_supervisor_output_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_output_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
-check_PROGRAMS += tests/integration/test_supervisor_surge
+TEST_PROGS += tests/integration/test_supervisor_surge
 TESTS += tests/integration/test_supervisor_surge
-tests_integration_test_supervisor_surge_SOURCES = tests/integration/test_supervisor_surge.c \
-	tests/integration/supt.h
+tests_integration_test_supervisor_surge_SOURCES = tests/integration/test_supervisor_surge.c
 tests_integration_test_supervisor_surge_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_surge_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

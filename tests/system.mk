@@ -1,12 +1,12 @@
 # tests/system/: the whole system under load and faults (the outage
 # matrix). `make check` runs its short form; `make soak` the full one and
 # writes docs/outage-matrix.md.
-check_PROGRAMS += tests/system/sysload
+TEST_PROGS += tests/system/sysload
 tests_system_sysload_SOURCES = tests/system/sysload.c
 tests_system_sysload_CFLAGS = $(TEST_CFLAGS)
 tests_system_sysload_LDADD = $(TU_LIBS) $(CRYPTO_LIBS)
 
-check_PROGRAMS += tests/system/test_system
+TEST_PROGS += tests/system/test_system
 tests_system_test_system_SOURCES = tests/system/test_system.c \
 	tests/system/sys.c tests/system/sys.h
 tests_system_test_system_CFLAGS = $(TEST_CFLAGS) $(LIBPQ_CFLAGS)

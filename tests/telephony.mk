@@ -1,14 +1,14 @@
 # tests of holdfast-telephony: SIP parser, spool, and the worker under sipp.
 TELEPHONY_TEST_LIBS = workers/telephony/libtelephony.a $(TU_LIBS) $(HOLDFAST_DB_LIBS)
 
-check_PROGRAMS += tests/unit/test_sip_msg
+TEST_PROGS += tests/unit/test_sip_msg
 tests_unit_test_sip_msg_SOURCES = tests/unit/test_sip_msg.c
 tests_unit_test_sip_msg_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_unit_test_sip_msg_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sip_msg_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_sip_msg
 
-check_PROGRAMS += tests/unit/test_spool
+TEST_PROGS += tests/unit/test_spool
 tests_unit_test_spool_SOURCES = tests/unit/test_spool.c
 tests_unit_test_spool_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_unit_test_spool_CFLAGS = $(TEST_CFLAGS)
@@ -17,21 +17,21 @@ TESTS += tests/unit/test_spool
 
 EXTRA_DIST += tests/sipp/uac_cancel.xml tests/sipp/uac_noack.xml bench/telephony.sh bench/telephony_crash.sh
 
-check_PROGRAMS += tests/integration/test_telephony
+TEST_PROGS += tests/integration/test_telephony
 tests_integration_test_telephony_SOURCES = tests/integration/test_telephony.c
 tests_integration_test_telephony_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_integration_test_telephony_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_telephony_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/integration/test_telephony
 
-check_PROGRAMS += tests/unit/test_dialog_store
+TEST_PROGS += tests/unit/test_dialog_store
 tests_unit_test_dialog_store_SOURCES = tests/unit/test_dialog_store.c
 tests_unit_test_dialog_store_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_unit_test_dialog_store_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dialog_store_LDADD = $(TELEPHONY_TEST_LIBS)
 TESTS += tests/unit/test_dialog_store
 
-check_PROGRAMS += tests/integration/test_telephony_crash
+TEST_PROGS += tests/integration/test_telephony_crash
 tests_integration_test_telephony_crash_SOURCES = tests/integration/test_telephony_crash.c
 tests_integration_test_telephony_crash_CPPFLAGS = $(TELEPHONY_CPPFLAGS)
 tests_integration_test_telephony_crash_CFLAGS = $(TEST_CFLAGS)

@@ -89,14 +89,9 @@ setup(void)
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	tu_rmrf(tmp);
 	free(tmp);
 	free(logpath);
@@ -257,7 +252,7 @@ push_bodies(int *fds, int n)
  * ones get memory only within max_body_memory (16 MiB by default): past
  * it they are answered 503. RSS grows by that much, not by 40 x 4 MiB.
  */
-START_TEST(body_holders_bounded)
+START_TEST(test_body_holders_bounded)
 {
 	static const char head[] = "POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n";
@@ -308,7 +303,7 @@ END_TEST
  * answered 408 JSON when the request deadline (2 s here) passes; evhttp's
  * inactivity timeout never fired for it.
  */
-START_TEST(slowloris_header)
+START_TEST(test_slowloris_header)
 {
 	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -343,7 +338,7 @@ END_TEST
  * pause accepting rather than spin (CPU), log a few lines rather than a
  * flood, and answer again once the clients are gone.
  */
-START_TEST(fd_exhaustion)
+START_TEST(test_fd_exhaustion)
 {
 	int	 fds[120];
 	long	 t0, t1;
@@ -371,7 +366,7 @@ START_TEST(fd_exhaustion)
 END_TEST
 
 /* Framings two parsers could read differently are refused, never guessed. */
-START_TEST(smuggling)
+START_TEST(test_smuggling)
 {
 	static const char *const reqs[] = {
 		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -400,7 +395,7 @@ START_TEST(smuggling)
 }
 END_TEST
 
-START_TEST(malformed_requests)
+START_TEST(test_malformed_requests)
 {
 	static const char *const bad[] = {
 		"GET /healthz HTTP/1.1 extra\r\nHost: x\r\n\r\n",
@@ -444,7 +439,7 @@ START_TEST(malformed_requests)
 END_TEST
 
 /* Three requests in one write: three replies, in order. */
-START_TEST(pipelining)
+START_TEST(test_pipelining)
 {
 	static const char reqs[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 	    "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -473,7 +468,7 @@ END_TEST
  * is refused with 413 while it arrives: the answer comes before the body
  * ends (evhttp waited for the end, buffering up to max_webhook_body).
  */
-START_TEST(chunked_over_route_limit)
+START_TEST(test_chunked_over_route_limit)
 {
 	static const char head[] = "POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -499,7 +494,7 @@ START_TEST(chunked_over_route_limit)
 END_TEST
 
 /* The http edge's own deadlines: header_timeout and keepalive_timeout. */
-START_TEST(edge_deadlines)
+START_TEST(test_edge_deadlines)
 {
 	static const char half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
 	static const char one[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -525,7 +520,7 @@ START_TEST(edge_deadlines)
 END_TEST
 
 /* Per-address connection limit, at accept. */
-START_TEST(per_address_limit)
+START_TEST(test_per_address_limit)
 {
 	int	 a, b;
 	char	*r;
@@ -548,7 +543,7 @@ END_TEST
  * Expect: 100-continue: a body within the limit is asked for (100), one
  * over it is refused (413) before the client sends it.
  */
-START_TEST(expect_continue)
+START_TEST(test_expect_continue)
 {
 	static const char ok[] = "POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 10\r\n"
@@ -580,26 +575,18 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hostile_http");
-	TCase	*tc = tcase_create("edge");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "edge", 60);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, body_holders_bounded);
-	tcase_add_test(tc, slowloris_header);
-	tcase_add_test(tc, fd_exhaustion);
-	tcase_add_test(tc, smuggling);
-	tcase_add_test(tc, malformed_requests);
-	tcase_add_test(tc, pipelining);
-	tcase_add_test(tc, chunked_over_route_limit);
-	tcase_add_test(tc, edge_deadlines);
-	tcase_add_test(tc, per_address_limit);
-	tcase_add_test(tc, expect_continue);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_body_holders_bounded);
+	tcase_add_test(tc, test_slowloris_header);
+	tcase_add_test(tc, test_fd_exhaustion);
+	tcase_add_test(tc, test_smuggling);
+	tcase_add_test(tc, test_malformed_requests);
+	tcase_add_test(tc, test_pipelining);
+	tcase_add_test(tc, test_chunked_over_route_limit);
+	tcase_add_test(tc, test_edge_deadlines);
+	tcase_add_test(tc, test_per_address_limit);
+	tcase_add_test(tc, test_expect_continue);
+	return tu_run(s);
 }

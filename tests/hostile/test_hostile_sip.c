@@ -637,11 +637,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hostile_sip");
-	TCase	*tc = tcase_create("sip");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "sip", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_siphash_vectors);
 	tcase_add_test(tc, test_long_headers_no_leak);
 	tcase_add_test(tc, test_many_header_lines);
@@ -652,10 +649,5 @@ main(void)
 	tcase_add_test(tc, test_callid_collisions);
 	tcase_add_test(tc, test_torture);
 	tcase_add_test(tc, test_flood);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -94,16 +94,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("admin");
-	TCase	*tc = tcase_create("admin");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "admin", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_migrate_and_useradd);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

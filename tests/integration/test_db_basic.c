@@ -534,11 +534,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("db_basic");
-	TCase	*tc = tcase_create("basic");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "basic", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_query_and_session);
 	tcase_add_test(tc, test_batch_rolls_back);
 	tcase_add_test(tc, test_batch_retries_deadlock);
@@ -550,10 +547,5 @@ main(void)
 	tcase_add_test(tc, test_migrate_concurrently);
 	tcase_add_test(tc, test_migrate_blocking);
 	tcase_add_test(tc, test_failover_standby);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

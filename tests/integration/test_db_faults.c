@@ -8,6 +8,7 @@
  * for, and the recovery. Network faults are in test_db_network.
  */
 #include "dbt_env.h"
+#include "tu.h"
 
 START_TEST(test_server_stopped)
 {
@@ -220,11 +221,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("db_faults");
-	TCase	*tc = tcase_create("faults");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "faults", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_server_stopped);
 	tcase_add_test(tc, test_killed_mid_query);
 	tcase_add_test(tc, test_terminate_backend);
@@ -233,10 +231,5 @@ main(void)
 	tcase_add_test(tc, test_frozen_server);
 	tcase_add_test(tc, test_fd_leak);
 	tcase_add_test(tc, test_startup_down_then_up);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

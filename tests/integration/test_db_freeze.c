@@ -22,6 +22,7 @@
 #include <poll.h>
 
 #include "dbt_env.h"
+#include "tu.h"
 
 #define DEADLINE_MS	500
 
@@ -316,21 +317,13 @@ int
 main(void)
 {
 	Suite	*s = suite_create("db_freeze");
-	TCase	*tc = tcase_create("freeze");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "freeze", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_deadline_opens_breaker);
 	tcase_add_test(tc, test_answer_resets_streak);
 	tcase_add_test(tc, test_local_statement_timeout);
 	tcase_add_test(tc, test_ready_drives_probe);
 	tcase_add_test(tc, test_blackhole_mid_connection);
 	tcase_add_test(tc, test_proxy_resumes_accepted);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

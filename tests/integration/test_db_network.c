@@ -6,6 +6,7 @@
  * down: every call fails fast, probes do not hammer, recovery is quick.
  */
 #include "dbt_env.h"
+#include "tu.h"
 
 START_TEST(test_neon_disabled)
 {
@@ -195,21 +196,13 @@ int
 main(void)
 {
 	Suite	*s = suite_create("db_network");
-	TCase	*tc = tcase_create("faults");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "faults", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_neon_disabled);
 	tcase_add_test(tc, test_blackhole);
 	tcase_add_test(tc, test_reset);
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_slow_network);
 	tcase_add_test(tc, test_failfast_no_hammer);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -10,99 +10,11 @@
  * namespace) it reaps orphans and stops the whole tree on SIGTERM, exit 0.
  * Real holdfastd, real testworkers, a datagram socket owned by the test.
  */
-#include <poll.h>
-#include <stddef.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "supt.h"
-
-#define NOTE_MAX	256
-
-/* What the test's NOTIFY_SOCKET received, in order. */
-struct notes {
-	int	 fd;
-	char	*msg[NOTE_MAX];
-	int	 n;
-};
-
-/* Binds a datagram socket at path ("@name": abstract). */
-static void
-notes_open(struct notes *ns, const char *path)
-{
-	struct sockaddr_un	sun;
-	socklen_t		len;
-
-	memset(ns, 0, sizeof(*ns));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	len = offsetof(struct sockaddr_un, sun_path) + strlen(path) + (path[0] != '@');
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0';
-	ns->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(ns->fd, 0);
-	ck_assert_msg(bind(ns->fd, (struct sockaddr *)&sun, len) == 0, "bind(%s): %s",
-	    path, strerror(errno));
-}
-
-/* Receives for up to ms; returns the number of datagrams taken. */
-static int
-notes_recv(struct notes *ns, int ms)
-{
-	uint64_t	deadline = now_mono_ms() + ms;
-	int		got = 0;
-
-	for (;;) {
-		struct pollfd	pfd = { ns->fd, POLLIN, 0 };
-		int64_t		left = (int64_t)(deadline - now_mono_ms());
-		char		buf[1024];
-		ssize_t		r;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			return got;
-		if ((r = recv(ns->fd, buf, sizeof(buf) - 1, 0)) <= 0)
-			return got;
-		buf[r] = '\0';
-		if (ns->n < NOTE_MAX)
-			ns->msg[ns->n++] = xstrdup(buf);
-		got++;
-	}
-}
-
-/* Receives until a datagram containing needle arrives (index) or -1. */
-static int
-notes_wait(struct notes *ns, const char *needle, int from, int ms)
-{
-	uint64_t deadline = now_mono_ms() + ms;
-
-	for (;;) {
-		for (int i = from; i < ns->n; i++)
-			if (strstr(ns->msg[i], needle) != NULL)
-				return i;
-		if (now_mono_ms() >= deadline)
-			return -1;
-		notes_recv(ns, 20);
-	}
-}
-
-static int
-notes_count(struct notes *ns, const char *needle, int from, int to)
-{
-	int c = 0;
-
-	for (int i = from; i < to && i < ns->n; i++)
-		c += strstr(ns->msg[i], needle) != NULL;
-	return c;
-}
-
-static void
-notes_close(struct notes *ns)
-{
-	for (int i = 0; i < ns->n; i++)
-		free(ns->msg[i]);
-	close(ns->fd);
-}
+#include "supt_notify.h"
+#include "tu.h"
 
 START_TEST(test_notify_ready_status_watchdog_stopping)
 {
@@ -297,20 +209,10 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hosting");
-	TCase	*tc = tcase_create("hosting");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "hosting", 60);
 
-	(void)supt_start;	/* supt.h helpers this suite has no use for */
-	(void)supt_pid;
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_notify_ready_status_watchdog_stopping);
 	tcase_add_test(tc, test_notify_fatal_settles_abstract);
 	tcase_add_test(tc, test_pid1_reaps_and_stops);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "pgt.h"
 #include "supt.h"
+#include "tu.h"
 
 #define APP_SECRET	"multi-app-secret"
 #define NMSG		40
@@ -153,19 +154,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hosting_multi");
-	TCase	*tc = tcase_create("hosting_multi");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "hosting_multi", 90);
 
-	(void)supt_start;	/* supt.h helpers this suite has no use for */
-	(void)supt_pid;
-	(void)supt_tw;
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_two_trees_one_db);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -124,15 +124,9 @@ setup(void)
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	/* The worker's log, for a failure: HTTP_TEST_LOG=1 make check ... */
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	pgt_destroy(pg);
 	tu_rmrf(tmp);
 }
@@ -230,7 +224,7 @@ access_log_lines(void)
 	free(log);
 }
 
-START_TEST(health_and_errors)
+START_TEST(test_health_and_errors)
 {
 	char *rb, *rh;
 
@@ -261,7 +255,7 @@ START_TEST(health_and_errors)
 }
 END_TEST
 
-START_TEST(login_paths)
+START_TEST(test_login_paths)
 {
 	char		*tok, *rb, *rh, sql[256], big[6000];
 	int		 st;
@@ -338,7 +332,7 @@ next_before(const char *rb)
 	return strndup(p, strcspn(p, "\""));
 }
 
-START_TEST(conversations_paths)
+START_TEST(test_conversations_paths)
 {
 	char	*tok, *auth, *rb, *cur, path[128];
 	int	 st;
@@ -407,7 +401,7 @@ START_TEST(conversations_paths)
 }
 END_TEST
 
-START_TEST(webhook_handshake)
+START_TEST(test_webhook_handshake)
 {
 	char *rb, *rh;
 
@@ -429,7 +423,7 @@ START_TEST(webhook_handshake)
 }
 END_TEST
 
-START_TEST(webhook_store)
+START_TEST(test_webhook_store)
 {
 	static const char wamid[] =
 	    "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
@@ -491,7 +485,7 @@ START_TEST(webhook_store)
 }
 END_TEST
 
-START_TEST(webhook_rejects)
+START_TEST(test_webhook_rejects)
 {
 	char		*rb, *big;
 	size_t		 n = 4 * 1024 * 1024 + 1;
@@ -538,7 +532,7 @@ START_TEST(webhook_rejects)
 }
 END_TEST
 
-START_TEST(login_rate_limit)
+START_TEST(test_login_rate_limit)
 {
 	static const char body[] = "{\"email\":\"a@b\",\"password\":\"x\"}";
 	char	*log, *rb, *rh;
@@ -616,7 +610,7 @@ want_status(void *arg)
  * when the DB checked the token), until a route that checks the token in
  * SQL learns it is gone, which evicts it at once.
  */
-START_TEST(token_cache_trust)
+START_TEST(test_token_cache_trust)
 {
 	char	*tok, *auth, *a = NULL, *b = NULL, *log;
 	int	 st, p = tu_free_port(SOCK_STREAM);
@@ -651,7 +645,7 @@ END_TEST
 
 /* The fixture's worker trusts a token for 1 s (token_cache_ttl): a
  * disabled user's token is refused within that bound (plus slack). */
-START_TEST(token_cache_expiry)
+START_TEST(test_token_cache_expiry)
 {
 	char		*tok, *auth;
 	int		 st;
@@ -671,7 +665,7 @@ START_TEST(token_cache_expiry)
 END_TEST
 
 /* Header and connection limits: JSON refusals, and the worker goes on. */
-START_TEST(limits)
+START_TEST(test_limits)
 {
 	char	*hdr, *rb, *log;
 	int	 p = tu_free_port(SOCK_STREAM), a, b;
@@ -703,7 +697,7 @@ START_TEST(limits)
 END_TEST
 
 /* The seed's acceptance check, with the DB stopped. */
-START_TEST(db_stopped)
+START_TEST(test_db_stopped)
 {
 	char	*rb, *rh, *tok;
 	int	 st;
@@ -736,7 +730,7 @@ START_TEST(db_stopped)
 END_TEST
 
 /* The seed's incident: Neon disables the endpoint under a running worker. */
-START_TEST(db_neon_disabled)
+START_TEST(test_db_neon_disabled)
 {
 	struct fp	*f = fp_start(pgt_port(pg));
 	char		 ci[160], *log, *rb, *rh, body[128];
@@ -779,7 +773,7 @@ START_TEST(db_neon_disabled)
 END_TEST
 
 /* A frozen DB (SIGSTOP) costs a 503 at the query deadline, not a hang. */
-START_TEST(db_frozen)
+START_TEST(test_db_frozen)
 {
 	char		*rb;
 	int		 st;
@@ -830,7 +824,7 @@ spawn_locker(void)
 
 /* A statement that outlives statement_timeout (2 s here) is a 503 with
  * its own detail; the DB is not marked down for it. */
-START_TEST(db_statement_timeout)
+START_TEST(test_db_statement_timeout)
 {
 	char	*rb, *rh;
 	pid_t	 locker = spawn_locker();
@@ -860,7 +854,7 @@ closed_by_peer(void *arg)
  * request_timeout; one that hangs up while its request waits on the DB
  * costs nothing: the answer is dropped and the worker goes on.
  */
-START_TEST(slow_and_gone_clients)
+START_TEST(test_slow_and_gone_clients)
 {
 	static const char	 half[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
 	static const char	 login_req[] = "POST /api/auth/login HTTP/1.1\r\n"
@@ -895,7 +889,7 @@ START_TEST(slow_and_gone_clients)
 END_TEST
 
 /* The DB dies (SIGKILL) while a request waits on it: 503, not a hang. */
-START_TEST(db_killed_mid_request)
+START_TEST(test_db_killed_mid_request)
 {
 	pid_t	 locker = spawn_locker(), child;
 	int	 status;
@@ -955,7 +949,7 @@ instance_pid(const char *name)
  * other keeps answering while it is respawned; the DB state each reports
  * reaches `holdfastctl health`.
  */
-START_TEST(supervised)
+START_TEST(test_supervised)
 {
 	char	*text, *http = tu_buildpath("workers/http/holdfast-http");
 	int	 p = tu_free_port(SOCK_STREAM), i, ok = 0;
@@ -998,13 +992,11 @@ END_TEST
 static TCase *
 tcase(Suite *s, const char *name)
 {
-	TCase *tc = tcase_create(name);
+	TCase *tc = tu_tcase(s, name, 60);
 
 	/* Checked: set up inside each forked test, so one test's DB outage or
 	 * crash cannot leak into the next (a cluster costs ~0.1 s). */
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 	return tc;
 }
 
@@ -1013,33 +1005,27 @@ main(void)
 {
 	Suite	*s = suite_create("http");
 	TCase	*tc;
-	SRunner	*sr;
-	int	 failed;
 
 	tc = tcase(s, "routes");
-	tcase_add_test(tc, health_and_errors);
-	tcase_add_test(tc, login_paths);
-	tcase_add_test(tc, conversations_paths);
-	tcase_add_test(tc, token_cache_trust);
-	tcase_add_test(tc, token_cache_expiry);
-	tcase_add_test(tc, login_rate_limit);
-	tcase_add_test(tc, limits);
+	tcase_add_test(tc, test_health_and_errors);
+	tcase_add_test(tc, test_login_paths);
+	tcase_add_test(tc, test_conversations_paths);
+	tcase_add_test(tc, test_token_cache_trust);
+	tcase_add_test(tc, test_token_cache_expiry);
+	tcase_add_test(tc, test_login_rate_limit);
+	tcase_add_test(tc, test_limits);
 	tc = tcase(s, "webhook");
-	tcase_add_test(tc, webhook_handshake);
-	tcase_add_test(tc, webhook_store);
-	tcase_add_test(tc, webhook_rejects);
+	tcase_add_test(tc, test_webhook_handshake);
+	tcase_add_test(tc, test_webhook_store);
+	tcase_add_test(tc, test_webhook_rejects);
 	tc = tcase(s, "outage");
-	tcase_add_test(tc, db_stopped);
-	tcase_add_test(tc, db_neon_disabled);
-	tcase_add_test(tc, db_frozen);
-	tcase_add_test(tc, db_statement_timeout);
-	tcase_add_test(tc, db_killed_mid_request);
-	tcase_add_test(tc, slow_and_gone_clients);
+	tcase_add_test(tc, test_db_stopped);
+	tcase_add_test(tc, test_db_neon_disabled);
+	tcase_add_test(tc, test_db_frozen);
+	tcase_add_test(tc, test_db_statement_timeout);
+	tcase_add_test(tc, test_db_killed_mid_request);
+	tcase_add_test(tc, test_slow_and_gone_clients);
 	tc = tcase(s, "supervised");
-	tcase_add_test(tc, supervised);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_supervised);
+	return tu_run(s);
 }

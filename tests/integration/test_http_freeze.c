@@ -120,14 +120,9 @@ static void setup_proxy(void) { start(1); }
 static void
 teardown(void)
 {
-	char *log;
-
 	if (pid > 0)
 		tu_stop(pid, 5000);
-	if (getenv("HTTP_TEST_LOG") != NULL && (log = tu_read_file(logpath, NULL)) != NULL) {
-		fputs(log, stderr);
-		free(log);
-	}
+	tu_show_file_if("HTTP_TEST_LOG", logpath);
 	fp_stop(fp);
 	fp = NULL;
 	pgt_destroy(pg);
@@ -233,7 +228,7 @@ assert_readyz_recovers(void)
 	ck_assert(tu_pid_alive(pid));
 }
 
-START_TEST(frozen_sigstop)
+START_TEST(test_frozen_sigstop)
 {
 	ck_assert_int_eq(pgt_freeze(pg), 0);
 	assert_all_answered_503();
@@ -243,7 +238,7 @@ START_TEST(frozen_sigstop)
 }
 END_TEST
 
-START_TEST(frozen_blackhole)
+START_TEST(test_frozen_blackhole)
 {
 	ck_assert_int_eq(fp_set(fp, "blackhole"), 0);
 	assert_all_answered_503();
@@ -255,7 +250,7 @@ END_TEST
 
 /* Item by itself: a stopped server (connection refused, which the old
  * breaker handles too); after its restart only /readyz is asked. */
-START_TEST(stopped_readyz_only)
+START_TEST(test_stopped_readyz_only)
 {
 	ck_assert_int_eq(pgt_stop(pg, "fast"), 0);
 	ck_assert(tu_wait_for(ready503, NULL, 10000));
@@ -268,22 +263,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("http_freeze");
-	TCase	*direct = tcase_create("direct"), *proxy = tcase_create("proxy");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*direct = tu_tcase(s, "direct", 60), *proxy = tu_tcase(s, "proxy", 60);
 
 	tcase_add_checked_fixture(direct, setup_direct, teardown);
-	tcase_set_timeout(direct, 60);
-	tcase_add_test(direct, frozen_sigstop);
-	tcase_add_test(direct, stopped_readyz_only);
-	suite_add_tcase(s, direct);
+	tcase_add_test(direct, test_frozen_sigstop);
+	tcase_add_test(direct, test_stopped_readyz_only);
 	tcase_add_checked_fixture(proxy, setup_proxy, teardown);
-	tcase_set_timeout(proxy, 60);
-	tcase_add_test(proxy, frozen_blackhole);
-	suite_add_tcase(s, proxy);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	tcase_add_test(proxy, test_frozen_blackhole);
+	return tu_run(s);
 }

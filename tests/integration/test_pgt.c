@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pgt.h"
+#include "tu.h"
 
 START_TEST(test_lifecycle)
 {
@@ -72,17 +73,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("pgt");
-	TCase	*tc = tcase_create("cluster");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "cluster", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_cleanup_on_crash);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

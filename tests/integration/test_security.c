@@ -31,6 +31,7 @@
 
 #include "pgt.h"
 #include "supt.h"
+#include "tu.h"
 
 /* ---- control socket: socket_group ---- */
 
@@ -470,40 +471,58 @@ hup(void *arg)
 /* The HTTP limits not covered by test_http (max_body, max_webhook_body:
  * 413 there), the control socket's client cap and the config's line
  * length. No database needed: the worker serves /healthz without one. */
-START_TEST(test_size_limits)
+/*
+ * The size limits, one a test. Each HTTP one runs holdfastd with one
+ * holdfast-http worker on a free port, keys (its limits) added to its
+ * section, and returns that port once /healthz answers.
+ */
+static int
+limits_start(struct hfd *t, const char *tag, const char *keys)
+{
+	char	*http = tu_buildpath("workers/http/holdfast-http"), *ini;
+	int	 port = tu_free_port(SOCK_STREAM);
+
+	ini = xasprintf("[database]\nconninfo = host=127.0.0.1 port=9 dbname=x connect_timeout=1\n"
+	    "[worker:h]\ncommand = %s\nlisten = 127.0.0.1:%d\n%s", http, port, keys);
+	supt_start(t, tag, ini);
+	ck_assert(tu_wait_for(hup, &port, 15000));
+	free(ini);
+	free(http);
+	return port;
+}
+
+/* max_header_size: 9 KiB of headers is answered 431 in JSON. */
+START_TEST(test_limit_header_size)
 {
 	struct hfd	 t;
-	char		*http = tu_buildpath("workers/http/holdfast-http"), *ini, *hdr, *rb = NULL;
-	char		 buf[4096];
-	int		 p1 = tu_free_port(SOCK_STREAM), p2, fd, fds[70], held[3], n;
-	uint64_t	 t0;
-	ssize_t		 got;
+	char		*hdr, *rb = NULL;
+	int		 port = limits_start(&t, "sec-limits",
+	    "max_header_size = 8KiB\nrequest_timeout = 500ms\n");
 
-	p2 = tu_free_port(SOCK_STREAM);
-	while (p2 == p1)
-		p2 = tu_free_port(SOCK_STREAM);
-	ini = xasprintf("[database]\nconninfo = host=127.0.0.1 port=9 dbname=x connect_timeout=1\n"
-	    "[worker:h1]\ncommand = %s\nlisten = 127.0.0.1:%d\n"
-	    "max_header_size = 8KiB\nrequest_timeout = 500ms\n"
-	    "[worker:h2]\ncommand = %s\nlisten = 127.0.0.1:%d\nmax_connections = 3\n",
-	    http, p1, http, p2);
-	supt_start(&t, "sec-limits", ini);
-	ck_assert(tu_wait_for(hup, &p1, 15000));
-	ck_assert(tu_wait_for(hup, &p2, 15000));
-
-	/* max_header_size: 9 KiB of headers is answered 431 in JSON. */
 	hdr = xmalloc(9 * 1024 + 32);
 	snprintf(hdr, 32, "X-Pad: ");
 	memset(hdr + 7, 'a', 9 * 1024);
 	strcpy(hdr + 7 + 9 * 1024, "\r\n");
-	ck_assert_int_eq(tu_http(p1, "GET", "/healthz", hdr, NULL, 0, &rb, NULL, 5000), 431);
+	ck_assert_int_eq(tu_http(port, "GET", "/healthz", hdr, NULL, 0, &rb, NULL, 5000), 431);
 	ck_assert_ptr_nonnull(strstr(rb, "\"status\":431"));
 	free(rb);
 	free(hdr);
+	supt_finish(&t);
+}
+END_TEST
 
-	/* request_timeout: a client that never finishes its request is cut
-	 * off (slowloris), well before a second. */
-	ck_assert_int_ge(fd = tcp_connect(p1), 0);
+/* request_timeout: a client that never finishes its request is cut off
+ * (slowloris), well before a second. */
+START_TEST(test_limit_request_timeout)
+{
+	struct hfd	 t;
+	char		 buf[4096];
+	int		 fd, port = limits_start(&t, "sec-limits",
+	    "max_header_size = 8KiB\nrequest_timeout = 500ms\n");
+	uint64_t	 t0;
+	ssize_t		 got;
+
+	ck_assert_int_ge(fd = tcp_connect(port), 0);
 	ck_assert_int_gt(write(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32), 0);
 	t0 = now_mono_ms();
 	got = read_to_eof(fd, buf, sizeof(buf), 5000);
@@ -511,22 +530,41 @@ START_TEST(test_size_limits)
 	ck_assert_msg(now_mono_ms() - t0 < 3000, "closed only after %llums",
 	    (unsigned long long)(now_mono_ms() - t0));
 	close(fd);
+	supt_finish(&t);
+}
+END_TEST
 
-	/* max_connections: with 3 connections held, a 4th is told 503. */
+/* max_connections: with 3 connections held, a 4th is told 503. */
+START_TEST(test_limit_connections)
+{
+	struct hfd	 t;
+	char		 buf[4096], *rb = NULL;
+	int		 held[3], port = limits_start(&t, "sec-limits", "max_connections = 3\n");
+
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_ge(held[i] = tcp_connect(p2), 0);
+		ck_assert_int_ge(held[i] = tcp_connect(port), 0);
 		ck_assert_int_gt(write(held[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34), 0);
 		ck_assert_int_gt(read(held[i], buf, sizeof(buf)), 0);
 	}
-	ck_assert_int_eq(tu_http(p2, "GET", "/healthz", NULL, NULL, 0, &rb, NULL, 5000), 503);
+	ck_assert_int_eq(tu_http(port, "GET", "/healthz", NULL, NULL, 0, &rb, NULL, 5000), 503);
 	ck_assert_ptr_nonnull(strstr(rb, "Too many connections"));
 	free(rb);
 	for (int i = 0; i < 3; i++)
 		close(held[i]);
-	ck_assert(tu_wait_for(hup, &p2, 5000));
+	ck_assert(tu_wait_for(hup, &port, 5000));
+	supt_finish(&t);
+}
+END_TEST
 
-	/* The control socket takes 64 clients; the next is told so, and
-	 * holdfastctl works again once they are gone. */
+/* The control socket takes 64 clients; the next is told so, and
+ * holdfastctl works again once they are gone. */
+START_TEST(test_limit_ctl_clients)
+{
+	struct hfd	 t;
+	char		*out = NULL;
+	int		 fds[70], n;
+
+	limits_start(&t, "sec-limits", "");
 	for (n = 0; n < 64; n++) {
 		struct sockaddr_un sun;
 
@@ -536,43 +574,39 @@ START_TEST(test_size_limits)
 		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		ck_assert_int_eq(connect(fds[n], (struct sockaddr *)&sun, sizeof(sun)), 0);
 	}
-	{
-		char *out = NULL;
-
-		ck_assert_int_eq(hfd_ctl(&t, "status 2>&1", &out), 1);
-		ck_assert_msg(strstr(out, "too many control connections") != NULL, "%s", out);
-		free(out);
-	}
+	ck_assert_int_eq(hfd_ctl(&t, "status 2>&1", &out), 1);
+	ck_assert_msg(strstr(out, "too many control connections") != NULL, "%s", out);
+	free(out);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	ck_assert(hfd_wait_up(&t, 5000));
 	ck_assert_int_eq(hfd_ctl(&t, "status >/dev/null", NULL), 0);
 	supt_finish(&t);
+}
+END_TEST
 
-	/* The config: a line over 4 KiB is refused with file:line. */
-	{
-		char	*dir = tu_tmpdir("sec-cfgline"), *conf = xasprintf("%s/l.conf", dir);
-		char	*line = xmalloc(5001), *text, *cmd, *out = NULL, *hd;
+/* The config: a line over 4 KiB is refused with file:line. */
+START_TEST(test_limit_config_line)
+{
+	char	*dir = tu_tmpdir("sec-cfgline"), *conf = xasprintf("%s/l.conf", dir);
+	char	*line = xmalloc(5001), *text, *cmd, *out = NULL, *hd;
 
-		memset(line, 'x', 5000);
-		line[5000] = '\0';
-		text = xasprintf("[holdfast]\nlog_level = info ; %s\n", line);
-		tu_write_file(conf, text);
-		hd = tu_buildpath("supervisor/holdfastd");
-		cmd = xasprintf("%s -t -c %s 2>&1", hd, conf);
-		ck_assert_int_eq(tu_sh(cmd, &out), 1);
-		ck_assert_msg(strstr(out, "l.conf:2: line too long") != NULL, "%s", out);
-		free(out);
-		free(cmd);
-		free(hd);
-		free(text);
-		free(line);
-		free(conf);
-		tu_rmrf(dir);
-		free(dir);
-	}
-	free(ini);
-	free(http);
+	memset(line, 'x', 5000);
+	line[5000] = '\0';
+	text = xasprintf("[holdfast]\nlog_level = info ; %s\n", line);
+	tu_write_file(conf, text);
+	hd = tu_buildpath("supervisor/holdfastd");
+	cmd = xasprintf("%s -t -c %s 2>&1", hd, conf);
+	ck_assert_int_eq(tu_sh(cmd, &out), 1);
+	ck_assert_msg(strstr(out, "l.conf:2: line too long") != NULL, "%s", out);
+	free(out);
+	free(cmd);
+	free(hd);
+	free(text);
+	free(line);
+	free(conf);
+	tu_rmrf(dir);
+	free(dir);
 }
 END_TEST
 
@@ -580,20 +614,16 @@ int
 main(void)
 {
 	Suite	*s = suite_create("security");
-	TCase	*tc = tcase_create("security");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "security", 90);
 
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_ctl_socket_group);
 	tcase_add_test(tc, test_privilege_drop);
 	tcase_add_test(tc, test_no_secret_in_output);
 	tcase_add_test(tc, test_login_rate_per_address);
-	tcase_add_test(tc, test_size_limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_limit_header_size);
+	tcase_add_test(tc, test_limit_request_timeout);
+	tcase_add_test(tc, test_limit_connections);
+	tcase_add_test(tc, test_limit_ctl_clients);
+	tcase_add_test(tc, test_limit_config_line);
+	return tu_run(s);
 }

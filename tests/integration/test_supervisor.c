@@ -10,6 +10,7 @@
  * left by a worker are reaped (as PID 1 in a container must).
  */
 #include "supt.h"
+#include "tu.h"
 
 START_TEST(test_kill9_respawned_at_once)
 {
@@ -226,11 +227,8 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor");
-	TCase	*tc = tcase_create("lifecycle");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "lifecycle", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_kill9_respawned_at_once);
 	tcase_add_test(tc, test_crash_loop_fatal_then_start);
 	tcase_add_test(tc, test_hung_worker_killed);
@@ -238,10 +236,5 @@ main(void)
 	tcase_add_test(tc, test_sigterm_stops_all_exit_0);
 	tcase_add_test(tc, test_sigkill_no_survivor);
 	tcase_add_test(tc, test_strays_reaped);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

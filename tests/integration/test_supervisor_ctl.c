@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include "supt.h"
+#include "tu.h"
 
 START_TEST(test_reload_touches_only_changes)
 {
@@ -693,12 +694,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_ctl");
-	TCase	*tc = tcase_create("ctl");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "ctl", 60);
 
 	signal(SIGPIPE, SIG_IGN);	/* the server may close before we finish writing */
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reload_touches_only_changes);
 	tcase_add_test(tc, test_rolling_restart_no_refused);
 	tcase_add_test(tc, test_ctl_bad_input);
@@ -712,10 +710,5 @@ main(void)
 	tcase_add_test(tc, test_tail_ring_limit);
 	tcase_add_test(tc, test_signal);
 	tcase_add_test(tc, test_reopen);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "supt.h"
+#include "tu.h"
 
 #define BURST	200
 
@@ -337,22 +338,14 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_listen");
-	TCase	*tc = tcase_create("listen");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "listen", 60);
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reuseport_spreads);
 	tcase_add_test(tc, test_reuseport_rolling_restart_no_refused);
 	tcase_add_test(tc, test_reuseport_reload_numprocs);
 	tcase_add_test(tc, test_reuseport_stopped_slot_closed);
 	tcase_add_test(tc, test_reuseport_switch_kept);
 	tcase_add_test(tc, test_reuseport_tcp_only);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 
 #include "supt.h"
+#include "tu.h"
 
 /* The config with a [holdfast] section of its own (supt's is fixed). */
 static void
@@ -458,12 +459,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_ops");
-	TCase	*tc = tcase_create("ops");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "ops", 60);
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_start_timeout);
 	tcase_add_test(tc, test_reload_holdfast_section);
 	tcase_add_test(tc, test_reload_database_restarts_workers);
@@ -472,10 +470,5 @@ main(void)
 	tcase_add_test(tc, test_reload_supervision_keys_in_place);
 	tcase_add_test(tc, test_reload_keeps_verbose);
 	tcase_add_test(tc, test_shutdown_signal_twice);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

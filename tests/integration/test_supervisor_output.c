@@ -12,6 +12,7 @@
 
 #include "supt.h"
 #include "supt_notify.h"
+#include "tu.h"
 
 /* The read end of holdfastd's stderr, and what was read from it. */
 struct reader {
@@ -154,17 +155,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_output");
-	TCase	*tc = tcase_create("output");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "output", 60);
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_output_stalled_reader);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

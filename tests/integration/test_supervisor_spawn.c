@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "supt.h"
+#include "tu.h"
 
 START_TEST(test_child_failures_reported)
 {
@@ -88,17 +89,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_spawn");
-	TCase	*tc = tcase_create("spawn");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "spawn", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_child_failures_reported);
 	tcase_add_test(tc, test_child_signals_and_listen_pid);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

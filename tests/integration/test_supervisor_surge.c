@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 
 #include "supt.h"
+#include "tu.h"
 
 /* No extra process left (the status reply has no "surge" list). */
 static int
@@ -422,12 +423,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_surge");
-	TCase	*tc = tcase_create("surge");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "surge", 60);
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_surge_single_instance);
 	tcase_add_test(tc, test_surge_two_instances);
 	tcase_add_test(tc, test_surge_failed_keeps_old);
@@ -436,10 +434,5 @@ main(void)
 	tcase_add_test(tc, test_surge_heal_keeps_old);
 	tcase_add_test(tc, test_surge_on_reload);
 	tcase_add_test(tc, test_scale_reuseport);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -22,6 +22,7 @@
 
 #include "supt.h"
 #include "supt_notify.h"
+#include "tu.h"
 
 /* web: two TCP instances answering "OK <pid>"; solo: output, stats, and
  * a DB it reports down (DB column). */
@@ -560,12 +561,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("supervisor_upgrade");
-	TCase	*tc = tcase_create("upgrade");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "upgrade", 60);
 
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_upgrade_keeps_everything);
 	tcase_add_test(tc, test_upgrade_sigusr2);
 	tcase_add_test(tc, test_upgrade_broken_binary);
@@ -578,10 +576,5 @@ main(void)
 	tcase_add_test(tc, test_upgrade_notify_watchdog);
 	tcase_add_test(tc, test_heal_segv_abrt);
 	tcase_add_test(tc, test_heal_crash_loop_exits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

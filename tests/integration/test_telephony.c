@@ -83,19 +83,6 @@ tel_start(struct tel *t)
 	free(argv[0]);
 }
 
-/* The worker's pid as holdfastd reports it; 0 when none. */
-static pid_t
-tel_worker_pid(struct tel *t)
-{
-	char	*out = NULL;
-	pid_t	 pid = 0;
-
-	if (hfd_ctl(&t->h, "pid telephony 2>/dev/null", &out) == 0 && out != NULL)
-		pid = (pid_t)atoi(out);
-	free(out);
-	return pid;
-}
-
 static int
 tel_status_has(struct tel *t, const char *needle)
 {
@@ -536,7 +523,7 @@ static int
 tel_respawned(void *arg)
 {
 	struct respawn_wait	*w = arg;
-	pid_t			 p = tel_worker_pid(w->t);
+	pid_t			 p = hfd_pid(&w->t->h, "telephony");
 
 	return p > 0 && p != w->old && tel_status_has(w->t, "RUNNING");
 }
@@ -552,7 +539,7 @@ START_TEST(test_kill9)
 	struct respawn_wait	 rw = { t, 0 };
 	pid_t			 pid;
 
-	rw.old = tel_worker_pid(t);
+	rw.old = hfd_pid(&t->h, "telephony");
 	ck_assert_int_gt(rw.old, 0);
 	/* a call whose 200 died with the worker after its 100 was seen is
 	 * never retransmitted by sipp: give up on such calls after 5 s */
@@ -876,9 +863,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("telephony");
-	TCase	*sip = tcase_create("sip"), *cdr = tcase_create("cdr");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*sip = tu_tcase(s, "sip", 60), *cdr = tu_tcase(s, "cdr", 120);
 	char	*bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
 	if (access(bin, X_OK) != 0) {
@@ -886,8 +871,6 @@ main(void)
 		return 77;
 	}
 	free(bin);
-	tcase_set_timeout(sip, 60);
-	tcase_set_timeout(cdr, 120);
 	tcase_add_test(sip, test_methods);
 	tcase_add_test(sip, test_malformed);
 	tcase_add_test(sip, test_invite_retransmissions);
@@ -902,11 +885,5 @@ main(void)
 	tcase_add_test(cdr, test_cdr_poisoned_record);
 	tcase_add_test(cdr, test_cdr_reused_callid);
 	tcase_add_test(cdr, test_cdr_orphan_spools);
-	suite_add_tcase(s, sip);
-	suite_add_tcase(s, cdr);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -161,18 +161,6 @@ options_ok(struct rig *r)
 
 /* ---- holdfastd and the worker ---- */
 
-static pid_t
-worker_pid(struct rig *r)
-{
-	char	*out = NULL;
-	pid_t	 pid = 0;
-
-	if (hfd_ctl(&r->h, "pid telephony 2>/dev/null", &out) == 0 && out != NULL)
-		pid = (pid_t)atoi(out);
-	free(out);
-	return pid;
-}
-
 struct respawn {
 	struct rig	*r;
 	pid_t		 old, now;
@@ -185,7 +173,7 @@ respawned(void *arg)
 	char		*out = NULL;
 	int		 running;
 
-	w->now = worker_pid(w->r);
+	w->now = hfd_pid(&w->r->h, "telephony");
 	hfd_ctl(&w->r->h, "status telephony 2>&1", &out);
 	running = out != NULL && strstr(out, "RUNNING") != NULL;
 	free(out);
@@ -322,7 +310,7 @@ START_TEST(test_kill9_keeps_established_calls)
 	for (int i = 0; i < NCALLS; i++)
 		call_establish(r, i);
 	ck_assert(options_ok(r));
-	w.old = worker_pid(r);
+	w.old = hfd_pid(&r->h, "telephony");
 	ck_assert_int_gt(w.old, 0);
 	ck_assert_int_eq(kill(w.old, SIGKILL), 0);
 	ck_assert_msg(tu_wait_for(respawned, &w, 15000), "no replacement");
@@ -365,7 +353,7 @@ START_TEST(test_restored_timeout)
 	call_establish(r, 0);
 	call_establish(r, 1);
 	ck_assert(options_ok(r));
-	w.old = worker_pid(r);
+	w.old = hfd_pid(&r->h, "telephony");
 	ck_assert_int_eq(kill(w.old, SIGKILL), 0);
 	ck_assert_msg(tu_wait_for(respawned, &w, 15000), "no replacement");
 	ck_assert_int_eq(call_bye(r, 0), 200);
@@ -384,9 +372,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("telephony_crash");
-	TCase	*tc = tcase_create("crash");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "crash", 90);
 	char	*bin = tu_buildpath("workers/telephony/holdfast-telephony");
 
 	if (access(bin, X_OK) != 0) {
@@ -395,13 +381,7 @@ main(void)
 		return 77;
 	}
 	free(bin);
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_kill9_keeps_established_calls);
 	tcase_add_test(tc, test_restored_timeout);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -16,11 +16,11 @@
 
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define UNASSIGNED	"SELECT count(*) FROM wa_messages WHERE conversation_id IS NULL"
 
-START_TEST(session_open_append_close)
+START_TEST(test_session_open_append_close)
 {
 	struct wat	 t;
 	char		*s;
@@ -68,7 +68,7 @@ START_TEST(session_open_append_close)
 }
 END_TEST
 
-START_TEST(window_rule)
+START_TEST(test_window_rule)
 {
 	struct wat t;
 
@@ -102,7 +102,7 @@ wat_queue_reply(struct wat *t, const char *wa_id, const char *body)
 	    "VALUES ('106540352242922', '%s', '%s')", wa_id, wa_id, body));
 }
 
-START_TEST(outbox_retry_then_success)
+START_TEST(test_outbox_retry_then_success)
 {
 	struct wat t;
 
@@ -129,7 +129,7 @@ START_TEST(outbox_retry_then_success)
 }
 END_TEST
 
-START_TEST(outbox_timeout_is_retried)
+START_TEST(test_outbox_timeout_is_retried)
 {
 	struct wat t;
 
@@ -148,7 +148,7 @@ START_TEST(outbox_timeout_is_retried)
 }
 END_TEST
 
-START_TEST(outbox_over_tls)
+START_TEST(test_outbox_over_tls)
 {
 	struct wat	 t;
 	char		*dir = tu_tmpdir("watls"), *cmd, *args, *env[2];
@@ -190,7 +190,7 @@ START_TEST(outbox_over_tls)
 }
 END_TEST
 
-START_TEST(outbox_permanent_and_cap)
+START_TEST(test_outbox_permanent_and_cap)
 {
 	struct wat t;
 
@@ -216,7 +216,7 @@ START_TEST(outbox_permanent_and_cap)
 }
 END_TEST
 
-START_TEST(statuses_forward_only)
+START_TEST(test_statuses_forward_only)
 {
 	struct wat t;
 
@@ -250,7 +250,7 @@ START_TEST(statuses_forward_only)
 }
 END_TEST
 
-START_TEST(listen_wakeup_and_poll_fallback)
+START_TEST(test_listen_wakeup_and_poll_fallback)
 {
 	struct wat	t;
 	int		i;
@@ -286,24 +286,16 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp");
-	TCase	*tc = tcase_create("worker");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "worker", 60);
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, session_open_append_close);
-	tcase_add_test(tc, window_rule);
-	tcase_add_test(tc, outbox_retry_then_success);
-	tcase_add_test(tc, outbox_timeout_is_retried);
-	tcase_add_test(tc, outbox_permanent_and_cap);
-	tcase_add_test(tc, outbox_over_tls);
-	tcase_add_test(tc, statuses_forward_only);
-	tcase_add_test(tc, listen_wakeup_and_poll_fallback);
+	tcase_add_test(tc, test_session_open_append_close);
+	tcase_add_test(tc, test_window_rule);
+	tcase_add_test(tc, test_outbox_retry_then_success);
+	tcase_add_test(tc, test_outbox_timeout_is_retried);
+	tcase_add_test(tc, test_outbox_permanent_and_cap);
+	tcase_add_test(tc, test_outbox_over_tls);
+	tcase_add_test(tc, test_statuses_forward_only);
+	tcase_add_test(tc, test_listen_wakeup_and_poll_fallback);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

@@ -19,7 +19,7 @@
 #include "fp.h"
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define TICK_MS		100
 #define PER_TICK	20
@@ -154,19 +154,19 @@ outage(const char *how, int down_ms)
 	wat_done(&t);
 }
 
-START_TEST(db_fast_shutdown)
+START_TEST(test_db_fast_shutdown)
 {
 	outage("fast", 4000);
 }
 END_TEST
 
-START_TEST(db_crash)
+START_TEST(test_db_crash)
 {
 	outage("kill9", 3000);
 }
 END_TEST
 
-START_TEST(neon_endpoint_disabled)
+START_TEST(test_neon_endpoint_disabled)
 {
 	outage("neon", 5000);
 }
@@ -176,19 +176,11 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp_outage");
-	TCase	*tc = tcase_create("outage");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "outage", 90);
 
-	tcase_set_timeout(tc, 90);
-	tcase_add_test(tc, db_fast_shutdown);
-	tcase_add_test(tc, db_crash);
-	tcase_add_test(tc, neon_endpoint_disabled);
+	tcase_add_test(tc, test_db_fast_shutdown);
+	tcase_add_test(tc, test_db_crash);
+	tcase_add_test(tc, test_neon_endpoint_disabled);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

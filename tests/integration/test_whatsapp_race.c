@@ -17,7 +17,7 @@
 
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 #define NMSG		10000
 #define NCONTACTS	500
@@ -101,19 +101,19 @@ race(int ninstances, int nmsg, int kill_at)
 	wat_done(&t);
 }
 
-START_TEST(two_instances)
+START_TEST(test_two_instances)
 {
 	race(2, NMSG, -1);
 }
 END_TEST
 
-START_TEST(one_of_two_killed)
+START_TEST(test_one_of_two_killed)
 {
 	race(2, 3000, 3);
 }
 END_TEST
 
-START_TEST(four_instances)
+START_TEST(test_four_instances)
 {
 	race(4, NMSG, -1);
 }
@@ -123,19 +123,11 @@ int
 main(void)
 {
 	Suite	*s = suite_create("whatsapp_race");
-	TCase	*tc = tcase_create("race");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "race", 120);
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, two_instances);
-	tcase_add_test(tc, four_instances);
-	tcase_add_test(tc, one_of_two_killed);
+	tcase_add_test(tc, test_two_instances);
+	tcase_add_test(tc, test_four_instances);
+	tcase_add_test(tc, test_one_of_two_killed);
 	tcase_add_unchecked_fixture(tc, NULL, wat_reap_strays);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(s);
 }

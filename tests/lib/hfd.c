@@ -89,6 +89,19 @@ hfd_ctl_at(const char *sock, const char *args, char **out)
 	return rc;
 }
 
+pid_t
+hfd_pid(struct hfd *h, const char *name)
+{
+	char	*args = xasprintf("pid %s 2>/dev/null", name), *out = NULL;
+	pid_t	 pid = 0;
+
+	if (hfd_ctl(h, args, &out) == 0 && out != NULL)
+		pid = (pid_t)atoi(out);
+	free(out);
+	free(args);
+	return pid;
+}
+
 int
 hfd_stop(struct hfd *h, int timeout_ms)
 {

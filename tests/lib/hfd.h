@@ -35,6 +35,9 @@ int hfd_wait_up(struct hfd *, int timeout_ms);
  * hfd_ctl_at: the same for a holdfastd another rig started. */
 int hfd_ctl(struct hfd *, const char *args, char **out);
 int hfd_ctl_at(const char *sock, const char *args, char **out);
+/* The pid `holdfastctl pid name` prints (its first instance's); 0 when it
+ * prints none. */
+pid_t hfd_pid(struct hfd *, const char *name);
 /* Stops holdfastd by its PID (SIGTERM, then SIGKILL after timeout_ms);
  * its wait status, or -1. */
 int hfd_stop(struct hfd *, int timeout_ms);

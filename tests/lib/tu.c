@@ -184,6 +184,31 @@ tu_free_port(int type)
 	return port;
 }
 
+/* --- the runner ------------------------------------------------------ */
+
+int
+tu_run(Suite *s)
+{
+	SRunner	*sr = srunner_create(s);
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
+
+TCase *
+tu_tcase(Suite *s, const char *name, int timeout_s)
+{
+	TCase	*tc = tcase_create(name);
+
+	if (timeout_s > 0)
+		tcase_set_timeout(tc, timeout_s);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* --- the janitor ------------------------------------------------------
  * Forked at the first registration in each test process. It holds the read
  * end of a pipe whose write end only the test process has (CLOEXEC, so no
@@ -677,6 +702,17 @@ tu_count_in_file(const char *path, const char *needle)
 		count++;
 	free(buf);
 	return count;
+}
+
+void
+tu_show_file_if(const char *env, const char *path)
+{
+	char	*text;
+
+	if (getenv(env) != NULL && (text = tu_read_file(path, NULL)) != NULL) {
+		fputs(text, stderr);
+		free(text);
+	}
 }
 
 /* Exit status of sh -c cmd (-1 if it did not exit normally); stdout in *out. */

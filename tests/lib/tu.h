@@ -10,6 +10,19 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include <check.h>
+
+/*
+ * Every suite's main(): tu_run runs the suite the way Check does by default
+ * (each test forked unless CK_FORK=no, the timeouts of CK_DEFAULT_TIMEOUT
+ * and of each test case, output per CK_VERBOSITY), frees it, and returns
+ * the exit status: 0 when every test passed, 1 otherwise.
+ */
+int tu_run(Suite *s);
+/* A test case added to s; timeout_s > 0 sets its timeout, 0 leaves the
+ * default (CK_DEFAULT_TIMEOUT). */
+TCase *tu_tcase(Suite *s, const char *name, int timeout_s);
+
 /* $HOLDFAST_BUILDDIR / $HOLDFAST_SRCDIR (set by make check), else ".". */
 const char *tu_builddir(void);
 const char *tu_srcdir(void);
@@ -48,6 +61,9 @@ int tu_wait_file_count(const char *path, const char *needle, int n, int timeout_
 char *tu_read_file(const char *path, size_t *len);	/* NULL if missing */
 int tu_write_file(const char *path, const char *text);
 int tu_count_in_file(const char *path, const char *needle);
+/* Copies the file at path to stderr when the environment has env set (a
+ * worker's log, for a failure: HTTP_TEST_LOG=1 make check ...). */
+void tu_show_file_if(const char *env, const char *path);
 /* Runs sh -c cmd; returns its exit status (or -1), output in *out if not NULL. */
 int tu_sh(const char *cmd, char **out);
 

@@ -768,7 +768,7 @@ write_table(void)
 
 /* ---- the test ---- */
 
-START_TEST(outage_matrix)
+START_TEST(test_outage_matrix)
 {
 	struct sys	 s;
 	const char	*only = getenv("SYSTEM_ONLY");	/* debugging: one fault */
@@ -809,17 +809,9 @@ int
 main(void)
 {
 	Suite	*su = suite_create("system");
-	TCase	*tc = tcase_create("outage_matrix");
-	SRunner	*sr;
-	int	 nf;
-
 	/* soak runs take ~15 minutes; the short form a few */
-	tcase_set_timeout(tc, getenv("SYSTEM_SOAK") ? 3600 : 600);
-	tcase_add_test(tc, outage_matrix);
-	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	TCase	*tc = tu_tcase(su, "outage_matrix", getenv("SYSTEM_SOAK") ? 3600 : 600);
+
+	tcase_add_test(tc, test_outage_matrix);
+	return tu_run(su);
 }

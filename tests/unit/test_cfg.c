@@ -1168,9 +1168,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("cfg");
-	TCase	*tc = tcase_create("cfg");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "cfg", 0);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
@@ -1199,10 +1197,5 @@ main(void)
 	tcase_add_test(tc, test_every_key_documented);
 	tcase_add_test(tc, test_damaged_configs);
 	tcase_add_test(tc, test_db_request_timeout);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -23,6 +23,7 @@
 
 #include "chan.h"
 #include "json.h"
+#include "tu.h"
 #include "util.h"
 
 #define MAXMSG	16
@@ -479,9 +480,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("chan");
-	TCase	*tc = tcase_create("chan");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "chan", 0);
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -498,10 +497,5 @@ main(void)
 	tcase_add_test(tc, test_worker_lost);
 	tcase_add_exit_test(tc, test_worker_unknown_is_fatal, 1);
 	tcase_add_test(tc, test_worker_env);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "tu.h"
 
 struct ccase {
 	const char	*sqlstate;
@@ -190,19 +191,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("db_classify");
-	TCase	*tc = tcase_create("classify");
-	SRunner	*sr;
-	int	 nf;
+	TCase	*tc = tu_tcase(s, "classify", 0);
 
 	tcase_add_loop_test(tc, test_classify, 0, sizeof(ccases) / sizeof(ccases[0]));
 	tcase_add_test(tc, test_sqlstate_from_verbose_text);
 	tcase_add_test(tc, test_unavailable);
 	tcase_add_test(tc, test_redact);
 	tcase_add_test(tc, test_conninfo_parse);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -23,6 +23,7 @@
 
 #include "dialog_store.h"
 #include "log.h"
+#include "tu.h"
 #include "util.h"
 
 static char *
@@ -260,19 +261,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("dialog_store");
-	TCase	*tc = tcase_create("dialog_store");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "dialog_store", 0);
 
 	log_init("test_dialog_store", LOG_LVL_INFO);
 	tcase_add_test(tc, test_restore_open_dialogs);
 	tcase_add_test(tc, test_torn_tail);
 	tcase_add_test(tc, test_torn_checksum_and_garbage);
 	tcase_add_test(tc, test_compaction);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hsrv.h"
+#include "tu.h"
 
 static int64_t	mem_used, mem_cap = 1 << 20;
 
@@ -68,7 +69,7 @@ status_of(const char *req, int64_t limit)
 	return st;
 }
 
-START_TEST(parses_any_split)
+START_TEST(test_parses_any_split)
 {
 	static const char req[] = "POST /a/b?x=1 HTTP/1.1\r\nHost: h\r\n"
 	    "Transfer-Encoding: chunked\r\nX-A:  v  \r\n\r\n"
@@ -94,7 +95,7 @@ START_TEST(parses_any_split)
 }
 END_TEST
 
-START_TEST(content_length_and_keepalive)
+START_TEST(test_content_length_and_keepalive)
 {
 	struct hsrv_parser	p;
 	size_t			used;
@@ -117,7 +118,7 @@ START_TEST(content_length_and_keepalive)
 }
 END_TEST
 
-START_TEST(smuggling_refused)
+START_TEST(test_smuggling_refused)
 {
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 100), 400);
@@ -151,7 +152,7 @@ START_TEST(smuggling_refused)
 }
 END_TEST
 
-START_TEST(request_lines)
+START_TEST(test_request_lines)
 {
 	ck_assert_int_eq(status_of("GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 10), 400);
 	ck_assert_int_eq(status_of("GET / HTTP/1.1 x\r\nHost: h\r\n\r\n", 10), 400);
@@ -165,7 +166,7 @@ START_TEST(request_lines)
 }
 END_TEST
 
-START_TEST(limits)
+START_TEST(test_limits)
 {
 	static const char cl200[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 200\r\n\r\n";
 	char	*big = malloc(4096);
@@ -205,19 +206,12 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hsrv_parse");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
-	tcase_add_test(tc, parses_any_split);
-	tcase_add_test(tc, content_length_and_keepalive);
-	tcase_add_test(tc, smuggling_refused);
-	tcase_add_test(tc, request_lines);
-	tcase_add_test(tc, limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_parses_any_split);
+	tcase_add_test(tc, test_content_length_and_keepalive);
+	tcase_add_test(tc, test_smuggling_refused);
+	tcase_add_test(tc, test_request_lines);
+	tcase_add_test(tc, test_limits);
+	return tu_run(s);
 }

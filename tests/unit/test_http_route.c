@@ -11,8 +11,9 @@
 #include <string.h>
 
 #include "http_route.h"
+#include "tu.h"
 
-START_TEST(routes_match)
+START_TEST(test_routes_match)
 {
 	long long id;
 
@@ -32,7 +33,7 @@ START_TEST(routes_match)
 }
 END_TEST
 
-START_TEST(routes_reject)
+START_TEST(test_routes_reject)
 {
 	static const char *const bad[] = {
 		"/", "", "/healthz/", "/healthzz", "/api/conversations/",
@@ -52,7 +53,7 @@ START_TEST(routes_reject)
 }
 END_TEST
 
-START_TEST(methods)
+START_TEST(test_methods)
 {
 	ck_assert_int_eq(http_route_methods(HTTP_R_LOGIN), HTTP_M_POST);
 	ck_assert_int_eq(http_route_methods(HTTP_R_HEALTHZ), HTTP_M_GET);
@@ -64,7 +65,7 @@ START_TEST(methods)
 }
 END_TEST
 
-START_TEST(error_shape)
+START_TEST(test_error_shape)
 {
 	char	buf[256];
 	size_t	n;
@@ -89,7 +90,7 @@ START_TEST(error_shape)
 }
 END_TEST
 
-START_TEST(redaction)
+START_TEST(test_redaction)
 {
 	char out[256];
 
@@ -113,7 +114,7 @@ START_TEST(redaction)
 }
 END_TEST
 
-START_TEST(paging)
+START_TEST(test_paging)
 {
 	int64_t		us;
 	long long	id;
@@ -145,7 +146,7 @@ START_TEST(paging)
 }
 END_TEST
 
-START_TEST(query_strings)
+START_TEST(test_query_strings)
 {
 	struct http_qparam	 q[4];
 	char			*buf;
@@ -173,21 +174,14 @@ int
 main(void)
 {
 	Suite	*s = suite_create("http_route");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
-	tcase_add_test(tc, routes_match);
-	tcase_add_test(tc, routes_reject);
-	tcase_add_test(tc, methods);
-	tcase_add_test(tc, error_shape);
-	tcase_add_test(tc, redaction);
-	tcase_add_test(tc, paging);
-	tcase_add_test(tc, query_strings);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_routes_match);
+	tcase_add_test(tc, test_routes_reject);
+	tcase_add_test(tc, test_methods);
+	tcase_add_test(tc, test_error_shape);
+	tcase_add_test(tc, test_redaction);
+	tcase_add_test(tc, test_paging);
+	tcase_add_test(tc, test_query_strings);
+	return tu_run(s);
 }

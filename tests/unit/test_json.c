@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "tu.h"
 
 static char	err[256];
 
@@ -277,9 +278,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("json");
-	TCase	*tc = tcase_create("json");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "json", 0);
 
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_nul_and_length);
@@ -288,10 +287,5 @@ main(void)
 	tcase_add_test(tc, test_writer);
 	tcase_add_test(tc, test_writer_errors);
 	tcase_add_test(tc, test_value_copy);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

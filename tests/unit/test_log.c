@@ -359,9 +359,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("log");
-	TCase	*tc = tcase_create("log");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "log", 0);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_format);
@@ -375,10 +373,5 @@ main(void)
 	tcase_add_test(tc, test_vformat);
 	tcase_add_test(tc, test_nb_queue);
 	tcase_add_test(tc, test_nb_queue_socket);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sip_msg.h"
+#include "tu.h"
 
 #define SIPP_BODY \
 	"v=0\r\n" \
@@ -413,7 +414,7 @@ static Suite *
 sip_msg_suite(void)
 {
 	Suite	*s = suite_create("sip_msg");
-	TCase	*tc = tcase_create("parse");
+	TCase	*tc = tu_tcase(s, "parse", 0);
 
 	tcase_add_test(tc, test_sipp_invite);
 	tcase_add_test(tc, test_response_copies_headers);
@@ -427,18 +428,11 @@ sip_msg_suite(void)
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_mutations);
 	tcase_add_test(tc, test_sdp_answer);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(sip_msg_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(sip_msg_suite());
 }

@@ -22,6 +22,7 @@
 #include "cdr.h"
 #include "log.h"
 #include "spool.h"
+#include "tu.h"
 #include "util.h"
 
 
@@ -523,9 +524,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("spool");
-	TCase	*tc = tcase_create("spool");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "spool", 0);
 
 	log_init("test_spool", LOG_LVL_INFO);
 	tcase_add_test(tc, test_roundtrip_and_ack);
@@ -540,10 +539,5 @@ main(void)
 	tcase_add_test(tc, test_cdr_text_clean);
 	tcase_add_test(tc, test_cdr_make_id);
 	tcase_add_test(tc, test_spool_lock);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -15,6 +15,7 @@
 
 #include "cfg.h"
 #include "sup_state.h"
+#include "tu.h"
 #include "util.h"
 
 static struct sup_facts
@@ -330,9 +331,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("sup_state");
-	TCase	*tc = tcase_create("table");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "table", 0);
 
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_start_and_ready);
@@ -348,10 +347,5 @@ main(void)
 	tcase_add_test(tc, test_total);
 	tcase_add_test(tc, test_table_within_diagram);
 	tcase_add_test(tc, test_backoff_bounds);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -323,9 +323,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("tu");
-	TCase	*tc = tcase_create("tu");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "tu", 0);
 
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_sh);
@@ -337,10 +335,5 @@ main(void)
 	tcase_add_test(tc, test_http_request_and_errors);
 	tcase_add_test(tc, test_wait_for);
 	tcase_add_test(tc, test_failed_test_cleaned_up);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

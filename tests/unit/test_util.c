@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "buf.h"
+#include "tu.h"
 #include "util.h"
 
 START_TEST(test_durations)
@@ -368,9 +369,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("util");
-	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "util", 0);
 
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_parse_int);
@@ -386,10 +385,5 @@ main(void)
 	tcase_add_test(tc, test_mkdir_parents);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hex_digit);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

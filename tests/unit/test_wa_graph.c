@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "tu.h"
 #include "wa_graph.h"
 
 #define ERRBODY(code, msg) \
@@ -24,7 +25,7 @@ classify(int status, const char *body)
 	return r;
 }
 
-START_TEST(url_joins_parts)
+START_TEST(test_url_joins_parts)
 {
 	char *u = wa_graph_url("https://graph.facebook.com", "v21.0", "106540352242922");
 
@@ -36,7 +37,7 @@ START_TEST(url_joins_parts)
 }
 END_TEST
 
-START_TEST(url_refuses_path_tricks)
+START_TEST(test_url_refuses_path_tricks)
 {
 	ck_assert_ptr_null(wa_graph_url("http://h", "v1", "../x"));
 	ck_assert_ptr_null(wa_graph_url("http://h", "v1", "1?a=b"));
@@ -46,7 +47,7 @@ START_TEST(url_refuses_path_tricks)
 }
 END_TEST
 
-START_TEST(body_is_documented_shape)
+START_TEST(test_body_is_documented_shape)
 {
 	size_t		 len;
 	char		*b = wa_graph_text_body("16505551234", "Caf\xc3\xa9 \"q\"\n", &len);
@@ -65,7 +66,7 @@ START_TEST(body_is_documented_shape)
 }
 END_TEST
 
-START_TEST(success_keeps_wamid)
+START_TEST(test_success_keeps_wamid)
 {
 	struct wa_send_result r = classify(200,
 	    "{\"messaging_product\":\"whatsapp\",\"contacts\":[{\"input\":\"+1\",\"wa_id\":\"1\"}],"
@@ -76,7 +77,7 @@ START_TEST(success_keeps_wamid)
 }
 END_TEST
 
-START_TEST(success_without_id_is_not_retried)
+START_TEST(test_success_without_id_is_not_retried)
 {
 	/* It may have been accepted: a retry could send it twice. */
 	ck_assert_int_eq(classify(200, "{\"messages\":[]}").cls, WA_SEND_PERMANENT);
@@ -85,7 +86,7 @@ START_TEST(success_without_id_is_not_retried)
 }
 END_TEST
 
-START_TEST(rate_limit_as_400_is_retried)
+START_TEST(test_rate_limit_as_400_is_retried)
 {
 	struct wa_send_result r = classify(400, ERRBODY(130429, "(#130429) Rate limit hit"));
 
@@ -96,7 +97,7 @@ START_TEST(rate_limit_as_400_is_retried)
 }
 END_TEST
 
-START_TEST(documented_retry_codes)
+START_TEST(test_documented_retry_codes)
 {
 	static const long long codes[] = { 130429, 131056, 4, 80007, 131000, 131016, 2, 133004 };
 
@@ -105,7 +106,7 @@ START_TEST(documented_retry_codes)
 }
 END_TEST
 
-START_TEST(documented_permanent_codes)
+START_TEST(test_documented_permanent_codes)
 {
 	static const char *bodies[] = {
 		ERRBODY(131047, "Re-engagement message"), ERRBODY(131026, "undeliverable"),
@@ -125,7 +126,7 @@ START_TEST(documented_permanent_codes)
 }
 END_TEST
 
-START_TEST(code_wins_over_http_status)
+START_TEST(test_code_wins_over_http_status)
 {
 	/* 131047 is permanent even if a proxy dressed it as a 503 ... */
 	ck_assert_int_eq(classify(503, ERRBODY(131047, "window")).cls, WA_SEND_PERMANENT);
@@ -134,7 +135,7 @@ START_TEST(code_wins_over_http_status)
 }
 END_TEST
 
-START_TEST(unknown_codes_follow_http_status)
+START_TEST(test_unknown_codes_follow_http_status)
 {
 	ck_assert_int_eq(classify(500, ERRBODY(987654, "new")).cls, WA_SEND_RETRY);
 	ck_assert_int_eq(classify(400, ERRBODY(987654, "new")).cls, WA_SEND_PERMANENT);
@@ -144,7 +145,7 @@ START_TEST(unknown_codes_follow_http_status)
 }
 END_TEST
 
-START_TEST(network_errors_are_retried)
+START_TEST(test_network_errors_are_retried)
 {
 	struct wa_send_result r = classify(0, NULL);
 
@@ -153,7 +154,7 @@ START_TEST(network_errors_are_retried)
 }
 END_TEST
 
-START_TEST(error_line_is_bounded)
+START_TEST(test_error_line_is_bounded)
 {
 	char			*big = malloc(5000), *body;
 	struct wa_send_result	 r;
@@ -170,7 +171,7 @@ START_TEST(error_line_is_bounded)
 }
 END_TEST
 
-START_TEST(retry_delay_is_equal_jitter)
+START_TEST(test_retry_delay_is_equal_jitter)
 {
 	/* base 1 s, cap 60 s: attempt n waits between half and all of 2^(n-1) s. */
 	ck_assert_int_eq(wa_graph_retry_delay_ms(1000, 60000, 1, 0.0), 500);
@@ -188,33 +189,26 @@ static Suite *
 wa_graph_suite(void)
 {
 	Suite	*s = suite_create("wa_graph");
-	TCase	*tc = tcase_create("graph");
+	TCase	*tc = tu_tcase(s, "graph", 0);
 
-	tcase_add_test(tc, url_joins_parts);
-	tcase_add_test(tc, url_refuses_path_tricks);
-	tcase_add_test(tc, body_is_documented_shape);
-	tcase_add_test(tc, success_keeps_wamid);
-	tcase_add_test(tc, success_without_id_is_not_retried);
-	tcase_add_test(tc, rate_limit_as_400_is_retried);
-	tcase_add_test(tc, documented_retry_codes);
-	tcase_add_test(tc, documented_permanent_codes);
-	tcase_add_test(tc, code_wins_over_http_status);
-	tcase_add_test(tc, unknown_codes_follow_http_status);
-	tcase_add_test(tc, network_errors_are_retried);
-	tcase_add_test(tc, error_line_is_bounded);
-	tcase_add_test(tc, retry_delay_is_equal_jitter);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_url_joins_parts);
+	tcase_add_test(tc, test_url_refuses_path_tricks);
+	tcase_add_test(tc, test_body_is_documented_shape);
+	tcase_add_test(tc, test_success_keeps_wamid);
+	tcase_add_test(tc, test_success_without_id_is_not_retried);
+	tcase_add_test(tc, test_rate_limit_as_400_is_retried);
+	tcase_add_test(tc, test_documented_retry_codes);
+	tcase_add_test(tc, test_documented_permanent_codes);
+	tcase_add_test(tc, test_code_wins_over_http_status);
+	tcase_add_test(tc, test_unknown_codes_follow_http_status);
+	tcase_add_test(tc, test_network_errors_are_retried);
+	tcase_add_test(tc, test_error_line_is_bounded);
+	tcase_add_test(tc, test_retry_delay_is_equal_jitter);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(wa_graph_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(wa_graph_suite());
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "test_http_samples.h"
+#include "tu.h"
 #include "wa_payload.h"
 
 static int
@@ -21,7 +22,7 @@ parse(const char *s, struct wa_payload *p)
 	return wa_payload_parse(s, strlen(s), p, err, sizeof(err));
 }
 
-START_TEST(text_message)
+START_TEST(test_text_message)
 {
 	struct wa_payload	p;
 	struct wa_message	*m;
@@ -43,7 +44,7 @@ START_TEST(text_message)
 }
 END_TEST
 
-START_TEST(status_sent)
+START_TEST(test_status_sent)
 {
 	struct wa_payload p;
 
@@ -84,7 +85,7 @@ static const char batch[] =
         "\"interactive\":{\"type\":\"button_reply\",\"button_reply\":{\"id\":\"b\",\"title\":\"Yes\"}}}],"
       "\"statuses\":[{\"id\":\"o3\",\"status\":\"read\",\"timestamp\":\"202\"}]}}]}]}";
 
-START_TEST(batch_of_everything)
+START_TEST(test_batch_of_everything)
 {
 	struct wa_payload p;
 
@@ -111,7 +112,7 @@ START_TEST(batch_of_everything)
 }
 END_TEST
 
-START_TEST(rejects_junk)
+START_TEST(test_rejects_junk)
 {
 	struct wa_payload p;
 
@@ -142,7 +143,7 @@ START_TEST(rejects_junk)
 END_TEST
 
 /* Every prefix and a few byte flips of the samples: never a crash. */
-START_TEST(truncations_and_flips)
+START_TEST(test_truncations_and_flips)
 {
 	const char		*src = batch;
 	size_t			 n = strlen(src);
@@ -164,7 +165,7 @@ START_TEST(truncations_and_flips)
 }
 END_TEST
 
-START_TEST(signature_vector)
+START_TEST(test_signature_vector)
 {
 	const char	*body = WA_TEXT_CAFE, *utf8 = WA_TEXT_CAFE_UTF8;
 	char		 made[72];
@@ -182,7 +183,7 @@ START_TEST(signature_vector)
 }
 END_TEST
 
-START_TEST(signature_rejects)
+START_TEST(test_signature_rejects)
 {
 	const char	*b = WA_TEXT_CAFE, *s = WA_TEXT_CAFE_SECRET;
 	size_t		 n = strlen(b);
@@ -216,21 +217,14 @@ int
 main(void)
 {
 	Suite	*s = suite_create("wa_payload");
-	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "core", 0);
 
-	tcase_add_test(tc, text_message);
-	tcase_add_test(tc, status_sent);
-	tcase_add_test(tc, batch_of_everything);
-	tcase_add_test(tc, rejects_junk);
-	tcase_add_test(tc, truncations_and_flips);
-	tcase_add_test(tc, signature_vector);
-	tcase_add_test(tc, signature_rejects);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	tcase_add_test(tc, test_text_message);
+	tcase_add_test(tc, test_status_sent);
+	tcase_add_test(tc, test_batch_of_everything);
+	tcase_add_test(tc, test_rejects_junk);
+	tcase_add_test(tc, test_truncations_and_flips);
+	tcase_add_test(tc, test_signature_vector);
+	tcase_add_test(tc, test_signature_rejects);
+	return tu_run(s);
 }

@@ -1,10 +1,10 @@
 /*
- * test_whatsapp_lib: the rig the holdfast-whatsapp integration suites share:
+ * wat: the rig the holdfast-whatsapp integration suites share:
  * a real PostgreSQL (pgt), a graphsink playing the Graph API, a config
  * file, and worker processes started and stopped by pid.
  */
-#ifndef HOLDFAST_TEST_WHATSAPP_LIB_H
-#define HOLDFAST_TEST_WHATSAPP_LIB_H
+#ifndef HOLDFAST_WAT_H
+#define HOLDFAST_WAT_H
 
 #include <sys/types.h>
 

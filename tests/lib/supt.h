@@ -23,7 +23,7 @@
 #include "tu.h"
 #include "util.h"
 
-static char *
+static __attribute__((unused)) char *
 supt_tw(void)
 {
 	return tu_buildpath("tests/tools/testworker");
@@ -122,7 +122,7 @@ supt_proc(struct hfd *t, const char *name, char *state, size_t len, long long *p
 	return found;
 }
 
-static pid_t
+static __attribute__((unused)) pid_t
 supt_pid(struct hfd *t, const char *name)
 {
 	char		 st[32];

@@ -1,5 +1,5 @@
 /*
- * test_whatsapp_lib: see test_whatsapp_lib.h.
+ * wat: see wat.h.
  */
 #include <check.h>
 #include <signal.h>
@@ -11,7 +11,7 @@
 
 #include "pgt.h"
 #include "tu.h"
-#include "test_whatsapp_lib.h"
+#include "wat.h"
 
 static char *
 wat_vstrf(const char *fmt, va_list ap)
