@@ -1475,8 +1475,6 @@ upg_reply(void)
 {
 	struct jw	*w = jw_new();
 	char		*s;
-	const char	*buf;
-	size_t		 len;
 
 	jw_obj_open(w);
 	if (rs.failed != NULL) {
@@ -1500,8 +1498,12 @@ upg_reply(void)
 		jw_kint(w, "instances", rs.procs);
 	}
 	jw_obj_close(w);
-	buf = jw_buf(w, &len);
-	s = xstrndup(buf, len);
+	/* Never NULL: text from the old image that the writer refuses (not
+	 * UTF-8) must not leave the waiting client without an answer. */
+	if ((s = jw_dup(w)) == NULL)
+		s = xstrdup(rs.failed != NULL ? "{\"ok\":false,\"code\":\"failed\","
+		    "\"error\":\"upgrade failed; the old holdfastd keeps running\"}" :
+		    "{\"ok\":true,\"upgraded\":true}");
 	jw_free(w);
 	return s;
 }
