@@ -2,7 +2,7 @@
  * cfg: the one INI file (libinih), loaded into plain structs.
  *
  * Sections: [holdfast], [database], [whatsapp], and one [worker:NAME] per
- * supervised group. Every key is known here: an unknown key, a bad value, a
+ * supervised group. Every key is a row (struct cfg_row): an unknown key, a bad value, a
  * duplicate section or a missing required key refuses the whole file with
  * "file:line: reason" (the caller prints it and exits non-zero, or, on
  * SIGHUP, keeps the running config). Relative paths are resolved against
@@ -27,6 +27,57 @@ enum cfg_autorestart {
 	CFG_RESTART_ALWAYS = 0,		/* "true" (default) */
 	CFG_RESTART_NEVER,		/* "false" */
 	CFG_RESTART_UNEXPECTED,		/* "unexpected": only on exit codes not in exitcodes */
+};
+
+/*
+ * Every key is one row: its name, type, default (written as in the file,
+ * parsed like the file), range, reload class and a one-line doc. The
+ * shared sections' rows live in cfg.c; each worker's own rows of
+ * [worker:NAME] live in its directory, workers/NAME/keys.def, gathered
+ * into workers/all_keys.def by autogen.sh (docs/adding-a-worker.md).
+ */
+enum cfg_type {
+	CFG_T_STR,		/* any text, "" allowed */
+	CFG_T_STR_OPT,		/* "" means unset (NULL) */
+	CFG_T_PATH,		/* required; relative to the file's directory */
+	CFG_T_PATH_OPT,		/* "" means unset (NULL) */
+	CFG_T_INT,		/* int in [min, max] */
+	CFG_T_BOOL,		/* int 0/1 */
+	CFG_T_DUR,		/* int64 milliseconds in [min, max] */
+	CFG_T_SIZE,		/* int64 bytes in [min, max]; K/M/G suffixes */
+	CFG_T_LOGLEVEL,		/* int LOG_LVL_* */
+	CFG_T_SIGNAL,		/* int signal number */
+	CFG_T_RESTART,		/* int enum cfg_autorestart */
+	CFG_T_RMODE,		/* int enum cfg_restart_mode */
+	CFG_T_COMMAND,		/* argv/argc of struct cfg_worker */
+	CFG_T_LISTEN,		/* struct cfg_listen */
+	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
+	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+};
+
+/* The C type of a field of each type a workers/NAME/keys.def row may use. */
+#define CFG_CTYPE_STR		char *
+#define CFG_CTYPE_STR_OPT	char *
+#define CFG_CTYPE_PATH_OPT	char *
+#define CFG_CTYPE_INT		int
+#define CFG_CTYPE_BOOL		int
+#define CFG_CTYPE_DUR		int64_t
+#define CFG_CTYPE_SIZE		int64_t
+
+/* What a changed value costs on SIGHUP. */
+enum cfg_reload {
+	CFG_RELOAD_RESTART = 0,	/* the processes that read it restart (rolling) */
+	CFG_RELOAD_INPLACE,	/* holdfastd applies it; processes keep running */
+};
+
+struct cfg_row {
+	const char	*name;
+	enum cfg_type	 type;
+	size_t		 off;		/* of the field in its section's struct */
+	const char	*def;		/* as written in the file; NULL: none */
+	long long	 min, max;	/* INT: the value; DUR: ms; SIZE: bytes */
+	enum cfg_reload	 reload;
+	const char	*doc;		/* one line */
 };
 
 struct cfg_holdfast {
@@ -119,34 +170,12 @@ struct cfg_worker {
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;	/* 10 MiB */
 	int	 logfile_backups;	/* 5 */
-	/* holdfast-http */
-	int64_t	 max_body;		/* default route body limit; 64 KiB */
-	int64_t	 max_webhook_body;	/* 4 MiB */
-	int64_t	 max_header_size;	/* 8 KiB */
-	int64_t	 request_timeout_ms;	/* 30s */
-	int	 max_connections;	/* 1024 */
-	int64_t	 token_ttl_ms;		/* 24h */
-	int64_t	 token_cache_ttl_ms;	/* 5s; 0: every request asks the DB */
-	int	 login_rate;		/* logins per minute per address; 30 */
-	/* holdfast-http: the http edge (hsrv limits) */
-	int64_t	 header_timeout_ms;	/* 10s: accept to end of head */
-	int64_t	 keepalive_timeout_ms;	/* 15s: idle between requests */
-	int	 max_connections_per_addr;	/* 256 */
-	int64_t	 max_body_memory;	/* 16 MiB of buffered bodies in all */
-	/* holdfast-http, DB freeze: deadline of a request's DB work */
-	int64_t	 db_request_timeout_ms;	/* 2s; 0: [database] query_timeout */
-	/* holdfast-telephony */
-	int64_t	 answer_after_ms;	/* 0 */
-	int	 max_calls;		/* 10000 */
-	int	 rtp_port_min;		/* 40000 */
-	int	 rtp_port_max;		/* 49999 */
-	int64_t	 sip_t1_ms;		/* 500ms */
-	int	 cdr_batch;		/* 200 */
-	int64_t	 cdr_flush_ms;		/* 100ms */
-	/* holdfast-telephony: the SIP edge against hostile traffic */
-	int	 sip_source_rate;	/* new INVITEs per source per second; 1000 */
-	/* holdfast-telephony: dialogs restored after a crash */
-	int64_t	 dialog_restore_max_ms;	/* 1h: a restored call with no BYE ends */
+	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
+#define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
+#define CFG_CHECK(ok, why)
+#include "../workers/all_keys.def"
+#undef CFG_KEY
+#undef CFG_CHECK
 };
 
 struct cfg {
@@ -186,6 +215,16 @@ void cfg_free_argv(char **argv);
 /* "TERM", "SIGTERM", "15" -> 15; -1 when unknown. */
 int cfg_signal_parse(const char *s);
 const char *cfg_signal_name(int sig);
+
+/*
+ * The rows of section "holdfast", "database", "whatsapp" or "worker" (every
+ * [worker:NAME]), ending with a row whose name is NULL; NULL for another
+ * section. cfg_row_find: the row of key in section, or NULL.
+ */
+const struct cfg_row *cfg_rows(const char *section);
+const struct cfg_row *cfg_row_find(const char *section, const char *key);
+/* The [database] defaults; conninfo is allocated (the caller frees it). */
+void cfg_database_defaults(struct cfg_database *);
 
 /*
  * For a worker run by hand or by holdfastd: the config named by
