@@ -24,7 +24,7 @@ enum cfg_restart_mode {
 };
 
 enum cfg_autorestart {
-	CFG_RESTART_ALWAYS = 0,		/* "true" (default) */
+	CFG_RESTART_ALWAYS = 0,		/* "true" */
 	CFG_RESTART_NEVER,		/* "false" */
 	CFG_RESTART_UNEXPECTED,		/* "unexpected": only on exit codes not in exitcodes */
 };
@@ -80,48 +80,52 @@ struct cfg_row {
 	const char	*doc;		/* one line */
 };
 
+/*
+ * The values of the sections, one field per row; the rows in cfg.c say
+ * each one's key, default and range. Paths are absolute, durations in ms.
+ */
 struct cfg_holdfast {
-	char	*control_socket;	/* absolute; default run/holdfast.sock */
+	char	*control_socket;
 	char	*socket_group;		/* NULL: mode 0600; else 0660 and chgrp */
-	char	*state_dir;		/* absolute; default var/lib */
-	char	*log_dir;		/* absolute; default var/log (worker log files) */
+	char	*state_dir;
+	char	*log_dir;
 	int	 log_level;		/* LOG_LVL_* */
-	int	 tail_lines;		/* lines kept per instance for `tail`; 1000 */
-	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline; 30s */
+	int	 tail_lines;		/* lines kept per instance for `tail` */
+	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline */
 	/* ops: holdfastd's own log */
 	char	*log_file;		/* NULL: stderr; reopened on SIGUSR1 / `reopen` */
 };
 
 struct cfg_database {
 	char	*conninfo;		/* libpq conninfo; secrets never logged */
-	int	 pool_size;		/* 4 */
-	int64_t	 statement_timeout_ms;	/* 30s */
-	int64_t	 connect_timeout_ms;	/* 5s; enforced by the layer itself */
-	int64_t	 query_timeout_ms;	/* client-side deadline; statement_timeout + 5s */
-	int64_t	 pool_recycle_ms;	/* 300s */
-	int64_t	 pre_ping_after_ms;	/* 30s */
-	int64_t	 backoff_initial_ms;	/* 1s */
-	int64_t	 backoff_max_ms;	/* 16s */
-	int64_t	 probe_min_interval_ms;	/* 250ms */
-	int64_t	 keepalives_idle_ms;	/* 10s */
-	int64_t	 tcp_user_timeout_ms;	/* 10s */
-	int64_t	 lock_timeout_ms;	/* 10s */
-	int64_t	 idle_in_transaction_timeout_ms; /* 60s */
-	int	 auto_migrate;		/* 1: workers migrate when the DB first answers */
+	int	 pool_size;
+	int64_t	 statement_timeout_ms;
+	int64_t	 connect_timeout_ms;	/* enforced by the layer itself */
+	int64_t	 query_timeout_ms;	/* client-side deadline */
+	int64_t	 pool_recycle_ms;
+	int64_t	 pre_ping_after_ms;
+	int64_t	 backoff_initial_ms;
+	int64_t	 backoff_max_ms;
+	int64_t	 probe_min_interval_ms;
+	int64_t	 keepalives_idle_ms;
+	int64_t	 tcp_user_timeout_ms;
+	int64_t	 lock_timeout_ms;
+	int64_t	 idle_in_transaction_timeout_ms;
+	int	 auto_migrate;		/* workers migrate when the DB first answers */
 };
 
 struct cfg_whatsapp {
 	char	*verify_token;
 	char	*app_secret;
 	char	*access_token;
-	char	*graph_api_url;		/* https://graph.facebook.com */
-	char	*api_version;		/* v21.0 */
-	int64_t	 session_idle_timeout_ms; /* 30m */
-	int64_t	 poll_interval_ms;	/* 5s: safety net behind LISTEN/NOTIFY */
+	char	*graph_api_url;
+	char	*api_version;
+	int64_t	 session_idle_timeout_ms;
+	int64_t	 poll_interval_ms;	/* safety net behind LISTEN/NOTIFY */
 	char	*auto_reply;		/* "" disables the acknowledgement */
-	int	 send_max_attempts;	/* 8 */
-	int64_t	 send_timeout_ms;	/* 10s */
-	int	 batch_size;		/* rows claimed per transaction; 100 */
+	int	 send_max_attempts;
+	int64_t	 send_timeout_ms;
+	int	 batch_size;		/* rows claimed per transaction */
 };
 
 /* One listening socket the supervisor binds and hands down. */
@@ -143,33 +147,33 @@ struct cfg_worker {
 	/* supervision */
 	char	**argv;			/* command, split like a shell (quotes, no expansion) */
 	int	 argc;
-	int	 numprocs;		/* 1 */
-	int	 autostart;		/* 1 */
+	int	 numprocs;
+	int	 autostart;
 	int	 autorestart;		/* enum cfg_autorestart */
-	int	 exitcodes[16];		/* "expected" exit codes; default 0 */
+	int	 exitcodes[16];		/* "expected" exit codes */
 	int	 nexitcodes;
-	int64_t	 startsecs_ms;		/* 1s: RUNNING after this if no channel */
-	int	 startretries;		/* 5 */
-	int64_t	 start_timeout_ms;	/* 30s: STARTING longer is a failed start; 0 = none */
-	int64_t	 backoff_initial_ms;	/* 100ms */
-	int64_t	 backoff_max_ms;	/* 30s */
-	int64_t	 backoff_reset_ms;	/* 60s RUNNING resets the failure count */
-	int	 stopsignal;		/* SIGTERM */
-	int64_t	 stopwaitsecs_ms;	/* 10s */
-	int64_t	 heartbeat_timeout_ms;	/* 10s; 0 disables the watchdog */
-	int	 priority;		/* start order, low first; 999 */
+	int64_t	 startsecs_ms;		/* RUNNING after this if no channel */
+	int	 startretries;
+	int64_t	 start_timeout_ms;	/* STARTING longer is a failed start; 0 = none */
+	int64_t	 backoff_initial_ms;
+	int64_t	 backoff_max_ms;
+	int64_t	 backoff_reset_ms;	/* RUNNING this long resets the failure count */
+	int	 stopsignal;
+	int64_t	 stopwaitsecs_ms;
+	int64_t	 heartbeat_timeout_ms;	/* 0 disables the watchdog */
+	int	 priority;		/* start order, low first */
 	struct cfg_env *env;		/* environment= A=1,B="x y" */
 	int	 nenv;
 	char	*directory;		/* chdir before exec */
 	char	*user;			/* drop to this user when root */
 	struct cfg_listen listen;
-	int	 listen_reuseport;	/* 0; TCP: one SO_REUSEPORT socket per instance */
+	int	 listen_reuseport;	/* TCP: one SO_REUSEPORT socket per instance */
 	/* ops: restarts */
 	int	 restart_mode;		/* enum cfg_restart_mode */
 	char	*stdout_logfile;	/* NULL: only holdfastd's output + ring */
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
-	int64_t	 logfile_maxbytes;	/* 10 MiB */
-	int	 logfile_backups;	/* 5 */
+	int64_t	 logfile_maxbytes;
+	int	 logfile_backups;
 	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
 #define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
 #define CFG_CHECK(ok, why)
