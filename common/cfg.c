@@ -2,10 +2,13 @@
  * cfg: the one INI file, read with libinih into the plain structs of
  * cfg.h.
  *
- * Every key of every section is a row in a table below (name, type, where
- * it is stored, allowed range). The same tables drive parsing, duplicate
- * detection and cfg_worker_equal(), so a key added to a table is parsed,
- * checked and diffed on SIGHUP without further code.
+ * Every key of every section is a row (struct cfg_row: name, type, where
+ * it is stored, default, allowed range, reload class, doc). The shared
+ * sections' rows and the supervision keys of [worker:NAME] are below; each
+ * worker's own rows come from its workers/NAME/keys.def. The same rows
+ * drive defaults, parsing, duplicate detection, freeing and
+ * cfg_worker_equal(), so a key added as a row is parsed, checked and
+ * diffed on SIGHUP without further code.
  *
  * libinih gives the handler neither line numbers (this Debian build lacks
  * INI_HANDLER_LINENO) nor empty sections, so lines reach inih through
