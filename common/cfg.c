@@ -1152,7 +1152,8 @@ cfg_load(const char *path, char *err, size_t errlen)
 	return p.cfg;
 }
 
-/* Frees what the rows' values hold in base, a struct of their section. */
+/* Frees what the rows' values hold in base, a struct of their section
+ * (w is used only for the types that exist in the worker rows alone). */
 static void
 cfg_rows_free(const struct cfg_row *rows, void *base)
 {
