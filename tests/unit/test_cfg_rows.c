@@ -4,11 +4,13 @@
  * its section of holdfast.conf(5) and of etc/holdfast.conf, and every key
  * either documents is a row of that section; the rows are well formed
  * (unique names, a one-line doc, a range that holds the default); the
- * keys a reload applies in place are the ones the manual lists; and the
- * DB layer's defaults are the rows' defaults.
+ * keys a reload applies in place are the ones the manual lists; the
+ * DB layer's defaults are the rows' defaults; and every worker directory
+ * is gathered by autogen.sh (a new one needs ./autogen.sh again).
  */
 #include <check.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "tu.h"
+#include "util.h"
 
 static const char *const sections[] = { "holdfast", "database", "whatsapp", "worker" };
 
@@ -229,6 +232,50 @@ START_TEST(test_db_defaults)
 }
 END_TEST
 
+/* 1 when the file at rel (under the source tree) contains needle. */
+static int
+src_has(const char *rel, const char *needle)
+{
+	char	*path = tu_srcpath(rel), *text = tu_read_file(path, NULL);
+	int	 found = text != NULL && strstr(text, needle) != NULL;
+
+	free(text);
+	free(path);
+	return found;
+}
+
+/* workers/workers.mk and workers/all_keys.def name every worker directory. */
+START_TEST(test_workers_gathered)
+{
+	char		*path = tu_srcpath("workers"), *rel, *want;
+	DIR		*dir = opendir(path);
+	struct dirent	*e;
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		rel = xasprintf("workers/%s/keys.def", e->d_name);
+		want = xasprintf("#include \"%s/keys.def\"", e->d_name);
+		ck_assert_msg(!src_has(rel, "CFG_KEY(") || src_has("workers/all_keys.def", want),
+		    "%s is not in workers/all_keys.def: run ./autogen.sh", rel);
+		free(rel);
+		free(want);
+		rel = xasprintf("workers/%s/local.mk", e->d_name);
+		want = xasprintf("include $(srcdir)/%s", rel);
+		ck_assert_msg(!src_has(rel, "") || src_has("workers/workers.mk", want),
+		    "%s is not in workers/workers.mk: run ./autogen.sh", rel);
+		n += src_has(rel, "");
+		free(rel);
+		free(want);
+	}
+	closedir(dir);
+	free(path);
+	ck_assert_int_ge(n, 5);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -242,6 +289,7 @@ main(void)
 	tcase_add_test(tc, test_rows_well_formed);
 	tcase_add_test(tc, test_inplace_keys_in_manual);
 	tcase_add_test(tc, test_db_defaults);
+	tcase_add_test(tc, test_workers_gathered);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
