@@ -36,7 +36,10 @@ ensure_packages() {
 }
 
 build() {
-	[ -x configure ] || ./autogen.sh
+	# autogen.sh also gathers the workers (workers/workers.mk).
+	if [ ! -x configure ] || [ ! -f workers/workers.mk ]; then
+		./autogen.sh
+	fi
 	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
 		./configure --enable-werror ${CONFIGURE_FLAGS:-}
 	fi

@@ -2,10 +2,13 @@
  * cfg: the one INI file, read with libinih into the plain structs of
  * cfg.h.
  *
- * Every key of every section is a row in a table below (name, type, where
- * it is stored, allowed range). The same tables drive parsing, duplicate
- * detection and cfg_worker_equal(), so a key added to a table is parsed,
- * checked and diffed on SIGHUP without further code.
+ * Every key of every section is a row (struct cfg_row: name, type, where
+ * it is stored, default, allowed range, reload class, doc). The shared
+ * sections' rows and the supervision keys of [worker:NAME] are below; each
+ * worker's own rows come from its workers/NAME/keys.def. The same rows
+ * drive defaults, parsing, duplicate detection, freeing and
+ * cfg_worker_equal(), so a key added as a row is parsed, checked and
+ * diffed on SIGHUP without further code.
  *
  * libinih gives the handler neither line numbers (this Debian build lacks
  * INI_HANDLER_LINENO) nor empty sections, so lines reach inih through
@@ -44,32 +47,6 @@
 
 enum cfg_sect { SECT_NONE = 0, SECT_HOLDFAST, SECT_DATABASE, SECT_WHATSAPP, SECT_WORKER };
 
-enum cfg_type {
-	T_STR,		/* any text, "" allowed */
-	T_STR_OPT,	/* "" means unset (NULL) */
-	T_PATH,		/* required; relative to the file's directory */
-	T_PATH_OPT,	/* "" means unset (NULL) */
-	T_INT,		/* int in [min, max] */
-	T_BOOL,		/* int 0/1 */
-	T_DUR,		/* int64 milliseconds in [min, max] */
-	T_SIZE,		/* int64 bytes in [min, max]; K/M/G suffixes */
-	T_LOGLEVEL,	/* int LOG_LVL_* */
-	T_SIGNAL,	/* int signal number */
-	T_RESTART,	/* int enum cfg_autorestart */
-	T_RMODE,	/* int enum cfg_restart_mode */
-	T_COMMAND,	/* argv/argc of struct cfg_worker */
-	T_LISTEN,	/* struct cfg_listen */
-	T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
-	T_ENV,		/* env/nenv of struct cfg_worker */
-};
-
-struct cfg_key {
-	const char	*k_name;
-	enum cfg_type	 k_type;
-	size_t		 k_off;
-	long long	 k_min, k_max;
-};
-
 #define KIB	1024LL
 #define MIB	(1024LL * KIB)
 #define GIB	(1024LL * MIB)
@@ -78,132 +55,191 @@ struct cfg_key {
 #define HOURS	(60 * MINS)
 #define DAYS	(24 * HOURS)
 
-#define H(name, type, field, min, max) \
-	{ name, type, offsetof(struct cfg_holdfast, field), min, max }
-static const struct cfg_key cfg_keys_holdfast[] = {
-	H("control_socket",	T_PATH,		control_socket, 0, 0),
-	H("socket_group",	T_STR_OPT,	socket_group, 0, 0),
-	H("state_dir",		T_PATH,		state_dir, 0, 0),
-	H("log_dir",		T_PATH,		log_dir, 0, 0),
-	H("log_level",		T_LOGLEVEL,	log_level, 0, 0),
-	H("tail_lines",		T_INT,		tail_lines, 0, 1000000),
-	H("shutdown_timeout",	T_DUR,		shutdown_timeout_ms, 0, HOURS),
+#define ROW(st, name, type, field, def, min, max, reload, doc) \
+	{ name, CFG_T_##type, offsetof(st, field), def, min, max, CFG_RELOAD_##reload, doc }
+
+#define H(...)	ROW(struct cfg_holdfast, __VA_ARGS__)
+static const struct cfg_row cfg_rows_holdfast[] = {
+	H("control_socket",	PATH,	control_socket, "run/holdfast.sock", 0, 0, INPLACE,
+	    "Unix socket holdfastctl talks to (mode 0600)"),
+	H("socket_group",	STR_OPT, socket_group, "", 0, 0, INPLACE,
+	    "group allowed on the control socket (mode 0660)"),
+	/* the workers read it: they restart */
+	H("state_dir",		PATH,	state_dir, "var/lib", 0, 0, RESTART,
+	    "durable state, such as the call-record spool"),
+	H("log_dir",		PATH,	log_dir, "var/log", 0, 0, INPLACE,
+	    "directory meant for log files"),
+	/* workers take it at their next start: a restart of every worker is
+	 * too much for a log level */
+	H("log_level",		LOGLEVEL, log_level, "info", 0, 0, INPLACE,
+	    "error, warn, info or debug"),
+	H("tail_lines",		INT,	tail_lines, "1000", 0, 1000000, INPLACE,
+	    "lines of output kept per process for holdfastctl tail"),
+	H("shutdown_timeout",	DUR,	shutdown_timeout_ms, "30s", 0, HOURS, INPLACE,
+	    "deadline of stopping every worker"),
 	/* ops: holdfastd's own log file */
-	H("log_file",		T_PATH_OPT,	log_file, 0, 0),
-	{ NULL, 0, 0, 0, 0 }
+	H("log_file",		PATH_OPT, log_file, "", 0, 0, INPLACE,
+	    "holdfastd's own log (empty: stderr)"),
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef H
 
-#define D(name, type, field, min, max) \
-	{ name, type, offsetof(struct cfg_database, field), min, max }
-static const struct cfg_key cfg_keys_database[] = {
-	D("conninfo",		T_STR,	conninfo, 0, 0),
-	D("pool_size",		T_INT,	pool_size, 1, 1000),
-	D("statement_timeout",	T_DUR,	statement_timeout_ms, 0, DAYS),
-	D("connect_timeout",	T_DUR,	connect_timeout_ms, 1, HOURS),
-	D("query_timeout",	T_DUR,	query_timeout_ms, 0, DAYS),
-	D("pool_recycle",	T_DUR,	pool_recycle_ms, 0, DAYS),
-	D("pre_ping_after",	T_DUR,	pre_ping_after_ms, 0, DAYS),
-	D("backoff_initial",	T_DUR,	backoff_initial_ms, 1, HOURS),
-	D("backoff_max",	T_DUR,	backoff_max_ms, 1, DAYS),
-	D("probe_min_interval",	T_DUR,	probe_min_interval_ms, 0, HOURS),
-	D("keepalives_idle",	T_DUR,	keepalives_idle_ms, 0, HOURS),
-	D("tcp_user_timeout",	T_DUR,	tcp_user_timeout_ms, 0, HOURS),
-	D("lock_timeout",	T_DUR,	lock_timeout_ms, 0, DAYS),
-	D("idle_in_transaction_timeout", T_DUR, idle_in_transaction_timeout_ms, 0, DAYS),
-	D("auto_migrate",	T_BOOL,	auto_migrate, 0, 0),
-	{ NULL, 0, 0, 0, 0 }
+/* The workers read [database] themselves: a change restarts them. */
+#define D(...)	ROW(struct cfg_database, __VA_ARGS__)
+static const struct cfg_row cfg_rows_database[] = {
+	D("conninfo",		STR,	conninfo, "dbname=holdfast", 0, 0, RESTART,
+	    "libpq connection string"),
+	D("pool_size",		INT,	pool_size, "4", 1, 1000, RESTART,
+	    "connections per worker process"),
+	D("statement_timeout",	DUR,	statement_timeout_ms, "30s", 0, DAYS, RESTART,
+	    "statement_timeout of every session (0: none)"),
+	D("connect_timeout",	DUR,	connect_timeout_ms, "5s", 1, HOURS, RESTART,
+	    "deadline of establishing a connection"),
+	/* no default of its own: statement_timeout + 5s (cfg_validate) */
+	D("query_timeout",	DUR,	query_timeout_ms, NULL, 0, DAYS, RESTART,
+	    "client-side deadline of a query (statement_timeout + 5s)"),
+	D("pool_recycle",	DUR,	pool_recycle_ms, "300s", 0, DAYS, RESTART,
+	    "a connection older than this is replaced"),
+	D("pre_ping_after",	DUR,	pre_ping_after_ms, "30s", 0, DAYS, RESTART,
+	    "a connection idle longer is validated before use"),
+	D("backoff_initial",	DUR,	backoff_initial_ms, "1s", 1, HOURS, RESTART,
+	    "first reconnection delay while the database is down"),
+	D("backoff_max",	DUR,	backoff_max_ms, "16s", 1, DAYS, RESTART,
+	    "cap of the reconnection delay"),
+	D("probe_min_interval",	DUR,	probe_min_interval_ms, "250ms", 0, HOURS, RESTART,
+	    "demand probes a down database at most this often"),
+	D("keepalives_idle",	DUR,	keepalives_idle_ms, "10s", 0, HOURS, RESTART,
+	    "TCP keepalive idle time"),
+	D("tcp_user_timeout",	DUR,	tcp_user_timeout_ms, "10s", 0, HOURS, RESTART,
+	    "TCP_USER_TIMEOUT of every connection"),
+	D("lock_timeout",	DUR,	lock_timeout_ms, "10s", 0, DAYS, RESTART,
+	    "lock_timeout of every session"),
+	D("idle_in_transaction_timeout", DUR, idle_in_transaction_timeout_ms, "60s", 0, DAYS,
+	    RESTART, "idle_in_transaction_session_timeout of every session"),
+	D("auto_migrate",	BOOL,	auto_migrate, "true", 0, 0, RESTART,
+	    "workers migrate the schema when the database first answers"),
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef D
 
-#define W(name, type, field, min, max) \
-	{ name, type, offsetof(struct cfg_whatsapp, field), min, max }
-static const struct cfg_key cfg_keys_whatsapp[] = {
-	W("verify_token",	T_STR,	verify_token, 0, 0),
-	W("app_secret",		T_STR,	app_secret, 0, 0),
-	W("access_token",	T_STR,	access_token, 0, 0),
-	W("graph_api_url",	T_STR,	graph_api_url, 0, 0),
-	W("api_version",	T_STR,	api_version, 0, 0),
-	W("session_idle_timeout", T_DUR, session_idle_timeout_ms, 1, 30 * DAYS),
-	W("poll_interval",	T_DUR,	poll_interval_ms, 1, HOURS),
-	W("auto_reply",		T_STR,	auto_reply, 0, 0),
-	W("send_max_attempts",	T_INT,	send_max_attempts, 1, 1000),
-	W("send_timeout",	T_DUR,	send_timeout_ms, 1, HOURS),
-	W("batch_size",		T_INT,	batch_size, 1, 100000),
-	{ NULL, 0, 0, 0, 0 }
+/* The workers read [whatsapp] themselves: a change restarts them. */
+#define W(...)	ROW(struct cfg_whatsapp, __VA_ARGS__)
+static const struct cfg_row cfg_rows_whatsapp[] = {
+	W("verify_token",	STR,	verify_token, "", 0, 0, RESTART,
+	    "token of the webhook verification handshake"),
+	W("app_secret",		STR,	app_secret, "", 0, 0, RESTART,
+	    "app secret of the X-Hub-Signature-256 HMAC"),
+	W("access_token",	STR,	access_token, "", 0, 0, RESTART,
+	    "bearer token of the Graph API"),
+	W("graph_api_url",	STR,	graph_api_url, "https://graph.facebook.com", 0, 0,
+	    RESTART, "base URL of the Graph API"),
+	W("api_version",	STR,	api_version, "v21.0", 0, 0, RESTART,
+	    "Graph API version"),
+	W("session_idle_timeout", DUR,	session_idle_timeout_ms, "30m", 1, 30 * DAYS, RESTART,
+	    "a conversation idle this long is closed"),
+	W("poll_interval",	DUR,	poll_interval_ms, "5s", 1, HOURS, RESTART,
+	    "polling fallback behind LISTEN/NOTIFY"),
+	W("auto_reply",		STR,	auto_reply,
+	    "Thanks for your message. We will get back to you shortly.", 0, 0, RESTART,
+	    "acknowledgement of a new conversation (empty: none)"),
+	W("send_max_attempts",	INT,	send_max_attempts, "8", 1, 1000, RESTART,
+	    "delivery attempts per outgoing message"),
+	W("send_timeout",	DUR,	send_timeout_ms, "10s", 1, HOURS, RESTART,
+	    "deadline of one Graph API request"),
+	W("batch_size",		INT,	batch_size, "100", 1, 100000, RESTART,
+	    "rows claimed per transaction"),
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef W
 
-#define P(name, type, field, min, max) \
-	{ name, type, offsetof(struct cfg_worker, field), min, max }
-static const struct cfg_key cfg_keys_worker[] = {
-	P("command",		T_COMMAND,	argv, 0, 0),
-	P("numprocs",		T_INT,		numprocs, 1, 256),
-	P("autostart",		T_BOOL,		autostart, 0, 0),
-	P("autorestart",	T_RESTART,	autorestart, 0, 0),
-	P("exitcodes",		T_EXITCODES,	exitcodes, 0, 255),
-	P("startsecs",		T_DUR,		startsecs_ms, 0, HOURS),
-	P("startretries",	T_INT,		startretries, 0, 1000),
-	P("start_timeout",	T_DUR,		start_timeout_ms, 0, DAYS),
-	P("backoff_initial",	T_DUR,		backoff_initial_ms, 1, HOURS),
-	P("backoff_max",	T_DUR,		backoff_max_ms, 1, DAYS),
-	P("backoff_reset",	T_DUR,		backoff_reset_ms, 0, DAYS),
-	P("stopsignal",		T_SIGNAL,	stopsignal, 0, 0),
-	P("stopwaitsecs",	T_DUR,		stopwaitsecs_ms, 0, HOURS),
-	P("heartbeat_timeout",	T_DUR,		heartbeat_timeout_ms, 0, HOURS),
-	P("priority",		T_INT,		priority, 0, 1000000),
-	P("environment",	T_ENV,		env, 0, 0),
-	P("directory",		T_PATH_OPT,	directory, 0, 0),
-	P("user",		T_STR_OPT,	user, 0, 0),
-	P("listen",		T_LISTEN,	listen, 0, 0),
-	P("listen_reuseport",	T_BOOL,		listen_reuseport, 0, 0),
+/*
+ * [worker:NAME]: supervision, then each worker's own rows. INPLACE: only
+ * holdfastd reads the key, when it acts on a process, so a change needs no
+ * restart (a new startretries must not cost the calls in progress). Not
+ * in place: heartbeat_timeout (the worker beats at a third of it, as told
+ * when it started) and stopwaitsecs (holdfast-telephony drains calls for
+ * half of it: the running one must be stopped with the value it started
+ * with).
+ */
+#define P(...)	ROW(struct cfg_worker, __VA_ARGS__)
+#define CFG_KEY(key, field, type, def, min, max, reload, doc) \
+	P(#key, type, field, def, min, max, reload, doc),
+#define CFG_CHECK(ok, why)
+static const struct cfg_row cfg_rows_worker[] = {
+	P("command",		COMMAND, argv, NULL, 0, 0, RESTART,
+	    "program and arguments, split like a shell splits words"),
+	P("numprocs",		INT,	numprocs, "1", 1, 256, RESTART,
+	    "how many processes run the command"),
+	P("autostart",		BOOL,	autostart, "true", 0, 0, INPLACE,
+	    "start with holdfastd"),
+	P("autorestart",	RESTART, autorestart, "true", 0, 0, INPLACE,
+	    "restart after an exit: true, false or unexpected"),
+	P("exitcodes",		EXITCODES, exitcodes, "0", 0, 255, INPLACE,
+	    "exit codes that count as expected"),
+	P("startsecs",		DUR,	startsecs_ms, "1s", 0, HOURS, INPLACE,
+	    "a program silent on its channel is RUNNING after this"),
+	P("startretries",	INT,	startretries, "5", 0, 1000, INPLACE,
+	    "failed starts in a row before FATAL"),
+	P("start_timeout",	DUR,	start_timeout_ms, "30s", 0, DAYS, INPLACE,
+	    "the longest a process may take from hello to ready"),
+	P("backoff_initial",	DUR,	backoff_initial_ms, "100ms", 1, HOURS, INPLACE,
+	    "first delay after a quick failure"),
+	P("backoff_max",	DUR,	backoff_max_ms, "30s", 1, DAYS, INPLACE,
+	    "cap of the delay after quick failures"),
+	P("backoff_reset",	DUR,	backoff_reset_ms, "60s", 0, DAYS, INPLACE,
+	    "time RUNNING after which the failure count restarts"),
+	P("stopsignal",		SIGNAL,	stopsignal, "TERM", 0, 0, INPLACE,
+	    "signal that asks the process group to stop"),
+	P("stopwaitsecs",	DUR,	stopwaitsecs_ms, "10s", 0, HOURS, RESTART,
+	    "SIGKILL follows stopsignal after this"),
+	P("heartbeat_timeout",	DUR,	heartbeat_timeout_ms, "10s", 0, HOURS, RESTART,
+	    "a worker silent this long is killed (0: no watchdog)"),
+	P("priority",		INT,	priority, "999", 0, 1000000, INPLACE,
+	    "start order, lowest first"),
+	P("environment",	ENV,	env, "", 0, 0, RESTART,
+	    "extra environment: NAME=VALUE, comma-separated"),
+	P("directory",		PATH_OPT, directory, "", 0, 0, RESTART,
+	    "working directory of the process"),
+	P("user",		STR_OPT, user, "", 0, 0, RESTART,
+	    "user to run as when holdfastd runs as root"),
+	/* a changed listen or numprocs replaces the group (sup_group.c) */
+	P("listen",		LISTEN,	listen, "", 0, 0, RESTART,
+	    "listening socket holdfastd binds and hands down"),
+	P("listen_reuseport",	BOOL,	listen_reuseport, "false", 0, 0, RESTART,
+	    "TCP: one SO_REUSEPORT socket per process"),
 	/* ops: restarts */
-	P("restart_mode",	T_RMODE,	restart_mode, 0, 0),
-	P("stdout_logfile",	T_PATH_OPT,	stdout_logfile, 0, 0),
-	P("stderr_logfile",	T_PATH_OPT,	stderr_logfile, 0, 0),
-	P("logfile_maxbytes",	T_SIZE,		logfile_maxbytes, 0, 1024 * GIB),
-	P("logfile_backups",	T_INT,		logfile_backups, 0, 1000),
-	P("max_body",		T_SIZE,		max_body, 1, GIB),
-	P("max_webhook_body",	T_SIZE,		max_webhook_body, 1, GIB),
-	P("max_header_size",	T_SIZE,		max_header_size, 256, 16 * MIB),
-	P("request_timeout",	T_DUR,		request_timeout_ms, 1, HOURS),
-	P("max_connections",	T_INT,		max_connections, 1, 1000000),
-	P("token_ttl",		T_DUR,		token_ttl_ms, 1, 365 * DAYS),
-	P("token_cache_ttl",	T_DUR,		token_cache_ttl_ms, 0, HOURS),
-	P("login_rate",		T_INT,		login_rate, 0, 1000000),
-	/* holdfast-http: the http edge */
-	P("header_timeout",	T_DUR,		header_timeout_ms, 1, HOURS),
-	P("keepalive_timeout",	T_DUR,		keepalive_timeout_ms, 1, HOURS),
-	P("max_connections_per_addr", T_INT,	max_connections_per_addr, 1, 1000000),
-	P("max_body_memory",	T_SIZE,		max_body_memory, 1, 64 * GIB),
-	/* holdfast-http, DB freeze */
-	P("db_request_timeout",	T_DUR,		db_request_timeout_ms, 0, HOURS),
-	P("answer_after",	T_DUR,		answer_after_ms, 0, HOURS),
-	P("max_calls",		T_INT,		max_calls, 1, 10000000),
-	P("rtp_port_min",	T_INT,		rtp_port_min, 1, 65535),
-	P("rtp_port_max",	T_INT,		rtp_port_max, 1, 65535),
-	P("sip_t1",		T_DUR,		sip_t1_ms, 1, MINS),
-	P("cdr_batch",		T_INT,		cdr_batch, 1, 100000),
-	P("cdr_flush",		T_DUR,		cdr_flush_ms, 1, HOURS),
-	/* holdfast-telephony: the SIP edge against hostile traffic */
-	P("sip_source_rate",	T_INT,		sip_source_rate, 1, 1000000),
-	/* holdfast-telephony: dialogs restored after a crash */
-	P("dialog_restore_max",	T_DUR,		dialog_restore_max_ms, 1, 30 * DAYS),
-	{ NULL, 0, 0, 0, 0 }
+	P("restart_mode",	RMODE,	restart_mode, "auto", 0, 0, INPLACE,
+	    "surge, stop-first or auto"),
+	P("stdout_logfile",	PATH_OPT, stdout_logfile, "", 0, 0, INPLACE,
+	    "file of the process's stdout"),
+	P("stderr_logfile",	PATH_OPT, stderr_logfile, "", 0, 0, INPLACE,
+	    "file of the process's stderr (empty: as stdout)"),
+	P("logfile_maxbytes",	SIZE,	logfile_maxbytes, "10M", 0, 1024 * GIB, INPLACE,
+	    "rotate a log file at this size (0: never)"),
+	P("logfile_backups",	INT,	logfile_backups, "5", 0, 1000, INPLACE,
+	    "rotated log files kept"),
+#include "../workers/all_keys.def"
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
+#undef CFG_KEY
+#undef CFG_CHECK
 #undef P
 
-static const struct cfg_key *const cfg_tables[] = {
-	[SECT_HOLDFAST] = cfg_keys_holdfast,
-	[SECT_DATABASE] = cfg_keys_database,
-	[SECT_WHATSAPP] = cfg_keys_whatsapp,
-	[SECT_WORKER] = cfg_keys_worker,
+static const struct cfg_row *const cfg_tables[] = {
+	[SECT_HOLDFAST] = cfg_rows_holdfast,
+	[SECT_DATABASE] = cfg_rows_database,
+	[SECT_WHATSAPP] = cfg_rows_whatsapp,
+	[SECT_WORKER] = cfg_rows_worker,
 };
+
+_Static_assert(nitems(cfg_rows_worker) <= CFG_MAX_KEYS + 1,
+    "a [worker:NAME] has more keys than struct cfg_parse counts");
 
 static const char *const cfg_sect_names[] = {
 	[SECT_HOLDFAST] = "holdfast",
 	[SECT_DATABASE] = "database",
 	[SECT_WHATSAPP] = "whatsapp",
+	[SECT_WORKER] = "worker",
 };
 
 static const struct { const char *name; int sig; } cfg_signals[] = {
@@ -631,20 +667,20 @@ cfg_unquote(const char *v)
 }
 
 static int
-cfg_set_string(struct cfg_parse *p, const struct cfg_key *k, char **field,
+cfg_set_string(struct cfg_parse *p, const struct cfg_row *k, char **field,
     const char *value)
 {
 	char	*v = cfg_unquote(value);
 
-	if (*v == '\0' && k->k_type == T_PATH) {
-		cfg_fail(p, "%s: empty path", k->k_name);
+	if (*v == '\0' && k->type == CFG_T_PATH) {
+		cfg_fail(p, "%s: empty path", k->name);
 		free(v);
 		return -1;
 	}
 	free(*field);
-	if (*v == '\0' && k->k_type != T_STR)
+	if (*v == '\0' && k->type != CFG_T_STR)
 		*field = NULL;
-	else if (k->k_type == T_PATH || k->k_type == T_PATH_OPT)
+	else if (k->type == CFG_T_PATH || k->type == CFG_T_PATH_OPT)
 		*field = cfg_resolve(p->cfg, v);
 	else
 		*field = xstrdup(v);
@@ -653,33 +689,33 @@ cfg_set_string(struct cfg_parse *p, const struct cfg_key *k, char **field,
 }
 
 static int
-cfg_set_number(struct cfg_parse *p, const struct cfg_key *k, void *field,
+cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
     const char *v)
 {
 	long long	n;
 	int64_t		ms;
 
-	switch (k->k_type) {
-	case T_INT:
-		if (parse_int(v, k->k_min, k->k_max, &n) == -1) {
+	switch (k->type) {
+	case CFG_T_INT:
+		if (parse_int(v, k->min, k->max, &n) == -1) {
 			cfg_fail(p, "%s: bad value \"%s\" (expected an integer in %lld..%lld)",
-			    k->k_name, v, k->k_min, k->k_max);
+			    k->name, v, k->min, k->max);
 			return -1;
 		}
 		*(int *)field = (int)n;
 		return 0;
-	case T_DUR:
-		if (parse_duration_ms(v, &ms) == -1 || ms < k->k_min || ms > k->k_max) {
+	case CFG_T_DUR:
+		if (parse_duration_ms(v, &ms) == -1 || ms < k->min || ms > k->max) {
 			cfg_fail(p, "%s: bad duration \"%s\" (expected e.g. 500ms, 5s, 2m, 1h; "
-			    "%lldms..%lldms)", k->k_name, v, k->k_min, k->k_max);
+			    "%lldms..%lldms)", k->name, v, k->min, k->max);
 			return -1;
 		}
 		*(int64_t *)field = ms;
 		return 0;
-	default:	/* T_SIZE */
-		if (cfg_parse_size(v, &ms) == -1 || ms < k->k_min || ms > k->k_max) {
+	default:	/* CFG_T_SIZE */
+		if (cfg_parse_size(v, &ms) == -1 || ms < k->min || ms > k->max) {
 			cfg_fail(p, "%s: bad size \"%s\" (expected bytes or K, M, G; %lld..%lld)",
-			    k->k_name, v, k->k_min, k->k_max);
+			    k->name, v, k->min, k->max);
 			return -1;
 		}
 		*(int64_t *)field = ms;
@@ -688,37 +724,37 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_key *k, void *field,
 }
 
 static int
-cfg_set_enum(struct cfg_parse *p, const struct cfg_key *k, int *field, const char *v)
+cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const char *v)
 {
 	int	n;
 
-	switch (k->k_type) {
-	case T_BOOL:
+	switch (k->type) {
+	case CFG_T_BOOL:
 		n = parse_bool(v);
 		break;
-	case T_LOGLEVEL:
+	case CFG_T_LOGLEVEL:
 		n = log_level_parse(v);
 		break;
-	case T_SIGNAL:
+	case CFG_T_SIGNAL:
 		n = cfg_signal_parse(v);
 		break;
-	case T_RMODE:
+	case CFG_T_RMODE:
 		n = strcasecmp(v, "surge") == 0 ? CFG_RMODE_SURGE :
 		    strcasecmp(v, "stop-first") == 0 ? CFG_RMODE_STOP_FIRST :
 		    strcasecmp(v, "auto") == 0 ? CFG_RMODE_AUTO : -1;
 		break;
-	default:	/* T_RESTART */
+	default:	/* CFG_T_RESTART */
 		n = strcasecmp(v, "unexpected") == 0 ? CFG_RESTART_UNEXPECTED :
 		    parse_bool(v) == 1 ? CFG_RESTART_ALWAYS :
 		    parse_bool(v) == 0 ? CFG_RESTART_NEVER : -1;
 		break;
 	}
 	if (n == -1) {
-		cfg_fail(p, "%s: bad value \"%s\" (expected %s)", k->k_name, v,
-		    k->k_type == T_BOOL ? "true or false" :
-		    k->k_type == T_LOGLEVEL ? "error, warn, info or debug" :
-		    k->k_type == T_SIGNAL ? "a signal name such as TERM, or a number" :
-		    k->k_type == T_RMODE ? "surge, stop-first or auto" :
+		cfg_fail(p, "%s: bad value \"%s\" (expected %s)", k->name, v,
+		    k->type == CFG_T_BOOL ? "true or false" :
+		    k->type == CFG_T_LOGLEVEL ? "error, warn, info or debug" :
+		    k->type == CFG_T_SIGNAL ? "a signal name such as TERM, or a number" :
+		    k->type == CFG_T_RMODE ? "surge, stop-first or auto" :
 		    "true, false or unexpected");
 		return -1;
 	}
@@ -728,7 +764,7 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_key *k, int *field, const cha
 
 /* The keys that fill more than one field of struct cfg_worker. */
 static int
-cfg_set_worker_special(struct cfg_parse *p, const struct cfg_key *k,
+cfg_set_worker_special(struct cfg_parse *p, const struct cfg_row *k,
     struct cfg_worker *w, const char *v)
 {
 	char		 why[CFG_ERRLEN];
@@ -736,8 +772,8 @@ cfg_set_worker_special(struct cfg_parse *p, const struct cfg_key *k,
 	char	       **argv;
 	int		 argc;
 
-	switch (k->k_type) {
-	case T_COMMAND:
+	switch (k->type) {
+	case CFG_T_COMMAND:
 		if ((argc = cfg_split_command(v, &argv, why, sizeof(why))) <= 0) {
 			cfg_fail(p, "command: %s", argc == 0 ? "empty command" : why);
 			cfg_free_argv(argv);
@@ -747,19 +783,19 @@ cfg_set_worker_special(struct cfg_parse *p, const struct cfg_key *k,
 		w->argv = argv;
 		w->argc = argc;
 		return 0;
-	case T_LISTEN:
+	case CFG_T_LISTEN:
 		cfg_listen_clear(&w->listen);
 		if (*v == '\0' || cfg_parse_listen(v, &w->listen, &reason) == 0)
 			return 0;
 		cfg_fail(p, "listen: bad address \"%s\" (%s)", v, reason);
 		return -1;
-	case T_EXITCODES:
+	case CFG_T_EXITCODES:
 		if (cfg_parse_exitcodes(v, w) == 0)
 			return 0;
 		cfg_fail(p, "exitcodes: bad value \"%s\" (expected up to %zu codes "
 		    "in 0..255, comma-separated)", v, nitems(w->exitcodes));
 		return -1;
-	default:	/* T_ENV */
+	default:	/* CFG_T_ENV */
 		cfg_env_free(w->env, w->nenv);
 		w->env = NULL;
 		w->nenv = 0;
@@ -782,21 +818,45 @@ cfg_sect_base(struct cfg_parse *p)
 	}
 }
 
+/* Sets k's field(s) in base, the struct of k's section, from value. */
 static int
-cfg_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
+cfg_set(struct cfg_parse *p, const struct cfg_row *k, void *base, const char *value)
 {
-	void	*base = cfg_sect_base(p), *field = (char *)base + k->k_off;
+	void	*field = (char *)base + k->off;
 
-	switch (k->k_type) {
-	case T_STR: case T_STR_OPT: case T_PATH: case T_PATH_OPT:
+	switch (k->type) {
+	case CFG_T_STR: case CFG_T_STR_OPT: case CFG_T_PATH: case CFG_T_PATH_OPT:
 		return cfg_set_string(p, k, field, value);
-	case T_INT: case T_DUR: case T_SIZE:
+	case CFG_T_INT: case CFG_T_DUR: case CFG_T_SIZE:
 		return cfg_set_number(p, k, field, value);
-	case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART: case T_RMODE:
+	case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
+	case CFG_T_RMODE:
 		return cfg_set_enum(p, k, field, value);
 	default:
 		return cfg_set_worker_special(p, k, base, value);
 	}
+}
+
+/*
+ * Every row's default into base (zeroed first): the defaults are parsed
+ * like the file, so a row's default is a value the file could hold. A
+ * default that does not parse is a bug in the table.
+ */
+static void
+cfg_rows_defaults(const struct cfg_row *rows, struct cfg *cfg, void *base, size_t size)
+{
+	struct cfg_parse	p;
+	char			err[CFG_ERRLEN];
+
+	memset(base, 0, size);
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.name = "default";
+	p.err = err;
+	p.errlen = sizeof(err);
+	for (const struct cfg_row *k = rows; k->name != NULL; k++)
+		if (k->def != NULL && cfg_set(&p, k, base, k->def) == -1)
+			hf_assert_fail(err, __FILE__, __LINE__);
 }
 
 /* ---- sections and the inih callbacks ----------------------------------- */
@@ -916,7 +976,7 @@ static int
 cfg_handler(void *arg, const char *section, const char *name, const char *value)
 {
 	struct cfg_parse	*p = arg;
-	const struct cfg_key	*keys, *k;
+	const struct cfg_row	*keys, *k;
 	int			 i;
 
 	(void)section;		/* cfg_reader tracks sections, with line numbers */
@@ -927,10 +987,10 @@ cfg_handler(void *arg, const char *section, const char *name, const char *value)
 		return 0;
 	}
 	keys = cfg_tables[p->sect];
-	for (i = 0, k = keys; k->k_name != NULL; k++, i++)
-		if (strcmp(k->k_name, name) == 0)
+	for (i = 0, k = keys; k->name != NULL; k++, i++)
+		if (strcmp(k->name, name) == 0)
 			break;
-	if (k->k_name == NULL) {
+	if (k->name == NULL) {
 		cfg_fail(p, "unknown key \"%s\"", name);
 		return 0;
 	}
@@ -941,7 +1001,7 @@ cfg_handler(void *arg, const char *section, const char *name, const char *value)
 	p->seen[i] = p->lineno;
 	if (p->sect == SECT_DATABASE && strcmp(name, "query_timeout") == 0)
 		p->query_timeout_set = 1;
-	return cfg_set(p, k, value) == 0;
+	return cfg_set(p, k, cfg_sect_base(p), value) == 0;
 }
 
 /* ---- defaults, validation, load ------------------------------------------ */
@@ -949,92 +1009,43 @@ cfg_handler(void *arg, const char *section, const char *name, const char *value)
 void
 cfg_worker_defaults(struct cfg_worker *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->numprocs = 1;
-	w->autostart = 1;
-	w->autorestart = CFG_RESTART_ALWAYS;
-	w->exitcodes[0] = 0;
-	w->nexitcodes = 1;
-	w->startsecs_ms = 1 * SECS;
-	w->startretries = 5;
-	w->start_timeout_ms = 30 * SECS;
-	w->backoff_initial_ms = 100;
-	w->backoff_max_ms = 30 * SECS;
-	w->backoff_reset_ms = 60 * SECS;
-	w->stopsignal = SIGTERM;
-	w->stopwaitsecs_ms = 10 * SECS;
-	w->heartbeat_timeout_ms = 10 * SECS;
-	w->priority = 999;
-	w->logfile_maxbytes = 10 * MIB;
-	w->logfile_backups = 5;
-	w->max_body = 64 * KIB;
-	w->max_webhook_body = 4 * MIB;
-	w->max_header_size = 8 * KIB;
-	w->request_timeout_ms = 30 * SECS;
-	w->max_connections = 1024;
-	w->token_ttl_ms = 24 * HOURS;
-	w->token_cache_ttl_ms = 5 * SECS;
-	w->login_rate = 30;
-	/* holdfast-http: the http edge */
-	w->header_timeout_ms = 10 * SECS;
-	w->keepalive_timeout_ms = 15 * SECS;
-	w->max_connections_per_addr = 256;
-	w->max_body_memory = 16 * MIB;
-	/* holdfast-http, DB freeze */
-	w->db_request_timeout_ms = 2 * SECS;
-	w->answer_after_ms = 0;
-	w->max_calls = 10000;
-	w->rtp_port_min = 40000;
-	w->rtp_port_max = 49999;
-	w->sip_t1_ms = 500;
-	w->cdr_batch = 200;
-	w->cdr_flush_ms = 100;
-	/* holdfast-telephony: the SIP edge against hostile traffic */
-	w->sip_source_rate = 1000;
-	/* holdfast-telephony: dialogs restored after a crash */
-	w->dialog_restore_max_ms = HOURS;
+	cfg_rows_defaults(cfg_rows_worker, NULL, w, sizeof(*w));
+}
+
+/* query_timeout's default: the client-side deadline must outlast the
+ * server's own. */
+static void
+cfg_query_timeout_default(struct cfg_database *d)
+{
+	d->query_timeout_ms = d->statement_timeout_ms == 0 ? 0 :
+	    d->statement_timeout_ms + 5 * SECS;
+}
+
+void
+cfg_database_defaults(struct cfg_database *d)
+{
+	cfg_rows_defaults(cfg_rows_database, NULL, d, sizeof(*d));
+	cfg_query_timeout_default(d);
 }
 
 static void
 cfg_defaults(struct cfg *cfg)
 {
-	struct cfg_holdfast	*h = &cfg->holdfast;
-	struct cfg_database	*d = &cfg->database;
-	struct cfg_whatsapp	*wa = &cfg->whatsapp;
+	cfg_rows_defaults(cfg_rows_holdfast, cfg, &cfg->holdfast, sizeof(cfg->holdfast));
+	cfg_rows_defaults(cfg_rows_database, cfg, &cfg->database, sizeof(cfg->database));
+	cfg_rows_defaults(cfg_rows_whatsapp, cfg, &cfg->whatsapp, sizeof(cfg->whatsapp));
+}
 
-	h->control_socket = cfg_resolve(cfg, "run/holdfast.sock");
-	h->state_dir = cfg_resolve(cfg, "var/lib");
-	h->log_dir = cfg_resolve(cfg, "var/log");
-	h->log_level = LOG_LVL_INFO;
-	h->tail_lines = 1000;
-	h->shutdown_timeout_ms = 30 * SECS;
-
-	d->conninfo = xstrdup("dbname=holdfast");
-	d->pool_size = 4;
-	d->statement_timeout_ms = 30 * SECS;
-	d->connect_timeout_ms = 5 * SECS;
-	d->pool_recycle_ms = 300 * SECS;
-	d->pre_ping_after_ms = 30 * SECS;
-	d->backoff_initial_ms = 1 * SECS;
-	d->backoff_max_ms = 16 * SECS;
-	d->probe_min_interval_ms = 250;
-	d->keepalives_idle_ms = 10 * SECS;
-	d->tcp_user_timeout_ms = 10 * SECS;
-	d->lock_timeout_ms = 10 * SECS;
-	d->idle_in_transaction_timeout_ms = 60 * SECS;
-	d->auto_migrate = 1;
-
-	wa->verify_token = xstrdup("");
-	wa->app_secret = xstrdup("");
-	wa->access_token = xstrdup("");
-	wa->graph_api_url = xstrdup("https://graph.facebook.com");
-	wa->api_version = xstrdup("v21.0");
-	wa->session_idle_timeout_ms = 30 * MINS;
-	wa->poll_interval_ms = 5 * SECS;
-	wa->auto_reply = xstrdup("Thanks for your message. We will get back to you shortly.");
-	wa->send_max_attempts = 8;
-	wa->send_timeout_ms = 10 * SECS;
-	wa->batch_size = 100;
+/* The first check of a worker's own rows (CFG_CHECK) w fails, or NULL. */
+static const char *
+cfg_worker_check(const struct cfg_worker *w)
+{
+#define CFG_KEY(key, field, type, def, min, max, reload, doc)
+#define CFG_CHECK(ok, why)	if (!(ok)) return why;
+#include "../workers/all_keys.def"
+#undef CFG_KEY
+#undef CFG_CHECK
+	return NULL;
 }
 
 /* Checks that span keys; p->lineno is pointed at the section concerned. */
@@ -1043,11 +1054,10 @@ cfg_validate(struct cfg_parse *p)
 {
 	struct cfg		*cfg = p->cfg;
 	struct cfg_database	*d = &cfg->database;
+	const char		*why;
 
-	/* The client-side deadline must outlast the server's own. */
 	if (!p->query_timeout_set)
-		d->query_timeout_ms = d->statement_timeout_ms == 0 ? 0 :
-		    d->statement_timeout_ms + 5 * SECS;
+		cfg_query_timeout_default(d);
 	p->lineno = p->sect_line[SECT_DATABASE];
 	if (d->backoff_initial_ms > d->backoff_max_ms) {
 		cfg_fail(p, "[database] backoff_initial is greater than backoff_max");
@@ -1062,9 +1072,8 @@ cfg_validate(struct cfg_parse *p)
 		else if (w->backoff_initial_ms > w->backoff_max_ms)
 			cfg_fail(p, "[worker:%s] backoff_initial is greater than backoff_max",
 			    w->name);
-		else if (w->rtp_port_min > w->rtp_port_max)
-			cfg_fail(p, "[worker:%s] rtp_port_min is greater than rtp_port_max",
-			    w->name);
+		else if ((why = cfg_worker_check(w)) != NULL)
+			cfg_fail(p, "[worker:%s] %s", w->name, why);
 		else if (w->listen_reuseport && w->listen.type != SOCK_STREAM)
 			cfg_fail(p, "[worker:%s] listen_reuseport needs a TCP listen address",
 			    w->name);
@@ -1143,17 +1152,30 @@ cfg_load(const char *path, char *err, size_t errlen)
 	return p.cfg;
 }
 
+/* Frees what the rows' values hold in base, a struct of their section
+ * (w is used only for the types that exist in the worker rows alone). */
 static void
-cfg_worker_free(struct cfg_worker *w)
+cfg_rows_free(const struct cfg_row *rows, void *base)
 {
-	free(w->name);
-	cfg_free_argv(w->argv);
-	cfg_env_free(w->env, w->nenv);
-	free(w->directory);
-	free(w->user);
-	cfg_listen_clear(&w->listen);
-	free(w->stdout_logfile);
-	free(w->stderr_logfile);
+	struct cfg_worker	*w = base;
+
+	for (const struct cfg_row *k = rows; k->name != NULL; k++)
+		switch (k->type) {
+		case CFG_T_STR: case CFG_T_STR_OPT: case CFG_T_PATH: case CFG_T_PATH_OPT:
+			free(*(char **)(void *)((char *)base + k->off));
+			break;
+		case CFG_T_COMMAND:
+			cfg_free_argv(w->argv);
+			break;
+		case CFG_T_ENV:
+			cfg_env_free(w->env, w->nenv);
+			break;
+		case CFG_T_LISTEN:
+			cfg_listen_clear(&w->listen);
+			break;
+		default:
+			break;
+		}
 }
 
 void
@@ -1161,20 +1183,13 @@ cfg_free(struct cfg *cfg)
 {
 	if (cfg == NULL)
 		return;
-	free(cfg->holdfast.control_socket);
-	free(cfg->holdfast.socket_group);
-	free(cfg->holdfast.state_dir);
-	free(cfg->holdfast.log_dir);
-	free(cfg->holdfast.log_file);
-	free(cfg->database.conninfo);
-	free(cfg->whatsapp.verify_token);
-	free(cfg->whatsapp.app_secret);
-	free(cfg->whatsapp.access_token);
-	free(cfg->whatsapp.graph_api_url);
-	free(cfg->whatsapp.api_version);
-	free(cfg->whatsapp.auto_reply);
-	for (int i = 0; i < cfg->nworkers; i++)
-		cfg_worker_free(&cfg->workers[i]);
+	cfg_rows_free(cfg_rows_holdfast, &cfg->holdfast);
+	cfg_rows_free(cfg_rows_database, &cfg->database);
+	cfg_rows_free(cfg_rows_whatsapp, &cfg->whatsapp);
+	for (int i = 0; i < cfg->nworkers; i++) {
+		free(cfg->workers[i].name);
+		cfg_rows_free(cfg_rows_worker, &cfg->workers[i]);
+	}
 	free(cfg->workers);
 	free(cfg->path);
 	free(cfg->dir);
@@ -1203,25 +1218,25 @@ cfg_str_eq(const char *a, const char *b)
 }
 
 static int
-cfg_special_eq(const struct cfg_key *k, const struct cfg_worker *a,
+cfg_special_eq(const struct cfg_row *k, const struct cfg_worker *a,
     const struct cfg_worker *b)
 {
-	switch (k->k_type) {
-	case T_COMMAND:
+	switch (k->type) {
+	case CFG_T_COMMAND:
 		if (a->argc != b->argc)
 			return 0;
 		for (int i = 0; i < a->argc; i++)
 			if (strcmp(a->argv[i], b->argv[i]) != 0)
 				return 0;
 		return 1;
-	case T_LISTEN:
+	case CFG_T_LISTEN:
 		return a->listen.type == b->listen.type &&
 		    cfg_str_eq(a->listen.host, b->listen.host) &&
 		    cfg_str_eq(a->listen.port, b->listen.port);
-	case T_EXITCODES:
+	case CFG_T_EXITCODES:
 		return a->nexitcodes == b->nexitcodes && memcmp(a->exitcodes,
 		    b->exitcodes, sizeof(a->exitcodes[0]) * (size_t)a->nexitcodes) == 0;
-	default:	/* T_ENV */
+	default:	/* CFG_T_ENV */
 		if (a->nenv != b->nenv)
 			return 0;
 		for (int i = 0; i < a->nenv; i++)
@@ -1234,17 +1249,17 @@ cfg_special_eq(const struct cfg_key *k, const struct cfg_worker *a,
 
 /* One key's field in two structs of its section; a, b are the structs. */
 static int
-cfg_key_equal(const struct cfg_key *k, const void *a, const void *b)
+cfg_key_equal(const struct cfg_row *k, const void *a, const void *b)
 {
-	const char *fa = (const char *)a + k->k_off, *fb = (const char *)b + k->k_off;
+	const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
 
-	switch (k->k_type) {
-	case T_STR: case T_STR_OPT: case T_PATH: case T_PATH_OPT:
+	switch (k->type) {
+	case CFG_T_STR: case CFG_T_STR_OPT: case CFG_T_PATH: case CFG_T_PATH_OPT:
 		return cfg_str_eq(*(char *const *)fa, *(char *const *)fb);
-	case T_DUR: case T_SIZE:
+	case CFG_T_DUR: case CFG_T_SIZE:
 		return *(const int64_t *)fa == *(const int64_t *)fb;
-	case T_INT: case T_BOOL: case T_LOGLEVEL: case T_SIGNAL: case T_RESTART:
-	case T_RMODE:
+	case CFG_T_INT: case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
+	case CFG_T_RMODE:
 		return *(const int *)fa == *(const int *)fb;
 	default:	/* only the worker table has the special types */
 		return cfg_special_eq(k, a, b);
@@ -1257,7 +1272,7 @@ cfg_worker_equal(const struct cfg_worker *a, const struct cfg_worker *b)
 {
 	if (!cfg_str_eq(a->name, b->name))
 		return 0;
-	for (const struct cfg_key *k = cfg_keys_worker; k->k_name != NULL; k++)
+	for (const struct cfg_row *k = cfg_rows_worker; k->name != NULL; k++)
 		if (!cfg_key_equal(k, a, b))
 			return 0;
 	return 1;
@@ -1269,10 +1284,10 @@ cfg_worker_diff(const struct cfg_worker *a, const struct cfg_worker *b,
 {
 	int n = 0;
 
-	for (const struct cfg_key *k = cfg_keys_worker; k->k_name != NULL; k++)
+	for (const struct cfg_row *k = cfg_rows_worker; k->name != NULL; k++)
 		if (!cfg_key_equal(k, a, b)) {
 			if (n < max)
-				keys[n] = k->k_name;
+				keys[n] = k->name;
 			n++;
 		}
 	return n;
@@ -1282,31 +1297,50 @@ int
 cfg_section_diff(const struct cfg *a, const struct cfg *b, const char *section,
     const char **keys, int max)
 {
-	const struct cfg_key	*k;
+	const struct cfg_row	*k = cfg_rows(section);
 	const void		*sa, *sb;
 	int			 n = 0;
 
 	if (strcmp(section, "holdfast") == 0) {
-		k = cfg_keys_holdfast;
 		sa = &a->holdfast;
 		sb = &b->holdfast;
 	} else if (strcmp(section, "database") == 0) {
-		k = cfg_keys_database;
 		sa = &a->database;
 		sb = &b->database;
 	} else if (strcmp(section, "whatsapp") == 0) {
-		k = cfg_keys_whatsapp;
 		sa = &a->whatsapp;
 		sb = &b->whatsapp;
 	} else
 		return 0;
-	for (; k->k_name != NULL; k++)
+	for (; k->name != NULL; k++)
 		if (!cfg_key_equal(k, sa, sb)) {
 			if (n < max)
-				keys[n] = k->k_name;
+				keys[n] = k->name;
 			n++;
 		}
 	return n;
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+const struct cfg_row *
+cfg_rows(const char *section)
+{
+	for (int s = SECT_HOLDFAST; s <= SECT_WORKER; s++)
+		if (section != NULL && strcmp(section, cfg_sect_names[s]) == 0)
+			return cfg_tables[s];
+	return NULL;
+}
+
+const struct cfg_row *
+cfg_row_find(const char *section, const char *key)
+{
+	const struct cfg_row *k = cfg_rows(section);
+
+	for (; k != NULL && k->name != NULL; k++)
+		if (strcmp(k->name, key) == 0)
+			return k;
+	return NULL;
 }
 
 /* ---- workers ------------------------------------------------------------- */

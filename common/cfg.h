@@ -2,7 +2,7 @@
  * cfg: the one INI file (libinih), loaded into plain structs.
  *
  * Sections: [holdfast], [database], [whatsapp], and one [worker:NAME] per
- * supervised group. Every key is known here: an unknown key, a bad value, a
+ * supervised group. Every key is a row (struct cfg_row): an unknown key, a bad value, a
  * duplicate section or a missing required key refuses the whole file with
  * "file:line: reason" (the caller prints it and exits non-zero, or, on
  * SIGHUP, keeps the running config). Relative paths are resolved against
@@ -24,53 +24,108 @@ enum cfg_restart_mode {
 };
 
 enum cfg_autorestart {
-	CFG_RESTART_ALWAYS = 0,		/* "true" (default) */
+	CFG_RESTART_ALWAYS = 0,		/* "true" */
 	CFG_RESTART_NEVER,		/* "false" */
 	CFG_RESTART_UNEXPECTED,		/* "unexpected": only on exit codes not in exitcodes */
 };
 
+/*
+ * Every key is one row: its name, type, default (written as in the file,
+ * parsed like the file), range, reload class and a one-line doc. The
+ * shared sections' rows live in cfg.c; each worker's own rows of
+ * [worker:NAME] live in its directory, workers/NAME/keys.def, gathered
+ * into workers/all_keys.def by autogen.sh (docs/adding-a-worker.md).
+ */
+enum cfg_type {
+	CFG_T_STR,		/* any text, "" allowed */
+	CFG_T_STR_OPT,		/* "" means unset (NULL) */
+	CFG_T_PATH,		/* required; relative to the file's directory */
+	CFG_T_PATH_OPT,		/* "" means unset (NULL) */
+	CFG_T_INT,		/* int in [min, max] */
+	CFG_T_BOOL,		/* int 0/1 */
+	CFG_T_DUR,		/* int64 milliseconds in [min, max] */
+	CFG_T_SIZE,		/* int64 bytes in [min, max]; K/M/G suffixes */
+	CFG_T_LOGLEVEL,		/* int LOG_LVL_* */
+	CFG_T_SIGNAL,		/* int signal number */
+	CFG_T_RESTART,		/* int enum cfg_autorestart */
+	CFG_T_RMODE,		/* int enum cfg_restart_mode */
+	CFG_T_COMMAND,		/* argv/argc of struct cfg_worker */
+	CFG_T_LISTEN,		/* struct cfg_listen */
+	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
+	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+};
+
+/* The C type of a field of each type a workers/NAME/keys.def row may use. */
+#define CFG_CTYPE_STR		char *
+#define CFG_CTYPE_STR_OPT	char *
+#define CFG_CTYPE_PATH_OPT	char *
+#define CFG_CTYPE_INT		int
+#define CFG_CTYPE_BOOL		int
+#define CFG_CTYPE_DUR		int64_t
+#define CFG_CTYPE_SIZE		int64_t
+
+/* What a changed value costs on SIGHUP. */
+enum cfg_reload {
+	CFG_RELOAD_RESTART = 0,	/* the processes that read it restart (rolling) */
+	CFG_RELOAD_INPLACE,	/* holdfastd applies it; processes keep running */
+};
+
+struct cfg_row {
+	const char	*name;
+	enum cfg_type	 type;
+	size_t		 off;		/* of the field in its section's struct */
+	const char	*def;		/* as written in the file; NULL: none */
+	long long	 min, max;	/* INT: the value; DUR: ms; SIZE: bytes */
+	enum cfg_reload	 reload;
+	const char	*doc;		/* one line */
+};
+
+/*
+ * The values of the sections, one field per row; the rows in cfg.c say
+ * each one's key, default and range. Paths are absolute, durations in ms.
+ */
 struct cfg_holdfast {
-	char	*control_socket;	/* absolute; default run/holdfast.sock */
+	char	*control_socket;
 	char	*socket_group;		/* NULL: mode 0600; else 0660 and chgrp */
-	char	*state_dir;		/* absolute; default var/lib */
-	char	*log_dir;		/* absolute; default var/log (worker log files) */
+	char	*state_dir;
+	char	*log_dir;
 	int	 log_level;		/* LOG_LVL_* */
-	int	 tail_lines;		/* lines kept per instance for `tail`; 1000 */
-	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline; 30s */
+	int	 tail_lines;		/* lines kept per instance for `tail` */
+	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline */
 	/* ops: holdfastd's own log */
 	char	*log_file;		/* NULL: stderr; reopened on SIGUSR1 / `reopen` */
 };
 
 struct cfg_database {
 	char	*conninfo;		/* libpq conninfo; secrets never logged */
-	int	 pool_size;		/* 4 */
-	int64_t	 statement_timeout_ms;	/* 30s */
-	int64_t	 connect_timeout_ms;	/* 5s; enforced by the layer itself */
-	int64_t	 query_timeout_ms;	/* client-side deadline; statement_timeout + 5s */
-	int64_t	 pool_recycle_ms;	/* 300s */
-	int64_t	 pre_ping_after_ms;	/* 30s */
-	int64_t	 backoff_initial_ms;	/* 1s */
-	int64_t	 backoff_max_ms;	/* 16s */
-	int64_t	 probe_min_interval_ms;	/* 250ms */
-	int64_t	 keepalives_idle_ms;	/* 10s */
-	int64_t	 tcp_user_timeout_ms;	/* 10s */
-	int64_t	 lock_timeout_ms;	/* 10s */
-	int64_t	 idle_in_transaction_timeout_ms; /* 60s */
-	int	 auto_migrate;		/* 1: workers migrate when the DB first answers */
+	int	 pool_size;
+	int64_t	 statement_timeout_ms;
+	int64_t	 connect_timeout_ms;	/* enforced by the layer itself */
+	int64_t	 query_timeout_ms;	/* client-side deadline */
+	int64_t	 pool_recycle_ms;
+	int64_t	 pre_ping_after_ms;
+	int64_t	 backoff_initial_ms;
+	int64_t	 backoff_max_ms;
+	int64_t	 probe_min_interval_ms;
+	int64_t	 keepalives_idle_ms;
+	int64_t	 tcp_user_timeout_ms;
+	int64_t	 lock_timeout_ms;
+	int64_t	 idle_in_transaction_timeout_ms;
+	int	 auto_migrate;		/* workers migrate when the DB first answers */
 };
 
 struct cfg_whatsapp {
 	char	*verify_token;
 	char	*app_secret;
 	char	*access_token;
-	char	*graph_api_url;		/* https://graph.facebook.com */
-	char	*api_version;		/* v21.0 */
-	int64_t	 session_idle_timeout_ms; /* 30m */
-	int64_t	 poll_interval_ms;	/* 5s: safety net behind LISTEN/NOTIFY */
+	char	*graph_api_url;
+	char	*api_version;
+	int64_t	 session_idle_timeout_ms;
+	int64_t	 poll_interval_ms;	/* safety net behind LISTEN/NOTIFY */
 	char	*auto_reply;		/* "" disables the acknowledgement */
-	int	 send_max_attempts;	/* 8 */
-	int64_t	 send_timeout_ms;	/* 10s */
-	int	 batch_size;		/* rows claimed per transaction; 100 */
+	int	 send_max_attempts;
+	int64_t	 send_timeout_ms;
+	int	 batch_size;		/* rows claimed per transaction */
 };
 
 /* One listening socket the supervisor binds and hands down. */
@@ -92,61 +147,39 @@ struct cfg_worker {
 	/* supervision */
 	char	**argv;			/* command, split like a shell (quotes, no expansion) */
 	int	 argc;
-	int	 numprocs;		/* 1 */
-	int	 autostart;		/* 1 */
+	int	 numprocs;
+	int	 autostart;
 	int	 autorestart;		/* enum cfg_autorestart */
-	int	 exitcodes[16];		/* "expected" exit codes; default 0 */
+	int	 exitcodes[16];		/* "expected" exit codes */
 	int	 nexitcodes;
-	int64_t	 startsecs_ms;		/* 1s: RUNNING after this if no channel */
-	int	 startretries;		/* 5 */
-	int64_t	 start_timeout_ms;	/* 30s: STARTING longer is a failed start; 0 = none */
-	int64_t	 backoff_initial_ms;	/* 100ms */
-	int64_t	 backoff_max_ms;	/* 30s */
-	int64_t	 backoff_reset_ms;	/* 60s RUNNING resets the failure count */
-	int	 stopsignal;		/* SIGTERM */
-	int64_t	 stopwaitsecs_ms;	/* 10s */
-	int64_t	 heartbeat_timeout_ms;	/* 10s; 0 disables the watchdog */
-	int	 priority;		/* start order, low first; 999 */
+	int64_t	 startsecs_ms;		/* RUNNING after this if no channel */
+	int	 startretries;
+	int64_t	 start_timeout_ms;	/* STARTING longer is a failed start; 0 = none */
+	int64_t	 backoff_initial_ms;
+	int64_t	 backoff_max_ms;
+	int64_t	 backoff_reset_ms;	/* RUNNING this long resets the failure count */
+	int	 stopsignal;
+	int64_t	 stopwaitsecs_ms;
+	int64_t	 heartbeat_timeout_ms;	/* 0 disables the watchdog */
+	int	 priority;		/* start order, low first */
 	struct cfg_env *env;		/* environment= A=1,B="x y" */
 	int	 nenv;
 	char	*directory;		/* chdir before exec */
 	char	*user;			/* drop to this user when root */
 	struct cfg_listen listen;
-	int	 listen_reuseport;	/* 0; TCP: one SO_REUSEPORT socket per instance */
+	int	 listen_reuseport;	/* TCP: one SO_REUSEPORT socket per instance */
 	/* ops: restarts */
 	int	 restart_mode;		/* enum cfg_restart_mode */
 	char	*stdout_logfile;	/* NULL: only holdfastd's output + ring */
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
-	int64_t	 logfile_maxbytes;	/* 10 MiB */
-	int	 logfile_backups;	/* 5 */
-	/* holdfast-http */
-	int64_t	 max_body;		/* default route body limit; 64 KiB */
-	int64_t	 max_webhook_body;	/* 4 MiB */
-	int64_t	 max_header_size;	/* 8 KiB */
-	int64_t	 request_timeout_ms;	/* 30s */
-	int	 max_connections;	/* 1024 */
-	int64_t	 token_ttl_ms;		/* 24h */
-	int64_t	 token_cache_ttl_ms;	/* 5s; 0: every request asks the DB */
-	int	 login_rate;		/* logins per minute per address; 30 */
-	/* holdfast-http: the http edge (hsrv limits) */
-	int64_t	 header_timeout_ms;	/* 10s: accept to end of head */
-	int64_t	 keepalive_timeout_ms;	/* 15s: idle between requests */
-	int	 max_connections_per_addr;	/* 256 */
-	int64_t	 max_body_memory;	/* 16 MiB of buffered bodies in all */
-	/* holdfast-http, DB freeze: deadline of a request's DB work */
-	int64_t	 db_request_timeout_ms;	/* 2s; 0: [database] query_timeout */
-	/* holdfast-telephony */
-	int64_t	 answer_after_ms;	/* 0 */
-	int	 max_calls;		/* 10000 */
-	int	 rtp_port_min;		/* 40000 */
-	int	 rtp_port_max;		/* 49999 */
-	int64_t	 sip_t1_ms;		/* 500ms */
-	int	 cdr_batch;		/* 200 */
-	int64_t	 cdr_flush_ms;		/* 100ms */
-	/* holdfast-telephony: the SIP edge against hostile traffic */
-	int	 sip_source_rate;	/* new INVITEs per source per second; 1000 */
-	/* holdfast-telephony: dialogs restored after a crash */
-	int64_t	 dialog_restore_max_ms;	/* 1h: a restored call with no BYE ends */
+	int64_t	 logfile_maxbytes;
+	int	 logfile_backups;
+	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
+#define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
+#define CFG_CHECK(ok, why)
+#include "../workers/all_keys.def"
+#undef CFG_KEY
+#undef CFG_CHECK
 };
 
 struct cfg {
@@ -186,6 +219,16 @@ void cfg_free_argv(char **argv);
 /* "TERM", "SIGTERM", "15" -> 15; -1 when unknown. */
 int cfg_signal_parse(const char *s);
 const char *cfg_signal_name(int sig);
+
+/*
+ * The rows of section "holdfast", "database", "whatsapp" or "worker" (every
+ * [worker:NAME]), ending with a row whose name is NULL; NULL for another
+ * section. cfg_row_find: the row of key in section, or NULL.
+ */
+const struct cfg_row *cfg_rows(const char *section);
+const struct cfg_row *cfg_row_find(const char *section, const char *key);
+/* The [database] defaults; conninfo is allocated (the caller frees it). */
+void cfg_database_defaults(struct cfg_database *);
 
 /*
  * For a worker run by hand or by holdfastd: the config named by

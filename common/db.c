@@ -27,25 +27,13 @@ static void db_req_done(struct db_conn *, const struct db_error *,
     PGresult **, int, void *);
 static void db_req_enqueue(struct db_req *, int head);
 
-/* Fills in what the defaults of cfg.c would (for tests and tools). */
+/* The defaults of cfg.c's rows, without a conninfo (for tests and tools). */
 void
 db_config_defaults(struct cfg_database *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->pool_size = 4;
-	c->statement_timeout_ms = 30000;
-	c->connect_timeout_ms = 5000;
-	c->query_timeout_ms = 35000;
-	c->pool_recycle_ms = 300000;
-	c->pre_ping_after_ms = 30000;
-	c->backoff_initial_ms = 1000;
-	c->backoff_max_ms = 16000;
-	c->probe_min_interval_ms = 250;
-	c->keepalives_idle_ms = 10000;
-	c->tcp_user_timeout_ms = 10000;
-	c->lock_timeout_ms = 10000;
-	c->idle_in_transaction_timeout_ms = 60000;
-	c->auto_migrate = 1;
+	cfg_database_defaults(c);
+	free(c->conninfo);
+	c->conninfo = NULL;
 }
 
 static void

@@ -5,7 +5,8 @@
  * A reload is applied by difference, per group: an unchanged section
  * (cfg_worker_equal) keeps its processes untouched and only points at the
  * new config, and so does one where only keys holdfastd alone reads
- * changed (startretries, stopsignal, ...); another changed one with the
+ * changed (their rows' reload class is CFG_RELOAD_INPLACE: startretries,
+ * stopsignal, ...); another changed one with the
  * same size and listen address is restarted (rolling when it has several
  * instances); anything else is
  * retired (stopped gracefully, then freed by the pass) and replaced by a
@@ -355,37 +356,21 @@ struct sup_reload_plan {
 	enum sup_reload_kind	 kind;
 };
 
-/*
- * Keys only holdfastd reads, when it acts on a process: a change to them
- * alone needs no restart (a new startretries must not cost the calls in
- * progress). Not among them: heartbeat_timeout (the worker beats at a
- * third of it, as told when it started) and stopwaitsecs (holdfast-
- * telephony drains calls for half of it: the running one must be stopped
- * with the value it started with).
- */
-static const char *const sup_inplace_keys[] = {
-	"autostart", "autorestart", "exitcodes", "startsecs", "startretries",
-	"start_timeout", "backoff_initial", "backoff_max", "backoff_reset",
-	"stopsignal", "priority", "stdout_logfile", "stderr_logfile",
-	"logfile_maxbytes", "logfile_backups", "restart_mode", NULL
-};
-
+/* Whether every key that differs applies in place (its row's reload
+ * class): then the processes keep running. */
 static int
 sup_inplace_only(const struct cfg_worker *a, const struct cfg_worker *b)
 {
-	const char	*keys[64];
-	int		 n = cfg_worker_diff(a, b, keys, 64);
+	const char		*keys[64];
+	const struct cfg_row	*k;
+	int			 n = cfg_worker_diff(a, b, keys, 64);
 
 	if (n > 64)
 		return 0;
-	for (int i = 0; i < n; i++) {
-		int j = 0;
-
-		while (sup_inplace_keys[j] != NULL && strcmp(sup_inplace_keys[j], keys[i]) != 0)
-			j++;
-		if (sup_inplace_keys[j] == NULL)
+	for (int i = 0; i < n; i++)
+		if ((k = cfg_row_find("worker", keys[i])) == NULL ||
+		    k->reload != CFG_RELOAD_INPLACE)
 			return 0;
-	}
 	return 1;
 }
 
@@ -607,8 +592,8 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 		    strcmp(keys[i], "socket_group") == 0) {
 			sock = 1;
 			continue;	/* logged below, once done */
-		} else if (strcmp(keys[i], "state_dir") == 0)
-			workers = 1;
+		} else if (cfg_row_find("holdfast", keys[i])->reload == CFG_RELOAD_RESTART)
+			workers = 1;	/* state_dir: the workers read it */
 		else if (strcmp(keys[i], "tail_lines") == 0)
 			sup_reload_tail_lines(n->tail_lines);
 		else if (strcmp(keys[i], "log_file") == 0) {

@@ -13,6 +13,13 @@ tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
 tests_unit_test_cfg_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cfg_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
+# The key rows against the manual, the example and the DB layer.
+check_PROGRAMS += tests/unit/test_cfg_rows
+TESTS += tests/unit/test_cfg_rows
+tests_unit_test_cfg_rows_SOURCES = tests/unit/test_cfg_rows.c
+tests_unit_test_cfg_rows_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_cfg_rows_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
+
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
 tests_unit_test_util_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_util_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
