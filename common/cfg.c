@@ -47,9 +47,9 @@
 
 enum cfg_sect { SECT_NONE = 0, SECT_HOLDFAST, SECT_DATABASE, SECT_WHATSAPP, SECT_WORKER };
 
-#define KIB	1024LL
-#define MIB	(1024LL * KIB)
-#define GIB	(1024LL * MIB)
+#define KIB	HF_KIB		/* short names for the rows' ranges */
+#define MIB	HF_MIB
+#define GIB	HF_GIB
 #define SECS	1000LL
 #define MINS	(60 * SECS)
 #define HOURS	(60 * MINS)
@@ -310,36 +310,6 @@ cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* ---- value parsers ---------------------------------------------------- */
-
-/* "64K", "4MiB", "1g", "512" -> bytes; 0 or -1. */
-static int
-cfg_parse_size(const char *s, int64_t *out)
-{
-	static const struct { const char *suffix; int64_t mult; } units[] = {
-		{ "", 1 }, { "b", 1 },
-		{ "k", KIB }, { "kb", KIB }, { "kib", KIB },
-		{ "m", MIB }, { "mb", MIB }, { "mib", MIB },
-		{ "g", GIB }, { "gb", GIB }, { "gib", GIB },
-	};
-	char		*end;
-	long long	 v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	for (size_t i = 0; i < nitems(units); i++) {
-		if (strcasecmp(end, units[i].suffix) != 0)
-			continue;
-		if (v > INT64_MAX / units[i].mult)
-			return -1;
-		*out = v * units[i].mult;
-		return 0;
-	}
-	return -1;
-}
 
 int
 cfg_signal_parse(const char *s)
@@ -713,7 +683,7 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
 		*(int64_t *)field = ms;
 		return 0;
 	default:	/* CFG_T_SIZE */
-		if (cfg_parse_size(v, &ms) == -1 || ms < k->min || ms > k->max) {
+		if (parse_size(v, &ms) == -1 || ms < k->min || ms > k->max) {
 			cfg_fail(p, "%s: bad size \"%s\" (expected bytes or K, M, G; %lld..%lld)",
 			    k->name, v, k->min, k->max);
 			return -1;

@@ -14,7 +14,7 @@ tests_unit_test_cfg_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cfg_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
 # The key rows against the manual, the example and the DB layer.
-check_PROGRAMS += tests/unit/test_cfg_rows
+TEST_PROGS += tests/unit/test_cfg_rows
 TESTS += tests/unit/test_cfg_rows
 tests_unit_test_cfg_rows_SOURCES = tests/unit/test_cfg_rows.c
 tests_unit_test_cfg_rows_CFLAGS = $(TEST_CFLAGS)

@@ -280,9 +280,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("cfg_rows");
-	TCase	*tc = tcase_create("cfg_rows");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "cfg_rows", 0);
 
 	tcase_add_test(tc, test_rows_in_example);
 	tcase_add_test(tc, test_rows_in_manual);
@@ -290,10 +288,5 @@ main(void)
 	tcase_add_test(tc, test_inplace_keys_in_manual);
 	tcase_add_test(tc, test_db_defaults);
 	tcase_add_test(tc, test_workers_gathered);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -4,9 +4,8 @@ workers_hello_holdfast_hello_SOURCES = workers/hello/hello.c
 workers_hello_holdfast_hello_LDADD = $(WORKER_LIBS)
 
 # Its test: holdfastd runs it from its section and sees it ready.
-check_PROGRAMS += workers/hello/test_hello
+TEST_PROGS += workers/hello/test_hello
 TESTS += workers/hello/test_hello
 workers_hello_test_hello_SOURCES = workers/hello/test_hello.c
-workers_hello_test_hello_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 workers_hello_test_hello_CFLAGS = $(TEST_CFLAGS)
 workers_hello_test_hello_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

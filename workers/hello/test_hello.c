@@ -62,17 +62,9 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hello");
-	TCase	*tc = tcase_create("hello");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc = tu_tcase(s, "hello", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_hello_ready);
 	tcase_add_test(tc, test_hello_reload);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(s);
 }
