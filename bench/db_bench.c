@@ -72,9 +72,9 @@ bench_start(struct bench *b)
 static void
 bench_run_ms(struct bench *b, int ms)
 {
-	uint64_t end = now_mono_ms() + ms;
+	uint64_t end = hf_now_mono_ms() + ms;
 
-	while (now_mono_ms() < end)
+	while (hf_now_mono_ms() < end)
 		event_base_loop(b->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
@@ -90,9 +90,9 @@ bench_state(struct bench *b)
 static void
 bench_wait_state(struct bench *b, int want, int ms)
 {
-	uint64_t end = now_mono_ms() + ms;
+	uint64_t end = hf_now_mono_ms() + ms;
 
-	while (bench_state(b) != want && now_mono_ms() < end)
+	while (bench_state(b) != want && hf_now_mono_ms() < end)
 		bench_run_ms(b, 1);
 	if (bench_state(b) != want) {
 		fprintf(stderr, "db_bench: state %d never reached\n", want);
@@ -128,7 +128,7 @@ on_timed(const struct db_error *e, PGresult *const *res, int nres, void *arg)
 {
 	struct timing *t = arg;
 
-	t->us = now_mono_us() - t->t0;
+	t->us = hf_now_mono_us() - t->t0;
 	t->done = 1;
 	t->ok = e == NULL;
 }
@@ -148,7 +148,7 @@ bench_failfast(int n)
 	bench_start(&b);
 	bench_wait_state(&b, 0, 5000);
 	for (i = 0; i < n; i++) {
-		struct timing t = { now_mono_us(), 0, 0, 0 };
+		struct timing t = { hf_now_mono_us(), 0, 0, 0 };
 
 		db_query(b.db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
 		while (!t.done)
@@ -172,13 +172,13 @@ bench_demand_until_ok(struct bench *b, uint64_t t0)
 	for (;;) {
 		if (t.done) {
 			if (t.ok)
-				return now_mono_ms() - t0;
+				return hf_now_mono_ms() - t0;
 			t.done = 0;
-			t.t0 = now_mono_us();
+			t.t0 = hf_now_mono_us();
 			db_query(b->db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
 		}
 		bench_run_ms(b, 1);
-		if (now_mono_ms() - t0 > 60000)
+		if (hf_now_mono_ms() - t0 > 60000)
 			return (uint64_t)-1;
 	}
 }
@@ -195,17 +195,17 @@ bench_recovery_demand(struct bench *b, int down_ms)
 	fp_set(b->fp, "reset");
 	fp_set(b->fp, "refuse");
 	bench_wait_state(b, 0, 5000);
-	t0 = now_mono_ms();
-	while (now_mono_ms() - t0 < (uint64_t)down_ms || !t.done) {
-		if (t.done && now_mono_ms() - t0 < (uint64_t)down_ms) {
+	t0 = hf_now_mono_ms();
+	while (hf_now_mono_ms() - t0 < (uint64_t)down_ms || !t.done) {
+		if (t.done && hf_now_mono_ms() - t0 < (uint64_t)down_ms) {
 			t.done = 0;
-			t.t0 = now_mono_us();
+			t.t0 = hf_now_mono_us();
 			db_query(b->db, "bench", "SELECT 1", 0, NULL, on_timed, &t);
 		}
 		bench_run_ms(b, 1);
 	}
 	fp_set(b->fp, "pass");
-	return bench_demand_until_ok(b, now_mono_ms());
+	return bench_demand_until_ok(b, hf_now_mono_ms());
 }
 
 static int
@@ -236,11 +236,11 @@ bench_recovery(int down_ms, int rounds)
 	bench_run_ms(&b, down_ms);
 	db_get_state(b.db, &st);
 	fp_set(b.fp, "pass");
-	t0 = now_mono_ms();
+	t0 = hf_now_mono_ms();
 	bench_wait_state(&b, 1, 60000);
-	ms = now_mono_ms() - t0;
+	ms = hf_now_mono_ms() - t0;
 	printf("recovery_idle_ms %llu\nrecovery_idle_step_ms %lld\n",
-	    (unsigned long long)ms, (long long)backoff_ceiling_ms(
+	    (unsigned long long)ms, (long long)hf_backoff_ceiling_ms(
 	    b.cfg.backoff_initial_ms, b.cfg.backoff_max_ms, st.attempts - 1));
 	bench_down(&b);
 	return 0;
@@ -277,7 +277,7 @@ tps_fire(struct tps *t)
 {
 	const char *p[1] = { t->aid };
 
-	snprintf(t->aid, sizeof(t->aid), "%d", 1 + (int)(rand_unit() * t->accounts));
+	snprintf(t->aid, sizeof(t->aid), "%d", 1 + (int)(hf_rand_unit() * t->accounts));
 	t->inflight++;
 	if (t->within > 0)
 		db_query_within(t->db, t->within, "bench", "SELECT $1::int + 1", 1, p,
@@ -343,8 +343,8 @@ bench_tps(int clients, int secs, int scale)
 		ts[i].done = ts[i].errors = 0;
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-	t0 = now_mono_ms();
-	while (now_mono_ms() - t0 < (uint64_t)secs * 1000)
+	t0 = hf_now_mono_ms();
+	while (hf_now_mono_ms() - t0 < (uint64_t)secs * 1000)
 		event_base_loop(b.base, EVLOOP_ONCE);
 	getrusage(RUSAGE_SELF, &ru1);
 	t.done = t.errors = 0;
@@ -358,7 +358,7 @@ bench_tps(int clients, int secs, int scale)
 	    (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
 	    ru0.ru_stime.tv_usec)) / (double)(t.done ? t.done : 1));
 	printf("pgbench_tps %.0f\nholdfast_tps %.0f\nholdfast_errors %llu\n", pgb,
-	    (double)t.done * 1000.0 / (double)(now_mono_ms() - t0),
+	    (double)t.done * 1000.0 / (double)(hf_now_mono_ms() - t0),
 	    (unsigned long long)t.errors);
 	bench_run_ms(&b, 200);
 	free(ts);
@@ -397,15 +397,15 @@ bench_within(int clients, int secs)
 		n0 = 0;
 		for (i = 0; i < clients; i++)
 			n0 += ts[i].done;
-		t0 = now_mono_ms();
-		while (now_mono_ms() - t0 < 500)
+		t0 = hf_now_mono_ms();
+		while (hf_now_mono_ms() - t0 < 500)
 			event_base_loop(b.base, EVLOOP_ONCE);
 		for (i = 0; i < clients; i++) {
 			done[v] += ts[i].done;
 			ts[i].stop = 1;
 		}
 		done[v] -= n0;
-		ms[v] += now_mono_ms() - t0;
+		ms[v] += hf_now_mono_ms() - t0;
 		for (;;) {	/* drain the ones in flight */
 			int left = 0;
 

@@ -66,7 +66,7 @@ query(const char *sock, const char *name, char *state, size_t len, long long *pi
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strlcpy_hf(sun.sun_path, sock, sizeof(sun.sun_path));
+	hf_strlcpy(sun.sun_path, sock, sizeof(sun.sun_path));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		close(fd);
 		return -1;

@@ -318,7 +318,7 @@ cfg_signal_parse(const char *s)
 
 	if (s == NULL)
 		return -1;
-	if (parse_int(s, 1, NSIG - 1, &n) == 0)
+	if (hf_parse_int(s, 1, NSIG - 1, &n) == 0)
 		return (int)n;
 	if (strncasecmp(s, "SIG", 3) == 0)
 		s += 3;
@@ -465,7 +465,7 @@ cfg_parse_listen(const char *spec, struct cfg_listen *l, const char **why)
 		}
 	}
 	if (*host == '\0' || strpbrk(host, " \t[]") != NULL ||
-	    parse_int(colon + 1, 1, 65535, &port) == -1 || !isdigit((unsigned char)colon[1])) {
+	    hf_parse_int(colon + 1, 1, 65535, &port) == -1 || !isdigit((unsigned char)colon[1])) {
 		*why = *host == '\0' ? "empty host" : "expected a port in 1..65535";
 		free(host);
 		return -1;
@@ -598,7 +598,7 @@ cfg_parse_exitcodes(const char *s, struct cfg_worker *w)
 		end = tok + strlen(tok);
 		while (end > tok && isspace((unsigned char)end[-1]))
 			*--end = '\0';
-		if (n == (int)nitems(w->exitcodes) || parse_int(tok, 0, 255, &v) == -1) {
+		if (n == (int)nitems(w->exitcodes) || hf_parse_int(tok, 0, 255, &v) == -1) {
 			rc = -1;
 			break;
 		}
@@ -667,7 +667,7 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
 
 	switch (k->type) {
 	case CFG_T_INT:
-		if (parse_int(v, k->min, k->max, &n) == -1) {
+		if (hf_parse_int(v, k->min, k->max, &n) == -1) {
 			cfg_fail(p, "%s: bad value \"%s\" (expected an integer in %lld..%lld)",
 			    k->name, v, k->min, k->max);
 			return -1;
@@ -675,7 +675,7 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
 		*(int *)field = (int)n;
 		return 0;
 	case CFG_T_DUR:
-		if (parse_duration_ms(v, &ms) == -1 || ms < k->min || ms > k->max) {
+		if (hf_parse_duration_ms(v, &ms) == -1 || ms < k->min || ms > k->max) {
 			cfg_fail(p, "%s: bad duration \"%s\" (expected e.g. 500ms, 5s, 2m, 1h; "
 			    "%lldms..%lldms)", k->name, v, k->min, k->max);
 			return -1;
@@ -683,7 +683,7 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
 		*(int64_t *)field = ms;
 		return 0;
 	default:	/* CFG_T_SIZE */
-		if (parse_size(v, &ms) == -1 || ms < k->min || ms > k->max) {
+		if (hf_parse_size(v, &ms) == -1 || ms < k->min || ms > k->max) {
 			cfg_fail(p, "%s: bad size \"%s\" (expected bytes or K, M, G; %lld..%lld)",
 			    k->name, v, k->min, k->max);
 			return -1;
@@ -700,7 +700,7 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 
 	switch (k->type) {
 	case CFG_T_BOOL:
-		n = parse_bool(v);
+		n = hf_parse_bool(v);
 		break;
 	case CFG_T_LOGLEVEL:
 		n = log_level_parse(v);
@@ -715,8 +715,8 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 		break;
 	default:	/* CFG_T_RESTART */
 		n = strcasecmp(v, "unexpected") == 0 ? CFG_RESTART_UNEXPECTED :
-		    parse_bool(v) == 1 ? CFG_RESTART_ALWAYS :
-		    parse_bool(v) == 0 ? CFG_RESTART_NEVER : -1;
+		    hf_parse_bool(v) == 1 ? CFG_RESTART_ALWAYS :
+		    hf_parse_bool(v) == 0 ? CFG_RESTART_NEVER : -1;
 		break;
 	}
 	if (n == -1) {

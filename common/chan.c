@@ -100,7 +100,7 @@ chan_lost_deferred(evutil_socket_t fd, short what, void *arg)
 	struct chan_peer	*p = arg;
 	char			 why[sizeof(p->pe_err)];
 
-	strlcpy_hf(why, p->pe_err, sizeof(why));
+	hf_strlcpy(why, p->pe_err, sizeof(why));
 	chan_lose(p, 0, "%s", why);
 	if (p->pe_dead)
 		chan_really_free(p);
@@ -111,8 +111,8 @@ chan_peer_new(struct event_base *base, int fd, chan_dispatch_cb cb, void *arg)
 {
 	struct chan_peer *p = xcalloc(1, sizeof(*p));
 
-	fd_set_cloexec(fd);
-	fd_set_nonblock(fd);
+	hf_fd_set_cloexec(fd);
+	hf_fd_set_nonblock(fd);
 	p->pe_fd = fd;
 	p->pe_cb = cb;
 	p->pe_arg = arg;
@@ -315,7 +315,7 @@ int
 chan_peer_flush(struct chan_peer *p, int timeout_ms)
 {
 	struct evbuffer	*out = bufferevent_get_output(p->pe_bev);
-	uint64_t	 deadline = now_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t	 deadline = hf_now_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct pollfd	 pfd = { .fd = p->pe_fd, .events = POLLOUT };
 	int		 n;
 
@@ -325,9 +325,9 @@ chan_peer_flush(struct chan_peer *p, int timeout_ms)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    now_mono_ms() >= deadline)
+		    hf_now_mono_ms() >= deadline)
 			return -1;
-		(void)poll(&pfd, 1, (int)(deadline - now_mono_ms()));
+		(void)poll(&pfd, 1, (int)(deadline - hf_now_mono_ms()));
 	}
 	return 0;
 }
@@ -490,9 +490,9 @@ chan_worker_open(struct event_base *base, const char *program,
 
 	if (s == NULL || *s == '\0')
 		return 0;
-	if (parse_int(s, 0, 65535, &fd) == -1 || fcntl((int)fd, F_GETFD) == -1)
+	if (hf_parse_int(s, 0, 65535, &fd) == -1 || fcntl((int)fd, F_GETFD) == -1)
 		return -1;
-	if (hb != NULL && parse_int(hb, 10, 3600 * 1000, &ms) == -1)
+	if (hb != NULL && hf_parse_int(hb, 10, 3600 * 1000, &ms) == -1)
 		ms = 1000;
 	/* Not for our children: a worker's own children must not hold it. */
 	unsetenv("HOLDFAST_CHANNEL_FD");

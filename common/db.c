@@ -170,7 +170,7 @@ db_failfast_error(struct db *db, struct db_error *e)
 	memset(e, 0, sizeof(*e));
 	e->cls = DB_CLASS_DOWN;
 	e->reason = db->db_reason != NULL ? db->db_reason : "DatabaseDown";
-	strlcpy_hf(e->message, db->db_detail, sizeof(e->message));
+	hf_strlcpy(e->message, db->db_detail, sizeof(e->message));
 	e->retry_after_s = db_retry_after(db);
 }
 
@@ -211,7 +211,7 @@ static void
 db_req_enqueue(struct db_req *r, int head)
 {
 	struct db	*db = r->rq_db;
-	int64_t		 left = (int64_t)(r->rq_deadline_ms - now_mono_ms());
+	int64_t		 left = (int64_t)(r->rq_deadline_ms - hf_now_mono_ms());
 	struct timeval	 tv;
 
 	if (head)
@@ -298,7 +298,7 @@ db_submit(struct db *db, int64_t within, const char *op,
 	if (within <= 0 || within >= db->db_cfg.query_timeout_ms)
 		within = 0;
 	r->rq_within = within;
-	r->rq_deadline_ms = now_mono_ms() +
+	r->rq_deadline_ms = hf_now_mono_ms() +
 	    (within > 0 ? within : db->db_cfg.query_timeout_ms);
 	r->rq_timer = evtimer_new(db->db_base, db_req_timer, r);
 	db_req_enqueue(r, 0);
@@ -396,7 +396,7 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 	if (e == NULL)
 		db_breaker_answered(db);
 	if (e == NULL && !r->rq_cancelled) {
-		db_req_send(r, c, (int64_t)(r->rq_deadline_ms - now_mono_ms()));
+		db_req_send(r, c, (int64_t)(r->rq_deadline_ms - hf_now_mono_ms()));
 		return;
 	}
 	r->rq_conn = NULL;
@@ -425,7 +425,7 @@ void
 db_req_run(struct db_req *r, struct db_conn *c)
 {
 	struct db	*db = r->rq_db;
-	uint64_t	 now = now_mono_ms();
+	uint64_t	 now = hf_now_mono_ms();
 	int64_t		 left = (int64_t)(r->rq_deadline_ms - now);
 
 	/* A request runs on one connection, a connection serves one request,
@@ -461,7 +461,7 @@ db_req_retry(struct db_req *r, const struct db_error *e)
 	if (e->cls != DB_CLASS_TRANSACTION || r->rq_cancelled ||
 	    ++r->rq_tries >= DB_TX_TRIES)
 		return 0;
-	ms = backoff_full_jitter_ms(5, 100, r->rq_tries, rand_unit()) + 1;
+	ms = hf_backoff_full_jitter_ms(5, 100, r->rq_tries, hf_rand_unit()) + 1;
 	TAILQ_INSERT_TAIL(&r->rq_db->db_retrying, r, rq_entry);
 	r->rq_retrying = 1;
 	tv.tv_sec = 0;
@@ -611,7 +611,7 @@ db_on_state(struct db *db, void (*cb)(const struct db_state *, void *),
 int
 db_retry_after(const struct db *db)
 {
-	uint64_t now = now_mono_ms();
+	uint64_t now = hf_now_mono_ms();
 
 	if (db->db_up != DB_DOWN || db->db_next_probe_ms <= now)
 		return 1;

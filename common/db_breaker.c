@@ -49,7 +49,7 @@ db_breaker_init(struct db *db)
 {
 	db->db_up = DB_UNKNOWN;
 	db->db_ev_probe = evtimer_new(db->db_base, db_probe_fire, db);
-	db->db_since_ms = now_mono_ms();
+	db->db_since_ms = hf_now_mono_ms();
 }
 
 void
@@ -86,10 +86,10 @@ db_breaker_delay(struct db *db)
 
 	if (db->db_cls == DB_CLASS_CONFIG || db->db_cls == DB_CLASS_PERMANENT)
 		ms = c->backoff_max_ms / 2 +
-		    (int64_t)(rand_unit() * (double)(c->backoff_max_ms / 2));
+		    (int64_t)(hf_rand_unit() * (double)(c->backoff_max_ms / 2));
 	else
-		ms = backoff_full_jitter_ms(c->backoff_initial_ms, c->backoff_max_ms,
-		    db->db_cls == DB_CLASS_CAPACITY ? step + 2 : step, rand_unit());
+		ms = hf_backoff_full_jitter_ms(c->backoff_initial_ms, c->backoff_max_ms,
+		    db->db_cls == DB_CLASS_CAPACITY ? step + 2 : step, hf_rand_unit());
 	return ms < c->probe_min_interval_ms ? c->probe_min_interval_ms : ms;
 }
 
@@ -100,7 +100,7 @@ db_breaker_schedule(struct db *db, int64_t ms)
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	db->db_next_probe_ms = now_mono_ms() + ms;
+	db->db_next_probe_ms = hf_now_mono_ms() + ms;
 	evtimer_add(db->db_ev_probe, &tv);
 }
 
@@ -115,10 +115,10 @@ db_breaker_connect_failed(struct db *db, const struct db_error *e)
 
 	if (db->db_up != DB_DOWN) {
 		db->db_up = DB_DOWN;
-		db->db_since_ms = now_mono_ms();
+		db->db_since_ms = hf_now_mono_ms();
 		db->db_attempts = 0;
 		db->db_stats.breaker_trips++;
-		db->db_last_probe_ms = now_mono_ms();
+		db->db_last_probe_ms = hf_now_mono_ms();
 		log_warnx("[DB_POOL] database unreachable: %s", e->message);
 		if (!TAILQ_EMPTY(&db->db_conns))
 			db_pool_invalidate(db, e->reason);
@@ -126,7 +126,7 @@ db_breaker_connect_failed(struct db *db, const struct db_error *e)
 	db->db_attempts++;
 	db->db_reason = e->reason;
 	db->db_cls = e->cls;
-	strlcpy_hf(db->db_detail, e->message, sizeof(db->db_detail));
+	hf_strlcpy(db->db_detail, e->message, sizeof(db->db_detail));
 	ms = db_breaker_delay(db);
 	db_breaker_schedule(db, ms);
 	log_warnx("[DB_DOWN] op=%s try=%d sleep=%.3gs reason=%s", db->db_op,
@@ -150,7 +150,7 @@ db_breaker_connect_ok(struct db *db)
 	else
 		log_info("[DB_UP] op=%s connected", db->db_op);
 	db->db_up = DB_UP;
-	db->db_since_ms = now_mono_ms();
+	db->db_since_ms = hf_now_mono_ms();
 	db->db_attempts = 0;
 	db->db_reason = NULL;
 	db->db_detail[0] = '\0';
@@ -178,7 +178,7 @@ db_breaker_admit(struct db *db)
 	if (db->db_probing)
 		return 0;
 	e.cls = db->db_cls;
-	now = now_mono_ms();
+	now = hf_now_mono_ms();
 	if (db_reason_demand_probe(&e) &&
 	    now - db->db_last_probe_ms >= (uint64_t)db->db_cfg.probe_min_interval_ms) {
 		evtimer_del(db->db_ev_probe);

@@ -225,11 +225,11 @@ db_classify(struct db_error *e, const char *sqlstate, const char *msg,
 	if (msg == NULL)
 		msg = "";
 	if (sqlstate != NULL && strlen(sqlstate) == 5)
-		strlcpy_hf(st, sqlstate, sizeof(st));
+		hf_strlcpy(st, sqlstate, sizeof(st));
 	else
 		db_sqlstate_from_text(msg, st);
 	dbc_set_error(e, DB_CLASS_UNKNOWN, "DatabaseError", msg);
-	strlcpy_hf(e->sqlstate, st, sizeof(e->sqlstate));
+	hf_strlcpy(e->sqlstate, st, sizeof(e->sqlstate));
 	if ((st[0] == '\0' || strcmp(st, "XX000") == 0) &&
 	    (t = db_match_text(db_neon_rules, nitems(db_neon_rules), msg)) != NULL) {
 		e->cls = t->cls;

@@ -132,7 +132,7 @@ dbc_exec_done(struct db_conn *c, const struct db_error *e)
 	if (c->dc_state != DBC_DEAD) {
 		evtimer_del(c->dc_timer);
 		c->dc_state = c->dc_state == DBC_SETUP ? DBC_SETUP : DBC_IDLE;
-		c->dc_last_used_ms = now_mono_ms();
+		c->dc_last_used_ms = hf_now_mono_ms();
 		dbc_watch(c, EV_READ);
 	}
 	cb(c, e != NULL ? &err : NULL, res, e != NULL ? 0 : nres, arg);
@@ -432,7 +432,7 @@ dbc_open(struct db *db, dbc_event_cb on_ready)
 	c->dc_fd = -1;
 	c->dc_st_ms = -1;
 	c->dc_on_ready = on_ready;
-	c->dc_created_ms = c->dc_last_used_ms = now_mono_ms();
+	c->dc_created_ms = c->dc_last_used_ms = hf_now_mono_ms();
 	c->dc_gen = db->db_gen;
 	c->dc_timer = evtimer_new(db->db_base, dbc_on_timeout, c);
 	c->dc_state = DBC_CONNECTING;

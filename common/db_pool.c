@@ -36,7 +36,7 @@ db_pool_spawn(struct db *db, int probe)
 	db->db_stats.connects++;
 	if (probe) {
 		db->db_probing = 1;
-		db->db_last_probe_ms = now_mono_ms();
+		db->db_last_probe_ms = hf_now_mono_ms();
 	}
 }
 
@@ -138,7 +138,7 @@ static void
 db_pool_on_ready(struct db_conn *c, const struct db_error *e)
 {
 	struct db	*db = c->dc_db;
-	uint64_t	 now = now_mono_ms();
+	uint64_t	 now = hf_now_mono_ms();
 	int64_t		 jitter;
 
 	db->db_nconnecting--;
@@ -159,7 +159,7 @@ db_pool_on_ready(struct db_conn *c, const struct db_error *e)
 		return;
 	}
 	c->dc_gen = db->db_gen;
-	jitter = (int64_t)(rand_unit() * (double)db->db_cfg.pool_recycle_ms / 10);
+	jitter = (int64_t)(hf_rand_unit() * (double)db->db_cfg.pool_recycle_ms / 10);
 	c->dc_recycle_at_ms = now + db->db_cfg.pool_recycle_ms - jitter;
 	c->dc_last_used_ms = now;
 	if (!db->db_migrated && db->db_cfg.auto_migrate) {
@@ -192,7 +192,7 @@ struct db_conn *
 db_pool_take(struct db *db)
 {
 	struct db_conn	*c, *tmp;
-	uint64_t	 now = now_mono_ms();
+	uint64_t	 now = hf_now_mono_ms();
 
 	TAILQ_FOREACH_SAFE(c, &db->db_conns, dc_entry, tmp) {
 		if (c->dc_state != DBC_IDLE)
@@ -226,7 +226,7 @@ db_pool_release(struct db_conn *c)
 		db_pool_drop(c);
 		return;
 	}
-	if (now_mono_ms() >= c->dc_recycle_at_ms) {
+	if (hf_now_mono_ms() >= c->dc_recycle_at_ms) {
 		db->db_stats.recycled++;
 		db_pool_drop(c);
 		return;

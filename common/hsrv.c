@@ -147,7 +147,7 @@ hsrv_conn_free(struct hsrv_conn *c)
 static void
 hsrv_arm(struct hsrv_conn *c, uint64_t deadline_ms)
 {
-	uint64_t	now = now_mono_ms();
+	uint64_t	now = hf_now_mono_ms();
 	uint64_t	ms = deadline_ms > now ? deadline_ms - now : 0;
 	struct timeval	tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
@@ -171,7 +171,7 @@ hsrv_begin_request(struct hsrv_conn *c)
 {
 	c->state = C_READ;
 	c->head_done = 0;
-	c->start_ms = now_mono_ms();
+	c->start_ms = hf_now_mono_ms();
 	hsrv_arm_request(c);
 }
 
@@ -240,7 +240,7 @@ hsrv_written(struct hsrv_conn *c)
 		c->state = C_LINGER;
 		c->roff = c->rlen = 0;
 		event_add(c->rev, NULL);
-		hsrv_arm(c, now_mono_ms() + HSRV_LINGER_MS);
+		hsrv_arm(c, hf_now_mono_ms() + HSRV_LINGER_MS);
 		return;
 	}
 	c->state = C_IDLE;
@@ -248,7 +248,7 @@ hsrv_written(struct hsrv_conn *c)
 		hsrv_conn_free(c);
 		return;
 	}
-	hsrv_arm(c, now_mono_ms() + (uint64_t)c->srv->lim.keepalive_timeout_ms);
+	hsrv_arm(c, hf_now_mono_ms() + (uint64_t)c->srv->lim.keepalive_timeout_ms);
 	event_add(c->rev, NULL);
 	if (c->roff < c->rlen)
 		event_active(c->rev, EV_READ, 0);
@@ -263,7 +263,7 @@ hsrv_flush(struct hsrv_conn *c)
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 			event_del(c->rev);
 			event_add(c->wev, NULL);
-			hsrv_arm(c, now_mono_ms() + (uint64_t)c->srv->lim.request_timeout_ms);
+			hsrv_arm(c, hf_now_mono_ms() + (uint64_t)c->srv->lim.request_timeout_ms);
 			return;
 		}
 		hsrv_conn_free(c);
@@ -484,7 +484,7 @@ hsrv_peer_str(const struct sockaddr_storage *ss, char *out, size_t size)
 	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
 
 	if (inet_ntop(ss->ss_family, a, out, (socklen_t)size) == NULL)
-		strlcpy_hf(out, "-", size);
+		hf_strlcpy(out, "-", size);
 }
 
 static struct hsrv_conn *
@@ -496,7 +496,7 @@ hsrv_conn_new(struct hsrv *srv, int fd, struct hsrv_addr *a, const char *peer)
 	c->fd = fd;
 	c->addr = a;
 	c->req.c = c;
-	strlcpy_hf(c->peer, peer, sizeof(c->peer));
+	hf_strlcpy(c->peer, peer, sizeof(c->peer));
 	c->rbuf = xmalloc(HSRV_RBUF);
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, hsrv_read_cb, c);
@@ -538,7 +538,7 @@ hsrv_admit(struct hsrv *srv, int fd, const struct sockaddr_storage *ss)
 	a->n++;
 	c = hsrv_conn_new(srv, fd, a, peer);
 	c->state = C_READ;
-	c->start_ms = now_mono_ms();
+	c->start_ms = hf_now_mono_ms();
 	event_add(c->rev, NULL);
 	hsrv_arm_request(c);
 }
@@ -618,12 +618,12 @@ hsrv_new(struct event_base *base, int fd, const struct hsrv_limits *lim,
 	srv->cbs = *cbs;
 	LIST_INIT(&srv->conns);
 	if (getrandom(&srv->seed, sizeof(srv->seed), GRND_NONBLOCK) != sizeof(srv->seed))
-		srv->seed = now_mono_us() ^ (uint64_t)getpid() << 32;
+		srv->seed = hf_now_mono_us() ^ (uint64_t)getpid() << 32;
 	srv->seed |= 1;
 	log_ratelimit_init(&srv->rl_accept, 0.1, 3);
 	log_ratelimit_init(&srv->rl_refuse, 0.2, 5);
 	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fd_set_nonblock(fd);
+	hf_fd_set_nonblock(fd);
 	srv->aev = event_new(base, fd, EV_READ | EV_PERSIST, hsrv_accept_cb, srv);
 	srv->pause_ev = evtimer_new(base, hsrv_resume_cb, srv);
 	if (srv->aev == NULL || srv->pause_ev == NULL)

@@ -33,7 +33,7 @@ static const char *const log_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 void
 log_init(const char *progname, int level)
 {
-	strlcpy_hf(log_prog, progname, sizeof(log_prog));
+	hf_strlcpy(log_prog, progname, sizeof(log_prog));
 	log_lvl = level;
 }
 
@@ -319,9 +319,9 @@ log_nb_count_drop(const char *source)
 	if (i == nb.ndrop) {
 		if (nb.ndrop == LOG_NB_SOURCES) {
 			i = LOG_NB_SOURCES - 1;		/* the last one counts the rest */
-			strlcpy_hf(nb.drop[i].name, "(others)", sizeof(nb.drop[0].name));
+			hf_strlcpy(nb.drop[i].name, "(others)", sizeof(nb.drop[0].name));
 		} else
-			strlcpy_hf(nb.drop[nb.ndrop++].name, source, sizeof(nb.drop[0].name));
+			hf_strlcpy(nb.drop[nb.ndrop++].name, source, sizeof(nb.drop[0].name));
 	}
 	nb.drop[i].n++;
 }
@@ -461,11 +461,11 @@ log_nb_flush(void)
 void
 log_nb_drain(int ms)
 {
-	uint64_t deadline = now_mono_ms() + (uint64_t)(ms > 0 ? ms : 0);
+	uint64_t deadline = hf_now_mono_ms() + (uint64_t)(ms > 0 ? ms : 0);
 
 	while (nb.on && log_nb_flush()) {
 		struct pollfd	pfd = { .fd = nb.fd, .events = POLLOUT };
-		int64_t		left = (int64_t)(deadline - now_mono_ms());
+		int64_t		left = (int64_t)(deadline - hf_now_mono_ms());
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			break;
@@ -529,13 +529,13 @@ log_ratelimit_init(struct log_ratelimit *lr, double rate, double burst)
 	lr->lr_rate = rate;
 	lr->lr_burst = burst;
 	lr->lr_tokens = burst;
-	lr->lr_last_us = now_mono_us();
+	lr->lr_last_us = hf_now_mono_us();
 }
 
 int
 log_ratelimit_ok(struct log_ratelimit *lr)
 {
-	unsigned long long now = now_mono_us();
+	unsigned long long now = hf_now_mono_us();
 
 	lr->lr_tokens += (now - lr->lr_last_us) / 1e6 * lr->lr_rate;
 	if (lr->lr_tokens > lr->lr_burst)

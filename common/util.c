@@ -90,7 +90,7 @@ xasprintf(const char *fmt, ...)
 }
 
 int
-fd_set_cloexec(int fd)
+hf_fd_set_cloexec(int fd)
 {
 	int	 fl = fcntl(fd, F_GETFD);
 
@@ -100,7 +100,7 @@ fd_set_cloexec(int fd)
 }
 
 int
-fd_set_nonblock(int fd)
+hf_fd_set_nonblock(int fd)
 {
 	int	 fl = fcntl(fd, F_GETFL);
 
@@ -110,7 +110,7 @@ fd_set_nonblock(int fd)
 }
 
 uint64_t
-now_mono_us(void)
+hf_now_mono_us(void)
 {
 	struct timespec	 ts;
 
@@ -119,13 +119,13 @@ now_mono_us(void)
 }
 
 uint64_t
-now_mono_ms(void)
+hf_now_mono_ms(void)
 {
-	return now_mono_us() / 1000;
+	return hf_now_mono_us() / 1000;
 }
 
 int64_t
-now_real_us(void)
+hf_now_real_us(void)
 {
 	struct timespec	 ts;
 
@@ -134,7 +134,7 @@ now_real_us(void)
 }
 
 int
-parse_int(const char *s, long long min, long long max, long long *out)
+hf_parse_int(const char *s, long long min, long long max, long long *out)
 {
 	char		*end;
 	long long	 v;
@@ -183,7 +183,7 @@ parse_scaled(const char *s, const struct unit *units, size_t nunits, int fold,
 }
 
 int
-parse_duration_ms(const char *s, int64_t *out_ms)
+hf_parse_duration_ms(const char *s, int64_t *out_ms)
 {
 	static const struct unit units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
@@ -194,7 +194,7 @@ parse_duration_ms(const char *s, int64_t *out_ms)
 }
 
 int
-parse_size(const char *s, int64_t *out)
+hf_parse_size(const char *s, int64_t *out)
 {
 	static const struct unit units[] = {
 		{ "", 1 }, { "b", 1 },
@@ -207,7 +207,7 @@ parse_size(const char *s, int64_t *out)
 }
 
 int
-parse_bool(const char *s)
+hf_parse_bool(const char *s)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
@@ -222,7 +222,7 @@ parse_bool(const char *s)
 }
 
 int
-hex_digit(int c)
+hf_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -234,7 +234,7 @@ hex_digit(int c)
 }
 
 size_t
-strlcpy_hf(char *dst, const char *src, size_t size)
+hf_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t	 len = strlen(src);
 
@@ -247,7 +247,7 @@ strlcpy_hf(char *dst, const char *src, size_t size)
 }
 
 int
-mkdir_parents(const char *path, mode_t mode)
+hf_mkdir_parents(const char *path, mode_t mode)
 {
 	char	*dir = xstrdup(path);
 	int	 saved;
@@ -269,7 +269,7 @@ mkdir_parents(const char *path, mode_t mode)
 }
 
 int64_t
-backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt)
+hf_backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt)
 {
 	int64_t	 v = base_ms;
 
@@ -282,20 +282,20 @@ backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt)
 }
 
 int64_t
-backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd)
+hf_backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd)
 {
-	return (int64_t)(rnd * (double)backoff_ceiling_ms(base_ms, cap_ms, attempt));
+	return (int64_t)(rnd * (double)hf_backoff_ceiling_ms(base_ms, cap_ms, attempt));
 }
 
 double
-rand_unit(void)
+hf_rand_unit(void)
 {
 	static int		 seeded;
 	static unsigned short	 xsubi[3];
 
 	if (!seeded) {
 		if (getrandom(xsubi, sizeof(xsubi), GRND_NONBLOCK) != sizeof(xsubi)) {
-			uint64_t t = now_mono_us() ^ (uint64_t)getpid() << 32;
+			uint64_t t = hf_now_mono_us() ^ (uint64_t)getpid() << 32;
 			memcpy(xsubi, &t, sizeof(xsubi));
 		}
 		seeded = 1;

@@ -2,6 +2,10 @@
  * util: allocation wrappers that abort on failure (callers stay short;
  * running out of memory is not a recoverable condition for a worker, and
  * holdfastd restarts it), fd flags, clocks, durations, small string helpers.
+ *
+ * Names: every export carries the hf_ prefix (HF_ for macros), except the
+ * x* allocators (xmalloc, xasprintf, ...: "x" says it aborts instead of
+ * returning NULL) and nitems(), whose names are the customary ones.
  */
 #ifndef HOLDFAST_UTIL_H
 #define HOLDFAST_UTIL_H
@@ -32,20 +36,20 @@ char *xstrndup(const char *, size_t);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Return 0, or -1 with errno set. */
-int fd_set_cloexec(int fd);
-int fd_set_nonblock(int fd);
+int hf_fd_set_cloexec(int fd);
+int hf_fd_set_nonblock(int fd);
 
-uint64_t now_mono_us(void);
-uint64_t now_mono_ms(void);
+uint64_t hf_now_mono_us(void);
+uint64_t hf_now_mono_ms(void);
 /* Wall clock, microseconds since the epoch (for records, never for timers). */
-int64_t now_real_us(void);
+int64_t hf_now_real_us(void);
 
 /*
  * Durations as written in the config: "500ms", "5s", "2m", "1h"; a bare
  * number is seconds. Returns 0 and *out_ms, or -1 (negative, overflow,
  * unknown unit, trailing junk).
  */
-int parse_duration_ms(const char *s, int64_t *out_ms);
+int hf_parse_duration_ms(const char *s, int64_t *out_ms);
 #define HF_KIB	1024LL
 #define HF_MIB	(1024LL * HF_KIB)
 #define HF_GIB	(1024LL * HF_MIB)
@@ -54,11 +58,11 @@ int parse_duration_ms(const char *s, int64_t *out_ms);
  * suffixes b, k/kb/kib, m/mb/mib, g/gb/gib in any case. Returns 0 and
  * *out, or -1 (overflow, unknown suffix, trailing junk).
  */
-int parse_size(const char *s, int64_t *out);
+int hf_parse_size(const char *s, int64_t *out);
 /* Decimal integer within [min, max]; 0 or -1. */
-int parse_int(const char *s, long long min, long long max, long long *out);
+int hf_parse_int(const char *s, long long min, long long max, long long *out);
 /* "true/false/yes/no/on/off/1/0" -> 1/0; -1 otherwise. */
-int parse_bool(const char *s);
+int hf_parse_bool(const char *s);
 
 /*
  * Creates the missing directories above the last component of path
@@ -66,20 +70,20 @@ int parse_bool(const char *s);
  * Returns 0, or -1 with errno set by the first mkdir that failed other
  * than with EEXIST.
  */
-int mkdir_parents(const char *path, mode_t mode);
+int hf_mkdir_parents(const char *path, mode_t mode);
 
 /* The value of a hex digit of either case, 0 to 15; -1 for any other c. */
-int hex_digit(int c);
+int hf_hex_digit(int c);
 
 /* Fixed-size, always NUL-terminated copy; returns strlen(src). */
-size_t strlcpy_hf(char *dst, const char *src, size_t size);
+size_t hf_strlcpy(char *dst, const char *src, size_t size);
 
 /* Full-jitter exponential backoff: U(0, min(cap, base * 2^attempt)), in ms.
  * attempt counts from 0. rnd is a uniform value in [0,1). */
-int64_t backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd);
+int64_t hf_backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd);
 /* The un-jittered ceiling for the same attempt: min(cap, base * 2^attempt). */
-int64_t backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt);
+int64_t hf_backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt);
 /* A uniform double in [0,1) from a per-process PRNG seeded at first use. */
-double rand_unit(void);
+double hf_rand_unit(void);
 
 #endif

@@ -130,16 +130,16 @@ worker_inherited(int type)
 	long long	 p, n;
 
 	if (pid == NULL || fds == NULL ||
-	    parse_int(pid, 1, INT32_MAX, &p) == -1 || p != getpid() ||
-	    parse_int(fds, 1, 64, &n) == -1)
+	    hf_parse_int(pid, 1, INT32_MAX, &p) == -1 || p != getpid() ||
+	    hf_parse_int(fds, 1, 64, &n) == -1)
 		return -1;
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
 		int	  t;
 		socklen_t len = sizeof(t);
 
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) == 0 && t == type) {
-			fd_set_cloexec(fd);
-			fd_set_nonblock(fd);
+			hf_fd_set_cloexec(fd);
+			hf_fd_set_nonblock(fd);
 			return fd;
 		}
 	}

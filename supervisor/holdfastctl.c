@@ -112,7 +112,7 @@ ctl_connect(void)
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
 		ctl_die(CTL_EXIT_UNREACHABLE, "%s: socket path too long", path);
-	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
+	hf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	if ((ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "socket(AF_UNIX): %s", strerror(errno));
 	if (connect(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
@@ -282,12 +282,12 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 		snprintf(r->col[2], sizeof(r->col[2]), "%lld", pid);
 		ctl_dur(up, r->col[3], sizeof(r->col[3]));
 	} else {
-		strlcpy_hf(r->col[2], "-", sizeof(r->col[2]));
-		strlcpy_hf(r->col[3], "-", sizeof(r->col[3]));
+		hf_strlcpy(r->col[2], "-", sizeof(r->col[2]));
+		hf_strlcpy(r->col[3], "-", sizeof(r->col[3]));
 	}
 	snprintf(r->col[4], sizeof(r->col[4]), "%lld", restarts);
 	if (dbst == NULL || since < 0)
-		strlcpy_hf(r->col[5], dbst ? dbst : "unknown", sizeof(r->col[5]));
+		hf_strlcpy(r->col[5], dbst ? dbst : "unknown", sizeof(r->col[5]));
 	else {
 		ctl_dur(since, d, sizeof(d));
 		snprintf(r->col[5], sizeof(r->col[5]), "%s %s", dbst, d);
@@ -309,7 +309,7 @@ ctl_table(yajl_val procs)
 	struct ctl_row	*rows = xcalloc(n + 1, sizeof(*rows));
 
 	for (int c = 0; c < CTL_NCOLS; c++) {
-		strlcpy_hf(rows[0].col[c], hdr[c], sizeof(rows[0].col[c]));
+		hf_strlcpy(rows[0].col[c], hdr[c], sizeof(rows[0].col[c]));
 		w[c] = strlen(hdr[c]);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -525,7 +525,7 @@ ctl_scale(char **args, int n)
 {
 	if (n != 2)
 		ctl_usage();
-	if (parse_int(args[1], 1, 256, &ctl.count) == -1) {
+	if (hf_parse_int(args[1], 1, 256, &ctl.count) == -1) {
 		fprintf(stderr, "holdfastctl: scale: bad count \"%s\" (an integer "
 		    "in 1..256)\n", args[1]);
 		exit(CTL_EXIT_USAGE);
@@ -590,7 +590,7 @@ main(int argc, char **argv)
 		case 'j': ctl.json = 1; break;
 		case 'W': ctl.nowait = 1; break;
 		case 'n':
-			if (parse_int(optarg, 0, 1000000, &n) == -1)
+			if (hf_parse_int(optarg, 0, 1000000, &n) == -1)
 				ctl_usage();
 			ctl.lines = (long)n;
 			break;

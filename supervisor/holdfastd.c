@@ -192,7 +192,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 		sup.s_cfgpath = xstrdup(sup.s_cfg->path);
 		sup.s_verbose = verbose;
 		log_set_level(verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
-		sup.s_started_ms = now_mono_ms();
+		sup.s_started_ms = hf_now_mono_ms();
 	}
 	setup(restoring);
 	for (int i = 0; i < NSIGS; i++) {
@@ -222,7 +222,7 @@ fd_arg(const char *s)
 {
 	long long n;
 
-	if (parse_int(s, 0, 1 << 20, &n) == -1)
+	if (hf_parse_int(s, 0, 1 << 20, &n) == -1)
 		usage();
 	return (int)n;
 }

@@ -46,7 +46,7 @@ sup_hb_fire(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("[WORKER_HUNG] name=%s pid=%d silent=%llums timeout=%lldms",
 	    p->p_name, (int)p->p_pid,
-	    (unsigned long long)(now_mono_ms() - p->p_last_msg_ms),
+	    (unsigned long long)(hf_now_mono_ms() - p->p_last_msg_ms),
 	    (long long)p->p_heartbeat_ms);
 	sup_proc_event(p, SUP_EV_HUNG);
 	sup_pass();
@@ -72,7 +72,7 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 	up = strcmp(state, "up") == 0;
 	(void)json_get_int(msg, "attempts", &attempts);
 	if (p->p_db.d_state != up)
-		p->p_db.d_since_us = now_real_us();
+		p->p_db.d_since_us = hf_now_real_us();
 	p->p_db.d_state = up;
 	sup_notify_changed();
 	p->p_db.d_attempts = (int)attempts;
@@ -138,7 +138,7 @@ sup_chan_dispatch(struct chan_peer *peer, yajl_val msg, void *arg)
 		sup_chan_lost(p, peer);
 		return;
 	}
-	p->p_last_msg_ms = now_mono_ms();
+	p->p_last_msg_ms = hf_now_mono_ms();
 	type = chan_msg_type(msg);
 	if (strcmp(type, "heartbeat") == 0)
 		;
@@ -169,7 +169,7 @@ sup_chan_attach(struct sup_proc *p, int fd)
 {
 	sup_chan_detach(p);
 	p->p_hello = 0;
-	p->p_last_msg_ms = now_mono_ms();
+	p->p_last_msg_ms = hf_now_mono_ms();
 	p->p_chan = chan_peer_new(sup.s_base, fd, sup_chan_dispatch, p);
 }
 

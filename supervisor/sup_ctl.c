@@ -149,7 +149,7 @@ sup_ctl_db(struct jw *w, const struct sup_proc *p)
 	jw_obj_open(w);
 	jw_kstr(w, "state", d->d_state < 0 ? "unknown" : d->d_state ? "up" : "down");
 	if (d->d_state >= 0) {
-		jw_kint(w, "since_ms", (now_real_us() - d->d_since_us) / 1000);
+		jw_kint(w, "since_ms", (hf_now_real_us() - d->d_since_us) / 1000);
 		jw_kint(w, "attempts", d->d_attempts);
 	}
 	if (d->d_op != NULL)
@@ -178,7 +178,7 @@ sup_ctl_stats(struct jw *w, const struct sup_proc *p)
 static void
 sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 {
-	uint64_t now = now_mono_ms();
+	uint64_t now = hf_now_mono_ms();
 
 	jw_obj_open(w);
 	jw_kstr(w, "name", p->p_name);
@@ -230,7 +230,7 @@ sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
 	struct jw *w = sup_ctl_ok();
 
 	jw_kint(w, "pid", (long long)getpid());
-	jw_kint(w, "uptime_ms", now_mono_ms() - sup.s_started_ms);
+	jw_kint(w, "uptime_ms", hf_now_mono_ms() - sup.s_started_ms);
 	jw_kstr(w, "config", sup.s_cfg->path);
 	jw_key(w, "procs");
 	jw_arr_open(w);
@@ -814,7 +814,7 @@ sup_ctl_probe(const char *path, char *err, size_t errlen)
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
+	hf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
@@ -872,8 +872,8 @@ sup_ctl_listen(const char *path, const char *group, char *err, size_t errlen)
 		snprintf(err, errlen, "control_socket %s: path too long", path);
 		return -1;
 	}
-	strlcpy_hf(sun.sun_path, path, sizeof(sun.sun_path));
-	(void)mkdir_parents(path, 0755);
+	hf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	(void)hf_mkdir_parents(path, 0755);
 	if (sup_ctl_probe(path, err, errlen) != 0)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
@@ -1071,7 +1071,7 @@ sup_ctl_restore(yajl_val o, const char *reply, char *err, size_t errlen)
 		snprintf(err, errlen, "no control socket in the state");
 		return -1;
 	}
-	fd_set_cloexec(ctl.fd);
+	hf_fd_set_cloexec(ctl.fd);
 	ctl.path = xstrdup(path);
 	if (sup_ctl_perms(path, sup.s_cfg->holdfast.socket_group, err, errlen) == -1)
 		log_warnx("control: %s", err);

@@ -132,7 +132,7 @@ sup_proc_new(struct sup_group *g, int index)
 	p->p_name = g->g_nprocs == 1 ? xstrdup(g->g_name) :
 	    xasprintf("%s:%d", g->g_name, index);
 	p->p_state = SUP_STOPPED;
-	p->p_state_since_ms = now_mono_ms();
+	p->p_state_since_ms = hf_now_mono_ms();
 	p->p_want_up = g->g_wc->autostart;
 	p->p_ring = sup_ring_new(lines);
 	p->p_db.d_state = -1;

@@ -119,7 +119,7 @@ sup_logfile_open(const char *path, int64_t maxbytes, int backups)
 	struct stat		 st;
 	int			 fd;
 
-	(void)mkdir_parents(path, 0755);
+	(void)hf_mkdir_parents(path, 0755);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return NULL;
@@ -333,7 +333,7 @@ sup_log_own(const char *path, const char *why)
 	int fd = -1;
 
 	if (path != NULL) {
-		(void)mkdir_parents(path, 0755);
+		(void)hf_mkdir_parents(path, 0755);
 		if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
 			log_warn("[LOG_REOPEN] path=%s why=%s result=failed: keeping the "
 			    "current log", path, why);
@@ -516,8 +516,8 @@ sup_out_state(const struct sup_proc *p, int stream, const char **partial, size_t
 void
 sup_out_adopt(struct sup_proc *p, int stream, int fd, const char *partial, size_t len)
 {
-	fd_set_cloexec(fd);
-	fd_set_nonblock(fd);
+	hf_fd_set_cloexec(fd);
+	hf_fd_set_nonblock(fd);
 	sup_out_attach(p, stream, fd);
 	if (partial != NULL && len <= sizeof(p->p_out[stream]->o_buf)) {
 		memcpy(p->p_out[stream]->o_buf, partial, len);

@@ -230,7 +230,7 @@ sup_notify_reloading(void)
 	char msg[64];
 
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)now_mono_us());
+	    (unsigned long long)hf_now_mono_us());
 	(void)sup_notify_send(msg);
 	sn.ready = 0;
 	sup_notify_changed();

@@ -72,7 +72,7 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 	log_info("[WORKER_STATE] name=%s pid=%d %s -> %s", p->p_name,
 	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
 	p->p_state = st;
-	p->p_state_since_ms = now_mono_ms();
+	p->p_state_since_ms = hf_now_mono_ms();
 	sup_notify_changed();
 	sup_rolling_step(p, st);
 	sup_group_slot_state(p);
@@ -110,7 +110,7 @@ static void
 sup_starting_timer(struct sup_proc *p)
 {
 	const struct cfg_worker	*wc = p->p_group->g_wc;
-	int64_t			 elapsed = (int64_t)(now_mono_ms() - p->p_spawn_ms);
+	int64_t			 elapsed = (int64_t)(hf_now_mono_ms() - p->p_spawn_ms);
 
 	if (wc == NULL)
 		return;
@@ -180,7 +180,7 @@ sup_facts_of(const struct sup_proc *p)
 	f.restart_pending = p->p_restart_pending && wc != NULL;
 	f.shutting_down = sup.s_shutting_down;
 	f.start_timed_out = p->p_start_timed_out && p->p_want_up;
-	f.running_ms = p->p_ready_ms != 0 ? (int64_t)(now_mono_ms() - p->p_ready_ms) : 0;
+	f.running_ms = p->p_ready_ms != 0 ? (int64_t)(hf_now_mono_ms() - p->p_ready_ms) : 0;
 	f.backoff_reset_ms = wc != NULL ? wc->backoff_reset_ms : 0;
 	if (p->p_extra) {	/* a replacement or an old process: never restarted */
 		f.autorestart = CFG_RESTART_NEVER;
@@ -205,7 +205,7 @@ sup_act_spawn(struct sup_proc *p)
 	p->p_heartbeat_ms = wc->heartbeat_timeout_ms;
 	if (p->p_spawns++ > 0)
 		p->p_restarts++;
-	p->p_spawn_ms = now_mono_ms();
+	p->p_spawn_ms = hf_now_mono_ms();
 	if ((pid = sup_spawn(p, err, sizeof(err))) == -1) {
 		log_warnx("[WORKER_SPAWN] name=%s failed: %s", p->p_name, err);
 		p->p_exit_status = 127 << 8;
@@ -220,7 +220,7 @@ sup_act_spawn(struct sup_proc *p)
 	 * returned, so the child is already in its execve. */
 	if (p->p_reaped_us != 0)
 		log_debug("%s: spawned %lluus after reaping the previous child", p->p_name,
-		    (unsigned long long)(now_mono_us() - p->p_reaped_us));
+		    (unsigned long long)(hf_now_mono_us() - p->p_reaped_us));
 	p->p_reaped_us = 0;
 	p->p_start_timed_out = 0;
 	sup_timer_arm(p, wc->start_timeout_ms > 0 && wc->start_timeout_ms <
@@ -257,8 +257,8 @@ sup_act_backoff(struct sup_proc *p)
 	const struct cfg_worker	*wc = p->p_group->g_wc;
 	int64_t			 ms;
 
-	ms = backoff_full_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
-	    p->p_attempts - 1, rand_unit());
+	ms = hf_backoff_full_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
+	    p->p_attempts - 1, hf_rand_unit());
 	log_warnx("[WORKER_BACKOFF] name=%s attempt=%d/%d last=%s sleep=%lldms",
 	    p->p_name, p->p_attempts, wc->startretries, p->p_last_exit, (long long)ms);
 	sup_timer_arm(p, ms);
@@ -287,7 +287,7 @@ sup_proc_event(struct sup_proc *p, enum sup_event ev)
 	case SUP_ACT_KILL:	sup_act_kill(p); break;
 	case SUP_ACT_BACKOFF:	sup_act_backoff(p); break;
 	case SUP_ACT_READY:
-		p->p_ready_ms = now_mono_ms();
+		p->p_ready_ms = hf_now_mono_ms();
 		log_info("[WORKER_READY] name=%s pid=%d startup=%llums", p->p_name,
 		    (int)p->p_pid, (unsigned long long)(p->p_ready_ms - p->p_spawn_ms));
 		break;
@@ -339,7 +339,7 @@ sup_reap(void)
 		}
 		p->p_exit_status = status;
 		p->p_exit_pending = 1;
-		p->p_reaped_us = now_mono_us();
+		p->p_reaped_us = hf_now_mono_us();
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
@@ -348,7 +348,7 @@ sup_reap(void)
 void
 sup_proc_exited(struct sup_proc *p)
 {
-	uint64_t up = now_mono_ms() - p->p_spawn_ms;
+	uint64_t up = hf_now_mono_ms() - p->p_spawn_ms;
 
 	sup_describe_exit(p->p_exit_status, p->p_last_exit, sizeof(p->p_last_exit));
 	log_info("[WORKER_EXIT] name=%s pid=%d %s uptime=%llu.%03llus restarts=%d",
@@ -566,7 +566,7 @@ sup_shutdown(const char *why)
 		 * reaches holdfastd and the script that started it, which
 		 * forwards a SIGTERM): a person's second Ctrl-C comes later.
 		 */
-		if (now_mono_ms() - sup.s_shutdown_ms < SUP_SHUTDOWN_REPEAT_MS) {
+		if (hf_now_mono_ms() - sup.s_shutdown_ms < SUP_SHUTDOWN_REPEAT_MS) {
 			log_info("%s during shutdown: already stopping", why);
 			return;
 		}
@@ -576,7 +576,7 @@ sup_shutdown(const char *why)
 	}
 	log_info("shutting down (%s)", why);
 	sup.s_shutting_down = 1;
-	sup.s_shutdown_ms = now_mono_ms();
+	sup.s_shutdown_ms = hf_now_mono_ms();
 	sup_notify_stopping();
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next) {
 		g->g_roll_next = -1;

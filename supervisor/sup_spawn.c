@@ -403,8 +403,8 @@ sup_spawned(struct sup_proc *p, pid_t pid, struct sup_pipes *pp)
 	close(pp->sv[1]);
 	close(pp->out[1]);
 	close(pp->err[1]);
-	fd_set_nonblock(pp->out[0]);
-	fd_set_nonblock(pp->err[0]);
+	hf_fd_set_nonblock(pp->out[0]);
+	hf_fd_set_nonblock(pp->err[0]);
 	sup_out_attach(p, 0, pp->out[0]);
 	sup_out_attach(p, 1, pp->err[0]);
 	sup_chan_attach(p, pp->sv[0]);

@@ -80,7 +80,7 @@ sup_surge_start(struct sup_proc *p)
 	x->p_index = p->p_index;
 	x->p_name = xasprintf("%s~new", p->p_name);
 	x->p_state = SUP_STOPPED;
-	x->p_state_since_ms = now_mono_ms();
+	x->p_state_since_ms = hf_now_mono_ms();
 	x->p_want_up = 1;
 	x->p_db.d_state = -1;
 	x->p_owner = p;
@@ -118,7 +118,7 @@ sup_surge_promote(struct sup_proc *x)
 
 	log_info("[WORKER_SURGE] name=%s phase=ready pid=%d old_pid=%d startup=%llums",
 	    p->p_name, (int)x->p_pid, (int)p->p_pid,
-	    (unsigned long long)(now_mono_ms() - x->p_spawn_ms));
+	    (unsigned long long)(hf_now_mono_ms() - x->p_spawn_ms));
 	for (int i = 0; i < g->g_nextra; i++)
 		if (g->g_extra[i] == x)
 			g->g_extra[i] = p;

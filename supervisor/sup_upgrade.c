@@ -91,7 +91,7 @@ sup_build_id(void)
 	if (upg_build[0] == '\0') {
 		dl_iterate_phdr(upg_note_cb, NULL);
 		if (upg_build[0] == '\0')
-			strlcpy_hf(upg_build, "none", sizeof(upg_build));
+			hf_strlcpy(upg_build, "none", sizeof(upg_build));
 	}
 	return upg_build;
 }
@@ -318,7 +318,7 @@ upg_get_fields(yajl_val o, void *obj, const struct upg_field *f, size_t n)
 			break;
 		case UT_CHARS:
 			if (s != NULL)
-				strlcpy_hf(at, s, f[i].size);
+				hf_strlcpy(at, s, f[i].size);
 			break;
 		case UT_STATE:
 			if (s != NULL && (st = sup_state_parse(s)) != SUP_NSTATES)
@@ -350,7 +350,7 @@ upg_timer_deadline(struct event *ev)
 	evutil_gettimeofday(&now, NULL);
 	left_ms = ((long long)at.tv_sec - now.tv_sec) * 1000 +
 	    ((long long)at.tv_usec - now.tv_usec) / 1000;
-	return (long long)now_mono_ms() + (left_ms > 0 ? left_ms : 0);
+	return (long long)hf_now_mono_ms() + (left_ms > 0 ? left_ms : 0);
 }
 
 static void
@@ -449,7 +449,7 @@ upg_write_state(const struct upg_request *rq)
 
 	/* Tests write a foreign format to see it refused. */
 	if (fmt != NULL && rq->reply_fd != -2)
-		(void)parse_int(fmt, 0, 1000000, &f);
+		(void)hf_parse_int(fmt, 0, 1000000, &f);
 	upg_keep.n = 0;
 	upg_flushing = rq->reply_fd != -2;
 	jw_obj_open(w);
@@ -671,7 +671,7 @@ sup_heal_alive(void)
 {
 	const char *knob = getenv("HOLDFAST_TEST_STALL");
 
-	heal.alive_ms = (int64_t)now_mono_ms();
+	heal.alive_ms = (int64_t)hf_now_mono_ms();
 	/* Tests: a wedged event loop, while the file exists (removed here). */
 	if (knob != NULL && unlink(knob) == 0)
 		for (;;)
@@ -687,7 +687,7 @@ sup_heal_watch(long long watchdog_us)
 	sigset_t		 set;
 	long long		 step_us = watchdog_us / 8 > 1000 ? watchdog_us / 8 : 1000;
 
-	heal.alive_ms = (int64_t)now_mono_ms();
+	heal.alive_ms = (int64_t)hf_now_mono_ms();
 	heal.stall_ms = watchdog_us * 5 / 8 / 1000;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = heal_stall_handler;
@@ -804,10 +804,10 @@ sup_heal_init(const struct sup_upgrade_args *a, const char *cfgpath, int verbose
 	heal.target = heal.exefd;
 	heal.fallback = a->fallback_fd;
 	if (heal.fallback != -1) {
-		fd_set_cloexec(heal.fallback);
+		hf_fd_set_cloexec(heal.fallback);
 		heal.target = heal.fallback;	/* until restored */
 	}
-	strlcpy_hf(heal.cfgpath, cfgpath, sizeof(heal.cfgpath));
+	hf_strlcpy(heal.cfgpath, cfgpath, sizeof(heal.cfgpath));
 	heal.verbose = verbose;
 	heal_parse_history(a->healed);
 	if (a->restore_fd != -1) {
@@ -847,7 +847,7 @@ heal_save(void)
 	struct jw		*w;
 	const char		*buf;
 	size_t			 len;
-	uint64_t		 t0 = now_mono_us(), us;
+	uint64_t		 t0 = hf_now_mono_us(), us;
 	int			 next = heal.armed ? !heal.cur : 0;
 
 	if (heal.memfd[next] == -1)
@@ -866,7 +866,7 @@ heal_save(void)
 	heal.cur = next;	/* only now: a crash before uses the other one */
 	heal.armed = 1;
 	jw_free(w);
-	us = now_mono_us() - t0;
+	us = hf_now_mono_us() - t0;
 	heal.saves++;
 	heal.last_us = us;
 	heal.save_us += us;
@@ -964,7 +964,7 @@ upg_check(const char *path, int memfd, char *err, size_t errlen)
 	int				 n = 0, rc, done = 0;
 	size_t				 len = 0;
 	pid_t				 pid;
-	uint64_t			 deadline = now_mono_ms() + SUP_UPGRADE_CHECK_MS;
+	uint64_t			 deadline = hf_now_mono_ms() + SUP_UPGRADE_CHECK_MS;
 
 	if (pipe2(pp, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
@@ -998,11 +998,11 @@ upg_check(const char *path, int memfd, char *err, size_t errlen)
 		return -1;
 	}
 	/* Its output until EOF, then its exit; all within the deadline. */
-	while (!done && now_mono_ms() < deadline) {
+	while (!done && hf_now_mono_ms() < deadline) {
 		struct pollfd	pfd = { .fd = pp[0], .events = POLLIN };
 		ssize_t		r;
 
-		if (poll(&pfd, 1, (int)(deadline - now_mono_ms())) <= 0)
+		if (poll(&pfd, 1, (int)(deadline - hf_now_mono_ms())) <= 0)
 			continue;
 		if ((r = read(pp[0], out + len, sizeof(out) - 1 - len)) > 0)
 			len += r;
@@ -1013,7 +1013,7 @@ upg_check(const char *path, int memfd, char *err, size_t errlen)
 	}
 	close(pp[0]);
 	out[len] = '\0';
-	while ((rc = waitpid(pid, &status, WNOHANG)) == 0 && now_mono_ms() < deadline)
+	while ((rc = waitpid(pid, &status, WNOHANG)) == 0 && hf_now_mono_ms() < deadline)
 		usleep(1000);
 	if (rc == 0) {
 		kill(pid, SIGKILL);
@@ -1049,7 +1049,7 @@ upg_cloexec(const int *fds, int n, int on)
 int
 sup_upgrade(int reply_fd, char *err, size_t errlen)
 {
-	struct upg_request	 rq = { .reply_fd = reply_fd, .t0_us = now_mono_us() };
+	struct upg_request	 rq = { .reply_fd = reply_fd, .t0_us = hf_now_mono_us() };
 	const char		*buf;
 	char			*argv[16], fdbuf[16], fbbuf[16];
 	size_t			 len;
@@ -1096,7 +1096,7 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	log_info("[SUP_UPGRADE] phase=exec from=%s/%s binary=%s state_bytes=%zu fds=%d "
 	    "check_ms=%llu heal_saves=%llu heal_save_avg_us=%llu heal_save_max_us=%llu",
 	    PACKAGE_VERSION, sup_build_id(), heal.exe_path, len, upg_keep.n,
-	    (unsigned long long)((now_mono_us() - rq.t0_us) / 1000), heal.saves,
+	    (unsigned long long)((hf_now_mono_us() - rq.t0_us) / 1000), heal.saves,
 	    heal.saves ? heal.save_us / heal.saves : 0, heal.save_max_us);
 	sup_notify_reloading();
 	/* Queued output is lost at the exec: give a slow reader a moment. */
@@ -1307,7 +1307,7 @@ sup_upgrade_restore(const struct sup_upgrade_args *a, const char *cfgpath, int v
 	if (json_get_int(rs.tree, "verbose", &v) == 0 && v)
 		sup.s_verbose = 1;
 	log_set_level(sup.s_verbose ? LOG_LVL_DEBUG : sup.s_cfg->holdfast.log_level);
-	sup.s_started_ms = now_mono_ms();
+	sup.s_started_ms = hf_now_mono_ms();
 	if (json_get_int(rs.tree, "started_ms", &v) == 0 && v > 0)
 		sup.s_started_ms = (uint64_t)v;
 	if ((up = json_get_object(rs.tree, "upgrade")) != NULL) {
@@ -1315,9 +1315,9 @@ sup_upgrade_restore(const struct sup_upgrade_args *a, const char *cfgpath, int v
 		if (json_get_int(up, "t0_us", &v) == 0)
 			rs.t0_us = (uint64_t)v;
 	}
-	strlcpy_hf(rs.old_version, json_get_str(rs.tree, "version") ?
+	hf_strlcpy(rs.old_version, json_get_str(rs.tree, "version") ?
 	    json_get_str(rs.tree, "version") : "?", sizeof(rs.old_version));
-	strlcpy_hf(rs.old_build, json_get_str(rs.tree, "build") ?
+	hf_strlcpy(rs.old_build, json_get_str(rs.tree, "build") ?
 	    json_get_str(rs.tree, "build") : "?", sizeof(rs.old_build));
 	return 0;
 fail:
@@ -1383,7 +1383,7 @@ upg_proc(struct sup_group *g, int index, yajl_val o)
 		sup_hb_arm(p);
 	}
 	if (json_get_int(o, "timer_at_ms", &at) == 0 && at >= 0)
-		sup_timer_arm(p, at > (long long)now_mono_ms() ? at - (long long)now_mono_ms() : 0);
+		sup_timer_arm(p, at > (long long)hf_now_mono_ms() ? at - (long long)hf_now_mono_ms() : 0);
 	rs.procs++;
 	return p;
 }
@@ -1460,7 +1460,7 @@ upg_group(yajl_val o)
 		for (int i = 0; i < g->g_nlisten; i++)
 			if ((g->g_listen_fds[i] = sup_upgrade_get_fd(listen->u.array.values[i],
 			    NULL)) != -1)
-				fd_set_cloexec(g->g_listen_fds[i]);
+				hf_fd_set_cloexec(g->g_listen_fds[i]);
 	}
 	g->g_procs = xcalloc(g->g_nprocs + 1, sizeof(*g->g_procs));
 	for (int i = 0; i < g->g_nprocs; i++)
@@ -1494,7 +1494,7 @@ upg_reply(void)
 		jw_kstr(w, "old_build", rs.old_build);
 		jw_kstr(w, "new_version", PACKAGE_VERSION);
 		jw_kstr(w, "new_build", sup_build_id());
-		jw_kint(w, "ms", (long long)((now_mono_us() - rs.t0_us) / 1000));
+		jw_kint(w, "ms", (long long)((hf_now_mono_us() - rs.t0_us) / 1000));
 		jw_kint(w, "instances", rs.procs);
 	}
 	jw_obj_close(w);
@@ -1576,12 +1576,12 @@ sup_upgrade_restored(void)
 		log_info("[SUP_UPGRADE] result=upgraded old=%s/%s new=%s/%s pid=%d "
 		    "groups=%d instances=%d ms=%llu", rs.old_version, rs.old_build,
 		    PACKAGE_VERSION, sup_build_id(), (int)getpid(), rs.groups, rs.procs,
-		    (unsigned long long)((now_mono_us() - rs.t0_us) / 1000));
+		    (unsigned long long)((hf_now_mono_us() - rs.t0_us) / 1000));
 	if (heal.lastsig != 0)
 		log_warnx("[SUP_HEAL] signal=%d result=restored pid=%d groups=%d "
 		    "instances=%d heals_last_minute=%d max=%d ms=%lld", heal.lastsig,
 		    (int)getpid(), rs.groups, rs.procs, heal.nhist, SUP_HEAL_MAX,
-		    heal.nhist > 0 ? (long long)now_mono_ms() -
+		    heal.nhist > 0 ? (long long)hf_now_mono_ms() -
 		    (long long)heal.hist[heal.nhist - 1] : -1LL);
 	sup_reap();	/* children that exited while no image was running */
 	/* A descriptor the state named but nothing adopted (closed and reused

@@ -60,14 +60,14 @@ fuzz_setup(void)
 static void
 fuzz_run(struct event_base *base, int ms)
 {
-	uint64_t end = now_mono_ms() + (uint64_t)ms;
+	uint64_t end = hf_now_mono_ms() + (uint64_t)ms;
 
 	do {
 		struct timeval tv = { 0, 1000 };
 
 		event_base_loopexit(base, &tv);
 		event_base_loop(base, 0);
-	} while (now_mono_ms() < end);
+	} while (hf_now_mono_ms() < end);
 }
 
 static void

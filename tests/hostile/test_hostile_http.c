@@ -272,7 +272,7 @@ START_TEST(test_body_holders_bounded)
 		at_accept += strstr(r, "Too many connections") != NULL;
 		busy503 += strstr(r, "memory exhausted") != NULL;
 		free(r);
-		fd_set_nonblock(fds[i]);
+		hf_fd_set_nonblock(fds[i]);
 	}
 	push_bodies(fds, HOLDERS);
 	/* Bytes still in socket buffers reach the worker later: measure once

@@ -82,9 +82,9 @@ rig_free(struct rig *r)
 static void
 rig_run(struct rig *r, int ms)
 {
-	uint64_t end = now_mono_ms() + (uint64_t)ms;
+	uint64_t end = hf_now_mono_ms() + (uint64_t)ms;
 
-	while (now_mono_ms() < end) {
+	while (hf_now_mono_ms() < end) {
 		struct timeval tv = { 0, 2000 };
 
 		event_base_loopexit(r->base, &tv);

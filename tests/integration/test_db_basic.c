@@ -228,9 +228,9 @@ START_TEST(test_listen_resync)
 	ck_assert_int_eq(pgt_psql(e.pg, "postgres", sql, NULL), 0);
 	n = resynced + 1;
 	{
-		uint64_t end = now_mono_ms() + 3000;
+		uint64_t end = hf_now_mono_ms() + 3000;
 
-		while (resynced < n && now_mono_ms() < end)
+		while (resynced < n && hf_now_mono_ms() < end)
 			dbt_run_for(e.base, 10);
 	}
 	ck_assert_int_eq(resynced, n);
@@ -252,8 +252,8 @@ START_TEST(test_recycle_and_preping)
 	e.cfg.pool_recycle_ms = 300;
 	e.cfg.pre_ping_after_ms = 100;
 	env_start(&e);
-	end = now_mono_ms() + 1500;
-	while (now_mono_ms() < end) {
+	end = hf_now_mono_ms() + 1500;
+	while (hf_now_mono_ms() < end) {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert_msg(r.ok, "caller saw %s", r.reason);
 		dbt_run_for(e.base, n++ % 2 ? 150 : 20);
@@ -504,14 +504,14 @@ START_TEST(test_failover_standby)
 	dbt_query(e.base, e.db, "INSERT INTO t VALUES (1)", 0, NULL, &r);
 	ck_assert(r.ok);
 	/* replication is asynchronous: let the standby catch up first */
-	end = now_mono_ms() + 5000;
+	end = hf_now_mono_ms() + 5000;
 	while (pgt_scalar(sb, "hf", "SELECT count(*) FROM t") != 1 &&
-	    now_mono_ms() < end)
+	    hf_now_mono_ms() < end)
 		usleep(20000);
 	/* the primary dies; the standby is promoted */
 	ck_assert_int_eq(pgt_stop(e.pg, "immediate"), 0);
 	ck_assert_int_eq(pgt_promote(sb), 0);
-	end = now_mono_ms() + 8000;
+	end = hf_now_mono_ms() + 8000;
 	do {
 		dbt_query(e.base, e.db, "INSERT INTO t VALUES (2)", 0, NULL, &r);
 		if (!r.ok) {
@@ -520,7 +520,7 @@ START_TEST(test_failover_standby)
 			ck_assert_msg(db_error_unavailable(&de), "%s", r.reason);
 			dbt_run_for(e.base, 20);
 		}
-	} while (!r.ok && now_mono_ms() < end);
+	} while (!r.ok && hf_now_mono_ms() < end);
 	ck_assert_msg(r.ok, "no write after failover: %s %s", r.reason, r.message);
 	ck_assert_int_eq(pgt_scalar(sb, "hf", "SELECT count(*) FROM t"), 2);
 	db_free(e.db);

@@ -145,12 +145,12 @@ START_TEST(test_frozen_server)
 	env_start(&e, 1);
 	assert_query_ok(&e);
 	ck_assert_int_eq(pgt_freeze(e.pg), 0);
-	t0 = now_mono_ms();
+	t0 = hf_now_mono_ms();
 	dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 	ck_assert(!r.ok);
 	ck_assert_int_eq(r.cls, DB_CLASS_TIMEOUT);
 	ck_assert_str_eq(r.reason, "QueryTimeout");
-	ck_assert_uint_ge(now_mono_ms() - t0, 700);
+	ck_assert_uint_ge(hf_now_mono_ms() - t0, 700);
 	/* the connection was destroyed, not returned to the pool */
 	db_get_stats(e.db, &st);
 	ck_assert_int_eq(st.idle, 0);
@@ -176,13 +176,13 @@ START_TEST(test_fd_leak)
 	ck_assert_int_eq(pgt_stop(e.pg, "fast"), 0);
 	log_set_level(LOG_LVL_ERROR);	/* 1,000 [DB_DOWN] lines are not the point */
 	env_start(&e, 0);
-	end = now_mono_ms() + 20000;
+	end = hf_now_mono_ms() + 20000;
 	do {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert(!r.ok);
 		dbt_run_for(e.base, 1);
 		db_get_stats(e.db, &st);
-	} while (st.connect_failures < 1000 && now_mono_ms() < end);
+	} while (st.connect_failures < 1000 && hf_now_mono_ms() < end);
 	ck_assert_uint_ge(st.connect_failures, 1000);
 	db_free(e.db);
 	e.db = NULL;

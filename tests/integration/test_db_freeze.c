@@ -56,7 +56,7 @@ static void
 start_within(struct env *e, const char *sql, struct dbt_res *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->t0 = now_mono_us();
+	r->t0 = hf_now_mono_us();
 	db_query_within(e->db, DEADLINE_MS, "test_within", sql, 0, NULL, dbt_cb(), r);
 	ck_assert_msg(!r->done, "callback called from inside db_query_within");
 }
@@ -251,8 +251,8 @@ START_TEST(test_ready_drives_probe)
 	/* frozen: the probe it starts cannot succeed; the answer is 503 */
 	ck_assert(!ready_once(&e, 300));
 	ck_assert_int_eq(pgt_thaw(e.pg), 0);
-	end = now_mono_ms() + 10000;
-	while (!ok && now_mono_ms() < end) {
+	end = hf_now_mono_ms() + 10000;
+	while (!ok && hf_now_mono_ms() < end) {
 		ok = ready_once(&e, 300);
 		polls++;
 		if (!ok)

@@ -23,7 +23,7 @@ START_TEST(test_neon_disabled)
 	ck_assert_int_ge(dbt_log_count("reason=NeonEndpointDisabled"), 1);
 	/* permanent: demand does not probe; only the slow schedule does */
 	before = fp_count(e.fp);
-	t0 = now_mono_ms();
+	t0 = hf_now_mono_ms();
 	for (i = 0; i < 100; i++) {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
@@ -31,9 +31,9 @@ START_TEST(test_neon_disabled)
 	}
 	after = fp_count(e.fp);
 	/* slow schedule: U(200, 400) ms with backoff_max 400 ms */
-	ck_assert_msg(after - before <= (long)(now_mono_ms() - t0) / 200 + 1,
+	ck_assert_msg(after - before <= (long)(hf_now_mono_ms() - t0) / 200 + 1,
 	    "%ld probes in %llu ms", after - before,
-	    (unsigned long long)(now_mono_ms() - t0));
+	    (unsigned long long)(hf_now_mono_ms() - t0));
 	fp_set(e.fp, "pass");
 	env_assert_recovered(&e, 3000);
 	env_down(&e);
@@ -60,7 +60,7 @@ START_TEST(test_blackhole)
 	fp_set(e.fp, "blackhole");
 	t = event_new(e.base, -1, EV_PERSIST, tick, NULL);
 	event_add(t, &tv);
-	t0 = now_mono_ms();
+	t0 = hf_now_mono_ms();
 	env_start(&e, 0);
 	memset(&r, 0, sizeof(r));
 	db_query(e.db, "test", "SELECT 1", 0, NULL, dbt_cb(), &r);
@@ -68,7 +68,7 @@ START_TEST(test_blackhole)
 	ck_assert_int_eq(r.cls, DB_CLASS_CONNECTION);
 	ck_assert_str_eq(r.reason, "ConnectTimeout");
 	/* detected by the connect deadline (1 s), and the loop kept serving */
-	ck_assert_uint_ge(now_mono_ms() - t0, 900);
+	ck_assert_uint_ge(hf_now_mono_ms() - t0, 900);
 	ck_assert_int_ge(ticks, 50);
 	ck_assert_int_ge(dbt_log_count("reason=ConnectTimeout"), 1);
 	fp_set(e.fp, "pass");
@@ -114,8 +114,8 @@ START_TEST(test_wrong_password)
 	/* a configuration error is probed slowly, whatever the demand:
 	 * U(200, 400) ms here, so at most ~5 attempts in a second */
 	n = dbt_log_count("[DB_DOWN]");
-	end = now_mono_ms() + 1000;
-	while (now_mono_ms() < end) {
+	end = hf_now_mono_ms() + 1000;
+	while (hf_now_mono_ms() < end) {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
 		dbt_run_for(e.base, 2);
@@ -166,13 +166,13 @@ START_TEST(test_failfast_no_hammer)
 	/* steady demand, counted rather than timed (a loaded or sanitized
 	 * build is slower, not different): every call fails fast, and demand
 	 * probes come at most every probe_min_interval (100 ms here) */
-	start = now_mono_ms();
+	start = hf_now_mono_ms();
 	for (n = 0; n < 150; n++) {
 		dbt_query(e.base, e.db, "SELECT 1", 0, NULL, &r);
 		ck_assert_int_eq(r.cls, DB_CLASS_DOWN);
 		dbt_run_for(e.base, 5);
 	}
-	elapsed = now_mono_ms() - start;
+	elapsed = hf_now_mono_ms() - start;
 	after = fp_count(e.fp);
 	ck_assert_msg(after - before <= (long)(elapsed / 100) + 2,
 	    "%ld connects for %d calls in %llu ms", after - before, n,

@@ -56,11 +56,11 @@ ot_queued(void *arg)
 static void
 ot_read(struct reader *r, int ms)
 {
-	uint64_t deadline = now_mono_ms() + ms;
+	uint64_t deadline = hf_now_mono_ms() + ms;
 
 	for (;;) {
 		struct pollfd	 pfd = { r->fd, POLLIN, 0 };
-		int64_t		 left = (int64_t)(deadline - now_mono_ms());
+		int64_t		 left = (int64_t)(deadline - hf_now_mono_ms());
 		char		 buf[65536];
 		ssize_t		 n;
 
@@ -77,12 +77,12 @@ ot_read(struct reader *r, int ms)
 static int
 ot_has(struct reader *r, const char *needle, int ms)
 {
-	uint64_t deadline = now_mono_ms() + ms;
+	uint64_t deadline = hf_now_mono_ms() + ms;
 
 	for (;;) {
 		if (r->got != NULL && strstr(r->got, needle) != NULL)
 			return 1;
-		if (now_mono_ms() >= deadline)
+		if (hf_now_mono_ms() >= deadline)
 			return 0;
 		ot_read(r, 50);
 	}

@@ -73,11 +73,11 @@ st_log_at(struct hfd *t, const char *a, const char *b)
 static char *
 st_restart_watch(struct hfd *t, const char **names, const pid_t *old, int n)
 {
-	uint64_t	 deadline = now_mono_ms() + 15000;
+	uint64_t	 deadline = hf_now_mono_ms() + 15000;
 	int		 done = 0;
 
 	ck_assert_int_eq(hfd_ctl(t, "--no-wait restart web >/dev/null", NULL), 0);
-	while (done < n && now_mono_ms() < deadline) {
+	while (done < n && hf_now_mono_ms() < deadline) {
 		done = 0;
 		for (int i = 0; i < n; i++) {
 			char		 st[32];

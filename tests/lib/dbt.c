@@ -84,12 +84,12 @@ dbt_tick(evutil_socket_t fd, short what, void *arg)
 int
 dbt_run_until(struct event_base *base, volatile int *flag, int timeout_ms)
 {
-	uint64_t	 end = now_mono_ms() + timeout_ms;
+	uint64_t	 end = hf_now_mono_ms() + timeout_ms;
 	struct event	*t = event_new(base, -1, EV_PERSIST, dbt_tick, NULL);
 	struct timeval	 tv = { 0, 5000 };
 
 	event_add(t, &tv);
-	while (!*flag && now_mono_ms() < end)
+	while (!*flag && hf_now_mono_ms() < end)
 		event_base_loop(base, EVLOOP_ONCE);
 	event_free(t);
 	return *flag;
@@ -106,12 +106,12 @@ dbt_run_for(struct event_base *base, int ms)
 int
 dbt_wait_up(struct event_base *base, struct db *db, int want, int timeout_ms)
 {
-	uint64_t	end = now_mono_ms() + timeout_ms;
+	uint64_t	end = hf_now_mono_ms() + timeout_ms;
 	struct db_state	st;
 
 	for (;;) {
 		db_get_state(db, &st);
-		if (st.up == want || now_mono_ms() >= end)
+		if (st.up == want || hf_now_mono_ms() >= end)
 			return st.up == want;
 		dbt_run_for(base, 5);
 	}
@@ -124,7 +124,7 @@ dbt_on_result(const struct db_error *e, PGresult *const *res, int nres,
 	struct dbt_res *r = arg;
 
 	r->done = 1;
-	r->us = now_mono_us() - r->t0;
+	r->us = hf_now_mono_us() - r->t0;
 	if (e != NULL) {
 		r->ok = 0;
 		r->cls = e->cls;
@@ -155,7 +155,7 @@ dbt_query(struct event_base *base, struct db *db, const char *sql,
     int nparams, const char *const *params, struct dbt_res *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->t0 = now_mono_us();
+	r->t0 = hf_now_mono_us();
 	db_query(db, "test", sql, nparams, params, dbt_on_result, r);
 	ck_assert_msg(!r->done, "callback called from inside db_query");
 	ck_assert_msg(dbt_run_until(base, &r->done, 10000), "no callback for %s", sql);

@@ -80,10 +80,10 @@ assert_query_ok(struct env *e)
 static int DBT_UNUSED
 query_until_ok(struct env *e, int timeout_ms)
 {
-	uint64_t	end = now_mono_ms() + timeout_ms;
+	uint64_t	end = hf_now_mono_ms() + timeout_ms;
 	struct dbt_res	r;
 
-	while (now_mono_ms() < end) {
+	while (hf_now_mono_ms() < end) {
 		dbt_query(e->base, e->db, "SELECT 1", 0, NULL, &r);
 		if (r.ok)
 			return 1;

@@ -45,12 +45,12 @@ notes_open(struct notes *ns, const char *path)
 static int
 notes_recv(struct notes *ns, int ms)
 {
-	uint64_t	deadline = now_mono_ms() + ms;
+	uint64_t	deadline = hf_now_mono_ms() + ms;
 	int		got = 0;
 
 	for (;;) {
 		struct pollfd	pfd = { ns->fd, POLLIN, 0 };
-		int64_t		left = (int64_t)(deadline - now_mono_ms());
+		int64_t		left = (int64_t)(deadline - hf_now_mono_ms());
 		char		buf[1024];
 		ssize_t		r;
 
@@ -68,13 +68,13 @@ notes_recv(struct notes *ns, int ms)
 static int
 notes_wait(struct notes *ns, const char *needle, int from, int ms)
 {
-	uint64_t deadline = now_mono_ms() + ms;
+	uint64_t deadline = hf_now_mono_ms() + ms;
 
 	for (;;) {
 		for (int i = from; i < ns->n; i++)
 			if (strstr(ns->msg[i], needle) != NULL)
 				return i;
-		if (now_mono_ms() >= deadline)
+		if (hf_now_mono_ms() >= deadline)
 			return -1;
 		notes_recv(ns, 20);
 	}

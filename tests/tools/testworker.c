@@ -175,8 +175,8 @@ tw_listen(void)
 		exit(2);
 	}
 	tw.listen_fd = 3;
-	fd_set_cloexec(tw.listen_fd);
-	fd_set_nonblock(tw.listen_fd);
+	hf_fd_set_cloexec(tw.listen_fd);
+	hf_fd_set_nonblock(tw.listen_fd);
 }
 
 static void

@@ -68,9 +68,9 @@ rec_free(struct rec *r)
 static void
 spin(struct event_base *base, int *flag, int want)
 {
-	uint64_t end = now_mono_ms() + 2000;
+	uint64_t end = hf_now_mono_ms() + 2000;
 
-	while (*flag < want && now_mono_ms() < end) {
+	while (*flag < want && hf_now_mono_ms() < end) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
@@ -218,10 +218,10 @@ START_TEST(test_oversized)
 	char	*big = xmalloc(len);
 
 	memset(big, 'x', len);
-	fd_set_nonblock(sv[1]);
+	hf_fd_set_nonblock(sv[1]);
 	/* Written from a child: the reader stops reading at the limit. */
 	if (fork() == 0) {
-		fd_set_nonblock(sv[1]);
+		hf_fd_set_nonblock(sv[1]);
 		for (size_t off = 0; off < len; ) {
 			ssize_t n = write(sv[1], big + off, len - off);
 
@@ -298,11 +298,11 @@ START_TEST(test_half_message_timeout)
 {
 	struct rec		 r = { 0 };
 	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
-	uint64_t		 end = now_mono_ms() + 300;
+	uint64_t		 end = hf_now_mono_ms() + 300;
 
 	chan_peer_set_read_timeout(p, 50);
 	/* Idle past the timeout: still connected. */
-	while (now_mono_ms() < end) {
+	while (hf_now_mono_ms() < end) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}

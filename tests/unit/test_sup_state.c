@@ -309,20 +309,20 @@ END_TEST
 START_TEST(test_backoff_bounds)
 {
 	for (int attempt = 0; attempt < 40; attempt++) {
-		int64_t ceil = backoff_ceiling_ms(100, 30000, attempt);
+		int64_t ceil = hf_backoff_ceiling_ms(100, 30000, attempt);
 
 		ck_assert_int_le(ceil, 30000);
 		ck_assert_int_ge(ceil, 100);
 		if (attempt < 8)
 			ck_assert_int_eq(ceil, 100LL << attempt);
 		for (int i = 0; i < 200; i++) {
-			int64_t ms = backoff_full_jitter_ms(100, 30000, attempt, rand_unit());
+			int64_t ms = hf_backoff_full_jitter_ms(100, 30000, attempt, hf_rand_unit());
 
 			ck_assert_int_ge(ms, 0);
 			ck_assert_int_le(ms, ceil);
 		}
-		ck_assert_int_le(backoff_full_jitter_ms(100, 30000, attempt, 0.999999), ceil);
-		ck_assert_int_eq(backoff_full_jitter_ms(100, 30000, attempt, 0.0), 0);
+		ck_assert_int_le(hf_backoff_full_jitter_ms(100, 30000, attempt, 0.999999), ceil);
+		ck_assert_int_eq(hf_backoff_full_jitter_ms(100, 30000, attempt, 0.0), 0);
 	}
 }
 END_TEST

@@ -38,15 +38,15 @@ START_TEST(test_durations)
 
 	for (size_t i = 0; i < nitems(ok); i++) {
 		ms = -42;
-		ck_assert_msg(parse_duration_ms(ok[i].s, &ms) == 0, "%s", ok[i].s);
+		ck_assert_msg(hf_parse_duration_ms(ok[i].s, &ms) == 0, "%s", ok[i].s);
 		ck_assert_msg(ms == ok[i].ms, "%s -> %lld", ok[i].s, (long long)ms);
 	}
 	for (size_t i = 0; i < nitems(bad); i++) {
 		ms = -42;
-		ck_assert_msg(parse_duration_ms(bad[i], &ms) == -1, "accepted \"%s\"", bad[i]);
+		ck_assert_msg(hf_parse_duration_ms(bad[i], &ms) == -1, "accepted \"%s\"", bad[i]);
 		ck_assert_msg(ms == -42, "\"%s\" wrote its output", bad[i]);
 	}
-	ck_assert_int_eq(parse_duration_ms(NULL, &ms), -1);
+	ck_assert_int_eq(hf_parse_duration_ms(NULL, &ms), -1);
 }
 END_TEST
 
@@ -54,25 +54,25 @@ START_TEST(test_parse_int)
 {
 	long long	v = 0;
 
-	ck_assert_int_eq(parse_int("0", 0, 10, &v), 0);
+	ck_assert_int_eq(hf_parse_int("0", 0, 10, &v), 0);
 	ck_assert_int_eq(v, 0);
-	ck_assert_int_eq(parse_int("10", 0, 10, &v), 0);
+	ck_assert_int_eq(hf_parse_int("10", 0, 10, &v), 0);
 	ck_assert_int_eq(v, 10);
-	ck_assert_int_eq(parse_int("-5", -10, 10, &v), 0);
+	ck_assert_int_eq(hf_parse_int("-5", -10, 10, &v), 0);
 	ck_assert_int_eq(v, -5);
-	ck_assert_int_eq(parse_int("9223372036854775807", 0, LLONG_MAX, &v), 0);
+	ck_assert_int_eq(hf_parse_int("9223372036854775807", 0, LLONG_MAX, &v), 0);
 	ck_assert_int_eq(v, LLONG_MAX);
 	v = 7;
-	ck_assert_int_eq(parse_int("11", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("-1", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int(NULL, 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("1x", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("1 ", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("1.0", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("0x1", 0, 10, &v), -1);
-	ck_assert_int_eq(parse_int("9223372036854775808", 0, LLONG_MAX, &v), -1);
-	ck_assert_int_eq(parse_int("-9223372036854775809", LLONG_MIN, 0, &v), -1);
+	ck_assert_int_eq(hf_parse_int("11", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("-1", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int(NULL, 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("1x", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("1 ", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("1.0", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("0x1", 0, 10, &v), -1);
+	ck_assert_int_eq(hf_parse_int("9223372036854775808", 0, LLONG_MAX, &v), -1);
+	ck_assert_int_eq(hf_parse_int("-9223372036854775809", LLONG_MIN, 0, &v), -1);
 	ck_assert_int_eq(v, 7);
 }
 END_TEST
@@ -84,11 +84,11 @@ START_TEST(test_parse_bool)
 	static const char *const bad[] = { "", "2", "y", "n", "truee", "nope", " true" };
 
 	for (size_t i = 0; i < nitems(yes); i++)
-		ck_assert_msg(parse_bool(yes[i]) == 1, "%s", yes[i]);
+		ck_assert_msg(hf_parse_bool(yes[i]) == 1, "%s", yes[i]);
 	for (size_t i = 0; i < nitems(no); i++)
-		ck_assert_msg(parse_bool(no[i]) == 0, "%s", no[i]);
+		ck_assert_msg(hf_parse_bool(no[i]) == 0, "%s", no[i]);
 	for (size_t i = 0; i < nitems(bad); i++)
-		ck_assert_msg(parse_bool(bad[i]) == -1, "%s", bad[i]);
+		ck_assert_msg(hf_parse_bool(bad[i]) == -1, "%s", bad[i]);
 }
 END_TEST
 
@@ -98,20 +98,20 @@ START_TEST(test_backoff_ceiling)
 	static const int64_t seed[] = { 1000, 2000, 4000, 8000, 16000, 16000, 16000 };
 
 	for (int i = 0; i < (int)nitems(seed); i++)
-		ck_assert_int_eq(backoff_ceiling_ms(1000, 16000, i), seed[i]);
-	ck_assert_int_eq(backoff_ceiling_ms(100, 30000, 0), 100);
-	ck_assert_int_eq(backoff_ceiling_ms(100, 30000, 8), 25600);
-	ck_assert_int_eq(backoff_ceiling_ms(100, 30000, 9), 30000);
+		ck_assert_int_eq(hf_backoff_ceiling_ms(1000, 16000, i), seed[i]);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(100, 30000, 0), 100);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(100, 30000, 8), 25600);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(100, 30000, 9), 30000);
 	/* A base above the cap is capped; negative attempts count as 0. */
-	ck_assert_int_eq(backoff_ceiling_ms(5000, 1000, 0), 1000);
-	ck_assert_int_eq(backoff_ceiling_ms(1000, 16000, -3), 1000);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(5000, 1000, 0), 1000);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(1000, 16000, -3), 1000);
 	/* Huge attempts and caps neither overflow nor take long. */
-	ck_assert_int_eq(backoff_ceiling_ms(1000, 16000, INT_MAX), 16000);
-	ck_assert_int_eq(backoff_ceiling_ms(1, INT64_MAX, 62), (int64_t)1 << 62);
-	ck_assert_int_eq(backoff_ceiling_ms(1, INT64_MAX, 63), INT64_MAX);
-	ck_assert_int_eq(backoff_ceiling_ms(1, INT64_MAX, INT_MAX), INT64_MAX);
-	ck_assert_int_eq(backoff_ceiling_ms(3, INT64_MAX - 1, 200), INT64_MAX - 1);
-	ck_assert_int_eq(backoff_ceiling_ms(0, 16000, INT_MAX), 0);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(1000, 16000, INT_MAX), 16000);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(1, INT64_MAX, 62), (int64_t)1 << 62);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(1, INT64_MAX, 63), INT64_MAX);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(1, INT64_MAX, INT_MAX), INT64_MAX);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(3, INT64_MAX - 1, 200), INT64_MAX - 1);
+	ck_assert_int_eq(hf_backoff_ceiling_ms(0, 16000, INT_MAX), 0);
 }
 END_TEST
 
@@ -121,20 +121,20 @@ START_TEST(test_backoff_full_jitter)
 	int64_t	 ceil, v, lo = INT64_MAX, hi = -1;
 
 	for (int attempt = 0; attempt < 40; attempt++) {
-		ceil = backoff_ceiling_ms(1000, 16000, attempt);
+		ceil = hf_backoff_ceiling_ms(1000, 16000, attempt);
 		for (size_t i = 0; i < nitems(edges); i++) {
-			v = backoff_full_jitter_ms(1000, 16000, attempt, edges[i]);
+			v = hf_backoff_full_jitter_ms(1000, 16000, attempt, edges[i]);
 			ck_assert_msg(v >= 0 && v <= ceil, "attempt %d rnd %g: %lld not in [0, %lld]",
 			    attempt, edges[i], (long long)v, (long long)ceil);
 		}
-		ck_assert_int_eq(backoff_full_jitter_ms(1000, 16000, attempt, 0.0), 0);
+		ck_assert_int_eq(hf_backoff_full_jitter_ms(1000, 16000, attempt, 0.0), 0);
 	}
 	/* With the process PRNG: always in range, and actually spread out. */
 	for (int i = 0; i < 20000; i++) {
 		int attempt = i % 8;
 
-		ceil = backoff_ceiling_ms(1000, 16000, attempt);
-		v = backoff_full_jitter_ms(1000, 16000, attempt, rand_unit());
+		ceil = hf_backoff_ceiling_ms(1000, 16000, attempt);
+		v = hf_backoff_full_jitter_ms(1000, 16000, attempt, hf_rand_unit());
 		ck_assert(v >= 0 && v <= ceil);
 		if (attempt == 7) {
 			lo = v < lo ? v : lo;
@@ -152,7 +152,7 @@ START_TEST(test_rand_unit)
 	int	n = 100000, low = 0;
 
 	for (int i = 0; i < n; i++) {
-		r = rand_unit();
+		r = hf_rand_unit();
 		ck_assert(r >= 0.0 && r < 1.0);
 		sum += r;
 		low += r < 0.5;
@@ -166,14 +166,14 @@ START_TEST(test_strings_and_alloc)
 {
 	char	 buf[8], *s;
 
-	ck_assert_uint_eq(strlcpy_hf(buf, "abc", sizeof(buf)), 3);
+	ck_assert_uint_eq(hf_strlcpy(buf, "abc", sizeof(buf)), 3);
 	ck_assert_str_eq(buf, "abc");
-	ck_assert_uint_eq(strlcpy_hf(buf, "abcdefghij", sizeof(buf)), 10);
+	ck_assert_uint_eq(hf_strlcpy(buf, "abcdefghij", sizeof(buf)), 10);
 	ck_assert_str_eq(buf, "abcdefg");
 	buf[0] = 'z';
-	ck_assert_uint_eq(strlcpy_hf(buf, "abc", 0), 3);
+	ck_assert_uint_eq(hf_strlcpy(buf, "abc", 0), 3);
 	ck_assert_int_eq(buf[0], 'z');
-	ck_assert_uint_eq(strlcpy_hf(buf, "abc", 1), 3);
+	ck_assert_uint_eq(hf_strlcpy(buf, "abc", 1), 3);
 	ck_assert_str_eq(buf, "");
 
 	s = xasprintf("%s-%d", "http", 1);
@@ -231,21 +231,21 @@ START_TEST(test_fd_flags_and_clocks)
 	uint64_t	 a, b;
 
 	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_eq(fd_set_cloexec(fds[0]), 0);
-	ck_assert_int_eq(fd_set_nonblock(fds[0]), 0);
+	ck_assert_int_eq(hf_fd_set_cloexec(fds[0]), 0);
+	ck_assert_int_eq(hf_fd_set_nonblock(fds[0]), 0);
 	ck_assert(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
 	ck_assert(fcntl(fds[0], F_GETFL) & O_NONBLOCK);
 	ck_assert(!(fcntl(fds[1], F_GETFL) & O_NONBLOCK));
 	close(fds[0]);
 	close(fds[1]);
-	ck_assert_int_eq(fd_set_cloexec(fds[0]), -1);
+	ck_assert_int_eq(hf_fd_set_cloexec(fds[0]), -1);
 
-	a = now_mono_us();
+	a = hf_now_mono_us();
 	usleep(20000);
-	b = now_mono_us();
+	b = hf_now_mono_us();
 	ck_assert(b - a >= 20000);
-	ck_assert(now_mono_ms() >= a / 1000);
-	ck_assert(now_real_us() > 1600000000LL * 1000000);
+	ck_assert(hf_now_mono_ms() >= a / 1000);
+	ck_assert(hf_now_real_us() > 1600000000LL * 1000000);
 }
 END_TEST
 
@@ -263,12 +263,12 @@ START_TEST(test_parse_size)
 	int64_t	 n;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		ck_assert_msg(parse_size(ok[i].s, &n) == 0, "%s", ok[i].s);
+		ck_assert_msg(hf_parse_size(ok[i].s, &n) == 0, "%s", ok[i].s);
 		ck_assert_int_eq(n, ok[i].n);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(parse_size(bad[i], &n) == -1, "accepted \"%s\"", bad[i]);
-	ck_assert_int_eq(parse_size(NULL, &n), -1);
+		ck_assert_msg(hf_parse_size(bad[i], &n) == -1, "accepted \"%s\"", bad[i]);
+	ck_assert_int_eq(hf_parse_size(NULL, &n), -1);
 }
 END_TEST
 
@@ -279,7 +279,7 @@ START_TEST(test_mkdir_parents)
 
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	snprintf(path, sizeof(path), "%s/a/b/file", top);
-	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	ck_assert_int_eq(hf_mkdir_parents(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/a/b", top);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
@@ -288,7 +288,7 @@ START_TEST(test_mkdir_parents)
 	ck_assert_int_eq(stat(path, &st), -1);
 	/* again: what exists is fine; a trailing slash makes the last one */
 	snprintf(path, sizeof(path), "%s/a/b/c/", top);
-	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	ck_assert_int_eq(hf_mkdir_parents(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/a/b/c", top);
 	ck_assert_int_eq(stat(path, &st), 0);
 	/* a file in the way: the first failure is reported */
@@ -296,7 +296,7 @@ START_TEST(test_mkdir_parents)
 	close(open(path, O_CREAT | O_WRONLY, 0600));
 	snprintf(path, sizeof(path), "%s/f/x/y", top);
 	errno = 0;
-	ck_assert_int_eq(mkdir_parents(path, 0700), -1);
+	ck_assert_int_eq(hf_mkdir_parents(path, 0700), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	snprintf(path, sizeof(path), "rm -rf '%s'", top);
 	ck_assert_int_eq(system(path), 0);
@@ -351,17 +351,17 @@ START_TEST(test_hex_digit)
 	static const char digits[] = "0123456789abcdef";
 
 	for (int i = 0; i < 16; i++) {
-		ck_assert_int_eq(hex_digit(digits[i]), i);
-		ck_assert_int_eq(hex_digit(digits[i] >= 'a' ? digits[i] - 32 : digits[i]), i);
+		ck_assert_int_eq(hf_hex_digit(digits[i]), i);
+		ck_assert_int_eq(hf_hex_digit(digits[i] >= 'a' ? digits[i] - 32 : digits[i]), i);
 	}
-	ck_assert_int_eq(hex_digit('g'), -1);
-	ck_assert_int_eq(hex_digit('G'), -1);
-	ck_assert_int_eq(hex_digit('/'), -1);
-	ck_assert_int_eq(hex_digit(':'), -1);
-	ck_assert_int_eq(hex_digit('@'), -1);
-	ck_assert_int_eq(hex_digit('`'), -1);
-	ck_assert_int_eq(hex_digit('\0'), -1);
-	ck_assert_int_eq(hex_digit((char)0xe9), -1);
+	ck_assert_int_eq(hf_hex_digit('g'), -1);
+	ck_assert_int_eq(hf_hex_digit('G'), -1);
+	ck_assert_int_eq(hf_hex_digit('/'), -1);
+	ck_assert_int_eq(hf_hex_digit(':'), -1);
+	ck_assert_int_eq(hf_hex_digit('@'), -1);
+	ck_assert_int_eq(hf_hex_digit('`'), -1);
+	ck_assert_int_eq(hf_hex_digit('\0'), -1);
+	ck_assert_int_eq(hf_hex_digit((char)0xe9), -1);
 }
 END_TEST
 

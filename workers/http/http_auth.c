@@ -126,7 +126,7 @@ http_token_cached(struct http_call *call)
 	if (srv->tc == NULL || http_unhex(call->token_hash, md, sizeof(md)) == -1)
 		return 0;
 	s = http_tc_slot(srv, md);
-	call->token_cached = s->until_ms > now_mono_ms() &&
+	call->token_cached = s->until_ms > hf_now_mono_ms() &&
 	    CRYPTO_memcmp(s->md, md, sizeof(md)) == 0;
 	return call->token_cached;
 }
@@ -144,7 +144,7 @@ http_token_checked(struct http_call *call, int valid)
 	s = http_tc_slot(srv, md);
 	if (valid) {
 		memcpy(s->md, md, sizeof(md));
-		s->until_ms = now_mono_ms() + (uint64_t)srv->wcfg->token_cache_ttl_ms;
+		s->until_ms = hf_now_mono_ms() + (uint64_t)srv->wcfg->token_cache_ttl_ms;
 	} else if (CRYPTO_memcmp(s->md, md, sizeof(md)) == 0)
 		s->until_ms = 0;
 }
@@ -200,7 +200,7 @@ static int
 http_rl_allow(struct http_ratelimit *rl, const char *addr)
 {
 	struct http_rl_slot	*s = &rl->slot[http_fnv1a(addr) % HTTP_RL_SLOTS];
-	uint64_t		 now = now_mono_ms();
+	uint64_t		 now = hf_now_mono_ms();
 
 	if (rl->burst <= 0)
 		return 1;
@@ -208,7 +208,7 @@ http_rl_allow(struct http_ratelimit *rl, const char *addr)
 		if (s->last_ms != 0 && s->tokens +
 		    (now - s->last_ms) * rl->rate_per_ms < rl->burst)
 			goto take;
-		strlcpy_hf(s->addr, addr, sizeof(s->addr));
+		hf_strlcpy(s->addr, addr, sizeof(s->addr));
 		s->tokens = rl->burst;
 		s->last_ms = now;
 	}
@@ -317,7 +317,7 @@ http_login_user(const struct db_error *err, PGresult *const *res, int nres,
 		return;
 	}
 	if (r != NULL && PQntuples(r) == 1 &&
-	    parse_int(PQgetvalue(r, 0, 0), 1, INT64_MAX, &id) == 0) {
+	    hf_parse_int(PQgetvalue(r, 0, 0), 1, INT64_MAX, &id) == 0) {
 		l->found = 1;
 		l->user_id = id;
 		hash = PQgetvalue(r, 0, 1);

@@ -120,7 +120,7 @@ http_crypt_init(struct event_base *base)
 
 	if (pipe2(hc_pipe, O_CLOEXEC) == -1)
 		fatal("pipe2 (crypt results)");
-	fd_set_nonblock(hc_pipe[0]);
+	hf_fd_set_nonblock(hc_pipe[0]);
 	hc_ev = event_new(base, hc_pipe[0], EV_READ | EV_PERSIST, http_crypt_done, NULL);
 	event_add(hc_ev, NULL);
 	sigfillset(&all);

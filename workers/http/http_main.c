@@ -72,7 +72,7 @@ void
 http_reply(struct http_call *call, int status, const char *ctype,
     const char *body, size_t len)
 {
-	uint64_t dur = now_mono_us() - call->start_us;
+	uint64_t dur = hf_now_mono_us() - call->start_us;
 
 	/* Logged first: the request is gone once the reply is sent. */
 	http_access_log(hsrv_method(call->req), hsrv_target(call->req), status,
@@ -270,8 +270,8 @@ http_call_new(struct http_srv *srv, struct hsrv_req *req)
 	call->srv = srv;
 	call->req = req;
 	call->route = HTTP_R_UNMATCHED;
-	call->start_us = now_mono_us();
-	strlcpy_hf(call->addr, hsrv_peer(req), sizeof(call->addr));
+	call->start_us = hf_now_mono_us();
+	hf_strlcpy(call->addr, hsrv_peer(req), sizeof(call->addr));
 	return call;
 }
 
@@ -370,7 +370,7 @@ http_dispatch(struct hsrv_req *req, void *arg)
 	struct http_call	*call = http_call_new(srv, req);
 
 	if (srv->stop_ms != 0)
-		srv->last_dispatch_ms = now_mono_ms();
+		srv->last_dispatch_ms = hf_now_mono_ms();
 	if (http_precheck(call, hsrv_target(req)) == 0)
 		http_handler_for(call->route, call->method)(call);
 }
@@ -404,7 +404,7 @@ static void
 http_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_srv	*srv = arg;
-	uint64_t	 now = now_mono_ms();
+	uint64_t	 now = hf_now_mono_ms();
 	int		 busy = srv->inflight > 0 ||
 			    now < srv->stop_ms + HTTP_DRAIN_MIN_MS ||
 			    now < srv->last_dispatch_ms + HTTP_DRAIN_QUIET_MS;
@@ -434,7 +434,7 @@ http_on_stop(struct worker *w, void *arg)
 
 	/* Replies from now on say Connection: close. */
 	hsrv_stop_accepting(srv->hs);
-	srv->stop_ms = srv->last_dispatch_ms = now_mono_ms();
+	srv->stop_ms = srv->last_dispatch_ms = hf_now_mono_ms();
 	srv->drain_deadline = srv->stop_ms + 5000;
 	srv->drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, srv);
 	event_add(srv->drain_ev, &tv);

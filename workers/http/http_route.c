@@ -45,7 +45,7 @@ http_parse_id(const char *s, size_t len, long long *id)
 			return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	return parse_int(buf, 1, INT64_MAX, id);
+	return hf_parse_int(buf, 1, INT64_MAX, id);
 }
 
 /* Matches path against one pattern, segment by segment. */
@@ -202,7 +202,7 @@ http_parse_limit(const char *s, int def, int max, int *out)
 		*out = def;
 		return 0;
 	}
-	if (parse_int(s, 1, max, &v) == -1)
+	if (hf_parse_int(s, 1, max, &v) == -1)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -223,7 +223,7 @@ http_parse_cursor(const char *s, int64_t *us, long long *id)
 		return -1;
 	memcpy(a, s, n);
 	a[n] = '\0';
-	if (parse_int(a, HTTP_CURSOR_MIN_US, HTTP_CURSOR_MAX_US, &t) == -1 ||
+	if (hf_parse_int(a, HTTP_CURSOR_MIN_US, HTTP_CURSOR_MAX_US, &t) == -1 ||
 	    http_parse_id(sep + 1, strlen(sep + 1), id) == -1)
 		return -1;
 	*us = t;
@@ -243,7 +243,7 @@ http_unescape(char *s)
 		else if (*s != '%')
 			*o++ = *s;
 		else {
-			if ((hi = hex_digit(s[1])) < 0 || (lo = hex_digit(s[2])) < 0 ||
+			if ((hi = hf_hex_digit(s[1])) < 0 || (lo = hf_hex_digit(s[2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				return -1;
 			*o++ = (char)(hi * 16 + lo);

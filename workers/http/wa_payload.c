@@ -32,7 +32,7 @@ wa_timestamp(yajl_val obj, int64_t *out)
 	long long	 v;
 
 	if (s != NULL) {
-		if (parse_int(s, 0, INT64_C(253402300799), &v) == -1)
+		if (hf_parse_int(s, 0, INT64_C(253402300799), &v) == -1)
 			return -1;
 	} else if (json_get_int(obj, "timestamp", &v) == -1 ||
 	    v < 0 || v > INT64_C(253402300799))
@@ -255,8 +255,8 @@ wa_signature_check(const char *secret, const char *body, size_t len,
 	if (strlen(hex) != 64)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		if ((hi = hex_digit(hex[2 * i])) < 0 ||
-		    (lo = hex_digit(hex[2 * i + 1])) < 0)
+		if ((hi = hf_hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hf_hex_digit(hex[2 * i + 1])) < 0)
 			return -1;
 		got[i] = (unsigned char)(hi << 4 | lo);
 	}

@@ -155,7 +155,7 @@ cdr_sink_replay_note(struct cdr_sink *s, int n)
 	s->replay_count += n;
 	s->st.replayed += n;
 	if (spool_pending(s->spool) == 0) {
-		uint64_t ms = now_mono_ms() - s->replay_start_ms;
+		uint64_t ms = hf_now_mono_ms() - s->replay_start_ms;
 
 		log_info("[CDR_REPLAY] done records=%" PRIu64 " in %" PRIu64 " ms (%.0f/s)",
 		    s->replay_count, ms, ms ? s->replay_count * 1000.0 / ms : 0.0);
@@ -264,7 +264,7 @@ cdr_sink_start_replay(struct cdr_sink *s, uint64_t pending)
 	s->backlog = 0;
 	s->replaying = 1;
 	s->replay_count = 0;
-	s->replay_start_ms = now_mono_ms();
+	s->replay_start_ms = hf_now_mono_ms();
 	log_info("[CDR_REPLAY] start pending=%" PRIu64, pending);
 }
 

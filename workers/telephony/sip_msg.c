@@ -896,7 +896,7 @@ sip_sdp_answer(char *out, size_t outlen, const char *offer, size_t offer_len,
 			return 0;	/* a dynamic type without its rtpmap */
 		snprintf(fmts, sizeof(fmts), "%d", fmt);
 	} else
-		strlcpy_hf(fmts, "0 8", sizeof(fmts));
+		hf_strlcpy(fmts, "0 8", sizeof(fmts));
 	n = snprintf(out, outlen,
 	    "v=0\r\no=holdfast %llu %llu IN IP4 %s\r\ns=holdfast\r\nc=IN IP4 %s\r\n"
 	    "t=0 0\r\nm=audio %d RTP/AVP %s\r\n%s%s%s"

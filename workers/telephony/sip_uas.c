@@ -276,7 +276,7 @@ static void
 sip_send(struct sip_uas *u, const struct sip_dst *d, const char *buf, int n)
 {
 	struct sip_src *src = sip_srcs_get(u->srcs, (const struct sockaddr *)&d->src,
-	    d->srclen, now_mono_ms());
+	    d->srclen, hf_now_mono_ms());
 
 	if (!sip_src_may_send(src, (size_t)n)) {
 		u->st.budget_drops++;	/* an unproven source: no amplification */
@@ -584,7 +584,7 @@ sip_call_cdr(struct sip_call *c, enum cdr_disposition disp, int code,
 	r.remote_addr = c->remote;
 	r.started_us = c->started_us;
 	r.answered_us = c->answered_us;
-	r.ended_us = now_real_us();
+	r.ended_us = hf_now_real_us();
 	r.disposition = disp;
 	r.sip_code = code;
 	r.hangup_cause = cause;
@@ -629,7 +629,7 @@ sip_call_final_error(struct sip_call *c, const char *buf, int n, int code)
 	c->final_code = code;
 	c->state = CALL_COMPLETED;
 	c->retrans_ms = c->uas->cfg.t1_ms;
-	c->deadline_ms = now_mono_ms() + sip_64t1(c->uas);
+	c->deadline_ms = hf_now_mono_ms() + sip_64t1(c->uas);
 	sip_timer_ms(&c->timer, c->retrans_ms);
 }
 
@@ -638,7 +638,7 @@ sip_call_final_error(struct sip_call *c, const char *buf, int n, int code)
 static int
 sip_call_retransmit(struct sip_call *c)
 {
-	uint64_t now = now_mono_ms();
+	uint64_t now = hf_now_mono_ms();
 
 	if (now >= c->deadline_ms)
 		return 1;
@@ -743,10 +743,10 @@ sip_call_answer(struct sip_call *c)
 	struct sip_uas *u = c->uas;
 
 	c->state = CALL_ACCEPTED;
-	c->answered_us = now_real_us();
+	c->answered_us = hf_now_real_us();
 	c->final_code = 200;
 	c->retrans_ms = u->cfg.t1_ms;
-	c->deadline_ms = now_mono_ms() + sip_64t1(u);
+	c->deadline_ms = hf_now_mono_ms() + sip_64t1(u);
 	sip_call_resend(c);
 	sip_timer_ms(&c->timer, c->retrans_ms);
 }
@@ -782,7 +782,7 @@ sip_call_new(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *d
 	c->cseq = m->cseq;
 	c->remote = xasprintf(strchr(u->src_ip, ':') ? "[%s]:%d" : "%s:%d", u->src_ip, u->src_port);
 	c->dst = *dst;
-	c->started_us = now_real_us();
+	c->started_us = hf_now_real_us();
 	c->state = CALL_TRYING;
 	evtimer_assign(&c->timer, u->base, sip_call_on_timer, c);
 	sip_timer_ms(&c->timer, sip_64t1(u));
@@ -964,7 +964,7 @@ sip_on_invite(struct sip_uas *u, const struct sip_msg *m, const struct sip_dst *
 		sip_respond_stateless(u, m, c != NULL ? 488 : 481, NULL);
 		return;
 	}
-	if (!sip_src_invite_ok(u->srcs, u->cur_src, now_mono_ms())) {
+	if (!sip_src_invite_ok(u->srcs, u->cur_src, hf_now_mono_ms())) {
 		u->st.rate_limited++;
 		if (log_ratelimit_ok(&u->limit_log))
 			log_warnx("[SIP_LIMIT] from=%s:%d new INVITEs over sip_source_rate=%d/s:"
@@ -992,7 +992,7 @@ sip_call_store(struct sip_call *c, const struct sip_msg *m)
 		.from_uri = c->from_uri, .to_uri = c->to_uri, .remote = c->remote,
 		.branch_key = c->branch_key, .cseq = c->cseq, .dst = c->dst.ss,
 		.dstlen = c->dst.len, .started_us = c->started_us,
-		.answered_us = c->answered_us, .confirmed_us = now_real_us(),
+		.answered_us = c->answered_us, .confirmed_us = hf_now_real_us(),
 	};
 
 	if (c->uas->ds != NULL)
@@ -1003,7 +1003,7 @@ void
 sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
 {
 	struct sip_call	*c = xcalloc(1, sizeof(*c));
-	int64_t		 age_ms = (now_real_us() - d->confirmed_us) / 1000;
+	int64_t		 age_ms = (hf_now_real_us() - d->confirmed_us) / 1000;
 
 	c->uas = u;
 	c->restored = 1;
@@ -1235,7 +1235,7 @@ sip_note_source(struct sip_uas *u)
 		u->src_port = ntohs(((struct sockaddr_in *)&u->src)->sin_port);
 	}
 	if (inet_ntop(u->src.ss_family, a, u->src_ip, sizeof(u->src_ip)) == NULL)
-		strlcpy_hf(u->src_ip, "0.0.0.0", sizeof(u->src_ip));
+		hf_strlcpy(u->src_ip, "0.0.0.0", sizeof(u->src_ip));
 }
 
 static void
@@ -1258,7 +1258,7 @@ sip_on_read(evutil_socket_t fd, short what, void *arg)
 		u->st.rx++;
 		sip_note_source(u);
 		u->cur_src = sip_srcs_get(u->srcs, (struct sockaddr *)&u->src, u->srclen,
-		    now_mono_ms());
+		    hf_now_mono_ms());
 		sip_src_rx(u->cur_src, (size_t)n);
 		if ((size_t)n > SIP_MAX_DATAGRAM) {
 			sip_log_bad(u, "dropped", "datagram too large");
@@ -1274,7 +1274,7 @@ sip_uas_local_addr(struct sip_uas *u)
 	struct sockaddr_storage	ss;
 	socklen_t		len = sizeof(ss);
 
-	strlcpy_hf(u->local_ip, "127.0.0.1", sizeof(u->local_ip));
+	hf_strlcpy(u->local_ip, "127.0.0.1", sizeof(u->local_ip));
 	if (getsockname(u->fd, (struct sockaddr *)&ss, &len) == -1) {
 		log_warn("getsockname(sip)");
 		return;

@@ -64,7 +64,7 @@ siphash_random_key(uint8_t key[SIPHASH_KEY_LEN])
 
 	if (getrandom(key, SIPHASH_KEY_LEN, 0) == SIPHASH_KEY_LEN)
 		return;
-	mix[0] = now_mono_us() ^ 0x9e3779b97f4a7c15ULL;
-	mix[1] = ((uint64_t)getpid() << 32) ^ (uint64_t)now_real_us();
+	mix[0] = hf_now_mono_us() ^ 0x9e3779b97f4a7c15ULL;
+	mix[1] = ((uint64_t)getpid() << 32) ^ (uint64_t)hf_now_real_us();
 	memcpy(key, mix, SIPHASH_KEY_LEN);
 }

@@ -105,7 +105,7 @@ spool_fsync_dir(const char *dir)
 static int
 spool_mkdirs(const char *dir)
 {
-	if (mkdir_parents(dir, 0700) == -1)
+	if (hf_mkdir_parents(dir, 0700) == -1)
 		return -1;
 	return mkdir(dir, 0700) == -1 && errno != EEXIST ? -1 : 0;
 }

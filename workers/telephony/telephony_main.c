@@ -238,7 +238,7 @@ tel_on_drain(evutil_socket_t fd, short what, void *arg)
 	struct sip_uas_stats	 st;
 
 	sip_uas_get_stats(t->uas, &st);
-	if (st.active == 0 || now_mono_ms() >= t->drain_until_ms) {
+	if (st.active == 0 || hf_now_mono_ms() >= t->drain_until_ms) {
 		if (st.active > 0)
 			log_warnx("[SIP_DRAIN] %" PRIu64 " calls still up at the drain "
 			    "deadline: ended with ended_by=shutdown", st.active);
@@ -256,7 +256,7 @@ tel_on_stop(struct worker *w, void *arg)
 	evtimer_del(t->ev_stats);
 	if (drain > TEL_DRAIN_MAX_MS)
 		drain = TEL_DRAIN_MAX_MS;
-	t->drain_until_ms = now_mono_ms() + (drain > 0 ? drain : 0);
+	t->drain_until_ms = hf_now_mono_ms() + (drain > 0 ? drain : 0);
 	t->ev_drain = event_new(w->base, -1, EV_PERSIST, tel_on_drain, t);
 	evtimer_add(t->ev_drain, &tv);
 	tel_on_drain(-1, 0, t);

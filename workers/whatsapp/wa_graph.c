@@ -126,7 +126,7 @@ wa_graph_ok(yajl_val root, struct wa_send_result *r)
 		return;
 	}
 	r->cls = WA_SEND_OK;
-	strlcpy_hf(r->wamid, id, sizeof(r->wamid));
+	hf_strlcpy(r->wamid, id, sizeof(r->wamid));
 }
 
 /* The decision for an error answer: the code first, the HTTP status last. */
@@ -203,7 +203,7 @@ wa_send_class_name(enum wa_send_class c)
 int64_t
 wa_graph_retry_delay_ms(int64_t base_ms, int64_t cap_ms, int attempts, double rnd)
 {
-	int64_t c = backoff_ceiling_ms(base_ms, cap_ms, attempts > 0 ? attempts - 1 : 0);
+	int64_t c = hf_backoff_ceiling_ms(base_ms, cap_ms, attempts > 0 ? attempts - 1 : 0);
 
 	return c - c / 2 + (int64_t)(rnd * (double)(c / 2));
 }

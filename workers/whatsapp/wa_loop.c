@@ -126,8 +126,8 @@ wa_pass_failed(struct wa *wa, const struct db_error *err)
 			db_when_up(wa->db, wa_db_back, wa);
 		}
 	} else {
-		ms = backoff_full_jitter_ms(wa->dbcfg->backoff_initial_ms,
-		    wa->dbcfg->backoff_max_ms, wa->fails++, rand_unit());
+		ms = hf_backoff_full_jitter_ms(wa->dbcfg->backoff_initial_ms,
+		    wa->dbcfg->backoff_max_ms, wa->fails++, hf_rand_unit());
 		wa_kick_ms(wa, ms < 10 ? 10 : ms);
 	}
 	wa_check_idle(wa);
@@ -204,7 +204,7 @@ wa_on_due(evutil_socket_t fd, short what, void *arg)
 void
 wa_wake_after(struct wa *wa, int64_t ms)
 {
-	uint64_t	 at = now_mono_ms() + (uint64_t)(ms > 0 ? ms : 0) + 5;
+	uint64_t	 at = hf_now_mono_ms() + (uint64_t)(ms > 0 ? ms : 0) + 5;
 	struct timeval	 tv;
 
 	if (wa->due_at_ms != 0 && wa->due_at_ms <= at)

@@ -211,7 +211,7 @@ wa_send_record(struct wa_send *s)
 	}
 	params[1] = s->res.error;
 	s->delay_ms = s->res.cls == WA_SEND_RETRY ? wa_graph_retry_delay_ms(wa->dbcfg->backoff_initial_ms,
-	    wa->dbcfg->backoff_max_ms, s->attempts, rand_unit()) : -1;
+	    wa->dbcfg->backoff_max_ms, s->attempts, hf_rand_unit()) : -1;
 	snprintf(delay, sizeof(delay), "%lld", (long long)s->delay_ms);
 	snprintf(max, sizeof(max), "%d", wa->cfg->send_max_attempts);
 	db_query(wa->db, WA_OP,
@@ -254,7 +254,7 @@ wa_send_error(enum evhttp_request_error e, void *arg)
 	struct wa_send	*s = arg;
 	unsigned long	 tlserr;
 
-	strlcpy_hf(s->neterr, wa_http_error_name(e), sizeof(s->neterr));
+	hf_strlcpy(s->neterr, wa_http_error_name(e), sizeof(s->neterr));
 	/* A TLS failure (an untrusted certificate...) says more than "EOF". */
 	if (s->conn != NULL && (tlserr = wa_tls_last_error(s->conn)) != 0)
 		snprintf(s->neterr, sizeof(s->neterr), "TLS: %s",
