@@ -37,6 +37,8 @@ struct http_srv {
 	struct http_ratelimit		*rl;
 	char				*dummy_hash;	/* crypt() hash for unknown users */
 	struct http_tokcache		*tc;		/* NULL: token_cache_ttl = 0 */
+	struct http_alog		*alog;		/* the buffered access log */
+	struct http_metrics		*metrics;	/* served on /metrics */
 	/* Stopping (http_main.c): the drain and when requests last came. */
 	struct event			*drain_ev;
 	uint64_t			 drain_deadline;
@@ -112,12 +114,17 @@ void http_auth_init(struct http_srv *);
 void http_auth_free(struct http_srv *);
 
 /* The access log, one write per loop iteration (http_alog.c). */
-void http_alog_init(struct event_base *);
-void http_alog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void http_alog_flush(void);
-void http_alog_free(void);
+struct http_alog *http_alog_new(struct event_base *);
+void http_alog(struct http_alog *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void http_alog_flush(struct http_alog *);
+/* After the event base is gone: flushes what is left, frees. */
+void http_alog_free(struct http_alog *);
 
-/* Metrics (http_metrics.c). */
-void http_metrics_observe(int route, int status, uint64_t duration_us);
+/* Metrics (http_metrics.c): per-route counters of this instance. */
+struct http_metrics *http_metrics_new(void);
+void http_metrics_free(struct http_metrics *);
+void http_metrics_observe(struct http_metrics *, int route, int status,
+    uint64_t duration_us);
 
 #endif

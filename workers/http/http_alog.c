@@ -17,6 +17,7 @@
  * where log.c writes.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -29,19 +30,21 @@
 #define HTTP_ALOG_MAX	4096	/* PIPE_BUF: one atomic write */
 #define HTTP_ALOG_LINE	1024	/* one line at most (the path is <= 512) */
 
-static char		 alog_buf[HTTP_ALOG_MAX];
-static size_t		 alog_len;
-/* Not allocated: http_alog_free runs after worker_run has freed the event
- * base (which removed the event), so it must not touch the event again. */
-static struct event	 alog_ev;
-static int		 alog_ev_set;
+struct http_alog {
+	char		 buf[HTTP_ALOG_MAX];
+	size_t		 len;
+	/* Assigned, not allocated: http_alog_free runs after worker_run has
+	 * freed the event base (which removed the event), so it must not
+	 * touch the event again. */
+	struct event	 ev;
+};
 
 void
-http_alog_flush(void)
+http_alog_flush(struct http_alog *a)
 {
-	if (alog_len > 0)
-		(void)!write(STDERR_FILENO, alog_buf, alog_len);
-	alog_len = 0;
+	if (a->len > 0)
+		(void)!write(STDERR_FILENO, a->buf, a->len);
+	a->len = 0;
 }
 
 static void
@@ -49,27 +52,30 @@ http_alog_on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	(void)arg;
-	http_alog_flush();
+	http_alog_flush(arg);
 }
 
-void
-http_alog_init(struct event_base *base)
+struct http_alog *
+http_alog_new(struct event_base *base)
 {
-	if (event_assign(&alog_ev, base, -1, 0, http_alog_on_flush, NULL) == -1)
+	struct http_alog *a = xcalloc(1, sizeof(*a));
+
+	if (event_assign(&a->ev, base, -1, 0, http_alog_on_flush, a) == -1)
 		fatalx("event_assign(access log) failed");
-	alog_ev_set = 1;
+	return a;
 }
 
 void
-http_alog_free(void)
+http_alog_free(struct http_alog *a)
 {
-	http_alog_flush();
-	alog_ev_set = 0;
+	if (a == NULL)
+		return;
+	http_alog_flush(a);
+	free(a);
 }
 
 void
-http_alog(const char *fmt, ...)
+http_alog(struct http_alog *a, const char *fmt, ...)
 {
 	char	 line[HTTP_ALOG_LINE];
 	va_list	 ap;
@@ -80,12 +86,10 @@ http_alog(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = log_vformat(line, sizeof(line), LOG_LVL_INFO, fmt, ap);
 	va_end(ap);
-	if (alog_len + n > sizeof(alog_buf))
-		http_alog_flush();
-	if (alog_len == 0 && alog_ev_set)
-		event_active(&alog_ev, EV_TIMEOUT, 0);
-	memcpy(alog_buf + alog_len, line, n);
-	alog_len += n;
-	if (!alog_ev_set)
-		http_alog_flush();
+	if (a->len + n > sizeof(a->buf))
+		http_alog_flush(a);
+	if (a->len == 0)
+		event_active(&a->ev, EV_TIMEOUT, 0);
+	memcpy(a->buf + a->len, line, n);
+	a->len += n;
 }

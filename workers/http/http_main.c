@@ -56,15 +56,15 @@ http_call_free(struct http_call *call)
 }
 
 static void
-http_access_log(const char *method, const char *target, int status,
-    size_t bytes, uint64_t dur_us, const char *addr)
+http_access_log(struct http_srv *srv, const char *method, const char *target,
+    int status, size_t bytes, uint64_t dur_us, const char *addr)
 {
 	char path[512];
 
 	if (log_get_level() < LOG_LVL_INFO)
 		return;
 	http_redact_uri(target, path, sizeof(path));
-	http_alog("[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
+	http_alog(srv->alog, "[ACCESS] %s %s status=%d ms=%.2f bytes=%zu addr=%s",
 	    method, path, status, dur_us / 1000.0, bytes, addr);
 }
 
@@ -75,9 +75,9 @@ http_reply(struct http_call *call, int status, const char *ctype,
 	uint64_t dur = hf_now_mono_us() - call->start_us;
 
 	/* Logged first: the request is gone once the reply is sent. */
-	http_access_log(hsrv_method(call->req), hsrv_target(call->req), status,
-	    len, dur, call->addr);
-	http_metrics_observe(call->route, status, dur);
+	http_access_log(call->srv, hsrv_method(call->req), hsrv_target(call->req),
+	    status, len, dur, call->addr);
+	http_metrics_observe(call->srv->metrics, call->route, status, dur);
 	hsrv_add_header(call->req, "Cache-Control", "no-store");
 	hsrv_reply(call->req, status, ctype, body, len);
 	http_call_free(call);
@@ -325,9 +325,10 @@ static void
 http_refused(int status, const char *method, const char *target,
     const char *addr, void *arg)
 {
-	(void)arg;
-	http_access_log(method, target, status, 0, 0, addr);
-	http_metrics_observe(HTTP_R_UNMATCHED, status, 0);
+	struct http_srv *srv = arg;
+
+	http_access_log(srv, method, target, status, 0, 0, addr);
+	http_metrics_observe(srv->metrics, HTTP_R_UNMATCHED, status, 0);
 }
 
 /* The checks every request passes before its handler; 0 or replied. */
@@ -418,7 +419,7 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	srv->drain_ev = NULL;
 	hsrv_free(srv->hs);
 	srv->hs = NULL;
-	http_alog_flush();
+	http_alog_flush(srv->alog);
 	http_crypt_stop();
 	worker_exit_loop(srv->w);
 }
@@ -448,7 +449,8 @@ main(int argc, char **argv)
 	int		fd, rc;
 
 	worker_init(&w, argc, argv, "http");
-	http_alog_init(w.base);
+	srv.alog = http_alog_new(w.base);
+	srv.metrics = http_metrics_new();
 	fd = worker_listen(&w, SOCK_STREAM);
 	http_setup(&srv, &w, fd);
 	http_auth_init(&srv);
@@ -463,6 +465,7 @@ main(int argc, char **argv)
 	    (long long)w.wcfg->max_body_memory);
 	rc = worker_run(&w);
 	http_auth_free(&srv);
-	http_alog_free();
+	http_alog_free(srv.alog);
+	http_metrics_free(srv.metrics);
 	return rc;
 }

@@ -6,6 +6,7 @@
  * Each instance reports its own numbers; a scraper sums over instances.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <event2/buffer.h>
@@ -36,17 +37,31 @@ struct http_m_route {
 	uint64_t	sum_us;
 };
 
-static struct http_m_route http_m[HTTP_R_NROUTES + 1];
+struct http_metrics {
+	struct http_m_route	r[HTTP_R_NROUTES + 1];
+};
+
+struct http_metrics *
+http_metrics_new(void)
+{
+	return xcalloc(1, sizeof(struct http_metrics));
+}
 
 void
-http_metrics_observe(int route, int status, uint64_t dur_us)
+http_metrics_free(struct http_metrics *hm)
+{
+	free(hm);
+}
+
+void
+http_metrics_observe(struct http_metrics *hm, int route, int status, uint64_t dur_us)
 {
 	struct http_m_route	*m;
 	size_t			 i;
 
 	if (route < 0 || route > HTTP_R_NROUTES)
 		route = HTTP_R_UNMATCHED;
-	m = &http_m[route];
+	m = &hm->r[route];
 	for (i = 0; i < nitems(http_m_statuses); i++)
 		if (http_m_statuses[i] == status)
 			break;
@@ -61,7 +76,7 @@ http_metrics_observe(int route, int status, uint64_t dur_us)
 }
 
 static void
-http_metrics_requests(struct evbuffer *b)
+http_metrics_requests(struct evbuffer *b, const struct http_metrics *hm)
 {
 	evbuffer_add_printf(b,
 	    "# HELP holdfast_http_requests_total HTTP requests by route and status.\n"
@@ -69,19 +84,19 @@ http_metrics_requests(struct evbuffer *b)
 	for (int r = 0; r <= HTTP_R_NROUTES; r++)
 		for (size_t i = 0; i < HTTP_M_NSTATUS; i++) {
 			int st = i < nitems(http_m_statuses) ? http_m_statuses[i] :
-			    http_m[r].other_status;
+			    hm->r[r].other_status;
 
-			if (http_m[r].by_status[i] == 0)
+			if (hm->r[r].by_status[i] == 0)
 				continue;
 			evbuffer_add_printf(b,
 			    "holdfast_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
 			    http_route_name(r), st,
-			    (unsigned long long)http_m[r].by_status[i]);
+			    (unsigned long long)hm->r[r].by_status[i]);
 		}
 }
 
 static void
-http_metrics_latency(struct evbuffer *b)
+http_metrics_latency(struct evbuffer *b, const struct http_metrics *hm)
 {
 	evbuffer_add_printf(b,
 	    "# HELP holdfast_http_request_duration_seconds Time from request to reply.\n"
@@ -89,19 +104,19 @@ http_metrics_latency(struct evbuffer *b)
 	for (int r = 0; r <= HTTP_R_NROUTES; r++) {
 		const char *name = http_route_name(r);
 
-		if (http_m[r].count == 0)
+		if (hm->r[r].count == 0)
 			continue;
 		for (size_t i = 0; i < HTTP_M_NBUCKET; i++)
 			evbuffer_add_printf(b,
 			    "holdfast_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
 			    name, http_m_buckets[i] / 1e6,
-			    (unsigned long long)http_m[r].bucket[i]);
+			    (unsigned long long)hm->r[r].bucket[i]);
 		evbuffer_add_printf(b,
 		    "holdfast_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
 		    "holdfast_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
 		    "holdfast_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-		    name, (unsigned long long)http_m[r].count, name,
-		    http_m[r].sum_us / 1e6, name, (unsigned long long)http_m[r].count);
+		    name, (unsigned long long)hm->r[r].count, name,
+		    hm->r[r].sum_us / 1e6, name, (unsigned long long)hm->r[r].count);
 	}
 }
 
@@ -163,8 +178,8 @@ http_metrics(struct http_call *call)
 	    "# TYPE holdfast_http_info gauge\n"
 	    "holdfast_http_info{instance=\"%s\",pid=\"%ld\"} 1\n",
 	    call->srv->w->instance, (long)getpid());
-	http_metrics_requests(b);
-	http_metrics_latency(b);
+	http_metrics_requests(b, call->srv->metrics);
+	http_metrics_latency(b, call->srv->metrics);
 	http_metrics_db(b, call->srv->db);
 	http_metrics_gauge(b, "holdfast_http_connections", "gauge",
 	    "Open client connections.",
