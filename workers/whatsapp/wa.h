@@ -64,7 +64,8 @@ struct wa {
 	struct event			*ev_kick;	/* deferred (re)start of a pass */
 	struct event			*ev_due;	/* wa_wake_after() */
 	uint64_t			 due_at_ms;	/* when ev_due fires; 0 none */
-	void				(*on_idle)(struct wa *);	/* stop: called when quiet */
+	void				(*on_idle)(void *);	/* stop: called when quiet */
+	void				*on_idle_arg;
 };
 
 struct wa *wa_new(struct event_base *, struct db *, const struct cfg_whatsapp *,
@@ -77,7 +78,7 @@ void wa_wake(struct wa *);
 /* Asks for a pass in ms milliseconds (a retry coming due). */
 void wa_wake_after(struct wa *, int64_t ms);
 /* Stops claiming work; on_idle is called once nothing is in flight. */
-void wa_stop(struct wa *, void (*on_idle)(struct wa *));
+void wa_stop(struct wa *, void (*on_idle)(void *), void *arg);
 /* The op name in [DB_DOWN]/[DB_RECOVERED] lines (the seed's). */
 #define WA_OP	"whatsapp_session_loop"
 

@@ -285,19 +285,20 @@ wa_quiet(const struct wa *wa)
 void
 wa_check_idle(struct wa *wa)
 {
-	void (*cb)(struct wa *) = wa->on_idle;
+	void (*cb)(void *) = wa->on_idle;
 
 	if (wa->stopping && cb != NULL && wa_quiet(wa)) {
 		wa->on_idle = NULL;
-		cb(wa);
+		cb(wa->on_idle_arg);
 	}
 }
 
 void
-wa_stop(struct wa *wa, void (*on_idle)(struct wa *))
+wa_stop(struct wa *wa, void (*on_idle)(void *), void *arg)
 {
 	wa->stopping = 1;
 	wa->on_idle = on_idle;
+	wa->on_idle_arg = arg;
 	event_del(wa->ev_poll);
 	event_del(wa->ev_kick);
 	event_del(wa->ev_due);

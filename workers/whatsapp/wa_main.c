@@ -17,14 +17,21 @@
 #define WA_STOP_GRACE_MS	2000	/* beyond send_timeout, for the last records */
 #define WA_STOP_MAX_MS		8000	/* inside holdfastd's default stopwaitsecs (10s) */
 
-static struct worker	 wa_worker;
-static struct event	*wa_stop_deadline;
+/* The process: its worker, its session loop and the stop deadline. */
+struct wa_main {
+	struct worker	 w;
+	struct wa	*wa;
+	struct event	*stop_deadline;
+};
 
 /* Frees the worker's own state while the base still exists, then ends the
  * loop (worker_run frees the DB layer, cancelling its callbacks). */
 static void
-wa_main_exit(struct wa *wa)
+wa_main_exit(void *arg)
 {
+	struct wa_main	*m = arg;
+	struct wa	*wa = m->wa;
+
 	log_info("[WA_STATS] assigned=%llu opened=%llu closed=%llu statuses=%llu sent=%llu "
 	    "retried=%llu failed=%llu passes=%llu db_errors=%llu",
 	    (unsigned long long)wa->n.assigned, (unsigned long long)wa->n.opened,
@@ -32,11 +39,12 @@ wa_main_exit(struct wa *wa)
 	    (unsigned long long)wa->n.sent, (unsigned long long)wa->n.retried,
 	    (unsigned long long)wa->n.failed, (unsigned long long)wa->n.passes,
 	    (unsigned long long)wa->n.db_errors);
-	if (wa_stop_deadline != NULL)
-		event_free(wa_stop_deadline);
-	wa_stop_deadline = NULL;
+	if (m->stop_deadline != NULL)
+		event_free(m->stop_deadline);
+	m->stop_deadline = NULL;
 	wa_free(wa);
-	worker_exit_loop(&wa_worker);
+	m->wa = NULL;
+	worker_exit_loop(&m->w);
 }
 
 static void
@@ -49,8 +57,8 @@ wa_main_deadline(evutil_socket_t fd, short what, void *arg)
 static void
 wa_main_stop(struct worker *w, void *arg)
 {
-	struct wa	*wa = arg;
-	int64_t		 ms = wa->cfg->send_timeout_ms + WA_STOP_GRACE_MS;
+	struct wa_main	*m = arg;
+	int64_t		 ms = m->wa->cfg->send_timeout_ms + WA_STOP_GRACE_MS;
 	struct timeval	 tv;
 
 	/* Past the deadline, unfinished sends are left to their leases. */
@@ -58,21 +66,22 @@ wa_main_stop(struct worker *w, void *arg)
 		ms = WA_STOP_MAX_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	wa_stop_deadline = evtimer_new(w->base, wa_main_deadline, wa);
-	evtimer_add(wa_stop_deadline, &tv);
-	wa_stop(wa, wa_main_exit);
+	m->stop_deadline = evtimer_new(w->base, wa_main_deadline, m);
+	evtimer_add(m->stop_deadline, &tv);
+	wa_stop(m->wa, wa_main_exit, m);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct worker	*w = &wa_worker;
-	struct wa	*wa;
+	static struct wa_main	 m;
+	struct worker		*w = &m.w;
+	struct wa		*wa;
 
 	worker_init(w, argc, argv, "whatsapp");
 	worker_db_start(w, WA_OP);
-	wa = wa_new(w->base, w->db, &w->cfg->whatsapp, &w->cfg->database);
-	worker_set_on_stop(w, wa_main_stop, wa);
+	wa = m.wa = wa_new(w->base, w->db, &w->cfg->whatsapp, &w->cfg->database);
+	worker_set_on_stop(w, wa_main_stop, &m);
 	log_info("[WA_START] instance=%s graph_api_url=%s api_version=%s poll=%lldms "
 	    "idle_timeout=%lldms batch=%d max_attempts=%d auto_reply=%s",
 	    w->instance, w->cfg->whatsapp.graph_api_url, w->cfg->whatsapp.api_version,
