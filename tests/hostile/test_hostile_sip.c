@@ -57,10 +57,11 @@ udp_bound(int *port)
 }
 
 static void
-rig_init(struct rig *r, int max_calls, int source_rate)
+rig_init(struct rig *r, int max_calls, int source_rate /* 0: 1000, the default */)
 {
 	struct sip_uas_cfg cfg = { .t1_ms = T1_MS, .max_calls = max_calls,
-	    .rtp_port_min = 40000, .rtp_port_max = 40100, .source_rate = source_rate };
+	    .rtp_port_min = 40000, .rtp_port_max = 40100,
+	    .source_rate = source_rate > 0 ? source_rate : 1000 };
 
 	memset(r, 0, sizeof(*r));
 	r->base = event_base_new();

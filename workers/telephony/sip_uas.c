@@ -1316,18 +1316,14 @@ sip_uas_new(struct event_base *base, int fd, const struct sip_uas_cfg *cfg,
 	u->base = base;
 	u->fd = fd;
 	u->cfg = *cfg;
-	if (u->cfg.t1_ms <= 0)
-		u->cfg.t1_ms = 500;
+	/* The configured values (their defaults are the key rows'). */
+	HF_ASSERT(cfg->t1_ms > 0 && cfg->max_calls > 0 && cfg->source_rate > 0);
 	if (u->cfg.t2_ms <= 0 || u->cfg.t2_ms > 8 * u->cfg.t1_ms)
 		u->cfg.t2_ms = 8 * u->cfg.t1_ms;
 	if (u->cfg.t4_ms <= 0 || u->cfg.t4_ms > 10 * u->cfg.t1_ms)
 		u->cfg.t4_ms = 10 * u->cfg.t1_ms;
 	if (u->cfg.dialog_idle_ms <= 0)
 		u->cfg.dialog_idle_ms = 3600 * 1000;
-	if (u->cfg.max_calls <= 0)
-		u->cfg.max_calls = 10000;
-	if (u->cfg.source_rate <= 0)
-		u->cfg.source_rate = 1000;
 	u->cdr = cdr;
 	u->held_tail = &u->held;
 	u->rnd_used = sizeof(u->rnd);

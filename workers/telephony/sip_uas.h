@@ -20,14 +20,16 @@ struct dialog_rec;
 struct dialog_store;
 struct sip_uas;
 
+/* What the config says (sip_t1, max_calls, sip_source_rate: > 0, their
+ * defaults are the key rows'); 0 in the others picks the derived value. */
 struct sip_uas_cfg {
-	int64_t		 t1_ms;			/* 500 */
-	int64_t		 t2_ms;			/* 4000 (capped at 8 * t1) */
-	int64_t		 t4_ms;			/* 5000 (capped at 10 * t1) */
+	int64_t		 t1_ms;
+	int64_t		 t2_ms;			/* 0: 8 * t1 */
+	int64_t		 t4_ms;			/* 0: 10 * t1 */
 	int64_t		 answer_after_ms;	/* ring time before the 200 */
 	int		 max_calls;		/* active calls; 503 beyond */
 	int		 rtp_port_min, rtp_port_max;
-	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends */
+	int64_t		 dialog_idle_ms;	/* a confirmed call with no BYE ends; 0: 1h */
 	int		 source_rate;		/* new INVITEs per source per second */
 	int64_t		 dialog_restore_max_ms;	/* ... a restored one, counted from its ACK */
 };
