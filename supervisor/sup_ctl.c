@@ -224,11 +224,9 @@ sup_ctl_extras(struct jw *w, struct sup_proc **v, int n)
 		jw_arr_close(w);
 }
 
-static void
-sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
+void
+sup_ctl_status_json(struct jw *w, struct sup_proc **v, int n)
 {
-	struct jw *w = sup_ctl_ok();
-
 	jw_kint(w, "pid", (long long)getpid());
 	jw_kint(w, "uptime_ms", hf_now_mono_ms() - sup.s_started_ms);
 	jw_kstr(w, "config", sup.s_cfg->path);
@@ -238,6 +236,14 @@ sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
 		sup_ctl_proc(w, v[i]);
 	jw_arr_close(w);
 	sup_ctl_extras(w, v, n);
+}
+
+static void
+sup_ctl_procs(struct sup_ctl_client *c, struct sup_proc **v, int n)
+{
+	struct jw *w = sup_ctl_ok();
+
+	sup_ctl_status_json(w, v, n);
 	sup_ctl_send(c, w);
 }
 
@@ -356,7 +362,7 @@ sup_ctl_stop(struct sup_ctl_client *c, yajl_val req)
 }
 
 /* A name that is a whole group (or "all") restarts groups, rolling. */
-static void
+void
 sup_ctl_restart_one(const char *name)
 {
 	struct sup_proc	**v;
@@ -435,12 +441,25 @@ sup_ctl_pid(struct sup_ctl_client *c, yajl_val req)
 	free(v);
 }
 
+void
+sup_ctl_tail_json(struct jw *w, const struct sup_proc *p, long long want)
+{
+	int cnt = sup_ring_count(p->p_ring);
+
+	jw_kstr(w, "name", p->p_name);
+	jw_key(w, "lines");
+	jw_arr_open(w);
+	for (int i = want >= 0 && want < cnt ? cnt - want : 0; i < cnt; i++)
+		jw_str(w, sup_ring_get(p->p_ring, i));
+	jw_arr_close(w);
+}
+
 static void
 sup_ctl_tail(struct sup_ctl_client *c, yajl_val req)
 {
 	struct sup_proc	**v;
 	struct jw	*w;
-	int		 n, follow = 0, cnt;
+	int		 n, follow = 0;
 	long long	 want = 100;
 
 	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
@@ -452,14 +471,8 @@ sup_ctl_tail(struct sup_ctl_client *c, yajl_val req)
 	}
 	(void)json_get_bool(req, "follow", &follow);
 	(void)json_get_int(req, "lines", &want);
-	cnt = sup_ring_count(v[0]->p_ring);
 	w = sup_ctl_ok();
-	jw_kstr(w, "name", v[0]->p_name);
-	jw_key(w, "lines");
-	jw_arr_open(w);
-	for (int i = want >= 0 && want < cnt ? cnt - want : 0; i < cnt; i++)
-		jw_str(w, sup_ring_get(v[0]->p_ring, i));
-	jw_arr_close(w);
+	sup_ctl_tail_json(w, v[0], want);
 	sup_ctl_send(c, w);
 	if (follow)
 		c->c_follow = v[0];

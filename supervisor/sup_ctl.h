@@ -24,6 +24,17 @@ void sup_ctl_close(void);
 /* Moves the socket to path, or re-applies group on the same path; on
  * failure (-1, reason in err) the running socket is left as it was. */
 int sup_ctl_relisten(const char *path, const char *group, char *err, size_t errlen);
+/*
+ * What the status page (sup_web.c) shares with holdfastctl, so the two
+ * never disagree. sup_ctl_status_json writes the members of a status reply
+ * (pid, uptime_ms, config, procs, surge) into w, an open object;
+ * sup_ctl_tail_json those of a tail reply (name, the last want lines; all
+ * when want < 0). sup_ctl_restart_one restarts an instance, or a group or
+ * "all" rolling, as `holdfastctl restart NAME` does.
+ */
+void sup_ctl_status_json(struct jw *, struct sup_proc **v, int n);
+void sup_ctl_tail_json(struct jw *, const struct sup_proc *, long long want);
+void sup_ctl_restart_one(const char *name);
 /* A line of output from p, for `tail -f` clients. */
 void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
 /* Called at the end of each sup_pass(): answers clients whose
