@@ -80,6 +80,14 @@ static const struct cfg_row cfg_rows_holdfast[] = {
 	/* ops: holdfastd's own log file */
 	H("log_file",		PATH_OPT, log_file, "", 0, 0, INPLACE,
 	    "holdfastd's own log (empty: stderr)"),
+	/* ops: the status page (supervisor/sup_web.c); a new address is
+	 * bound in place, the old listener kept when that fails */
+	H("status_listen",	LISTEN,	status_listen, "", CFG_LISTEN_TCP, 0, INPLACE,
+	    "TCP address of the status page (empty: none)"),
+	H("status_actions",	BOOL,	status_actions, "false", 0, 0, INPLACE,
+	    "the status page may start, stop, restart and reload"),
+	H("status_token_file",	PATH_OPT, status_token_file, "", 0, 0, INPLACE,
+	    "file holding the bearer token the status page's actions need"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef H
@@ -732,7 +740,29 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 	return 0;
 }
 
-/* The keys that fill more than one field of struct cfg_worker. */
+/* A listening address; min CFG_LISTEN_TCP refuses "udp:". */
+static int
+cfg_set_listen(struct cfg_parse *p, const struct cfg_row *k, struct cfg_listen *l,
+    const char *v)
+{
+	const char *reason = NULL;
+
+	cfg_listen_clear(l);
+	if (*v == '\0')
+		return 0;
+	if (cfg_parse_listen(v, l, &reason) == 0 &&
+	    (k->min != CFG_LISTEN_TCP || l->type == SOCK_STREAM))
+		return 0;
+	if (reason == NULL) {
+		cfg_listen_clear(l);
+		reason = "TCP only: host:port";
+	}
+	cfg_fail(p, "%s: bad address \"%s\" (%s)", k->name, v, reason);
+	return -1;
+}
+
+/* The keys that fill more than one field of struct cfg_worker (and a
+ * listening address, in any section). */
 static int
 cfg_set_worker_special(struct cfg_parse *p, const struct cfg_row *k,
     struct cfg_worker *w, const char *v)
@@ -754,11 +784,7 @@ cfg_set_worker_special(struct cfg_parse *p, const struct cfg_row *k,
 		w->argc = argc;
 		return 0;
 	case CFG_T_LISTEN:
-		cfg_listen_clear(&w->listen);
-		if (*v == '\0' || cfg_parse_listen(v, &w->listen, &reason) == 0)
-			return 0;
-		cfg_fail(p, "listen: bad address \"%s\" (%s)", v, reason);
-		return -1;
+		return cfg_set_listen(p, k, (struct cfg_listen *)(void *)((char *)w + k->off), v);
 	case CFG_T_EXITCODES:
 		if (cfg_parse_exitcodes(v, w) == 0)
 			return 0;
@@ -1141,7 +1167,7 @@ cfg_rows_free(const struct cfg_row *rows, void *base)
 			cfg_env_free(w->env, w->nenv);
 			break;
 		case CFG_T_LISTEN:
-			cfg_listen_clear(&w->listen);
+			cfg_listen_clear((struct cfg_listen *)(void *)((char *)base + k->off));
 			break;
 		default:
 			break;
@@ -1199,10 +1225,13 @@ cfg_special_eq(const struct cfg_row *k, const struct cfg_worker *a,
 			if (strcmp(a->argv[i], b->argv[i]) != 0)
 				return 0;
 		return 1;
-	case CFG_T_LISTEN:
-		return a->listen.type == b->listen.type &&
-		    cfg_str_eq(a->listen.host, b->listen.host) &&
-		    cfg_str_eq(a->listen.port, b->listen.port);
+	case CFG_T_LISTEN: {
+		const struct cfg_listen *la = (const void *)((const char *)a + k->off);
+		const struct cfg_listen *lb = (const void *)((const char *)b + k->off);
+
+		return la->type == lb->type && cfg_str_eq(la->host, lb->host) &&
+		    cfg_str_eq(la->port, lb->port);
+	}
 	case CFG_T_EXITCODES:
 		return a->nexitcodes == b->nexitcodes && memcmp(a->exitcodes,
 		    b->exitcodes, sizeof(a->exitcodes[0]) * (size_t)a->nexitcodes) == 0;
@@ -1231,7 +1260,7 @@ cfg_key_equal(const struct cfg_row *k, const void *a, const void *b)
 	case CFG_T_INT: case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
 	case CFG_T_RMODE:
 		return *(const int *)fa == *(const int *)fb;
-	default:	/* only the worker table has the special types */
+	default:	/* the worker table's special types, and LISTEN */
 		return cfg_special_eq(k, a, b);
 	}
 }

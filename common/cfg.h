@@ -70,6 +70,9 @@ enum cfg_reload {
 	CFG_RELOAD_INPLACE,	/* holdfastd applies it; processes keep running */
 };
 
+/* The min of a LISTEN row that refuses "udp:" addresses. */
+#define CFG_LISTEN_TCP	1
+
 struct cfg_row {
 	const char	*name;
 	enum cfg_type	 type;
@@ -84,6 +87,14 @@ struct cfg_row {
  * The values of the sections, one field per row; the rows in cfg.c say
  * each one's key, default and range. Paths are absolute, durations in ms.
  */
+/* One listening socket the supervisor binds and hands down. */
+struct cfg_listen {
+	int	 type;			/* SOCK_STREAM or SOCK_DGRAM; 0 = none */
+	char	*host;			/* "127.0.0.1", "::1", "0.0.0.0" */
+	char	*port;
+	char	*spec;			/* as written, for messages */
+};
+
 struct cfg_holdfast {
 	char	*control_socket;
 	char	*socket_group;		/* NULL: mode 0600; else 0660 and chgrp */
@@ -94,6 +105,10 @@ struct cfg_holdfast {
 	int64_t	 shutdown_timeout_ms;	/* whole-tree stop deadline */
 	/* ops: holdfastd's own log */
 	char	*log_file;		/* NULL: stderr; reopened on SIGUSR1 / `reopen` */
+	/* ops: the status page */
+	struct cfg_listen status_listen; /* type 0: no page */
+	int	 status_actions;	/* POST actions allowed (with the token) */
+	char	*status_token_file;	/* NULL: no token, so no action */
 };
 
 struct cfg_database {
@@ -126,14 +141,6 @@ struct cfg_whatsapp {
 	int	 send_max_attempts;
 	int64_t	 send_timeout_ms;
 	int	 batch_size;		/* rows claimed per transaction */
-};
-
-/* One listening socket the supervisor binds and hands down. */
-struct cfg_listen {
-	int	 type;			/* SOCK_STREAM or SOCK_DGRAM; 0 = none */
-	char	*host;			/* "127.0.0.1", "::1", "0.0.0.0" */
-	char	*port;
-	char	*spec;			/* as written, for messages */
 };
 
 struct cfg_env {

@@ -30,6 +30,7 @@
 #include "sup_log.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
+#include "sup_web.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/holdfast.conf"
@@ -118,6 +119,23 @@ setup_groups(void)
 	free(done);
 }
 
+/* The status page: its listener is not inherited across an upgrade or a
+ * self-heal (close-on-exec), so each image binds it; failing to at start
+ * is a config error, after a re-exec only a warning (the workers run). */
+static void
+setup_web(int restoring)
+{
+	char err[CFG_ERRLEN];
+
+	if (sup_web_start(&sup.s_cfg->holdfast.status_listen, err, sizeof(err)) == 0)
+		return;
+	if (!restoring) {
+		sup_ctl_close();
+		fatalx("status_listen: %s", err);
+	}
+	log_warnx("status_listen: %s; no status page", err);
+}
+
 static void
 setup(int restoring)
 {
@@ -144,6 +162,7 @@ setup(int restoring)
 			fatalx("%s", err);
 		setup_groups();
 	}
+	setup_web(restoring);
 	sup_notify_init(sup.s_base);
 }
 
@@ -151,6 +170,7 @@ static void
 teardown(struct event **evs, int nevs)
 {
 	sup_ctl_close();
+	sup_web_close();
 	sup_notify_close();
 	sup_upgrade_close();
 	sup_log_nb_close();

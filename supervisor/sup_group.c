@@ -38,6 +38,7 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_web.h"
 #include "util.h"
 
 int
@@ -569,6 +570,28 @@ sup_keep_str(char **slot, const char *old)
 	*slot = old != NULL ? xstrdup(old) : NULL;
 }
 
+/* status_listen: the new address is bound before the old one is let go;
+ * when it cannot be, the old listener stays and ncfg says so. */
+static void
+sup_reload_web(const struct cfg_holdfast *o, struct cfg_holdfast *n)
+{
+	char err[CFG_ERRLEN];
+
+	if (sup_web_relisten(&n->status_listen, err, sizeof(err)) == 0) {
+		log_info("reload: [holdfast] status_listen changed: applied");
+		return;
+	}
+	log_warnx("reload: [holdfast] status_listen: %s; keeping %s", err,
+	    o->status_listen.type != 0 ? o->status_listen.spec : "none");
+	free(n->status_listen.host);
+	free(n->status_listen.port);
+	free(n->status_listen.spec);
+	n->status_listen = o->status_listen;
+	n->status_listen.host = o->status_listen.host ? xstrdup(o->status_listen.host) : NULL;
+	n->status_listen.port = o->status_listen.port ? xstrdup(o->status_listen.port) : NULL;
+	n->status_listen.spec = o->status_listen.spec ? xstrdup(o->status_listen.spec) : NULL;
+}
+
 /*
  * [holdfast]: everything applies at once. log_level (unless -v), tail_lines
  * and shutdown_timeout are holdfastd's own (workers take log_level when
@@ -592,6 +615,9 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 		    strcmp(keys[i], "socket_group") == 0) {
 			sock = 1;
 			continue;	/* logged below, once done */
+		} else if (strcmp(keys[i], "status_listen") == 0) {
+			sup_reload_web(o, n);
+			continue;
 		} else if (cfg_row_find("holdfast", keys[i])->reload == CFG_RELOAD_RESTART)
 			workers = 1;	/* state_dir: the workers read it */
 		else if (strcmp(keys[i], "tail_lines") == 0)
