@@ -57,3 +57,10 @@ TESTS += tests/integration/test_supervisor_surge
 tests_integration_test_supervisor_surge_SOURCES = tests/integration/test_supervisor_surge.c
 tests_integration_test_supervisor_surge_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_surge_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
+# The status page of holdfastd (status_listen), over real HTTP.
+TEST_PROGS += tests/integration/test_status_page
+TESTS += tests/integration/test_status_page
+tests_integration_test_status_page_SOURCES = tests/integration/test_status_page.c
+tests_integration_test_status_page_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_status_page_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
