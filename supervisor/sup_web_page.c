@@ -4,8 +4,9 @@
  * page works offline. The script builds the table with textContent only
  * (a process name or an output line is never parsed as HTML), polls
  * /status.json every second, fetches /tail for the instances whose output
- * is open, and shows the action buttons when /status.json says actions
- * are on (X-Holdfast-Actions: 1).
+ * is open (from the start with #output=NAME in the address), and shows the
+ * action buttons when /status.json says actions are on
+ * (X-Holdfast-Actions: 1).
  */
 #include "sup_web.h"
 
@@ -157,6 +158,7 @@ const char sup_web_js[] =
 	"    if (tails[p.name]) nb.appendChild(tailRow(p.name));\n"
 	"  });\n"
 	"  body.parentNode.replaceChild(nb, body);\n"
+	"  nb.querySelectorAll('pre').forEach(function (e) { e.scrollTop = e.scrollHeight; });\n"
 	"  var s = document.getElementById('summary');\n"
 	"  s.textContent = st.procs.length + ' instances, ' + bad + ' failed, ' + down + ' DB down';\n"
 	"  s.className = 'summary ' + (bad ? 'bad' : down ? 'warn' : 'good');\n"
@@ -190,6 +192,8 @@ const char sup_web_js[] =
 	"}\n"
 	"\n"
 	"document.addEventListener('DOMContentLoaded', function () {\n"
+	"  var h = /^#output=(.+)$/.exec(location.hash);\n"
+	"  if (h) tails[decodeURIComponent(h[1])] = [];\n"
 	"  document.getElementById('reload').addEventListener('click', function () { act('reload'); });\n"
 	"  poll(false);\n"
 	"});\n";

@@ -64,3 +64,9 @@ TESTS += tests/integration/test_status_page
 tests_integration_test_status_page_SOURCES = tests/integration/test_status_page.c
 tests_integration_test_status_page_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_status_page_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+# The page in headless Chromium; skipped (77) when chromium is missing.
+TEST_PROGS += tests/integration/test_status_browser
+TESTS += tests/integration/test_status_browser
+tests_integration_test_status_browser_SOURCES = tests/integration/test_status_browser.c
+tests_integration_test_status_browser_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
