@@ -349,8 +349,9 @@ web_apply(struct hsrv_req *r, const char *what, const char *name)
 	}
 	if (strcmp(what, "restart") == 0)
 		sup_ctl_restart_one(name);
-	for (int i = 0; i < n && strcmp(what, "restart") != 0; i++)
-		(what[2] == 'a' ? sup_proc_start : sup_proc_stop)(v[i]);
+	else
+		for (int i = 0; i < n; i++)
+			(strcmp(what, "start") == 0 ? sup_proc_start : sup_proc_stop)(v[i]);
 	sup_pass();
 	w = web_ok();
 	sup_ctl_status_json(w, v, n);
