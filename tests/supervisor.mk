@@ -70,3 +70,5 @@ TESTS += tests/integration/test_status_browser
 tests_integration_test_status_browser_SOURCES = tests/integration/test_status_browser.c
 tests_integration_test_status_browser_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+# The README shows it; test_status_browser makes it (STATUS_SCREENSHOT).
+EXTRA_DIST += docs/status-page.png
