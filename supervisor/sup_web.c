@@ -495,6 +495,9 @@ sup_web_start(const struct cfg_listen *l, char *err, size_t errlen)
 		return -1;
 	log_info("status page on http://%s%s%s:%s/", strchr(l->host, ':') ? "[" : "",
 	    l->host, strchr(l->host, ':') ? "]" : "", l->port);
+	if (sup.s_cfg->holdfast.status_actions && sup.s_cfg->holdfast.status_token_file == NULL)
+		log_warnx("status page: status_actions = true but no status_token_file: "
+		    "every action is refused");
 	return 0;
 }
 
