@@ -34,3 +34,12 @@ include $(srcdir)/tests/hosting.mk
 include $(srcdir)/tests/system.mk
 include $(srcdir)/tests/hostile_sip.mk
 include $(srcdir)/tests/hostile_http.mk
+
+# The unit suites alone: no PostgreSQL, no network, a minute. The Debian
+# package's build runs these (debian/rules), and so can a release check:
+#   make distcheck TESTS="`make -s --no-print-directory print-unit-tests`"
+print-unit-tests:
+	@for t in $(TESTS); do case $$t in tests/unit/*) echo $$t;; esac; done | tr '\n' ' '; echo
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="`$(MAKE) -s --no-print-directory print-unit-tests`"
+.PHONY: check-unit print-unit-tests
