@@ -13,7 +13,7 @@
 #            until 200 (the "readyz-only" recovery)
 # and once: PostgreSQL's own restart time (pg_ctl start to the first
 # successful connection) for comparison with the recoveries.
-# Goals (issue 11): 100 % of DB-route requests answered (503) within
+# Goals: 100 % of DB-route requests answered (503) within
 # db_request_timeout + 100 ms; 99 % of those started after the first
 # deadline answered in <= 5 ms; /healthz p99 frozen ~ normal; first 200
 # <= 300 ms after the thaw.

@@ -12,7 +12,7 @@
 #   connections and at 8 (latency when the CPUs are not saturated);
 # - DB started again under load: time from "PostgreSQL accepts
 #   connections" to the first 200.
-# Goals (issue 4): DB route >= 60 % of pgbench TPS; DB down: 503 p99 <= 2 ms
+# Goals: DB route >= 60 % of pgbench TPS; DB down: 503 p99 <= 2 ms
 # and >= 50 % of /healthz req/s; first 200 within 300 ms of the DB's return.
 # Little's law bounds the 503 goal: at 64 connections the mean latency is
 # 64 / (req/s), so a p99 <= 2 ms needs well over 32k 503s per second; on 2

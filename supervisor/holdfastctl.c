@@ -605,6 +605,6 @@ main(int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	rc = ctl_run(argv[optind], argv + optind + 1, argc - optind - 1);
-	free(ctl.buf);		/* a clean exit frees everything (issue 7) */
+	free(ctl.buf);		/* a clean exit frees everything (valgrind.sh) */
 	return rc;
 }

@@ -1,5 +1,5 @@
 # tests of production hosting (systemd notify, PID 1 in a container, two
-# hosts on one PostgreSQL) and of the security review (issue 7).
+# hosts on one PostgreSQL) and of the security review (docs/deployment.md).
 TEST_PROGS += tests/integration/test_hosting
 TESTS += tests/integration/test_hosting
 tests_integration_test_hosting_SOURCES = tests/integration/test_hosting.c

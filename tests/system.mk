@@ -25,7 +25,7 @@ soak: $(check_PROGRAMS) $(check_SCRIPTS) $(bin_PROGRAMS) $(sbin_PROGRAMS) \
 .PHONY: soak
 
 # Every program under valgrind memcheck, doing real work, then a clean
-# shutdown: no error, no definite or indirect leak (issue 7). About 35 s
+# shutdown: no error, no definite or indirect leak. About 35 s
 # of CPU (90 s wall on a 2-core machine at load 8); skips (77) without
 # valgrind and in the sanitizer build. `make valgrind` runs it alone.
 TESTS += tests/system/valgrind.sh

@@ -1,7 +1,7 @@
 /*
  * test_hosting: holdfastd behaves as a production host expects of it.
  *
- * Guards issue 7 "Production hosting": under systemd (Type=notify) it says
+ * Production hosting (docs/deployment.md): under systemd (Type=notify) it says
  * READY=1 only once its autostart workers are RUNNING, keeps a STATUS= line
  * current (worker counts, each group's DB state), pets the watchdog at half
  * of WATCHDOG_USEC (and only when WATCHDOG_PID is unset or its own), says

@@ -1,5 +1,5 @@
 /*
- * test_security: the security review of issue 7, one test per point, on
+ * test_security: the security review, one test per point, on
  * real processes (the source-level rules, SQL parameterised only and
  * constant-time compares, are test_security_grep.sh).
  *

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_security_grep: source-level rules of the security review (issue 7)
+# test_security_grep: source-level rules of the security review
 # that a grep can hold, so a change that breaks one fails `make check`:
 #
 #  1. SQL is parameterised only: no SQL text is built with printf-style

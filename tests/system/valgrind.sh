@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/system/valgrind.sh: every program shuts down clean under valgrind
-# (issue 7: "valgrind shows no leak on a clean shutdown of each program").
+# (valgrind shows no leak on a clean shutdown of each program).
 #
 # Against a real PostgreSQL (run as `postgres`), each of the six programs
 # runs under memcheck doing real work, then stops the way an operator

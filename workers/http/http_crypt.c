@@ -136,7 +136,7 @@ void
 http_crypt_stop(void)
 {
 	/* The thread is joined, not left running into exit(): a clean
-	 * shutdown frees everything (valgrind, issue 7). A stopping worker
+	 * shutdown frees everything (tests/system/valgrind.sh). A stopping worker
 	 * has waited for its logins (http_drain), so the queue is empty but
 	 * past that deadline, and a job in crypt_rn delays this by one check. */
 	if (hc_running) {
