@@ -114,18 +114,6 @@ web_ok(void)
 
 /* ---- the query string ---------------------------------------------------- */
 
-static int
-web_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes [s, s + len) into out; -1 when bad, too long or holding
  * a control character. */
 static int
@@ -134,12 +122,16 @@ web_decode(const char *s, size_t len, char *out, size_t outlen)
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
+		int c = (unsigned char)s[i], hi, lo;
 
 		if (c == '%') {
-			if (i + 2 >= len || web_hex(s[i + 1]) < 0 || web_hex(s[i + 2]) < 0)
+			if (i + 2 >= len)
 				return -1;
-			c = web_hex(s[i + 1]) * 16 + web_hex(s[i + 2]);
+			hi = hf_hex_digit((unsigned char)s[i + 1]);
+			lo = hf_hex_digit((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi * 16 + lo;
 			i += 2;
 		} else if (c == '+')
 			c = ' ';
