@@ -309,19 +309,23 @@ tu_jan_sweep(struct tu_jan *j)
 }
 
 static void __attribute__((noreturn))
-tu_jan_main(int fd)
+tu_jan_main(int fd, int ack)
 {
 	static struct tu_jan	 j;
 	char			 buf[8192];
 	size_t			 have = 0;
 	ssize_t			 n;
 
-	for (int other = 3; other < 1024; other++)
-		if (other != fd)
-			close(other);
+	/* Out of the test's process group before the test may end: Check
+	 * kills that group once the test process exits (an exit test ends
+	 * right after its setup registered a directory). */
 	setsid();
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	(void)!write(ack, "", 1);
+	for (int other = 3; other < 1024; other++)
+		if (other != fd)
+			close(other);
 	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) != 0) {
 		char *nl, *line = buf;
 
@@ -351,20 +355,27 @@ tu_jan_send(const char *fmt, ...)
 {
 	char	 line[PATH_MAX + 32];
 	va_list	 ap;
-	int	 p[2], n;
+	int	 p[2], ack[2], n;
+	char	 c;
 	pid_t	 pid;
 
 	if (tu_jan_fd == -1 || tu_jan_owner != getpid()) {
 		if (tu_jan_fd != -1)
 			close(tu_jan_fd);	/* the parent's, inherited */
 		tu_jan_fd = -1;
-		if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1)
+		if (pipe2(p, O_CLOEXEC) == -1 || pipe2(ack, O_CLOEXEC) == -1 ||
+		    (pid = fork()) == -1)
 			return;
 		if (pid == 0) {
 			close(p[1]);
-			tu_jan_main(p[0]);
+			close(ack[0]);
+			tu_jan_main(p[0], ack[1]);
 		}
 		close(p[0]);
+		close(ack[1]);
+		while (read(ack[0], &c, 1) == -1 && errno == EINTR)
+			;	/* until the janitor is in its own session */
+		close(ack[0]);
 		tu_jan_fd = p[1];
 		tu_jan_owner = getpid();
 	}

@@ -308,6 +308,39 @@ START_TEST(test_failed_test_cleaned_up)
 }
 END_TEST
 
+/*
+ * Check kills a test's process group as soon as the test process ends: an
+ * exit test ends right after its setup registered a directory, and the
+ * janitor must already be out of that group to remove it.
+ */
+START_TEST(test_group_killed_dir_removed)
+{
+	int	 p[2], status;
+	pid_t	 child;
+	char	 dir[512] = "";
+	struct stat st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	if ((child = fork()) == 0) {
+		char *d;
+
+		setpgid(0, 0);
+		d = tu_tmpdir("jangrp");
+		(void)!write(p[1], d, strlen(d) + 1);
+		_exit(1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	kill(-child, SIGKILL);
+	ck_assert_int_gt(read(p[0], dir, sizeof(dir) - 1), 0);
+	close(p[0]);
+	for (int i = 0; i < 100 && stat(dir, &st) == 0; i++)
+		usleep(20000);
+	ck_assert_msg(stat(dir, &st) == -1 && errno == ENOENT,
+	    "%s outlived its test, whose process group was killed", dir);
+}
+END_TEST
+
 START_TEST(test_wait_for)
 {
 	int	n = 0;
@@ -335,5 +368,6 @@ main(void)
 	tcase_add_test(tc, test_http_request_and_errors);
 	tcase_add_test(tc, test_wait_for);
 	tcase_add_test(tc, test_failed_test_cleaned_up);
+	tcase_add_test(tc, test_group_killed_dir_removed);
 	return tu_run(s);
 }
