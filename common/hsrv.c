@@ -677,6 +677,19 @@ hsrv_nconns(const struct hsrv *srv)
 	return srv->nconns;
 }
 
+int
+hsrv_nbusy(const struct hsrv *srv, uint64_t fresh_ms)
+{
+	const struct hsrv_conn	*c;
+	uint64_t		 now = hf_now_mono_ms();
+	int			 n = 0;
+
+	LIST_FOREACH(c, &srv->conns, link)
+		n += c->state == C_WAIT || c->state == C_WRITE ||
+		    (c->state == C_READ && now < c->start_ms + fresh_ms);
+	return n;
+}
+
 int64_t
 hsrv_body_memory(const struct hsrv *srv)
 {

@@ -134,6 +134,11 @@ void hsrv_stop_accepting(struct hsrv *);
  * unanswered (their callers must not reply afterwards). */
 void hsrv_free(struct hsrv *);
 int hsrv_nconns(const struct hsrv *);
+/* Connections a graceful stop should wait for: a request being read,
+ * handled or answered, or a connection accepted less than fresh_ms ago
+ * whose request may still be on its way (an older silent or trickling
+ * one is not waited for). */
+int hsrv_nbusy(const struct hsrv *, uint64_t fresh_ms);
 int64_t hsrv_body_memory(const struct hsrv *);
 
 const char *hsrv_method(const struct hsrv_req *);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "tu.h"
 #include "util.h"
@@ -571,6 +573,34 @@ START_TEST(test_expect_continue)
 }
 END_TEST
 
+/*
+ * A stop does not reset a connection accepted just before it whose request
+ * is still on its way: the request is answered (Connection: close), then
+ * the worker exits. A loaded worker meets this whenever a client connects
+ * at a restart.
+ */
+START_TEST(test_stop_answers_accepted)
+{
+	int	 fd, status;
+	char	*r;
+
+	start("", 0);
+	fd = connect_to(port);
+	usleep(200 * 1000);		/* accepted by the worker */
+	kill(pid, SIGTERM);
+	usleep(400 * 1000);		/* past the old drain's 100 ms */
+	send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+	r = recv_for(fd, 3000);
+	close(fd);
+	ck_assert_msg(strncmp(r, "HTTP/1.1 200", 12) == 0, "reply: \"%s\"", r);
+	ck_assert_ptr_nonnull(strcasestr(r, "Connection: close"));
+	ck_assert_int_eq(tu_wait_pid(pid, 5000, &status), 0);
+	pid = -1;
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -588,5 +618,6 @@ main(void)
 	tcase_add_test(tc, test_edge_deadlines);
 	tcase_add_test(tc, test_per_address_limit);
 	tcase_add_test(tc, test_expect_continue);
+	tcase_add_test(tc, test_stop_answers_accepted);
 	return tu_run(s);
 }

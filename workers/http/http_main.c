@@ -39,10 +39,13 @@ static const char	 http_db_down_body[] = "{\"error\":\"SERVICE_UNAVAILABLE\","
  * the kernel's buffer). Closing them then would reset them: a refused
  * request during a rolling restart. So the drain also waits until
  * HTTP_DRAIN_QUIET_MS have passed without a new request, at least
- * HTTP_DRAIN_MIN_MS after SIGTERM.
+ * HTTP_DRAIN_MIN_MS after SIGTERM, and until no connection is mid-request
+ * or was accepted less than HTTP_DRAIN_FRESH_MS ago (a loaded process may
+ * run this timer before the read of a request already buffered).
  */
 #define HTTP_DRAIN_MIN_MS	100
 #define HTTP_DRAIN_QUIET_MS	50
+#define HTTP_DRAIN_FRESH_MS	1000
 
 /* ---- replies ---- */
 
@@ -408,7 +411,8 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	uint64_t	 now = hf_now_mono_ms();
 	int		 busy = srv->inflight > 0 ||
 			    now < srv->stop_ms + HTTP_DRAIN_MIN_MS ||
-			    now < srv->last_dispatch_ms + HTTP_DRAIN_QUIET_MS;
+			    now < srv->last_dispatch_ms + HTTP_DRAIN_QUIET_MS ||
+			    hsrv_nbusy(srv->hs, HTTP_DRAIN_FRESH_MS) > 0;
 
 	if (busy && now < srv->drain_deadline)
 		return;
