@@ -130,6 +130,25 @@ page_field(struct page *pg, const char *name, const char *obj, const char *field
 	return v != NULL;
 }
 
+/* Instance w has sent its first stats (they come after it is RUNNING). */
+static int
+page_has_stats(void *arg)
+{
+	char		*body = NULL, err[128];
+	yajl_val	 tree;
+	int		 has;
+
+	if (page_get(arg, "GET", "/status.json", NULL, &body, NULL) != 200 || body == NULL) {
+		free(body);
+		return 0;
+	}
+	tree = json_parse(body, strlen(body), err, sizeof(err));
+	free(body);
+	has = json_get_object(page_proc(tree, "w"), "stats") != NULL;
+	yajl_tree_free(tree);
+	return has;
+}
+
 struct want {
 	struct page	*pg;
 	const char	*obj, *field, *value;
@@ -184,6 +203,7 @@ START_TEST(test_page_and_json)
 	free(head);
 	ck_assert_int_eq(page_get(&pg, "GET", "/status.css", NULL, NULL, NULL), 200);
 	/* /status.json: the reply of holdfastctl status --json, not cached */
+	ck_assert_msg(tu_wait_for(page_has_stats, &pg, 5000), "no stats from w");
 	ck_assert_int_eq(page_get(&pg, "GET", "/status.json", NULL, &body, &head), 200);
 	ck_assert(has_header(head, "Content-Type: application/json"));
 	ck_assert(has_header(head, "Cache-Control: no-store"));
