@@ -16,7 +16,7 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
-supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
+supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 	$(YAJL_LIBS) $(INIH_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl
