@@ -118,6 +118,7 @@ sup_msg_stats(struct sup_proc *p, yajl_val msg)
 	if (text != NULL) {
 		free(p->p_stats);
 		p->p_stats = text;
+		sup_upgrade_changed(0);	/* kept across a self-heal too */
 	}
 	return 0;
 }
@@ -140,6 +141,7 @@ sup_msg_status(struct sup_proc *p, yajl_val msg)
 			n--;
 		p->p_status_text[n] = '\0';
 	}
+	sup_upgrade_changed(0);
 	return 0;
 }
 
