@@ -65,7 +65,9 @@ ex_now_ms(void)
 static void
 ex_log(void *arg, int level, const char *msg)
 {
-	fprintf(stderr, "holdfast-example-c: %s\n", msg);
+	(void)arg;
+	fprintf(stderr, "holdfast-example-c: %s%s\n",
+	    level <= LOG_WARNING ? "warning: " : "", msg);
 }
 
 /* A short CamelCase reason from libpq's message (the DB and REASON
@@ -132,7 +134,7 @@ ex_fail(struct ex *x, const char *why)
 static void
 ex_query(struct ex *x)
 {
-	if (!PQsendQuery(x->conn, "SELECT 1")) {
+	if (!PQsendQueryParams(x->conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0)) {
 		ex_fail(x, NULL);
 		return;
 	}
@@ -250,7 +252,7 @@ ex_loop(struct ex *x)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
 	struct ex		 x = { .up = -1, .listen_fd = -1, .db = EX_IDLE };
 	struct sigaction	 sa;
