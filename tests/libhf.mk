@@ -1,6 +1,13 @@
 # libhf: the worker channel as specified (docs/protocol.md), libholdfast
 # as installed, and the C example under holdfastd.
 
+# libholdfast's JSON, no-supervisor calls, argument checks, LISTEN_FDS.
+TEST_PROGS += tests/unit/test_libholdfast
+TESTS += tests/unit/test_libholdfast
+tests_unit_test_libholdfast_SOURCES = tests/unit/test_libholdfast.c
+tests_unit_test_libholdfast_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_libholdfast_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
 # holdfastd's end of the protocol, spoken raw by a bash worker.
 TEST_PROGS += tests/integration/test_protocol
 TESTS += tests/integration/test_protocol
