@@ -81,7 +81,7 @@ cdp_next(struct cdp *c, long long deadline)
 	ssize_t		 n;
 	long long	 left;
 
-	while ((end = memchr(c->buf, '\0', c->len)) == NULL) {
+	while ((end = c->len > 0 ? memchr(c->buf, '\0', c->len) : NULL) == NULL) {
 		if ((left = deadline - cdp_now_ms()) <= 0 || c->len >= CDP_MSG_MAX)
 			return NULL;
 		if (poll(&pfd, 1, (int)left) <= 0)
