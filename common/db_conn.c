@@ -382,6 +382,16 @@ dbc_flush(struct db_conn *c)
 		dbc_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
+/* The end of a loop turn in which execs were added behind the head. */
+static void
+dbc_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+
+	if (c->dc_state == DBC_BUSY && c->dc_xhead != NULL && !c->dc_failnow)
+		dbc_flush(c);
+}
+
 static void
 dbc_connect_poll(struct db_conn *c)
 {
@@ -803,11 +813,20 @@ dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int flags,
 			goto broken;
 	if (x->x_pipeline && PQpipelineSync(c->dc_pg) != 1)
 		goto broken;
-	if (first)
+	if (first) {
 		dbc_deadline(c, x->x_budget_ms);
-	if ((i = PQflush(c->dc_pg)) < 0)
-		goto broken;
-	dbc_watch(c, i == 1 ? EV_READ | EV_WRITE : EV_READ);
+		if ((i = PQflush(c->dc_pg)) < 0)
+			goto broken;
+		dbc_watch(c, i == 1 ? EV_READ | EV_WRITE : EV_READ);
+		return;
+	}
+	/* Behind others: requests added in the same loop turn go out in one
+	 * write (a busy server reads them in one go too). */
+	if (c->dc_ev_flush == NULL)
+		c->dc_ev_flush = event_new(c->dc_db->db_base, -1, 0,
+		    dbc_on_flush, c);
+	if (!event_pending(c->dc_ev_flush, EV_TIMEOUT, NULL))
+		event_active(c->dc_ev_flush, EV_TIMEOUT, 0);
 	return;
 broken:
 	/* Report from the loop, never from inside the caller. */
@@ -838,6 +857,8 @@ dbc_close(struct db_conn *c)
 	dbc_unwatch(c);
 	if (c->dc_timer != NULL)
 		event_free(c->dc_timer);
+	if (c->dc_ev_flush != NULL)
+		event_free(c->dc_ev_flush);
 	while (c->dc_xhead != NULL)
 		dbc_exec_free(dbc_exec_pop(c));
 	for (int i = 0; i < DBC_NPREP; i++)

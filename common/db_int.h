@@ -121,6 +121,8 @@ struct db_conn {
 	int			 dc_nexec;	/* their number; the owner never
 						 * frees a connection while > 0 */
 	int			 dc_inpipe;	/* libpq is in pipeline mode */
+	struct event		*dc_ev_flush;	/* sends what execs added behind
+						 * the head queued, once per turn */
 	struct dbc_prep		 dc_prep[DBC_NPREP];
 	int			 dc_nprep;
 	int			 dc_haserr;	/* connect phase, or failnow */
