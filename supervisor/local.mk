@@ -22,4 +22,7 @@ supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
-supervisor_holdfastctl_LDADD = $(HOLDFAST_LIBS)
+# No libevent (it runs no loop); yajl and inih static when available
+# (configure's CTL_LIBS): a short-lived client pays for every library the
+# dynamic loader maps.
+supervisor_holdfastctl_LDADD = common/libholdfast.a $(CTL_LIBS)
