@@ -25,4 +25,4 @@ supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
 # No libevent (it runs no loop); yajl and inih static when available
 # (configure's CTL_LIBS): a short-lived client pays for every library the
 # dynamic loader maps.
-supervisor_holdfastctl_LDADD = common/libholdfast.a $(CTL_LIBS)
+supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)
