@@ -55,7 +55,7 @@ START_TEST(test_child_signals_and_listen_pid)
 	pid_t		 pid;
 
 	ini = xasprintf("[worker:s]\ncommand = /bin/sleep 60\nstartsecs = 100ms\n\n"
-	    "[worker:lp]\ncommand = /bin/sh -c 'echo \"lp=$LISTEN_PID self=$$\"; "
+	    "[worker:lp]\ncommand = /bin/sh -c 'echo \"lp=$LISTEN_PID self=$$$$\"; "
 	    "exec /bin/sleep 60'\nlisten = 127.0.0.1:%d\n", port);
 	supt_start(&t, "sup-spawn-env", ini);
 	ck_assert(supt_wait_state(&t, "s", "RUNNING", 0, 5000));
