@@ -293,6 +293,11 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 		snprintf(r->col[5], sizeof(r->col[5]), "%s %s", dbst, d);
 	}
 	reason = json_get_str(db, "reason");
+	if (json_get_str(p, "waiting_for") != NULL) {	/* cfgcli: depends_on */
+		snprintf(r->col[6], sizeof(r->col[6]), "waiting for %s",
+		    json_get_str(p, "waiting_for"));
+		return;
+	}
 	if (reason == NULL && json_get_str(p, "state") != NULL &&
 	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
 		reason = json_get_str(p, "last_exit");

@@ -95,6 +95,9 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* cfgcli: depends_on (not saved: an upgrade starts the wait again) */
+	uint64_t		 p_wait_since_ms; /* monotonic; 0: not waiting */
+	char			 p_waiting_for[72]; /* the group waited for, or "" */
 };
 
 struct sup_group {
@@ -226,5 +229,12 @@ char *sup_resolve_command(const char *cmd, const char *cfgdir);
 void sup_chan_attach(struct sup_proc *, int fd);
 void sup_chan_detach(struct sup_proc *);
 void sup_hb_arm(struct sup_proc *);
+
+/* cfgcli: sup_depends.c (depends_on, depends_timeout) */
+/* 1 while p, wanted up and STOPPED, must wait for its group's
+ * dependencies (then p_waiting_for names one); 0: start it. */
+int sup_depends_hold(struct sup_proc *);
+/* At shutdown: 1 while a group that depends on g still has a process. */
+int sup_depends_needed(const struct sup_group *);
 
 #endif

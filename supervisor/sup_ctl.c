@@ -192,6 +192,8 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	if (p->p_last_exit[0] != '\0')
 		jw_kstr(w, "last_exit", p->p_last_exit);
 	jw_kbool(w, "channel", p->p_hello);
+	if (p->p_waiting_for[0] != '\0' && p->p_state == SUP_STOPPED)	/* cfgcli */
+		jw_kstr(w, "waiting_for", p->p_waiting_for);
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
 	jw_obj_close(w);
