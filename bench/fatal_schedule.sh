@@ -22,5 +22,6 @@ for i in 0 1 2; do
 	function t(s,  a) { split(substr(s, 12, 12), a, ":"); return a[1]*3600 + a[2]*60 + a[3] }
 	index($0, "name=" n " ") && /\[WORKER_SPAWN\]/ { if (t0 == "") t0 = t($1); sp = sp sprintf(" %.1f", t($1) - t0) }
 	index($0, "name=" n " ") && /\[WORKER_FATAL\]/ { f = t($1) - t0 }
-	END { printf "%s spawns at:%s  FATAL at %.1f s\n", n, sp, f }' "$dir/log"
+	index($0, "name=" n " ") && /\[WORKER_READY\]/ { r++ }
+	END { printf "%s spawns at:%s  FATAL at %.1f s (READY %d times)\n", n, sp, f, r }' "$dir/log"
 done

@@ -236,5 +236,9 @@ void sup_hb_arm(struct sup_proc *);
 int sup_depends_hold(struct sup_proc *);
 /* At shutdown: 1 while a group that depends on g still has a process. */
 int sup_depends_needed(const struct sup_group *);
+/* cfgcli: `holdfastctl reload --dry-run` (sup_group.c): what a reload
+ * would do, into the open object w ("sections", "changes"), changing
+ * nothing; -1 with the config error in err. */
+int sup_reload_dry_run(char *err, size_t errlen, struct jw *w);
 
 #endif
