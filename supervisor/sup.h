@@ -236,6 +236,9 @@ void sup_hb_arm(struct sup_proc *);
 int sup_depends_hold(struct sup_proc *);
 /* At shutdown: 1 while a group that depends on g still has a process. */
 int sup_depends_needed(const struct sup_group *);
+/* 1 when p waits for a group that is failing to start (BACKOFF, FATAL):
+ * settled for READY=1, as the failing group itself is. */
+int sup_depends_stalled(const struct sup_proc *);
 /* cfgcli: `holdfastctl reload --dry-run` (sup_group.c): what a reload
  * would do, into the open object w ("sections", "changes"), changing
  * nothing; -1 with the config error in err. */

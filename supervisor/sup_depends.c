@@ -103,3 +103,17 @@ sup_depends_needed(const struct sup_group *g)
 	}
 	return 0;
 }
+
+int
+sup_depends_stalled(const struct sup_proc *p)
+{
+	const struct sup_group *dg;
+
+	if (p->p_state != SUP_STOPPED || p->p_waiting_for[0] == '\0' ||
+	    (dg = sup_group_find(p->p_waiting_for)) == NULL)
+		return 0;
+	for (int i = 0; i < dg->g_nprocs; i++)
+		if (dg->g_procs[i]->p_state == SUP_BACKOFF || dg->g_procs[i]->p_state == SUP_FATAL)
+			return 1;
+	return 0;
+}

@@ -222,6 +222,8 @@ sup_act_spawn(struct sup_proc *p)
 
 	p->p_restart_pending = 0;
 	p->p_ready_ms = 0;
+	p->p_wait_since_ms = 0;		/* cfgcli: started, waiting or not */
+	p->p_waiting_for[0] = '\0';
 	p->p_stopsig = wc->stopsignal;
 	p->p_stopwait_ms = wc->stopwaitsecs_ms;
 	p->p_heartbeat_ms = wc->heartbeat_timeout_ms;

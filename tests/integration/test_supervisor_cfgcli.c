@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "supt.h"
+#include "supt_notify.h"
 #include "tu.h"
 
 /* Offset of the first line of t's log containing needle, or -1. */
@@ -117,6 +118,34 @@ START_TEST(test_depends_timeout)
 	    "waiting_for=bad"), 1);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_WAITING] name=app waiting_for=bad"), 1);
 	supt_finish(&t);
+}
+END_TEST
+
+/* READY=1 is not held back by a group waiting for a dependency that is
+ * itself failing to start (it would wait for ever with depends_timeout 0). */
+START_TEST(test_notify_waiting_on_failed_dependency)
+{
+	struct hfd	 t;
+	struct notes	 ns;
+	char		*name, *env[2];
+	int		 ready;
+
+	name = xasprintf("@hf-notify-dep-%d", (int)getpid());
+	notes_open(&ns, name);
+	env[0] = xasprintf("NOTIFY_SOCKET=%s", name);
+	env[1] = NULL;
+	supt_spawn(&t, "sup-depends-notify", "[worker:app]\ncommand = /bin/sleep 60\n"
+	    "depends_on = bad\ndepends_timeout = 0\n"
+	    "[worker:bad]\ncommand = /bin/false\nstartretries = 1\nfatal_retry = 0\n", env);
+	ready = notes_wait(&ns, "READY=1", 0, 10000);
+	ck_assert_msg(ready >= 0, "no READY=1 while app waits for a FATAL group");
+	ck_assert(supt_wait_state(&t, "bad", "FATAL", 0, 5000));
+	ck_assert(supt_wait_state(&t, "app", "STOPPED", 0, 1000));
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=app"), 0);
+	supt_finish(&t);
+	notes_close(&ns);
+	free(env[0]);
+	free(name);
 }
 END_TEST
 
@@ -313,6 +342,7 @@ main(void)
 	tcase_add_test(tc, test_fatal_retry);
 	tcase_add_test(tc, test_depends_on_order);
 	tcase_add_test(tc, test_depends_timeout);
+	tcase_add_test(tc, test_notify_waiting_on_failed_dependency);
 	tcase_add_test(tc, test_reload_dry_run);
 	tcase_add_test(tc, test_tail_streams_and_maintail);
 	tcase_add_test(tc, test_timestamps);
