@@ -283,10 +283,9 @@ sup_act_backoff(struct sup_proc *p)
 
 	/* Half fixed, half random: the retries of several failing workers
 	 * still spread out, and startretries bounds the time before FATAL
-	 * from below as well (72 s with the defaults), not only from above. */
-	ms = hf_backoff_ceiling_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
-	    p->p_attempts - 1);
-	ms = ms / 2 + (int64_t)(hf_rand_unit() * (double)(ms - ms / 2));
+	 * from below as well (70.6 s of backoff with the defaults), not only from above. */
+	ms = hf_backoff_half_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
+	    p->p_attempts - 1, hf_rand_unit());
 	log_warnx("[WORKER_BACKOFF] name=%s attempt=%d/%d last=%s sleep=%lldms",
 	    p->p_name, p->p_attempts, wc->startretries, p->p_last_exit, (long long)ms);
 	sup_timer_arm(p, ms);

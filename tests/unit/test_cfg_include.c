@@ -14,6 +14,7 @@
 
 #include "cfg.h"
 #include "tu.h"
+#include "util.h"
 
 static char	*tmp;
 static char	 err[CFG_ERRLEN];
@@ -267,6 +268,33 @@ START_TEST(test_new_keys)
 }
 END_TEST
 
+/*
+ * The default retry budget before FATAL spans at least a minute, whatever
+ * the random part of each backoff: startretries - 1 backoffs of at least
+ * half of 100ms, 200ms, ... capped at 30s (72.0 s and more; 141.1 s at
+ * most), as holdfastd computes them (hf_backoff_half_jitter_ms).
+ */
+START_TEST(test_default_fatal_budget)
+{
+	struct cfg_worker	w;
+	int64_t			lo = 0, hi = 0;
+
+	cfg_worker_defaults(&w);
+	ck_assert_int_eq(w.startretries, 13);
+	for (int attempt = 1; attempt < w.startretries; attempt++) {
+		lo += hf_backoff_half_jitter_ms(w.backoff_initial_ms, w.backoff_max_ms,
+		    attempt - 1, 0.0);
+		hi += hf_backoff_half_jitter_ms(w.backoff_initial_ms, w.backoff_max_ms,
+		    attempt - 1, 0.999999);
+	}
+	ck_assert_int_ge(lo, 60000);
+	ck_assert_int_eq(lo, 70550);
+	ck_assert_int_le(hi, 141100);
+	ck_assert_int_ge(hi, 141000);
+	ck_assert_int_eq(w.fatal_retry_ms, 5 * 60 * 1000);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -282,5 +310,6 @@ main(void)
 	tcase_add_test(tc, test_expand_refused);
 	tcase_add_test(tc, test_depends);
 	tcase_add_test(tc, test_new_keys);
+	tcase_add_test(tc, test_default_fatal_budget);
 	return tu_run(s);
 }
