@@ -24,8 +24,9 @@ START_TEST(test_child_failures_reported)
 	noexec = xasprintf("%s/not-executable", dir);
 	ck_assert_int_eq(tu_write_file(noexec, "#!/bin/sh\nexit 0\n"), 0);
 	ck_assert_int_eq(chmod(noexec, 0644), 0);
-	ini = xasprintf("[worker:x]\ncommand = %s\nstartretries = 1\n\n"
-	    "[worker:y]\ncommand = %s\ndirectory = %s/missing\nstartretries = 1\n",
+	ini = xasprintf("[worker:x]\ncommand = %s\nstartretries = 1\nfatal_retry = 0\n\n"
+	    "[worker:y]\ncommand = %s\ndirectory = %s/missing\nstartretries = 1\n"
+	    "fatal_retry = 0\n",
 	    noexec, tw, dir);
 	supt_start(&t, "sup-spawn-fail", ini);
 	ck_assert_msg(supt_wait_state(&t, "x", "FATAL", 0, 5000), "x never FATAL");
