@@ -11,7 +11,7 @@
  *   [WORKER_SPAWN] name=http:0 pid=4250 restarts=0
  *   [WORKER_READY] name=http:0 pid=4250 startup=12ms
  *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
- *   [WORKER_BACKOFF] name=http:0 attempt=2/5 sleep=173ms
+ *   [WORKER_BACKOFF] name=http:0 attempt=2/13 sleep=173ms
  *   [WORKER_FATAL] name=http:0 attempts=13 last=code=1
  *   [WORKER_FATAL_RETRY] name=http:0 after=300000ms (fatal_retry)
  *   [WORKER_START_TIMEOUT] name=http:0 pid=4250 waited=30000ms
@@ -283,7 +283,7 @@ sup_act_backoff(struct sup_proc *p)
 
 	/* Half fixed, half random: the retries of several failing workers
 	 * still spread out, and startretries bounds the time before FATAL
-	 * from below as well (70.6 s of backoff with the defaults), not only from above. */
+	 * from below too (70.6 s of backoff with the defaults). */
 	ms = hf_backoff_half_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
 	    p->p_attempts - 1, hf_rand_unit());
 	log_warnx("[WORKER_BACKOFF] name=%s attempt=%d/%d last=%s sleep=%lldms",
