@@ -277,7 +277,7 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 {
 	yajl_val	 db = json_get_object(p, "db");
 	const char	*dbst = json_get_str(db, "state"), *reason;
-	long long	 pid = 0, up = 0, restarts = 0, since = -1;
+	long long	 pid = 0, up = 0, restarts = 0, since = -1, retry;
 	char		 d[32];
 
 	json_get_int(p, "pid", &pid);
@@ -310,6 +310,11 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
 		reason = json_get_str(p, "last_exit");
 	snprintf(r->col[6], sizeof(r->col[6]), "%s", reason ? reason : "-");
+	if (json_get_int(p, "retry_in_ms", &retry) == 0) {	/* cfgcli: fatal_retry */
+		ctl_dur(retry, d, sizeof(d));
+		snprintf(r->col[6] + strlen(r->col[6]), sizeof(r->col[6]) - strlen(r->col[6]),
+		    ", retry in %s", d);
+	}
 }
 
 static void

@@ -197,6 +197,13 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	jw_kbool(w, "channel", p->p_hello);
 	if (p->p_waiting_for[0] != '\0' && p->p_state == SUP_STOPPED)	/* cfgcli */
 		jw_kstr(w, "waiting_for", p->p_waiting_for);
+	if (p->p_state == SUP_FATAL && p->p_want_up && p->p_group->g_wc != NULL &&
+	    p->p_group->g_wc->fatal_retry_ms > 0) {	/* cfgcli: when fatal_retry fires */
+		long long left = p->p_group->g_wc->fatal_retry_ms -
+		    (long long)(now - p->p_state_since_ms);
+
+		jw_kint(w, "retry_in_ms", left > 0 ? left : 0);
+	}
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
 	jw_obj_close(w);

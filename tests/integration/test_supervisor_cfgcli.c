@@ -52,7 +52,8 @@ START_TEST(test_fatal_retry)
 
 	supt_start(&t, "sup-fatal-retry", "[worker:x]\ncommand = /bin/false\n"
 	    "startretries = 1\nfatal_retry = 300ms\n"
-	    "[worker:final]\ncommand = /bin/false\nstartretries = 1\nfatal_retry = 0\n");
+	    "[worker:final]\ncommand = /bin/false\nstartretries = 1\nfatal_retry = 0\n"
+	    "[worker:later]\ncommand = /bin/false\nstartretries = 1\nfatal_retry = 1h\n");
 	ck_assert_msg(log_wait(&t, "[WORKER_FATAL_RETRY] name=x after=300ms", 2, 10000),
 	    "FATAL not tried again");
 	ck_assert_int_ge(supt_log_count(&t, "[WORKER_FATAL] name=x attempts=1"), 2);
@@ -60,6 +61,17 @@ START_TEST(test_fatal_retry)
 	/* fatal_retry = 0: FATAL is final */
 	ck_assert(supt_wait_state(&t, "final", "FATAL", 0, 5000));
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_FATAL_RETRY] name=final"), 0);
+	{
+		char *out = NULL;
+
+		ck_assert_int_eq(hfd_ctl(&t, "status final", &out), 3);
+		ck_assert_msg(strstr(out, "retry in") == NULL, "%s", out);
+		free(out);
+		ck_assert(supt_wait_state(&t, "later", "FATAL", 0, 5000));
+		ck_assert_int_eq(hfd_ctl(&t, "status later", &out), 3);
+		ck_assert_msg(strstr(out, "code=1, retry in 59m5") != NULL, "%s", out);
+		free(out);
+	}
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=final"), 1);
 	/* an operator stop ends the retries */
 	ck_assert(supt_wait_state(&t, "x", "FATAL", 0, 5000));
