@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -1140,10 +1141,17 @@ static int
 cfg_include_file(struct cfg_parse *p, const char *path)
 {
 	struct cfg_parse	 saved = *p;
+	struct stat		 st;
 	char			*real;
 
 	if ((real = realpath(path, NULL)) == NULL) {
 		cfg_fail(p, "include: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Never a device or a FIFO: opening one may act (a watchdog) or block. */
+	if (stat(real, &st) == -1 || !S_ISREG(st.st_mode)) {
+		cfg_fail(p, "include: %s: not a regular file", path);
+		free(real);
 		return -1;
 	}
 	if (cfg_include_cycle(p, real)) {

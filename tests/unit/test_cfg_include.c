@@ -105,6 +105,12 @@ START_TEST(test_include_missing)
 	    tmp);
 	refused("[holdfast]\n\ninclude = extra.conf\n", "holdfast.conf", 3, want);
 	refused("include =\n", "holdfast.conf", 1, "include: empty pattern");
+	/* only regular files: never a device, a FIFO or a directory */
+	refused("include = /dev/null\n", "holdfast.conf", 1,
+	    "include: /dev/null: not a regular file");
+	snprintf(want, sizeof(want), "include: %s/sub.d: not a regular file", tmp);
+	put("sub.d/x", "");
+	refused("include = sub.*\n", "holdfast.conf", 1, want);
 }
 END_TEST
 
