@@ -14,7 +14,8 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_notify.c supervisor/sup_notify.h \
 	supervisor/sup_upgrade.c supervisor/sup_upgrade.h \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h \
-	supervisor/sup_web_guard.c supervisor/sup_web_guard.h
+	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
+	supervisor/sup_depends.c
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
 supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
@@ -22,4 +23,7 @@ supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
-supervisor_holdfastctl_LDADD = $(HOLDFAST_LIBS)
+# No libevent (it runs no loop); yajl and inih static when available
+# (configure's CTL_LIBS): a short-lived client pays for every library the
+# dynamic loader maps.
+supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)
