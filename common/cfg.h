@@ -53,7 +53,15 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* struct cfg_listen */
 	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+	/* limits: resources and isolation */
+	CFG_T_PERCENT,		/* int percent ("50%"); "" and 0 mean none */
+	CFG_T_RLIM,		/* int64: bytes or a count, CFG_RLIM_*; "" inherits */
+	CFG_T_MODE,		/* int octal file mode bits (umask); -1 when "" */
 };
+
+/* limits: the values of a CFG_T_RLIM field that are not a number. */
+#define CFG_RLIM_INHERIT	(-1)		/* "": holdfastd's own limit */
+#define CFG_RLIM_INFINITY	INT64_MAX	/* "unlimited" */
 
 /* The C type of a field of each type a workers/NAME/keys.def row may use. */
 #define CFG_CTYPE_STR		char *
@@ -109,6 +117,8 @@ struct cfg_holdfast {
 	struct cfg_listen status_listen; /* type 0: no page */
 	int	 status_actions;	/* POST actions allowed (with the token) */
 	char	*status_token_file;	/* NULL: no token, so no action */
+	/* limits: holdfastd's own OOM score (sup_cgroup.c) */
+	int	 oom_score_adj;
 };
 
 struct cfg_database {
@@ -181,6 +191,18 @@ struct cfg_worker {
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;
 	int	 logfile_backups;
+	/* limits: resources and isolation (supervisor/sup_cgroup.c, sup_spawn.c) */
+	int64_t	 memory_max;		/* bytes, 0: none (cgroup) */
+	int	 cpu_quota;		/* percent of one CPU, 0: none (cgroup) */
+	int	 pids_max;		/* 0: none (cgroup) */
+	int	 cgroup;		/* own cgroup even without a limit */
+	int64_t	 rlimit_nofile;		/* CFG_RLIM_* or a count */
+	int64_t	 rlimit_core;		/* CFG_RLIM_* or bytes */
+	int64_t	 rlimit_as;		/* CFG_RLIM_* or bytes */
+	int	 umask;			/* -1: holdfastd's */
+	char	*group;			/* primary group (with user: instead of its own) */
+	int	 no_new_privs;		/* PR_SET_NO_NEW_PRIVS before exec */
+	int	 oom_score_adj;		/* set in every child: -1000..1000 */
 	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
 #define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
 #define CFG_CHECK(ok, why)

@@ -37,6 +37,7 @@ struct chan_peer;
 struct sup_out;
 struct sup_ring;
 struct sup_logfile;
+struct sup_cg;
 
 struct sup_db {
 	int		 d_state;	/* -1 unknown, 0 down, 1 up */
@@ -95,6 +96,11 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* limits: the cgroup of the current process (sup_cgroup.c), and the
+	 * OOM kills counted in it: of the last exit, and in all */
+	struct sup_cg		*p_cg;
+	int			 p_oom_kill;
+	int			 p_oom_kills;
 };
 
 struct sup_group {

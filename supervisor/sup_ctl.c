@@ -194,6 +194,9 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	jw_kbool(w, "channel", p->p_hello);
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
+	/* limits: OOM kills in its cgroup, at the last exit and in all */
+	jw_kint(w, "oom_kill", p->p_oom_kill);
+	jw_kint(w, "oom_kills", p->p_oom_kills);
 	jw_obj_close(w);
 }
 
