@@ -86,3 +86,5 @@ TESTS += tests/unit/test_cfg_limits
 tests_unit_test_cfg_limits_SOURCES = tests/unit/test_cfg_limits.c
 tests_unit_test_cfg_limits_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cfg_limits_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_unit_verify.sh
+EXTRA_DIST += tests/integration/test_unit_verify.sh

@@ -348,6 +348,51 @@ START_TEST(test_child_settings_seen_inside)
 }
 END_TEST
 
+/* systemd's NoNewPrivileges=yes, as in etc/holdfast.service: holdfastd
+ * runs with no_new_privs set and still runs a worker as its user= and
+ * group= (setuid()/setgid() by root are no privilege gain through exec). */
+START_TEST(test_user_switch_under_no_new_privs)
+{
+	struct hfd	 t;
+	struct group	*gr = getgrnam("daemon");
+	struct passwd	*pw = getpwnam("nobody");
+	char		*lw, *ini, *want, *nnp;
+
+	ck_assert_ptr_nonnull(gr);
+	ck_assert_ptr_nonnull(pw);
+	hfd_init(&t, "limits-nnp");
+	lw = lw_reachable(&t);
+	ini = xasprintf("[worker:u]\ncommand = %s report\nuser = nobody\ngroup = daemon\n"
+	    "heartbeat_timeout = 0\n", lw);
+	supt_write_conf(&t, ini);
+	hfd_spawn_argv(&t, (char *[]){ "/usr/bin/setpriv", "--no-new-privs", "--", NULL },
+	    NULL, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert(tu_wait_file_count(t.log, "u: report-done", 1, 10000));
+	nnp = supt_proc_field(t.pid, "NoNewPrivs:");
+	ck_assert_msg(nnp != NULL && strcmp(nnp, "1") == 0, "holdfastd NoNewPrivs %s", nnp);
+	want = xasprintf("%d %d %d %d", (int)gr->gr_gid, (int)gr->gr_gid, (int)gr->gr_gid,
+	    (int)gr->gr_gid);
+	lim_expect(&t, "u", "Gid", want);
+	lim_expect(&t, "u", "NoNewPrivs", "1");
+	ck_assert(supt_wait_state(&t, "u", "RUNNING", 0, 5000));
+	{
+		char *uid = supt_proc_field(supt_pid(&t, "u"), "Uid:"), *w2;
+
+		w2 = xasprintf("%d\t%d\t%d\t%d", (int)pw->pw_uid, (int)pw->pw_uid,
+		    (int)pw->pw_uid, (int)pw->pw_uid);
+		ck_assert_msg(uid != NULL && strcmp(uid, w2) == 0, "Uid %s", uid);
+		free(uid);
+		free(w2);
+	}
+	free(nnp);
+	free(want);
+	supt_finish(&t);
+	free(ini);
+	free(lw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -359,5 +404,6 @@ main(void)
 	tcase_add_test(tc, test_escaped_grandchild_killed_v1);
 	tcase_add_test(tc, test_escaped_grandchild_killed_cgroup_only);
 	tcase_add_test(tc, test_child_settings_seen_inside);
+	tcase_add_test(tc, test_user_switch_under_no_new_privs);
 	return tu_run(s);
 }
