@@ -28,6 +28,7 @@
  * Everything here reads and writes cgroupfs and procfs, which answer from
  * memory: nothing blocks the loop.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -286,6 +287,44 @@ cg_setup_v2(char *own)
 	free(ctls);
 }
 
+/* "GROUP.INDEX.N" */
+static int
+cg_ours(const char *name)
+{
+	const char *dot2 = strrchr(name, '.'), *dot1;
+
+	if (dot2 == NULL || dot2 == name || dot2[1] == '\0' ||
+	    strspn(dot2 + 1, "0123456789") != strlen(dot2 + 1))
+		return 0;
+	for (dot1 = dot2 - 1; dot1 > name && *dot1 != '.'; dot1--)
+		;
+	return dot1 > name && dot1 + 1 < dot2 &&
+	    strspn(dot1 + 1, "0123456789") == (size_t)(dot2 - dot1 - 1);
+}
+
+/* Empty cgroups of ours left in base by a holdfastd that could not remove
+ * them (killed by SIGKILL): rmdir removes only an empty one. */
+static void
+cg_sweep(const char *base)
+{
+	DIR		*d = opendir(base);
+	struct dirent	*e;
+	int		 n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (e->d_type == DT_DIR && cg_ours(e->d_name)) {
+			char *dir = cg_path(base, e->d_name);
+
+			n += rmdir(dir) == 0;
+			free(dir);
+		}
+	if (d != NULL)
+		closedir(d);
+	if (n > 0)
+		log_info("[CGROUP] %s: %d empty cgroup%s left by an earlier holdfastd removed",
+		    base, n, n == 1 ? "" : "s");
+}
+
 static void
 cg_setup(void)
 {
@@ -312,6 +351,11 @@ cg_setup(void)
 		free(v1[i]);
 	}
 	free(v2);
+	if (cg.v2_base != NULL)
+		cg_sweep(cg.v2_base);
+	for (int i = 0; i < CG_NCTL; i++)
+		if (cg.v1_base[i] != NULL)
+			cg_sweep(cg.v1_base[i]);
 	log_info("[CGROUP] v2=%s%s%s%s v1 memory=%s pids=%s cpu=%s",
 	    cg.v2_base != NULL ? cg.v2_base : "none",
 	    cg.v2_ctl[CG_MEMORY] ? " +memory" : "", cg.v2_ctl[CG_PIDS] ? " +pids" : "",

@@ -209,7 +209,7 @@ lim_dir_gone(void *arg)
 /* Starts [worker:name] (extra keys) leaving an escaped grandchild, stops
  * the instance, and checks the grandchild and its cgroup are gone. */
 static void
-lim_escape_case(const char *name, const char *keys, const char *ctl)
+lim_escape_case(const char *name, const char *keys, const char *ctl, int upgrade)
 {
 	struct hfd	 t;
 	char		*lw = lw_path(), *ini, *file, *dir;
@@ -230,6 +230,10 @@ lim_escape_case(const char *name, const char *keys, const char *ctl)
 	ck_assert_int_ne(getpgid(esc), supt_pid(&t, name));
 	ck_assert_ptr_nonnull(dir = lim_cgroup_dir(esc, ctl));
 	ck_assert_msg(access(dir, F_OK) == 0, "%s", dir);
+	if (upgrade) {	/* the new image takes the running process's cgroup back */
+		ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
+		ck_assert(tu_wait_file_count(t.log, "[SUP_UPGRADE] result=upgraded", 1, 5000));
+	}
 	{
 		char *args = xasprintf("stop %s", name);
 
@@ -252,14 +256,21 @@ START_TEST(test_escaped_grandchild_killed_v1)
 {
 	/* pids_max: the pids controller, v1 on a machine that mounts it */
 	lim_escape_case("esc", "pids_max = 50", access("/sys/fs/cgroup/pids/cgroup.procs",
-	    F_OK) == 0 ? "pids" : "");
+	    F_OK) == 0 ? "pids" : "", 0);
 }
 END_TEST
 
 START_TEST(test_escaped_grandchild_killed_cgroup_only)
 {
 	/* cgroup = true, no limit: v2 (cgroup.kill) where one is mounted */
-	lim_escape_case("esc", "cgroup = true", "");
+	lim_escape_case("esc", "cgroup = true", "", 0);
+}
+END_TEST
+
+START_TEST(test_escaped_grandchild_killed_after_upgrade)
+{
+	lim_escape_case("esc", "pids_max = 50", access("/sys/fs/cgroup/pids/cgroup.procs",
+	    F_OK) == 0 ? "pids" : "", 1);
 }
 END_TEST
 
@@ -403,6 +414,7 @@ main(void)
 	tcase_add_test(tc, test_pids_max_stops_fork_bomb);
 	tcase_add_test(tc, test_escaped_grandchild_killed_v1);
 	tcase_add_test(tc, test_escaped_grandchild_killed_cgroup_only);
+	tcase_add_test(tc, test_escaped_grandchild_killed_after_upgrade);
 	tcase_add_test(tc, test_child_settings_seen_inside);
 	tcase_add_test(tc, test_user_switch_under_no_new_privs);
 	return tu_run(s);
