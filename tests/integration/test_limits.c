@@ -404,6 +404,43 @@ START_TEST(test_user_switch_under_no_new_privs)
 }
 END_TEST
 
+/* Where holdfastd has no cgroup to manage (here: it runs as nobody, so
+ * neither its v1 cgroups nor a v2 leaf are writable), a section with a
+ * limit does not start, and says why; one without limits runs. */
+START_TEST(test_limit_without_cgroup_refused)
+{
+	struct hfd	 t;
+	char		*ini;
+
+	hfd_init(&t, "limits-nocg");
+	ini = xasprintf("[worker:lim]\ncommand = /bin/sleep 60\nmemory_max = 64M\n"
+	    "startretries = 1\nheartbeat_timeout = 0\n\n"
+	    "[worker:free]\ncommand = /bin/sleep 60\nheartbeat_timeout = 0\n"
+	    "startsecs = 100ms\n");
+	supt_write_conf(&t, ini);
+	ck_assert_int_eq(chmod(t.dir, 0777), 0);
+	{
+		char *run = xasprintf("%s/run", t.dir);
+
+		mkdir(run, 0777);
+		ck_assert_int_eq(chmod(run, 0777), 0);
+		free(run);
+	}
+	hfd_spawn_argv(&t, (char *[]){ "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+	    "--clear-groups", "--", NULL }, NULL, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert(supt_wait_state(&t, "lim", "FATAL", 0, 10000));
+	ck_assert(supt_wait_state(&t, "free", "RUNNING", 0, 5000));
+	ck_assert_int_eq(supt_log_count(&t, "[CGROUP] [worker:lim] cannot start: memory_max "
+	    "needs the memory controller, and holdfastd has no cgroup to manage"), 1);
+	ck_assert_int_ge(supt_log_count(&t, "[WORKER_SPAWN] name=lim failed: memory_max "
+	    "needs the memory controller"), 1);
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_SPAWN] name=lim pid="), 0);
+	supt_finish(&t);
+	free(ini);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -417,5 +454,6 @@ main(void)
 	tcase_add_test(tc, test_escaped_grandchild_killed_after_upgrade);
 	tcase_add_test(tc, test_child_settings_seen_inside);
 	tcase_add_test(tc, test_user_switch_under_no_new_privs);
+	tcase_add_test(tc, test_limit_without_cgroup_refused);
 	return tu_run(s);
 }
