@@ -35,3 +35,7 @@ bench-surge: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/surge.sh
 .PHONY: bench-surge
+
+# bench/status_page.sh: the status page's idle cost (wake-ups, memory)
+# and /status.json latency.
+EXTRA_DIST += bench/status_page.sh
