@@ -775,11 +775,13 @@ cg_adopt(struct sup_proc *p)
 		free(c);
 }
 
+static int	cg_own_oom;	/* holdfastd's oom_score_adj, as last read */
+
 /* Lowers holdfastd's own oom_score_adj; says so either way. */
 static void
 cg_self_oom(int adj)
 {
-	char num[16];
+	char	 num[16], *now;
 
 	snprintf(num, sizeof(num), "%d", adj);
 	if (cg_write("/proc/self", "oom_score_adj", num) == 0)
@@ -787,6 +789,15 @@ cg_self_oom(int adj)
 	else
 		log_info("[OOM] holdfastd oom_score_adj=%d not set: %s (lowering it needs "
 		    "CAP_SYS_RESOURCE)", adj, strerror(errno));
+	now = cg_read("/proc/self/oom_score_adj");
+	cg_own_oom = now != NULL ? atoi(now) : 0;
+	free(now);
+}
+
+int
+sup_cgroup_own_oom(void)
+{
+	return cg_own_oom;
 }
 
 void

@@ -30,6 +30,8 @@ struct sup_proc;
 void sup_cgroup_init(const struct cfg *, int restoring);
 /* [holdfast] oom_score_adj (start, reload). */
 void sup_cgroup_self_oom(int adj);
+/* holdfastd's own oom_score_adj (a child with the same needs no write). */
+int sup_cgroup_own_oom(void);
 /* Whether the section's processes get a cgroup. */
 int sup_cgroup_wanted(const struct cfg_worker *);
 /*

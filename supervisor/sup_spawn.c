@@ -76,7 +76,7 @@ struct sup_child {
 	struct { int res; const char *name; struct rlimit rl; } rlim[3];
 	int		 nrlim;
 	int		 umask;		/* -1: holdfastd's */
-	char		 oom[8];	/* oom_score_adj, as text */
+	char		 oom[8];	/* oom_score_adj, as text; "": holdfastd's */
 	int		 nnp;		/* PR_SET_NO_NEW_PRIVS */
 	int		 setgrp;	/* group= without user=: gid and no others */
 	/* written by the child (shared under vfork) when a step fails;
@@ -319,6 +319,8 @@ sup_child_limits(struct sup_child *c)
 			sup_child_fail(c, "setrlimit", c->rlim[i].name);
 	if (c->umask != -1)
 		umask((mode_t)c->umask);
+	if (c->oom[0] == '\0')
+		return;
 	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) == -1 ||
 	    write(fd, c->oom, strlen(c->oom)) == -1)
 		sup_child_fail(c, "write", "/proc/self/oom_score_adj");
@@ -498,7 +500,9 @@ sup_child_limits_prepare(struct sup_proc *p, struct sup_child *c, char *err,
 	}
 	c->umask = wc->umask;
 	c->nnp = wc->no_new_privs;
-	snprintf(c->oom, sizeof(c->oom), "%d", wc->oom_score_adj);
+	/* written unless holdfastd has that value itself (no /proc needed) */
+	if (wc->oom_score_adj != sup_cgroup_own_oom())
+		snprintf(c->oom, sizeof(c->oom), "%d", wc->oom_score_adj);
 	return sup_cgroup_prepare(p, c->cg_fds, &c->ncg, err, errlen);
 }
 
