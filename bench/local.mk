@@ -39,3 +39,11 @@ bench-surge: all
 # bench/status_page.sh: the status page's idle cost (wake-ups, memory)
 # and /status.json latency.
 EXTRA_DIST += bench/status_page.sh
+
+# bench/limits.sh: what a cgroup per process (memory_max) costs a respawn,
+# interleaved with a worker without one.
+EXTRA_DIST += bench/limits.sh
+bench-limits: all
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/limits.sh
+.PHONY: bench-limits
