@@ -531,8 +531,17 @@ cg_choose(const struct cfg_worker *wc, const char *bases[], int ctls[], int *v2,
 			    cg.v1_why[i]);
 			return -1;
 		}
-	snprintf(err, errlen, "cgroup = true, and holdfastd has no cgroup to manage "
-	    "(v2: %s; v1: %s)", cg.v2_why ? cg.v2_why : "none", cg.v1_why[CG_MEMORY]);
+	if (need[CG_MEMORY] || need[CG_PIDS] || need[CG_CPU])
+		snprintf(err, errlen, "the limits need%s%s%s in one cgroup version; v2 "
+		    "offers%s%s%s, v1%s%s%s", need[CG_MEMORY] ? " memory" : "",
+		    need[CG_PIDS] ? " pids" : "", need[CG_CPU] ? " cpu" : "",
+		    cg.v2_ctl[CG_MEMORY] ? " memory" : "", cg.v2_ctl[CG_PIDS] ? " pids" : "",
+		    cg.v2_ctl[CG_CPU] ? " cpu" : "", cg.v1_base[CG_MEMORY] ? " memory" : "",
+		    cg.v1_base[CG_PIDS] ? " pids" : "", cg.v1_base[CG_CPU] ? " cpu" : "");
+	else
+		snprintf(err, errlen, "cgroup = true, and holdfastd has no cgroup to manage "
+		    "(v2: %s; v1: %s)", cg.v2_why ? cg.v2_why : "none",
+		    cg.v1_why[CG_MEMORY] ? cg.v1_why[CG_MEMORY] : "memory hierarchy unusable");
 	return -1;
 }
 

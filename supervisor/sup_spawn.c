@@ -304,16 +304,24 @@ sup_child_signals(void)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
-/* limits, in the child: into its cgroup(s) first (before it could fork),
- * then the rlimits, umask and oom_score_adj, while still privileged. */
+/* limits, in the child: into its cgroup(s), first thing (the descriptors
+ * are still where holdfastd opened them, and nothing forked escapes). */
+static void
+sup_child_cgroup(struct sup_child *c)
+{
+	for (int i = 0; i < c->ncg; i++)
+		if (write(c->cg_fds[i], "0", 1) != 1)
+			sup_child_fail(c, "write", "cgroup.procs");
+}
+
+/* limits, in the child: rlimits, umask and oom_score_adj, once the
+ * descriptors are placed (a small rlimit_nofile would refuse the moves)
+ * and while still privileged (raising a hard limit, a negative score). */
 static void
 sup_child_limits(struct sup_child *c)
 {
 	int fd;
 
-	for (int i = 0; i < c->ncg; i++)
-		if (write(c->cg_fds[i], "0", 1) != 1)
-			sup_child_fail(c, "write", "cgroup.procs");
 	for (int i = 0; i < c->nrlim; i++)
 		if (setrlimit(c->rlim[i].res, &c->rlim[i].rl) == -1)
 			sup_child_fail(c, "setrlimit", c->rlim[i].name);
@@ -333,8 +341,9 @@ sup_child(struct sup_child *c)
 {
 	sup_child_signals();
 	setpgid(0, 0);
-	sup_child_limits(c);
+	sup_child_cgroup(c);
 	sup_child_fds(c);
+	sup_child_limits(c);
 	if (c->dir != NULL && chdir(c->dir) == -1)
 		sup_child_fail(c, "chdir", c->dir);
 	if (c->setgrp && (setgid(c->gid) == -1 || setgroups(1, &c->gid) == -1))

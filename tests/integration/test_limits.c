@@ -323,7 +323,8 @@ START_TEST(test_child_settings_seen_inside)
 	    "exec /bin/sleep 60'\nrlimit_nofile = 123\nrlimit_core = unlimited\n"
 	    "rlimit_as = 4G\nheartbeat_timeout = 0\n\n"
 	    "[worker:rl0]\ncommand = /bin/sh -c 'echo core=$(ulimit -S -c)/$(ulimit -H -c); "
-	    "exec /bin/sleep 60'\nrlimit_core = 0\nheartbeat_timeout = 0\n\n"
+	    "echo nofile=$(ulimit -S -n)/$(ulimit -H -n); exec /bin/sleep 60'\n"
+	    "rlimit_core = 0\nrlimit_nofile = 16\nheartbeat_timeout = 0\n\n"
 	    "[worker:plain]\ncommand = %s report\nheartbeat_timeout = 0\n", lw, lw, lw);
 	supt_write_conf(&t, ini);
 	hfd_spawn(&t, NULL);
@@ -336,11 +337,13 @@ START_TEST(test_child_settings_seen_inside)
 	lim_expect(&t, "set", "Gid", gid);
 	lim_expect(&t, "set", "oom_score_adj", "500");
 	ck_assert(tu_wait_file_count(t.log, "rl: as=", 1, 5000));
-	ck_assert(tu_wait_file_count(t.log, "rl0: core=", 1, 5000));
+	ck_assert(tu_wait_file_count(t.log, "rl0: nofile=", 1, 5000));
 	lim_expect(&t, "rl", "nofile", "123/123");
 	lim_expect(&t, "rl", "core", "unlimited/unlimited");
 	lim_expect(&t, "rl", "as", "4194304/4194304");	/* KiB */
 	lim_expect(&t, "rl0", "core", "0/0");
+	/* below the descriptor numbers holdfastd moves things through */
+	lim_expect(&t, "rl0", "nofile", "16/16");
 	/* group= without user=: that group and no other */
 	lim_expect(&t, "grp", "Gid", gid);
 	want = xasprintf("%d", (int)gr->gr_gid);
