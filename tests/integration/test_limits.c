@@ -417,6 +417,53 @@ START_TEST(test_user_switch_under_no_new_privs)
 }
 END_TEST
 
+static int
+lim_throttled(void *arg)
+{
+	char		*path = xasprintf("%s/cpu.stat", (const char *)arg);
+	char		*text = tu_read_file(path, NULL), *at;
+	long long	 n = 0;
+
+	if (text != NULL && (at = strstr(text, "nr_throttled ")) != NULL)
+		n = atoll(at + strlen("nr_throttled "));
+	free(text);
+	free(path);
+	return n > 0;
+}
+
+/* cpu_quota: a busy loop in a cgroup whose quota is written and which the
+ * kernel throttles (cpu.stat nr_throttled; cpu.cfs_quota_us on v1, cpu.max
+ * on v2). */
+START_TEST(test_cpu_quota_throttles)
+{
+	struct hfd	 t;
+	char		*dir, *quota, *file;
+	const char	*ctl;
+	pid_t		 pid;
+
+	supt_start(&t, "limits-cpu", "[worker:spin]\ncommand = /bin/sh -c 'while :; do :; "
+	    "done'\ncpu_quota = 10%\nheartbeat_timeout = 0\nstartsecs = 100ms\n");
+	if (lim_unavailable(&t, "spin"))
+		goto out;
+	ck_assert(supt_wait_state(&t, "spin", "RUNNING", 0, 5000));
+	pid = supt_pid(&t, "spin");
+	ctl = access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", F_OK) == 0 ? "cpu" : "";
+	if (*ctl == '\0' || (dir = lim_cgroup_dir(pid, "cpu,cpuacct")) == NULL)
+		dir = lim_cgroup_dir(pid, ctl);		/* v2, or cpu mounted alone */
+	ck_assert_ptr_nonnull(dir);
+	file = xasprintf("%s/%s", dir, *ctl != '\0' ? "cpu.cfs_quota_us" : "cpu.max");
+	quota = tu_read_file(file, NULL);
+	ck_assert_msg(quota != NULL && strncmp(quota, "10000", 5) == 0, "%s: %s", file, quota);
+	ck_assert_msg(tu_wait_for(lim_throttled, dir, 10000), "%s/cpu.stat: never throttled",
+	    dir);
+	free(quota);
+	free(file);
+	free(dir);
+out:
+	supt_finish(&t);
+}
+END_TEST
+
 /* Where holdfastd has no cgroup to manage (here: it runs as nobody, so
  * neither its v1 cgroups nor a v2 leaf are writable), a section with a
  * limit does not start, and says why; one without limits runs. */
@@ -468,5 +515,6 @@ main(void)
 	tcase_add_test(tc, test_child_settings_seen_inside);
 	tcase_add_test(tc, test_user_switch_under_no_new_privs);
 	tcase_add_test(tc, test_limit_without_cgroup_refused);
+	tcase_add_test(tc, test_cpu_quota_throttles);
 	return tu_run(s);
 }
