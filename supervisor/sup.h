@@ -29,6 +29,7 @@
 /* A second SIGINT/SIGTERM this soon after the first is the same request
  * arriving two ways, not a person asking again (see sup_shutdown). */
 #define SUP_SHUTDOWN_REPEAT_MS	1000
+#define SUP_STATUS_TEXT_MAX	256	/* libhf: a channel "status" text, bytes */
 
 struct cfg;
 struct cfg_worker;
@@ -96,6 +97,8 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* libhf: the worker's last channel "status" text (protocol 2), or NULL */
+	char			*p_status_text;
 	/* limits: the cgroup of the current process (sup_cgroup.c), and the
 	 * OOM kills counted in it: of the last exit, and in all */
 	struct sup_cg		*p_cg;
