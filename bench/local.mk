@@ -39,3 +39,12 @@ bench-surge: all
 # bench/status_page.sh: the status page's idle cost (wake-ups, memory)
 # and /status.json latency.
 EXTRA_DIST += bench/status_page.sh
+
+# (pipeline) bench/ctl.sh: `holdfastctl status` wall time vs runit's
+# `sv status`, hyperfine, interleaved rounds.
+EXTRA_DIST += bench/ctl.sh
+bench-ctl: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/ctl.sh
+.PHONY: bench-ctl

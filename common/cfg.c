@@ -132,6 +132,9 @@ static const struct cfg_row cfg_rows_database[] = {
 	    RESTART, "idle_in_transaction_session_timeout of every session"),
 	D("auto_migrate",	BOOL,	auto_migrate, "true", 0, 0, RESTART,
 	    "workers migrate the schema when the database first answers"),
+	/* pipeline: */
+	D("pipeline_depth",	INT,	pipeline_depth, "8", 0, 256, RESTART,
+	    "requests in flight per connection (0 or 1: no pipelining)"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef D

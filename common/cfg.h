@@ -137,6 +137,8 @@ struct cfg_database {
 	int64_t	 lock_timeout_ms;
 	int64_t	 idle_in_transaction_timeout_ms;
 	int	 auto_migrate;		/* workers migrate when the DB first answers */
+	/* pipeline: */
+	int	 pipeline_depth;	/* requests in flight per connection; <2 off */
 };
 
 struct cfg_whatsapp {

@@ -131,26 +131,31 @@ ctl_connect(void)
 static void
 ctl_send(struct jw *w)
 {
-	const char	*buf;
+	const char	*req;
+	char		*buf;
 	size_t		 len, off = 0;
 	ssize_t		 n;
 
-	if ((buf = jw_buf(w, &len)) == NULL)
+	if ((req = jw_buf(w, &len)) == NULL)
 		ctl_die(CTL_EXIT_USAGE, "cannot encode the request");
+	/* the request and its newline in one write: one wake-up of holdfastd */
+	buf = xmalloc(len + 1);
+	memcpy(buf, req, len);
+	buf[len++] = '\n';
 	/* send(MSG_NOSIGNAL): holdfastd refuses a client (not allowed, too
 	 * many connections) by writing the reason and closing; the write
 	 * then fails with EPIPE, and the reason is still there to read. */
-	while (off < len + 1) {
-		n = off < len ? send(ctl.fd, buf + off, len - off, MSG_NOSIGNAL) :
-		    send(ctl.fd, "\n", 1, MSG_NOSIGNAL);
+	while (off < len) {
+		n = send(ctl.fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
-			return;
+			break;
 		if (n <= 0)
 			ctl_die(CTL_EXIT_UNREACHABLE, "write: %s", strerror(errno));
 		off += n;
 	}
+	free(buf);
 }
 
 /* The next reply line, parsed; NULL at EOF. */

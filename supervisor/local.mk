@@ -18,9 +18,12 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_depends.c
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
-supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
+supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 	$(YAJL_LIBS) $(INIH_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
-supervisor_holdfastctl_LDADD = $(HOLDFAST_LIBS)
+# No libevent (it runs no loop); yajl and inih static when available
+# (configure's CTL_LIBS): a short-lived client pays for every library the
+# dynamic loader maps.
+supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)

@@ -29,6 +29,7 @@
 /* A second SIGINT/SIGTERM this soon after the first is the same request
  * arriving two ways, not a person asking again (see sup_shutdown). */
 #define SUP_SHUTDOWN_REPEAT_MS	1000
+#define SUP_STATUS_TEXT_MAX	256	/* libhf: a channel "status" text, bytes */
 
 struct cfg;
 struct cfg_worker;
@@ -95,6 +96,8 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* libhf: the worker's last channel "status" text (protocol 2), or NULL */
+	char			*p_status_text;
 	/* cfgcli: depends_on (not saved: an upgrade starts the wait again) */
 	uint64_t		 p_wait_since_ms; /* monotonic; 0: not waiting */
 	char			 p_waiting_for[72]; /* the group waited for, or "" */

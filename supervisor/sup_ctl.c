@@ -206,6 +206,8 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	}
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
+	if (p->p_status_text != NULL)	/* libhf: the channel's "status" */
+		jw_kstr(w, "status_text", p->p_status_text);
 	jw_obj_close(w);
 }
 

@@ -157,6 +157,7 @@ sup_proc_free(struct sup_proc *p)
 	free(p->p_db.d_reason);
 	free(p->p_db.d_detail);
 	free(p->p_stats);
+	free(p->p_status_text);	/* libhf */
 	free(p->p_name);
 	free(p);
 }
