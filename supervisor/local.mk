@@ -22,6 +22,8 @@ supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
 # No libevent (it runs no loop); yajl and inih static when available
-# (configure's CTL_LIBS): a short-lived client pays for every library the
-# dynamic loader maps.
+# (configure's CTL_LIBS), the whole binary a static PIE when possible
+# (CTL_LDFLAGS): a short-lived client pays for every library the dynamic
+# loader maps.
 supervisor_holdfastctl_LDADD = common/libholdfast.a $(CTL_LIBS)
+supervisor_holdfastctl_LDFLAGS = $(AM_LDFLAGS) $(CTL_LDFLAGS)
