@@ -36,6 +36,10 @@ bench-surge: all
 		$(abs_top_srcdir)/bench/surge.sh
 .PHONY: bench-surge
 
+# bench/status_page.sh: the status page's idle cost (wake-ups, memory)
+# and /status.json latency.
+EXTRA_DIST += bench/status_page.sh
+
 # (pipeline) bench/ctl.sh: `holdfastctl status` wall time vs runit's
 # `sv status`, hyperfine, interleaved rounds.
 EXTRA_DIST += bench/ctl.sh
