@@ -64,12 +64,12 @@ done
 # and with only libc shared.
 dyn= libc=
 if ${CC:-cc} -o "$dir/holdfastctl-dyn" "$bld/supervisor/holdfastctl.o" \
-    "$bld/common/libholdfast.a" -lyajl -linih 2>/dev/null; then
+    "$bld/common/libhfcommon.a" -lyajl -linih 2>/dev/null; then
 	dyn=$dir/holdfastctl-dyn
 fi
 ld=$(pkg-config --variable=libdir yajl 2>/dev/null)
 if [ -n "$ld" ] && ${CC:-cc} -o "$dir/holdfastctl-libc" "$bld/supervisor/holdfastctl.o" \
-    "$bld/common/libholdfast.a" "$ld/libyajl_s.a" "$ld/libinih.a" 2>/dev/null; then
+    "$bld/common/libhfcommon.a" "$ld/libyajl_s.a" "$ld/libinih.a" 2>/dev/null; then
 	libc=$dir/holdfastctl-libc
 fi
 

@@ -26,6 +26,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_cgroup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
@@ -164,6 +165,7 @@ setup(int restoring)
 	}
 	setup_web(restoring);
 	sup_notify_init(sup.s_base);
+	sup_cgroup_init(sup.s_cfg, restoring);	/* limits */
 }
 
 static void
@@ -180,6 +182,7 @@ teardown(struct event **evs, int nevs)
 		sup.s_groups = g->g_next;
 		sup_group_free(g);
 	}
+	sup_cgroup_close();	/* limits: after the groups, whose cgroups it removes */
 	for (int i = 0; i < nevs; i++)
 		event_free(evs[i]);
 	if (sup.s_shutdown_timer != NULL)
@@ -200,6 +203,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	int		 restoring = ua->restore_fd != -1;
 
 	log_init("holdfastd", LOG_LVL_INFO);
+	sup_log_main_init(1000);	/* cfgcli: maintail; resized from tail_lines */
 	sup_log_nb_early();	/* a stalled stderr must not hold up a restore */
 	sup_heal_init(ua, cfgpath, verbose);
 	if (restoring) {
@@ -215,6 +219,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 		sup.s_started_ms = hf_now_mono_ms();
 	}
 	setup(restoring);
+	sup_log_main_resize(sup.s_cfg->holdfast.tail_lines);	/* cfgcli */
 	for (int i = 0; i < NSIGS; i++) {
 		evs[i] = evsignal_new(sup.s_base, sigs[i], on_signal, NULL);
 		evsignal_add(evs[i], NULL);
@@ -233,6 +238,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");
 	teardown(evs, NSIGS);
+	sup_log_main_resize(0);		/* cfgcli: maintail's lines freed */
 	return sup.s_exit_code;
 }
 

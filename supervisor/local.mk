@@ -14,10 +14,12 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_notify.c supervisor/sup_notify.h \
 	supervisor/sup_upgrade.c supervisor/sup_upgrade.h \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h \
-	supervisor/sup_web_guard.c supervisor/sup_web_guard.h
+	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
+	supervisor/sup_depends.c \
+	supervisor/sup_cgroup.c supervisor/sup_cgroup.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
-supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
+supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 	$(YAJL_LIBS) $(INIH_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl
@@ -26,7 +28,7 @@ supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
 # (configure's CTL_LIBS), the whole binary a static PIE when possible
 # (CTL_LDFLAGS): a short-lived client pays for every library the dynamic
 # loader maps.
-supervisor_holdfastctl_LDADD = common/libholdfast.a $(CTL_LIBS)
+supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)
 supervisor_holdfastctl_LDFLAGS = $(AM_LDFLAGS) $(CTL_LDFLAGS)
 # (pipeline) The same client linked dynamically, for `make check` only:
 # valgrind's memcheck cannot follow a static libc (no malloc to replace,
