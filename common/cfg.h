@@ -53,10 +53,19 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* struct cfg_listen */
 	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+	/* cfgcli: log rotation */
+	CFG_T_ROTATE,		/* int enum cfg_rotate */
 	/* limits: resources and isolation */
 	CFG_T_PERCENT,		/* int percent ("50%"); "" and 0 mean none */
 	CFG_T_RLIM,		/* int64: bytes or a count, CFG_RLIM_*; "" inherits */
 	CFG_T_MODE,		/* int octal file mode bits (umask); -1 when "" */
+};
+
+/* cfgcli: logfile_rotate */
+enum cfg_rotate {
+	CFG_ROTATE_SIZE = 0,		/* at logfile_maxbytes only */
+	CFG_ROTATE_HOURLY,		/* at every UTC hour, and at logfile_maxbytes */
+	CFG_ROTATE_DAILY,		/* at every UTC midnight, and at logfile_maxbytes */
 };
 
 /* limits: the values of a CFG_T_RLIM field that are not a number. */
@@ -194,6 +203,15 @@ struct cfg_worker {
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;
 	int	 logfile_backups;
+	/* cfgcli: dependencies, FATAL retry, output timestamps and rotation */
+	char	*depends_on;		/* as written: "db, cache" (NULL: none) */
+	int64_t	 depends_timeout_ms;	/* then start anyway; 0 = wait for ever */
+	int64_t	 fatal_retry_ms;	/* FATAL is tried again after this; 0 = final */
+	int	 logfile_timestamps;	/* ISO-8601 UTC prefix per stored line */
+	int	 logfile_rotate;	/* enum cfg_rotate */
+	char	**depends;		/* depends_on split (not a row: from validation) */
+	int	 ndepends;
+	char	*file;			/* the file its section is in (include) */
 	/* limits: resources and isolation (supervisor/sup_cgroup.c, sup_spawn.c) */
 	int64_t	 memory_max;		/* bytes, 0: none (cgroup) */
 	int	 cpu_quota;		/* percent of one CPU, 0: none (cgroup) */

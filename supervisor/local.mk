@@ -15,6 +15,7 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_upgrade.c supervisor/sup_upgrade.h \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h \
 	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
+	supervisor/sup_depends.c \
 	supervisor/sup_cgroup.c supervisor/sup_cgroup.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
