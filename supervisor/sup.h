@@ -48,6 +48,10 @@ struct sup_db {
 };
 
 struct sup_group;
+struct sup_dbdown;
+
+/* events: exits by cause (p_exits, holdfast_exits_total) */
+enum { SUP_EXIT_CLEAN = 0, SUP_EXIT_CODE, SUP_EXIT_SIGNAL, SUP_EXIT_OOM, SUP_EXIT_NCAUSES };
 
 struct sup_proc {
 	char			*p_name;	/* "http:0" or "telephony" */
@@ -95,6 +99,14 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* events and metrics (sup_event.c, sup_metrics.c): counters since
+	 * holdfastd started (an upgrade keeps them). p_oom_kill: the exit
+	 * being recorded was the kernel's OOM kill (set by whoever knows). */
+	int			 p_oom_kill;
+	uint64_t		 p_exits[4];	/* SUP_EXIT_*: clean, code, signal, oom */
+	uint64_t		 p_start_failures;
+	uint64_t		 p_hung_kills;
+	struct sup_dbdown	*p_dbdown;	/* seconds the DB was down, by reason */
 };
 
 struct sup_group {

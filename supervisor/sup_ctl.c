@@ -24,6 +24,7 @@
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_event.h"
 #include "sup_log.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -39,6 +40,9 @@ struct sup_ctl_client {
 	int			 c_wait_up;	/* 1: until RUNNING, 0: until down */
 	uid_t			 c_uid;
 	struct sup_ctl_client	*c_next;
+	/* events: following events (`events -f`), and what it missed */
+	int			 c_events;
+	uint64_t		 c_dropped;
 };
 
 static struct {
@@ -580,6 +584,67 @@ sup_ctl_reopen(struct sup_ctl_client *c, yajl_val req)
 	sup_ctl_send(c, w);
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+static void
+sup_ctl_count_line(const char *json, size_t len, void *arg)
+{
+	(void)json;
+	(void)len;
+	(*(int *)arg)++;
+}
+
+static void
+sup_ctl_event_line(const char *json, size_t len, void *arg)
+{
+	struct sup_ctl_client *c = arg;
+
+	chan_send_raw(c->c_peer, json, len);
+}
+
+/* events [follow]: {"ok":true,"seq":N,"count":K}, then K event lines (the
+ * ring, oldest first), then with follow every new event as it happens. */
+static void
+sup_ctl_events(struct sup_ctl_client *c, yajl_val req)
+{
+	struct jw	*w = sup_ctl_ok();
+	int		 follow = 0, n = 0;
+
+	(void)json_get_bool(req, "follow", &follow);
+	sup_event_ring_each(sup_ctl_count_line, &n);
+	jw_kint(w, "seq", (long long)sup_event_seq());
+	jw_kint(w, "count", n);
+	sup_ctl_send(c, w);
+	sup_event_ring_each(sup_ctl_event_line, c);
+	c->c_events = follow;
+}
+
+/* A follower is bounded: past SUP_EVENT_SUB_MAX queued bytes its events
+ * are dropped and counted, and once half is written out it is told how
+ * many with a "dropped" event. The loop never waits for it. */
+void
+sup_ctl_event(const struct sup_ev *e)
+{
+	char line[256];
+
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		size_t queued;
+
+		if (!c->c_events || chan_peer_gone(c->c_peer))
+			continue;
+		queued = chan_peer_queued(c->c_peer);
+		if (c->c_dropped > 0 && queued < SUP_EVENT_SUB_MAX / 2) {
+			sup_event_dropped_json(c->c_dropped, line, sizeof(line));
+			chan_send_raw(c->c_peer, line, strlen(line));
+			c->c_dropped = 0;
+		}
+		if (queued + e->len + 1 > SUP_EVENT_SUB_MAX)
+			c->c_dropped++;
+		else
+			chan_send_raw(c->c_peer, e->json, e->len);
+	}
+}
+
 static const struct {
 	const char	*name;
 	sup_ctl_fn	*fn;
@@ -598,6 +663,8 @@ static const struct {
 	{ "shutdown",	sup_ctl_shutdown },
 	{ "version",	sup_ctl_version },
 	{ "upgrade",	sup_ctl_upgrade },
+	/* events */
+	{ "events",	sup_ctl_events },
 };
 
 /* ---- clients ----------------------------------------------------------- */
@@ -1007,6 +1074,10 @@ sup_ctl_save(struct jw *w, int upgrader_fd, int flush)
 		jw_kbool(w, "upgrader", fd == upgrader_fd);
 		if (c->c_follow != NULL)
 			jw_kstr(w, "follow", c->c_follow->p_name);
+		if (c->c_events) {	/* events: a follower follows on */
+			jw_kbool(w, "events", 1);
+			jw_kint(w, "events_dropped", (long long)c->c_dropped);
+		}
 		if (c->c_wait != NULL) {
 			jw_kbool(w, "wait_up", c->c_wait_up);
 			jw_key(w, "wait");
@@ -1042,7 +1113,7 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 {
 	struct sup_ctl_client	*c;
 	yajl_val		 wait = json_get_array(o, "wait");
-	long long		 uid = 0;
+	long long		 uid = 0, dropped = 0;
 	int			 fd = sup_upgrade_get_fd(o, "conn"), up = 0, upgrader = 0;
 	char			*in;
 	size_t			 len;
@@ -1058,6 +1129,9 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
 	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
 	c->c_follow = sup_ctl_restore_one(json_get_str(o, "follow"));
+	if (json_get_bool(o, "events", &c->c_events) == 0 && c->c_events &&
+	    json_get_int(o, "events_dropped", &dropped) == 0)	/* events */
+		c->c_dropped = (uint64_t)dropped;
 	if (wait != NULL) {
 		(void)json_get_bool(o, "wait_up", &up);
 		c->c_wait_up = up;

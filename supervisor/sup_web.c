@@ -17,12 +17,14 @@
 #include <sys/stat.h>
 #include <event2/event.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "hsrv.h"
 #include "json.h"
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_metrics.h"
 #include "sup_web.h"
 #include "util.h"
 
@@ -51,6 +53,11 @@ struct web_old {
 static struct {
 	struct hsrv	*srv;
 	struct web_old	*old;
+	/* events: metrics_listen, its own listener (msrv, on mspec) or
+	 * /metrics on the status page's (mshared) */
+	struct hsrv	*msrv;
+	char		*mspec;
+	int		 mshared;
 } web;
 
 /* ---- replies ------------------------------------------------------------ */
@@ -400,7 +407,10 @@ static const struct web_route {
 	{ "/status.json", "GET", 3 },
 	{ "/tail", "GET", 4 },
 	{ "/action", "POST", 5 },
+	{ "/metrics", "GET", 6 },	/* events: with metrics_listen */
 };
+
+static void web_metrics(struct hsrv_req *);
 
 static void
 web_route(struct hsrv_req *r, int kind)
@@ -411,6 +421,7 @@ web_route(struct hsrv_req *r, int kind)
 	case 2: web_asset(r, "text/css; charset=utf-8", sup_web_css); break;
 	case 3: web_status(r); break;
 	case 4: web_tail(r); break;
+	case 6: web_metrics(r); break;
 	default: web_action(r); break;
 	}
 }
@@ -420,13 +431,16 @@ web_request(struct hsrv_req *r, void *arg)
 {
 	const char	*target = hsrv_target(r);
 	size_t		 plen = strcspn(target, "?");
+	int		 metrics_only = arg != NULL;
 
-	(void)arg;
 	for (size_t i = 0; i < nitems(web_routes); i++) {
 		const struct web_route *rt = &web_routes[i];
 
 		if (strlen(rt->path) != plen || strncmp(rt->path, target, plen) != 0)
 			continue;
+		if ((rt->kind == 6 && !metrics_only && !web.mshared) ||
+		    (rt->kind != 6 && metrics_only))
+			break;
 		if (strcmp(hsrv_method(r), rt->method) == 0)
 			web_route(r, rt->kind);
 		else {
@@ -450,7 +464,7 @@ web_body_limit(struct hsrv_req *r, void *arg)
 /* ---- the listener ------------------------------------------------------- */
 
 static struct hsrv *
-web_listen(const struct cfg_listen *l, char *err, size_t errlen)
+web_listen(const struct cfg_listen *l, int metrics_only, char *err, size_t errlen)
 {
 	static const struct hsrv_limits lim = {
 		.max_conns = WEB_MAX_CONNS,
@@ -465,13 +479,20 @@ web_listen(const struct cfg_listen *l, char *err, size_t errlen)
 		.body_limit = web_body_limit,
 		.request = web_request,
 	};
+	static const struct hsrv_cbs mcbs = {	/* events: arg marks /metrics only */
+		.body_limit = web_body_limit,
+		.request = web_request,
+		.arg = &web,
+	};
 	struct hsrv	*srv;
 	int		 fd;
 
 	if ((fd = sup_listen_bind(l, 0, err, errlen)) == -1)
 		return NULL;
-	if (hf_fd_set_nonblock(fd) == -1 || (srv = hsrv_new(sup.s_base, fd, &lim, &cbs)) == NULL) {
-		snprintf(err, errlen, "status_listen %s: cannot serve", l->spec);
+	if (hf_fd_set_nonblock(fd) == -1 || (srv = hsrv_new(sup.s_base, fd, &lim,
+	    metrics_only ? &mcbs : &cbs)) == NULL) {
+		snprintf(err, errlen, "%s %s: cannot serve", metrics_only ?
+		    "metrics_listen" : "status_listen", l->spec);
 		close(fd);
 		return NULL;
 	}
@@ -483,7 +504,7 @@ sup_web_start(const struct cfg_listen *l, char *err, size_t errlen)
 {
 	if (l->type == 0)
 		return 0;
-	if ((web.srv = web_listen(l, err, errlen)) == NULL)
+	if ((web.srv = web_listen(l, 0, err, errlen)) == NULL)
 		return -1;
 	log_info("status page on http://%s%s%s:%s/", strchr(l->host, ':') ? "[" : "",
 	    l->host, strchr(l->host, ':') ? "]" : "", l->port);
@@ -529,7 +550,7 @@ sup_web_relisten(const struct cfg_listen *l, char *err, size_t errlen)
 {
 	struct hsrv *srv = NULL;
 
-	if (l->type != 0 && (srv = web_listen(l, err, errlen)) == NULL)
+	if (l->type != 0 && (srv = web_listen(l, 0, err, errlen)) == NULL)
 		return -1;
 	if (web.srv != NULL)
 		web_retire(web.srv);
@@ -549,4 +570,52 @@ sup_web_close(void)
 	if (web.srv != NULL)
 		hsrv_free(web.srv);
 	web.srv = NULL;
+	if (web.msrv != NULL)		/* events */
+		hsrv_free(web.msrv);
+	web.msrv = NULL;
+	free(web.mspec);
+	web.mspec = NULL;
+}
+
+/* ---- events: /metrics ------------------------------------------------------ */
+
+static void
+web_metrics(struct hsrv_req *r)
+{
+	struct buf b = BUF_INIT;
+
+	sup_metrics_text(&b);
+	web_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	buf_free(&b);
+}
+
+static int
+web_same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	return a->type != 0 && b->type != 0 && strcmp(a->host, b->host) == 0 &&
+	    strcmp(a->port, b->port) == 0;
+}
+
+int
+sup_web_metrics_relisten(const struct cfg_listen *ml, const struct cfg_listen *sl,
+    char *err, size_t errlen)
+{
+	struct hsrv *srv = NULL;
+
+	web.mshared = web_same_addr(ml, sl);
+	if (ml->type != 0 && !web.mshared && web.msrv != NULL &&
+	    strcmp(web.mspec, ml->spec) == 0)
+		return 0;		/* the same listener serves on */
+	if (ml->type != 0 && !web.mshared &&
+	    (srv = web_listen(ml, 1, err, errlen)) == NULL)
+		return -1;
+	if (web.msrv != NULL)
+		web_retire(web.msrv);
+	free(web.mspec);
+	web.msrv = srv;
+	web.mspec = srv != NULL ? xstrdup(ml->spec) : NULL;
+	if (ml->type != 0)
+		log_info("metrics on http://%s%s%s:%s/metrics", strchr(ml->host, ':') ? "[" :
+		    "", ml->host, strchr(ml->host, ':') ? "]" : "", ml->port);
+	return 0;
 }

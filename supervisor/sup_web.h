@@ -33,6 +33,11 @@ int sup_web_start(const struct cfg_listen *l, char *err, size_t errlen);
  * listener finish what they asked and are closed. */
 int sup_web_relisten(const struct cfg_listen *l, char *err, size_t errlen);
 void sup_web_close(void);
+/* events: metrics_listen ml: /metrics on the status page's listener when
+ * ml is sl's address, else on a listener of its own (kept when ml is
+ * unchanged, the old one kept on failure: -1 with a reason). */
+int sup_web_metrics_relisten(const struct cfg_listen *ml, const struct cfg_listen *sl,
+    char *err, size_t errlen);
 
 /* The page, embedded (sup_web_page.c): no build step, no external asset. */
 extern const char sup_web_html[];
