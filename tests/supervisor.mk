@@ -72,3 +72,10 @@ tests_integration_test_status_browser_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # The README shows it; test_status_browser makes it (STATUS_SCREENSHOT).
 EXTRA_DIST += docs/status-page.png
+
+# events: holdfastctl events, [event:NAME] listeners, metrics_listen.
+TEST_PROGS += tests/integration/test_events
+TESTS += tests/integration/test_events
+tests_integration_test_events_SOURCES = tests/integration/test_events.c
+tests_integration_test_events_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_events_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
