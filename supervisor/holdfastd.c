@@ -177,7 +177,8 @@ teardown(struct event **evs, int nevs)
 {
 	sup_ctl_close();
 	sup_web_close();
-	sup_hook_close();	/* events */
+	(void)sup_hook_stop_all("shutdown");	/* events: none outlives holdfastd */
+	sup_hook_close();
 	sup_event_close();
 	sup_notify_close();
 	sup_upgrade_close();

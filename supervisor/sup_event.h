@@ -107,8 +107,9 @@ void sup_hook_configure(const struct cfg *);
 void sup_hook_event(const struct sup_ev *);
 /* The reaper's: 1 when pid was a listener's command (then handled). */
 int sup_hook_reaped(pid_t pid, int status);
-/* Upgrade: running commands are killed and reaped, queues dropped, each
- * one logged; how many were running. */
+/* Upgrade and shutdown: running commands are killed (their process
+ * groups; the reaper, or the next image's, collects them), queues dropped,
+ * each one logged; how many were running. */
 int sup_hook_stop_all(const char *why);
 void sup_hook_close(void);
 

@@ -168,7 +168,9 @@ START_TEST(test_events_hook)
 	    "NAME=$HOLDFAST_EVENT_NAME CODE=$HOLDFAST_EVENT_CODE TO=$HOLDFAST_EVENT_TO\"; "
 	    "cat; echo; } >> %s'\nevents = exit, EXITED\nworkers = w\n\n"
 	    "[event:bad]\ncommand = /bin/sh -c 'exit 3'\nevents = exit\n\n"
-	    "[event:slow]\ncommand = /bin/sleep 30\nevents = exit\ntimeout = 200ms\n",
+	    "[event:slow]\ncommand = /bin/sleep 30\nevents = exit\ntimeout = 200ms\n\n"
+	    "[event:q]\ncommand = /bin/sleep 2\nevents = state\nqueue = 1\n\n"
+	    "[event:r]\ncommand = /bin/true\nevents = state\nrate_limit = 1\n",
 	    w, out);
 	supt_write_conf(&t, conf);
 	hfd_spawn(&t, NULL);
@@ -187,6 +189,10 @@ START_TEST(test_events_hook)
 	ck_assert_msg(tu_wait_file_count(t.log, "result=timeout", 1, 5000),
 	    "a command past its timeout was not killed and logged");
 	ck_assert_int_eq(tu_count_in_file(t.log, "[EVENT_HOOK] name=log"), 0);
+	ck_assert_msg(tu_count_in_file(t.log, "[EVENT_HOOK] name=q result=dropped "
+	    "reason=queue") == 1, "a full queue did not drop (once logged)");
+	ck_assert_msg(tu_count_in_file(t.log, "[EVENT_HOOK] name=r result=dropped "
+	    "reason=rate_limit") == 1, "rate_limit did not drop (once logged)");
 	free(text);
 	free(conf);
 	supt_finish(&t);
@@ -291,7 +297,8 @@ END_TEST
 START_TEST(test_events_upgrade)
 {
 	struct hfd	 t;
-	char		*w = ev_worker("w", "", ""), *file, *text, *p;
+	char		*w = ev_worker("w", "", "\n[event:long]\ncommand = /bin/sleep 30\n"
+	    "events = RUNNING\ntimeout = 1h\n"), *file, *text, *p;
 	long long	 before, after;
 	pid_t		 f;
 
@@ -303,6 +310,11 @@ START_TEST(test_events_upgrade)
 	ck_assert_int_eq(hfd_ctl(&t, "upgrade", NULL), 0);
 	ck_assert_msg(tu_wait_file_count(file, "\"result\":\"upgraded\"", 1, 5000),
 	    "the follower was not told of the upgrade");
+	ck_assert_msg(tu_count_in_file(t.log, "[EVENT_HOOK] name=long seq=") == 1 &&
+	    tu_count_in_file(t.log, "result=killed reason=upgrade") == 1,
+	    "the listener's command was not killed at the upgrade");
+	ck_assert_msg(tu_wait_file_count(t.log, "reaped stray pid=", 1, 5000),
+	    "the killed command was not reaped by the new image");
 	ck_assert_int_eq(hfd_ctl(&t, "stop w", NULL), 0);
 	ck_assert(tu_wait_file_count(file, "\"to\":\"STOPPED\"", 1, 5000));
 	text = tu_read_file(file, NULL);
