@@ -176,6 +176,10 @@ m_docs(const char *text)
 	if (tu_sh("command -v promtool >/dev/null", NULL) == 0) {
 		cmd = xasprintf("promtool check rules '%s' 2>&1", rules);
 		ck_assert_msg(tu_sh(cmd, NULL) == 0, "promtool check rules %s failed", rules);
+	} else if (tu_sh("/usr/bin/python3 -c 'import yaml' 2>/dev/null", NULL) != 0) {
+		fprintf(stderr, "test_metrics: neither promtool nor python3-yaml is "
+		    "installed: docs/alerts.yml only checked for the metric names\n");
+		cmd = NULL;
 	} else {
 		fprintf(stderr, "test_metrics: promtool not installed: docs/alerts.yml "
 		    "checked for shape with python3-yaml only\n");
