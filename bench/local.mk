@@ -36,6 +36,10 @@ bench-surge: all
 		$(abs_top_srcdir)/bench/surge.sh
 .PHONY: bench-surge
 
+# bench/status_page.sh: the status page's idle cost (wake-ups, memory)
+# and /status.json latency.
+EXTRA_DIST += bench/status_page.sh
+
 # events: bench/events.sh (state change -> listener latency; 1,000 events/s
 # with a follower) and bench/metrics.sh (a /metrics scrape, 8 instances).
 EXTRA_DIST += bench/events.sh bench/events_stamp.c bench/metrics.sh
