@@ -102,6 +102,28 @@ sup_metrics_exit(struct sup_proc *p, int status)
 }
 
 void
+sup_metrics_moved(struct sup_proc *p, struct sup_proc *x)
+{
+	for (int c = 0; c < SUP_EXIT_NCAUSES; c++)
+		x->p_exits[c] += p->p_exits[c];
+	x->p_start_failures += p->p_start_failures;
+	x->p_hung_kills += p->p_hung_kills;
+	if (p->p_dbdown != NULL) {
+		struct sup_dbdown *d = dbdown(x);
+
+		dbdown_close(p->p_dbdown);
+		for (int i = 0; i < p->p_dbdown->n; i++) {
+			int k = dbdown_reason(d, p->p_dbdown->r[i].reason);
+
+			d->r[k].secs += p->p_dbdown->r[i].secs;
+		}
+	}
+	memset(p->p_exits, 0, sizeof(p->p_exits));
+	p->p_start_failures = p->p_hung_kills = 0;
+	sup_metrics_free(p);
+}
+
+void
 sup_metrics_free(struct sup_proc *p)
 {
 	free(p->p_dbdown);

@@ -27,6 +27,8 @@ void sup_metrics_text(struct buf *b);
 void sup_metrics_exit(struct sup_proc *, int status);
 void sup_metrics_db(struct sup_proc *, int up, const char *reason);
 void sup_metrics_free(struct sup_proc *);
+/* A surge replacement x takes the slot of p: p's counters become x's. */
+void sup_metrics_moved(struct sup_proc *p, struct sup_proc *x);
 /* Upgrade: the counters of one instance into/out of its saved object. */
 void sup_metrics_save(struct jw *, const struct sup_proc *);
 void sup_metrics_restore(struct sup_proc *, yajl_val o);
