@@ -35,8 +35,8 @@ m_workers(void)
 
 	s = xasprintf("[worker:a]\ncommand = %s -S\nnumprocs = 2\nstartsecs = 0\n\n"
 	    "[worker:b]\ncommand = %s -D Timeout -u 600000\nstartsecs = 0\n\n"
-	    "[worker:c]\ncommand = %s -C 200\nstartsecs = 0\nautorestart = false\n",
-	    tw, tw, tw);
+	    "[worker:c]\ncommand = /bin/sh -c 'sleep 0.2; kill -KILL $$'\nstartsecs = 0\n"
+	    "autorestart = false\n", tw, tw);
 	free(tw);
 	return s;
 }
