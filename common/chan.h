@@ -19,6 +19,7 @@
  *     {"type":"db","state":"up"|"down","op":"...","reason":"NeonEndpointDisabled",
  *      "attempts":3,"detail":"..."}
  *     {"type":"stats", ...}            free-form counters shown by `holdfastctl status --json`
+ *                                      and, each number, by holdfastd's /metrics
  *   holdfastd -> worker
  *     {"type":"welcome","version":1,"heartbeat_ms":3333}
  *     {"type":"error","detail":"..."}  the worker sent something malformed

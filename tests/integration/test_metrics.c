@@ -6,7 +6,8 @@
  * conventions, and agrees with `holdfastctl status --json` taken at the
  * same moment; every metric the shipped alert rules and dashboard use is
  * one holdfastd serves, and both files are valid; metrics_listen on
- * status_listen's address serves /metrics there, and a reload moves it.
+ * status_listen's address serves /metrics there, and a reload moves it;
+ * a real holdfast-http's requests by status reach holdfastd's /metrics.
  */
 #include <check.h>
 #include <stdio.h>
@@ -263,6 +264,59 @@ START_TEST(test_metrics_shared)
 }
 END_TEST
 
+struct m_http {
+	int	 port, mport;
+};
+
+static int
+m_http_up(void *arg)
+{
+	struct m_http *h = arg;
+
+	return tu_http(h->port, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 1000) > 0;
+}
+
+/* holdfast-http's counters, sent on its channel, in holdfastd's scrape. */
+static int
+m_http_counted(void *arg)
+{
+	struct m_http	*h = arg;
+	char		*body = NULL;
+	int		 ok;
+
+	ok = m_get(h->mport, "/metrics", &body, NULL) == 200 && body != NULL &&
+	    strstr(body, "holdfast_worker_stat{group=\"h\",instance=\"h\","
+	    "stat=\"requests_by_status_404\"} 3\n") != NULL;
+	free(body);
+	return ok;
+}
+
+START_TEST(test_metrics_http)
+{
+	struct hfd	 t;
+	struct m_http	 h = { tu_free_port(SOCK_STREAM), tu_free_port(SOCK_STREAM) };
+	char		*http = tu_buildpath("workers/http/holdfast-http"), *ini;
+
+	ini = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\nmetrics_listen = "
+	    "127.0.0.1:%d\n[database]\nconninfo = host=127.0.0.1 port=9 dbname=x "
+	    "connect_timeout=1\n[worker:h]\ncommand = %s\nlisten = 127.0.0.1:%d\n",
+	    h.mport, http, h.port);
+	hfd_init(&t, "metrics-http");
+	hfd_write_conf(&t, ini);
+	hfd_spawn(&t, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert_msg(tu_wait_for(m_http_up, &h, 15000), "holdfast-http did not serve");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(tu_http(h.port, "GET", "/no/such/route", NULL, NULL, 0, NULL,
+		    NULL, 5000), 404);
+	ck_assert_msg(tu_wait_for(m_http_counted, &h, 15000),
+	    "holdfast-http's requests by status never reached /metrics");
+	supt_finish(&t);
+	free(ini);
+	free(http);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -272,6 +326,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics_scrape);
 	tcase_add_test(tc, test_metrics_shared);
+	tcase_add_test(tc, test_metrics_http);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
