@@ -424,7 +424,9 @@ sup_metrics_text(struct buf *b)
 	    "Seconds the instance reported the database down, by reason.");
 	each(b, m_db_down, &now_us);
 	usage_families(b);
-	family(b, "holdfast_worker_stat", "gauge",
+	/* untyped: a worker's stats mix counters (requests) and gauges
+	 * (active calls); holdfastd cannot tell which is which */
+	family(b, "holdfast_worker_stat", "untyped",
 	    "The numbers of the last stats message of the instance, by name.");
 	each(b, m_stats, NULL);
 }
