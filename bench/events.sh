@@ -15,6 +15,11 @@
 #    from /proc/PID/stat (utime + stime), and the follower's count of event
 #    lines plus what it was told was dropped, against the events emitted
 #    (the seq numbers of the round).
+# 3. Idle cost: holdfastd's wake-ups (voluntary context switches, from
+#    /proc/PID/status) over 10 s (short: 3 s) with metrics_listen, an
+#    [event:NAME] listener and an `events -f` follower, against the same
+#    config without them; one worker without a channel (/bin/sleep), so
+#    no heartbeat wakes holdfastd in either.
 # Prints a goal / measured / pass table and the load average; exits 0.
 set -uo pipefail
 src=${HOLDFAST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -112,6 +117,27 @@ for r in $(seq "$rounds"); do
 	done
 done
 stop
+
+# ---- 3. idle ---------------------------------------------------------------------
+idle_wakeups() {	# $1: 1 with events and metrics
+	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	{ printf '[holdfast]\ncontrol_socket = run/hf.sock\nlog_level = warn\n'
+	  [ "$1" = 1 ] && printf 'metrics_listen = 127.0.0.1:%s\n' "$mport"
+	  printf '[worker:quiet]\ncommand = /bin/sleep 3600\nstartsecs = 0\n'
+	  [ "$1" = 1 ] && printf '[event:all]\ncommand = %s %s/idle\n' "$dir/events_stamp" "$dir"
+	} > "$dir/holdfast.conf"
+	start
+	[ "$1" = 1 ] && { "$ctl" -s "$dir/run/hf.sock" events -f > /dev/null 2>&1 & fpid=$!; }
+	sleep 1
+	w0=$(awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status")
+	sleep "$secs"
+	w1=$(awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status")
+	[ -n "${fpid:-}" ] && { kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; }
+	stop
+	echo $((w1 - w0))
+}
+idle_off=$(idle_wakeups 0)
+idle_on=$(idle_wakeups 1)
 med() { sort -n "$1" | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 cw=$(med "$dir/cpu_with"); cwo=$(med "$dir/cpu_without")
 read -r emitted shown dropped < <(tail -1 "$dir/seen")
@@ -127,4 +153,6 @@ printf '%-58s %-12s %-22s %s\n' "  the same stream, no follower (baseline, inter
 printf '%-58s %-12s %-22s %s\n' "events emitted in the last round / shown by events -f" \
     "all, or counted" "$emitted / $shown (+$dropped dropped)" \
     "$([ $((shown + dropped)) -eq "$emitted" ] && echo yes || echo NO)"
+printf '%-58s %-12s %-22s %s\n' "holdfastd wake-ups in ${secs}s idle: events and metrics on / off" \
+    "no more" "$idle_on / $idle_off" "$([ "$idle_on" -le "$idle_off" ] && echo yes || echo NO)"
 echo "Load average at the end: $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) cores."
