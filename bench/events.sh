@@ -128,7 +128,12 @@ idle_wakeups() {	# $1: 1 with events and metrics
 	} > "$dir/holdfast.conf"
 	start
 	[ "$1" = 1 ] && { "$ctl" -s "$dir/run/hf.sock" events -f > /dev/null 2>&1 & fpid=$!; }
-	sleep 1
+	# settled: the listener has run for the start's events (3 state changes)
+	for _ in $(seq 100); do
+		[ "$1" = 0 ] || [ "$(cat "$dir/idle" 2>/dev/null | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	sleep 2
 	w0=$(awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status")
 	sleep "$secs"
 	w1=$(awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status")

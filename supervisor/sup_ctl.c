@@ -617,6 +617,11 @@ sup_ctl_events(struct sup_ctl_client *c, yajl_val req)
 	sup_ctl_send(c, w);
 	sup_event_ring_each(sup_ctl_event_line, c);
 	c->c_events = follow;
+	/* A follower waits, silent, for as long as it likes: no read deadline
+	 * (its 5 s re-arm would wake holdfastd for nothing); the client cap
+	 * still bounds how many there are. */
+	if (follow)
+		chan_peer_set_read_timeout(c->c_peer, 0);
 }
 
 /* A follower is bounded: past SUP_EVENT_SUB_MAX queued bytes its events
@@ -1132,6 +1137,8 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 	if (json_get_bool(o, "events", &c->c_events) == 0 && c->c_events &&
 	    json_get_int(o, "events_dropped", &dropped) == 0)	/* events */
 		c->c_dropped = (uint64_t)dropped;
+	if (c->c_events)
+		chan_peer_set_read_timeout(c->c_peer, 0);
 	if (wait != NULL) {
 		(void)json_get_bool(o, "wait_up", &up);
 		c->c_wait_up = up;
