@@ -6,7 +6,8 @@
  * conventions, and agrees with `holdfastctl status --json` taken at the
  * same moment; every metric the shipped alert rules and dashboard use is
  * one holdfastd serves, and both files are valid; metrics_listen on
- * status_listen's address serves /metrics there, and a reload moves it;
+ * status_listen's address serves /metrics there, a reload moves it, and
+ * an upgrade keeps it and the counters;
  * a real holdfast-http's requests by status reach holdfastd's /metrics.
  */
 #include <check.h>
@@ -259,6 +260,13 @@ START_TEST(test_metrics_shared)
 	ck_assert_int_eq(m_get(port, "/metrics", NULL, NULL), 404);
 	ck_assert_int_eq(m_get(mport, "/metrics", NULL, NULL), 200);
 	ck_assert_int_eq(m_get(mport, "/status.json", NULL, NULL), 404);
+	/* an upgrade binds the listener again and keeps the counters */
+	ck_assert(supt_wait_state(&t, "c", "EXITED", 0, 5000));
+	ck_assert_int_eq(hfd_ctl(&t, "upgrade", NULL), 0);
+	ck_assert_int_eq(m_get(mport, "/metrics", &body, NULL), 200);
+	ck_assert_msg(m_value(body, "holdfast_instance_exits_total{group=\"c\",instance=\"c\","
+	    "cause=\"signal\"} ") == 1, "the exit counter did not survive the upgrade");
+	free(body);
 	supt_finish(&t);
 	free(w);
 }
