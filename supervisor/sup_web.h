@@ -14,6 +14,9 @@
  *                 only with status_actions = true, the bearer token of
  *                 status_token_file, the header X-Holdfast-Action: 1, and
  *                 an Origin (when sent) that is the page's own
+ *   /metrics      Prometheus text (sup_metrics.c), only when metrics_listen
+ *                 is this listener's address; a metrics_listen of its own
+ *                 gets a listener with the same limits serving /metrics only
  * Every error is JSON ({"error","detail","status"}); nothing is cached.
  *
  * Cost: while no client is connected the listening socket is the only
