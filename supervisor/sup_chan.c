@@ -76,10 +76,10 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 	up = strcmp(state, "up") == 0;
 	(void)json_get_int(msg, "attempts", &attempts);
 	sup_metrics_db(p, up, json_get_str(msg, "reason"));	/* events */
-	if (p->p_db.d_state != up)
+	if (p->p_db.d_state != up) {
 		sup_event_db(p, up, json_get_str(msg, "reason"), json_get_str(msg, "op"));
-	if (p->p_db.d_state != up)
 		p->p_db.d_since_us = hf_now_real_us();
+	}
 	p->p_db.d_state = up;
 	sup_notify_changed();
 	p->p_db.d_attempts = (int)attempts;
