@@ -2,7 +2,8 @@
  * test_metrics: /metrics from holdfastd (metrics_listen) over real HTTP.
  * With three groups (two instances sending stats, one whose database is
  * down, one killed by a signal) the exposition parses with a real parser
- * (the Python client's, and promtool when installed), follows the naming
+ * (the Python client's, and promtool when installed; a reason holding a
+ * quote and a backslash is escaped), follows the naming
  * conventions, and agrees with `holdfastctl status --json` taken at the
  * same moment; every metric the shipped alert rules and dashboard use is
  * one holdfastd serves, and both files are valid; metrics_listen on
@@ -36,7 +37,7 @@ m_workers(void)
 	char *tw = supt_tw(), *s;
 
 	s = xasprintf("[worker:a]\ncommand = %s -S\nnumprocs = 2\nstartsecs = 0\n\n"
-	    "[worker:b]\ncommand = %s -D Timeout -u 600000\nstartsecs = 0\n\n"
+	    "[worker:b]\ncommand = %s -D 'Time\"out\\' -u 600000\nstartsecs = 0\n\n"
 	    "[worker:c]\ncommand = /bin/sh -c 'sleep 0.2; kill -KILL $$'\nstartsecs = 0\n"
 	    "autorestart = false\n", tw, tw);
 	free(tw);
@@ -220,9 +221,9 @@ START_TEST(test_metrics_scrape)
 		fprintf(stderr, "test_metrics: %s", parsed);
 	else
 		ck_assert_msg(strstr(parsed, "holdfast_instance_db_down_seconds_total{group=b,"
-		    "instance=b,reason=Timeout}") != NULL, "parsed: %s", parsed);
+		    "instance=b,reason=Time\"out\\}") != NULL, "parsed: %s", parsed);
 	ck_assert(m_value(body, "holdfast_instance_db_down_seconds_total{group=\"b\","
-	    "instance=\"b\",reason=\"Timeout\"} ") > 0);
+	    "instance=\"b\",reason=\"Time\\\"out\\\\\"} ") > 0);	/* escaped */
 	ck_assert(m_value(body, "holdfast_instance_exits_total{group=\"c\",instance=\"c\","
 	    "cause=\"signal\"} ") == 1);
 	ck_assert(m_value(body, "holdfast_instance_resident_memory_bytes{group=\"a\","
