@@ -40,6 +40,14 @@ bench-surge: all
 # and /status.json latency.
 EXTRA_DIST += bench/status_page.sh
 
+# (pipeline) bench/ctl.sh: `holdfastctl status` wall time vs runit's
+# `sv status`, hyperfine, interleaved rounds.
+EXTRA_DIST += bench/ctl.sh
+bench-ctl: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/ctl.sh
+.PHONY: bench-ctl
 # events: bench/events.sh (state change -> listener latency; 1,000 events/s
 # with a follower) and bench/metrics.sh (a /metrics scrape, 8 instances).
 EXTRA_DIST += bench/events.sh bench/events_stamp.c bench/metrics.sh

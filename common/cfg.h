@@ -53,6 +53,15 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* struct cfg_listen */
 	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+	/* cfgcli: log rotation */
+	CFG_T_ROTATE,		/* int enum cfg_rotate */
+};
+
+/* cfgcli: logfile_rotate */
+enum cfg_rotate {
+	CFG_ROTATE_SIZE = 0,		/* at logfile_maxbytes only */
+	CFG_ROTATE_HOURLY,		/* at every UTC hour, and at logfile_maxbytes */
+	CFG_ROTATE_DAILY,		/* at every UTC midnight, and at logfile_maxbytes */
 };
 
 /* The C type of a field of each type a workers/NAME/keys.def row may use. */
@@ -130,6 +139,8 @@ struct cfg_database {
 	int64_t	 lock_timeout_ms;
 	int64_t	 idle_in_transaction_timeout_ms;
 	int	 auto_migrate;		/* workers migrate when the DB first answers */
+	/* pipeline: */
+	int	 pipeline_depth;	/* requests in flight per connection; <2 off */
 };
 
 struct cfg_whatsapp {
@@ -184,6 +195,15 @@ struct cfg_worker {
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;
 	int	 logfile_backups;
+	/* cfgcli: dependencies, FATAL retry, output timestamps and rotation */
+	char	*depends_on;		/* as written: "db, cache" (NULL: none) */
+	int64_t	 depends_timeout_ms;	/* then start anyway; 0 = wait for ever */
+	int64_t	 fatal_retry_ms;	/* FATAL is tried again after this; 0 = final */
+	int	 logfile_timestamps;	/* ISO-8601 UTC prefix per stored line */
+	int	 logfile_rotate;	/* enum cfg_rotate */
+	char	**depends;		/* depends_on split (not a row: from validation) */
+	int	 ndepends;
+	char	*file;			/* the file its section is in (include) */
 	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
 #define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
 #define CFG_CHECK(ok, why)
@@ -195,6 +215,7 @@ struct cfg_worker {
 /* events: one [event:NAME] listener (supervisor/sup_hook.c) */
 struct cfg_event {
 	char	*name;			/* "pager" from [event:pager] */
+	char	*file;			/* the file it is in (include) */
 	int	 line;			/* where the section starts */
 	char	*command;		/* split like a shell at each run */
 	char	*events;		/* "": every type; else types or states, comma-separated */

@@ -262,6 +262,8 @@ static const struct upg_field upg_proc_fields[] = {
 	PF("db_reason", UT_STR, p_db.d_reason),
 	PF("db_detail", UT_STR, p_db.d_detail),
 	PF("surging", UT_INT, p_surging),
+	/* libhf */
+	PF("status_text", UT_STR, p_status_text),
 };
 
 static const struct upg_field upg_group_fields[] = {

@@ -74,6 +74,13 @@ tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # The README shows it; test_status_browser makes it (STATUS_SCREENSHOT).
 EXTRA_DIST += docs/status-page.png
 
+# cfgcli: fatal_retry, depends_on, reload --dry-run, tail per stream,
+# maintail, output timestamps and time-based rotation.
+TEST_PROGS += tests/integration/test_supervisor_cfgcli
+TESTS += tests/integration/test_supervisor_cfgcli
+tests_integration_test_supervisor_cfgcli_SOURCES = tests/integration/test_supervisor_cfgcli.c
+tests_integration_test_supervisor_cfgcli_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_cfgcli_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # events: holdfastctl events, [event:NAME] listeners, metrics_listen.
 TEST_PROGS += tests/integration/test_events
 TESTS += tests/integration/test_events
