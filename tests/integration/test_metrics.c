@@ -38,7 +38,7 @@ m_workers(void)
 
 	s = xasprintf("[worker:a]\ncommand = %s -S\nnumprocs = 2\nstartsecs = 0\n\n"
 	    "[worker:b]\ncommand = %s -D 'Time\"out\\' -u 600000\nstartsecs = 0\n\n"
-	    "[worker:c]\ncommand = /bin/sh -c 'sleep 0.2; kill -KILL $$'\nstartsecs = 0\n"
+	    "[worker:c]\ncommand = /bin/sh -c 'sleep 0.2; kill -KILL $$$$'\nstartsecs = 0\n"
 	    "autorestart = false\n", tw, tw);
 	free(tw);
 	return s;
