@@ -48,6 +48,14 @@ bench-ctl: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/ctl.sh
 .PHONY: bench-ctl
+
+# bench/limits.sh: what a cgroup per process (memory_max) costs a respawn,
+# interleaved with a worker without one.
+EXTRA_DIST += bench/limits.sh
+bench-limits: all
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/limits.sh
+.PHONY: bench-limits
 # events: bench/events.sh (state change -> listener latency; 1,000 events/s
 # with a follower) and bench/metrics.sh (a /metrics scrape, 8 instances).
 EXTRA_DIST += bench/events.sh bench/events_stamp.c bench/metrics.sh

@@ -38,6 +38,7 @@ struct chan_peer;
 struct sup_out;
 struct sup_ring;
 struct sup_logfile;
+struct sup_cg;
 
 struct sup_db {
 	int		 d_state;	/* -1 unknown, 0 down, 1 up */
@@ -105,10 +106,14 @@ struct sup_proc {
 	/* cfgcli: depends_on (not saved: an upgrade starts the wait again) */
 	uint64_t		 p_wait_since_ms; /* monotonic; 0: not waiting */
 	char			 p_waiting_for[72]; /* the group waited for, or "" */
-	/* events and metrics (sup_event.c, sup_metrics.c): counters since
-	 * holdfastd started (an upgrade keeps them). p_oom_kill: the exit
-	 * being recorded was the kernel's OOM kill (set by whoever knows). */
+	/* limits: the cgroup of the current process (sup_cgroup.c), and the
+	 * OOM kills counted in it: of the last exit, and in all */
+	struct sup_cg		*p_cg;
 	int			 p_oom_kill;
+	int			 p_oom_kills;
+	/* events and metrics (sup_event.c, sup_metrics.c): counters since
+	 * holdfastd started (an upgrade keeps them); an OOM kill is told
+	 * by p_oom_kill (limits) */
 	uint64_t		 p_exits[4];	/* SUP_EXIT_*: clean, code, signal, oom */
 	uint64_t		 p_start_failures;
 	uint64_t		 p_hung_kills;
