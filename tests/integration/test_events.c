@@ -6,7 +6,9 @@
  * logged (and killed at its timeout); a follower that does not read is
  * bounded and told exactly how many events it missed, while holdfastd
  * keeps answering; a follower survives `holdfastctl upgrade`, and the
- * sequence goes on; bad [event:NAME] sections are refused with file:line.
+ * sequence goes on; bad [event:NAME] sections are refused with file:line;
+ * an OOM kill under memory_max is an exit event with oom_kill 1 (skipped,
+ * loudly, where holdfastd has no cgroup with the memory controller).
  */
 #include <check.h>
 #include <poll.h>
@@ -336,6 +338,67 @@ START_TEST(test_events_upgrade)
 }
 END_TEST
 
+struct ev_oom {
+	struct hfd	*t;
+	int		 skip;
+};
+
+/* An exit event with oom_kill 1, or the section refused for want of a
+ * cgroup (skip). */
+static int
+ev_oom_seen(void *arg)
+{
+	struct ev_oom	*o = arg;
+	char		*out = NULL;
+	int		 found;
+
+	o->skip = tu_count_in_file(o->t->log, "[CGROUP] [worker:hog] cannot start") > 0;
+	hfd_ctl(o->t, "--json events", &out);
+	found = out != NULL && strstr(out, "\"type\":\"exit\",\"name\":\"hog\"") != NULL &&
+	    strstr(out, "\"oom_kill\":1") != NULL;
+	free(out);
+	return found || o->skip;
+}
+
+/* memory_max (limits): the kernel's OOM kill is an exit event with
+ * oom_kill 1, and exits_total{cause="oom"} in /metrics. */
+START_TEST(test_events_oom)
+{
+	struct hfd	 t;
+	char		*lw = tu_buildpath("tests/tools/limitworker"), *ini, *body = NULL;
+	struct ev_oom	 o = { &t, 0 };
+	int		 port = tu_free_port(SOCK_STREAM);
+
+	ini = xasprintf("[worker:hog]\ncommand = %s alloc\nmemory_max = 64M\n"
+	    "heartbeat_timeout = 0\nstartsecs = 100ms\n", lw);
+	hfd_init(&t, "events-oom");
+	{
+		char *text = xasprintf("[holdfast]\ncontrol_socket = run/hf.sock\n"
+		    "shutdown_timeout = 5s\nmetrics_listen = 127.0.0.1:%d\n\n%s", port, ini);
+
+		hfd_write_conf(&t, text);
+		free(text);
+	}
+	hfd_spawn(&t, NULL);
+	ck_assert(hfd_wait_up(&t, 5000));
+	ck_assert_msg(tu_wait_for(ev_oom_seen, &o, 20000), "no exit event with oom_kill 1");
+	if (o.skip)
+		fprintf(stderr, "SKIP: test_events_oom: no cgroup holdfastd can manage with "
+		    "the memory controller on this machine\n");
+	else {
+		ck_assert_int_eq(tu_http(port, "GET", "/metrics", NULL, NULL, 0, &body, NULL,
+		    5000), 200);
+		ck_assert_msg(strstr(body, "holdfast_instance_exits_total{group=\"hog\","
+		    "instance=\"hog\",cause=\"oom\"} 0\n") == NULL &&
+		    strstr(body, "cause=\"oom\"}") != NULL, "no OOM exit in /metrics");
+		free(body);
+	}
+	supt_finish(&t);
+	free(ini);
+	free(lw);
+}
+END_TEST
+
 /* holdfastd -t on a config: refused with "file:line: reason". */
 static void
 ev_refused(const char *body, int line, const char *why)
@@ -390,6 +453,7 @@ main(void)
 	tcase_add_test(tc, test_events_slow_follower);
 	tcase_add_test(tc, test_events_upgrade);
 	tcase_add_test(tc, test_events_cfg);
+	tcase_add_test(tc, test_events_oom);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
