@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <event2/event.h>
 
@@ -844,12 +845,32 @@ sup_cgroup_init(const struct cfg *cfg, int restoring)
 				cg_adopt(g->g_procs[i]);
 }
 
+/* At exit, the loop gone: cgroups whose killed processes are still dying
+ * (a killed process counts until it is reaped, by holdfastd when it is
+ * the subreaper) get a short while, reaping, before they are left. */
+#define CG_CLOSE_TRIES	50
+#define CG_CLOSE_US	2000
+
 void
 sup_cgroup_close(void)
 {
+	for (int t = 0; t < CG_CLOSE_TRIES && cg.npend > 0; t++) {
+		int n = 0;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		for (int i = 0; i < cg.npend; i++) {
+			(void)cg_kill(cg.pend_cg[i]);
+			if (cg_try_remove(cg.pend_cg[i]) == 0)
+				cg_free(cg.pend_cg[i]);
+			else
+				cg.pend_cg[n++] = cg.pend_cg[i];
+		}
+		if ((cg.npend = n) > 0)
+			usleep(CG_CLOSE_US);
+	}
 	for (int i = 0; i < cg.npend; i++) {
-		(void)cg_kill(cg.pend_cg[i]);
-		(void)cg_try_remove(cg.pend_cg[i]);
+		log_warnx("[CGROUP] %s: still busy at exit; left in place", cg.pend_cg[i]->dirs[0]);
 		cg_free(cg.pend_cg[i]);
 	}
 	free(cg.pend_cg);

@@ -15,6 +15,8 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_event.h"
+#include "sup_metrics.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -48,6 +50,8 @@ sup_hb_fire(evutil_socket_t fd, short what, void *arg)
 	    p->p_name, (int)p->p_pid,
 	    (unsigned long long)(hf_now_mono_ms() - p->p_last_msg_ms),
 	    (long long)p->p_heartbeat_ms);
+	p->p_hung_kills++;
+	sup_event_hung(p, hf_now_mono_ms() - p->p_last_msg_ms);
 	sup_proc_event(p, SUP_EV_HUNG);
 	sup_pass();
 }
@@ -71,8 +75,11 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 		return -1;
 	up = strcmp(state, "up") == 0;
 	(void)json_get_int(msg, "attempts", &attempts);
-	if (p->p_db.d_state != up)
+	sup_metrics_db(p, up, json_get_str(msg, "reason"));	/* events */
+	if (p->p_db.d_state != up) {
+		sup_event_db(p, up, json_get_str(msg, "reason"), json_get_str(msg, "op"));
 		p->p_db.d_since_us = hf_now_real_us();
+	}
 	p->p_db.d_state = up;
 	sup_notify_changed();
 	p->p_db.d_attempts = (int)attempts;

@@ -210,6 +210,7 @@ lim_dir_gone(void *arg)
  * the instance, and checks the grandchild and its cgroup are gone. */
 static void
 lim_escape_case(const char *name, const char *keys, const char *ctl, int upgrade)
+/* upgrade: 0 stop the instance, 1 upgrade then stop, 2 stop holdfastd */
 {
 	struct hfd	 t;
 	char		*lw = lw_path(), *ini, *file, *dir;
@@ -234,7 +235,9 @@ lim_escape_case(const char *name, const char *keys, const char *ctl, int upgrade
 		ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
 		ck_assert(tu_wait_file_count(t.log, "[SUP_UPGRADE] result=upgraded", 1, 5000));
 	}
-	{
+	if (upgrade == 2)	/* holdfastd stopped as a whole (SIGTERM) */
+		ck_assert_int_eq(hfd_stop(&t, 10000), 0);
+	else {
 		char *args = xasprintf("stop %s", name);
 
 		ck_assert_int_eq(hfd_ctl(&t, args, NULL), 0);
@@ -264,6 +267,12 @@ START_TEST(test_escaped_grandchild_killed_cgroup_only)
 {
 	/* cgroup = true, no limit: v2 (cgroup.kill) where one is mounted */
 	lim_escape_case("esc", "cgroup = true", "", 0);
+}
+END_TEST
+
+START_TEST(test_escaped_grandchild_killed_at_shutdown)
+{
+	lim_escape_case("esc", "cgroup = true", "", 2);
 }
 END_TEST
 
@@ -512,6 +521,7 @@ main(void)
 	tcase_add_test(tc, test_escaped_grandchild_killed_v1);
 	tcase_add_test(tc, test_escaped_grandchild_killed_cgroup_only);
 	tcase_add_test(tc, test_escaped_grandchild_killed_after_upgrade);
+	tcase_add_test(tc, test_escaped_grandchild_killed_at_shutdown);
 	tcase_add_test(tc, test_child_settings_seen_inside);
 	tcase_add_test(tc, test_user_switch_under_no_new_privs);
 	tcase_add_test(tc, test_limit_without_cgroup_refused);
