@@ -531,9 +531,11 @@ db_req_retry(struct db_req *r, const struct db_error *e)
 }
 
 /*
- * 26000 (our prepared statement is not in this server session) or 42P05
- * (a same-named one is): a transaction-mode pooler moved us between
- * server sessions. Nothing ran; rerun once with the cache reset.
+ * 26000 (our prepared statement is not in this server session: a
+ * transaction-mode pooler moved us, or it was deallocated) or 42P05 (a
+ * same-named one is: the cache was reset under it, and db_conn.c kept its
+ * slot). The segment was aborted, so nothing ran: rerun once, after 26000
+ * with the cache reset, after 42P05 by name.
  */
 static int
 db_req_prep_retry(struct db_conn *c, struct db_req *r, const struct db_error *e)
@@ -542,7 +544,8 @@ db_req_prep_retry(struct db_conn *c, struct db_req *r, const struct db_error *e)
 	    (strcmp(e->sqlstate, "26000") != 0 && strcmp(e->sqlstate, "42P05") != 0))
 		return 0;
 	r->rq_prep_retried = 1;
-	dbc_forget_prepared(c);
+	if (strcmp(e->sqlstate, "26000") == 0)
+		dbc_forget_prepared(c);
 	db_conn_settle(c);
 	db_req_enqueue(r, 1);
 	db_dispatch(r->rq_db);

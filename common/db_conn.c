@@ -241,29 +241,53 @@ dbc_keep_result(struct dbc_exec *x, PGresult *r)
 	x->x_res[x->x_nres++] = r;
 }
 
-/* The result of a Prepare: nothing for the caller; a failed one leaves
- * the cache (and its error is the caller's, e.g. a syntax error). */
+/*
+ * A command of x skipped by the server (PGRES_PIPELINE_ABORTED): an
+ * earlier one of its segment failed, so its implicit transaction rolled
+ * back and x is an error, never a success short of results. That earlier
+ * error came first and is kept; if none was seen, x still fails.
+ */
+static void
+dbc_take_aborted(struct dbc_exec *x)
+{
+	if (x->x_haserr)
+		return;
+	dbc_set_error(&x->x_err, DB_CLASS_TRANSACTION, "PipelineAborted",
+	    "pipeline segment aborted by an earlier error");
+	x->x_haserr = 1;
+}
+
+/*
+ * The result of a Prepare: nothing for the caller; a failed one leaves
+ * the cache (and its error is the caller's, e.g. a syntax error). 42P05:
+ * the session already holds a statement of that name (the cache was reset
+ * under it), and names come from the text, so the slot stays: it is
+ * prepared. The server aborted the segment all the same: x fails with a
+ * retryable class and db.c reruns it once, by name.
+ */
 static void
 dbc_take_prepare(struct db_conn *c, struct dbc_exec *x, PGresult *r, int slot)
 {
-	ExecStatusType st = PQresultStatus(r);
+	ExecStatusType	 st = PQresultStatus(r);
+	const char	*state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	int		 dup = state != NULL && strcmp(state, "42P05") == 0;
 
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-	if (state != NULL && strcmp(state, "42P05") == 0)
-		st = PGRES_COMMAND_OK;	/* already there: same name, same text */
-	if (st != PGRES_COMMAND_OK) {
+	if (st != PGRES_COMMAND_OK && !dup) {
 		/* failed, or skipped after an earlier error: not prepared */
 		free(c->dc_prep[slot].p_sql);
 		c->dc_prep[slot].p_sql = NULL;
 		c->dc_prep[slot].p_hash = 0;
 	}
-	if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED) {
-		if (!x->x_haserr) {
-			db_classify_result(&x->x_err, r,
-			    PQstatus(c->dc_pg) == CONNECTION_BAD);
-			x->x_haserr = 1;
+	if (st == PGRES_PIPELINE_ABORTED)
+		dbc_take_aborted(x);
+	else if (st != PGRES_COMMAND_OK && !x->x_haserr) {
+		db_classify_result(&x->x_err, r,
+		    PQstatus(c->dc_pg) == CONNECTION_BAD);
+		if (dup && x->x_err.cls == DB_CLASS_DATA) {
+			x->x_err.cls = DB_CLASS_TRANSACTION;
+			x->x_err.reason = "DuplicatePreparedStatement";
 		}
+		x->x_haserr = 1;
 	}
 	PQclear(r);
 }
@@ -274,8 +298,10 @@ dbc_take_discard(struct db_conn *c, struct dbc_exec *x, PGresult *r)
 {
 	ExecStatusType st = PQresultStatus(r);
 
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
-	    st != PGRES_PIPELINE_ABORTED && !x->x_haserr) {
+	if (st == PGRES_PIPELINE_ABORTED)
+		dbc_take_aborted(x);
+	else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+	    !x->x_haserr) {
 		db_classify_result(&x->x_err, r, PQstatus(c->dc_pg) == CONNECTION_BAD);
 		x->x_haserr = 1;
 	}
@@ -305,6 +331,7 @@ dbc_take_result(struct db_conn *c, struct dbc_exec *x, PGresult *r)
 		PQclear(r);
 		return 1;
 	case PGRES_PIPELINE_ABORTED:
+		dbc_take_aborted(x);
 		PQclear(r);
 		break;
 	case PGRES_FATAL_ERROR:

@@ -312,6 +312,73 @@ START_TEST(test_depth_off)
 }
 END_TEST
 
+/* The name the layer gives a prepared statement (db_conn.c: FNV-1a). */
+static void
+prep_name(const char *sql, char *out, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *sql != '\0'; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211ULL;
+	snprintf(out, len, "hf_%016llx", (unsigned long long)h);
+}
+
+/*
+ * The statement cache out of step with the server: one statement
+ * deallocated behind the layer's back (26000 on its next use resets the
+ * whole cache) while another stays prepared in the session, so the next
+ * Prepare of that one is answered 42P05 inside a pipeline and the rest of
+ * its segment comes back aborted. Every request gets its rows or a
+ * classified error, never a success without its rows.
+ */
+START_TEST(test_prepare_duplicate_in_pipeline)
+{
+	struct env	 e;
+	struct preq	 p[NREQ];
+	struct dbt_res	 r;
+	char		 name[32], dealloc[64];
+
+	pipe_up(&e, 0);
+	dbt_query(e.base, e.db, "SELECT 'a'", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "a");
+	dbt_query(e.base, e.db, "SELECT 'c'", 0, NULL, &r);
+	ck_assert_str_eq(r.value, "c");
+	prep_name("SELECT 'a'", name, sizeof(name));
+	snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", name);
+	dbt_query(e.base, e.db, dealloc, 0, NULL, &r);
+	ck_assert_msg(r.ok, "%s", r.reason);
+	/* 26000: the cache is reset, while "SELECT 'c'" stays on the server */
+	dbt_query(e.base, e.db, "SELECT 'a'", 0, NULL, &r);
+	ck_assert_msg(r.ok && strcmp(r.value, "a") == 0, "%s", r.reason);
+	memset(p, 0, sizeof(p));
+	db_query(e.db, "t", "SELECT pg_sleep(0.2)::text || 'h'", 0, NULL, preq_cb, &p[0]);
+	for (int i = 1; i < NREQ - 1; i++)
+		db_query(e.db, "t", "SELECT 'c'", 0, NULL, preq_cb, &p[i]);
+	db_query(e.db, "t", "SELECT 'a'", 0, NULL, preq_cb, &p[NREQ - 1]);
+	ck_assert(wait_all(&e, p, NREQ, 5000));
+	ck_assert_uint_ge(pipelined(&e), NREQ - 1);
+	for (int i = 0; i < NREQ; i++) {
+		const char *want = i == 0 ? "h" : i == NREQ - 1 ? "a" : "c";
+
+		if (p[i].ok)
+			ck_assert_msg(strcmp(p[i].value, want) == 0,
+			    "request %d: success with value '%s', want '%s'",
+			    i, p[i].value, want);
+		else
+			ck_assert_msg(p[i].cls != DB_CLASS_OK &&
+			    p[i].reason[0] != '\0', "request %d: "
+			    "unclassified error", i);
+	}
+	/* the chosen handling: 42P05 means prepared, rerun once by name */
+	for (int i = 0; i < NREQ; i++)
+		ck_assert_msg(p[i].ok, "request %d: %s", i, p[i].reason);
+	/* and the session's statements are usable afterwards */
+	dbt_query(e.base, e.db, "SELECT 'c'", 0, NULL, &r);
+	ck_assert_msg(r.ok && strcmp(r.value, "c") == 0, "%s", r.reason);
+	env_down(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -325,5 +392,6 @@ main(void)
 	tcase_add_test(tc, test_reset_with_n_in_flight);
 	tcase_add_test(tc, test_frozen_with_n_in_flight);
 	tcase_add_test(tc, test_depth_off);
+	tcase_add_test(tc, test_prepare_duplicate_in_pipeline);
 	return tu_run(s);
 }
