@@ -53,6 +53,23 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* struct cfg_listen */
 	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+	/* sdnotify: sd_notify and health checks */
+	CFG_T_NOTIFY,		/* int enum cfg_notify */
+	CFG_T_HMODE,		/* int enum cfg_health_mode */
+};
+
+/* sdnotify: [worker] notify = ... (supervisor/sup_sdnotify.c) */
+enum cfg_notify {
+	CFG_NOTIFY_AUTO = 0,		/* NOTIFY_SOCKET given; READY=1 optional */
+	CFG_NOTIFY_SYSTEMD,		/* as systemd's Type=notify: READY=1 required */
+	CFG_NOTIFY_OFF,			/* the channel only, no NOTIFY_SOCKET */
+};
+
+/* sdnotify: [worker] health_mode = ... (supervisor/sup_health.c) */
+enum cfg_health_mode {
+	CFG_HEALTH_BOTH = 0,		/* readiness, then liveness */
+	CFG_HEALTH_LIVENESS,		/* failing health_retries times restarts */
+	CFG_HEALTH_READINESS,		/* the first pass makes it RUNNING */
 };
 
 /* The C type of a field of each type a workers/NAME/keys.def row may use. */
@@ -187,6 +204,15 @@ struct cfg_worker {
 #include "../workers/all_keys.def"
 #undef CFG_KEY
 #undef CFG_CHECK
+	/* sdnotify: sd_notify for the child, health checks */
+	int	 notify;		/* enum cfg_notify */
+	char	*health_cmd;		/* NULL: none; run by /bin/sh -c */
+	char	*health_http;		/* NULL: none; http://loopback[:port]/path */
+	int64_t	 health_interval_ms;
+	int64_t	 health_timeout_ms;
+	int	 health_retries;	/* failures in a row before a restart */
+	int64_t	 health_start_period_ms; /* failures after spawn not counted */
+	int	 health_mode;		/* enum cfg_health_mode */
 };
 
 struct cfg {
@@ -247,5 +273,10 @@ const struct cfg_worker *cfg_worker_for_instance(const struct cfg *, const char 
     const char *default_name);
 /* Defaults, for a worker run without a config at all (tests). */
 void cfg_worker_defaults(struct cfg_worker *);
+
+/* sdnotify: health_http's "http://HOST[:PORT][/PATH]", HOST a loopback
+ * address (127.0.0.0/8, [::1], localhost). 0 with host (malloc'd, an
+ * address), port and path (malloc'd, "/" by default; may be NULL), or -1. */
+int cfg_health_url(const char *url, char **host, int *port, char **path);
 
 #endif

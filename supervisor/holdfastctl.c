@@ -296,6 +296,9 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 	if (reason == NULL && json_get_str(p, "state") != NULL &&
 	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
 		reason = json_get_str(p, "last_exit");
+	/* sdnotify: else the STATUS= text the program sent */
+	if (reason == NULL)
+		reason = json_get_str(json_get_object(p, "notify"), "status");
 	snprintf(r->col[6], sizeof(r->col[6]), "%s", reason ? reason : "-");
 }
 

@@ -29,6 +29,7 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_sdnotify.h"
 #include "sup_upgrade.h"
 #include "sup_web.h"
 #include "util.h"
@@ -160,6 +161,7 @@ setup(int restoring)
 		if (sup_ctl_listen(sup.s_cfg->holdfast.control_socket,
 		    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
 			fatalx("%s", err);
+		sup_sdnotify_init(-1);	/* before the first spawn */
 		setup_groups();
 	}
 	setup_web(restoring);
@@ -172,6 +174,7 @@ teardown(struct event **evs, int nevs)
 	sup_ctl_close();
 	sup_web_close();
 	sup_notify_close();
+	sup_sdnotify_close();
 	sup_upgrade_close();
 	sup_log_nb_close();
 	while (sup.s_groups != NULL) {

@@ -26,7 +26,7 @@ sup_hb_arm(struct sup_proc *p)
 {
 	struct timeval tv;
 
-	if (p->p_heartbeat_ms <= 0 || !p->p_hello || p->p_pid == 0 ||
+	if (p->p_heartbeat_ms <= 0 || (!p->p_hello && !p->p_sd_watchdog) || p->p_pid == 0 ||
 	    p->p_state == SUP_STOPPING) {
 		if (p->p_hbtimer != NULL)
 			evtimer_del(p->p_hbtimer);
@@ -71,15 +71,23 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 		return -1;
 	up = strcmp(state, "up") == 0;
 	(void)json_get_int(msg, "attempts", &attempts);
+	sup_db_record(p, up, (int)attempts, json_get_str(msg, "op"),
+	    json_get_str(msg, "reason"), json_get_str(msg, "detail"));
+	return 0;
+}
+
+void
+sup_db_record(struct sup_proc *p, int up, int attempts, const char *op,
+    const char *reason, const char *detail)
+{
 	if (p->p_db.d_state != up)
 		p->p_db.d_since_us = hf_now_real_us();
 	p->p_db.d_state = up;
 	sup_notify_changed();
-	p->p_db.d_attempts = (int)attempts;
-	sup_db_set(&p->p_db.d_op, json_get_str(msg, "op"));
-	sup_db_set(&p->p_db.d_reason, json_get_str(msg, "reason"));
-	sup_db_set(&p->p_db.d_detail, json_get_str(msg, "detail"));
-	return 0;
+	p->p_db.d_attempts = attempts;
+	sup_db_set(&p->p_db.d_op, op);
+	sup_db_set(&p->p_db.d_reason, reason);
+	sup_db_set(&p->p_db.d_detail, detail);
 }
 
 static int

@@ -23,6 +23,8 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_health.h"
+#include "sup_sdnotify.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_upgrade.h"
@@ -194,6 +196,8 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	jw_kbool(w, "channel", p->p_hello);
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
+	sup_sdnotify_proc_json(w, p);	/* sdnotify */
+	sup_health_json(w, p);
 	jw_obj_close(w);
 }
 
@@ -236,6 +240,7 @@ sup_ctl_status_json(struct jw *w, struct sup_proc **v, int n)
 		sup_ctl_proc(w, v[i]);
 	jw_arr_close(w);
 	sup_ctl_extras(w, v, n);
+	sup_sdnotify_json(w);	/* sdnotify */
 }
 
 static void

@@ -38,6 +38,8 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_health.h"
+#include "sup_sdnotify.h"
 #include "sup_web.h"
 #include "util.h"
 
@@ -157,6 +159,8 @@ sup_proc_free(struct sup_proc *p)
 	free(p->p_db.d_reason);
 	free(p->p_db.d_detail);
 	free(p->p_stats);
+	sup_sdnotify_proc_free(p);	/* sdnotify */
+	sup_health_free(p);
 	free(p->p_name);
 	free(p);
 }

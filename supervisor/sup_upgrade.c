@@ -44,6 +44,7 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_sdnotify.h"
 #include "sup_upgrade.h"
 #include "util.h"
 
@@ -260,6 +261,16 @@ static const struct upg_field upg_proc_fields[] = {
 	PF("db_reason", UT_STR, p_db.d_reason),
 	PF("db_detail", UT_STR, p_db.d_detail),
 	PF("surging", UT_INT, p_surging),
+	/* sdnotify */
+	PF("sd_status", UT_STR, p_sd_status),
+	PF("sd_mainpid", UT_INT, p_sd_mainpid),
+	PF("sd_adopted", UT_INT, p_sd_adopted),
+	PF("sd_watchdog", UT_INT, p_sd_watchdog),
+	PF("sd_errno", UT_INT, p_sd_errno),
+	PF("sd_flags", UT_INT, p_sd_flags),
+	PF("sd_uid", UT_INT, p_sd_uid),
+	PF("sd_msgs", UT_U64, p_sd_msgs),
+	PF("sd_extend_ms", UT_U64, p_sd_extend_ms),
 };
 
 static const struct upg_field upg_group_fields[] = {
@@ -470,6 +481,7 @@ upg_write_state(const struct upg_request *rq)
 		jw_obj_close(w);
 	}
 	sup_ctl_save(w, rq->reply_fd, rq->reply_fd != -2);
+	sup_sdnotify_save(w);	/* sdnotify: the children's NOTIFY_SOCKET */
 	jw_key(w, "groups");
 	jw_arr_open(w);
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
@@ -1384,6 +1396,7 @@ upg_proc(struct sup_group *g, int index, yajl_val o)
 	}
 	if (json_get_int(o, "timer_at_ms", &at) == 0 && at >= 0)
 		sup_timer_arm(p, at > (long long)hf_now_mono_ms() ? at - (long long)hf_now_mono_ms() : 0);
+	sup_sdnotify_proc_restored(p);	/* sdnotify: main pid, watchdog, checks */
 	rs.procs++;
 	return p;
 }
@@ -1519,6 +1532,7 @@ sup_upgrade_adopt(void)
 	char			*reply;
 	int			 shutting = 0;
 
+	sup_sdnotify_init(sup_sdnotify_saved_fd(rs.tree));	/* sdnotify */
 	for (size_t i = 0; i < groups->u.array.len; i++) {
 		*tail = upg_group(groups->u.array.values[i]);
 		tail = &(*tail)->g_next;
