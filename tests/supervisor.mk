@@ -72,3 +72,12 @@ tests_integration_test_status_browser_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # The README shows it; test_status_browser makes it (STATUS_SCREENSHOT).
 EXTRA_DIST += docs/status-page.png
+
+# sdnotify: sd_notify for every child, health_cmd/health_http
+TEST_PROGS += tests/tools/notifyworker
+tests_tools_notifyworker_SOURCES = tests/tools/notifyworker.c
+TEST_PROGS += tests/integration/test_supervisor_sdnotify
+TESTS += tests/integration/test_supervisor_sdnotify
+tests_integration_test_supervisor_sdnotify_SOURCES = tests/integration/test_supervisor_sdnotify.c
+tests_integration_test_supervisor_sdnotify_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_sdnotify_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
