@@ -253,6 +253,8 @@ sup_act_term(struct sup_proc *p)
 	    sup_signame(p->p_stopsig, sig, sizeof(sig)));
 	if (kill(-p->p_pid, p->p_stopsig) == -1 && errno == ESRCH)
 		kill(p->p_pid, p->p_stopsig);
+	if (p->p_sd_mainpid > 0 && p->p_sd_mainpid != p->p_pid)	/* not yet adopted */
+		kill(p->p_sd_mainpid, p->p_stopsig);
 	sup_hb_arm(p);	/* disarms: a stopping worker may stop beating */
 	sup_timer_arm(p, p->p_stopwait_ms);
 }
@@ -264,6 +266,8 @@ sup_act_kill(struct sup_proc *p)
 		return;
 	if (kill(-p->p_pid, SIGKILL) == -1 && errno == ESRCH)
 		kill(p->p_pid, SIGKILL);
+	if (p->p_sd_mainpid > 0 && p->p_sd_mainpid != p->p_pid)
+		kill(p->p_sd_mainpid, SIGKILL);
 }
 
 static void

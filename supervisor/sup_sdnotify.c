@@ -596,6 +596,11 @@ sup_sdnotify_spawned(struct sup_proc *p)
 void
 sup_sdnotify_exited(struct sup_proc *p)
 {
+	/* Its child failed (no hand-over): the main pid it named goes too,
+	 * as systemd would stop what is left of the service. */
+	if (p->p_sd_mainpid > 0 && !p->p_sd_adopted && kill(p->p_sd_mainpid, SIGTERM) == 0)
+		log_warnx("[WORKER_MAINPID] name=%s mainpid=%d: its parent exited %s: "
+		    "SIGTERM", p->p_name, (int)p->p_sd_mainpid, p->p_last_exit);
 	sd_pid_unwatch(p);
 	p->p_sd_watchdog = 0;
 	p->p_sd_adopted = 0;

@@ -142,8 +142,9 @@ sd_send(const char *name, const char *msg, size_t len, pid_t pid, uid_t uid, int
 	mh.msg_iovlen = 1;
 	if (pid > 0 || fd >= 0) {
 		mh.msg_control = u.buf;
-		mh.msg_controllen = 0;
+		mh.msg_controllen = sizeof(u.buf);
 		c = CMSG_FIRSTHDR(&mh);
+		mh.msg_controllen = 0;
 		if (pid > 0) {
 			c->cmsg_level = SOL_SOCKET;
 			c->cmsg_type = SCM_CREDENTIALS;
@@ -388,7 +389,13 @@ START_TEST(test_mainpid_forking)
 	ck_assert_msg(tu_wait_file_count(t.log, want, 1, 10000), "no exit of the main pid");
 	ck_assert_msg(supt_wait_state(&t, "fk", "RUNNING", (pid_t)main, 10000),
 	    "not respawned after the main pid died");
+	ck_assert_msg(tu_wait_file_count(t.log, "exited code=0: supervising mainpid=", 2,
+	    10000), "no second hand-over");
+	main = sd_int(&t, "fk", "notify", "mainpid");
+	ck_assert_int_gt(main, 1);
 	supt_finish(&t);
+	/* stopped with holdfastd although it is not holdfastd's child */
+	ck_assert_msg(!tu_pid_alive((pid_t)main), "the daemon outlived holdfastd");
 	free(ini);
 	free(nw);
 }

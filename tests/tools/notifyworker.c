@@ -117,19 +117,25 @@ listen_on(int port)
 static void
 forking(void)
 {
-	char	 msg[64];
-	pid_t	 pid = fork();
+	char	 msg[64], c;
+	int	 go[2];
+	pid_t	 pid;
 
-	if (pid == -1)
+	/* The daemon speaks once its parent has named it (MAINPID=): before
+	 * that, holdfastd does not know its pid and would ignore it. */
+	if (pipe(go) == -1 || (pid = fork()) == -1)
 		exit(1);
 	if (pid == 0) {
 		setsid();
+		close(go[1]);
+		(void)!read(go[0], &c, 1);
 		notify("READY=1\nSTATUS=daemon");
 		for (;;)
 			pause();
 	}
 	snprintf(msg, sizeof(msg), "MAINPID=%d", (int)pid);
 	notify(msg);
+	(void)!write(go[1], "g", 1);
 	usleep(100000);	/* the daemon's READY, then the hand-over */
 	exit(0);
 }
