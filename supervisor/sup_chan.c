@@ -42,8 +42,20 @@ sup_hb_arm(struct sup_proc *p)
 static void
 sup_hb_fire(evutil_socket_t fd, short what, void *arg)
 {
-	struct sup_proc *p = arg;
+	struct sup_proc	*p = arg;
+	uint64_t	 silent = hf_now_mono_ms() - p->p_last_msg_ms;
 
+	/* sdnotify: a WATCHDOG=1 ping does not re-arm a pending timer; the
+	 * deadline is the last ping's + heartbeat_timeout. */
+	if (silent < (uint64_t)p->p_heartbeat_ms) {
+		struct timeval tv;
+		int64_t left = p->p_heartbeat_ms - (int64_t)silent;
+
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(p->p_hbtimer, &tv);
+		return;
+	}
 	log_warnx("[WORKER_HUNG] name=%s pid=%d silent=%llums timeout=%lldms",
 	    p->p_name, (int)p->p_pid,
 	    (unsigned long long)(hf_now_mono_ms() - p->p_last_msg_ms),

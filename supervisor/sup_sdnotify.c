@@ -149,6 +149,7 @@ sup_sdnotify_close(void)
 	if (sd.ev != NULL)
 		event_free(sd.ev);
 	sd.ev = NULL;
+
 	if (sd.fd != -1)
 		close(sd.fd);
 	sd.fd = -1;
@@ -408,8 +409,13 @@ sd_watchdog(struct sup_proc *p, const char *v)
 	if (strcmp(v, "1") != 0)
 		return;
 	p->p_last_msg_ms = hf_now_mono_ms();
-	p->p_sd_watchdog = 1;
-	sup_hb_arm(p);
+	/* A pending watchdog timer is left alone (no heap operation per
+	 * ping): when it fires, sup_hb_fire re-arms it for what is left. */
+	if (!p->p_sd_watchdog || p->p_hbtimer == NULL ||
+	    !evtimer_pending(p->p_hbtimer, NULL)) {
+		p->p_sd_watchdog = 1;
+		sup_hb_arm(p);
+	}
 }
 
 static void
@@ -443,6 +449,14 @@ sd_db_apply(struct sup_proc *p, const struct sd_db *db)
 		(void)hf_parse_int(db->attempts, 0, 1000000000, &attempts);
 	sup_db_record(p, strcmp(db->state, "up") == 0, (int)attempts, db->op,
 	    db->reason, db->detail);
+}
+
+/* Whether a line changes what the saved state holds (WATCHDOG=1, the
+ * common case, does not: no save for it). */
+static int
+sd_line_saved(const char *line)
+{
+	return strcmp(line, "WATCHDOG") != 0;
 }
 
 static void
@@ -492,15 +506,18 @@ sd_message(struct sup_proc *p, char *buf)
 	struct sd_db	 db = { NULL, NULL, NULL, NULL, NULL };
 	pid_t		 pid = p->p_pid;
 	char		*save = NULL;
+	int		 saved = 0;
 
 	p->p_sd_msgs++;
 	for (char *l = strtok_r(buf, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		if (p->p_pid != pid || p->p_state == SUP_STOPPED)
 			return;		/* WATCHDOG=trigger and the like */
+		saved |= sd_line_saved(l);
 		sd_line(p, l, &db);
 	}
 	sd_db_apply(p, &db);
-	sup_upgrade_changed(1);
+	if (saved)
+		sup_upgrade_changed(0);	/* coalesced: a flood of STATUS= saves rarely */
 }
 
 /* Closes every descriptor a datagram carried; how many. */
@@ -526,34 +543,21 @@ sd_close_fds(struct msghdr *mh, struct ucred **cred)
 	return n;
 }
 
-/* One datagram; 0 when the socket is drained. */
-static int
-sd_read_one(void)
+/* One datagram received: checked, then acted on or counted. */
+static void
+sd_datagram(struct msghdr *mh, char *buf, size_t n)
 {
-	static char	 buf[SUP_SD_DGRAM_MAX + 1];
-	static char	 ctl[CMSG_SPACE(sizeof(struct ucred)) +
-			     CMSG_SPACE(sizeof(int) * SD_MAX_FDS)];
-	struct iovec	 iov = { buf, SUP_SD_DGRAM_MAX };
-	struct msghdr	 mh;
 	struct ucred	*cred = NULL;
 	struct sup_proc	*p;
-	ssize_t		 n;
 	int		 nfds;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl;
-	mh.msg_controllen = sizeof(ctl);
-	if ((n = recvmsg(sd.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC)) == -1)
-		return errno == EINTR;
 	sd.received++;
-	nfds = sd_close_fds(&mh, &cred);
+	nfds = sd_close_fds(mh, &cred);
 	if (cred == NULL)
 		sd_drop(SD_DROP_CRED, 0, 0);
-	else if (nfds > 0 || (mh.msg_flags & MSG_CTRUNC))
+	else if (nfds > 0 || (mh->msg_flags & MSG_CTRUNC))
 		sd_drop(SD_DROP_FDS, cred->pid, cred->uid);
-	else if (n > SUP_SD_DGRAM_MAX || (mh.msg_flags & MSG_TRUNC))
+	else if (n > SUP_SD_DGRAM_MAX || (mh->msg_flags & MSG_TRUNC))
 		sd_drop(SD_DROP_SIZE, cred->pid, cred->uid);
 	else if ((p = sd_find(cred->pid)) == NULL)
 		sd_drop(SD_DROP_PID, cred->pid, cred->uid);
@@ -566,15 +570,50 @@ sd_read_one(void)
 		buf[n] = '\0';
 		sd_message(p, buf);
 	}
-	return 1;
 }
+
+/*
+ * Up to SUP_SD_READ_BUDGET datagrams per wake-up, SD_BATCH per recvmmsg
+ * (a flood costs a system call per batch), then the loop moves on: the
+ * socket stays readable and the rest comes at its next iteration, so a
+ * flood never keeps the loop from anything else. The kernel bounds what
+ * waits (net.unix.max_dgram_qlen datagrams; a sender then blocks or gets
+ * EAGAIN): a flood costs its sender, not holdfastd's memory.
+ */
+#define SD_BATCH	16
+#define SD_CTL_LEN	(CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * SD_MAX_FDS))
 
 static void
 sd_read(evutil_socket_t fd, short what, void *arg)
 {
-	for (int i = 0; i < SUP_SD_READ_BUDGET; i++)
-		if (!sd_read_one())
-			break;
+	static char		 bufs[SD_BATCH][SUP_SD_DGRAM_MAX + 1];
+	static union {
+		char		 buf[SD_CTL_LEN];
+		struct cmsghdr	 align;
+	}			 ctls[SD_BATCH];
+	struct iovec		 iov[SD_BATCH];
+	struct mmsghdr		 mm[SD_BATCH];
+	int			 n;
+
+	for (int done = 0; done < SUP_SD_READ_BUDGET && sd.fd != -1; done += n) {
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < SD_BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = SUP_SD_DGRAM_MAX;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = ctls[i].buf;
+			mm[i].msg_hdr.msg_controllen = SD_CTL_LEN;
+		}
+		n = recvmmsg(sd.fd, mm, SD_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC,
+		    NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			sd_datagram(&mm[i].msg_hdr, bufs[i], mm[i].msg_len);
+		if (n < SD_BATCH)
+			return;
+	}
 }
 
 /* ---- the instance's life --------------------------------------------------- */

@@ -472,15 +472,15 @@ health_case(const char *tag, const char *rd, const char *lv, const char *readyfi
 	pid_t			 p1;
 
 	ini = xasprintf("[worker:rd]\n%s\nhealth_mode = readiness\n"
-	    "health_interval = 100ms\nhealth_timeout = 100ms\nstartsecs = 100ms\n"
+	    "health_interval = 1s\nhealth_timeout = 1s\nstartsecs = 100ms\n"
 	    "start_timeout = 0\n\n"
 	    "[worker:lv]\n%s\nhealth_mode = liveness\n"
-	    "health_interval = 100ms\nhealth_timeout = 100ms\nhealth_retries = 2\n"
+	    "health_interval = 1s\nhealth_timeout = 1s\nhealth_retries = 2\n"
 	    "startsecs = 100ms\n", rd, lv);
 	supt_start(&t, tag, ini);
 	cw.t = &t;
 	cw.name = "rd";
-	cw.n = 3;
+	cw.n = 2;
 	ck_assert_msg(tu_wait_for(checks_done, &cw, 10000), "no readiness checks");
 	supt_proc(&t, "rd", st, sizeof(st), &pid);
 	ck_assert_str_eq(st, "STARTING");
