@@ -11,7 +11,7 @@
  *   -D REASON X_HOLDFAST_DB=down with REASON after ready, -u MS later up
  *   -F        forking: a daemon child sends READY=1, the parent sends
  *             MAINPID=<child> and exits 0
- *   -f N      flood: N datagrams a second ("WATCHDOG=1"), in 100 ticks
+ *   -f N      flood: N datagrams a second ("WATCHDOG=1"), sent every 10 ms
  *   -l PORT   serve HTTP on 127.0.0.1:PORT: 200 while -H FILE exists, else 503
  *   -H FILE   see -l
  *   -e        check WATCHDOG_PID is our pid and WATCHDOG_USEC is set (exit 3)
@@ -185,7 +185,7 @@ tick(long start, long *next_wd, int *ready, int *down)
 int
 main(int argc, char **argv)
 {
-	long	 start = now_ms(), next_wd = 0;
+	long	 start = now_ms(), next_wd = 0, sent = 0;
 	int	 c, ready = 0, down = 0;
 
 	while ((c = getopt(argc, argv, "r:Rt:s:w:W:TD:u:Ff:l:H:e")) != -1)
@@ -225,8 +225,8 @@ main(int argc, char **argv)
 		struct pollfd pfd = { nw.lfd, POLLIN, 0 };
 
 		tick(start, &next_wd, &ready, &down);
-		if (nw.flood > 0) {
-			for (long i = 0; i < nw.flood / 100; i++)
+		if (nw.flood > 0) {	/* catches up: flood per second on average */
+			for (long due = (now_ms() - start) * nw.flood / 1000; sent < due; sent++)
 				notify("WATCHDOG=1");
 			usleep(10000);
 			continue;
