@@ -9,6 +9,13 @@
 # datagrams). Phases alternate (flood, idle, flood, idle, ...) so both see
 # the same machine; the load average is printed. Goal: the flood adds less
 # than 5 % of one core. BENCH_SHORT=1: 3 rounds of 3 s (default 5 of 6 s).
+# Then the watchdog: a child pings WATCHDOG=1 every 100 ms for 1 s and
+# stops; with heartbeat_timeout = 1s it must be respawned within
+# WATCHDOG_USEC + 100 ms of its last ping. From holdfastd's log: the
+# [WORKER_HUNG] line's silent= (time since the last ping) plus the time
+# from that line to the next [WORKER_SPAWN], minus the timeout. With
+# backoff_reset = 0 every hang is a first incident (as in bench/respawn.sh):
+# otherwise hangs a second apart back off, by design.
 # Prints a goal / measured table; always exits 0.
 set -uo pipefail
 src=${HOLDFAST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -25,7 +32,7 @@ trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$d
 cat > "$dir/holdfast.conf" <<CONF
 [holdfast]
 control_socket = run/hf.sock
-log_level = warn
+log_level = info
 [worker:flood]
 command = $nw -f $((rate / 4))
 numprocs = 4
@@ -33,6 +40,12 @@ autostart = false
 [worker:quiet]
 command = $nw
 numprocs = 4
+autostart = false
+[worker:wd]
+command = $nw -w 100 -W 1000
+notify = systemd
+heartbeat_timeout = 1s
+backoff_reset = 0ms
 autostart = false
 CONF
 "$hd" -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
@@ -68,6 +81,22 @@ for r in $(seq "$rounds"); do
 done
 c stop all >/dev/null 2>&1
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The watchdog: hangs in a row (each respawn pings for 1 s, then stops).
+n_wd=$([ -n "${BENCH_SHORT:-}" ] && echo 5 || echo 10)
+c start wd >/dev/null 2>&1
+for _ in $(seq $((n_wd * 30))); do
+	[ "$(grep -c '\[WORKER_HUNG\] name=wd' "$dir/holdfastd.log")" -ge "$n_wd" ] && break
+	sleep 0.1
+done
+sleep 0.3
+c stop wd >/dev/null 2>&1
+over=$(grep -E '\[WORKER_(HUNG|SPAWN)\] name=wd' "$dir/holdfastd.log" | awk '
+	function ms(ts) { split(substr(ts, 12, 12), a, ":"); return (a[1] * 3600 + a[2] * 60 + a[3]) * 1000 }
+	/WORKER_HUNG/ { match($0, /silent=[0-9]+/); s = substr($0, RSTART + 7, RLENGTH - 7);
+	    match($0, /timeout=[0-9]+/); to = substr($0, RSTART + 8, RLENGTH - 8); h = ms($1); next }
+	/WORKER_SPAWN/ && h { print s - to + ms($1) - h; h = 0 }' | sort -g)
+n_over=$(printf '%s\n' $over | grep -c .)
+max_over=$(printf '%s\n' $over | tail -1)
 med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mf=$(med "${fl[@]}") mi=$(med "${id[@]}") mr=$(med "${rt[@]}")
 extra=$(awk -v f="$mf" -v i="$mi" 'BEGIN { printf "%.2f", f - i }')
@@ -77,5 +106,9 @@ printf "%-44s %-10s %-22s %s\n" "datagrams/s accepted during flood" "~$rate" "$m
 printf "%-44s %-10s %-22s %s\n" "holdfastd CPU, idle baseline" "-" "$mi %" "-"
 printf "%-44s %-10s %-22s %s\n" "holdfastd CPU, flood" "-" "$mf %" "-"
 printf "%-44s %-10s %-22s %s\n" "added by the flood (% of one core)" "< 5" "$extra" "$pass"
+printf "%-44s %-10s %-22s %s\n" "watchdog: respawn after last ping - timeout" "< 100 ms" \
+    "max ${max_over:-?} ms (n=$n_over)" \
+    "$(awk -v m="${max_over:-999}" -v n="$n_over" 'BEGIN { print (n > 0 && m < 100 ? "pass" : "FAIL") }')"
+echo "watchdog overshoots (ms): $(echo $over)"
 grep -c NOTIFY_IGNORED "$dir/holdfastd.log" | sed 's/^/[NOTIFY_IGNORED] lines: /'
 exit 0
