@@ -522,6 +522,7 @@ sup_reload_inplace(struct sup_group *g, const struct cfg_worker *wc)
 
 		p->p_stopsig = wc->stopsignal;
 		sup_proc_logfiles(p);
+		sup_health_reloaded(p);	/* sdnotify: checks added or removed */
 		if (flip && wc->autostart && !p->p_want_up)
 			sup_proc_start(p);
 		else if (flip && !wc->autostart)

@@ -411,6 +411,20 @@ sup_health_state(struct sup_proc *p, enum sup_state st)
 }
 
 void
+sup_health_reloaded(struct sup_proc *p)
+{
+	struct sup_health *h = p->p_health;
+
+	if (!sup_health_configured(p) || (p->p_state != SUP_STARTING &&
+	    p->p_state != SUP_RUNNING)) {
+		sup_health_state(p, SUP_STOPPED);	/* stops what runs */
+		return;
+	}
+	if (h == NULL || (!h->running && !evtimer_pending(h->timer, NULL)))
+		sup_health_state(p, p->p_state == SUP_STARTING ? SUP_STARTING : SUP_RUNNING);
+}
+
+void
 sup_health_json(struct jw *w, const struct sup_proc *p)
 {
 	const struct sup_health	*h = p->p_health;

@@ -37,5 +37,7 @@ int sup_health_reaped(pid_t pid, int status);
 /* status --json: the instance's "health" object (nothing without checks). */
 void sup_health_json(struct jw *, const struct sup_proc *);
 void sup_health_free(struct sup_proc *);
+/* A reload changed the section in place: checks start or stop. */
+void sup_health_reloaded(struct sup_proc *);
 
 #endif

@@ -540,6 +540,33 @@ START_TEST(test_health_http)
 }
 END_TEST
 
+/* A reload adding a liveness check to a running program applies it in
+ * place: the same process is checked, and restarted once it fails. */
+START_TEST(test_health_added_by_reload)
+{
+	struct hfd	 t;
+	char		*out = NULL;
+	const char	*base = "[worker:rl]\ncommand = /bin/sleep 600\nstartsecs = 100ms\n";
+	char		*with = xasprintf("%shealth_cmd = exit 1\nhealth_mode = liveness\n"
+			    "health_interval = 200ms\nhealth_timeout = 200ms\n"
+			    "health_retries = 2\n", base);
+	pid_t		 p1;
+
+	supt_start(&t, "sdn-hreload", base);
+	ck_assert_msg(supt_wait_state(&t, "rl", "RUNNING", 0, 5000), "rl not RUNNING");
+	p1 = supt_pid(&t, "rl");
+	supt_write_conf(&t, with);
+	ck_assert_int_eq(hfd_ctl(&t, "reload", &out), 0);
+	free(out);
+	ck_assert_int_eq(supt_log_count(&t, "[worker:rl] changed: applied without a restart"), 1);
+	ck_assert_msg(tu_wait_file_count(t.log, "[WORKER_UNHEALTHY] name=rl", 1, 10000),
+	    "the check added by the reload never ran");
+	ck_assert_msg(supt_wait_state(&t, "rl", "RUNNING", p1, 10000), "rl not restarted");
+	supt_finish(&t);
+	free(with);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -554,5 +581,6 @@ main(void)
 	tcase_add_test(tc, test_upgrade_keeps_socket);
 	tcase_add_test(tc, test_health_cmd);
 	tcase_add_test(tc, test_health_http);
+	tcase_add_test(tc, test_health_added_by_reload);
 	return tu_run(s);
 }
