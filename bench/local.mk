@@ -36,6 +36,10 @@ bench-surge: all
 		$(abs_top_srcdir)/bench/surge.sh
 .PHONY: bench-surge
 
+# bench/status_page.sh: the status page's idle cost (wake-ups, memory)
+# and /status.json latency.
+EXTRA_DIST += bench/status_page.sh
+
 # bench/sdnotify.sh (sdnotify): holdfastd's CPU under 10,000 sd_notify
 # datagrams/s from 4 children, against an idle baseline.
 EXTRA_DIST += bench/sdnotify.sh

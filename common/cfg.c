@@ -90,6 +90,8 @@ static const struct cfg_row cfg_rows_holdfast[] = {
 	    "the status page may start, stop, restart and reload"),
 	H("status_token_file",	PATH_OPT, status_token_file, "", 0, 0, INPLACE,
 	    "file holding the bearer token the status page's actions need"),
+	H("status_hosts",	STR_OPT, status_hosts, "", 0, 0, INPLACE,
+	    "host names the status page answers to, besides IPs and localhost"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef H
@@ -664,14 +666,57 @@ cfg_unquote(const char *v)
 	return xstrdup(v);
 }
 
+/* status_hosts: names (".example.com": a domain) separated by commas or
+ * spaces; NULL, or what is wrong. */
+static const char *
+cfg_check_hosts(const char *v)
+{
+	static const char ok[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+	size_t n;
+
+	for (v += strspn(v, ", \t"); *v != '\0'; v += strspn(v, ", \t")) {
+		n = strcspn(v, ", \t");
+		if (strspn(v, ok) < n)
+			return "a host name holds letters, digits, '.', '-' and '_' only";
+		if (n > 253 || (n == 1 && v[0] == '.'))
+			return "a host name is 1 to 253 characters (\".example.com\": a domain)";
+		v += n;
+	}
+	return NULL;
+}
+
+/* Checks of a string key's value beyond its type. */
+static const struct {
+	const char	*key;
+	const char	*(*check)(const char *);
+} cfg_string_checks[] = {
+	{ "status_hosts", cfg_check_hosts },
+};
+
+static const char *
+cfg_string_check(const struct cfg_row *k, const char *v)
+{
+	for (size_t i = 0; i < nitems(cfg_string_checks); i++)
+		if (strcmp(k->name, cfg_string_checks[i].key) == 0)
+			return cfg_string_checks[i].check(v);
+	return NULL;
+}
+
 static int
 cfg_set_string(struct cfg_parse *p, const struct cfg_row *k, char **field,
     const char *value)
 {
-	char	*v = cfg_unquote(value);
+	char		*v = cfg_unquote(value);
+	const char	*why;
 
 	if (*v == '\0' && k->type == CFG_T_PATH) {
 		cfg_fail(p, "%s: empty path", k->name);
+		free(v);
+		return -1;
+	}
+	if ((why = cfg_string_check(k, v)) != NULL) {
+		cfg_fail(p, "%s: bad value \"%s\" (%s)", k->name, v, why);
 		free(v);
 		return -1;
 	}

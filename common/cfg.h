@@ -126,6 +126,7 @@ struct cfg_holdfast {
 	struct cfg_listen status_listen; /* type 0: no page */
 	int	 status_actions;	/* POST actions allowed (with the token) */
 	char	*status_token_file;	/* NULL: no token, so no action */
+	char	*status_hosts;		/* names the page answers to, besides IPs */
 };
 
 struct cfg_database {

@@ -24,6 +24,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_web.h"
+#include "sup_web_guard.h"
 #include "util.h"
 
 #define WEB_MAX_CONNS		32
@@ -277,6 +278,33 @@ web_same_origin(struct hsrv_req *r)
 	return rest != NULL && strcmp(rest, host) == 0;
 }
 
+/* A wrong or missing token: counted against the peer's address. */
+static void
+web_unauthorized(struct hsrv_req *r)
+{
+	int n = web_auth_failed(hsrv_peer(r), hf_now_mono_ms());
+
+	log_warnx("[STATUS_AUTH_FAIL] peer=%s failures=%d%s", hsrv_peer(r), n,
+	    n == WEB_AUTH_FAILS ? " (further actions from it refused for a while)" : "");
+	hsrv_add_header(r, "WWW-Authenticate", "Bearer realm=\"holdfastd\"");
+	web_error(r, 401, "a valid bearer token is required");
+}
+
+/* 1 when the peer may try a token now; else 429 is sent. */
+static int
+web_not_throttled(struct hsrv_req *r)
+{
+	char	secs[16];
+	int	left = web_auth_blocked(hsrv_peer(r), hf_now_mono_ms());
+
+	if (left == 0)
+		return 1;
+	snprintf(secs, sizeof(secs), "%d", left);
+	hsrv_add_header(r, "Retry-After", secs);
+	web_error(r, 429, "too many wrong tokens from this address: try again later");
+	return 0;
+}
+
 /* 1 when r may act; else the refusal is sent. */
 static int
 web_authorized(struct hsrv_req *r)
@@ -294,6 +322,8 @@ web_authorized(struct hsrv_req *r)
 		web_error(r, 403, "an action needs X-Holdfast-Action: 1 from the page's origin");
 		return 0;
 	}
+	if (!web_not_throttled(r))
+		return 0;
 	if ((why = web_token_read(sup.s_cfg->holdfast.status_token_file, tok,
 	    sizeof(tok))) != NULL) {
 		log_warnx("status page: action refused: %s", why);
@@ -303,10 +333,10 @@ web_authorized(struct hsrv_req *r)
 	ok = auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
 	    web_token_equal(auth + 7, tok);
 	explicit_bzero(tok, sizeof(tok));
-	if (!ok) {
-		hsrv_add_header(r, "WWW-Authenticate", "Bearer realm=\"holdfastd\"");
-		web_error(r, 401, "a valid bearer token is required");
-	}
+	if (ok)
+		web_auth_passed(hsrv_peer(r));
+	else
+		web_unauthorized(r);
 	return ok;
 }
 
@@ -422,6 +452,10 @@ web_request(struct hsrv_req *r, void *arg)
 	size_t		 plen = strcspn(target, "?");
 
 	(void)arg;
+	if (!web_host_allowed(hsrv_header(r, "Host"), sup.s_cfg->holdfast.status_hosts)) {
+		web_error(r, 403, "this Host is not the status page's: add it to status_hosts");
+		return;
+	}
 	for (size_t i = 0; i < nitems(web_routes); i++) {
 		const struct web_route *rt = &web_routes[i];
 

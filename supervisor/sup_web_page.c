@@ -6,7 +6,10 @@
  * /status.json every second, fetches /tail for the instances whose output
  * is open (from the start with #output=NAME in the address), and shows the
  * action buttons when /status.json says actions are on
- * (X-Holdfast-Actions: 1).
+ * (X-Holdfast-Actions: 1). The body's data-polls counts the polls begun,
+ * data-rendered is the number of the latest one shown and data-period the
+ * pause between two (ms), so a test (or an operator's devtools) can tell a
+ * change made after poll N began is on screen once data-rendered > N.
  */
 #include "sup_web.h"
 
@@ -59,7 +62,7 @@ const char sup_web_css[] =
 
 const char sup_web_js[] =
 	"'use strict';\n"
-	"var tails = {}, actions = false, busy = false;\n"
+	"var tails = {}, actions = false, busy = false, polls = 0, period = 1000;\n"
 	"\n"
 	"function el(tag, text, cls) {\n"
 	"  var e = document.createElement(tag);\n"
@@ -147,7 +150,7 @@ const char sup_web_js[] =
 	"  return tr;\n"
 	"}\n"
 	"\n"
-	"function render(st) {\n"
+	"function render(st, seq) {\n"
 	"  var body = document.getElementById('procs'), bad = 0, down = 0;\n"
 	"  var nb = el('tbody');\n"
 	"  nb.id = 'procs';\n"
@@ -164,6 +167,7 @@ const char sup_web_js[] =
 	"  s.className = 'summary ' + (bad ? 'bad' : down ? 'warn' : 'good');\n"
 	"  document.getElementById('meta').textContent = 'pid ' + st.pid + ', up ' + dur(st.uptime_ms);\n"
 	"  document.getElementById('acts').hidden = !actions;\n"
+	"  document.body.dataset.rendered = Math.max(seq, +(document.body.dataset.rendered || 0));\n"
 	"}\n"
 	"\n"
 	"function fetchTails() {\n"
@@ -176,19 +180,22 @@ const char sup_web_js[] =
 	"\n"
 	"function poll(once) {\n"
 	"  if (busy && once) return;\n"
+	"  var seq = ++polls;\n"
 	"  busy = true;\n"
+	"  document.body.dataset.polls = seq;\n"
+	"  document.body.dataset.period = period;\n"
 	"  fetch('/status.json', { cache: 'no-store' })\n"
 	"    .then(function (r) {\n"
 	"      actions = r.headers.get('X-Holdfast-Actions') === '1';\n"
 	"      return r.json();\n"
 	"    })\n"
-	"    .then(function (st) { return fetchTails().then(function () { render(st); }); })\n"
+	"    .then(function (st) { return fetchTails().then(function () { render(st, seq); }); })\n"
 	"    .catch(function () {\n"
 	"      var s = document.getElementById('summary');\n"
 	"      s.textContent = 'holdfastd does not answer';\n"
 	"      s.className = 'summary bad';\n"
 	"    })\n"
-	"    .then(function () { busy = false; if (!once) setTimeout(poll, 1000); });\n"
+	"    .then(function () { busy = false; if (!once) setTimeout(poll, period); });\n"
 	"}\n"
 	"\n"
 	"document.addEventListener('DOMContentLoaded', function () {\n"

@@ -15,7 +15,8 @@ tests_unit_test_sup_state_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 
 # Integration: real holdfastd, real testworkers, real sockets; supt.h is
 # the rig they share, supt_notify.h a NOTIFY_SOCKET for it (tests/lib).
-tests_lib_libtu_a_SOURCES += tests/lib/supt.h tests/lib/supt_notify.h
+tests_lib_libtu_a_SOURCES += tests/lib/supt.h tests/lib/supt_notify.h \
+	tests/lib/cdp.c tests/lib/cdp.h
 TEST_PROGS += tests/integration/test_supervisor
 TESTS += tests/integration/test_supervisor
 tests_integration_test_supervisor_SOURCES = tests/integration/test_supervisor.c

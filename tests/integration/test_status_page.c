@@ -4,8 +4,10 @@
  * /status.json, the output tail, actions refused without the token or the
  * CSRF header and accepted with both, a slowloris client closed at the
  * header deadline while others are served, JSON errors for malformed
- * requests, a reload that moves the listener, and no config secret in any
- * reply.
+ * requests, a reload that moves the listener, a Host that is neither an
+ * IP, localhost nor in status_hosts refused (DNS rebinding), an address
+ * that keeps sending wrong tokens refused for a while, and no config
+ * secret in any reply.
  */
 #include <check.h>
 #include <poll.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include "supt.h"
 #include "util.h"
@@ -469,6 +472,110 @@ START_TEST(test_reload_moves_listener)
 }
 END_TEST
 
+/* The status code of GET path with Host: host. */
+static int
+host_get(struct page *pg, const char *path, const char *host)
+{
+	char	*h = xasprintf("Host: %s\n", host);
+	int	 st = page_get(pg, "GET", path, h, NULL, NULL);
+
+	free(h);
+	return st;
+}
+
+START_TEST(test_host_allow_list)
+{
+	struct page	 pg;
+	char		*w = page_worker(""), *self;
+	const char	*good[] = { "localhost", "LocalHost:9", "[::1]:80", "app.localhost",
+	    "status.example.com", "STATUS.Example.com:443", "corp.example",
+	    "a.b.corp.example", "10.1.2.3:8080", "localhost." };
+	const char	*bad[] = { "evil.example", "127.0.0.1.evil.example",
+	    "xcorp.example", "status.example.com.evil", "localhost.evil", "[::1",
+	    "a b", "[not-v6]:80" };
+
+	page_start(&pg, "status_host", "status_hosts = status.example.com, .corp.example\n", w);
+	self = xasprintf("127.0.0.1:%d", pg.port);
+	ck_assert_int_eq(host_get(&pg, "/", self), 200);
+	for (size_t i = 0; i < nitems(good); i++)
+		ck_assert_msg(host_get(&pg, "/status.json", good[i]) == 200, "Host %s", good[i]);
+	for (size_t i = 0; i < nitems(bad); i++) {
+		int st = host_get(&pg, "/status.json", bad[i]);
+
+		ck_assert_msg(st == 403 || st == 400, "Host %s: %d", bad[i], st);
+	}
+	ck_assert_int_eq(host_get(&pg, "/", "evil.example:80"), 403);
+	/* the list is read in place by a reload */
+	page_conf(&pg, pg.port, "", w);
+	ck_assert_int_eq(hfd_ctl(&pg.t, "reload", NULL), 0);
+	ck_assert_int_eq(host_get(&pg, "/", "status.example.com"), 403);
+	ck_assert_int_eq(host_get(&pg, "/", self), 200);
+	free(self);
+	page_finish(&pg);
+	free(w);
+}
+END_TEST
+
+/* POST ACT from source address src (a loopback address); the status. */
+static int
+post_from(int port, const char *src, const char *hdrs)
+{
+	struct sockaddr_in	 sin = tu_loopback(port), me = tu_loopback(0);
+	int			 fd = socket(AF_INET, SOCK_STREAM, 0), eof, st = -1;
+	char			*req, *resp;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, src, &me.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	req = xasprintf("POST " ACT " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n%s\r\n", hdrs);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	resp = raw_read(fd, 5000, &eof);
+	sscanf(resp, "HTTP/1.1 %d", &st);
+	close(fd);
+	free(req);
+	free(resp);
+	return st;
+}
+
+START_TEST(test_token_throttle)
+{
+	struct page	 pg;
+	char		*w = page_worker(""), *head;
+	const char	*wrong = CSRF "Authorization: Bearer tok-0123456789abcdef-WRONG\n";
+	const char	*right = "X-Holdfast-Action: 1\r\nAuthorization: Bearer " TOKEN "\r\n";
+	const char	*wrong_raw = "X-Holdfast-Action: 1\r\nAuthorization: Bearer nope\r\n";
+	pid_t		 pid;
+
+	page_start(&pg, "status_throttle", "status_actions = true\n"
+	    "status_token_file = status.token\n", w);
+	ck_assert_int_eq(tu_write_file(pg.tok, TOKEN "\n"), 0);
+	ck_assert_int_eq(chmod(pg.tok, 0600), 0);
+	ck_assert(page_wait(&pg, NULL, "state", "RUNNING"));
+	pid = supt_pid(&pg.t, "w");
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(page_get(&pg, "POST", ACT, wrong, NULL, NULL), 401);
+	/* the sixth try, and the right token too, from that address: 429 */
+	ck_assert_int_eq(page_get(&pg, "POST", ACT, wrong, NULL, &head), 429);
+	ck_assert_msg(has_header(head, "Retry-After: "), "%s", head);
+	free(head);
+	ck_assert_int_eq(page_get(&pg, "POST", ACT, CSRF BEARER, NULL, NULL), 429);
+	ck_assert_int_eq(supt_pid(&pg.t, "w"), pid);
+	ck_assert_int_eq(tu_count_in_file(pg.t.log, "[STATUS_AUTH_FAIL] peer=127.0.0.1"), 5);
+	/* reading is not throttled; another address is not */
+	ck_assert_int_eq(page_get(&pg, "GET", "/status.json", NULL, NULL, NULL), 200);
+	ck_assert_int_eq(post_from(pg.port, "127.0.0.2", wrong_raw), 401);
+	ck_assert_int_eq(post_from(pg.port, "127.0.0.2", right), 200);
+	ck_assert(supt_wait_state(&pg.t, "w", "RUNNING", pid, 5000));
+	/* a right token cleared 127.0.0.2's count: four more wrong are 401 */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(post_from(pg.port, "127.0.0.2", wrong_raw), 401);
+	page_finish(&pg);
+	free(w);
+}
+END_TEST
+
 /* Bad values are refused with file:line. */
 START_TEST(test_bad_config)
 {
@@ -476,7 +583,8 @@ START_TEST(test_bad_config)
 	char		*out = NULL, *cmd;
 	const char	*bad[] = { "status_listen = udp:127.0.0.1:9101",
 	    "status_listen = 127.0.0.1", "status_listen = 127.0.0.1:0",
-	    "status_actions = maybe" };
+	    "status_actions = maybe", "status_hosts = evil.example/x",
+	    "status_hosts = a.example, ." };
 
 	hfd_init(&t, "status_bad");
 	for (size_t i = 0; i < nitems(bad); i++) {
@@ -508,5 +616,7 @@ main(void)
 	tcase_add_test(tc, test_slowloris_and_malformed);
 	tcase_add_test(tc, test_reload_moves_listener);
 	tcase_add_test(tc, test_bad_config);
+	tcase_add_test(tc, test_host_allow_list);
+	tcase_add_test(tc, test_token_throttle);
 	return tu_run(s);
 }

@@ -465,8 +465,30 @@ tu_child_setup(char *const env[], const char *logpath)
 		putenv(*env);
 }
 
+/* In the child: fds[i] becomes fd 3 + i (through copies above them all,
+ * so that no fds[j] is overwritten before it is moved). */
+static void
+tu_child_fds(const int *fds, int nfds)
+{
+	int	i, hi[16];
+
+	for (i = 0; i < nfds && i < 16; i++)
+		hi[i] = fcntl(fds[i], F_DUPFD, 3 + nfds);
+	for (i = 0; i < nfds && i < 16; i++) {
+		dup2(hi[i], 3 + i);
+		close(hi[i]);
+	}
+}
+
 pid_t
 tu_spawn(char *const argv[], char *const env[], const char *logpath)
+{
+	return tu_spawn_fds(argv, env, logpath, NULL, 0);
+}
+
+pid_t
+tu_spawn_fds(char *const argv[], char *const env[], const char *logpath,
+    const int *fds, int nfds)
 {
 	pid_t	pid;
 
@@ -475,6 +497,7 @@ tu_spawn(char *const argv[], char *const env[], const char *logpath)
 		ck_abort_msg("fork: %s", strerror(errno));
 	if (pid == 0) {
 		tu_child_setup(env, logpath);
+		tu_child_fds(fds, nfds);
 		execv(argv[0], argv);
 		dprintf(STDERR_FILENO, "tu_spawn: execv(%s): %s\n", argv[0],
 		    strerror(errno));

@@ -44,6 +44,10 @@ struct sockaddr_in tu_loopback(int port);
  * logpath (NULL: inherit). Returns the pid; aborts the test on failure.
  */
 pid_t tu_spawn(char *const argv[], char *const env[], const char *logpath);
+/* As tu_spawn, and fds[0..nfds-1] (at most 16) become the child's fds 3,
+ * 4, ... (without FD_CLOEXEC) whatever their flags here. */
+pid_t tu_spawn_fds(char *const argv[], char *const env[], const char *logpath,
+    const int *fds, int nfds);
 /* Waits up to timeout_ms; returns 0 with *status, or -1 on timeout. */
 int tu_wait_pid(pid_t pid, int timeout_ms, int *status);
 /* kill(pid, sig) and, for SIGKILL-class cleanup, kill the group too. */

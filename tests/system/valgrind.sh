@@ -17,6 +17,10 @@
 #   holdfast-telephony  a SIP call (sipp: INVITE/ACK/BYE) and its CDR
 #   all three       PostgreSQL stopped: 503s, a call's CDR spooled to
 #                   disk; PostgreSQL started again: reconnect, replay
+#   status page     holdfastd's own HTTP listener: the page, its script,
+#                   /status.json, /tail, an action with a wrong token
+#                   (401), an unknown Host (403), a request that is not
+#                   HTTP (400)
 #   holdfastctl     status, --json status, health, tail, reload
 #                   (whatsapp's settings changed: it alone restarts),
 #                   restart http (rolling: the old http processes exit
@@ -159,7 +163,10 @@ wait_for 10 test -s "$tmp/sink.port" || fail "graphsink did not start"
 
 # ---- the configuration: workers under valgrind, generous deadlines ----
 http_port=$(free_port tcp)
+status_port=$(free_port tcp)
 sip_port=$(free_port udp)
+head -c 24 /dev/urandom | base64 > "$tmp/status.token"
+chmod 600 "$tmp/status.token"
 secret=vg-app-secret
 email=agent@example.com
 password='correct horse battery'
@@ -170,6 +177,9 @@ tail_lines = 1000
 state_dir = $tmp/state
 log_level = info
 shutdown_timeout = 120s
+status_listen = 127.0.0.1:$status_port
+status_actions = true
+status_token_file = $tmp/status.token
 [database]
 conninfo = host=127.0.0.1 port=$pgport dbname=hf user=postgres
 pool_size = 2
@@ -264,6 +274,21 @@ for path in /api/conversations "/api/conversations/$conv" /api/calls; do
 		fail "GET $path"
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/metrics")" = 200 ] || fail "GET /metrics"
+
+step "status page"
+surl=http://127.0.0.1:$status_port
+code() { command curl --max-time 60 -s -o /dev/null -w '%{http_code}' "$@"; }
+for r in / /status.js /status.css /status.json "/tail?name=http:0&lines=5"; do
+	[ "$(code "$surl$r")" = 200 ] || fail "status page: GET $r"
+done
+[ "$(code -X POST -H 'X-Holdfast-Action: 1' -H 'Authorization: Bearer wrong-token-0123456789' \
+	"$surl/action?do=restart&name=http:0")" = 401 ] || fail "status page: a wrong token was not 401"
+[ "$(code -H 'Host: evil.example' "$surl/status.json")" = 403 ] ||
+	fail "status page: a foreign Host was not 403"
+[ "$(printf 'NOT HTTP\r\n\r\n' | python3 -c 'import socket,sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+s.sendall(sys.stdin.buffer.read()); print(s.recv(64).split()[1].decode())' "$status_port")" = 400 ] ||
+	fail "status page: garbage was not answered 400"
 
 step "SIP call"
 sip_call() {

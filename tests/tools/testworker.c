@@ -13,6 +13,8 @@
  *   -R        never send ready
  *   -r MS     send ready after MS ms (default at once)
  *   -D REASON report the DB down with REASON, then -u MS later up
+ *   -U REASON each SIGUSR2 flips the DB state it reports: down with
+ *             REASON, then up, ... (an outage a test starts when it likes)
  *   -p N      print N lines to stdout and N to stderr at start
  *   -P MS     print a line to stdout every MS ms
  *   -f N      flood: print N lines of 200 bytes to stdout at start
@@ -47,7 +49,8 @@ static struct {
 	long			 crash_ms, exit_ms, hang_ms, ready_ms, up_ms, tick_ms;
 	long			 accept_ms;
 	int			 no_ready, ignore_term, lines, accept, no_chan, stats, flood;
-	const char		*down_reason;
+	const char		*down_reason, *flip_reason;
+	int			 flipped_down;
 	int			 listen_fd;
 	struct event		*ev_accept;
 	long			 ticks;
@@ -105,6 +108,16 @@ static void
 tw_up(evutil_socket_t fd, short what, void *arg)
 {
 	chan_worker_db(1, "testworker", NULL, 0, NULL);
+}
+
+static void
+tw_flip(evutil_socket_t fd, short what, void *arg)
+{
+	tw.flipped_down = !tw.flipped_down;
+	if (tw.flipped_down)
+		chan_worker_db(0, "testworker", tw.flip_reason, 1, "outage on SIGUSR2");
+	else
+		chan_worker_db(1, "testworker", NULL, 0, NULL);
 }
 
 static void
@@ -209,7 +222,7 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:u:p:P:aA:XOSf:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:U:u:p:P:aA:XOSf:")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -224,6 +237,7 @@ tw_options(int argc, char **argv)
 		case 'R': tw.no_ready = 1; break;
 		case 'r': tw.ready_ms = atol(optarg); break;
 		case 'D': tw.down_reason = optarg; break;
+		case 'U': tw.flip_reason = optarg; break;
 		case 'u': tw.up_ms = atol(optarg); break;
 		case 'p': tw.lines = atoi(optarg); break;
 		case 'P': tw.tick_ms = atol(optarg); break;
@@ -257,7 +271,7 @@ int
 main(int argc, char **argv)
 {
 	struct timespec	 start;
-	struct event	*ev_term, *ev_tick = NULL;
+	struct event	*ev_term, *ev_tick = NULL, *ev_flip = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int i = 1; i + 1 < argc; i++)
@@ -287,6 +301,10 @@ main(int argc, char **argv)
 	if (tw.down_reason != NULL)
 		chan_worker_db(0, "testworker", tw.down_reason, 1, "simulated outage");
 	tw_after(tw.up_ms, tw_up);
+	if (tw.flip_reason != NULL) {
+		ev_flip = evsignal_new(tw.base, SIGUSR2, tw_flip, NULL);
+		evsignal_add(ev_flip, NULL);
+	}
 	tw_after(tw.crash_ms, tw_crash);
 	tw_after(tw.exit_ms, tw_exit);
 	if (!tw.no_ready)
