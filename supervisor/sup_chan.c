@@ -26,8 +26,9 @@ sup_hb_arm(struct sup_proc *p)
 {
 	struct timeval tv;
 
-	if (p->p_heartbeat_ms <= 0 || (!p->p_hello && !p->p_sd_watchdog) || p->p_pid == 0 ||
-	    p->p_state == SUP_STOPPING) {
+	/* sdnotify: armed by the channel's hello or a first WATCHDOG=1 */
+	if (p->p_heartbeat_ms <= 0 || (!p->p_hello && !p->p_sd_watchdog) ||
+	    p->p_pid == 0 || p->p_state == SUP_STOPPING) {
 		if (p->p_hbtimer != NULL)
 			evtimer_del(p->p_hbtimer);
 		return;

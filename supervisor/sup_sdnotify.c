@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -233,13 +234,15 @@ sd_ppid(pid_t pid)
 	return (pid_t)ppid;
 }
 
-/* A main pid must descend from the instance's child (or be an orphan of
- * it, reparented to holdfastd): a child cannot name another process for
- * holdfastd to signal. */
+/* A main pid must descend from the instance's child (or be an orphan
+ * reparented to holdfastd running as the instance's uid): a child cannot
+ * name another process for holdfastd to signal. */
 static int
 sd_mainpid_ok(const struct sup_proc *p, pid_t pid)
 {
-	pid_t cur = pid;
+	pid_t		 cur = pid;
+	struct stat	 st;
+	char		 path[32];
 
 	if (pid <= 1 || pid == getpid())
 		return 0;
@@ -249,8 +252,11 @@ sd_mainpid_ok(const struct sup_proc *p, pid_t pid)
 		cur = sd_ppid(cur);
 		if (cur == p->p_pid)
 			return 1;
-		if (cur == getpid())
-			return sup_find_pid(pid) == NULL;
+		if (cur == getpid()) {
+			snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+			return sup_find_pid(pid) == NULL && stat(path, &st) == 0 &&
+			    st.st_uid == p->p_sd_uid;
+		}
 	}
 	return 0;
 }
