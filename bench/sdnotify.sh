@@ -101,12 +101,14 @@ med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR
 mf=$(med "${fl[@]}") mi=$(med "${id[@]}") mr=$(med "${rt[@]}")
 extra=$(awk -v f="$mf" -v i="$mi" 'BEGIN { printf "%.2f", f - i }')
 pass=$(awk -v e="$extra" 'BEGIN { print (e < 5 ? "pass" : "FAIL") }')
-printf "%-44s %-10s %-22s %s\n" "what" "goal" "measured (median)" "result"
-printf "%-44s %-10s %-22s %s\n" "datagrams/s accepted during flood" "~$rate" "$mr" "-"
-printf "%-44s %-10s %-22s %s\n" "holdfastd CPU, idle baseline" "-" "$mi %" "-"
-printf "%-44s %-10s %-22s %s\n" "holdfastd CPU, flood" "-" "$mf %" "-"
-printf "%-44s %-10s %-22s %s\n" "added by the flood (% of one core)" "< 5" "$extra" "$pass"
-printf "%-44s %-10s %-22s %s\n" "watchdog: respawn after last ping - timeout" "< 100 ms" \
+echo
+echo "| measure | goal | measured | pass |"
+echo "|---|---|---|---|"
+printf "| %s | %s | %s | %s |\n" "datagrams/s accepted during flood" "~$rate" "$mr" "-"
+printf "| %s | %s | %s | %s |\n" "holdfastd CPU, idle baseline" "-" "$mi %" "-"
+printf "| %s | %s | %s | %s |\n" "holdfastd CPU, flood" "-" "$mf %" "-"
+printf "| %s | %s | %s | %s |\n" "added by the flood (% of one core)" "< 5" "$extra" "$pass"
+printf "| %s | %s | %s | %s |\n" "watchdog: respawn after last ping - timeout" "< 100 ms" \
     "max ${max_over:-?} ms (n=$n_over)" \
     "$(awk -v m="${max_over:-999}" -v n="$n_over" 'BEGIN { print (n > 0 && m < 100 ? "pass" : "FAIL") }')"
 echo "watchdog overshoots (ms): $(echo $over)"
