@@ -14,6 +14,12 @@
  *                              deadline (db_query_within 2 s: a local
  *                              statement_timeout pipelined in front) vs
  *                              db_query, in alternating 500 ms slices
+ *   db_bench pipe POOL CALLERS SECS SCALE ROUNDS DEPTH...
+ *                              PK SELECTs from CALLERS concurrent callers
+ *                              over a pool of POOL, once per DEPTH
+ *                              (pipeline_depth; 1: off), and pgbench -S
+ *                              -c POOL, interleaved in each of ROUNDS
+ *                              rounds; medians of the rounds
  * Output: "key value" lines, parsed by bench/db.sh.
  */
 #include <sys/resource.h>
@@ -423,9 +429,108 @@ bench_within(int clients, int secs)
 	return 0;
 }
 
+/* One closed-loop run of callers over a fresh layer; returns q/s. */
+static double
+pipe_run(struct bench *b, int depth, int callers, int secs, int scale,
+    uint64_t *pipelined)
+{
+	struct tps	*ts = xcalloc(callers, sizeof(*ts));
+	struct db_stats	 st;
+	uint64_t	 t0, n = 0, errs = 0, ms;
+	int		 i, left;
+
+	b->cfg.pipeline_depth = depth;
+	bench_start(b);
+	bench_wait_state(b, 1, 5000);
+	for (i = 0; i < callers; i++) {
+		ts[i].db = b->db;
+		ts[i].accounts = scale * 100000;
+		tps_fire(&ts[i]);
+	}
+	bench_run_ms(b, 300);	/* warm: connections open, statements prepared */
+	for (i = 0; i < callers; i++)
+		ts[i].done = ts[i].errors = 0;
+	db_get_stats(b->db, &st);
+	*pipelined = st.pipelined;
+	t0 = hf_now_mono_ms();
+	while (hf_now_mono_ms() - t0 < (uint64_t)secs * 1000)
+		event_base_loop(b->base, EVLOOP_ONCE);
+	ms = hf_now_mono_ms() - t0;
+	for (i = 0; i < callers; i++) {
+		n += ts[i].done;
+		errs += ts[i].errors;
+		ts[i].stop = 1;
+	}
+	db_get_stats(b->db, &st);
+	*pipelined = st.pipelined - *pipelined;
+	do {
+		event_base_loop(b->base, EVLOOP_ONCE);
+		for (left = 0, i = 0; i < callers; i++)
+			left += ts[i].inflight;
+	} while (left > 0);
+	db_free(b->db);
+	b->db = NULL;
+	free(ts);
+	if (errs > 0) {
+		fprintf(stderr, "db_bench: %llu errors at depth %d\n",
+		    (unsigned long long)errs, depth);
+		exit(1);
+	}
+	return (double)n * 1000.0 / (double)ms;
+}
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+bench_pipe(int pool, int callers, int secs, int scale, int rounds,
+    int ndepth, char **depths)
+{
+	struct bench	 b;
+	char		 args[128];
+	double		*v = xcalloc((size_t)(ndepth + 1) * rounds, sizeof(*v));
+	uint64_t	 piped;
+	int		 r, d;
+
+	bench_up(&b, 0, pool);
+	snprintf(args, sizeof(args), "-i -q -s %d", scale);
+	bench_pgbench(&b, args);
+	snprintf(args, sizeof(args), "-S -n -M prepared -c %d -j %d -T %d", pool,
+	    pool < 2 ? 1 : 2, secs);
+	for (r = 0; r < rounds; r++) {
+		v[r] = bench_pgbench(&b, args);
+		printf("round %d pgbench_tps %.0f\n", r, v[r]);
+		for (d = 0; d < ndepth; d++) {
+			double q = pipe_run(&b, atoi(depths[d]), callers, secs,
+			    scale, &piped);
+
+			v[(d + 1) * rounds + r] = q;
+			printf("round %d depth_%s_tps %.0f pipelined %llu\n", r,
+			    depths[d], q, (unsigned long long)piped);
+		}
+		fflush(stdout);
+	}
+	for (d = 0; d <= ndepth; d++)
+		qsort(v + d * rounds, rounds, sizeof(*v), cmp_dbl);
+	printf("pgbench_tps %.0f\n", v[rounds / 2]);
+	for (d = 0; d < ndepth; d++)
+		printf("depth_%s_tps %.0f\n", depths[d], v[(d + 1) * rounds + rounds / 2]);
+	free(v);
+	bench_down(&b);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 8 && strcmp(argv[1], "pipe") == 0)
+		return bench_pipe(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
+		    atoi(argv[5]), atoi(argv[6]), argc - 7, argv + 7);
 	if (argc >= 3 && strcmp(argv[1], "failfast") == 0)
 		return bench_failfast(atoi(argv[2]));
 	if (argc >= 3 && strcmp(argv[1], "recovery") == 0)
@@ -435,6 +540,7 @@ main(int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[1], "within") == 0)
 		return bench_within(atoi(argv[2]), atoi(argv[3]));
 	fprintf(stderr, "usage: db_bench failfast N | recovery MS [ROUNDS] | "
-	    "tps CLIENTS SECS [SCALE] | within CLIENTS SECS\n");
+	    "tps CLIENTS SECS [SCALE] | within CLIENTS SECS | "
+	    "pipe POOL CALLERS SECS SCALE ROUNDS DEPTH...\n");
 	return 2;
 }

@@ -19,6 +19,7 @@
 # <= 300 ms after the thaw.
 # Prints a markdown table (medians over the rounds, worst in brackets) and
 # the load average; exits 0 even when a goal is missed.
+# PIPELINE_DEPTH (8): the workers' pipeline_depth (1: off, to compare).
 # BENCH_SHORT=1: 1 round of 5 s. HTTP_BENCH_LOG=FILE keeps the worker's log;
 # PG_EXTRA_CONF adds postgresql.conf lines; DBFREEZE_KEEP=1 keeps the data.
 # Needs: python3, PostgreSQL 15 binaries; root (the cluster runs as
@@ -111,6 +112,7 @@ log_level = warn
 [database]
 conninfo = host=127.0.0.1 port=$pgport dbname=hf user=postgres
 pool_size = 4
+pipeline_depth = ${PIPELINE_DEPTH:-8}
 [whatsapp]
 verify_token = bench
 app_secret = bench
@@ -173,7 +175,7 @@ pg_restart_ms=$(( ($(now_us) - t0) / 1000 ))
 la1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$tmp" "$rounds" "$deadline_ms" "$pg_restart_ms" "$la0" "$la1" "$fsecs" <<'EOF'
-import sys, statistics as st, datetime, re
+import os, sys, statistics as st, datetime, re
 tmp, rounds, dl, pgr = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def recs(p):
     return [tuple(map(int, l.split())) for l in open(p) if l.strip()]
@@ -222,7 +224,7 @@ med = lambda k: st.median(rows[k])
 def fmt(k, worst, unit="", nd=1):
     return f"{med(k):.{nd}f}{unit} (worst {worst(rows[k]):.{nd}f}{unit})"
 yes = lambda c: "yes" if c else "NO"
-print(f"{rounds} round(s) of {sys.argv[7]} s frozen, 16 clients, db_request_timeout {dl} ms, pool_size 4, every other timeout and the backoff at their defaults.")
+print(f"{rounds} round(s) of {sys.argv[7]} s frozen, 16 clients, db_request_timeout {dl} ms, pool_size 4, pipeline_depth {os.environ.get('PIPELINE_DEPTH', '8')}, every other timeout and the backoff at their defaults.")
 print()
 print("| measure | goal | measured | pass |")
 print("|---|---|---|---|")

@@ -3,11 +3,14 @@
 # machine and the same number of DB connections.
 #
 # - /healthz and GET /api/conversations/{id} (random ids over 100k rows,
-#   bearer token, one prepared statement and one round trip per request;
-#   the token is in the workers' token cache after its first use, as a
-#   client's would be, so the DB reads only the conversation) at 64
-#   connections, then pgbench -S right after, with as many clients as the
-#   workers' pools hold in total;
+#   bearer token, one prepared statement per request; the token is in the
+#   workers' token cache after its first use, as a client's would be, so
+#   the DB reads only the conversation) at 64 connections, side by side in
+#   the same run: the workers with pipeline_depth (default 8: requests
+#   multiplexed over each busy connection's libpq pipeline), the same
+#   workers with pipeline_depth 1 (one request per connection at a time,
+#   as pgbench), and pgbench -S with as many clients as the workers' pools
+#   hold in total; ROUNDS (3) interleaved rounds, medians reported;
 # - DB stopped: the same DB route, which must now answer 503 fast, at 64
 #   connections and at 8 (latency when the CPUs are not saturated);
 # - DB started again under load: time from "PostgreSQL accepts
@@ -42,6 +45,8 @@ nprocs=${HTTP_NPROCS:-2}
 # listen_reuseport's one SO_REUSEPORT socket each.
 reuseport=${HTTP_REUSEPORT:-1}
 pool=${HTTP_POOL:-4}
+depth=${HTTP_PIPELINE_DEPTH:-8}
+rounds=${ROUNDS:-3}
 conns=64
 rows=100000
 
@@ -100,14 +105,18 @@ INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at
 psql_hf hf "VACUUM ANALYZE" >/dev/null
 "$pgbin/pgbench" -i -q -s 10 -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
 
-# ---- holdfast-http x nprocs on one inherited socket ----
-port=$(free_port)
-cat > "$tmp/http.conf" <<EOF
+# ---- holdfast-http x nprocs on one inherited socket, twice: pipelined
+# (pipeline_depth=$depth) and not (1) ----
+# spawn_http NAME PORT DEPTH: starts the instances, waits for /readyz.
+spawn_http() {
+	local name=$1 port=$2 d=$3
+	cat > "$tmp/$name.conf" <<EOF
 [holdfast]
 log_level = warn
 [database]
 conninfo = host=127.0.0.1 port=$pgport dbname=hf user=postgres
 pool_size = $pool
+pipeline_depth = $d
 backoff_initial = 100ms
 backoff_max = 1s
 [whatsapp]
@@ -122,7 +131,7 @@ EOF
 # The supervisor's job, done by a few lines of Python: bind once (or, with
 # listen_reuseport, once per instance with SO_REUSEPORT), hand the socket
 # to each instance as fd 3 with LISTEN_FDS/LISTEN_PID.
-python3 - "$build/workers/http/holdfast-http" "$tmp/http.conf" "$port" "$nprocs" "$reuseport" > "$tmp/spawn.pids" <<'EOF' &
+python3 - "$build/workers/http/holdfast-http" "$tmp/$name.conf" "$port" "$nprocs" "$reuseport" > "$tmp/$name.pids" <<'EOF' &
 import os, socket, sys, signal, time
 prog, conf, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 reuseport = sys.argv[5] == "1"
@@ -155,11 +164,18 @@ signal.signal(signal.SIGTERM, stop)
 while True: time.sleep(1)
 EOF
 pids+=($!)
-url=http://127.0.0.1:$port
 for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
 	sleep 0.1
 done
+}
+port=$(free_port)
+spawn_http piped "$port" "$depth"
+port1=$(free_port)
+spawn_http unpiped "$port1" 1
+url=http://127.0.0.1:$port
+url1=http://127.0.0.1:$port1
+
 
 cat > "$tmp/conv.lua" <<EOF
 math.randomseed(os.time())
@@ -186,18 +202,33 @@ wrk_run() {
 }
 
 read -r h_rps h_p50 h_p99 _ <<< "$(wrk_run "$url/healthz")"
-# Halfway through the measured DB-route run: how wrk's connections are
-# spread over the instances (established sockets per worker pid).
+# Halfway through the first measured pipelined run: how wrk's connections
+# are spread over the instances (established sockets per worker pid).
 (sleep $((warm + dur / 2)); ss -Htnp state established "( sport = :$port )" |
 	grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{print $1}' | sort -rn |
 	paste -sd/ > "$tmp/spread") &
-read -r c_rps c_p50 c_p99 c_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
-wait $!
-spread=$(cat "$tmp/spread")
+spreader=$!
 pgc=$((nprocs * pool))
-"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $warm -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
-p_tps=$("$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 -p "$pgport" -U postgres pgb 2>/dev/null |
-	awk '/^tps/ {print int($3)}')
+pgbench_run() {
+	"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $warm -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
+	"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 -p "$pgport" -U postgres pgb 2>/dev/null |
+		awk '/^tps/ {print int($3)}'
+}
+# median of the values on stdin (one per line)
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+: > "$tmp/rounds"
+for r in $(seq "$rounds"); do
+	read -r a_rps _ a_p99 a_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
+	read -r b_rps _ b_p99 b_bad _ <<< "$(wrk_run "$url1" "$tmp/conv.lua")"
+	pt=$(pgbench_run)
+	echo "$r $a_rps $a_p99 $a_bad $b_rps $b_p99 $b_bad $pt $(cut -d' ' -f1 /proc/loadavg)" >> "$tmp/rounds"
+done
+wait $spreader
+spread=$(cat "$tmp/spread")
+col() { awk -v c="$1" '{print $c}' "$tmp/rounds" | median; }
+c_rps=$(col 2) c_p99=$(col 3) c_bad=$(awk '{s+=$4} END {print s}' "$tmp/rounds")
+u_rps=$(col 5) u_p99=$(col 6) u_bad=$(awk '{s+=$7} END {print s}' "$tmp/rounds")
+p_tps=$(col 8)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- DB down ----
@@ -258,13 +289,18 @@ wait $wpid 2>/dev/null || true
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "n/a" }'; }
 ok() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 c_pct=$(pct "$c_rps" "$p_tps")
+u_pct=$(pct "$u_rps" "$p_tps")
 d_pct=$(pct "$d_rps" "$h_rps")
-echo "Setup: $nprocs holdfast-http instances (listen_reuseport=$([ "$reuseport" = 1 ] && echo true || echo false), pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $(nproc) cores shared by everything; load average $load (after pgbench)."
+echo "Setup: $nprocs holdfast-http instances per variant (listen_reuseport=$([ "$reuseport" = 1 ] && echo true || echo false), pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $rounds interleaved rounds (pipelined, unpipelined, pgbench), medians; $(nproc) cores shared by everything; load average $load (after the rounds)."
+echo
+echo "Rounds (round; pipelined req/s, p99 ms, non-2xx; unpipelined req/s, p99 ms, non-2xx; pgbench tps; load):"
+sed 's/^/    /' "$tmp/rounds"
 echo
 echo "| measure | req/s | p50 ms | p99 ms | goal | met |"
 echo "|---|---|---|---|---|---|"
 echo "| GET /healthz | $h_rps | $h_p50 | $h_p99 | - | - |"
-echo "| GET /api/conversations/{id} (non-2xx: $c_bad) | $c_rps | $c_p50 | $c_p99 | >= 60 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 60)}')") |"
+echo "| GET /api/conversations/{id}, pipeline_depth=$depth (non-2xx: $c_bad) | $c_rps | - | $c_p99 | >= 100 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 100)}')") |"
+echo "| GET /api/conversations/{id}, pipeline_depth=1 (non-2xx: $u_bad) | $u_rps | - | $u_p99 | $u_pct % of pgbench | - |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
 echo
 echo "wrk's $conns connections per instance during the DB-route run: ${spread:-n/a} (a busy instance's pool is the bottleneck; an idle one's is wasted)."

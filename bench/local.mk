@@ -40,6 +40,15 @@ bench-surge: all
 # and /status.json latency.
 EXTRA_DIST += bench/status_page.sh
 
+# (pipeline) bench/ctl.sh: `holdfastctl status` wall time vs runit's
+# `sv status`, hyperfine, interleaved rounds.
+EXTRA_DIST += bench/ctl.sh
+bench-ctl: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/ctl.sh
+.PHONY: bench-ctl
+
 # bench/sdnotify.sh (sdnotify): holdfastd's CPU under 10,000 sd_notify
 # datagrams/s from 4 children, against an idle baseline.
 EXTRA_DIST += bench/sdnotify.sh

@@ -24,6 +24,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,6 +37,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -46,6 +48,8 @@
 #define CFG_MAX_LINE	4096	/* longest line accepted, in bytes */
 #define CFG_MAX_KEYS	128	/* keys per section table */
 #define CFG_NAME_MAX	64	/* longest worker name */
+#define CFG_INCLUDE_MAX	8	/* files open at once: the main one and 7 nested includes */
+#define CFG_DEPENDS_MAX	16	/* names in one depends_on */
 
 enum cfg_sect { SECT_NONE = 0, SECT_HOLDFAST, SECT_DATABASE, SECT_WHATSAPP, SECT_WORKER };
 
@@ -130,6 +134,9 @@ static const struct cfg_row cfg_rows_database[] = {
 	    RESTART, "idle_in_transaction_session_timeout of every session"),
 	D("auto_migrate",	BOOL,	auto_migrate, "true", 0, 0, RESTART,
 	    "workers migrate the schema when the database first answers"),
+	/* pipeline: */
+	D("pipeline_depth",	INT,	pipeline_depth, "8", 0, 256, RESTART,
+	    "requests in flight per connection (0 or 1: no pipelining)"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef D
@@ -190,7 +197,7 @@ static const struct cfg_row cfg_rows_worker[] = {
 	    "exit codes that count as expected"),
 	P("startsecs",		DUR,	startsecs_ms, "1s", 0, HOURS, INPLACE,
 	    "a program silent on its channel is RUNNING after this"),
-	P("startretries",	INT,	startretries, "5", 0, 1000, INPLACE,
+	P("startretries",	INT,	startretries, "13", 0, 1000, INPLACE,
 	    "failed starts in a row before FATAL"),
 	P("start_timeout",	DUR,	start_timeout_ms, "30s", 0, DAYS, INPLACE,
 	    "the longest a process may take from hello to ready"),
@@ -230,6 +237,18 @@ static const struct cfg_row cfg_rows_worker[] = {
 	    "rotate a log file at this size (0: never)"),
 	P("logfile_backups",	INT,	logfile_backups, "5", 0, 1000, INPLACE,
 	    "rotated log files kept"),
+	/* cfgcli: dependencies, FATAL retry, output timestamps and rotation
+	 * (depends_on is checked against the other sections in cfg_validate) */
+	P("depends_on",		STR_OPT, depends_on, "", 0, 0, INPLACE,
+	    "groups that must be RUNNING before this one starts"),
+	P("depends_timeout",	DUR,	depends_timeout_ms, "60s", 0, DAYS, INPLACE,
+	    "then start anyway, with a warning (0: wait for ever)"),
+	P("fatal_retry",	DUR,	fatal_retry_ms, "5m", 0, 30 * DAYS, INPLACE,
+	    "a FATAL process is started again after this (0: FATAL is final)"),
+	P("logfile_timestamps",	BOOL,	logfile_timestamps, "false", 0, 0, INPLACE,
+	    "prefix every stored output line with its UTC time"),
+	P("logfile_rotate",	ROTATE,	logfile_rotate, "size", 0, 0, INPLACE,
+	    "rotate at logfile_maxbytes only (size), or also hourly or daily"),
 #include "../workers/all_keys.def"
 	/* sdnotify: sd_notify for the child (its environment: a restart) and
 	 * health checks (read at each check: in place) */
@@ -300,6 +319,12 @@ struct cfg_parse {
 	int		 sect_line[SECT_WORKER];	/* where each was seen */
 	int		 seen[CFG_MAX_KEYS];	/* line of each key, this section */
 	int		 query_timeout_set;
+	/* cfgcli: include */
+	const char	*sect_file[SECT_WORKER];	/* the file of sect_line */
+	char		*stack[CFG_INCLUDE_MAX];	/* realpaths being read */
+	int		 depth;				/* of the file being read */
+	char	       **names;		/* every included file's name, freed at the end */
+	int		 nnames;
 };
 
 static void cfg_fail(struct cfg_parse *, const char *, ...)
@@ -786,6 +811,11 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 		    strcasecmp(v, "stop-first") == 0 ? CFG_RMODE_STOP_FIRST :
 		    strcasecmp(v, "auto") == 0 ? CFG_RMODE_AUTO : -1;
 		break;
+	case CFG_T_ROTATE:
+		n = strcasecmp(v, "size") == 0 ? CFG_ROTATE_SIZE :
+		    strcasecmp(v, "hourly") == 0 ? CFG_ROTATE_HOURLY :
+		    strcasecmp(v, "daily") == 0 ? CFG_ROTATE_DAILY : -1;
+		break;
 	case CFG_T_NOTIFY:	/* sdnotify */
 		n = strcasecmp(v, "auto") == 0 ? CFG_NOTIFY_AUTO :
 		    strcasecmp(v, "systemd") == 0 ? CFG_NOTIFY_SYSTEMD :
@@ -808,6 +838,7 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 		    k->type == CFG_T_LOGLEVEL ? "error, warn, info or debug" :
 		    k->type == CFG_T_SIGNAL ? "a signal name such as TERM, or a number" :
 		    k->type == CFG_T_RMODE ? "surge, stop-first or auto" :
+		    k->type == CFG_T_ROTATE ? "size, hourly or daily" :
 		    k->type == CFG_T_NOTIFY ? "auto, systemd or off" :
 		    k->type == CFG_T_HMODE ? "both, liveness or readiness" :
 		    "true, false or unexpected");
@@ -903,7 +934,7 @@ cfg_set(struct cfg_parse *p, const struct cfg_row *k, void *base, const char *va
 	case CFG_T_INT: case CFG_T_DUR: case CFG_T_SIZE:
 		return cfg_set_number(p, k, field, value);
 	case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
-	case CFG_T_RMODE: case CFG_T_NOTIFY: case CFG_T_HMODE:
+	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return cfg_set_enum(p, k, field, value);
 	default:
 		return cfg_set_worker_special(p, k, base, value);
@@ -944,6 +975,19 @@ cfg_worker_name_ok(const char *name)
 	    "0123456789_-") == len;
 }
 
+/* "duplicate section [x] (first at line 3)", naming the first's file when
+ * it is another one (include). */
+static void
+cfg_fail_dup(struct cfg_parse *p, const char *pre, const char *name, const char *post,
+    const char *file, int line)
+{
+	if (file == NULL || strcmp(file, p->name) == 0)
+		cfg_fail(p, "duplicate section %s%s%s (first at line %d)", pre, name, post, line);
+	else
+		cfg_fail(p, "duplicate section %s%s%s (first at %s:%d)", pre, name, post,
+		    file, line);
+}
+
 static int
 cfg_begin_worker(struct cfg_parse *p, const char *name)
 {
@@ -957,7 +1001,7 @@ cfg_begin_worker(struct cfg_parse *p, const char *name)
 		return -1;
 	}
 	if ((old = cfg_worker_find(cfg, name)) != NULL) {
-		cfg_fail(p, "duplicate section [worker:%s] (first at line %d)", name, old->line);
+		cfg_fail_dup(p, "[worker:", name, "]", old->file, old->line);
 		return -1;
 	}
 	cfg->workers = xreallocarray(cfg->workers, (size_t)cfg->nworkers + 1,
@@ -966,6 +1010,7 @@ cfg_begin_worker(struct cfg_parse *p, const char *name)
 	cfg_worker_defaults(w);
 	w->name = xstrdup(name);
 	w->line = p->lineno;
+	w->file = xstrdup(p->name);
 	p->worker = cfg->nworkers++;
 	p->sect = SECT_WORKER;
 	return 0;
@@ -1002,10 +1047,11 @@ cfg_section_line(struct cfg_parse *p, const char *line)
 		cfg_fail(p, "unknown section [%s]", name);
 		rc = -1;
 	} else if (p->sect_line[s] != 0) {
-		cfg_fail(p, "duplicate section [%s] (first at line %d)", name, p->sect_line[s]);
+		cfg_fail_dup(p, "[", name, "]", p->sect_file[s], p->sect_line[s]);
 		rc = -1;
 	} else {
 		p->sect_line[s] = p->lineno;
+		p->sect_file[s] = p->name;
 		p->sect = s;
 	}
 	free(name);
@@ -1045,16 +1091,13 @@ cfg_reader(char *buf, int num, void *arg)
 	return buf;
 }
 
+/* One "key = value" line, its value expanded; 1 when it was taken. */
 static int
-cfg_handler(void *arg, const char *section, const char *name, const char *value)
+cfg_key(struct cfg_parse *p, const char *name, const char *value)
 {
-	struct cfg_parse	*p = arg;
 	const struct cfg_row	*keys, *k;
 	int			 i;
 
-	(void)section;		/* cfg_reader tracks sections, with line numbers */
-	if (p->failed)
-		return 0;
 	if (p->sect == SECT_NONE) {
 		cfg_fail(p, "key \"%s\" outside any section", name);
 		return 0;
@@ -1075,6 +1118,209 @@ cfg_handler(void *arg, const char *section, const char *name, const char *value)
 	if (p->sect == SECT_DATABASE && strcmp(name, "query_timeout") == 0)
 		p->query_timeout_set = 1;
 	return cfg_set(p, k, cfg_sect_base(p), value) == 0;
+}
+
+/* ---- cfgcli: ${VAR} expansion and include -------------------------------- */
+
+/* Appends n bytes of s to the value being built. */
+static void
+cfg_putn(char **w, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	while (n-- > 0)
+		cfg_word_putc(w, len, cap, *s++);
+}
+
+/*
+ * "${NAME}" or "${NAME:-default}" at *sp (its '$'): the variable's value,
+ * or the default when it is unset or empty. *sp is left on the '}'.
+ */
+static int
+cfg_expand_var(struct cfg_parse *p, const char *key, const char **sp, char **out,
+    size_t *len, size_t *cap)
+{
+	const char	*name = *sp + 2, *s = name, *def = NULL, *val;
+	char		*n;
+
+	while (isalnum((unsigned char)*s) || *s == '_')
+		s++;
+	if (s == name || isdigit((unsigned char)*name)) {
+		cfg_fail(p, "%s: bad variable name after \"${\" (expected ${NAME} or "
+		    "${NAME:-default})", key);
+		return -1;
+	}
+	if (s[0] == ':' && s[1] == '-') {
+		def = s + 2;
+		s = def + strcspn(def, "}");
+	}
+	n = xstrndup(name, (size_t)(s - name));
+	if (*s != '}') {
+		cfg_fail(p, "%s: unterminated \"${%s\" (expected ${NAME} or ${NAME:-default})",
+		    key, n);
+		free(n);
+		return -1;
+	}
+	if ((val = getenv(n)) != NULL && (*val != '\0' || def == NULL))
+		cfg_putn(out, len, cap, val, strlen(val));
+	else if (def != NULL)
+		cfg_putn(out, len, cap, def, (size_t)(s - def));
+	else {
+		cfg_fail(p, "%s: ${%s} is not set (a default is written ${%s:-default})",
+		    key, n, n);
+		free(n);
+		return -1;
+	}
+	free(n);
+	*sp = s;
+	return 0;
+}
+
+/*
+ * ${NAME}, ${NAME:-default} and $$ (a literal '$') in a value, from the
+ * environment of the process loading the file. The result is not expanded
+ * again, nor is a default. Any other '$' stays as written, so a command's
+ * "$HOME" still reaches its shell. NULL after cfg_fail.
+ */
+static char *
+cfg_expand(struct cfg_parse *p, const char *key, const char *v)
+{
+	size_t	 len = 0, cap = strlen(v) + 32;
+	char	*out = xcalloc(1, cap);
+
+	for (const char *s = v; *s != '\0'; s++) {
+		if (s[0] == '$' && s[1] == '$')
+			cfg_word_putc(&out, &len, &cap, *s++);
+		else if (s[0] == '$' && s[1] == '{') {
+			if (cfg_expand_var(p, key, &s, &out, &len, &cap) == -1) {
+				free(out);
+				return NULL;
+			}
+		} else
+			cfg_word_putc(&out, &len, &cap, *s);
+	}
+	return out;
+}
+
+static int cfg_parse_stream(struct cfg_parse *);
+
+/* Whether path is one of the files being read (an include cycle). */
+static int
+cfg_include_cycle(const struct cfg_parse *p, const char *real)
+{
+	for (int i = 0; i <= p->depth; i++)
+		if (strcmp(p->stack[i], real) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads one included file right where the include line is: it starts
+ * outside any section, and the including file then carries on in the
+ * section it was in. Its errors name it and its own line.
+ */
+static int
+cfg_include_file(struct cfg_parse *p, const char *path)
+{
+	struct cfg_parse	 saved = *p;
+	struct stat		 st;
+	char			*real;
+
+	if ((real = realpath(path, NULL)) == NULL) {
+		cfg_fail(p, "include: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Never a device or a FIFO: opening one may act (a watchdog) or block. */
+	if (stat(real, &st) == -1 || !S_ISREG(st.st_mode)) {
+		cfg_fail(p, "include: %s: not a regular file", path);
+		free(real);
+		return -1;
+	}
+	if (cfg_include_cycle(p, real)) {
+		cfg_fail(p, "include: %s: a cycle (the file is already being read)", path);
+		free(real);
+		return -1;
+	}
+	if (p->depth + 1 >= CFG_INCLUDE_MAX) {
+		cfg_fail(p, "include: %s: nested deeper than %d files", path, CFG_INCLUDE_MAX);
+		free(real);
+		return -1;
+	}
+	if ((p->f = fopen(real, "re")) == NULL) {
+		cfg_fail(p, "include: %s: %s", path, strerror(errno));
+		free(real);
+		return -1;
+	}
+	p->names = xreallocarray(p->names, (size_t)p->nnames + 1, sizeof(*p->names));
+	p->names[p->nnames++] = xstrdup(path);
+	p->name = p->names[p->nnames - 1];
+	p->stack[++p->depth] = real;
+	p->line = NULL;
+	p->linecap = 0;
+	p->lineno = 0;
+	p->sect = SECT_NONE;
+	memset(p->seen, 0, sizeof(p->seen));
+	(void)cfg_parse_stream(p);
+	fclose(p->f);
+	free(p->line);
+	free(real);
+	p->depth = saved.depth;
+	p->name = saved.name;
+	p->f = saved.f;
+	p->line = saved.line;
+	p->linecap = saved.linecap;
+	p->lineno = saved.lineno;
+	p->sect = saved.sect;
+	p->worker = saved.worker;
+	memcpy(p->seen, saved.seen, sizeof(p->seen));
+	return p->failed ? -1 : 0;
+}
+
+/*
+ * include = PATTERN: the files matching a glob(7) pattern, relative to
+ * the including file, read in sorted order. A pattern with a wildcard may
+ * match nothing (an empty or missing conf.d); a plain name must exist.
+ */
+static int
+cfg_include(struct cfg_parse *p, const char *value)
+{
+	char	*v = cfg_unquote(value), *dir, *pat;
+	glob_t	 g;
+	int	 rc;
+
+	if (*v == '\0') {
+		cfg_fail(p, "include: empty pattern");
+		free(v);
+		return 0;
+	}
+	dir = xstrdup(p->stack[p->depth]);
+	pat = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", dirname(dir), v);
+	memset(&g, 0, sizeof(g));
+	rc = glob(pat, 0, NULL, &g);
+	if (rc == GLOB_NOMATCH && strpbrk(v, "*?[") == NULL)
+		cfg_fail(p, "include: %s: %s", pat, strerror(ENOENT));
+	else if (rc != 0 && rc != GLOB_NOMATCH)
+		cfg_fail(p, "include: %s: cannot be read", pat);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc && !p->failed; i++)
+		(void)cfg_include_file(p, g.gl_pathv[i]);
+	globfree(&g);
+	free(pat);
+	free(dir);
+	free(v);
+	return !p->failed;
+}
+
+static int
+cfg_handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct cfg_parse	*p = arg;
+	char			*v;
+	int			 rc;
+
+	(void)section;		/* cfg_reader tracks sections, with line numbers */
+	if (p->failed || (v = cfg_expand(p, name, value)) == NULL)
+		return 0;
+	rc = strcmp(name, "include") == 0 ? cfg_include(p, v) : cfg_key(p, name, v);
+	free(v);
+	return rc;
 }
 
 /* ---- defaults, validation, load ------------------------------------------ */
@@ -1196,6 +1442,89 @@ cfg_health_check(const struct cfg_worker *w)
 	return NULL;
 }
 
+/* ---- cfgcli: depends_on ------------------------------------------------- */
+
+/* depends_on = a, b into w->depends: known names, not itself, no repeat. */
+static int
+cfg_split_depends(struct cfg_parse *p, struct cfg_worker *w)
+{
+	char	*copy = xstrdup(w->depends_on), *rest = copy, *tok, *end;
+
+	while ((tok = strsep(&rest, ",")) != NULL && !p->failed) {
+		tok += strspn(tok, " \t");
+		end = tok + strlen(tok);
+		while (end > tok && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*tok == '\0')
+			continue;
+		if (cfg_worker_find(p->cfg, tok) == NULL)
+			cfg_fail(p, "[worker:%s] depends_on: no section [worker:%s]", w->name, tok);
+		else if (strcmp(tok, w->name) == 0)
+			cfg_fail(p, "[worker:%s] depends_on: names itself", w->name);
+		else if (w->ndepends == CFG_DEPENDS_MAX)
+			cfg_fail(p, "[worker:%s] depends_on: more than %d names", w->name,
+			    CFG_DEPENDS_MAX);
+		for (int i = 0; !p->failed && i < w->ndepends; i++)
+			if (strcmp(w->depends[i], tok) == 0)
+				cfg_fail(p, "[worker:%s] depends_on: %s named twice", w->name, tok);
+		if (p->failed)
+			break;
+		w->depends = xreallocarray(w->depends, (size_t)w->ndepends + 1,
+		    sizeof(*w->depends));
+		w->depends[w->ndepends++] = xstrdup(tok);
+	}
+	free(copy);
+	return p->failed ? -1 : 0;
+}
+
+/* Depth-first: 1 when a dependency chain from w comes back to a grey one. */
+static int
+cfg_depends_cycle(struct cfg *cfg, int i, char *color, int *at)
+{
+	const struct cfg_worker *w = &cfg->workers[i];
+
+	color[i] = 1;
+	for (int d = 0; d < w->ndepends; d++) {
+		int j = (int)(cfg_worker_find(cfg, w->depends[d]) - cfg->workers);
+
+		if (color[j] == 1 || (color[j] == 0 && cfg_depends_cycle(cfg, j, color, at))) {
+			if (*at == -1)
+				*at = j;
+			return 1;
+		}
+	}
+	color[i] = 2;
+	return 0;
+}
+
+static int
+cfg_validate_depends(struct cfg_parse *p)
+{
+	struct cfg	*cfg = p->cfg;
+	char		*color;
+	int		 at = -1, rc = 0;
+
+	for (int i = 0; i < cfg->nworkers; i++) {
+		struct cfg_worker *w = &cfg->workers[i];
+
+		p->lineno = w->line;
+		p->name = w->file;
+		if (w->depends_on != NULL && cfg_split_depends(p, w) == -1)
+			return -1;
+	}
+	color = xcalloc((size_t)cfg->nworkers + 1, 1);
+	for (int i = 0; i < cfg->nworkers && rc == 0; i++)
+		if (color[i] == 0 && cfg_depends_cycle(cfg, i, color, &at)) {
+			p->lineno = cfg->workers[at].line;
+			p->name = cfg->workers[at].file;
+			cfg_fail(p, "[worker:%s] depends_on: a cycle of dependencies",
+			    cfg->workers[at].name);
+			rc = -1;
+		}
+	free(color);
+	return rc;
+}
+
 /* Checks that span keys; p->lineno is pointed at the section concerned. */
 static int
 cfg_validate(struct cfg_parse *p)
@@ -1207,6 +1536,8 @@ cfg_validate(struct cfg_parse *p)
 	if (!p->query_timeout_set)
 		cfg_query_timeout_default(d);
 	p->lineno = p->sect_line[SECT_DATABASE];
+	if (p->sect_file[SECT_DATABASE] != NULL)
+		p->name = p->sect_file[SECT_DATABASE];
 	if (d->backoff_initial_ms > d->backoff_max_ms) {
 		cfg_fail(p, "[database] backoff_initial is greater than backoff_max");
 		return -1;
@@ -1215,6 +1546,7 @@ cfg_validate(struct cfg_parse *p)
 		struct cfg_worker *w = &cfg->workers[i];
 
 		p->lineno = w->line;
+		p->name = w->file;
 		if (w->argv == NULL)
 			cfg_fail(p, "[worker:%s] has no command", w->name);
 		else if (w->backoff_initial_ms > w->backoff_max_ms)
@@ -1230,7 +1562,7 @@ cfg_validate(struct cfg_parse *p)
 		if (p->failed)
 			return -1;
 	}
-	return 0;
+	return cfg_validate_depends(p);
 }
 
 /* Absolute path of the file and its directory; -1 with the reason. */
@@ -1250,15 +1582,12 @@ cfg_locate(struct cfg_parse *p, const char *path)
 	return 0;
 }
 
+/* inih over the open p->f (the main file or an included one). */
 static int
-cfg_parse_file(struct cfg_parse *p)
+cfg_parse_stream(struct cfg_parse *p)
 {
 	int	rc;
 
-	if ((p->f = fopen(p->cfg->path, "re")) == NULL) {
-		cfg_fail(p, "%s", strerror(errno));
-		return -1;
-	}
 	/* This Debian inih sizes its line buffer (a VLA) from ini_max_line. */
 	ini_max_line = CFG_MAX_LINE;
 	rc = ini_parse_stream(cfg_reader, p, cfg_handler, p);
@@ -1274,9 +1603,30 @@ cfg_parse_file(struct cfg_parse *p)
 		p->lineno = 0;
 		cfg_fail(p, "parse failed (inih error %d)", rc);
 	}
+	return p->failed ? -1 : 0;
+}
+
+static int
+cfg_parse_file(struct cfg_parse *p)
+{
+	if ((p->f = fopen(p->cfg->path, "re")) == NULL) {
+		cfg_fail(p, "%s", strerror(errno));
+		return -1;
+	}
+	p->stack[0] = p->cfg->path;
+	(void)cfg_parse_stream(p);
 	fclose(p->f);
 	free(p->line);
 	return p->failed ? -1 : 0;
+}
+
+/* The included files' names (the sections' messages are done with them). */
+static void
+cfg_load_done(struct cfg_parse *p)
+{
+	for (int i = 0; i < p->nnames; i++)
+		free(p->names[i]);
+	free(p->names);
 }
 
 struct cfg *
@@ -1296,9 +1646,11 @@ cfg_load(const char *path, char *err, size_t errlen)
 	}
 	cfg_defaults(p.cfg);
 	if (cfg_parse_file(&p) == -1 || cfg_validate(&p) == -1) {
+		cfg_load_done(&p);
 		cfg_free(p.cfg);
 		return NULL;
 	}
+	cfg_load_done(&p);
 	return p.cfg;
 }
 
@@ -1338,6 +1690,10 @@ cfg_free(struct cfg *cfg)
 	cfg_rows_free(cfg_rows_whatsapp, &cfg->whatsapp);
 	for (int i = 0; i < cfg->nworkers; i++) {
 		free(cfg->workers[i].name);
+		free(cfg->workers[i].file);
+		for (int d = 0; d < cfg->workers[i].ndepends; d++)
+			free(cfg->workers[i].depends[d]);
+		free(cfg->workers[i].depends);
 		cfg_rows_free(cfg_rows_worker, &cfg->workers[i]);
 	}
 	free(cfg->workers);
@@ -1412,7 +1768,7 @@ cfg_key_equal(const struct cfg_row *k, const void *a, const void *b)
 	case CFG_T_DUR: case CFG_T_SIZE:
 		return *(const int64_t *)fa == *(const int64_t *)fb;
 	case CFG_T_INT: case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
-	case CFG_T_RMODE: case CFG_T_NOTIFY: case CFG_T_HMODE:
+	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return *(const int *)fa == *(const int *)fb;
 	default:	/* the worker table's special types, and LISTEN */
 		return cfg_special_eq(k, a, b);

@@ -53,9 +53,18 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* struct cfg_listen */
 	CFG_T_EXITCODES,	/* exitcodes/nexitcodes of struct cfg_worker */
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
+	/* cfgcli: log rotation */
+	CFG_T_ROTATE,		/* int enum cfg_rotate */
 	/* sdnotify: sd_notify and health checks */
 	CFG_T_NOTIFY,		/* int enum cfg_notify */
 	CFG_T_HMODE,		/* int enum cfg_health_mode */
+};
+
+/* cfgcli: logfile_rotate */
+enum cfg_rotate {
+	CFG_ROTATE_SIZE = 0,		/* at logfile_maxbytes only */
+	CFG_ROTATE_HOURLY,		/* at every UTC hour, and at logfile_maxbytes */
+	CFG_ROTATE_DAILY,		/* at every UTC midnight, and at logfile_maxbytes */
 };
 
 /* sdnotify: [worker] notify = ... (supervisor/sup_sdnotify.c) */
@@ -145,6 +154,8 @@ struct cfg_database {
 	int64_t	 lock_timeout_ms;
 	int64_t	 idle_in_transaction_timeout_ms;
 	int	 auto_migrate;		/* workers migrate when the DB first answers */
+	/* pipeline: */
+	int	 pipeline_depth;	/* requests in flight per connection; <2 off */
 };
 
 struct cfg_whatsapp {
@@ -199,6 +210,15 @@ struct cfg_worker {
 	char	*stderr_logfile;	/* NULL: same as stdout_logfile */
 	int64_t	 logfile_maxbytes;
 	int	 logfile_backups;
+	/* cfgcli: dependencies, FATAL retry, output timestamps and rotation */
+	char	*depends_on;		/* as written: "db, cache" (NULL: none) */
+	int64_t	 depends_timeout_ms;	/* then start anyway; 0 = wait for ever */
+	int64_t	 fatal_retry_ms;	/* FATAL is tried again after this; 0 = final */
+	int	 logfile_timestamps;	/* ISO-8601 UTC prefix per stored line */
+	int	 logfile_rotate;	/* enum cfg_rotate */
+	char	**depends;		/* depends_on split (not a row: from validation) */
+	int	 ndepends;
+	char	*file;			/* the file its section is in (include) */
 	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
 #define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
 #define CFG_CHECK(ok, why)

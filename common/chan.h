@@ -11,16 +11,19 @@
  * not be parsed or was too big: the reason is in chan_peer_error()), so
  * every way of losing a peer takes one path.
  *
- * Worker channel messages (version CHAN_PROTO_VERSION):
+ * The worker channel is specified in docs/protocol.md; its client side is
+ * libholdfast (lib/holdfast/worker.h), which our workers drive from their
+ * libevent loop through chan_worker_* below (chan_worker.c). Messages:
  *   worker -> holdfastd
- *     {"type":"hello","version":1,"program":"holdfast-http","instance":"http:0","pid":123}
+ *     {"type":"hello","version":2,"program":"holdfast-http","instance":"http:0","pid":123}
  *     {"type":"ready"}
  *     {"type":"heartbeat"}
  *     {"type":"db","state":"up"|"down","op":"...","reason":"NeonEndpointDisabled",
  *      "attempts":3,"detail":"..."}
  *     {"type":"stats", ...}            free-form counters shown by `holdfastctl status --json`
+ *     {"type":"status","text":"..."}   version 2: one line shown as "status_text"
  *   holdfastd -> worker
- *     {"type":"welcome","version":1,"heartbeat_ms":3333}
+ *     {"type":"welcome","version":2,"heartbeat_ms":3333}  version: the lower of both
  *     {"type":"error","detail":"..."}  the worker sent something malformed
  */
 #ifndef HOLDFAST_CHAN_H
@@ -30,7 +33,7 @@
 #include <event2/event.h>
 #include <yajl/yajl_tree.h>
 
-#define CHAN_PROTO_VERSION	1
+#define CHAN_PROTO_VERSION	2	/* = HOLDFAST_PROTOCOL_VERSION */
 #define CHAN_MAX_MSG		(64 * 1024)
 
 struct jw;
@@ -82,7 +85,7 @@ const char *chan_msg_type(yajl_val msg);
  */
 yajl_val chan_parse_frame(const char *buf, size_t len, char *err, size_t errlen);
 
-/* --- the worker's side ------------------------------------------------ */
+/* --- the worker's side (chan_worker.c, over libholdfast) ----------------- */
 
 /*
  * Reads HOLDFAST_CHANNEL_FD, sends hello, and starts heartbeats every
@@ -97,6 +100,8 @@ void chan_worker_ready(void);
 /* state: 1 up, 0 down. reason and detail may be NULL. */
 void chan_worker_db(int up, const char *op, const char *reason, int attempts,
     const char *detail);
+/* One line shown as "status_text" by `holdfastctl status --json`. */
+void chan_worker_status(const char *text);
 /* Sends {"type":"stats",...} built by the caller (a complete object). */
 void chan_worker_send(struct jw *);
 void chan_worker_close(void);

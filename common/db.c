@@ -13,6 +13,16 @@
  * with a statement_timeout just under what is left of it (pipelined in
  * front of its statements when the session's differs: no extra round
  * trip), so the server gives up on its own before the client does.
+ *
+ * Pipelining: when no connection is idle, a queued request goes into the
+ * pipeline of the busy connection with the fewest in flight (below
+ * pipeline_depth), behind them, with a Sync of its own: its own implicit
+ * transaction, its own error. Its deadline then also covers the wait
+ * behind the others: when it passes before the request reached the head,
+ * the caller gets QueryTimeout at once and the result, when it comes, is
+ * dropped (like a request still waiting for a connection, this is not a
+ * deadline hit: the server is answering the ones in front). Past that,
+ * everything is as for a request alone on its connection.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +86,7 @@ db_new(struct event_base *base, const struct cfg_database *cfg,
 	db->db_redacted = db_conninfo_redact(cfg->conninfo ? cfg->conninfo : "");
 	TAILQ_INIT(&db->db_conns);
 	TAILQ_INIT(&db->db_queue);
+	TAILQ_INIT(&db->db_running);
 	TAILQ_INIT(&db->db_retrying);
 	TAILQ_INIT(&db->db_readyq);
 	db->db_done_tail = &db->db_done;
@@ -115,10 +126,11 @@ db_start(struct db *db)
 	    "statement_timeout=%lldms size=%d pre_ping_after=%s "
 	    "connect_timeout=%s query_timeout=%s backoff=%s..%s "
 	    "probe_min_interval=%s application_name=holdfast-%s "
-	    "auto_migrate=%s conninfo=\"%s\"", (double)c->pool_recycle_ms / 1000,
+	    "auto_migrate=%s pipeline_depth=%d conninfo=\"%s\"",
+	    (double)c->pool_recycle_ms / 1000,
 	    (long long)c->statement_timeout_ms, c->pool_size, pp, ct, qt, bi,
 	    bm, pm, db->db_program, c->auto_migrate ? "true" : "false",
-	    db->db_redacted);
+	    c->pipeline_depth, db->db_redacted);
 	db_pool_spawn(db, 1);
 }
 
@@ -174,14 +186,34 @@ db_failfast_error(struct db *db, struct db_error *e)
 	e->retry_after_s = db_retry_after(db);
 }
 
+/* Its deadline passed while it waited behind others in a pipeline: the
+ * caller hears now; the result, when it comes, is dropped. */
+static void
+db_req_abandon(struct db_req *r)
+{
+	struct db_error e;
+
+	dbc_set_error(&e, DB_CLASS_TIMEOUT, "QueryTimeout",
+	    "no answer before the deadline (queued behind others in a pipeline)");
+	e.retry_after_s = db_retry_after(r->rq_db);
+	r->rq_db->db_stats.errors++;
+	if (!r->rq_cancelled && r->rq_cb != NULL)
+		r->rq_cb(&e, NULL, 0, r->rq_arg);
+	r->rq_cancelled = 1;
+}
+
 /* The request's timer: its deadline passed while waiting for a
- * connection, or its retry pause ended. */
+ * connection or behind others in a pipeline, or its retry pause ended. */
 static void
 db_req_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_req	*r = arg;
 	struct db_error	 e;
 
+	if (r->rq_conn != NULL) {
+		db_req_abandon(r);
+		return;
+	}
 	if (r->rq_queued) {
 		struct db	*db = r->rq_db;
 		const char	*op = r->rq_op;
@@ -380,8 +412,35 @@ db_req_send(struct db_req *r, struct db_conn *c, int64_t left)
 		local = 1;
 	if (r->rq_within > 0 && (st == 0 || local < st))
 		c->dc_local_timeout_ms = local;
+	if (c->dc_nexec > 0) {
+		/* behind others: the deadline also covers the wait */
+		struct timeval tv = { left / 1000, (left % 1000) * 1000 };
+
+		r->rq_db->db_stats.pipelined++;
+		evtimer_add(r->rq_timer, &tv);
+	}
 	dbc_exec(c, r->rq_stmts, r->rq_nstmts, DBC_PIPELINE | DBC_PREPARE, left,
 	    db_req_done, r);
+}
+
+/* r is no longer running on a connection. */
+static void
+db_req_detach(struct db_req *r)
+{
+	if (r->rq_conn == NULL)
+		return;
+	TAILQ_REMOVE(&r->rq_db->db_running, r, rq_entry);
+	r->rq_conn = NULL;
+	evtimer_del(r->rq_timer);
+}
+
+/* An exec on c finished: with none left in it, c goes back to the pool
+ * (or is closed when broken, stale or due for recycling). */
+static void
+db_conn_settle(struct db_conn *c)
+{
+	if (c->dc_nexec == 0)
+		db_pool_release(c);
 }
 
 /* The pre-ping came back: run the request, or replace the connection. */
@@ -399,7 +458,7 @@ db_req_pinged(struct db_conn *c, const struct db_error *e, PGresult **res,
 		db_req_send(r, c, (int64_t)(r->rq_deadline_ms - hf_now_mono_ms()));
 		return;
 	}
-	r->rq_conn = NULL;
+	db_req_detach(r);
 	if (e != NULL) {
 		/* The caller never sees a failed ping: the connection (and
 		 * its generation) goes, the request waits for a new one. */
@@ -428,18 +487,19 @@ db_req_run(struct db_req *r, struct db_conn *c)
 	uint64_t	 now = hf_now_mono_ms();
 	int64_t		 left = (int64_t)(r->rq_deadline_ms - now);
 
-	/* A request runs on one connection, a connection serves one request,
-	 * and only a connection the pool handed out (busy) runs one. */
-	HF_ASSERT(r->rq_conn == NULL && c->dc_req == NULL && c->dc_state == DBC_BUSY);
+	/* A request runs on one connection, and only a connection the pool
+	 * handed out (busy: idle before, or pipelining) runs one. */
+	HF_ASSERT(r->rq_conn == NULL && c->dc_state == DBC_BUSY);
 	TAILQ_REMOVE(&db->db_queue, r, rq_entry);
 	r->rq_queued = 0;
 	db->db_nqueued--;
 	evtimer_del(r->rq_timer);
 	r->rq_conn = c;
-	c->dc_req = r;
+	TAILQ_INSERT_TAIL(&db->db_running, r, rq_entry);
 	if (left < 1)
 		left = 1;
-	if (now - c->dc_last_used_ms >= (uint64_t)db->db_cfg.pre_ping_after_ms) {
+	if (c->dc_nexec == 0 &&
+	    now - c->dc_last_used_ms >= (uint64_t)db->db_cfg.pre_ping_after_ms) {
 		static const struct db_stmt ping = { "", 0, NULL };
 
 		db->db_stats.pre_pings++;
@@ -483,7 +543,7 @@ db_req_prep_retry(struct db_conn *c, struct db_req *r, const struct db_error *e)
 		return 0;
 	r->rq_prep_retried = 1;
 	dbc_forget_prepared(c);
-	db_pool_release(c);
+	db_conn_settle(c);
 	db_req_enqueue(r, 1);
 	db_dispatch(r->rq_db);
 	return 1;
@@ -495,26 +555,29 @@ db_req_done(struct db_conn *c, const struct db_error *e, PGresult **res,
 {
 	struct db_req	*r = arg;
 	struct db	*db = c->dc_db;
-	int		 broken = c->dc_state == DBC_DEAD;
+	int		 broken = c->dc_state == DBC_DEAD, lost = 0;
 	int		 hit = db_breaker_is_deadline(e);
 
-	r->rq_conn = NULL;
+	db_req_detach(r);
 	db->db_stats.queries++;
 	if (e == NULL || e->sqlstate[0] != '\0')
 		db_breaker_answered(db);
 	if (e != NULL && db_req_prep_retry(c, r, e))
 		return;
-	if (e != NULL)
+	if (e != NULL && !r->rq_cancelled)
 		db->db_stats.errors++;
-	if (broken && e != NULL && db_class_is_connection(e->cls)) {
+	if (broken && e != NULL && db_class_is_connection(e->cls) && !c->dc_lost) {
 		/* The server went away under us: nothing opened before now is
-		 * trusted, and a new connection tells whether it is down. */
-		db_pool_drop(c);
+		 * trusted, and a new connection tells whether it is down
+		 * (once per connection, however many requests it carried). */
+		c->dc_lost = lost = 1;
+	}
+	db_conn_settle(c);
+	if (lost) {
 		db_pool_invalidate(db, e->reason);
 		if (db->db_up == DB_UP && db->db_nconnecting == 0)
 			db_pool_spawn(db, 0);
-	} else
-		db_pool_release(c);
+	}
 	/* After the release: opening the breaker closes connections. */
 	if (hit)
 		db_breaker_deadline_hit(db, r->rq_op, e->reason);
@@ -538,7 +601,9 @@ db_dispatch(struct db *db)
 
 			while (want-- > 0 && db->db_nconns < db->db_cfg.pool_size)
 				db_pool_spawn(db, 0);
-			return;
+			/* meanwhile, into a busy connection's pipeline */
+			if ((c = db_pool_take_pipelined(db)) == NULL)
+				return;
 		}
 		db_req_run(TAILQ_FIRST(&db->db_queue), c);
 	}
@@ -641,14 +706,14 @@ db_free(struct db *db)
 {
 	struct db_req		*r;
 	struct db_waiter	*w;
-	struct db_conn		*c;
 
 	if (db == NULL)
 		return;
 	/* Requests running on a connection die with it, callbacks unsaid. */
-	TAILQ_FOREACH(c, &db->db_conns, dc_entry)
-		if (c->dc_req != NULL)
-			db_req_free(c->dc_req);
+	while ((r = TAILQ_FIRST(&db->db_running)) != NULL) {
+		TAILQ_REMOVE(&db->db_running, r, rq_entry);
+		db_req_free(r);
+	}
 	db_pool_close_all(db);
 	db_listen_free(db);
 	while ((r = TAILQ_FIRST(&db->db_queue)) != NULL) {

@@ -177,6 +177,8 @@ struct db_stats {
 	uint64_t	 queries, errors, failfast, connects, connect_failures;
 	uint64_t	 breaker_trips, recycled, pre_pings;
 	uint64_t	 deadline_hits;	/* deadlines reached with no server answer */
+	uint64_t	 pipelined;	/* requests sent behind others on a busy
+					 * connection (pipeline_depth) */
 };
 void db_get_stats(const struct db *, struct db_stats *);
 

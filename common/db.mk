@@ -5,7 +5,7 @@ common_libholdfastdb_a_SOURCES = common/db.c common/db.h common/db_int.h \
 	common/db_classify.c common/db_conninfo.c common/db_listen.c \
 	common/db_migrate.c common/db_dns.c
 nodist_common_libholdfastdb_a_SOURCES = common/db_schema.c
-HOLDFAST_DB_LIBS = common/libholdfastdb.a common/libholdfast.a \
+HOLDFAST_DB_LIBS = common/libholdfastdb.a common/libhfcommon.a $(LIBHOLDFAST_A) \
 	$(LIBPQ_LIBS) $(LIBEVENT_LIBS) $(YAJL_LIBS) $(INIH_LIBS)
 
 # The migrations, in version order, embedded in the binaries at build time

@@ -5,6 +5,16 @@
  *   IDLE --dbc_exec--> BUSY --results complete--> IDLE (owner decides)
  *   any --failure, deadline, dbc_close--> DEAD
  *
+ * A busy connection in pipeline mode takes more execs behind the one in
+ * flight (dbc_exec again, up to the owner's depth): each is its own Sync
+ * segment, so its own implicit transaction, and the results come back in
+ * order. Only the head exec runs against a deadline (its budget counts
+ * from the moment it reaches the head: before that it waits on the ones
+ * in front of it, which have deadlines of their own); past it the
+ * connection is destroyed, the head gets QueryTimeout and those behind
+ * it PipelineTimeout. A connection that breaks reports every exec in it,
+ * in order, each exactly once.
+ *
  * Nothing here blocks: PQconnectPoll is driven by the socket it asks for
  * (re-registered after every poll, because libpq may open a new socket per
  * host it tries), every phase has a deadline of its own (libpq ignores
@@ -14,7 +24,8 @@
  * session the server ends (57P01) is noticed before anyone uses it.
  *
  * Owner callbacks (dc_on_ready, exec callbacks, dc_on_lost) may close the
- * connection: nothing touches it after calling one.
+ * connection once no exec is left in it (dc_nexec == 0): nothing touches
+ * it after calling the last one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -110,72 +121,130 @@ dbc_connect_failed(struct db_conn *c, const struct db_error *e)
 	c->dc_on_ready(c, e);
 }
 
-/* Frees the exec's results and hands the outcome to its callback. */
+static void
+dbc_exec_free(struct dbc_exec *x)
+{
+	for (int i = 0; i < x->x_nres; i++)
+		PQclear(x->x_res[i]);
+	free(x->x_res);
+	free(x->x_cmdkind);
+	free(x);
+}
+
+static struct dbc_exec *
+dbc_exec_pop(struct db_conn *c)
+{
+	struct dbc_exec *x = c->dc_xhead;
+
+	c->dc_xhead = x->x_next;
+	if (c->dc_xhead == NULL)
+		c->dc_xtail = &c->dc_xhead;
+	c->dc_nexec--;
+	return x;
+}
+
+/* Hands x's outcome (x already off the list) to its callback, then frees
+ * it. On a dead connection the callback may free c when none is left. */
+static void
+dbc_exec_report(struct db_conn *c, struct dbc_exec *x, const struct db_error *e)
+{
+	struct db_error err;
+
+	if (e != NULL) {
+		err = *e;
+		/* its transaction rolled the setting back: unknown now */
+		if (x->x_st_set)
+			c->dc_st_ms = -1;
+	}
+	x->x_cb(c, e != NULL ? &err : NULL, x->x_res, e != NULL ? 0 : x->x_nres,
+	    x->x_arg);
+	dbc_exec_free(x);
+}
+
+/* The head exec is complete: the next one (if any) starts its deadline. */
 static void
 dbc_exec_done(struct db_conn *c, const struct db_error *e)
 {
-	dbc_exec_cb	  cb = c->dc_cb;
-	void		 *arg = c->dc_cbarg;
-	PGresult	**res = c->dc_res;
-	int		  nres = c->dc_nres, i;
-	struct db_error	  err;
+	struct dbc_exec *x = dbc_exec_pop(c);
 
-	if (e != NULL)
-		err = *e;
-	if (c->dc_st_sending)
-		c->dc_st_ms = e == NULL ? c->dc_st_pending : -1;
-	c->dc_st_sending = 0;
-	c->dc_cb = NULL;
-	c->dc_res = NULL;
-	c->dc_nres = c->dc_rescap = 0;
-	c->dc_haserr = 0;
 	if (c->dc_state != DBC_DEAD) {
-		evtimer_del(c->dc_timer);
-		c->dc_state = c->dc_state == DBC_SETUP ? DBC_SETUP : DBC_IDLE;
 		c->dc_last_used_ms = hf_now_mono_ms();
-		dbc_watch(c, EV_READ);
+		if (c->dc_xhead == NULL) {
+			evtimer_del(c->dc_timer);
+			c->dc_state = c->dc_state == DBC_SETUP ? DBC_SETUP : DBC_IDLE;
+			dbc_watch(c, EV_READ);
+		} else
+			dbc_deadline(c, c->dc_xhead->x_budget_ms);
 	}
-	cb(c, e != NULL ? &err : NULL, res, e != NULL ? 0 : nres, arg);
-	for (i = 0; i < nres; i++)
-		PQclear(res[i]);
-	free(res);
+	dbc_exec_report(c, x, e);
 }
 
-/* A broken connection during an exec: the first error's SQLSTATE stays,
- * PQstatus decides it is gone. */
+/* The connection is dead: every exec in it gets its error, in order, the
+ * head head_e and the others rest_e. */
+static void
+dbc_fail_all(struct db_conn *c, const struct db_error *head_e,
+    const struct db_error *rest_e)
+{
+	const struct db_error *e = head_e;
+
+	dbc_kill(c);
+	if (c->dc_inpipe)
+		(void)PQexitPipelineMode(c->dc_pg);
+	c->dc_inpipe = 0;
+	while (c->dc_xhead != NULL) {
+		struct dbc_exec	*x = dbc_exec_pop(c);
+		int		 last = c->dc_xhead == NULL;
+
+		dbc_exec_report(c, x, e);
+		if (last)
+			return;
+		e = rest_e;
+	}
+}
+
+/* A broken connection during an exec: the head's first error's SQLSTATE
+ * stays, PQstatus decides it is gone; the others get the connection's. */
 static void
 dbc_exec_broken(struct db_conn *c)
 {
-	struct db_error e;
+	struct dbc_exec	*x = c->dc_xhead;
+	struct db_error	 e, rest;
 
-	if (c->dc_haserr) {
-		e = c->dc_err;
+	dbc_error_from_conn(c, &rest);
+	if (!db_class_is_connection(rest.cls)) {
+		rest.cls = DB_CLASS_CONNECTION;
+		rest.reason = "ServerClosed";
+	}
+	if (x != NULL && x->x_haserr) {
+		e = x->x_err;
 		if (!db_class_is_connection(e.cls))
 			db_classify(&e, e.sqlstate, e.message, 1);
+	} else if (c->dc_haserr) {
+		e = c->dc_err;		/* dbc_exec could not send */
+		c->dc_haserr = 0;
 	} else
 		dbc_error_from_conn(c, &e);
 	if (!db_class_is_connection(e.cls) && e.cls != DB_CLASS_TIMEOUT) {
 		e.cls = DB_CLASS_CONNECTION;
 		e.reason = "ServerClosed";
 	}
-	dbc_kill(c);
-	dbc_exec_done(c, &e);
+	dbc_fail_all(c, &e, &rest);
 }
 
 static void
-dbc_keep_result(struct db_conn *c, PGresult *r)
+dbc_keep_result(struct dbc_exec *x, PGresult *r)
 {
-	if (c->dc_nres == c->dc_rescap) {
-		c->dc_rescap = c->dc_rescap ? c->dc_rescap * 2 : 4;
-		c->dc_res = xreallocarray(c->dc_res, c->dc_rescap, sizeof(*c->dc_res));
+	if (x->x_nres == x->x_rescap) {
+		x->x_rescap = x->x_rescap ? x->x_rescap * 2 : 4;
+		x->x_res = xreallocarray(x->x_res, x->x_rescap, sizeof(*x->x_res));
 	}
-	c->dc_res[c->dc_nres++] = r;
+	x->x_res[x->x_nres++] = r;
 }
 
 /* The result of a Prepare: nothing for the caller; a failed one leaves
  * the cache (and its error is the caller's, e.g. a syntax error). */
 static void
-dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
+dbc_take_prepare(struct db_conn *c, struct dbc_exec *x, PGresult *r, int slot)
 {
 	ExecStatusType st = PQresultStatus(r);
 
@@ -190,10 +259,10 @@ dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
 		c->dc_prep[slot].p_hash = 0;
 	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED) {
-		if (!c->dc_haserr) {
-			db_classify_result(&c->dc_err, r,
+		if (!x->x_haserr) {
+			db_classify_result(&x->x_err, r,
 			    PQstatus(c->dc_pg) == CONNECTION_BAD);
-			c->dc_haserr = 1;
+			x->x_haserr = 1;
 		}
 	}
 	PQclear(r);
@@ -201,34 +270,34 @@ dbc_take_prepare(struct db_conn *c, PGresult *r, int slot)
 
 /* The result of a command of ours: only a failure is kept. */
 static void
-dbc_take_discard(struct db_conn *c, PGresult *r)
+dbc_take_discard(struct db_conn *c, struct dbc_exec *x, PGresult *r)
 {
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
-	    st != PGRES_PIPELINE_ABORTED && !c->dc_haserr) {
-		db_classify_result(&c->dc_err, r, PQstatus(c->dc_pg) == CONNECTION_BAD);
-		c->dc_haserr = 1;
+	    st != PGRES_PIPELINE_ABORTED && !x->x_haserr) {
+		db_classify_result(&x->x_err, r, PQstatus(c->dc_pg) == CONNECTION_BAD);
+		x->x_haserr = 1;
 	}
 	PQclear(r);
 }
 
-/* Takes one result; returns 1 when the exec is complete. */
+/* Takes one result of the head exec x; returns 1 when x is complete. */
 static int
-dbc_take_result(struct db_conn *c, PGresult *r)
+dbc_take_result(struct db_conn *c, struct dbc_exec *x, PGresult *r)
 {
 	int kind;
 
 	if (r == NULL) {
-		c->dc_cmd++;
-		return !c->dc_pipeline;
+		x->x_cmd++;
+		return !x->x_pipeline;
 	}
-	kind = c->dc_cmd < c->dc_ncmd ? c->dc_cmdkind[c->dc_cmd] : DBC_CMD_KEEP;
+	kind = x->x_cmd < x->x_ncmd ? x->x_cmdkind[x->x_cmd] : DBC_CMD_KEEP;
 	if (kind != DBC_CMD_KEEP && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
 		if (kind >= 0)
-			dbc_take_prepare(c, r, kind);
+			dbc_take_prepare(c, x, r, kind);
 		else
-			dbc_take_discard(c, r);
+			dbc_take_discard(c, x, r);
 		return 0;
 	}
 	switch (PQresultStatus(r)) {
@@ -241,15 +310,15 @@ dbc_take_result(struct db_conn *c, PGresult *r)
 	case PGRES_FATAL_ERROR:
 	case PGRES_BAD_RESPONSE:
 	case PGRES_NONFATAL_ERROR:
-		if (!c->dc_haserr) {
-			db_classify_result(&c->dc_err, r,
+		if (!x->x_haserr) {
+			db_classify_result(&x->x_err, r,
 			    PQstatus(c->dc_pg) == CONNECTION_BAD);
-			c->dc_haserr = 1;
+			x->x_haserr = 1;
 		}
 		PQclear(r);
 		break;
 	default:
-		dbc_keep_result(c, r);
+		dbc_keep_result(x, r);
 	}
 	return 0;
 }
@@ -266,31 +335,39 @@ dbc_forget_prepared(struct db_conn *c)
 	}
 }
 
-/* Reads what arrived; completes the exec when all results are in. */
+/* Reads what arrived; completes each exec whose results are all in. */
 static void
 dbc_exec_read(struct db_conn *c)
 {
+	struct dbc_exec	*x;
+	int		 more;
+
 	if (!PQconsumeInput(c->dc_pg)) {
 		dbc_exec_broken(c);
 		return;
 	}
-	while (!PQisBusy(c->dc_pg)) {
-		if (dbc_take_result(c, PQgetResult(c->dc_pg))) {
-			if (c->dc_pipeline)
-				PQexitPipelineMode(c->dc_pg);
-			c->dc_pipeline = 0;
-			if (PQstatus(c->dc_pg) == CONNECTION_BAD) {
+	while ((x = c->dc_xhead) != NULL && !PQisBusy(c->dc_pg)) {
+		if (!dbc_take_result(c, x, PQgetResult(c->dc_pg))) {
+			if (PQstatus(c->dc_pg) == CONNECTION_BAD &&
+			    !PQisBusy(c->dc_pg) && x->x_pipeline) {
 				dbc_exec_broken(c);
 				return;
 			}
-			dbc_exec_done(c, c->dc_haserr ? &c->dc_err : NULL);
-			return;
+			continue;
 		}
-		if (PQstatus(c->dc_pg) == CONNECTION_BAD && !PQisBusy(c->dc_pg) &&
-		    c->dc_pipeline) {
+		more = x->x_next != NULL;
+		if (!more && c->dc_inpipe) {
+			PQexitPipelineMode(c->dc_pg);
+			c->dc_inpipe = 0;
+		}
+		if (PQstatus(c->dc_pg) == CONNECTION_BAD) {
 			dbc_exec_broken(c);
 			return;
 		}
+		dbc_exec_done(c, x->x_haserr ? &x->x_err : NULL);
+		/* with none left the owner may have closed c */
+		if (!more)
+			return;
 	}
 }
 
@@ -303,6 +380,16 @@ dbc_flush(struct db_conn *c)
 		dbc_exec_broken(c);
 	else
 		dbc_watch(c, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+/* The end of a loop turn in which execs were added behind the head. */
+static void
+dbc_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+
+	if (c->dc_state == DBC_BUSY && c->dc_xhead != NULL && !c->dc_failnow)
+		dbc_flush(c);
 }
 
 static void
@@ -359,7 +446,7 @@ dbc_on_event(evutil_socket_t fd, short what, void *arg)
 		break;
 	case DBC_SETUP:
 	case DBC_BUSY:
-		if (c->dc_cb == NULL)
+		if (c->dc_xhead == NULL)
 			break;
 		if (what & EV_WRITE) {
 			dbc_flush(c);
@@ -382,7 +469,7 @@ static void
 dbc_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn	*c = arg;
-	struct db_error	 e;
+	struct db_error	 e, rest;
 
 	if (c->dc_failnow && c->dc_state == DBC_CONNECTING) {
 		/* PQconnectStartParams refused the options themselves, or no
@@ -409,14 +496,16 @@ dbc_on_timeout(evutil_socket_t fd, short what, void *arg)
 		dbc_connect_failed(c, &e);
 		return;
 	}
-	if (c->dc_cb == NULL)
+	if (c->dc_xhead == NULL)
 		return;
 	dbc_set_error(&e, DB_CLASS_TIMEOUT, "QueryTimeout",
 	    "no answer from the server before the client deadline");
 	if (c->dc_state == DBC_SETUP)
 		e.cls = DB_CLASS_CONNECTION;
-	dbc_kill(c);
-	dbc_exec_done(c, &e);
+	dbc_set_error(&rest, DB_CLASS_TIMEOUT, "PipelineTimeout",
+	    "dropped with its connection: the request ahead of it in the "
+	    "pipeline got no answer before its deadline");
+	dbc_fail_all(c, &e, &rest);
 }
 
 /*
@@ -431,6 +520,7 @@ dbc_open(struct db *db, dbc_event_cb on_ready)
 	c->dc_db = db;
 	c->dc_fd = -1;
 	c->dc_st_ms = -1;
+	c->dc_xtail = &c->dc_xhead;
 	c->dc_on_ready = on_ready;
 	c->dc_created_ms = c->dc_last_used_ms = hf_now_mono_ms();
 	c->dc_gen = db->db_gen;
@@ -567,13 +657,13 @@ dbc_hash(const char *s)
 }
 
 static void
-dbc_note_cmd(struct db_conn *c, int kind)
+dbc_note_cmd(struct dbc_exec *x, int kind)
 {
-	if (c->dc_ncmd == c->dc_cmdcap) {
-		c->dc_cmdcap = c->dc_cmdcap ? c->dc_cmdcap * 2 : 8;
-		c->dc_cmdkind = xreallocarray(c->dc_cmdkind, c->dc_cmdcap, sizeof(int));
+	if (x->x_ncmd == x->x_cmdcap) {
+		x->x_cmdcap = x->x_cmdcap ? x->x_cmdcap * 2 : 8;
+		x->x_cmdkind = xreallocarray(x->x_cmdkind, x->x_cmdcap, sizeof(int));
 	}
-	c->dc_cmdkind[c->dc_ncmd++] = kind;
+	x->x_cmdkind[x->x_ncmd++] = kind;
 }
 
 /*
@@ -612,7 +702,7 @@ dbc_prepared(struct db_conn *c, const char *sql, int *slot_new)
 
 /* Sends one statement (its result: kind, DBC_CMD_*); returns 0 or -1. */
 static int
-dbc_send(struct db_conn *c, const struct db_stmt *s, int kind)
+dbc_send(struct db_conn *c, struct dbc_exec *x, const struct db_stmt *s, int kind)
 {
 	const char	*name;
 	int		 slot;
@@ -620,21 +710,21 @@ dbc_send(struct db_conn *c, const struct db_stmt *s, int kind)
 	/* nparams < 0: a multi-statement script (migrations, LISTEN), sent
 	 * with the simple protocol; never with values in it. */
 	if (s->nparams < 0) {
-		dbc_note_cmd(c, kind);
+		dbc_note_cmd(x, kind);
 		return PQsendQuery(c->dc_pg, s->sql) ? 0 : -1;
 	}
-	if ((c->dc_flags & DBC_PREPARE) && s->sql[0] != '\0' &&
+	if ((x->x_flags & DBC_PREPARE) && s->sql[0] != '\0' &&
 	    (name = dbc_prepared(c, s->sql, &slot)) != NULL) {
 		if (slot >= 0) {
-			dbc_note_cmd(c, slot);
+			dbc_note_cmd(x, slot);
 			if (!PQsendPrepare(c->dc_pg, name, s->sql, s->nparams, NULL))
 				return -1;
 		}
-		dbc_note_cmd(c, kind);
+		dbc_note_cmd(x, kind);
 		return PQsendQueryPrepared(c->dc_pg, name, s->nparams, s->params,
 		    NULL, NULL, 0) ? 0 : -1;
 	}
-	dbc_note_cmd(c, kind);
+	dbc_note_cmd(x, kind);
 	return PQsendQueryParams(c->dc_pg, s->sql, s->nparams, NULL, s->params,
 	    NULL, NULL, 0) ? 0 : -1;
 }
@@ -650,10 +740,11 @@ dbc_send(struct db_conn *c, const struct db_stmt *s, int kind)
  * the configured value back. Set at session level (set_config(..., false):
  * no warning outside a transaction block, prepared like any statement);
  * a failed exec rolls it back with its transaction, so the value is then
- * unknown and sent again next time.
+ * unknown and sent again next time. In a pipeline the value compared is
+ * the one the session will have once the execs in front have run.
  */
 static int
-dbc_send_timeout(struct db_conn *c)
+dbc_send_timeout(struct db_conn *c, struct dbc_exec *x)
 {
 	char			 v[24];
 	const char		*params[1] = { v };
@@ -662,7 +753,7 @@ dbc_send_timeout(struct db_conn *c)
 	int64_t			 want = c->dc_local_timeout_ms, cur = c->dc_st_ms;
 
 	c->dc_local_timeout_ms = 0;
-	if (!c->dc_pipeline)
+	if (!x->x_pipeline)
 		return 0;
 	if (want > 0) {
 		/* want = 0.9 * left: acceptable is 0.8 .. 0.95 * left */
@@ -674,9 +765,9 @@ dbc_send_timeout(struct db_conn *c)
 			return 0;
 	}
 	snprintf(v, sizeof(v), "%lld", (long long)want);
-	c->dc_st_pending = want;
-	c->dc_st_sending = 1;
-	return dbc_send(c, &s, DBC_CMD_DISCARD);
+	c->dc_st_ms = want;
+	x->x_st_set = 1;
+	return dbc_send(c, x, &s, DBC_CMD_DISCARD);
 }
 
 /*
@@ -687,40 +778,60 @@ dbc_send_timeout(struct db_conn *c)
  * and executed by name afterwards, which saves the server a parse and a
  * plan per query; behind PgBouncer this needs 1.21+ (protocol-level
  * prepared statements). A deadline of timeout_ms destroys the connection
- * (QueryTimeout). Never calls cb before returning.
+ * (QueryTimeout). Never calls cb before returning. On a busy connection
+ * in pipeline mode (both execs DBC_PIPELINE) the exec goes behind the
+ * ones in flight; its timeout_ms starts when it reaches the head.
  */
 void
 dbc_exec(struct db_conn *c, const struct db_stmt *s, int n, int flags,
     int64_t timeout_ms, dbc_exec_cb cb, void *arg)
 {
-	int i;
+	struct dbc_exec	*x = xcalloc(1, sizeof(*x));
+	int		 first = c->dc_xhead == NULL, i;
 
-	c->dc_cb = cb;
-	c->dc_cbarg = arg;
-	c->dc_haserr = 0;
-	c->dc_nres = 0;
-	c->dc_ncmd = c->dc_cmd = 0;
-	c->dc_flags = flags;
-	c->dc_pipeline = (flags & DBC_PIPELINE) != 0;
+	x->x_cb = cb;
+	x->x_arg = arg;
+	x->x_flags = flags;
+	x->x_pipeline = (flags & DBC_PIPELINE) != 0;
+	x->x_budget_ms = timeout_ms > 0 ? timeout_ms : 1;
+	*c->dc_xtail = x;
+	c->dc_xtail = &x->x_next;
+	c->dc_nexec++;
 	if (c->dc_state == DBC_IDLE)
 		c->dc_state = DBC_BUSY;
-	if (c->dc_pipeline && PQenterPipelineMode(c->dc_pg) != 1)
-		goto broken;
-	if (dbc_send_timeout(c) == -1)
+	if (c->dc_failnow)
+		return;		/* failing already: x fails with the others */
+	if (x->x_pipeline && !c->dc_inpipe) {
+		if (PQenterPipelineMode(c->dc_pg) != 1)
+			goto broken;
+		c->dc_inpipe = 1;
+	}
+	if (dbc_send_timeout(c, x) == -1)
 		goto broken;
 	for (i = 0; i < n; i++)
-		if (dbc_send(c, &s[i], DBC_CMD_KEEP) == -1)
+		if (dbc_send(c, x, &s[i], DBC_CMD_KEEP) == -1)
 			goto broken;
-	if (c->dc_pipeline && PQpipelineSync(c->dc_pg) != 1)
+	if (x->x_pipeline && PQpipelineSync(c->dc_pg) != 1)
 		goto broken;
-	dbc_deadline(c, timeout_ms > 0 ? timeout_ms : 1);
-	dbc_flush(c);
+	if (first) {
+		dbc_deadline(c, x->x_budget_ms);
+		if ((i = PQflush(c->dc_pg)) < 0)
+			goto broken;
+		dbc_watch(c, i == 1 ? EV_READ | EV_WRITE : EV_READ);
+		return;
+	}
+	/* Behind others: requests added in the same loop turn go out in one
+	 * write (a busy server reads them in one go too). */
+	if (c->dc_ev_flush == NULL)
+		c->dc_ev_flush = event_new(c->dc_db->db_base, -1, 0,
+		    dbc_on_flush, c);
+	if (!event_pending(c->dc_ev_flush, EV_TIMEOUT, NULL))
+		event_active(c->dc_ev_flush, EV_TIMEOUT, 0);
 	return;
 broken:
 	/* Report from the loop, never from inside the caller. */
 	dbc_error_from_conn(c, &c->dc_err);
 	c->dc_haserr = 1;
-	c->dc_pipeline = 0;
 	c->dc_failnow = 1;
 	dbc_unwatch(c);
 	dbc_deadline(c, 0);
@@ -746,16 +857,12 @@ dbc_close(struct db_conn *c)
 	dbc_unwatch(c);
 	if (c->dc_timer != NULL)
 		event_free(c->dc_timer);
-	if (c->dc_res != NULL) {
-		int i;
-
-		for (i = 0; i < c->dc_nres; i++)
-			PQclear(c->dc_res[i]);
-		free(c->dc_res);
-	}
+	if (c->dc_ev_flush != NULL)
+		event_free(c->dc_ev_flush);
+	while (c->dc_xhead != NULL)
+		dbc_exec_free(dbc_exec_pop(c));
 	for (int i = 0; i < DBC_NPREP; i++)
 		free(c->dc_prep[i].p_sql);
-	free(c->dc_cmdkind);
 	if (c->dc_pg != NULL)
 		PQfinish(c->dc_pg);
 	free(c);

@@ -71,6 +71,29 @@ typedef void (*dbc_exec_cb)(struct db_conn *, const struct db_error *,
 /* Connect outcome (err NULL: ready) or, later, the loss of an idle conn. */
 typedef void (*dbc_event_cb)(struct db_conn *, const struct db_error *);
 
+/*
+ * One exec: the commands of one request (or of the layer itself) and, when
+ * pipelined, their Sync. A connection holds a FIFO of them: the head's
+ * results are being read, the others wait behind it in the same pipeline
+ * (each with a Sync of its own, so one's error never touches another).
+ */
+struct dbc_exec {
+	struct dbc_exec		*x_next;
+	dbc_exec_cb		 x_cb;
+	void			*x_arg;
+	PGresult		**x_res;
+	int			 x_nres, x_rescap;
+	int			*x_cmdkind;	/* per command sent: DBC_CMD_*,
+						 * or the cache slot it prepares */
+	int			 x_ncmd, x_cmdcap, x_cmd;
+	int			 x_pipeline;
+	int			 x_flags;
+	int			 x_haserr;
+	struct db_error		 x_err;
+	int			 x_st_set;	/* it sets statement_timeout */
+	int64_t			 x_budget_ms;	/* deadline once at the head */
+};
+
 struct db_conn {
 	TAILQ_ENTRY(db_conn)	 dc_entry;
 	struct db		*dc_db;
@@ -88,31 +111,27 @@ struct db_conn {
 	int			 dc_listen;	/* the LISTEN connection */
 	int			 dc_pinging;
 	int			 dc_failnow;	/* dc_timer reports dc_err at once */
+	int			 dc_lost;	/* db.c saw it die (invalidated once) */
 	dbc_event_cb		 dc_on_ready;
 	dbc_event_cb		 dc_on_lost;	/* idle conn died */
 	void			(*dc_on_notify)(struct db_conn *);
-	/* the exec in flight */
-	dbc_exec_cb		 dc_cb;
-	void			*dc_cbarg;
-	PGresult		**dc_res;
-	int			 dc_nres, dc_rescap;
-	int			 dc_pipeline;
-	int			 dc_flags;
-	int			*dc_cmdkind;	/* per command sent: -1, or the
-						 * cache slot it prepares */
-	int			 dc_ncmd, dc_cmdcap, dc_cmd;
+	/* the execs in flight, oldest (being read) first */
+	struct dbc_exec		*dc_xhead;
+	struct dbc_exec		**dc_xtail;
+	int			 dc_nexec;	/* their number; the owner never
+						 * frees a connection while > 0 */
+	int			 dc_inpipe;	/* libpq is in pipeline mode */
+	struct event		*dc_ev_flush;	/* sends what execs added behind
+						 * the head queued, once per turn */
 	struct dbc_prep		 dc_prep[DBC_NPREP];
 	int			 dc_nprep;
-	int			 dc_haserr;
+	int			 dc_haserr;	/* connect phase, or failnow */
 	struct db_error		 dc_err;
 	int64_t			 dc_local_timeout_ms;	/* next exec only: the
 						 * statement_timeout its deadline wants;
 						 * 0: the configured one */
 	int64_t			 dc_st_ms;	/* the session's statement_timeout
-						 * as last set; -1 unknown */
-	int64_t			 dc_st_pending;	/* being set by the exec in flight */
-	int			 dc_st_sending;
-	struct db_req		*dc_req;	/* the request it serves, if any */
+						 * once all sent execs ran; -1 unknown */
 	void			*dc_owner;	/* the listener, for LISTEN conns */
 	struct db_dns		*dc_dns;	/* resolving host names */
 	struct db_mig		*dc_mig;	/* the migration run on it */
@@ -174,6 +193,7 @@ struct db {
 	uint64_t		 db_gen;
 
 	struct db_req_list	 db_queue;
+	struct db_req_list	 db_running;	/* sent on a connection */
 	struct db_req_list	 db_retrying;	/* 40001/40P01: waiting to rerun */
 	int			 db_nqueued;
 	struct db_req		*db_done;	/* deferred completions */
@@ -237,6 +257,7 @@ void db_dns_free(struct db *);
 /* db_pool.c */
 void db_pool_spawn(struct db *, int probe);
 struct db_conn *db_pool_take(struct db *);
+struct db_conn *db_pool_take_pipelined(struct db *);
 void db_pool_release(struct db_conn *);
 void db_pool_drop(struct db_conn *);
 void db_pool_invalidate(struct db *, const char *why);

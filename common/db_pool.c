@@ -11,6 +11,11 @@
  *   bumps db_gen, and every connection made before it is closed instead of
  *   reused, so after a server restart at most one caller sees an error and
  *   a pool full of dead connections cannot happen.
+ * - Pipelining: with no idle connection, a busy one in pipeline mode
+ *   with fewer than pipeline_depth requests in flight (the fewest first)
+ *   takes one more; never one being pre-pinged, stale or due for recycling.
+ * - A connection with requests in flight is never closed under them: a
+ *   dead one is closed when the last of them has been reported.
  * - Recycle time is pool_recycle minus up to 10 % at random, so connections
  *   opened together do not all expire together.
  */
@@ -67,7 +72,8 @@ db_pool_invalidate(struct db *db, const char *why)
 
 	db->db_gen++;
 	TAILQ_FOREACH_SAFE(c, &db->db_conns, dc_entry, tmp) {
-		if (c->dc_state == DBC_IDLE || c->dc_state == DBC_DEAD) {
+		if ((c->dc_state == DBC_IDLE || c->dc_state == DBC_DEAD) &&
+		    c->dc_nexec == 0) {
 			db_pool_drop(c);
 			n++;
 		}
@@ -212,6 +218,30 @@ db_pool_take(struct db *db)
 	return NULL;
 }
 
+/*
+ * A busy connection that can take one more request into its pipeline
+ * (the one with the fewest in flight), or NULL.
+ */
+struct db_conn *
+db_pool_take_pipelined(struct db *db)
+{
+	struct db_conn	*c, *best = NULL;
+	uint64_t	 now = hf_now_mono_ms();
+
+	if (db->db_cfg.pipeline_depth < 2)
+		return NULL;
+	TAILQ_FOREACH(c, &db->db_conns, dc_entry) {
+		if (c->dc_state != DBC_BUSY || !c->dc_inpipe || c->dc_pinging ||
+		    c->dc_failnow || c->dc_nexec == 0 ||
+		    c->dc_nexec >= db->db_cfg.pipeline_depth ||
+		    c->dc_gen < db->db_gen || now >= c->dc_recycle_at_ms)
+			continue;
+		if (best == NULL || c->dc_nexec < best->dc_nexec)
+			best = c;
+	}
+	return best;
+}
+
 /* A request is done with c: back to the pool (most recent first), or
  * closed when it is broken, stale or due for recycling. */
 void
@@ -219,7 +249,6 @@ db_pool_release(struct db_conn *c)
 {
 	struct db *db = c->dc_db;
 
-	c->dc_req = NULL;
 	if (c->dc_state == DBC_DEAD || c->dc_gen < db->db_gen ||
 	    PQstatus(c->dc_pg) == CONNECTION_BAD ||
 	    PQtransactionStatus(c->dc_pg) != PQTRANS_IDLE) {

@@ -178,6 +178,8 @@ log_vformat(char *buf, size_t size, int level, const char *fmt, va_list ap)
 	return log_format(buf, size, level, NULL, fmt, ap);
 }
 
+static void	(*log_tap)(const char *, size_t);	/* cfgcli: log_set_tap */
+
 static void
 log_emit(int level, const char *suffix, const char *fmt, va_list ap)
 {
@@ -188,7 +190,15 @@ log_emit(int level, const char *suffix, const char *fmt, va_list ap)
 		return;
 	iov.iov_base = line;
 	iov.iov_len = log_format(line, sizeof(line), level, suffix, fmt, ap);
+	if (log_tap != NULL)
+		log_tap(line, iov.iov_len);
 	log_out(NULL, &iov, 1);
+}
+
+void
+log_set_tap(void (*fn)(const char *, size_t))
+{
+	log_tap = fn;
 }
 
 /* ---- non-blocking output ------------------------------------------------ */

@@ -110,4 +110,9 @@ struct log_ratelimit {
 void log_ratelimit_init(struct log_ratelimit *, double rate, double burst);
 int log_ratelimit_ok(struct log_ratelimit *);
 
+/* cfgcli: fn sees every line the log_* calls of this process format
+ * (with its newline) before it is written (holdfastd keeps its recent
+ * lines for `holdfastctl maintail`); NULL removes it. */
+void log_set_tap(void (*fn)(const char *line, size_t len));
+
 #endif

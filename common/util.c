@@ -315,3 +315,11 @@ hf_assert_fail(const char *cond, const char *file, int line)
 		    (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 	abort();
 }
+
+int64_t
+hf_backoff_half_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd)
+{
+	int64_t c = hf_backoff_ceiling_ms(base_ms, cap_ms, attempt);
+
+	return c / 2 + (int64_t)(rnd * (double)(c - c / 2));
+}

@@ -85,5 +85,8 @@ int64_t hf_backoff_full_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, 
 int64_t hf_backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt);
 /* A uniform double in [0,1) from a per-process PRNG seeded at first use. */
 double hf_rand_unit(void);
+/* cfgcli: half-jitter backoff: ceiling/2 + U(0, ceiling/2), in ms (the
+ * supervisor's restarts: spread out, yet bounded from below). */
+int64_t hf_backoff_half_jitter_ms(int64_t base_ms, int64_t cap_ms, int attempt, double rnd);
 
 #endif

@@ -11,14 +11,13 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "holdfast/worker.h"
 #include "cfg.h"
 #include "chan.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
-
-#define SD_LISTEN_FDS_START	3
 
 /*
  * libevent's own messages ("Error from accept() call", ...) would go to
@@ -122,30 +121,6 @@ worker_init(struct worker *w, int argc, char **argv, const char *program)
 		fatalx("HOLDFAST_CHANNEL_FD is not a usable descriptor");
 }
 
-/* The first inherited socket of this type, per the systemd convention. */
-static int
-worker_inherited(int type)
-{
-	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long long	 p, n;
-
-	if (pid == NULL || fds == NULL ||
-	    hf_parse_int(pid, 1, INT32_MAX, &p) == -1 || p != getpid() ||
-	    hf_parse_int(fds, 1, 64, &n) == -1)
-		return -1;
-	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-		int	  t;
-		socklen_t len = sizeof(t);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) == 0 && t == type) {
-			hf_fd_set_cloexec(fd);
-			hf_fd_set_nonblock(fd);
-			return fd;
-		}
-	}
-	return -1;
-}
-
 static int
 worker_bind(const struct cfg_listen *l, int type)
 {
@@ -178,7 +153,8 @@ worker_bind(const struct cfg_listen *l, int type)
 int
 worker_listen(struct worker *w, int type)
 {
-	if ((w->listen_fd = worker_inherited(type)) != -1) {
+	/* The first inherited socket of this type (systemd's convention). */
+	if ((w->listen_fd = holdfast_listen_socket(type)) != -1) {
 		w->listen_inherited = 1;
 		return w->listen_fd;
 	}

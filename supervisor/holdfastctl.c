@@ -43,6 +43,9 @@ static struct {
 	int		 fd;
 	char		*buf;
 	size_t		 len, cap;
+	/* cfgcli */
+	int		 dry_run;	/* reload --dry-run */
+	const char	*stream;	/* tail NAME stdout|stderr */
 } ctl = { .lines = 100, .fd = -1 };
 
 static void __attribute__((noreturn))
@@ -53,10 +56,11 @@ ctl_usage(void)
 	    "commands:\n"
 	    "  status [NAME...]             state of every (or the named) process\n"
 	    "  start|stop|restart NAME...|all  (waits until done, unless --no-wait)\n"
-	    "  reload                       re-read the configuration\n"
+	    "  reload [--dry-run]           re-read the configuration (or say what it would do)\n"
 	    "  health                       database state seen by each worker\n"
 	    "  pid [NAME...]                holdfastd's pid, or the workers'\n"
-	    "  tail [-f] [-n LINES] NAME    recent output of one instance\n"
+	    "  tail [-f] [-n LINES] NAME [stdout|stderr]  recent output of one instance\n"
+	    "  maintail [-f] [-n LINES]     holdfastd's own recent log\n"
 	    "  shutdown                     stop every worker and holdfastd\n"
 	    "  upgrade                      re-execute holdfastd's binary in place (same pid)\n"
 	    "  scale GROUP N                run N instances (adds or removes the highest only)\n"
@@ -127,26 +131,31 @@ ctl_connect(void)
 static void
 ctl_send(struct jw *w)
 {
-	const char	*buf;
+	const char	*req;
+	char		*buf;
 	size_t		 len, off = 0;
 	ssize_t		 n;
 
-	if ((buf = jw_buf(w, &len)) == NULL)
+	if ((req = jw_buf(w, &len)) == NULL)
 		ctl_die(CTL_EXIT_USAGE, "cannot encode the request");
+	/* the request and its newline in one write: one wake-up of holdfastd */
+	buf = xmalloc(len + 1);
+	memcpy(buf, req, len);
+	buf[len++] = '\n';
 	/* send(MSG_NOSIGNAL): holdfastd refuses a client (not allowed, too
 	 * many connections) by writing the reason and closing; the write
 	 * then fails with EPIPE, and the reason is still there to read. */
-	while (off < len + 1) {
-		n = off < len ? send(ctl.fd, buf + off, len - off, MSG_NOSIGNAL) :
-		    send(ctl.fd, "\n", 1, MSG_NOSIGNAL);
+	while (off < len) {
+		n = send(ctl.fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
-			return;
+			break;
 		if (n <= 0)
 			ctl_die(CTL_EXIT_UNREACHABLE, "write: %s", strerror(errno));
 		off += n;
 	}
+	free(buf);
 }
 
 /* The next reply line, parsed; NULL at EOF. */
@@ -221,10 +230,14 @@ ctl_request(const char *cmd, char **names, int nnames)
 	for (int i = 0; i < nnames; i++)
 		jw_str(w, names[i]);
 	jw_arr_close(w);
-	if (strcmp(cmd, "tail") == 0) {
+	if (strcmp(cmd, "tail") == 0 || strcmp(cmd, "maintail") == 0) {
 		jw_kbool(w, "follow", ctl.follow);
 		jw_kint(w, "lines", ctl.lines);
 	}
+	if (ctl.stream != NULL)
+		jw_kstr(w, "stream", ctl.stream);
+	if (strcmp(cmd, "reload") == 0 && ctl.dry_run)
+		jw_kbool(w, "dry_run", 1);
 	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
 	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "scale") == 0) {
 		ctl.waiting = !ctl.nowait;
@@ -269,7 +282,7 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 {
 	yajl_val	 db = json_get_object(p, "db");
 	const char	*dbst = json_get_str(db, "state"), *reason;
-	long long	 pid = 0, up = 0, restarts = 0, since = -1;
+	long long	 pid = 0, up = 0, restarts = 0, since = -1, retry;
 	char		 d[32];
 
 	json_get_int(p, "pid", &pid);
@@ -293,13 +306,25 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 		snprintf(r->col[5], sizeof(r->col[5]), "%s %s", dbst, d);
 	}
 	reason = json_get_str(db, "reason");
+	if (json_get_str(p, "waiting_for") != NULL) {	/* cfgcli: depends_on */
+		snprintf(r->col[6], sizeof(r->col[6]), "waiting for %s",
+		    json_get_str(p, "waiting_for"));
+		return;
+	}
 	if (reason == NULL && json_get_str(p, "state") != NULL &&
 	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
 		reason = json_get_str(p, "last_exit");
-	/* sdnotify: else the STATUS= text the program sent */
+	/* sdnotify: else the status text the program sent (channel or STATUS=) */
+	if (reason == NULL)
+		reason = json_get_str(p, "status_text");
 	if (reason == NULL)
 		reason = json_get_str(json_get_object(p, "notify"), "status");
 	snprintf(r->col[6], sizeof(r->col[6]), "%s", reason ? reason : "-");
+	if (json_get_int(p, "retry_in_ms", &retry) == 0) {	/* cfgcli: fatal_retry */
+		ctl_dur(retry, d, sizeof(d));
+		snprintf(r->col[6] + strlen(r->col[6]), sizeof(r->col[6]) - strlen(r->col[6]),
+		    ", retry in %s", d);
+	}
 }
 
 static void
@@ -405,9 +430,16 @@ ctl_tail(char **names, int n)
 	char		*raw;
 	const char	*line;
 
-	if (n != 1)
+	if (n == 2 && strcmp(names[1], "stdout") != 0 && strcmp(names[1], "stderr") != 0) {
+		fprintf(stderr, "holdfastctl: tail: the stream is stdout or stderr, not "
+		    "\"%s\"\n", names[1]);
+		exit(CTL_EXIT_USAGE);
+	}
+	if (n == 2)
+		ctl.stream = names[1];
+	if (n != 1 && n != 2)
 		ctl_usage();
-	v = ctl_request("tail", names, n);
+	v = ctl_request(names == NULL ? "maintail" : "tail", names, names == NULL ? 0 : 1);
 	if (!ctl.json && (lines = json_get_array(v, "lines")) != NULL)
 		for (size_t i = 0; i < lines->u.array.len; i++)
 			if (YAJL_IS_STRING(lines->u.array.values[i]))
@@ -448,13 +480,57 @@ ctl_simple(const char *cmd, char **names, int n, const char *done)
 	return CTL_EXIT_OK;
 }
 
+/* cfgcli: "a, b" of a JSON array of strings into buf. */
+static void
+ctl_join(yajl_val arr, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; arr != NULL && i < arr->u.array.len; i++)
+		if (YAJL_IS_STRING(arr->u.array.values[i]))
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i > 0 ? ", " : "",
+			    arr->u.array.values[i]->u.string);
+}
+
+/* cfgcli: reload --dry-run, like supervisorctl's reread. */
+static int
+ctl_reload_dry(void)
+{
+	yajl_val	 v = ctl_request("reload", NULL, 0);
+	yajl_val	 sec = json_get_array(v, "sections"), ch = json_get_array(v, "changes");
+	size_t		 ns = sec != NULL ? sec->u.array.len : 0;
+	size_t		 nc = ch != NULL ? ch->u.array.len : 0;
+	char		 keys[1024];
+
+	for (size_t i = 0; !ctl.json && i < ns; i++) {
+		ctl_join(json_get_array(sec->u.array.values[i], "keys"), keys, sizeof(keys));
+		printf("[%s]: %s\n", json_get_str(sec->u.array.values[i], "section"), keys);
+	}
+	for (size_t i = 0; !ctl.json && i < nc; i++) {
+		yajl_val c = ch->u.array.values[i];
+
+		ctl_join(json_get_array(c, "keys"), keys, sizeof(keys));
+		printf("%s: would be %s%s%s%s\n", json_get_str(c, "group"),
+		    json_get_str(c, "change"), keys[0] ? " (" : "", keys, keys[0] ? ")" : "");
+	}
+	if (!ctl.json)
+		puts(ns + nc == 0 ? "dry run: a reload would change nothing" :
+		    "dry run: nothing changed");
+	yajl_tree_free(v);
+	return CTL_EXIT_OK;
+}
+
 /* reload: what it did to each group, like supervisorctl's update. */
 static int
 ctl_reload(void)
 {
-	yajl_val	 v = ctl_request("reload", NULL, 0);
-	yajl_val	 ch = json_get_array(v, "changes");
-	size_t		 n = ch != NULL ? ch->u.array.len : 0;
+	yajl_val	 v, ch;
+	size_t		 n;
+
+	if (ctl.dry_run)
+		return ctl_reload_dry();
+	v = ctl_request("reload", NULL, 0);
+	ch = json_get_array(v, "changes");
+	n = ch != NULL ? ch->u.array.len : 0;
 
 	if (!ctl.json) {
 		for (size_t i = 0; i < n; i++)
@@ -551,6 +627,8 @@ ctl_run(const char *cmd, char **args, int n)
 		return ctl_pid(args, n);
 	if (strcmp(cmd, "tail") == 0)
 		return ctl_tail(args, n);
+	if (strcmp(cmd, "maintail") == 0 && n == 0)	/* cfgcli */
+		return ctl_tail(NULL, 1);
 	if (strcmp(cmd, "signal") == 0)
 		return ctl_signal(args, n);
 	if (strcmp(cmd, "scale") == 0)
@@ -580,6 +658,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "dry-run", no_argument, NULL, 'D' },	/* cfgcli: reload --dry-run */
 		{ NULL, 0, NULL, 0 },
 	};
 	long long	 n;
@@ -592,6 +671,7 @@ main(int argc, char **argv)
 		case 'f': ctl.follow = 1; break;
 		case 'j': ctl.json = 1; break;
 		case 'W': ctl.nowait = 1; break;
+		case 'D': ctl.dry_run = 1; break;
 		case 'n':
 			if (hf_parse_int(optarg, 0, 1000000, &n) == -1)
 				ctl_usage();

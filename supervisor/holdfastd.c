@@ -203,6 +203,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	int		 restoring = ua->restore_fd != -1;
 
 	log_init("holdfastd", LOG_LVL_INFO);
+	sup_log_main_init(1000);	/* cfgcli: maintail; resized from tail_lines */
 	sup_log_nb_early();	/* a stalled stderr must not hold up a restore */
 	sup_heal_init(ua, cfgpath, verbose);
 	if (restoring) {
@@ -218,6 +219,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 		sup.s_started_ms = hf_now_mono_ms();
 	}
 	setup(restoring);
+	sup_log_main_resize(sup.s_cfg->holdfast.tail_lines);	/* cfgcli */
 	for (int i = 0; i < NSIGS; i++) {
 		evs[i] = evsignal_new(sup.s_base, sigs[i], on_signal, NULL);
 		evsignal_add(evs[i], NULL);
@@ -236,6 +238,7 @@ run(const char *cfgpath, int verbose, const struct sup_upgrade_args *ua)
 	event_base_loop(sup.s_base, EVLOOP_NONBLOCK);	/* flush last replies */
 	log_info("stopped");
 	teardown(evs, NSIGS);
+	sup_log_main_resize(0);		/* cfgcli: maintail's lines freed */
 	return sup.s_exit_code;
 }
 

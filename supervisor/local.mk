@@ -15,13 +15,17 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_upgrade.c supervisor/sup_upgrade.h \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h \
 	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
+	supervisor/sup_depends.c \
 	supervisor/sup_sdnotify.c supervisor/sup_sdnotify.h \
 	supervisor/sup_health.c supervisor/sup_health.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
-supervisor_holdfastd_LDADD = common/libholdfast.a $(LIBEVENT_CORE_LIBS) \
+supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 	$(YAJL_LIBS) $(INIH_LIBS)
 
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
-supervisor_holdfastctl_LDADD = $(HOLDFAST_LIBS)
+# No libevent (it runs no loop); yajl and inih static when available
+# (configure's CTL_LIBS): a short-lived client pays for every library the
+# dynamic loader maps.
+supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)

@@ -29,6 +29,7 @@
 /* A second SIGINT/SIGTERM this soon after the first is the same request
  * arriving two ways, not a person asking again (see sup_shutdown). */
 #define SUP_SHUTDOWN_REPEAT_MS	1000
+#define SUP_STATUS_TEXT_MAX	256	/* libhf: a channel "status" text, bytes */
 
 struct cfg;
 struct cfg_worker;
@@ -96,6 +97,11 @@ struct sup_proc {
 	struct sup_proc		*p_owner;	/* extra: the slot it belongs to, if any */
 	int			 p_extra;	/* in g_extra, not in g_procs */
 	int			 p_surging;	/* slot: p_surge is set (saved) */
+	/* libhf: the worker's last channel "status" text (protocol 2), or NULL */
+	char			*p_status_text;
+	/* cfgcli: depends_on (not saved: an upgrade starts the wait again) */
+	uint64_t		 p_wait_since_ms; /* monotonic; 0: not waiting */
+	char			 p_waiting_for[72]; /* the group waited for, or "" */
 	/* sdnotify: sd_notify from the child (sup_sdnotify.c) and health
 	 * checks (sup_health.c). Reset at each spawn, saved across upgrades. */
 	char			*p_sd_status;	/* last STATUS= */
@@ -247,5 +253,19 @@ void sup_hb_arm(struct sup_proc *);
 /* The DB health a worker reports (channel "db", or X_HOLDFAST_DB=). */
 void sup_db_record(struct sup_proc *, int up, int attempts, const char *op,
     const char *reason, const char *detail);
+
+/* cfgcli: sup_depends.c (depends_on, depends_timeout) */
+/* 1 while p, wanted up and STOPPED, must wait for its group's
+ * dependencies (then p_waiting_for names one); 0: start it. */
+int sup_depends_hold(struct sup_proc *);
+/* At shutdown: 1 while a group that depends on g still has a process. */
+int sup_depends_needed(const struct sup_group *);
+/* 1 when p waits for a group that is failing to start (BACKOFF, FATAL):
+ * settled for READY=1, as the failing group itself is. */
+int sup_depends_stalled(const struct sup_proc *);
+/* cfgcli: `holdfastctl reload --dry-run` (sup_group.c): what a reload
+ * would do, into the open object w ("sections", "changes"), changing
+ * nothing; -1 with the config error in err. */
+int sup_reload_dry_run(char *err, size_t errlen, struct jw *w);
 
 #endif

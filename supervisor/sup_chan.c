@@ -109,17 +109,20 @@ sup_msg_hello(struct sup_proc *p, yajl_val msg)
 	long long	 version;
 	struct jw	*w;
 
-	if (json_get_int(msg, "version", &version) == -1)
+	if (json_get_int(msg, "version", &version) == -1 || version < 1)
 		return -1;
-	if (version != CHAN_PROTO_VERSION)
-		log_warnx("%s: channel protocol version %lld, expected %d",
-		    p->p_name, version, CHAN_PROTO_VERSION);
+	/* Both sides speak the lower of the two versions (docs/protocol.md):
+	 * an older worker is welcome as is, a newer one is told ours. */
+	if (version > CHAN_PROTO_VERSION)
+		version = CHAN_PROTO_VERSION;
 	p->p_hello = 1;
+	free(p->p_status_text);		/* a new process has said nothing yet */
+	p->p_status_text = NULL;
 	sup_upgrade_changed(1);
 	w = jw_new();
 	jw_obj_open(w);
 	jw_kstr(w, "type", "welcome");
-	jw_kint(w, "version", CHAN_PROTO_VERSION);
+	jw_kint(w, "version", version);
 	jw_kint(w, "heartbeat_ms", p->p_heartbeat_ms > 0 ? p->p_heartbeat_ms / 3 : 1000);
 	jw_obj_close(w);
 	chan_send_jw(p->p_chan, w);
@@ -136,7 +139,30 @@ sup_msg_stats(struct sup_proc *p, yajl_val msg)
 	if (text != NULL) {
 		free(p->p_stats);
 		p->p_stats = text;
+		sup_upgrade_changed(0);	/* kept across a self-heal too */
 	}
+	return 0;
+}
+
+/* {"type":"status","text":"..."} (version 2): kept for status --json,
+ * cut to SUP_STATUS_TEXT_MAX bytes on a UTF-8 boundary. */
+static int
+sup_msg_status(struct sup_proc *p, yajl_val msg)
+{
+	const char	*text = json_get_str(msg, "text");
+	size_t		 n;
+
+	if (text == NULL)
+		return -1;
+	free(p->p_status_text);
+	p->p_status_text = xstrdup(text);
+	if ((n = strlen(text)) > SUP_STATUS_TEXT_MAX) {
+		n = SUP_STATUS_TEXT_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+			n--;
+		p->p_status_text[n] = '\0';
+	}
+	sup_upgrade_changed(0);
 	return 0;
 }
 
@@ -172,6 +198,8 @@ sup_chan_dispatch(struct chan_peer *peer, yajl_val msg, void *arg)
 		rc = sup_msg_db(p, msg);
 	else if (strcmp(type, "stats") == 0)
 		rc = sup_msg_stats(p, msg);
+	else if (strcmp(type, "status") == 0)
+		rc = sup_msg_status(p, msg);
 	else {
 		log_warnx("%s: channel: unknown message type \"%.40s\"", p->p_name, type);
 		chan_send_error(p->p_chan, "unknown message type");

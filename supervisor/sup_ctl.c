@@ -41,6 +41,9 @@ struct sup_ctl_client {
 	int			 c_wait_up;	/* 1: until RUNNING, 0: until down */
 	uid_t			 c_uid;
 	struct sup_ctl_client	*c_next;
+	/* cfgcli: tail -f NAME stderr, maintail -f */
+	int			 c_stream;	/* SUP_STREAM_ANY: both */
+	int			 c_follow_main;
 };
 
 static struct {
@@ -194,8 +197,19 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	if (p->p_last_exit[0] != '\0')
 		jw_kstr(w, "last_exit", p->p_last_exit);
 	jw_kbool(w, "channel", p->p_hello);
+	if (p->p_waiting_for[0] != '\0' && p->p_state == SUP_STOPPED)	/* cfgcli */
+		jw_kstr(w, "waiting_for", p->p_waiting_for);
+	if (p->p_state == SUP_FATAL && p->p_want_up && p->p_group->g_wc != NULL &&
+	    p->p_group->g_wc->fatal_retry_ms > 0) {	/* cfgcli: when fatal_retry fires */
+		long long left = p->p_group->g_wc->fatal_retry_ms -
+		    (long long)(now - p->p_state_since_ms);
+
+		jw_kint(w, "retry_in_ms", left > 0 ? left : 0);
+	}
 	sup_ctl_db(w, p);
 	sup_ctl_stats(w, p);
+	if (p->p_status_text != NULL)	/* libhf: the channel's "status" */
+		jw_kstr(w, "status_text", p->p_status_text);
 	sup_sdnotify_proc_json(w, p);	/* sdnotify */
 	sup_health_json(w, p);
 	jw_obj_close(w);
@@ -409,9 +423,21 @@ sup_ctl_reload(struct sup_ctl_client *c, yajl_val req)
 {
 	char		 err[CFG_ERRLEN];
 	struct jw	*w;
+	int		 dry = 0;
 
 	if (sup.s_shutting_down) {
 		sup_ctl_error(c, "failed", "holdfastd is shutting down");
+		return;
+	}
+	if (json_get_bool(req, "dry_run", &dry) == 0 && dry) {	/* cfgcli */
+		w = sup_ctl_ok();
+		jw_kbool(w, "dry_run", 1);
+		if (sup_reload_dry_run(err, sizeof(err), w) == -1) {
+			jw_free(w);
+			sup_ctl_error(c, "failed", "the configuration does not load: %s", err);
+			return;
+		}
+		sup_ctl_send(c, w);
 		return;
 	}
 	w = sup_ctl_ok();
@@ -446,17 +472,77 @@ sup_ctl_pid(struct sup_ctl_client *c, yajl_val req)
 	free(v);
 }
 
+static void sup_ctl_ring_json(struct jw *, const struct sup_ring *, int, long long);
+
 void
 sup_ctl_tail_json(struct jw *w, const struct sup_proc *p, long long want)
 {
-	int cnt = sup_ring_count(p->p_ring);
-
 	jw_kstr(w, "name", p->p_name);
+	sup_ctl_ring_json(w, p->p_ring, SUP_STREAM_ANY, want);
+}
+
+/* cfgcli: "lines": the last want lines of r from stream (ANY: all). */
+static void
+sup_ctl_ring_json(struct jw *w, const struct sup_ring *r, int stream, long long want)
+{
+	int cnt = r != NULL ? sup_ring_count(r) : 0, first = cnt;
+
+	/* from the newest back, want lines of that stream (or of either) */
+	for (long long got = 0; first > 0 && (want < 0 || got < want); first--)
+		got += stream == SUP_STREAM_ANY || sup_ring_stream(r, first - 1) == stream ||
+		    sup_ring_stream(r, first - 1) == SUP_STREAM_ANY;
 	jw_key(w, "lines");
 	jw_arr_open(w);
-	for (int i = want >= 0 && want < cnt ? cnt - want : 0; i < cnt; i++)
-		jw_str(w, sup_ring_get(p->p_ring, i));
+	for (int i = first; i < cnt; i++)
+		if (stream == SUP_STREAM_ANY || sup_ring_stream(r, i) == stream ||
+		    sup_ring_stream(r, i) == SUP_STREAM_ANY)
+			jw_str(w, sup_ring_get(r, i));
 	jw_arr_close(w);
+}
+
+/* cfgcli: "stdout", "stderr" or absent; -1 for anything else. */
+static int
+sup_ctl_stream_of(yajl_val req)
+{
+	const char *s = json_get_str(req, "stream");
+
+	return s == NULL ? SUP_STREAM_ANY : strcmp(s, "stdout") == 0 ? SUP_STREAM_OUT :
+	    strcmp(s, "stderr") == 0 ? SUP_STREAM_ERR : -1;
+}
+
+/* cfgcli: `holdfastctl maintail [-f] [-n LINES]`: holdfastd's own log. */
+static void
+sup_ctl_maintail(struct sup_ctl_client *c, yajl_val req)
+{
+	struct jw	*w = sup_ctl_ok();
+	int		 follow = 0;
+	long long	 want = 100;
+
+	(void)json_get_bool(req, "follow", &follow);
+	(void)json_get_int(req, "lines", &want);
+	sup_ctl_ring_json(w, sup_log_main_ring(), SUP_STREAM_ANY, want);
+	sup_ctl_send(c, w);
+	c->c_follow_main = follow;
+}
+
+void
+sup_ctl_main_line(const char *line, size_t len)
+{
+	struct jw *w = NULL;
+
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		if (!c->c_follow_main)
+			continue;
+		if (w == NULL) {
+			w = jw_new();
+			jw_obj_open(w);
+			jw_key(w, "line");
+			jw_strn(w, line, len);
+			jw_obj_close(w);
+		}
+		chan_send_jw(c->c_peer, w);
+	}
+	jw_free(w);
 }
 
 static void
@@ -464,9 +550,13 @@ sup_ctl_tail(struct sup_ctl_client *c, yajl_val req)
 {
 	struct sup_proc	**v;
 	struct jw	*w;
-	int		 n, follow = 0;
+	int		 n, follow = 0, stream = sup_ctl_stream_of(req);
 	long long	 want = 100;
 
+	if (stream == -1) {
+		sup_ctl_error(c, "usage", "tail: the stream is stdout or stderr");
+		return;
+	}
 	if ((n = sup_ctl_names(c, req, 0, &v)) < 0)
 		return;
 	if (n != 1) {
@@ -477,10 +567,13 @@ sup_ctl_tail(struct sup_ctl_client *c, yajl_val req)
 	(void)json_get_bool(req, "follow", &follow);
 	(void)json_get_int(req, "lines", &want);
 	w = sup_ctl_ok();
-	sup_ctl_tail_json(w, v[0], want);
+	jw_kstr(w, "name", v[0]->p_name);
+	sup_ctl_ring_json(w, v[0]->p_ring, stream, want);
 	sup_ctl_send(c, w);
-	if (follow)
+	if (follow) {
 		c->c_follow = v[0];
+		c->c_stream = stream;
+	}
 	free(v);
 }
 
@@ -603,6 +696,8 @@ static const struct {
 	{ "shutdown",	sup_ctl_shutdown },
 	{ "version",	sup_ctl_version },
 	{ "upgrade",	sup_ctl_upgrade },
+	/* cfgcli */
+	{ "maintail",	sup_ctl_maintail },
 };
 
 /* ---- clients ----------------------------------------------------------- */
@@ -769,14 +864,14 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 void
-sup_ctl_tail_line(struct sup_proc *p, const char *line, size_t len)
+sup_ctl_tail_line(struct sup_proc *p, int stream, const char *line, size_t len)
 {
 	struct sup_ctl_client	*c, *next;
 	struct jw		*w;
 
 	for (c = ctl.clients; c != NULL; c = next) {
 		next = c->c_next;
-		if (c->c_follow != p)
+		if (c->c_follow != p || (c->c_stream != SUP_STREAM_ANY && c->c_stream != stream))
 			continue;
 		w = jw_new();
 		jw_obj_open(w);
@@ -1012,6 +1107,10 @@ sup_ctl_save(struct jw *w, int upgrader_fd, int flush)
 		jw_kbool(w, "upgrader", fd == upgrader_fd);
 		if (c->c_follow != NULL)
 			jw_kstr(w, "follow", c->c_follow->p_name);
+		if (c->c_follow != NULL)	/* cfgcli */
+			jw_kint(w, "follow_stream", c->c_stream);
+		if (c->c_follow_main)
+			jw_kbool(w, "follow_main", 1);
 		if (c->c_wait != NULL) {
 			jw_kbool(w, "wait_up", c->c_wait_up);
 			jw_key(w, "wait");
@@ -1063,6 +1162,14 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
 	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
 	c->c_follow = sup_ctl_restore_one(json_get_str(o, "follow"));
+	c->c_stream = SUP_STREAM_ANY;	/* cfgcli: tail -f NAME stderr, maintail -f */
+	{
+		long long s = SUP_STREAM_ANY;
+
+		(void)json_get_int(o, "follow_stream", &s);
+		c->c_stream = s >= SUP_STREAM_OUT && s <= SUP_STREAM_ANY ? (int)s : SUP_STREAM_ANY;
+		(void)json_get_bool(o, "follow_main", &c->c_follow_main);
+	}
 	if (wait != NULL) {
 		(void)json_get_bool(o, "wait_up", &up);
 		c->c_wait_up = up;

@@ -36,7 +36,9 @@ void sup_ctl_status_json(struct jw *, struct sup_proc **v, int n);
 void sup_ctl_tail_json(struct jw *, const struct sup_proc *, long long want);
 void sup_ctl_restart_one(const char *name);
 /* A line of output from p, for `tail -f` clients. */
-void sup_ctl_tail_line(struct sup_proc *, const char *line, size_t len);
+void sup_ctl_tail_line(struct sup_proc *, int stream, const char *line, size_t len);
+/* cfgcli: a line of holdfastd's own log, for `maintail -f` clients. */
+void sup_ctl_main_line(const char *line, size_t len);
 /* Called at the end of each sup_pass(): answers clients whose
  * start/stop/restart has finished. */
 void sup_ctl_pass_done(void);

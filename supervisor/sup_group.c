@@ -159,6 +159,7 @@ sup_proc_free(struct sup_proc *p)
 	free(p->p_db.d_reason);
 	free(p->p_db.d_detail);
 	free(p->p_stats);
+	free(p->p_status_text);	/* libhf */
 	sup_sdnotify_proc_free(p);	/* sdnotify */
 	sup_health_free(p);
 	free(p->p_name);
@@ -561,7 +562,8 @@ sup_reload_tail_lines(int lines)
 			for (int j = n > lines ? n - lines : 0; j < n; j++) {
 				const char *l = sup_ring_get(p->p_ring, j);
 
-				sup_ring_push(r, l, strlen(l));
+				sup_ring_push_stream(r, sup_ring_stream(p->p_ring, j), l,
+				    strlen(l));
 			}
 			sup_ring_free(p->p_ring);
 			p->p_ring = r;
@@ -625,8 +627,10 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 			continue;
 		} else if (cfg_row_find("holdfast", keys[i])->reload == CFG_RELOAD_RESTART)
 			workers = 1;	/* state_dir: the workers read it */
-		else if (strcmp(keys[i], "tail_lines") == 0)
+		else if (strcmp(keys[i], "tail_lines") == 0) {
 			sup_reload_tail_lines(n->tail_lines);
+			sup_log_main_resize(n->tail_lines);	/* cfgcli: maintail */
+		}
 		else if (strcmp(keys[i], "log_file") == 0) {
 			log_info("reload: [holdfast] log_file changed: now %s",
 			    n->log_file != NULL ? n->log_file : "stderr");
@@ -771,5 +775,126 @@ sup_reload(char *err, size_t errlen, struct jw *changes)
 	free(plan);
 	cfg_free(ocfg);
 	sup_pass();
+	return 0;
+}
+
+/* ---- cfgcli: reload --dry-run ------------------------------------------- */
+
+/* The running settings a reload keeps (scale, listen_reuseport; see
+ * sup_scale_keep and sup_reload_keep_reuseport), put into ncfg silently. */
+static void
+sup_dry_keep(struct cfg *ncfg)
+{
+	for (int i = 0; i < ncfg->nworkers; i++) {
+		struct cfg_worker	*wc = &ncfg->workers[i];
+		struct sup_group	*g = sup_group_find(wc->name);
+
+		if (g == NULL)
+			continue;
+		if (g->g_scale_base != 0 && wc->numprocs == g->g_scale_base)
+			wc->numprocs = g->g_nprocs;
+		if (wc->listen.spec != NULL && g->g_reuseport != wc->listen_reuseport &&
+		    sup_listen_compatible(g, wc->listen.spec, g->g_reuseport))
+			wc->listen_reuseport = g->g_reuseport;
+	}
+}
+
+/* {"group","change","keys":[...]} for one group of a dry run. */
+static void
+sup_dry_note(struct jw *w, const char *group, const char *change,
+    const struct cfg_worker *a, const struct cfg_worker *b)
+{
+	const char	*keys[64];
+	int		 n = a != NULL && b != NULL ? cfg_worker_diff(a, b, keys, 64) : 0;
+
+	jw_obj_open(w);
+	jw_kstr(w, "group", group);
+	jw_kstr(w, "change", change);
+	jw_key(w, "keys");
+	jw_arr_open(w);
+	for (int i = 0; i < n && i < 64; i++)
+		jw_str(w, keys[i]);
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
+/* The changed keys of the shared sections, as {"section","keys"}; 1 when
+ * the workers must restart for them. */
+static int
+sup_dry_sections(const struct cfg *ocfg, const struct cfg *ncfg, struct jw *w)
+{
+	static const char *const sections[] = { "holdfast", "database", "whatsapp" };
+	const char	*keys[64];
+	int		 shared = 0;
+
+	jw_key(w, "sections");
+	jw_arr_open(w);
+	for (size_t s = 0; s < nitems(sections); s++) {
+		int n = cfg_section_diff(ocfg, ncfg, sections[s], keys, 64);
+
+		if (n == 0)
+			continue;
+		jw_obj_open(w);
+		jw_kstr(w, "section", sections[s]);
+		jw_key(w, "keys");
+		jw_arr_open(w);
+		for (int i = 0; i < n && i < 64; i++) {
+			jw_str(w, keys[i]);
+			shared |= s > 0 || cfg_row_find(sections[s], keys[i])->reload ==
+			    CFG_RELOAD_RESTART;
+		}
+		jw_arr_close(w);
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	return shared;
+}
+
+/* What one section of the new file would do to its running group. */
+static void
+sup_dry_group(const struct cfg *ncfg, const struct cfg_worker *wc, int shared, struct jw *w)
+{
+	struct sup_group	*old = sup_group_find(wc->name);
+	const struct cfg_worker	*ow = old != NULL ? old->g_wc : NULL;
+
+	(void)ncfg;
+	switch (sup_reload_kind_of(wc, old)) {
+	case RELOAD_SAME:
+		if (shared && sup_group_reads_config(old))
+			sup_dry_note(w, wc->name, "restarted", NULL, NULL);
+		break;
+	case RELOAD_INPLACE:
+		sup_dry_note(w, wc->name, shared && sup_group_reads_config(old) ?
+		    "restarted" : "updated", ow, wc);
+		break;
+	case RELOAD_RESTART:
+		sup_dry_note(w, wc->name, ow->autostart && !wc->autostart ? "stopped" :
+		    "restarted", ow, wc);
+		break;
+	case RELOAD_NEW:
+		sup_dry_note(w, wc->name, old != NULL ? "replaced" : "added", ow, wc);
+		break;
+	}
+}
+
+int
+sup_reload_dry_run(char *err, size_t errlen, struct jw *w)
+{
+	struct cfg	*ncfg;
+	int		 shared;
+
+	if ((ncfg = cfg_load(sup.s_cfgpath, err, errlen)) == NULL)
+		return -1;
+	sup_dry_keep(ncfg);
+	shared = sup_dry_sections(sup.s_cfg, ncfg, w);
+	jw_key(w, "changes");
+	jw_arr_open(w);
+	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
+		if (!g->g_retired && cfg_worker_find(ncfg, g->g_name) == NULL)
+			sup_dry_note(w, g->g_name, "removed", NULL, NULL);
+	for (int i = 0; i < ncfg->nworkers; i++)
+		sup_dry_group(ncfg, &ncfg->workers[i], shared, w);
+	jw_arr_close(w);
+	cfg_free(ncfg);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -36,6 +37,7 @@ struct sup_out {
 
 struct sup_ring {
 	char	**r_lines;	/* grown up to r_cap as lines come (idle RSS) */
+	unsigned char *r_stream; /* cfgcli: each line's SUP_STREAM_* */
 	int	 r_alloc;
 	int	 r_cap;
 	int	 r_head;	/* index of the oldest line */
@@ -49,6 +51,9 @@ struct sup_logfile {
 	int64_t	 l_max;
 	int	 l_backups;
 	int	 l_refs;	/* stdout and stderr may share one file */
+	/* cfgcli: logfile_rotate hourly/daily */
+	int64_t	 l_period_s;	/* 3600, 86400; 0: by size only */
+	int64_t	 l_period;	/* the period (UTC) the file's lines belong to */
 };
 
 /* ---- ring ------------------------------------------------------------ */
@@ -70,11 +75,18 @@ sup_ring_free(struct sup_ring *r)
 	for (int i = 0; i < r->r_alloc; i++)
 		free(r->r_lines[i]);
 	free(r->r_lines);
+	free(r->r_stream);
 	free(r);
 }
 
 void
 sup_ring_push(struct sup_ring *r, const char *line, size_t len)
+{
+	sup_ring_push_stream(r, SUP_STREAM_ANY, line, len);
+}
+
+void
+sup_ring_push_stream(struct sup_ring *r, int stream, const char *line, size_t len)
 {
 	int slot = (r->r_head + r->r_count) % r->r_cap;
 
@@ -85,6 +97,7 @@ sup_ring_push(struct sup_ring *r, const char *line, size_t len)
 		n = n < r->r_cap ? n : r->r_cap;
 		r->r_lines = xreallocarray(r->r_lines, n, sizeof(char *));
 		memset(r->r_lines + r->r_alloc, 0, (n - r->r_alloc) * sizeof(char *));
+		r->r_stream = xreallocarray(r->r_stream, n, 1);
 		r->r_alloc = n;
 	}
 	if (r->r_count == r->r_cap) {
@@ -94,6 +107,15 @@ sup_ring_push(struct sup_ring *r, const char *line, size_t len)
 		r->r_count++;
 	free(r->r_lines[slot]);
 	r->r_lines[slot] = xstrndup(line, len);
+	r->r_stream[slot] = (unsigned char)stream;
+}
+
+int
+sup_ring_stream(const struct sup_ring *r, int i)
+{
+	if (i < 0 || i >= r->r_count)
+		return SUP_STREAM_ANY;
+	return r->r_stream[(r->r_head + i) % r->r_cap];
 }
 
 int
@@ -111,6 +133,51 @@ sup_ring_get(const struct sup_ring *r, int i)
 }
 
 /* ---- log files with size rotation ------------------------------------ */
+
+/* cfgcli: the clock of time-based rotation (UTC seconds). */
+static int64_t
+sup_log_clock(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* logfile_rotate: the period a file's lines belong to starts as that of
+ * its last write (mtime), so a file last written before the boundary (an
+ * hour ago, yesterday, holdfastd down over midnight) is rotated at the
+ * next line. */
+static void
+sup_logfile_period(struct sup_logfile *l, int rotate)
+{
+	struct stat st;
+
+	l->l_period_s = rotate == CFG_ROTATE_HOURLY ? 3600 :
+	    rotate == CFG_ROTATE_DAILY ? 86400 : 0;
+	if (l->l_period_s == 0)
+		return;
+	l->l_period = fstat(l->l_fd, &st) == 0 ? (int64_t)st.st_mtime / l->l_period_s :
+	    sup_log_clock() / l->l_period_s;
+}
+
+/* cfgcli: logfile_timestamps of the instance's group. */
+static int
+sup_stamped(const struct sup_proc *p)
+{
+	return p->p_group->g_wc != NULL && p->p_group->g_wc->logfile_timestamps;
+}
+
+/* "2026-12-04T17:05:35.123Z line" (allocated). */
+static char *
+sup_log_stamp(const char *line, size_t len)
+{
+	struct timespec	ts;
+	struct tm	tm;
+	char		when[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%03dZ %.*s", when, (int)(ts.tv_nsec / 1000000), (int)len, line);
+}
 
 struct sup_logfile *
 sup_logfile_open(const char *path, int64_t maxbytes, int backups)
@@ -183,6 +250,11 @@ sup_logfile_write(struct sup_logfile *l, const char *buf, size_t len)
 
 	if (l->l_max > 0 && l->l_size > 0 && l->l_size + (int64_t)len > l->l_max)
 		sup_logfile_rotate(l);
+	else if (l->l_period_s > 0 && l->l_size > 0 &&
+	    sup_log_clock() / l->l_period_s != l->l_period)
+		sup_logfile_rotate(l);
+	if (l->l_period_s > 0)
+		l->l_period = sup_log_clock() / l->l_period_s;
 	if ((n = write(l->l_fd, buf, len)) > 0)
 		l->l_size += n;
 }
@@ -220,6 +292,8 @@ sup_logfile_for(const struct sup_proc *p, const char *path)
 
 	if ((l = sup_logfile_open(name, wc->logfile_maxbytes, wc->logfile_backups)) == NULL)
 		log_warn("[%s] open(%s)", p->p_name, name);
+	else
+		sup_logfile_period(l, wc->logfile_rotate);
 	free(name);
 	return l;
 }
@@ -383,6 +457,24 @@ sup_reopen(const char *why)
 
 /* ---- lines ------------------------------------------------------------ */
 
+/* What is kept of a line (its ring, log file, tail -f clients). */
+static void
+sup_log_store(struct sup_proc *p, int stream, const char *line, size_t len)
+{
+	if (p->p_ring != NULL)
+		sup_ring_push_stream(p->p_ring, stream, line, len);
+	sup_upgrade_changed(0);
+	if (p->p_logs[stream] != NULL) {
+		char *buf = xmalloc(len + 1);
+
+		memcpy(buf, line, len);
+		buf[len] = '\n';
+		sup_logfile_write(p->p_logs[stream], buf, len + 1);
+		free(buf);
+	}
+	sup_ctl_tail_line(p, stream, line, len);
+}
+
 void
 sup_log_line(struct sup_proc *x, int stream, const char *line, size_t len)
 {
@@ -399,18 +491,13 @@ sup_log_line(struct sup_proc *x, int stream, const char *line, size_t len)
 	iov[3].iov_base = &nl;
 	iov[3].iov_len = 1;
 	log_out(x->p_name, iov, 4);
-	if (p->p_ring != NULL)
-		sup_ring_push(p->p_ring, line, len);
-	sup_upgrade_changed(0);
-	if (p->p_logs[stream] != NULL) {
-		char *buf = xmalloc(len + 1);
+	if (sup_stamped(p)) {		/* cfgcli: logfile_timestamps */
+		char *stamped = sup_log_stamp(line, len);
 
-		memcpy(buf, line, len);
-		buf[len] = '\n';
-		sup_logfile_write(p->p_logs[stream], buf, len + 1);
-		free(buf);
-	}
-	sup_ctl_tail_line(p, line, len);
+		sup_log_store(p, stream, stamped, strlen(stamped));
+		free(stamped);
+	} else
+		sup_log_store(p, stream, line, len);
 }
 
 /* Emits the complete lines in the buffer; a full buffer is a cut line. */
@@ -523,4 +610,64 @@ sup_out_adopt(struct sup_proc *p, int stream, int fd, const char *partial, size_
 		memcpy(p->p_out[stream]->o_buf, partial, len);
 		p->p_out[stream]->o_len = len;
 	}
+}
+
+/* ---- cfgcli: holdfastd's own recent lines (maintail) --------------------- */
+
+static struct sup_ring	*sup_main_ring;
+static int		 sup_main_busy;	/* a line logged while one is handled */
+
+static void
+sup_log_main_tap(const char *line, size_t len)
+{
+	if (sup_main_ring == NULL || sup_main_busy)
+		return;
+	sup_main_busy = 1;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	sup_ring_push(sup_main_ring, line, len);
+	sup_ctl_main_line(line, len);
+	sup_main_busy = 0;
+}
+
+void
+sup_log_main_init(int lines)
+{
+	sup_main_ring = sup_ring_new(lines);
+	log_set_tap(sup_log_main_tap);
+}
+
+const struct sup_ring *
+sup_log_main_ring(void)
+{
+	return sup_main_ring;
+}
+
+/* The newest lines kept within the new size (tail_lines); 0: freed. */
+void
+sup_log_main_resize(int lines)
+{
+	struct sup_ring	*r;
+	int		 n;
+
+	if (sup_main_ring == NULL) {
+		if (lines > 0)
+			sup_log_main_init(lines);
+		return;
+	}
+	if (lines <= 0) {
+		log_set_tap(NULL);
+		sup_ring_free(sup_main_ring);
+		sup_main_ring = NULL;
+		return;
+	}
+	r = sup_ring_new(lines);
+	n = sup_ring_count(sup_main_ring);
+	for (int i = n > lines ? n - lines : 0; i < n; i++) {
+		const char *l = sup_ring_get(sup_main_ring, i);
+
+		sup_ring_push(r, l, strlen(l));
+	}
+	sup_ring_free(sup_main_ring);
+	sup_main_ring = r;
 }

@@ -67,4 +67,17 @@ void sup_logfile_close(struct sup_logfile *);
 void sup_proc_logfiles(struct sup_proc *);
 void sup_proc_logfiles_close(struct sup_proc *);
 
+/* cfgcli: which stream each ring line came from (tail NAME stderr). Lines
+ * pushed without one (restored by an upgrade) are SUP_STREAM_ANY. */
+#define SUP_STREAM_OUT	0
+#define SUP_STREAM_ERR	1
+#define SUP_STREAM_ANY	2
+void sup_ring_push_stream(struct sup_ring *, int stream, const char *line, size_t len);
+int sup_ring_stream(const struct sup_ring *, int i);
+/* cfgcli: holdfastd's own recent log lines, for `holdfastctl maintail`
+ * (tail_lines of them; installed by sup_log_main_init). */
+void sup_log_main_init(int lines);
+const struct sup_ring *sup_log_main_ring(void);
+void sup_log_main_resize(int lines);
+
 #endif

@@ -135,8 +135,8 @@ sup_notify_status(char *buf, size_t len)
 				snprintf(notup + strlen(notup), sizeof(notup) - strlen(notup),
 				    "%s%s %s", notup[0] ? ", " : "", p->p_name,
 				    sup_state_name(p->p_state));
-			else if (p->p_state != SUP_RUNNING)
-				settled = 0;
+			else if (p->p_state != SUP_RUNNING && !sup_depends_stalled(p))
+				settled = 0;	/* cfgcli: not when held by a failing dependency */
 		}
 	if (sup.s_shutting_down) {
 		snprintf(buf, len, "stopping: %d still up", sup_notify_alive());

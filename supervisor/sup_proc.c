@@ -11,8 +11,9 @@
  *   [WORKER_SPAWN] name=http:0 pid=4250 restarts=0
  *   [WORKER_READY] name=http:0 pid=4250 startup=12ms
  *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
- *   [WORKER_BACKOFF] name=http:0 attempt=2/5 sleep=173ms
- *   [WORKER_FATAL] name=http:0 attempts=5 last=code=1
+ *   [WORKER_BACKOFF] name=http:0 attempt=2/13 sleep=173ms
+ *   [WORKER_FATAL] name=http:0 attempts=13 last=code=1
+ *   [WORKER_FATAL_RETRY] name=http:0 after=300000ms (fatal_retry)
  *   [WORKER_START_TIMEOUT] name=http:0 pid=4250 waited=30000ms
  *   [WORKER_HUNG] (sup_chan.c)
  */
@@ -139,6 +140,24 @@ sup_starting_timer(struct sup_proc *p)
 		sup_timer_arm(p, wc->start_timeout_ms - elapsed);
 }
 
+/*
+ * cfgcli: fatal_retry. FATAL says "cannot start", worth an alert, but the
+ * cause may pass (a database or a mount late at boot): after fatal_retry
+ * the instance gets a fresh round of startretries, unless an operator
+ * stopped it or holdfastd is stopping.
+ */
+static void
+sup_fatal_retry(struct sup_proc *p)
+{
+	const struct cfg_worker *wc = p->p_group->g_wc;
+
+	if (wc == NULL || !p->p_want_up || sup.s_shutting_down || p->p_extra)
+		return;
+	log_warnx("[WORKER_FATAL_RETRY] name=%s after=%lldms last=%s: starting it again",
+	    p->p_name, (long long)wc->fatal_retry_ms, p->p_last_exit);
+	sup_proc_event(p, SUP_EV_START);
+}
+
 /* One timer per instance; what it means depends on the state. */
 static void
 sup_timer_fire(evutil_socket_t fd, short what, void *arg)
@@ -160,6 +179,9 @@ sup_timer_fire(evutil_socket_t fd, short what, void *arg)
 		break;
 	case SUP_STARTING:
 		sup_starting_timer(p);
+		break;
+	case SUP_FATAL:		/* cfgcli: fatal_retry */
+		sup_fatal_retry(p);
 		break;
 	default:
 		break;
@@ -214,6 +236,8 @@ sup_act_spawn(struct sup_proc *p)
 
 	p->p_restart_pending = 0;
 	p->p_ready_ms = 0;
+	p->p_wait_since_ms = 0;		/* cfgcli: started, waiting or not */
+	p->p_waiting_for[0] = '\0';
 	p->p_stopsig = wc->stopsignal;
 	p->p_stopwait_ms = wc->stopwaitsecs_ms;
 	p->p_heartbeat_ms = wc->heartbeat_timeout_ms;
@@ -276,7 +300,10 @@ sup_act_backoff(struct sup_proc *p)
 	const struct cfg_worker	*wc = p->p_group->g_wc;
 	int64_t			 ms;
 
-	ms = hf_backoff_full_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
+	/* Half fixed, half random: the retries of several failing workers
+	 * still spread out, and startretries bounds the time before FATAL
+	 * from below too (70.6 s of backoff with the defaults). */
+	ms = hf_backoff_half_jitter_ms(wc->backoff_initial_ms, wc->backoff_max_ms,
 	    p->p_attempts - 1, hf_rand_unit());
 	log_warnx("[WORKER_BACKOFF] name=%s attempt=%d/%d last=%s sleep=%lldms",
 	    p->p_name, p->p_attempts, wc->startretries, p->p_last_exit, (long long)ms);
@@ -295,7 +322,14 @@ sup_proc_event(struct sup_proc *p, enum sup_event ev)
 	p->p_attempts = d.attempts;
 	if (d.act == SUP_ACT_SPAWN || d.act == SUP_ACT_CANCEL)
 		sup_timer_disarm(p);
-	if (d.next == SUP_FATAL)
+	if (d.next == SUP_FATAL && p->p_group->g_wc != NULL && !p->p_extra &&
+	    p->p_group->g_wc->fatal_retry_ms > 0) {
+		log_errorx("[WORKER_FATAL] name=%s attempts=%d last=%s: trying again in "
+		    "%lldms (fatal_retry), or on `holdfastctl start %s`", p->p_name,
+		    p->p_attempts, p->p_last_exit,
+		    (long long)p->p_group->g_wc->fatal_retry_ms, p->p_name);
+		sup_timer_arm(p, p->p_group->g_wc->fatal_retry_ms);
+	} else if (d.next == SUP_FATAL)
 		log_errorx("[WORKER_FATAL] name=%s attempts=%d last=%s: not restarting "
 		    "until `holdfastctl start %s`", p->p_name, p->p_attempts,
 		    p->p_last_exit, p->p_name);
@@ -411,7 +445,7 @@ sup_shutdown_step(void)
 
 			if (p->p_state == SUP_BACKOFF)
 				sup_proc_event(p, SUP_EV_STOP);
-			if (!sup_proc_down(p) && prio > top)
+			if (!sup_proc_down(p) && prio > top && !sup_depends_needed(g))
 				top = prio;
 			up += !sup_proc_down(p);
 		}
@@ -426,7 +460,8 @@ sup_shutdown_step(void)
 			struct sup_proc *p = g->g_procs[i];
 			int prio = g->g_wc != NULL ? g->g_wc->priority : 1000000;
 
-			if (prio == top && p->p_state != SUP_STOPPING && !sup_proc_down(p))
+			if (prio == top && p->p_state != SUP_STOPPING && !sup_proc_down(p) &&
+			    !sup_depends_needed(g))
 				sup_proc_event(p, SUP_EV_STOP);
 		}
 }
@@ -494,7 +529,8 @@ sup_pass(void)
 			sup_rolling_pass(g);
 			for (int i = 0; i < g->g_nprocs; i++)
 				if (g->g_procs[i]->p_want_up &&
-				    g->g_procs[i]->p_state == SUP_STOPPED)
+				    g->g_procs[i]->p_state == SUP_STOPPED &&
+				    !sup_depends_hold(g->g_procs[i]))
 					sup_proc_event(g->g_procs[i], SUP_EV_START);
 		}
 	}
@@ -522,6 +558,8 @@ sup_proc_stop(struct sup_proc *p)
 		p->p_group->g_roll_next = -1;
 	sup_surge_cancel(p, "stopped");
 	p->p_want_up = 0;
+	p->p_wait_since_ms = 0;		/* cfgcli: no longer waiting to start */
+	p->p_waiting_for[0] = '\0';
 	p->p_restart_pending = 0;
 	p->p_rolling = 0;
 	sup_proc_event(p, SUP_EV_STOP);

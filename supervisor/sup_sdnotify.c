@@ -390,6 +390,8 @@ sd_set_status(struct sup_proc *p, const char *v)
 			*c = ' ';
 	free(p->p_sd_status);
 	p->p_sd_status = s;
+	free(p->p_status_text);		/* the status text, whatever the transport */
+	p->p_status_text = xstrdup(s);
 }
 
 static void
@@ -630,6 +632,8 @@ sup_sdnotify_spawned(struct sup_proc *p)
 	sd_pid_unwatch(p);
 	free(p->p_sd_status);
 	p->p_sd_status = NULL;
+	free(p->p_status_text);		/* a new process has said nothing yet */
+	p->p_status_text = NULL;
 	p->p_sd_mainpid = 0;
 	p->p_sd_adopted = 0;
 	p->p_sd_watchdog = 0;

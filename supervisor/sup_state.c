@@ -63,10 +63,11 @@ ready(const struct sup_facts *f, struct sup_decision *d)
 }
 
 /*
- * Exit before ready: a failed start. Retry with full-jitter exponential
- * backoff so a crash loop costs little and several failing workers do not
- * retry in lockstep; after startretries failures in a row give up (FATAL)
- * until an operator starts it, since retrying forever hides the problem.
+ * Exit before ready: a failed start. Retry with exponential backoff, half
+ * of it random, so a crash loop costs little and several failing workers
+ * do not retry in lockstep; after startretries failures in a row give up
+ * (FATAL), since retrying at full speed for ever hides the problem. The
+ * executor tries a FATAL process again after fatal_retry (sup_proc.c).
  */
 static void
 start_failed(const struct sup_facts *f, struct sup_decision *d)

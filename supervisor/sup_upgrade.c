@@ -261,6 +261,8 @@ static const struct upg_field upg_proc_fields[] = {
 	PF("db_reason", UT_STR, p_db.d_reason),
 	PF("db_detail", UT_STR, p_db.d_detail),
 	PF("surging", UT_INT, p_surging),
+	/* libhf */
+	PF("status_text", UT_STR, p_status_text),
 	/* sdnotify */
 	PF("sd_status", UT_STR, p_sd_status),
 	PF("sd_mainpid", UT_INT, p_sd_mainpid),

@@ -20,6 +20,13 @@ tests_unit_test_cfg_rows_SOURCES = tests/unit/test_cfg_rows.c
 tests_unit_test_cfg_rows_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cfg_rows_LDADD = $(TU_LIBS) $(HOLDFAST_DB_LIBS)
 
+# cfgcli: include, ${VAR} expansion, depends_on and the new keys at load.
+TEST_PROGS += tests/unit/test_cfg_include
+TESTS += tests/unit/test_cfg_include
+tests_unit_test_cfg_include_SOURCES = tests/unit/test_cfg_include.c
+tests_unit_test_cfg_include_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_cfg_include_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
 tests_unit_test_util_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_util_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)

@@ -53,3 +53,11 @@ tests_integration_test_db_freeze_SOURCES = tests/integration/test_db_freeze.c
 tests_integration_test_db_freeze_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_freeze_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_freeze
+
+# (pipeline) Requests multiplexed over one connection's libpq pipeline:
+# errors, timeouts and lost connections with several requests in it.
+TEST_PROGS += tests/integration/test_db_pipeline
+tests_integration_test_db_pipeline_SOURCES = tests/integration/test_db_pipeline.c
+tests_integration_test_db_pipeline_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_db_pipeline_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_db_pipeline

@@ -34,6 +34,8 @@ include $(srcdir)/tests/hosting.mk
 include $(srcdir)/tests/system.mk
 include $(srcdir)/tests/hostile_sip.mk
 include $(srcdir)/tests/hostile_http.mk
+# libhf: protocol, libholdfast, examples
+include $(srcdir)/tests/libhf.mk
 
 # The unit suites alone: no PostgreSQL, no network, a minute. The Debian
 # package's build runs these (debian/rules), and so can a release check:

@@ -74,6 +74,14 @@ tests_integration_test_status_browser_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 # The README shows it; test_status_browser makes it (STATUS_SCREENSHOT).
 EXTRA_DIST += docs/status-page.png
 
+# cfgcli: fatal_retry, depends_on, reload --dry-run, tail per stream,
+# maintail, output timestamps and time-based rotation.
+TEST_PROGS += tests/integration/test_supervisor_cfgcli
+TESTS += tests/integration/test_supervisor_cfgcli
+tests_integration_test_supervisor_cfgcli_SOURCES = tests/integration/test_supervisor_cfgcli.c
+tests_integration_test_supervisor_cfgcli_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_cfgcli_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+
 # sdnotify: sd_notify for every child, health_cmd/health_http
 TEST_PROGS += tests/tools/notifyworker
 tests_tools_notifyworker_SOURCES = tests/tools/notifyworker.c

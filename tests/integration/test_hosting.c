@@ -101,7 +101,8 @@ START_TEST(test_notify_fatal_settles_abstract)
 	name = xasprintf("@hf-notify-%d", (int)getpid());
 	notes_open(&ns, name);
 	ini = xasprintf("[worker:ok]\ncommand = %s\n[worker:bad]\ncommand = %s -x\n"
-	    "startretries = 2\nbackoff_initial = 20ms\nbackoff_max = 50ms\n", tw, tw);
+	    "startretries = 2\nbackoff_initial = 20ms\nbackoff_max = 50ms\nfatal_retry = 0\n",
+	    tw, tw);
 	env[0] = xasprintf("NOTIFY_SOCKET=%s", name);
 	env[1] = "WATCHDOG_USEC=100000";
 	env[2] = "WATCHDOG_PID=1";

@@ -31,7 +31,7 @@ browser_workers(void)
 	s = xasprintf("[worker:http]\ncommand = %s -S -P 300\nnumprocs = 2\n\n"
 	    "[worker:whatsapp]\ncommand = %s -D NeonEndpointDisabled -u 600000\n\n"
 	    "[worker:telephony]\ncommand = %s -x\nstartretries = 1\n"
-	    "backoff_initial = 50ms\n", tw, tw, tw);
+	    "backoff_initial = 50ms\nfatal_retry = 0\n", tw, tw, tw);
 	free(tw);
 	return s;
 }

@@ -47,7 +47,7 @@ START_TEST(test_crash_loop_fatal_then_start)
 
 	fault = xasprintf("/tmp/hf-fault-%d", (int)getpid());
 	ck_assert_int_eq(tu_write_file(fault, "x"), 0);
-	ini = xasprintf("[worker:b]\ncommand = %s -F %s\nstartretries = 3\n"
+	ini = xasprintf("[worker:b]\ncommand = %s -F %s\nstartretries = 3\nfatal_retry = 0\n"
 	    "backoff_initial = 20ms\nbackoff_max = 100ms\n", tw, fault);
 	supt_start(&t, "sup-fatal", ini);
 	ck_assert_msg(supt_wait_state(&t, "b", "FATAL", 0, 5000), "never FATAL");

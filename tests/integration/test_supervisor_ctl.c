@@ -494,7 +494,8 @@ START_TEST(test_command_lookup_and_env)
 	setenv("HOLDFAST_LIBEXECDIR", tools, 1);
 	supt_start(&t, "sup-lookup", "[worker:lk]\ncommand = testworker\n"
 	    "environment = GREETING=\"hello world\"\n"
-	    "[worker:missing]\ncommand = no-such-program-hf\nstartretries = 1\n");
+	    "[worker:missing]\ncommand = no-such-program-hf\nstartretries = 1\n"
+	    "fatal_retry = 0\n");
 	ck_assert(supt_wait_state(&t, "lk", "RUNNING", 0, 5000));
 	ck_assert(supt_wait_state(&t, "missing", "FATAL", 0, 5000));
 	ck_assert_int_eq(supt_log_count(&t, "command not found: no-such-program-hf"), 1);

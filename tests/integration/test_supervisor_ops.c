@@ -58,9 +58,10 @@ START_TEST(test_start_timeout)
 
 	ini = xasprintf(
 	    "[worker:st]\ncommand = %s -R\nstart_timeout = 300ms\nstartretries = 2\n"
+	    "fatal_retry = 0\n"
 	    "backoff_initial = 20ms\nbackoff_max = 50ms\n"
 	    "[worker:tt]\ncommand = %s -R -T\nstart_timeout = 200ms\n"
-	    "stopwaitsecs = 200ms\nstartretries = 1\n"
+	    "stopwaitsecs = 200ms\nstartretries = 1\nfatal_retry = 0\n"
 	    "[worker:slow]\ncommand = %s -r 300\nstart_timeout = 3s\n", tw, tw, tw);
 	supt_start(&t, "sup-starttmo", ini);
 	ck_assert_msg(supt_wait_state(&t, "st", "FATAL", 0, 10000), "st never FATAL");
@@ -157,7 +158,8 @@ START_TEST(test_reload_database_restarts_workers)
 	/* dead: FATAL for a fault the [database] change will have fixed. */
 	fault = xasprintf("/tmp/hf-dbfault-%d", (int)getpid());
 	ck_assert_int_eq(tu_write_file(fault, "x"), 0);
-	dead = xasprintf("[worker:dead]\ncommand = %s -F %s\nstartretries = 1\n", tw, fault);
+	dead = xasprintf("[worker:dead]\ncommand = %s -F %s\nstartretries = 1\n"
+	    "fatal_retry = 0\n", tw, fault);
 	ini = xasprintf("[database]\nconninfo = host=127.0.0.1 password=sekrit1\n"
 	    "[worker:chan]\ncommand = %s\nnumprocs = 2\n"
 	    "[worker:plain]\ncommand = %s -X\nstartsecs = 100ms\n%s", tw, tw, dead);

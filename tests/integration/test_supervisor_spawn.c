@@ -24,8 +24,9 @@ START_TEST(test_child_failures_reported)
 	noexec = xasprintf("%s/not-executable", dir);
 	ck_assert_int_eq(tu_write_file(noexec, "#!/bin/sh\nexit 0\n"), 0);
 	ck_assert_int_eq(chmod(noexec, 0644), 0);
-	ini = xasprintf("[worker:x]\ncommand = %s\nstartretries = 1\n\n"
-	    "[worker:y]\ncommand = %s\ndirectory = %s/missing\nstartretries = 1\n",
+	ini = xasprintf("[worker:x]\ncommand = %s\nstartretries = 1\nfatal_retry = 0\n\n"
+	    "[worker:y]\ncommand = %s\ndirectory = %s/missing\nstartretries = 1\n"
+	    "fatal_retry = 0\n",
 	    noexec, tw, dir);
 	supt_start(&t, "sup-spawn-fail", ini);
 	ck_assert_msg(supt_wait_state(&t, "x", "FATAL", 0, 5000), "x never FATAL");
@@ -55,7 +56,7 @@ START_TEST(test_child_signals_and_listen_pid)
 	pid_t		 pid;
 
 	ini = xasprintf("[worker:s]\ncommand = /bin/sleep 60\nstartsecs = 100ms\n\n"
-	    "[worker:lp]\ncommand = /bin/sh -c 'echo \"lp=$LISTEN_PID self=$$\"; "
+	    "[worker:lp]\ncommand = /bin/sh -c 'echo \"lp=$LISTEN_PID self=$$$$\"; "
 	    "exec /bin/sleep 60'\nlisten = 127.0.0.1:%d\n", port);
 	supt_start(&t, "sup-spawn-env", ini);
 	ck_assert(supt_wait_state(&t, "s", "RUNNING", 0, 5000));

@@ -94,7 +94,7 @@ say "package contents against make install DESTDIR="
 make -s -C "$WORK/src" install DESTDIR="$WORK/destdir" >/dev/null
 (cd "$WORK/destdir" && find . ! -type d | sed 's|^\.||; s|\(/man/.*\)$|\1.gz|' | sort) >"$WORK/make-install.list"
 dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\.||' | sort >"$WORK/deb.list"
-grep -v -x -E '/etc/holdfast/holdfast\.conf|/(usr/)?lib/systemd/system/holdfast\.service|/usr/share/doc/holdfast/(changelog\.gz|copyright|README\.md|deployment\.md\.gz|design\.md\.gz|README\.md\.gz|deployment\.md|design\.md)' \
+grep -v -x -E '/etc/holdfast/holdfast\.conf|/(usr/)?lib/systemd/system/holdfast\.service|/usr/share/doc/holdfast/(changelog\.gz|copyright|README\.md|deployment\.md\.gz|design\.md\.gz|README\.md\.gz|deployment\.md|design\.md|protocol\.md\.gz|protocol\.md)' \
 	"$WORK/deb.list" >"$WORK/deb-upstream.list"
 diff -u "$WORK/make-install.list" "$WORK/deb-upstream.list" >&2 ||
 	die "the package and make install differ"
@@ -128,6 +128,16 @@ getent group holdfast >/dev/null || die "no holdfast group"
 /usr/sbin/holdfastd -t -c /etc/holdfast/holdfast.conf >/dev/null 2>&1 ||
 	die "the packaged config does not load"
 say "  installed: binaries, workers in /usr/libexec/holdfast, $UNIT enabled, user and group"
+# libholdfast from the package, as a worker author uses it.
+pkg-config --exists holdfast || die "pkg-config does not find holdfast.pc"
+cc -o "$WORK/holdfast-example-c" "$WORK"/src/examples/c-worker/*.c \
+	$(pkg-config --cflags --libs holdfast libpq) ||
+	die "examples/c-worker does not build against the installed libholdfast"
+"$WORK/holdfast-example-c" </dev/null >/dev/null 2>&1 &
+EXPID=$!
+sleep 1
+kill -TERM "$EXPID"; wait "$EXPID" || die "the example built against the package failed to run"
+say "  libholdfast: pkg-config holdfast $(pkg-config --modversion holdfast), examples/c-worker built and run"
 
 # --- a private PostgreSQL ---------------------------------------------------
 PGPORT=$(pick_port 56432 tcp)

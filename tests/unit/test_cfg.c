@@ -151,7 +151,7 @@ START_TEST(test_worker_defaults)
 	ck_assert_int_eq(w->nexitcodes, 1);
 	ck_assert_int_eq(w->exitcodes[0], 0);
 	ck_assert_int_eq(w->startsecs_ms, 1000);
-	ck_assert_int_eq(w->startretries, 5);
+	ck_assert_int_eq(w->startretries, 13);
 	ck_assert_int_eq(w->backoff_initial_ms, 100);
 	ck_assert_int_eq(w->backoff_max_ms, 30000);
 	ck_assert_int_eq(w->backoff_reset_ms, 60000);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/ctl.sh: `holdfastctl status` wall time against runit's `sv status`,
+# both asking a live supervisor about 3 running services, measured with
+# hyperfine (-N: no shell; fork + exec + dynamic loading + the reply
+# included) in 5 interleaved rounds: per command the median over the rounds
+# of hyperfine's mean and of its median wall time, and of user+system CPU
+# (which the machine's load disturbs least).
+#   holdfastctl -s SOCK status      the socket given: no config read
+#   holdfastctl -c CONF status      the socket found in the config
+#   holdfastctl, dynamic yajl/inih  the same object linked the way it was
+#                                   before (yajl and inih as shared
+#                                   libraries): what static linking saves
+#   sv status A B C                 runit (runsv per service)
+# Needs hyperfine and runit's sv/runsv (apt-get install hyperfine runit);
+# without them it says so and exits 0. Prints the load average.
+set -uo pipefail
+src=${HOLDFAST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+bld=${HOLDFAST_BUILDDIR:-$src/build}
+[ -x "$bld/supervisor/holdfastd" ] || bld=$src
+hd=$bld/supervisor/holdfastd ctl=$bld/supervisor/holdfastctl
+tw=$bld/tests/tools/testworker
+for t in hyperfine sv runsv; do
+	command -v "$t" >/dev/null || { echo "bench/ctl.sh: $t not installed, skipped"; exit 0; }
+done
+[ -x "$tw" ] || make -C "$bld" tests/tools/testworker >/dev/null || exit 0
+rounds=${BENCH_ROUNDS:-5} runs=${BENCH_RUNS:-100}
+[ -n "${BENCH_SHORT:-}" ] && runs=50
+
+dir=$(mktemp -d /tmp/hf-bench-ctl.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+cat > "$dir/holdfast.conf" <<CONF
+[holdfast]
+control_socket = $dir/hf.sock
+log_level = warn
+[worker:w]
+command = $tw
+numprocs = 3
+CONF
+"$hd" -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
+pids+=($!)
+for s in a b c; do
+	mkdir -p "$dir/sv/$s"
+	printf '#!/bin/sh\nexec sleep 1000000\n' > "$dir/sv/$s/run"
+	chmod +x "$dir/sv/$s/run"
+	runsv "$dir/sv/$s" >/dev/null 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 100); do
+	"$ctl" -s "$dir/hf.sock" status >/dev/null 2>&1 &&
+	    sv status "$dir/sv/a" 2>/dev/null | grep -q '^run' && break
+	sleep 0.05
+done
+
+# The same holdfastctl object, linked as before: yajl and inih shared.
+dyn=
+if ${CC:-cc} -o "$dir/holdfastctl-dyn" "$bld/supervisor/holdfastctl.o" \
+    "$bld/common/libholdfast.a" -lyajl -linih 2>/dev/null; then
+	dyn=$dir/holdfastctl-dyn
+fi
+
+names=("holdfastctl -s SOCK status" "holdfastctl -c CONF status")
+cmds=("$ctl -s $dir/hf.sock status" "$ctl -c $dir/holdfast.conf status")
+if [ -n "$dyn" ]; then
+	names+=("holdfastctl -s SOCK status, yajl+inih shared (as before)")
+	cmds+=("$dyn -s $dir/hf.sock status")
+fi
+names+=("sv status a b c (runit)")
+cmds+=("sv status $dir/sv/a $dir/sv/b $dir/sv/c")
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A mean med cpu
+for r in $(seq "$rounds"); do
+	hyperfine -N -w 20 -r "$runs" --export-json "$dir/r$r.json" \
+	    "${cmds[@]}" >/dev/null 2>"$dir/hyperfine.err" || { echo "hyperfine failed:"; cat "$dir/hyperfine.err"; exit 0; }
+	i=0
+	while read -r m md cpu; do
+		mean[$i,$r]=$m
+		med[$i,$r]=$md
+		cpu[$i,$r]=$cpu
+		i=$((i + 1))
+	done < <(python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("%.3f %.3f %.3f" % (r["mean"]*1000, r["median"]*1000, (r["user"]+r["system"])*1000))' "$dir/r$r.json")
+done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+col() { for r in $(seq "$rounds"); do eval "echo \${$1[$2,$r]}"; done; }
+last=$(( ${#cmds[@]} - 1 ))
+sv_mean=$(median $(col mean "$last")) sv_med=$(median $(col med "$last"))
+sv_cpu=$(median $(col cpu "$last"))
+pct() { awk "BEGIN{printf \"%.0f %%\", 100*$1/$2}"; }
+echo "| command | mean ms (vs sv) | median ms (vs sv) | user+sys CPU ms (vs sv) | means per round |"
+echo "|---|---|---|---|---|"
+for i in $(seq 0 "$last"); do
+	m=$(median $(col mean "$i")) d=$(median $(col med "$i")) c=$(median $(col cpu "$i"))
+	echo "| ${names[$i]} | $m ($(pct "$m" "$sv_mean")) | $d ($(pct "$d" "$sv_med")) | $c ($(pct "$c" "$sv_cpu")) | $(col mean "$i" | tr '\n' ' ')|"
+done
