@@ -232,6 +232,12 @@ START_TEST(test_ready_decides_running)
 	s = sd_str(&t, "late", "notify", "status");
 	ck_assert_str_eq(s, "warming-up");
 	free(s);
+	{	/* the same text as a channel worker's status */
+		yajl_val	 tree, p = sd_proc(&t, "late", &tree);
+
+		ck_assert_str_eq(json_get_str(p, "status_text"), "warming-up");
+		yajl_tree_free(tree);
+	}
 	ck_assert_int_eq(sd_int(&t, "late", "notify", "messages") >= 2, 1);
 	ck_assert_int_eq(hfd_ctl(&t, "status late", &out), 0);
 	ck_assert_msg(strstr(out, "warming-up") != NULL, "no STATUS= in:\n%s", out);
