@@ -49,6 +49,14 @@ bench-ctl: all
 		$(abs_top_srcdir)/bench/ctl.sh
 .PHONY: bench-ctl
 
+# bench/limits.sh: what a cgroup per process (memory_max) costs a respawn,
+# interleaved with a worker without one.
+EXTRA_DIST += bench/limits.sh
+bench-limits: all
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/limits.sh
+.PHONY: bench-limits
+
 # bench/sdnotify.sh (sdnotify): holdfastd's CPU under 10,000 sd_notify
 # datagrams/s from 4 children, against an idle baseline.
 EXTRA_DIST += bench/sdnotify.sh

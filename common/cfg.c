@@ -96,6 +96,10 @@ static const struct cfg_row cfg_rows_holdfast[] = {
 	    "file holding the bearer token the status page's actions need"),
 	H("status_hosts",	STR_OPT, status_hosts, "", 0, 0, INPLACE,
 	    "host names the status page answers to, besides IPs and localhost"),
+	/* limits: holdfastd protects itself from the OOM killer (lowering
+	 * needs CAP_SYS_RESOURCE; without it the value stays as inherited) */
+	H("oom_score_adj",	INT,	oom_score_adj, "-900", -1000, 1000, INPLACE,
+	    "holdfastd's own OOM score adjustment"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef H
@@ -249,6 +253,30 @@ static const struct cfg_row cfg_rows_worker[] = {
 	    "prefix every stored output line with its UTC time"),
 	P("logfile_rotate",	ROTATE,	logfile_rotate, "size", 0, 0, INPLACE,
 	    "rotate at logfile_maxbytes only (size), or also hourly or daily"),
+	/* limits: resources and isolation (supervisor/sup_cgroup.c, sup_spawn.c);
+	 * applied when a process starts, so a change restarts the group */
+	P("memory_max",		SIZE,	memory_max, "0", 0, 1024 * 1024 * GIB, RESTART,
+	    "memory limit of each process's cgroup, swap included (0: none)"),
+	P("cpu_quota",		PERCENT, cpu_quota, "", 0, 100000, RESTART,
+	    "CPU time limit of each process's cgroup, 100% = one CPU (empty: none)"),
+	P("pids_max",		INT,	pids_max, "0", 0, 4194304, RESTART,
+	    "limit of processes and threads in each process's cgroup (0: none)"),
+	P("cgroup",		BOOL,	cgroup, "false", 0, 0, RESTART,
+	    "a cgroup per process even without a limit (leftovers killed at exit)"),
+	P("rlimit_nofile",	RLIM,	rlimit_nofile, "", 1, 1LL << 30, RESTART,
+	    "RLIMIT_NOFILE, soft and hard (empty: holdfastd's)"),
+	P("rlimit_core",	RLIM,	rlimit_core, "", 0, INT64_MAX - 1, RESTART,
+	    "RLIMIT_CORE in bytes, soft and hard (empty: holdfastd's)"),
+	P("rlimit_as",		RLIM,	rlimit_as, "", 1 * MIB, INT64_MAX - 1, RESTART,
+	    "RLIMIT_AS in bytes, soft and hard (empty: holdfastd's)"),
+	P("umask",		MODE,	umask, "", 0, 0777, RESTART,
+	    "file mode creation mask, octal (empty: holdfastd's)"),
+	P("group",		STR_OPT, group, "", 0, 0, RESTART,
+	    "group to run as when holdfastd runs as root"),
+	P("no_new_privs",	BOOL,	no_new_privs, "false", 0, 0, RESTART,
+	    "PR_SET_NO_NEW_PRIVS: exec never gains privileges (setuid bits, caps)"),
+	P("oom_score_adj",	INT,	oom_score_adj, "0", -1000, 1000, RESTART,
+	    "OOM score adjustment of each process (-1000..1000)"),
 #include "../workers/all_keys.def"
 	/* sdnotify: sd_notify for the child (its environment: a restart) and
 	 * health checks (read at each check: in place) */
@@ -791,6 +819,56 @@ cfg_set_number(struct cfg_parse *p, const struct cfg_row *k, void *field,
 	}
 }
 
+/* limits: "50%" (PERCENT), "unlimited" / a size (RLIM), "027" (MODE);
+ * "" is the row's "not set". */
+static int
+cfg_set_limit(struct cfg_parse *p, const struct cfg_row *k, void *field, const char *v)
+{
+	long long	 n;
+	int64_t		 sz;
+	size_t		 len = strlen(v);
+	char		*num;
+
+	switch (k->type) {
+	case CFG_T_PERCENT:
+		num = xstrndup(v, len > 0 && v[len - 1] == '%' ? len - 1 : len);
+		n = 0;
+		if (*v != '\0' && (v[len - 1] != '%' ||
+		    hf_parse_int(num, k->min, k->max, &n) == -1)) {
+			cfg_fail(p, "%s: bad value \"%s\" (expected a percentage such as 50%% "
+			    "or 200%%, %lld%%..%lld%%)", k->name, v, k->min, k->max);
+			free(num);
+			return -1;
+		}
+		free(num);
+		*(int *)field = (int)n;
+		return 0;
+	case CFG_T_RLIM:
+		if (*v == '\0' || strcasecmp(v, "unlimited") == 0 ||
+		    strcasecmp(v, "infinity") == 0) {
+			*(int64_t *)field = *v == '\0' ? CFG_RLIM_INHERIT : CFG_RLIM_INFINITY;
+			return 0;
+		}
+		if (hf_parse_size(v, &sz) == -1 || sz < k->min || sz > k->max) {
+			cfg_fail(p, "%s: bad value \"%s\" (expected unlimited, or a number "
+			    "with K, M, G: %lld..%lld)", k->name, v, k->min, k->max);
+			return -1;
+		}
+		*(int64_t *)field = sz;
+		return 0;
+	default:	/* CFG_T_MODE */
+		n = -1;
+		if (*v != '\0' && (strspn(v, "01234567") != len || len > 4 ||
+		    (n = strtoll(v, NULL, 8)) > k->max)) {
+			cfg_fail(p, "%s: bad value \"%s\" (expected octal digits such as 022 "
+			    "or 0027, at most %llo)", k->name, v, k->max);
+			return -1;
+		}
+		*(int *)field = (int)n;
+		return 0;
+	}
+}
+
 static int
 cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const char *v)
 {
@@ -936,6 +1014,8 @@ cfg_set(struct cfg_parse *p, const struct cfg_row *k, void *base, const char *va
 	case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
 	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return cfg_set_enum(p, k, field, value);
+	case CFG_T_PERCENT: case CFG_T_RLIM: case CFG_T_MODE:	/* limits */
+		return cfg_set_limit(p, k, field, value);
 	default:
 		return cfg_set_worker_special(p, k, base, value);
 	}
@@ -1770,6 +1850,10 @@ cfg_key_equal(const struct cfg_row *k, const void *a, const void *b)
 	case CFG_T_INT: case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
 	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return *(const int *)fa == *(const int *)fb;
+	case CFG_T_PERCENT: case CFG_T_MODE:	/* limits */
+		return *(const int *)fa == *(const int *)fb;
+	case CFG_T_RLIM:
+		return *(const int64_t *)fa == *(const int64_t *)fb;
 	default:	/* the worker table's special types, and LISTEN */
 		return cfg_special_eq(k, a, b);
 	}

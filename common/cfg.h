@@ -55,6 +55,10 @@ enum cfg_type {
 	CFG_T_ENV,		/* env/nenv of struct cfg_worker */
 	/* cfgcli: log rotation */
 	CFG_T_ROTATE,		/* int enum cfg_rotate */
+	/* limits: resources and isolation */
+	CFG_T_PERCENT,		/* int percent ("50%"); "" and 0 mean none */
+	CFG_T_RLIM,		/* int64: bytes or a count, CFG_RLIM_*; "" inherits */
+	CFG_T_MODE,		/* int octal file mode bits (umask); -1 when "" */
 	/* sdnotify: sd_notify and health checks */
 	CFG_T_NOTIFY,		/* int enum cfg_notify */
 	CFG_T_HMODE,		/* int enum cfg_health_mode */
@@ -66,6 +70,10 @@ enum cfg_rotate {
 	CFG_ROTATE_HOURLY,		/* at every UTC hour, and at logfile_maxbytes */
 	CFG_ROTATE_DAILY,		/* at every UTC midnight, and at logfile_maxbytes */
 };
+
+/* limits: the values of a CFG_T_RLIM field that are not a number. */
+#define CFG_RLIM_INHERIT	(-1)		/* "": holdfastd's own limit */
+#define CFG_RLIM_INFINITY	INT64_MAX	/* "unlimited" */
 
 /* sdnotify: [worker] notify = ... (supervisor/sup_sdnotify.c) */
 enum cfg_notify {
@@ -136,6 +144,8 @@ struct cfg_holdfast {
 	int	 status_actions;	/* POST actions allowed (with the token) */
 	char	*status_token_file;	/* NULL: no token, so no action */
 	char	*status_hosts;		/* names the page answers to, besides IPs */
+	/* limits: holdfastd's own OOM score (sup_cgroup.c) */
+	int	 oom_score_adj;
 };
 
 struct cfg_database {
@@ -219,6 +229,18 @@ struct cfg_worker {
 	char	**depends;		/* depends_on split (not a row: from validation) */
 	int	 ndepends;
 	char	*file;			/* the file its section is in (include) */
+	/* limits: resources and isolation (supervisor/sup_cgroup.c, sup_spawn.c) */
+	int64_t	 memory_max;		/* bytes, 0: none (cgroup) */
+	int	 cpu_quota;		/* percent of one CPU, 0: none (cgroup) */
+	int	 pids_max;		/* 0: none (cgroup) */
+	int	 cgroup;		/* own cgroup even without a limit */
+	int64_t	 rlimit_nofile;		/* CFG_RLIM_* or a count */
+	int64_t	 rlimit_core;		/* CFG_RLIM_* or bytes */
+	int64_t	 rlimit_as;		/* CFG_RLIM_* or bytes */
+	int	 umask;			/* -1: holdfastd's */
+	char	*group;			/* primary group (with user: instead of its own) */
+	int	 no_new_privs;		/* PR_SET_NO_NEW_PRIVS before exec */
+	int	 oom_score_adj;		/* set in every child: -1000..1000 */
 	/* Every worker's own keys: the rows of each workers/NAME/keys.def. */
 #define CFG_KEY(key, field, type, def, min, max, reload, doc) CFG_CTYPE_##type field;
 #define CFG_CHECK(ok, why)

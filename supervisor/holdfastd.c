@@ -26,6 +26,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_cgroup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
@@ -166,6 +167,7 @@ setup(int restoring)
 	}
 	setup_web(restoring);
 	sup_notify_init(sup.s_base);
+	sup_cgroup_init(sup.s_cfg, restoring);	/* limits */
 }
 
 static void
@@ -183,6 +185,7 @@ teardown(struct event **evs, int nevs)
 		sup.s_groups = g->g_next;
 		sup_group_free(g);
 	}
+	sup_cgroup_close();	/* limits: after the groups, whose cgroups it removes */
 	for (int i = 0; i < nevs; i++)
 		event_free(evs[i]);
 	if (sup.s_shutdown_timer != NULL)

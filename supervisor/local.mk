@@ -16,6 +16,7 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_web.c supervisor/sup_web_page.c supervisor/sup_web.h \
 	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
 	supervisor/sup_depends.c \
+	supervisor/sup_cgroup.c supervisor/sup_cgroup.h \
 	supervisor/sup_sdnotify.c supervisor/sup_sdnotify.h \
 	supervisor/sup_health.c supervisor/sup_health.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it

@@ -38,6 +38,7 @@ struct chan_peer;
 struct sup_out;
 struct sup_ring;
 struct sup_logfile;
+struct sup_cg;
 struct sup_health;
 
 struct sup_db {
@@ -102,6 +103,11 @@ struct sup_proc {
 	/* cfgcli: depends_on (not saved: an upgrade starts the wait again) */
 	uint64_t		 p_wait_since_ms; /* monotonic; 0: not waiting */
 	char			 p_waiting_for[72]; /* the group waited for, or "" */
+	/* limits: the cgroup of the current process (sup_cgroup.c), and the
+	 * OOM kills counted in it: of the last exit, and in all */
+	struct sup_cg		*p_cg;
+	int			 p_oom_kill;
+	int			 p_oom_kills;
 	/* sdnotify: sd_notify from the child (sup_sdnotify.c) and health
 	 * checks (sup_health.c). Reset at each spawn, saved across upgrades. */
 	char			*p_sd_status;	/* last STATUS= */

@@ -210,6 +210,9 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	sup_ctl_stats(w, p);
 	if (p->p_status_text != NULL)	/* libhf: the channel's "status" */
 		jw_kstr(w, "status_text", p->p_status_text);
+	/* limits: OOM kills in its cgroup, at the last exit and in all */
+	jw_kint(w, "oom_kill", p->p_oom_kill);
+	jw_kint(w, "oom_kills", p->p_oom_kills);
 	sup_sdnotify_proc_json(w, p);	/* sdnotify */
 	sup_health_json(w, p);
 	jw_obj_close(w);

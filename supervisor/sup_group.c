@@ -35,6 +35,7 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_cgroup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
@@ -147,6 +148,7 @@ void
 sup_proc_free(struct sup_proc *p)
 {
 	sup_ctl_proc_gone(p);
+	sup_cgroup_forget(p);	/* limits */
 	sup_chan_detach(p);
 	sup_out_detach(p);
 	if (p->p_timer != NULL)
@@ -645,6 +647,8 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 			    "holdfastd stays at debug (-v)" : "applied to holdfastd");
 			continue;
 		}
+		if (strcmp(keys[i], "oom_score_adj") == 0)	/* limits */
+			sup_cgroup_self_oom(n->oom_score_adj);
 		log_info("reload: [holdfast] %s changed: applied", keys[i]);
 	}
 	log_set_level(sup.s_verbose ? LOG_LVL_DEBUG : n->log_level);

@@ -11,6 +11,7 @@
  *   [WORKER_SPAWN] name=http:0 pid=4250 restarts=0
  *   [WORKER_READY] name=http:0 pid=4250 startup=12ms
  *   [WORKER_EXIT] name=http:0 pid=4250 code=1|signal=SIGKILL uptime=3.2s restarts=1
+ *     (and oom_kill=1 when the kernel's OOM killer struck in its cgroup)
  *   [WORKER_BACKOFF] name=http:0 attempt=2/13 sleep=173ms
  *   [WORKER_FATAL] name=http:0 attempts=13 last=code=1
  *   [WORKER_FATAL_RETRY] name=http:0 after=300000ms (fatal_retry)
@@ -28,6 +29,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_cgroup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
@@ -408,10 +410,11 @@ sup_proc_exited(struct sup_proc *p)
 	if (sup_sdnotify_handover(p))	/* a forking program's MAINPID */
 		return;
 	sup_describe_exit(p->p_exit_status, p->p_last_exit, sizeof(p->p_last_exit));
-	log_info("[WORKER_EXIT] name=%s pid=%d %s uptime=%llu.%03llus restarts=%d",
+	sup_cgroup_exited(p);	/* limits: OOM kills counted, leftovers killed */
+	log_info("[WORKER_EXIT] name=%s pid=%d %s uptime=%llu.%03llus restarts=%d%s",
 	    p->p_name, (int)p->p_pid, p->p_last_exit,
 	    (unsigned long long)(up / 1000), (unsigned long long)(up % 1000),
-	    p->p_restarts);
+	    p->p_restarts, sup_cgroup_oom_killed(p) ? " oom_kill=1" : "");
 	if (p->p_start_timed_out)	/* what BACKOFF/FATAL report as "last" */
 		snprintf(p->p_last_exit, sizeof(p->p_last_exit), "start-timeout");
 	p->p_exit_pending = 0;

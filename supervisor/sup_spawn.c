@@ -38,12 +38,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "cfg.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_cgroup.h"
 #include "sup_log.h"
 #include "sup_sdnotify.h"
 #include "util.h"
@@ -70,6 +72,15 @@ struct sup_child {
 	int		 src[5];	/* devnull, out, err, listen, chan */
 	int		 dst[5];
 	int		 nfds;
+	/* limits: prepared by sup_child_limits(), applied by sup_child_apply() */
+	int		 cg_fds[SUP_CG_MAXFD];	/* cgroup.procs to write "0" into */
+	int		 ncg;
+	struct { int res; const char *name; struct rlimit rl; } rlim[3];
+	int		 nrlim;
+	int		 umask;		/* -1: holdfastd's */
+	char		 oom[8];	/* oom_score_adj, as text; "": holdfastd's */
+	int		 nnp;		/* PR_SET_NO_NEW_PRIVS */
+	int		 setgrp;	/* group= without user=: gid and no others */
 	/* written by the child (shared under vfork) when a step fails;
 	 * volatile, or the compiler drops the stores before _exit() */
 	const char	*volatile fail_what;
@@ -296,18 +307,55 @@ sup_child_signals(void)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
+/* limits, in the child: into its cgroup(s), first thing (the descriptors
+ * are still where holdfastd opened them, and nothing forked escapes). */
+static void
+sup_child_cgroup(struct sup_child *c)
+{
+	for (int i = 0; i < c->ncg; i++)
+		if (write(c->cg_fds[i], "0", 1) != 1)
+			sup_child_fail(c, "write", "cgroup.procs");
+}
+
+/* limits, in the child: rlimits, umask and oom_score_adj, once the
+ * descriptors are placed (a small rlimit_nofile would refuse the moves)
+ * and while still privileged (raising a hard limit, a negative score). */
+static void
+sup_child_limits(struct sup_child *c)
+{
+	int fd;
+
+	for (int i = 0; i < c->nrlim; i++)
+		if (setrlimit(c->rlim[i].res, &c->rlim[i].rl) == -1)
+			sup_child_fail(c, "setrlimit", c->rlim[i].name);
+	if (c->umask != -1)
+		umask((mode_t)c->umask);
+	if (c->oom[0] == '\0')
+		return;
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, c->oom, strlen(c->oom)) == -1)
+		sup_child_fail(c, "write", "/proc/self/oom_score_adj");
+	close(fd);
+}
+
 /* The vfork child: system calls only, see the top of the file. */
 static void __attribute__((noreturn))
 sup_child(struct sup_child *c)
 {
 	sup_child_signals();
 	setpgid(0, 0);
+	sup_child_cgroup(c);
 	sup_child_fds(c);
+	sup_child_limits(c);
 	if (c->dir != NULL && chdir(c->dir) == -1)
 		sup_child_fail(c, "chdir", c->dir);
+	if (c->setgrp && (setgid(c->gid) == -1 || setgroups(1, &c->gid) == -1))
+		sup_child_fail(c, "setgid", "group");
 	if (c->drop && (setgid(c->gid) == -1 ||
 	    setgroups(c->ngroups, c->groups) == -1 || setuid(c->uid) == -1))
 		sup_child_fail(c, "setuid", c->user);
+	if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		sup_child_fail(c, "prctl", "PR_SET_NO_NEW_PRIVS");
 	/* After the drop: changing credentials clears the death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		sup_child_fail(c, "prctl", "PR_SET_PDEATHSIG");
@@ -332,15 +380,39 @@ sup_vfork_exec(struct sup_child *c)
 	return pid;
 }
 
-/* The user's ids and groups, looked up here: the child cannot (NSS). */
+/* group= (a name or a number), looked up here: the child cannot (NSS). */
 static int
-sup_child_user(struct sup_child *c, const char *user, char *err, size_t errlen)
+sup_child_group(const char *group, gid_t *gid, char *err, size_t errlen)
+{
+	struct group	*gr;
+	long long	 n;
+
+	if ((gr = getgrnam(group)) != NULL)
+		*gid = gr->gr_gid;
+	else if (hf_parse_int(group, 0, INT_MAX, &n) == 0)
+		*gid = (gid_t)n;
+	else {
+		snprintf(err, errlen, "getgrnam(%s): no such group", group);
+		return -1;
+	}
+	return 0;
+}
+
+/* The user's ids and groups, looked up here: the child cannot (NSS).
+ * group= replaces the user's own primary group. */
+static int
+sup_child_user(struct sup_child *c, const char *user, const char *group, char *err,
+    size_t errlen)
 {
 	struct passwd	*pw;
 	int		 n = 16;
 
-	if (user == NULL || getuid() != 0)
+	if (getuid() != 0 || (user == NULL && group == NULL))
 		return 0;
+	if (user == NULL) {
+		c->setgrp = 1;
+		return sup_child_group(group, &c->gid, err, errlen);
+	}
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "getpwnam(%s): no such user", user);
 		return -1;
@@ -348,6 +420,8 @@ sup_child_user(struct sup_child *c, const char *user, char *err, size_t errlen)
 	c->drop = 1;
 	c->uid = pw->pw_uid;
 	c->gid = pw->pw_gid;
+	if (group != NULL && sup_child_group(group, &c->gid, err, errlen) == -1)
+		return -1;
 	c->user = user;
 	/* A list too small for the user's groups fails and sets n to the
 	 * size needed: then a second try with that. */
@@ -415,6 +489,37 @@ sup_spawned(struct sup_proc *p, pid_t pid, struct sup_pipes *pp)
 	sup_chan_attach(p, pp->sv[0]);
 }
 
+/* limits: the section's rlimits, umask, oom_score_adj, no_new_privs and
+ * cgroup, prepared for sup_child_limits(). */
+static int
+sup_child_limits_prepare(struct sup_proc *p, struct sup_child *c, char *err,
+    size_t errlen)
+{
+	const struct cfg_worker	*wc = p->p_group->g_wc;
+	const struct { int res; const char *name; int64_t v; } rl[] = {
+		{ RLIMIT_NOFILE, "rlimit_nofile", wc->rlimit_nofile },
+		{ RLIMIT_CORE, "rlimit_core", wc->rlimit_core },
+		{ RLIMIT_AS, "rlimit_as", wc->rlimit_as },
+	};
+
+	for (size_t i = 0; i < nitems(rl); i++) {
+		rlim_t v = rl[i].v == CFG_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)rl[i].v;
+
+		if (rl[i].v == CFG_RLIM_INHERIT)
+			continue;
+		c->rlim[c->nrlim].res = rl[i].res;
+		c->rlim[c->nrlim].name = rl[i].name;
+		c->rlim[c->nrlim].rl.rlim_cur = c->rlim[c->nrlim].rl.rlim_max = v;
+		c->nrlim++;
+	}
+	c->umask = wc->umask;
+	c->nnp = wc->no_new_privs;
+	/* written unless holdfastd has that value itself (no /proc needed) */
+	if (wc->oom_score_adj != sup_cgroup_own_oom())
+		snprintf(c->oom, sizeof(c->oom), "%d", wc->oom_score_adj);
+	return sup_cgroup_prepare(p, c->cg_fds, &c->ncg, err, errlen);
+}
+
 /* Everything the child needs, prepared before fork. */
 static void
 sup_child_prepare(struct sup_proc *p, struct sup_child *c, struct sup_pipes *pp)
@@ -466,8 +571,10 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 		return -1;
 	}
 	if (sup_group_slot_open(p, err, errlen) == -1 ||
-	    sup_child_user(&c, wc->user, err, errlen) == -1 ||
+	    sup_child_user(&c, wc->user, wc->group, err, errlen) == -1 ||
+	    sup_child_limits_prepare(p, &c, err, errlen) == -1 ||
 	    sup_pipes_open(&pp, err, errlen) == -1) {
+		sup_cgroup_spawned(p, c.cg_fds, c.ncg, 0);
 		free(c.groups);
 		free((char *)c.path);
 		return -1;
@@ -483,6 +590,7 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = sup_vfork_exec(&c);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	sup_cgroup_spawned(p, c.cg_fds, c.ncg, pid != -1);
 	if (pid == -1) {
 		snprintf(err, errlen, "vfork(%s): %s", p->p_name, strerror(errno));
 		sup_pipes_close(&pp);

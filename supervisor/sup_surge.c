@@ -138,6 +138,7 @@ sup_surge_promote(struct sup_proc *x)
 	memset(p->p_logs, 0, sizeof(p->p_logs));
 	x->p_spawns = p->p_spawns + 1;
 	x->p_restarts = p->p_restarts + 1;
+	x->p_oom_kills = p->p_oom_kills;	/* limits: the slot's count */
 	x->p_want_up = 1;
 	sup_surge_end(p, 1);
 	sup_ctl_proc_moved(p, x);

@@ -81,6 +81,21 @@ TESTS += tests/integration/test_supervisor_cfgcli
 tests_integration_test_supervisor_cfgcli_SOURCES = tests/integration/test_supervisor_cfgcli.c
 tests_integration_test_supervisor_cfgcli_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_supervisor_cfgcli_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+# limits: cgroups, rlimits, umask, group, no_new_privs, oom_score_adj
+TEST_PROGS += tests/tools/limitworker
+tests_tools_limitworker_SOURCES = tests/tools/limitworker.c
+TEST_PROGS += tests/integration/test_limits
+TESTS += tests/integration/test_limits
+tests_integration_test_limits_SOURCES = tests/integration/test_limits.c
+tests_integration_test_limits_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_limits_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TEST_PROGS += tests/unit/test_cfg_limits
+TESTS += tests/unit/test_cfg_limits
+tests_unit_test_cfg_limits_SOURCES = tests/unit/test_cfg_limits.c
+tests_unit_test_cfg_limits_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_cfg_limits_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TESTS += tests/integration/test_unit_verify.sh
+EXTRA_DIST += tests/integration/test_unit_verify.sh
 
 # sdnotify: sd_notify for every child, health_cmd/health_http
 TEST_PROGS += tests/tools/notifyworker
