@@ -252,6 +252,28 @@ START_TEST(test_ready_decides_running)
 }
 END_TEST
 
+/* EXTEND_TIMEOUT_USEC lets a slow start outlive start_timeout; without
+ * it the same start is a [WORKER_START_TIMEOUT]. */
+START_TEST(test_extend_timeout)
+{
+	struct hfd	 t;
+	char		*nw = nw_path(), *ini;
+
+	ini = xasprintf("[worker:ext]\ncommand = %s -x 10000000 -r 1500\nnotify = systemd\n"
+	    "start_timeout = 500ms\n\n"
+	    "[worker:short]\ncommand = %s -r 1500\nnotify = systemd\n"
+	    "start_timeout = 500ms\nstartretries = 1\n", nw, nw);
+	supt_start(&t, "sdn-extend", ini);
+	ck_assert_msg(supt_wait_state(&t, "short", "FATAL", 0, 10000), "short not FATAL");
+	ck_assert_int_ge(supt_log_count(&t, "[WORKER_START_TIMEOUT] name=short"), 1);
+	ck_assert_msg(supt_wait_state(&t, "ext", "RUNNING", 0, 10000), "ext not RUNNING");
+	ck_assert_int_eq(supt_log_count(&t, "[WORKER_START_TIMEOUT] name=ext"), 0);
+	supt_finish(&t);
+	free(ini);
+	free(nw);
+}
+END_TEST
+
 START_TEST(test_watchdog_hung)
 {
 	struct hfd	 t;
@@ -580,6 +602,7 @@ main(void)
 	TCase	*tc = tu_tcase(s, "sdnotify", 60);
 
 	tcase_add_test(tc, test_ready_decides_running);
+	tcase_add_test(tc, test_extend_timeout);
 	tcase_add_test(tc, test_watchdog_hung);
 	tcase_add_test(tc, test_spoofed_datagrams);
 	tcase_add_test(tc, test_db_keys_and_status);

@@ -14,6 +14,7 @@
  *   -f N      flood: N datagrams a second ("WATCHDOG=1"), sent every 10 ms
  *   -l PORT   serve HTTP on 127.0.0.1:PORT: 200 while -H FILE exists, else 503
  *   -H FILE   see -l
+ *   -x USEC   EXTEND_TIMEOUT_USEC=USEC at start
  *   -e        check WATCHDOG_PID is our pid and WATCHDOG_USEC is set (exit 3)
  */
 #include <errno.h>
@@ -33,7 +34,7 @@
 static struct {
 	long	 ready_ms, wd_ms, wd_stop_ms, up_ms, flood;
 	int	 no_ready, trigger, forking, port, check_env;
-	const char *status, *down, *ready_file, *health_file;
+	const char *status, *down, *ready_file, *health_file, *extend;
 	int	 fd, lfd;
 	struct sockaddr_un sun;
 	socklen_t sunlen;
@@ -188,7 +189,7 @@ main(int argc, char **argv)
 	long	 start = now_ms(), next_wd = 0, sent = 0;
 	int	 c, ready = 0, down = 0;
 
-	while ((c = getopt(argc, argv, "r:Rt:s:w:W:TD:u:Ff:l:H:e")) != -1)
+	while ((c = getopt(argc, argv, "r:Rt:s:w:W:TD:u:Ff:l:H:ex:")) != -1)
 		switch (c) {
 		case 'r': nw.ready_ms = atol(optarg); break;
 		case 'R': nw.no_ready = 1; break;
@@ -204,6 +205,7 @@ main(int argc, char **argv)
 		case 'l': nw.port = atoi(optarg); break;
 		case 'H': nw.health_file = optarg; break;
 		case 'e': nw.check_env = 1; break;
+		case 'x': nw.extend = optarg; break;
 		default:
 			fprintf(stderr, "notifyworker: bad option\n");
 			return 2;
@@ -215,6 +217,12 @@ main(int argc, char **argv)
 		forking();
 	if (nw.port > 0)
 		listen_on(nw.port);
+	if (nw.extend != NULL) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "EXTEND_TIMEOUT_USEC=%s", nw.extend);
+		notify(msg);
+	}
 	if (nw.status != NULL) {
 		char msg[300];
 
