@@ -7,9 +7,11 @@
 # (which the machine's load disturbs least).
 #   holdfastctl -s SOCK status      the socket given: no config read
 #   holdfastctl -c CONF status      the socket found in the config
+#   (the build's holdfastctl is a static PIE when configure could)
+#   holdfastctl, only libc shared   the same object, yajl/inih static
 #   holdfastctl, dynamic yajl/inih  the same object linked the way it was
-#                                   before (yajl and inih as shared
-#                                   libraries): what static linking saves
+#                                   before (yajl, inih, libc shared):
+#                                   what static linking saves
 #   sv status A B C                 runit (runsv per service)
 # Needs hyperfine and runit's sv/runsv (apt-get install hyperfine runit);
 # without them it says so and exits 0. Prints the load average.
@@ -58,17 +60,27 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 
-# The same holdfastctl object, linked as before: yajl and inih shared.
-dyn=
+# The same holdfastctl object, linked as before (yajl and inih shared),
+# and with only libc shared.
+dyn= libc=
 if ${CC:-cc} -o "$dir/holdfastctl-dyn" "$bld/supervisor/holdfastctl.o" \
-    "$bld/common/libholdfast.a" -lyajl -linih 2>/dev/null; then
+    "$bld/common/libhfcommon.a" -lyajl -linih 2>/dev/null; then
 	dyn=$dir/holdfastctl-dyn
+fi
+ld=$(pkg-config --variable=libdir yajl 2>/dev/null)
+if [ -n "$ld" ] && ${CC:-cc} -o "$dir/holdfastctl-libc" "$bld/supervisor/holdfastctl.o" \
+    "$bld/common/libhfcommon.a" "$ld/libyajl_s.a" "$ld/libinih.a" 2>/dev/null; then
+	libc=$dir/holdfastctl-libc
 fi
 
 names=("holdfastctl -s SOCK status" "holdfastctl -c CONF status")
 cmds=("$ctl -s $dir/hf.sock status" "$ctl -c $dir/holdfast.conf status")
+if [ -n "$libc" ]; then
+	names+=("holdfastctl -s SOCK status, only libc shared")
+	cmds+=("$libc -s $dir/hf.sock status")
+fi
 if [ -n "$dyn" ]; then
-	names+=("holdfastctl -s SOCK status, yajl+inih shared (as before)")
+	names+=("holdfastctl -s SOCK status, yajl+inih+libc shared (as before)")
 	cmds+=("$dyn -s $dir/hf.sock status")
 fi
 names+=("sv status a b c (runit)")

@@ -56,6 +56,16 @@ bench-limits: all
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
 		$(abs_top_srcdir)/bench/limits.sh
 .PHONY: bench-limits
+# events: bench/events.sh (state change -> listener latency; 1,000 events/s
+# with a follower) and bench/metrics.sh (a /metrics scrape, 8 instances).
+EXTRA_DIST += bench/events.sh bench/events_stamp.c bench/metrics.sh
+bench-events: all
+	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/events.sh
+	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \
+		$(abs_top_srcdir)/bench/metrics.sh
+.PHONY: bench-events
 
 # bench/sdnotify.sh (sdnotify): holdfastd's CPU under 10,000 sd_notify
 # datagrams/s from 4 children, against an idle baseline.

@@ -51,7 +51,8 @@
 #define CFG_INCLUDE_MAX	8	/* files open at once: the main one and 7 nested includes */
 #define CFG_DEPENDS_MAX	16	/* names in one depends_on */
 
-enum cfg_sect { SECT_NONE = 0, SECT_HOLDFAST, SECT_DATABASE, SECT_WHATSAPP, SECT_WORKER };
+enum cfg_sect { SECT_NONE = 0, SECT_HOLDFAST, SECT_DATABASE, SECT_WHATSAPP, SECT_WORKER,
+	SECT_EVENT };	/* events: [event:NAME] */
 
 #define KIB	HF_KIB		/* short names for the rows' ranges */
 #define MIB	HF_MIB
@@ -100,6 +101,10 @@ static const struct cfg_row cfg_rows_holdfast[] = {
 	 * needs CAP_SYS_RESOURCE; without it the value stays as inherited) */
 	H("oom_score_adj",	INT,	oom_score_adj, "-900", -1000, 1000, INPLACE,
 	    "holdfastd's own OOM score adjustment"),
+	/* events: Prometheus metrics (supervisor/sup_metrics.c); bound in
+	 * place like status_listen, and may be the same address */
+	H("metrics_listen",	LISTEN,	metrics_listen, "", CFG_LISTEN_TCP, 0, INPLACE,
+	    "TCP address serving /metrics (empty: none)"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef H
@@ -302,11 +307,31 @@ static const struct cfg_row cfg_rows_worker[] = {
 #undef CFG_CHECK
 #undef P
 
+/* events: [event:NAME], a listener run on matching events (sup_hook.c). */
+#define E(...)	ROW(struct cfg_event, __VA_ARGS__)
+static const struct cfg_row cfg_rows_event[] = {
+	E("command",		STR,	command, NULL, 0, 0, INPLACE,
+	    "program and arguments run for each event, split like a shell"),
+	E("events",		STR,	events, "", 0, 0, INPLACE,
+	    "event types or states to run on, comma-separated (empty: all)"),
+	E("workers",		STR,	workers, "", 0, 0, INPLACE,
+	    "groups or instances to run on, comma-separated (empty: all)"),
+	E("rate_limit",		INT,	rate_limit, "60", 0, 1000000, INPLACE,
+	    "commands started per minute at most (0: no limit)"),
+	E("timeout",		DUR,	timeout_ms, "10s", 1, HOURS, INPLACE,
+	    "a command running longer is killed"),
+	E("queue",		INT,	queue, "100", 0, 100000, INPLACE,
+	    "events kept waiting while a command runs; more are dropped"),
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
+};
+#undef E
+
 static const struct cfg_row *const cfg_tables[] = {
 	[SECT_HOLDFAST] = cfg_rows_holdfast,
 	[SECT_DATABASE] = cfg_rows_database,
 	[SECT_WHATSAPP] = cfg_rows_whatsapp,
 	[SECT_WORKER] = cfg_rows_worker,
+	[SECT_EVENT] = cfg_rows_event,
 };
 
 _Static_assert(nitems(cfg_rows_worker) <= CFG_MAX_KEYS + 1,
@@ -317,6 +342,7 @@ static const char *const cfg_sect_names[] = {
 	[SECT_DATABASE] = "database",
 	[SECT_WHATSAPP] = "whatsapp",
 	[SECT_WORKER] = "worker",
+	[SECT_EVENT] = "event",
 };
 
 static const struct { const char *name; int sig; } cfg_signals[] = {
@@ -353,6 +379,7 @@ struct cfg_parse {
 	int		 depth;				/* of the file being read */
 	char	       **names;		/* every included file's name, freed at the end */
 	int		 nnames;
+	int		 event;		/* events: index of the current [event:NAME] */
 };
 
 static void cfg_fail(struct cfg_parse *, const char *, ...)
@@ -996,6 +1023,7 @@ cfg_sect_base(struct cfg_parse *p)
 	case SECT_DATABASE: return &p->cfg->database;
 	case SECT_WHATSAPP: return &p->cfg->whatsapp;
 	case SECT_WORKER: return &p->cfg->workers[p->worker];
+	case SECT_EVENT: return &p->cfg->events[p->event];
 	default: return NULL;
 	}
 }
@@ -1096,6 +1124,36 @@ cfg_begin_worker(struct cfg_parse *p, const char *name)
 	return 0;
 }
 
+/* events: an [event:NAME] section begins. */
+static int
+cfg_begin_event(struct cfg_parse *p, const char *name)
+{
+	struct cfg		*cfg = p->cfg;
+	struct cfg_event	*e;
+
+	if (!cfg_worker_name_ok(name)) {
+		cfg_fail(p, "bad event listener name \"%s\" (expected 1 to %d of A-Z a-z "
+		    "0-9 _ -)", name, CFG_NAME_MAX);
+		return -1;
+	}
+	for (int i = 0; i < cfg->nevents; i++)
+		if (strcmp(cfg->events[i].name, name) == 0) {
+			cfg_fail(p, "duplicate section [event:%s] (first at line %d)", name,
+			    cfg->events[i].line);
+			return -1;
+		}
+	cfg->events = xreallocarray(cfg->events, (size_t)cfg->nevents + 1,
+	    sizeof(*cfg->events));
+	e = &cfg->events[cfg->nevents];
+	cfg_rows_defaults(cfg_rows_event, cfg, e, sizeof(*e));
+	e->name = xstrdup(name);
+	e->file = xstrdup(p->name);
+	e->line = p->lineno;
+	p->event = cfg->nevents++;
+	p->sect = SECT_EVENT;
+	return 0;
+}
+
 /* A "[name]" header (leading blanks already gone): switch sections. */
 static int
 cfg_section_line(struct cfg_parse *p, const char *line)
@@ -1117,6 +1175,11 @@ cfg_section_line(struct cfg_parse *p, const char *line)
 	memset(p->seen, 0, sizeof(p->seen));
 	if (strncmp(name, "worker:", 7) == 0) {
 		rc = cfg_begin_worker(p, name + 7);
+		free(name);
+		return rc;
+	}
+	if (strncmp(name, "event:", 6) == 0) {		/* events */
+		rc = cfg_begin_event(p, name + 6);
 		free(name);
 		return rc;
 	}
@@ -1605,6 +1668,85 @@ cfg_validate_depends(struct cfg_parse *p)
 	return rc;
 }
 
+/* ---- events: [event:NAME] ------------------------------------------------ */
+
+int
+cfg_event_type_ok(const char *item)
+{
+	static const char *const known[] = {
+		"state", "exit", "start_failed", "hung", "db", "reload", "upgrade",
+		"STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL",
+	};
+
+	for (size_t i = 0; i < nitems(known); i++)
+		if (strcmp(item, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Each comma-separated item of list passes ok (or names a group of cfg
+ * when cfg is not NULL); NULL, or the first bad item (static). */
+static const char *
+cfg_event_list_bad(const char *list, const struct cfg *cfg)
+{
+	static char	 bad[CFG_NAME_MAX + 16];
+	const char	*s = list;
+
+	while (*s != '\0') {
+		size_t	 n = strcspn(s, ",");
+		char	*item = xstrndup(s, n), *t = item + strspn(item, " \t"), *c;
+		int	 ok;
+
+		t[strcspn(t, " \t")] = '\0';
+		if (cfg == NULL)
+			ok = cfg_event_type_ok(t);
+		else {
+			if ((c = strchr(t, ':')) != NULL)
+				*c = '\0';
+			ok = cfg_worker_find(cfg, t) != NULL;
+		}
+		if (!ok) {
+			snprintf(bad, sizeof(bad), "%.*s", CFG_NAME_MAX, t);
+			free(item);
+			return bad;
+		}
+		free(item);
+		s += n + (s[n] == ',');
+	}
+	return NULL;
+}
+
+static int
+cfg_validate_events(struct cfg_parse *p)
+{
+	char		 why[CFG_ERRLEN];
+	char		**argv = NULL;
+	const char	*bad;
+
+	for (int i = 0; i < p->cfg->nevents; i++) {
+		const struct cfg_event *e = &p->cfg->events[i];
+
+		p->lineno = e->line;
+		p->name = e->file;
+		if (e->command == NULL)
+			cfg_fail(p, "[event:%s] has no command", e->name);
+		else if (cfg_split_command(e->command, &argv, why, sizeof(why)) <= 0)
+			cfg_fail(p, "[event:%s] command: %s", e->name,
+			    argv == NULL ? why : "empty command");
+		else if ((bad = cfg_event_list_bad(e->events, NULL)) != NULL)
+			cfg_fail(p, "[event:%s] events: unknown event \"%s\" (state, exit, "
+			    "start_failed, hung, db, reload, upgrade, or a state such as "
+			    "FATAL)", e->name, bad);
+		else if ((bad = cfg_event_list_bad(e->workers, p->cfg)) != NULL)
+			cfg_fail(p, "[event:%s] workers: no [worker:%s] section", e->name, bad);
+		cfg_free_argv(argv);
+		argv = NULL;
+		if (p->failed)
+			return -1;
+	}
+	return 0;
+}
+
 /* Checks that span keys; p->lineno is pointed at the section concerned. */
 static int
 cfg_validate(struct cfg_parse *p)
@@ -1642,7 +1784,9 @@ cfg_validate(struct cfg_parse *p)
 		if (p->failed)
 			return -1;
 	}
-	return cfg_validate_depends(p);
+	if (cfg_validate_depends(p) == -1)
+		return -1;
+	return cfg_validate_events(p);	/* events */
 }
 
 /* Absolute path of the file and its directory; -1 with the reason. */
@@ -1777,6 +1921,12 @@ cfg_free(struct cfg *cfg)
 		cfg_rows_free(cfg_rows_worker, &cfg->workers[i]);
 	}
 	free(cfg->workers);
+	for (int i = 0; i < cfg->nevents; i++) {	/* events */
+		free(cfg->events[i].name);
+		free(cfg->events[i].file);
+		cfg_rows_free(cfg_rows_event, &cfg->events[i]);
+	}
+	free(cfg->events);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -1919,7 +2069,7 @@ cfg_section_diff(const struct cfg *a, const struct cfg *b, const char *section,
 const struct cfg_row *
 cfg_rows(const char *section)
 {
-	for (int s = SECT_HOLDFAST; s <= SECT_WORKER; s++)
+	for (int s = SECT_HOLDFAST; s <= SECT_EVENT; s++)
 		if (section != NULL && strcmp(section, cfg_sect_names[s]) == 0)
 			return cfg_tables[s];
 	return NULL;

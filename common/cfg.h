@@ -146,6 +146,8 @@ struct cfg_holdfast {
 	char	*status_hosts;		/* names the page answers to, besides IPs */
 	/* limits: holdfastd's own OOM score (sup_cgroup.c) */
 	int	 oom_score_adj;
+	/* events: Prometheus text from holdfastd (supervisor/sup_metrics.c) */
+	struct cfg_listen metrics_listen; /* type 0: none; may be status_listen's */
 };
 
 struct cfg_database {
@@ -258,6 +260,19 @@ struct cfg_worker {
 	int	 health_mode;		/* enum cfg_health_mode */
 };
 
+/* events: one [event:NAME] listener (supervisor/sup_hook.c) */
+struct cfg_event {
+	char	*name;			/* "pager" from [event:pager] */
+	char	*file;			/* the file it is in (include) */
+	int	 line;			/* where the section starts */
+	char	*command;		/* split like a shell at each run */
+	char	*events;		/* "": every type; else types or states, comma-separated */
+	char	*workers;		/* "": every instance; else groups or instances */
+	int	 rate_limit;		/* commands per minute; 0: no limit */
+	int64_t	 timeout_ms;		/* a command running longer is killed */
+	int	 queue;			/* events waiting while one command runs */
+};
+
 struct cfg {
 	char	*path;			/* absolute path of the file */
 	char	*dir;			/* its directory */
@@ -266,6 +281,9 @@ struct cfg {
 	struct cfg_whatsapp whatsapp;
 	struct cfg_worker *workers;
 	int	 nworkers;
+	/* events: the [event:NAME] sections */
+	struct cfg_event *events;
+	int	 nevents;
 };
 
 /*
@@ -314,6 +332,9 @@ void cfg_database_defaults(struct cfg_database *);
 struct cfg *cfg_load_for_worker(const char *cli_path, char *err, size_t errlen);
 const struct cfg_worker *cfg_worker_for_instance(const struct cfg *, const char *instance,
     const char *default_name);
+/* events: an [event:NAME] filter item ("exit", "FATAL", ...) is known. */
+int cfg_event_type_ok(const char *item);
+
 /* Defaults, for a worker run without a config at all (tests). */
 void cfg_worker_defaults(struct cfg_worker *);
 

@@ -361,6 +361,12 @@ chan_peer_gone(const struct chan_peer *p)
 	return p->pe_lost || p->pe_closing || p->pe_dead;
 }
 
+size_t
+chan_peer_queued(const struct chan_peer *p)
+{
+	return p->pe_dead ? 0 : evbuffer_get_length(bufferevent_get_output(p->pe_bev));
+}
+
 int
 chan_peer_replyable(const struct chan_peer *p)
 {

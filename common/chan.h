@@ -21,6 +21,7 @@
  *     {"type":"db","state":"up"|"down","op":"...","reason":"NeonEndpointDisabled",
  *      "attempts":3,"detail":"..."}
  *     {"type":"stats", ...}            free-form counters shown by `holdfastctl status --json`
+ *                                      and, each number, by holdfastd's /metrics
  *     {"type":"status","text":"..."}   version 2: one line shown as "status_text"
  *   holdfastd -> worker
  *     {"type":"welcome","version":2,"heartbeat_ms":3333}  version: the lower of both
@@ -75,6 +76,8 @@ char *chan_peer_unread(const struct chan_peer *, size_t *len);
 void chan_peer_feed(struct chan_peer *, const char *buf, size_t len);
 /* 1 when the peer was lost or is closing (not worth keeping). */
 int chan_peer_gone(const struct chan_peer *);
+/* Bytes queued for the peer and not yet written (a follower's bound). */
+size_t chan_peer_queued(const struct chan_peer *);
 /* "type" (or "cmd") of a message, or NULL. */
 const char *chan_msg_type(yajl_val msg);
 

@@ -66,6 +66,7 @@ ctl_usage(void)
 	    "  scale GROUP N                run N instances (adds or removes the highest only)\n"
 	    "  signal SIG NAME...           send any signal (HUP, USR1, 10) to instances or groups\n"
 	    "  reopen                       reopen holdfastd's and the workers' log files\n"
+	    "  events [-f]                  recent events, one a line (-f: and follow)\n"
 	    "  version\n");
 	exit(CTL_EXIT_USAGE);
 }
@@ -247,6 +248,8 @@ ctl_request(const char *cmd, char **names, int nnames)
 		jw_kstr(w, "signal", ctl.signal);
 	if (strcmp(cmd, "scale") == 0)
 		jw_kint(w, "count", ctl.count);
+	if (strcmp(cmd, "events") == 0)		/* events */
+		jw_kbool(w, "follow", ctl.follow);
 	jw_obj_close(w);
 	ctl_connect();
 	ctl_send(w);
@@ -612,6 +615,66 @@ ctl_scale(char **args, int n)
 	return ctl_change("scale", args, 1);
 }
 
+/* ---- events ------------------------------------------------------------- */
+
+/* "17:05:35.123 state http:0 STARTING -> RUNNING pid=4250" */
+static void
+ctl_event_text(yajl_val v)
+{
+	const char	*t = json_get_str(v, "time"), *type = json_get_str(v, "type");
+	const char	*name = json_get_str(v, "name");
+
+	printf("%.12s %s%s%s", t != NULL && strlen(t) > 11 ? t + 11 : "?",
+	    type != NULL ? type : "?", name != NULL ? " " : "", name != NULL ? name : "");
+	for (size_t i = 0; YAJL_IS_OBJECT(v) && i < v->u.object.len; i++) {
+		const char	*k = v->u.object.keys[i];
+		yajl_val	 x = v->u.object.values[i];
+
+		if (strcmp(k, "time") == 0 || strcmp(k, "time_us") == 0 ||
+		    strcmp(k, "type") == 0 || strcmp(k, "name") == 0 ||
+		    strcmp(k, "group") == 0)
+			continue;
+		if (YAJL_IS_STRING(x))
+			printf(" %s=%s", k, x->u.string);
+		else if (YAJL_IS_INTEGER(x))
+			printf(" %s=%lld", k, YAJL_GET_INTEGER(x));
+	}
+	putchar('\n');
+}
+
+/* events [-f]: the recent ones, then (-f) each as it happens. Output is
+ * one event a line: JSON with --json, else text. */
+static int
+ctl_events(int n)
+{
+	yajl_val	 v;
+	long long	 count = 0;
+	char		*raw;
+	int		 json = ctl.json;
+
+	if (n != 0)
+		ctl_usage();
+	ctl.json = 0;		/* the first reply is not an event */
+	v = ctl_request("events", NULL, 0);
+	ctl.json = json;
+	(void)json_get_int(v, "count", &count);
+	yajl_tree_free(v);
+	while ((count-- > 0 || ctl.follow) && (v = ctl_recv(&raw)) != NULL) {
+		if (json_get_str(v, "error") != NULL) {
+			fprintf(stderr, "holdfastctl: %s\n", json_get_str(v, "error"));
+			exit(CTL_EXIT_UNREACHABLE);
+		}
+		if (ctl.json)
+			puts(raw);
+		else
+			ctl_event_text(v);
+		fflush(stdout);
+		free(raw);
+		yajl_tree_free(v);
+	}
+	return CTL_EXIT_OK;
+}
+
 static int
 ctl_run(const char *cmd, char **args, int n)
 {
@@ -633,6 +696,8 @@ ctl_run(const char *cmd, char **args, int n)
 		return ctl_signal(args, n);
 	if (strcmp(cmd, "scale") == 0)
 		return ctl_scale(args, n);
+	if (strcmp(cmd, "events") == 0)		/* events */
+		return ctl_events(n);
 	if (n != 0)
 		ctl_usage();
 	if (strcmp(cmd, "reload") == 0)

@@ -28,6 +28,7 @@
 #include "sup.h"
 #include "sup_cgroup.h"
 #include "sup_ctl.h"
+#include "sup_event.h"
 #include "sup_log.h"
 #include "sup_notify.h"
 #include "sup_sdnotify.h"
@@ -129,7 +130,9 @@ setup_web(int restoring)
 {
 	char err[CFG_ERRLEN];
 
-	if (sup_web_start(&sup.s_cfg->holdfast.status_listen, err, sizeof(err)) == 0)
+	if (sup_web_start(&sup.s_cfg->holdfast.status_listen, err, sizeof(err)) == 0 &&
+	    sup_web_metrics_relisten(&sup.s_cfg->holdfast.metrics_listen,
+	    &sup.s_cfg->holdfast.status_listen, err, sizeof(err)) == 0)	/* events */
 		return;
 	if (!restoring) {
 		sup_ctl_close();
@@ -165,6 +168,9 @@ setup(int restoring)
 		sup_sdnotify_init(-1);	/* before the first spawn */
 		setup_groups();
 	}
+	/* events: followers on the control socket, [event:NAME] listeners */
+	sup_event_set_sink(sup_ctl_event);
+	sup_hook_configure(sup.s_cfg);
 	setup_web(restoring);
 	sup_notify_init(sup.s_base);
 	sup_cgroup_init(sup.s_cfg, restoring);	/* limits */
@@ -175,6 +181,9 @@ teardown(struct event **evs, int nevs)
 {
 	sup_ctl_close();
 	sup_web_close();
+	(void)sup_hook_stop_all("shutdown");	/* events: none outlives holdfastd */
+	sup_hook_close();
+	sup_event_close();
 	sup_notify_close();
 	sup_sdnotify_close();
 	sup_upgrade_close();

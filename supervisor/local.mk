@@ -17,6 +17,8 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_web_guard.c supervisor/sup_web_guard.h \
 	supervisor/sup_depends.c \
 	supervisor/sup_cgroup.c supervisor/sup_cgroup.h \
+	supervisor/sup_event.c supervisor/sup_event.h supervisor/sup_hook.c \
+	supervisor/sup_metrics.c supervisor/sup_metrics.h \
 	supervisor/sup_sdnotify.c supervisor/sup_sdnotify.h \
 	supervisor/sup_health.c supervisor/sup_health.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
@@ -27,6 +29,15 @@ supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \
 bin_PROGRAMS += supervisor/holdfastctl
 supervisor_holdfastctl_SOURCES = supervisor/holdfastctl.c
 # No libevent (it runs no loop); yajl and inih static when available
-# (configure's CTL_LIBS): a short-lived client pays for every library the
-# dynamic loader maps.
+# (configure's CTL_LIBS), the whole binary a static PIE when possible
+# (CTL_LDFLAGS): a short-lived client pays for every library the dynamic
+# loader maps.
 supervisor_holdfastctl_LDADD = common/libhfcommon.a $(CTL_LIBS)
+supervisor_holdfastctl_LDFLAGS = $(AM_LDFLAGS) $(CTL_LDFLAGS)
+# (pipeline) The same client linked dynamically, for `make check` only:
+# valgrind's memcheck cannot follow a static libc (no malloc to replace,
+# false reports in its string functions), so tests/system/valgrind.sh
+# checks this build of the same object.
+check_PROGRAMS += supervisor/holdfastctl-dynamic
+supervisor_holdfastctl_dynamic_SOURCES = supervisor/holdfastctl.c
+supervisor_holdfastctl_dynamic_LDADD = $(HOLDFAST_LIBS)

@@ -51,6 +51,10 @@ struct sup_db {
 };
 
 struct sup_group;
+struct sup_dbdown;
+
+/* events: exits by cause (p_exits, holdfast_exits_total) */
+enum { SUP_EXIT_CLEAN = 0, SUP_EXIT_CODE, SUP_EXIT_SIGNAL, SUP_EXIT_OOM, SUP_EXIT_NCAUSES };
 
 struct sup_proc {
 	char			*p_name;	/* "http:0" or "telephony" */
@@ -108,6 +112,13 @@ struct sup_proc {
 	struct sup_cg		*p_cg;
 	int			 p_oom_kill;
 	int			 p_oom_kills;
+	/* events and metrics (sup_event.c, sup_metrics.c): counters since
+	 * holdfastd started (an upgrade keeps them); an OOM kill is told
+	 * by p_oom_kill (limits) */
+	uint64_t		 p_exits[4];	/* SUP_EXIT_*: clean, code, signal, oom */
+	uint64_t		 p_start_failures;
+	uint64_t		 p_hung_kills;
+	struct sup_dbdown	*p_dbdown;	/* seconds the DB was down, by reason */
 	/* sdnotify: sd_notify from the child (sup_sdnotify.c) and health
 	 * checks (sup_health.c). Reset at each spawn, saved across upgrades. */
 	char			*p_sd_status;	/* last STATUS= */

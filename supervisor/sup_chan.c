@@ -15,6 +15,8 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_event.h"
+#include "sup_metrics.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -61,6 +63,8 @@ sup_hb_fire(evutil_socket_t fd, short what, void *arg)
 	    p->p_name, (int)p->p_pid,
 	    (unsigned long long)(hf_now_mono_ms() - p->p_last_msg_ms),
 	    (long long)p->p_heartbeat_ms);
+	p->p_hung_kills++;
+	sup_event_hung(p, hf_now_mono_ms() - p->p_last_msg_ms);
 	sup_proc_event(p, SUP_EV_HUNG);
 	sup_pass();
 }
@@ -93,8 +97,11 @@ void
 sup_db_record(struct sup_proc *p, int up, int attempts, const char *op,
     const char *reason, const char *detail)
 {
-	if (p->p_db.d_state != up)
+	sup_metrics_db(p, up, reason);	/* events (channel and sd_notify alike) */
+	if (p->p_db.d_state != up) {
+		sup_event_db(p, up, reason, op);
 		p->p_db.d_since_us = hf_now_real_us();
+	}
 	p->p_db.d_state = up;
 	sup_notify_changed();
 	p->p_db.d_attempts = attempts;

@@ -26,6 +26,7 @@
 #include "sup_health.h"
 #include "sup_sdnotify.h"
 #include "sup_ctl.h"
+#include "sup_event.h"
 #include "sup_log.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -44,6 +45,9 @@ struct sup_ctl_client {
 	/* cfgcli: tail -f NAME stderr, maintail -f */
 	int			 c_stream;	/* SUP_STREAM_ANY: both */
 	int			 c_follow_main;
+	/* events: following events (`events -f`), and what it missed */
+	int			 c_events;
+	uint64_t		 c_dropped;
 };
 
 static struct {
@@ -681,6 +685,72 @@ sup_ctl_reopen(struct sup_ctl_client *c, yajl_val req)
 	sup_ctl_send(c, w);
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+static void
+sup_ctl_count_line(const char *json, size_t len, void *arg)
+{
+	(void)json;
+	(void)len;
+	(*(int *)arg)++;
+}
+
+static void
+sup_ctl_event_line(const char *json, size_t len, void *arg)
+{
+	struct sup_ctl_client *c = arg;
+
+	chan_send_raw(c->c_peer, json, len);
+}
+
+/* events [follow]: {"ok":true,"seq":N,"count":K}, then K event lines (the
+ * ring, oldest first), then with follow every new event as it happens. */
+static void
+sup_ctl_events(struct sup_ctl_client *c, yajl_val req)
+{
+	struct jw	*w = sup_ctl_ok();
+	int		 follow = 0, n = 0;
+
+	(void)json_get_bool(req, "follow", &follow);
+	sup_event_ring_each(sup_ctl_count_line, &n);
+	jw_kint(w, "seq", (long long)sup_event_seq());
+	jw_kint(w, "count", n);
+	sup_ctl_send(c, w);
+	sup_event_ring_each(sup_ctl_event_line, c);
+	c->c_events = follow;
+	/* A follower waits, silent, for as long as it likes: no read deadline
+	 * (its 5 s re-arm would wake holdfastd for nothing); the client cap
+	 * still bounds how many there are. */
+	if (follow)
+		chan_peer_set_read_timeout(c->c_peer, 0);
+}
+
+/* A follower is bounded: past SUP_EVENT_SUB_MAX queued bytes its events
+ * are dropped and counted, and once half is written out it is told how
+ * many with a "dropped" event. The loop never waits for it. */
+void
+sup_ctl_event(const struct sup_ev *e)
+{
+	char line[256];
+
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next) {
+		size_t queued;
+
+		if (!c->c_events || chan_peer_gone(c->c_peer))
+			continue;
+		queued = chan_peer_queued(c->c_peer);
+		if (c->c_dropped > 0 && queued < SUP_EVENT_SUB_MAX / 2) {
+			sup_event_dropped_json(c->c_dropped, line, sizeof(line));
+			chan_send_raw(c->c_peer, line, strlen(line));
+			c->c_dropped = 0;
+		}
+		if (queued + e->len + 1 > SUP_EVENT_SUB_MAX)
+			c->c_dropped++;
+		else
+			chan_send_raw(c->c_peer, e->json, e->len);
+	}
+}
+
 static const struct {
 	const char	*name;
 	sup_ctl_fn	*fn;
@@ -701,6 +771,8 @@ static const struct {
 	{ "upgrade",	sup_ctl_upgrade },
 	/* cfgcli */
 	{ "maintail",	sup_ctl_maintail },
+	/* events */
+	{ "events",	sup_ctl_events },
 };
 
 /* ---- clients ----------------------------------------------------------- */
@@ -1114,6 +1186,10 @@ sup_ctl_save(struct jw *w, int upgrader_fd, int flush)
 			jw_kint(w, "follow_stream", c->c_stream);
 		if (c->c_follow_main)
 			jw_kbool(w, "follow_main", 1);
+		if (c->c_events) {	/* events: a follower follows on */
+			jw_kbool(w, "events", 1);
+			jw_kint(w, "events_dropped", (long long)c->c_dropped);
+		}
 		if (c->c_wait != NULL) {
 			jw_kbool(w, "wait_up", c->c_wait_up);
 			jw_key(w, "wait");
@@ -1149,7 +1225,7 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 {
 	struct sup_ctl_client	*c;
 	yajl_val		 wait = json_get_array(o, "wait");
-	long long		 uid = 0;
+	long long		 uid = 0, dropped = 0;
 	int			 fd = sup_upgrade_get_fd(o, "conn"), up = 0, upgrader = 0;
 	char			*in;
 	size_t			 len;
@@ -1173,6 +1249,11 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 		c->c_stream = s >= SUP_STREAM_OUT && s <= SUP_STREAM_ANY ? (int)s : SUP_STREAM_ANY;
 		(void)json_get_bool(o, "follow_main", &c->c_follow_main);
 	}
+	if (json_get_bool(o, "events", &c->c_events) == 0 && c->c_events &&
+	    json_get_int(o, "events_dropped", &dropped) == 0)	/* events */
+		c->c_dropped = (uint64_t)dropped;
+	if (c->c_events)
+		chan_peer_set_read_timeout(c->c_peer, 0);
 	if (wait != NULL) {
 		(void)json_get_bool(o, "wait_up", &up);
 		c->c_wait_up = up;

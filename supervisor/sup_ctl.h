@@ -47,6 +47,10 @@ void sup_ctl_proc_gone(struct sup_proc *);
 /* A surge replacement took the slot of from: waits and follows go to it. */
 void sup_ctl_proc_moved(struct sup_proc *from, struct sup_proc *to);
 
+/* events: an event for the clients following events (`events -f`). */
+struct sup_ev;
+void sup_ctl_event(const struct sup_ev *);
+
 /* In-place upgrade (sup_upgrade.c): the socket and the clients whose
  * replies could be flushed, as a "ctl" object (upgrader_fd marks the
  * client that asked; flush: write out queued replies first, and leave out

@@ -37,7 +37,9 @@
 #include "sup.h"
 #include "sup_cgroup.h"
 #include "sup_ctl.h"
+#include "sup_event.h"
 #include "sup_log.h"
+#include "sup_metrics.h"
 #include "sup_notify.h"
 #include "sup_health.h"
 #include "sup_sdnotify.h"
@@ -162,6 +164,7 @@ sup_proc_free(struct sup_proc *p)
 	free(p->p_db.d_detail);
 	free(p->p_stats);
 	free(p->p_status_text);	/* libhf */
+	sup_metrics_free(p);	/* events */
 	sup_sdnotify_proc_free(p);	/* sdnotify */
 	sup_health_free(p);
 	free(p->p_name);
@@ -601,6 +604,28 @@ sup_reload_web(const struct cfg_holdfast *o, struct cfg_holdfast *n)
 	n->status_listen.spec = o->status_listen.spec ? xstrdup(o->status_listen.spec) : NULL;
 }
 
+/* events: metrics_listen, bound like status_listen (kept on failure). */
+static void
+sup_reload_metrics(const struct cfg_holdfast *o, struct cfg_holdfast *n)
+{
+	char err[CFG_ERRLEN];
+
+	if (sup_web_metrics_relisten(&n->metrics_listen, &n->status_listen, err,
+	    sizeof(err)) == 0) {
+		log_info("reload: [holdfast] metrics_listen: applied");
+		return;
+	}
+	log_warnx("reload: [holdfast] metrics_listen: %s; keeping %s", err,
+	    o->metrics_listen.type != 0 ? o->metrics_listen.spec : "none");
+	free(n->metrics_listen.host);
+	free(n->metrics_listen.port);
+	free(n->metrics_listen.spec);
+	n->metrics_listen = o->metrics_listen;
+	n->metrics_listen.host = o->metrics_listen.host ? xstrdup(o->metrics_listen.host) : NULL;
+	n->metrics_listen.port = o->metrics_listen.port ? xstrdup(o->metrics_listen.port) : NULL;
+	n->metrics_listen.spec = o->metrics_listen.spec ? xstrdup(o->metrics_listen.spec) : NULL;
+}
+
 /*
  * [holdfast]: everything applies at once. log_level (unless -v), tail_lines
  * and shutdown_timeout are holdfastd's own (workers take log_level when
@@ -626,6 +651,10 @@ sup_reload_holdfast(const struct cfg *ocfg, struct cfg *ncfg)
 			continue;	/* logged below, once done */
 		} else if (strcmp(keys[i], "status_listen") == 0) {
 			sup_reload_web(o, n);
+			sup_reload_metrics(o, n);	/* events: /metrics may live there */
+			continue;
+		} else if (strcmp(keys[i], "metrics_listen") == 0) {	/* events */
+			sup_reload_metrics(o, n);
 			continue;
 		} else if (cfg_row_find("holdfast", keys[i])->reload == CFG_RELOAD_RESTART)
 			workers = 1;	/* state_dir: the workers read it */
@@ -758,6 +787,7 @@ sup_reload(char *err, size_t errlen, struct jw *changes)
 	sup_notify_reloading();	/* READY=1 follows once settled again */
 	if ((ncfg = cfg_load(sup.s_cfgpath, err, errlen)) == NULL) {
 		log_warnx("reload: keeping the running configuration: %s", err);
+		sup_event_reload(0, err);	/* events */
 		return -1;
 	}
 	plan = xcalloc(ncfg->nworkers + 1, sizeof(*plan));
@@ -767,6 +797,7 @@ sup_reload(char *err, size_t errlen, struct jw *changes)
 	if (sup_reload_prepare(ncfg, plan, err, errlen) == -1) {
 		sup.s_cfg = ocfg;
 		log_warnx("reload: keeping the running configuration: %s", err);
+		sup_event_reload(0, err);	/* events */
 		free(plan);
 		cfg_free(ncfg);
 		return -1;
@@ -776,6 +807,8 @@ sup_reload(char *err, size_t errlen, struct jw *changes)
 	shared |= sup_reload_shared(ocfg, ncfg, "database");
 	shared |= sup_reload_shared(ocfg, ncfg, "whatsapp");
 	sup_reload_apply(ncfg, plan, shared, changes);
+	sup_hook_configure(ncfg);	/* events: listeners kept by name */
+	sup_event_reload(1, NULL);
 	free(plan);
 	cfg_free(ocfg);
 	sup_pass();

@@ -31,7 +31,9 @@
 #include "sup.h"
 #include "sup_cgroup.h"
 #include "sup_ctl.h"
+#include "sup_event.h"
 #include "sup_log.h"
+#include "sup_metrics.h"
 #include "sup_notify.h"
 #include "sup_health.h"
 #include "sup_sdnotify.h"
@@ -71,12 +73,15 @@ sup_rolling_step(struct sup_proc *p, enum sup_state st)
 void
 sup_set_state(struct sup_proc *p, enum sup_state st)
 {
+	enum sup_state from = p->p_state;
+
 	if (p->p_state == st)
 		return;
 	HF_ASSERT(sup_transition_ok(p->p_state, st));
 	log_info("[WORKER_STATE] name=%s pid=%d %s -> %s", p->p_name,
 	    (int)p->p_pid, sup_state_name(p->p_state), sup_state_name(st));
 	p->p_state = st;
+	sup_event_state(p, from, st);
 	p->p_state_since_ms = hf_now_mono_ms();
 	sup_notify_changed();
 	sup_sdnotify_state(p, st);
@@ -321,6 +326,13 @@ sup_proc_event(struct sup_proc *p, enum sup_event ev)
 
 	log_debug("%s: %s in %s -> %s (%s)", p->p_name, sup_event_name(ev),
 	    sup_state_name(p->p_state), sup_state_name(d.next), d.why);
+	/* events: an exit before ready (or before ready in time) is a failed
+	 * start: counted and told before the state it leads to */
+	if (ev == SUP_EV_EXIT && d.attempts > p->p_attempts &&
+	    (p->p_state == SUP_STARTING || p->p_state == SUP_STOPPING)) {
+		p->p_start_failures++;
+		sup_event_start_failed(p, d.attempts, d.next == SUP_FATAL);
+	}
 	p->p_attempts = d.attempts;
 	if (d.act == SUP_ACT_SPAWN || d.act == SUP_ACT_CANCEL)
 		sup_timer_disarm(p);
@@ -386,6 +398,8 @@ sup_reap(void)
 	char		 how[48];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (sup_hook_reaped(pid, status))	/* events: a listener's command */
+			continue;
 		if ((p = sup_find_pid(pid)) == NULL) {
 			if (sup_health_reaped(pid, status))
 				continue;	/* a health_cmd */
@@ -415,6 +429,8 @@ sup_proc_exited(struct sup_proc *p)
 	    p->p_name, (int)p->p_pid, p->p_last_exit,
 	    (unsigned long long)(up / 1000), (unsigned long long)(up % 1000),
 	    p->p_restarts, sup_cgroup_oom_killed(p) ? " oom_kill=1" : "");
+	sup_metrics_exit(p, p->p_exit_status);	/* events */
+	sup_event_exit(p, p->p_exit_status, up, sup_cgroup_oom_killed(p));
 	if (p->p_start_timed_out)	/* what BACKOFF/FATAL report as "last" */
 		snprintf(p->p_last_exit, sizeof(p->p_last_exit), "start-timeout");
 	p->p_exit_pending = 0;

@@ -38,6 +38,7 @@
 #include "sup.h"
 #include "sup_ctl.h"
 #include "sup_log.h"
+#include "sup_metrics.h"
 #include "sup_notify.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -139,6 +140,7 @@ sup_surge_promote(struct sup_proc *x)
 	x->p_spawns = p->p_spawns + 1;
 	x->p_restarts = p->p_restarts + 1;
 	x->p_oom_kills = p->p_oom_kills;	/* limits: the slot's count */
+	sup_metrics_moved(p, x);	/* events: the slot's counters go on */
 	x->p_want_up = 1;
 	sup_surge_end(p, 1);
 	sup_ctl_proc_moved(p, x);

@@ -44,6 +44,8 @@
 #include "sup_ctl.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_event.h"
+#include "sup_metrics.h"
 #include "sup_sdnotify.h"
 #include "sup_upgrade.h"
 #include "util.h"
@@ -376,6 +378,7 @@ upg_put_proc(struct jw *w, const struct sup_proc *p)
 
 	jw_obj_open(w);
 	upg_put_fields(w, p, upg_proc_fields, nitems(upg_proc_fields));
+	sup_metrics_save(w, p);		/* events: the counters go on */
 	jw_kint(w, "timer_at_ms", upg_timer_deadline(p->p_timer));
 	/* A worker reads its channel at once; what it was not sent in 20 ms
 	 * (a welcome, an error reply) is lost, nothing else. */
@@ -475,6 +478,7 @@ upg_write_state(const struct upg_request *rq)
 	jw_kint(w, "verbose", sup.s_verbose);
 	jw_kstr(w, "config", sup.s_cfgpath);
 	jw_kbool(w, "shutting_down", sup.s_shutting_down);
+	sup_event_save(w);		/* events: the sequence goes on */
 	if (rq->reply_fd != -2) {
 		jw_key(w, "upgrade");
 		jw_obj_open(w);
@@ -1113,6 +1117,8 @@ sup_upgrade(int reply_fd, char *err, size_t errlen)
 	    (unsigned long long)((hf_now_mono_us() - rq.t0_us) / 1000), heal.saves,
 	    heal.saves ? heal.save_us / heal.saves : 0, heal.save_max_us);
 	sup_notify_reloading();
+	/* events: a listener's command is not carried over: killed, logged */
+	(void)sup_hook_stop_all("upgrade");
 	/* Queued output is lost at the exec: give a slow reader a moment. */
 	log_nb_drain(SUP_LOG_DRAIN_MS / 2);
 	snprintf(fbbuf, sizeof(fbbuf), "%d", fb);
@@ -1360,6 +1366,7 @@ upg_proc(struct sup_group *g, int index, yajl_val o)
 	p->p_state = SUP_STOPPED;
 	p->p_db.d_state = -1;
 	upg_get_fields(o, p, upg_proc_fields, nitems(upg_proc_fields));
+	sup_metrics_restore(p, o);	/* events */
 	if (p->p_name == NULL)
 		p->p_name = g->g_nprocs == 1 ? xstrdup(g->g_name) :
 		    xasprintf("%s:%d", g->g_name, index);
@@ -1534,6 +1541,7 @@ sup_upgrade_adopt(void)
 	char			*reply;
 	int			 shutting = 0;
 
+	sup_event_restore(rs.tree);	/* events */
 	sup_sdnotify_init(sup_sdnotify_saved_fd(rs.tree));	/* sdnotify */
 	for (size_t i = 0; i < groups->u.array.len; i++) {
 		*tail = upg_group(groups->u.array.values[i]);
@@ -1593,6 +1601,13 @@ sup_upgrade_restored(void)
 		    "groups=%d instances=%d ms=%llu", rs.old_version, rs.old_build,
 		    PACKAGE_VERSION, sup_build_id(), (int)getpid(), rs.groups, rs.procs,
 		    (unsigned long long)((hf_now_mono_us() - rs.t0_us) / 1000));
+	/* events */
+	if (rs.failed != NULL)
+		sup_event_upgrade("failed", rs.old_version, rs.failed);
+	else if (rs.from_upgrade)
+		sup_event_upgrade("upgraded", rs.old_version, NULL);
+	else if (heal.lastsig != 0)
+		sup_event_upgrade("healed", rs.old_version, NULL);
 	if (heal.lastsig != 0)
 		log_warnx("[SUP_HEAL] signal=%d result=restored pid=%d groups=%d "
 		    "instances=%d heals_last_minute=%d max=%d ms=%lld", heal.lastsig,

@@ -17,12 +17,14 @@
 #include <sys/stat.h>
 #include <event2/event.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "hsrv.h"
 #include "json.h"
 #include "log.h"
 #include "sup.h"
 #include "sup_ctl.h"
+#include "sup_metrics.h"
 #include "sup_web.h"
 #include "sup_web_guard.h"
 #include "util.h"
@@ -52,6 +54,11 @@ struct web_old {
 static struct {
 	struct hsrv	*srv;
 	struct web_old	*old;
+	/* events: metrics_listen, its own listener (msrv, on mspec) or
+	 * /metrics on the status page's (mshared) */
+	struct hsrv	*msrv;
+	char		*mspec;
+	int		 mshared;
 } web;
 
 /* ---- replies ------------------------------------------------------------ */
@@ -430,7 +437,10 @@ static const struct web_route {
 	{ "/status.json", "GET", 3 },
 	{ "/tail", "GET", 4 },
 	{ "/action", "POST", 5 },
+	{ "/metrics", "GET", 6 },	/* events: with metrics_listen */
 };
+
+static void web_metrics(struct hsrv_req *);
 
 static void
 web_route(struct hsrv_req *r, int kind)
@@ -441,6 +451,7 @@ web_route(struct hsrv_req *r, int kind)
 	case 2: web_asset(r, "text/css; charset=utf-8", sup_web_css); break;
 	case 3: web_status(r); break;
 	case 4: web_tail(r); break;
+	case 6: web_metrics(r); break;
 	default: web_action(r); break;
 	}
 }
@@ -450,8 +461,8 @@ web_request(struct hsrv_req *r, void *arg)
 {
 	const char	*target = hsrv_target(r);
 	size_t		 plen = strcspn(target, "?");
+	int		 metrics_only = arg != NULL;
 
-	(void)arg;
 	if (!web_host_allowed(hsrv_header(r, "Host"), sup.s_cfg->holdfast.status_hosts)) {
 		web_error(r, 403, "this Host is not the status page's: add it to status_hosts");
 		return;
@@ -461,6 +472,9 @@ web_request(struct hsrv_req *r, void *arg)
 
 		if (strlen(rt->path) != plen || strncmp(rt->path, target, plen) != 0)
 			continue;
+		if ((rt->kind == 6 && !metrics_only && !web.mshared) ||
+		    (rt->kind != 6 && metrics_only))
+			break;
 		if (strcmp(hsrv_method(r), rt->method) == 0)
 			web_route(r, rt->kind);
 		else {
@@ -484,7 +498,7 @@ web_body_limit(struct hsrv_req *r, void *arg)
 /* ---- the listener ------------------------------------------------------- */
 
 static struct hsrv *
-web_listen(const struct cfg_listen *l, char *err, size_t errlen)
+web_listen(const struct cfg_listen *l, int metrics_only, char *err, size_t errlen)
 {
 	static const struct hsrv_limits lim = {
 		.max_conns = WEB_MAX_CONNS,
@@ -499,13 +513,20 @@ web_listen(const struct cfg_listen *l, char *err, size_t errlen)
 		.body_limit = web_body_limit,
 		.request = web_request,
 	};
+	static const struct hsrv_cbs mcbs = {	/* events: arg marks /metrics only */
+		.body_limit = web_body_limit,
+		.request = web_request,
+		.arg = &web,
+	};
 	struct hsrv	*srv;
 	int		 fd;
 
 	if ((fd = sup_listen_bind(l, 0, err, errlen)) == -1)
 		return NULL;
-	if (hf_fd_set_nonblock(fd) == -1 || (srv = hsrv_new(sup.s_base, fd, &lim, &cbs)) == NULL) {
-		snprintf(err, errlen, "status_listen %s: cannot serve", l->spec);
+	if (hf_fd_set_nonblock(fd) == -1 || (srv = hsrv_new(sup.s_base, fd, &lim,
+	    metrics_only ? &mcbs : &cbs)) == NULL) {
+		snprintf(err, errlen, "%s %s: cannot serve", metrics_only ?
+		    "metrics_listen" : "status_listen", l->spec);
 		close(fd);
 		return NULL;
 	}
@@ -517,7 +538,7 @@ sup_web_start(const struct cfg_listen *l, char *err, size_t errlen)
 {
 	if (l->type == 0)
 		return 0;
-	if ((web.srv = web_listen(l, err, errlen)) == NULL)
+	if ((web.srv = web_listen(l, 0, err, errlen)) == NULL)
 		return -1;
 	log_info("status page on http://%s%s%s:%s/", strchr(l->host, ':') ? "[" : "",
 	    l->host, strchr(l->host, ':') ? "]" : "", l->port);
@@ -563,7 +584,7 @@ sup_web_relisten(const struct cfg_listen *l, char *err, size_t errlen)
 {
 	struct hsrv *srv = NULL;
 
-	if (l->type != 0 && (srv = web_listen(l, err, errlen)) == NULL)
+	if (l->type != 0 && (srv = web_listen(l, 0, err, errlen)) == NULL)
 		return -1;
 	if (web.srv != NULL)
 		web_retire(web.srv);
@@ -583,4 +604,52 @@ sup_web_close(void)
 	if (web.srv != NULL)
 		hsrv_free(web.srv);
 	web.srv = NULL;
+	if (web.msrv != NULL)		/* events */
+		hsrv_free(web.msrv);
+	web.msrv = NULL;
+	free(web.mspec);
+	web.mspec = NULL;
+}
+
+/* ---- events: /metrics ------------------------------------------------------ */
+
+static void
+web_metrics(struct hsrv_req *r)
+{
+	struct buf b = BUF_INIT;
+
+	sup_metrics_text(&b);
+	web_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	buf_free(&b);
+}
+
+static int
+web_same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	return a->type != 0 && b->type != 0 && strcmp(a->host, b->host) == 0 &&
+	    strcmp(a->port, b->port) == 0;
+}
+
+int
+sup_web_metrics_relisten(const struct cfg_listen *ml, const struct cfg_listen *sl,
+    char *err, size_t errlen)
+{
+	struct hsrv *srv = NULL;
+
+	web.mshared = web_same_addr(ml, sl);
+	if (ml->type != 0 && !web.mshared && web.msrv != NULL &&
+	    strcmp(web.mspec, ml->spec) == 0)
+		return 0;		/* the same listener serves on */
+	if (ml->type != 0 && !web.mshared &&
+	    (srv = web_listen(ml, 1, err, errlen)) == NULL)
+		return -1;
+	if (web.msrv != NULL)
+		web_retire(web.msrv);
+	free(web.mspec);
+	web.msrv = srv;
+	web.mspec = srv != NULL ? xstrdup(ml->spec) : NULL;
+	if (ml->type != 0)
+		log_info("metrics on http://%s%s%s:%s/metrics", strchr(ml->host, ':') ? "[" :
+		    "", ml->host, strchr(ml->host, ':') ? "]" : "", ml->port);
+	return 0;
 }

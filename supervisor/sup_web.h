@@ -14,6 +14,9 @@
  *                 only with status_actions = true, the bearer token of
  *                 status_token_file, the header X-Holdfast-Action: 1, and
  *                 an Origin (when sent) that is the page's own
+ *   /metrics      Prometheus text (sup_metrics.c), only when metrics_listen
+ *                 is this listener's address; a metrics_listen of its own
+ *                 gets a listener with the same limits serving /metrics only
  * Every error is JSON ({"error","detail","status"}); nothing is cached.
  *
  * Cost: while no client is connected the listening socket is the only
@@ -33,6 +36,11 @@ int sup_web_start(const struct cfg_listen *l, char *err, size_t errlen);
  * listener finish what they asked and are closed. */
 int sup_web_relisten(const struct cfg_listen *l, char *err, size_t errlen);
 void sup_web_close(void);
+/* events: metrics_listen ml: /metrics on the status page's listener when
+ * ml is sl's address, else on a listener of its own (kept when ml is
+ * unchanged, the old one kept on failure: -1 with a reason). */
+int sup_web_metrics_relisten(const struct cfg_listen *ml, const struct cfg_listen *sl,
+    char *err, size_t errlen);
 
 /* The page, embedded (sup_web_page.c): no build step, no external asset. */
 extern const char sup_web_html[];

@@ -96,6 +96,19 @@ tests_unit_test_cfg_limits_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cfg_limits_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 TESTS += tests/integration/test_unit_verify.sh
 EXTRA_DIST += tests/integration/test_unit_verify.sh
+# events: holdfastctl events, [event:NAME] listeners, metrics_listen.
+TEST_PROGS += tests/integration/test_events
+TESTS += tests/integration/test_events
+tests_integration_test_events_SOURCES = tests/integration/test_events.c
+tests_integration_test_events_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_events_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+TEST_PROGS += tests/integration/test_metrics
+TESTS += tests/integration/test_metrics
+tests_integration_test_metrics_SOURCES = tests/integration/test_metrics.c
+tests_integration_test_metrics_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_metrics_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+EXTRA_DIST += tests/tools/promcheck.py docs/alerts.yml docs/grafana-dashboard.json \
+	examples/events/webhook.sh examples/events/mail.sh
 
 # sdnotify: sd_notify for every child, health_cmd/health_http
 TEST_PROGS += tests/tools/notifyworker

@@ -54,6 +54,9 @@ done
 [ -x "$pgbin/initdb" ] || skip "no PostgreSQL binaries in $pgbin"
 hfd=$build/supervisor/holdfastd
 ctl=$build/supervisor/holdfastctl
+# a static holdfastctl (configure's default) cannot be memchecked: the same
+# object linked dynamically, built by make check, stands in for it
+[ -x "$build/supervisor/holdfastctl-dynamic" ] && ctl=$build/supervisor/holdfastctl-dynamic
 admin=$build/workers/admin/holdfast-admin
 http=$build/workers/http/holdfast-http
 wa=$build/workers/whatsapp/holdfast-whatsapp

@@ -25,6 +25,9 @@
  *   -O        leave an orphan: a grandchild that exits 200 ms later
  *   -S        send a "stats" message ({"served":7}) once ready
  *   -X        no channel: ignore HOLDFAST_CHANNEL_FD (a plain program)
+ *   -B RATE   events: once ready, report the DB down ("flap") and up again,
+ *             RATE changes a second (each one an event in holdfastd),
+ *   -b MAX    until MAX changes were sent (default: for ever)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +57,7 @@ static struct {
 	int			 listen_fd;
 	struct event		*ev_accept;
 	long			 ticks;
+	long			 flap_rate, flap_max, flaps;	/* -B, -b */
 } tw = { .crash_ms = -1, .exit_ms = -1, .hang_ms = -1, .up_ms = -1, .listen_fd = -1 };
 
 static void
@@ -110,6 +114,36 @@ tw_up(evutil_socket_t fd, short what, void *arg)
 	chan_worker_db(1, "testworker", NULL, 0, NULL);
 }
 
+/* -B: every 10 ms, the changes due by now (a steady RATE a second). */
+static void
+tw_flap(evutil_socket_t fd, short what, void *arg)
+{
+	static struct timespec	t0;
+	struct timespec		now;
+	long			due;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (t0.tv_sec == 0)
+		t0 = now;
+	due = (long)(((now.tv_sec - t0.tv_sec) * 1000.0 +
+	    (now.tv_nsec - t0.tv_nsec) / 1e6) * tw.flap_rate / 1000.0) + 1;
+	if (tw.flap_max > 0 && due > tw.flap_max)
+		due = tw.flap_max;
+	for (; tw.flaps < due; tw.flaps++)
+		chan_worker_db(tw.flaps % 2, "testworker", tw.flaps % 2 ? NULL : "flap", 1,
+		    NULL);
+}
+
+static void
+tw_flap_start(void)
+{
+	struct timeval	 tv = { 0, 10000 };
+	struct event	*ev = event_new(tw.base, -1, EV_PERSIST, tw_flap, NULL);
+
+	event_add(ev, &tv);
+	tw_flap(-1, 0, NULL);
+}
+
 static void
 tw_flip(evutil_socket_t fd, short what, void *arg)
 {
@@ -135,6 +169,8 @@ tw_ready(evutil_socket_t fd, short what, void *arg)
 		jw_free(w);
 	}
 	tw_after(tw.hang_ms, tw_hang);
+	if (tw.flap_rate > 0)
+		tw_flap_start();
 }
 
 static void
@@ -222,7 +258,7 @@ tw_options(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:U:u:p:P:aA:XOSf:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:xF:C:E:H:TRr:D:U:u:p:P:aA:XOSf:B:b:")) != -1) {
 		switch (ch) {
 		case 's': break;
 		case 'x': exit(1);
@@ -250,6 +286,8 @@ tw_options(int argc, char **argv)
 		case 'O': tw_orphan(); break;
 		case 'S': tw.stats = 1; break;
 		case 'f': tw.flood = atoi(optarg); break;
+		case 'B': tw.flap_rate = atol(optarg); break;
+		case 'b': tw.flap_max = atol(optarg); break;
 		default:
 			fprintf(stderr, "testworker: bad option\n");
 			exit(2);

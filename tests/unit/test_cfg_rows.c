@@ -20,7 +20,8 @@
 #include "tu.h"
 #include "util.h"
 
-static const char *const sections[] = { "holdfast", "database", "whatsapp", "worker" };
+static const char *const sections[] = { "holdfast", "database", "whatsapp", "worker",
+    "event" };	/* events: [event:NAME] */
 
 #define MAXKEYS	256
 

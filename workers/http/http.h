@@ -126,5 +126,9 @@ struct http_metrics *http_metrics_new(void);
 void http_metrics_free(struct http_metrics *);
 void http_metrics_observe(struct http_metrics *, int route, int status,
     uint64_t duration_us);
+/* events: the "stats" message for holdfastd (its /metrics covers every
+ * instance): {"type":"stats","requests":N,"requests_by_status":{"200":N,
+ * ...},"requests_503":N}; NULL when nothing changed since the last one. */
+struct jw *http_metrics_stats(struct http_metrics *);
 
 #endif

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "cfg.h"
+#include "chan.h"
 #include "db.h"
 #include "http.h"
 #include "http_crypt.h"
@@ -428,6 +429,26 @@ http_drain(evutil_socket_t fd, short what, void *arg)
 	worker_exit_loop(srv->w);
 }
 
+/* events: the counters to holdfastd every HTTP_STATS_MS, when they moved
+ * (an idle worker sends nothing, so holdfastd is not woken for it). */
+#define HTTP_STATS_MS	5000
+
+static struct event *http_stats_ev;	/* freed at the stop, with the base alive */
+
+static void
+http_send_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_srv	*srv = arg;
+	struct jw	*w = http_metrics_stats(srv->metrics);
+
+	(void)fd;
+	(void)what;
+	if (w != NULL) {
+		chan_worker_send(w);
+		jw_free(w);
+	}
+}
+
 /* SIGTERM: stop accepting, answer what was accepted and let requests
  * waiting on the DB finish (at most a few seconds: holdfastd's
  * stopwaitsecs is the hard bound), then exit. */
@@ -439,6 +460,11 @@ http_on_stop(struct worker *w, void *arg)
 
 	/* Replies from now on say Connection: close. */
 	hsrv_stop_accepting(srv->hs);
+	if (http_stats_ev != NULL) {	/* events: the last figures, then no more */
+		http_send_stats(-1, 0, srv);
+		event_free(http_stats_ev);
+		http_stats_ev = NULL;
+	}
 	srv->stop_ms = srv->last_dispatch_ms = hf_now_mono_ms();
 	srv->drain_deadline = srv->stop_ms + 5000;
 	srv->drain_ev = event_new(w->base, -1, EV_PERSIST, http_drain, srv);
@@ -450,6 +476,7 @@ main(int argc, char **argv)
 {
 	struct worker	w;
 	struct http_srv	srv = { 0 };
+	struct timeval	stats_tv = { HTTP_STATS_MS / 1000, 0 };
 	int		fd, rc;
 
 	worker_init(&w, argc, argv, "http");
@@ -461,6 +488,9 @@ main(int argc, char **argv)
 	srv.db = worker_db_start(&w, "http_request");
 	worker_set_on_stop(&w, http_on_stop, &srv);
 	worker_ready(&w);
+	http_stats_ev = event_new(w.base, -1, EV_PERSIST, http_send_stats, &srv);
+	event_add(http_stats_ev, &stats_tv);		/* events */
+	http_send_stats(-1, 0, &srv);
 	log_info("serving on fd %d (%s), max_body=%lld max_webhook_body=%lld "
 	    "max_connections=%d max_connections_per_addr=%d max_body_memory=%lld",
 	    fd, w.listen_inherited ? "inherited" : "bound",

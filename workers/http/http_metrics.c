@@ -39,6 +39,7 @@ struct http_m_route {
 
 struct http_metrics {
 	struct http_m_route	r[HTTP_R_NROUTES + 1];
+	uint64_t		sent_total;	/* events: in the last stats message */
 };
 
 struct http_metrics *
@@ -73,6 +74,43 @@ http_metrics_observe(struct http_metrics *hm, int route, int status, uint64_t du
 			m->bucket[i]++;
 	m->count++;
 	m->sum_us += dur_us;
+}
+
+/* events: one figure per status, summed over the routes. */
+struct jw *
+http_metrics_stats(struct http_metrics *hm)
+{
+	uint64_t	 by[HTTP_M_NSTATUS] = { 0 }, total = 0;
+	struct jw	*w;
+	char		 key[16];
+
+	for (int r = 0; r <= HTTP_R_NROUTES; r++)
+		for (size_t i = 0; i < HTTP_M_NSTATUS; i++) {
+			by[i] += hm->r[r].by_status[i];
+			total += hm->r[r].by_status[i];
+		}
+	if (total == hm->sent_total && hm->sent_total != 0)
+		return NULL;
+	hm->sent_total = total;
+	w = jw_new();
+	jw_obj_open(w);
+	jw_kstr(w, "type", "stats");
+	jw_kint(w, "requests", (long long)total);
+	jw_key(w, "requests_by_status");
+	jw_obj_open(w);
+	for (size_t i = 0; i < HTTP_M_NSTATUS; i++) {
+		if (by[i] == 0)
+			continue;
+		if (i < nitems(http_m_statuses))
+			snprintf(key, sizeof(key), "%d", http_m_statuses[i]);
+		else
+			snprintf(key, sizeof(key), "other");
+		jw_kint(w, key, (long long)by[i]);
+	}
+	jw_obj_close(w);
+	jw_kint(w, "requests_503", (long long)by[nitems(http_m_statuses) - 1]);
+	jw_obj_close(w);
+	return w;
 }
 
 static void

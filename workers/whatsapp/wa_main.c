@@ -10,19 +10,56 @@
 #include <stdlib.h>
 
 #include "cfg.h"
+#include "chan.h"
+#include "json.h"
 #include "log.h"
 #include "worker.h"
 #include "wa.h"
 
 #define WA_STOP_GRACE_MS	2000	/* beyond send_timeout, for the last records */
 #define WA_STOP_MAX_MS		8000	/* inside holdfastd's default stopwaitsecs (10s) */
+#define WA_STATS_MS		5000	/* events: counters to holdfastd when they moved */
 
 /* The process: its worker, its session loop and the stop deadline. */
 struct wa_main {
 	struct worker	 w;
 	struct wa	*wa;
 	struct event	*stop_deadline;
+	struct event	*stats;		/* events: WA_STATS_MS */
+	unsigned long long stats_sum;	/* of the counters last sent */
 };
+
+/* events: the counters as a "stats" message (holdfastd's /metrics),
+ * sent only when one moved (passes, which every poll moves, aside). */
+static void
+wa_main_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct wa_main		*m = arg;
+	const struct wa_counters *n = &m->wa->n;
+	unsigned long long	 sum = n->assigned + n->opened + n->closed + n->statuses +
+	    n->sent + n->retried + n->failed + n->db_errors;
+	struct jw		*w;
+
+	(void)fd;
+	(void)what;
+	if (sum == m->stats_sum && what != 0)
+		return;
+	m->stats_sum = sum;
+	w = jw_new();
+	jw_obj_open(w);
+	jw_kstr(w, "type", "stats");
+	jw_kint(w, "sessions_assigned", (long long)n->assigned);
+	jw_kint(w, "sessions_opened", (long long)n->opened);
+	jw_kint(w, "sessions_closed", (long long)n->closed);
+	jw_kint(w, "statuses", (long long)n->statuses);
+	jw_kint(w, "messages_sent", (long long)n->sent);
+	jw_kint(w, "messages_retried", (long long)n->retried);
+	jw_kint(w, "messages_failed", (long long)n->failed);
+	jw_kint(w, "db_errors", (long long)n->db_errors);
+	jw_obj_close(w);
+	chan_worker_send(w);
+	jw_free(w);
+}
 
 /* Frees the worker's own state while the base still exists, then ends the
  * loop (worker_run frees the DB layer, cancelling its callbacks). */
@@ -32,6 +69,11 @@ wa_main_exit(void *arg)
 	struct wa_main	*m = arg;
 	struct wa	*wa = m->wa;
 
+	if (m->stats != NULL) {		/* events: the last figures */
+		wa_main_stats(-1, 0, m);
+		event_free(m->stats);
+		m->stats = NULL;
+	}
 	log_info("[WA_STATS] assigned=%llu opened=%llu closed=%llu statuses=%llu sent=%llu "
 	    "retried=%llu failed=%llu passes=%llu db_errors=%llu",
 	    (unsigned long long)wa->n.assigned, (unsigned long long)wa->n.opened,
@@ -91,5 +133,12 @@ main(int argc, char **argv)
 	    w->cfg->whatsapp.auto_reply != NULL && w->cfg->whatsapp.auto_reply[0] ? "on" : "off");
 	wa_start(wa);
 	worker_ready(w);
+	{
+		struct timeval tv = { WA_STATS_MS / 1000, 0 };
+
+		m.stats = event_new(w->base, -1, EV_PERSIST, wa_main_stats, &m);
+		event_add(m.stats, &tv);
+		wa_main_stats(-1, 0, &m);
+	}
 	return worker_run(w);
 }
