@@ -1194,8 +1194,10 @@ START_TEST(test_damaged_configs)
 		cfg_free(cfg);
 		free(text);
 	}
-	/* Most single edits of a strict file are refused, not all. */
-	ck_assert_msg(refused > 100 && refused < 600, "%d of 600 refused", refused);
+	/* Many edits of a strict file are refused, not all: most of the
+	 * example is comments, where an edit is harmless (the more keys are
+	 * documented there, the fewer edits land on a value). */
+	ck_assert_msg(refused > 60 && refused < 600, "%d of 600 refused", refused);
 	if (getenv("TEST_CFG_VERBOSE") != NULL)
 		fprintf(stderr, "%d of 600 damaged configs refused\n", refused);
 	free(prefix);
