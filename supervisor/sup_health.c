@@ -32,6 +32,7 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_event.h"
 #include "sup_health.h"
 #include "util.h"
 
@@ -151,6 +152,8 @@ sup_health_failed(struct sup_health *h, const char *why)
 	    "restarting it", p->p_name, (int)p->p_pid, sup_health_kind(wc), h->failures,
 	    wc->health_retries, why);
 	h->failures = 0;
+	p->p_hung_kills++;	/* events and metrics count it as a hang */
+	sup_event_hung(p, hf_now_mono_ms() - p->p_last_msg_ms);
 	sup_proc_event(p, SUP_EV_HUNG);
 	sup_pass();
 }

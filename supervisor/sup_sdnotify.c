@@ -49,6 +49,7 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_event.h"
 #include "sup_health.h"
 #include "sup_sdnotify.h"
 #include "sup_upgrade.h"
@@ -410,6 +411,8 @@ sd_watchdog(struct sup_proc *p, const char *v)
 	if (strcmp(v, "trigger") == 0) {
 		log_warnx("[WORKER_HUNG] name=%s pid=%d reason=WATCHDOG=trigger",
 		    p->p_name, (int)p->p_pid);
+		p->p_hung_kills++;	/* events and metrics count it as a hang */
+		sup_event_hung(p, hf_now_mono_ms() - p->p_last_msg_ms);
 		sup_proc_event(p, SUP_EV_HUNG);
 		sup_pass();
 		return;
