@@ -29,3 +29,17 @@ EXTRA_tests_integration_test_c_worker_DEPENDENCIES = examples/c-worker/holdfast-
 # DESTDIR=, pkg-config, cc examples/c-worker/*.c, run under holdfastd).
 TESTS += tests/package/test_libholdfast.sh
 EXTRA_DIST += tests/package/test_libholdfast.sh
+
+# libholdfast's JSON reader and writer against yajl (tests/fuzz.mk:
+# `make fuzz FUZZ_TARGETS=hfjson`; the corpus is replayed by make check).
+FUZZ_ALL += hfjson
+FUZZ_REPLAYS += tests/fuzz/replay_hfjson
+TEST_PROGS += tests/fuzz/replay_hfjson
+TESTS += tests/fuzz/replay_hfjson
+tests_fuzz_replay_hfjson_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/fuzz_hfjson.c
+tests_fuzz_replay_hfjson_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_TARGET='"hfjson"'
+tests_fuzz_replay_hfjson_LDADD = $(HOLDFAST_LIBS)
+tests/fuzz/bin/fuzz_hfjson: $(srcdir)/tests/fuzz/fuzz_hfjson.c $(srcdir)/lib/hf_json.c $(FUZZ_COMMON)
+	@$(MKDIR_P) tests/fuzz/bin
+	$(FUZZ_BUILD) $(srcdir)/tests/fuzz/fuzz_hfjson.c $(srcdir)/lib/hf_json.c \
+		$(FUZZ_COMMON) $(FUZZ_LIBS)

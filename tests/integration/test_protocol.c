@@ -4,7 +4,8 @@
  * version negotiation both ways (a newer worker is answered with
  * holdfastd's version, an older one with its own), unknown members
  * ignored, an unknown type answered with an error that changes nothing,
- * the version-2 "status" text shown by status --json.
+ * the version-2 "status" text shown by status --json and kept across
+ * `holdfastctl upgrade`.
  */
 #include <check.h>
 
@@ -73,6 +74,12 @@ START_TEST(test_protocol_negotiation)
 	ck_assert_msg(text != NULL && strcmp(text, "raw v1") == 0, "status_text %s", text);
 	free(text);
 	ck_assert_int_eq(supt_log_count(&t, "malformed"), 0);
+	/* An in-place upgrade keeps the channel and what it said. */
+	ck_assert_int_eq(hfd_ctl(&t, "upgrade >/dev/null", NULL), 0);
+	text = status_text(&t, "newer");
+	ck_assert_msg(text != NULL && strcmp(text, "raw v99") == 0,
+	    "status_text after upgrade: %s", text);
+	free(text);
 	ck_assert_int_eq(supt_log_count(&t, "[WORKER_HUNG]"), 0);
 	supt_finish(&t);
 	free(newer);
