@@ -20,7 +20,8 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config openssl
 	libevent-dev libpq-dev libyajl-dev check libinih-dev libssl-dev
 	libcrypt-dev postgresql-15 postgresql-contrib sip-tester wrk curl
 	procps iproute2 util-linux hyperfine valgrind
-	python3-prometheus-client python3-yaml)
+	python3-prometheus-client python3-yaml
+	python3-psycopg2)	# the Python example worker's test (examples/python-worker)
 
 ensure_packages() {
 	local missing=() p

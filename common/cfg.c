@@ -35,6 +35,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <ini.h>
@@ -281,6 +283,24 @@ static const struct cfg_row cfg_rows_worker[] = {
 	P("oom_score_adj",	INT,	oom_score_adj, "0", -1000, 1000, RESTART,
 	    "OOM score adjustment of each process (-1000..1000)"),
 #include "../workers/all_keys.def"
+	/* sdnotify: sd_notify for the child (its environment: a restart) and
+	 * health checks (read at each check: in place) */
+	P("notify",		NOTIFY,	notify, "auto", 0, 0, RESTART,
+	    "sd_notify socket for the process: auto, systemd or off"),
+	P("health_cmd",		STR_OPT, health_cmd, "", 0, 0, INPLACE,
+	    "health check command, run by /bin/sh -c (exit 0: healthy)"),
+	P("health_http",	STR_OPT, health_http, "", 0, 0, INPLACE,
+	    "health check URL on loopback (2xx or 3xx: healthy)"),
+	P("health_interval",	DUR,	health_interval_ms, "10s", 10, HOURS, INPLACE,
+	    "time between health checks"),
+	P("health_timeout",	DUR,	health_timeout_ms, "2s", 10, HOURS, INPLACE,
+	    "a health check taking longer failed (and is killed)"),
+	P("health_retries",	INT,	health_retries, "3", 1, 1000, INPLACE,
+	    "failed liveness checks in a row before a restart"),
+	P("health_start_period", DUR,	health_start_period_ms, "0", 0, DAYS, INPLACE,
+	    "failed checks this soon after a start do not count"),
+	P("health_mode",	HMODE,	health_mode, "both", 0, 0, INPLACE,
+	    "readiness, liveness or both"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef CFG_KEY
@@ -901,6 +921,16 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 		    strcasecmp(v, "hourly") == 0 ? CFG_ROTATE_HOURLY :
 		    strcasecmp(v, "daily") == 0 ? CFG_ROTATE_DAILY : -1;
 		break;
+	case CFG_T_NOTIFY:	/* sdnotify */
+		n = strcasecmp(v, "auto") == 0 ? CFG_NOTIFY_AUTO :
+		    strcasecmp(v, "systemd") == 0 ? CFG_NOTIFY_SYSTEMD :
+		    strcasecmp(v, "off") == 0 ? CFG_NOTIFY_OFF : -1;
+		break;
+	case CFG_T_HMODE:	/* sdnotify */
+		n = strcasecmp(v, "both") == 0 ? CFG_HEALTH_BOTH :
+		    strcasecmp(v, "liveness") == 0 ? CFG_HEALTH_LIVENESS :
+		    strcasecmp(v, "readiness") == 0 ? CFG_HEALTH_READINESS : -1;
+		break;
 	default:	/* CFG_T_RESTART */
 		n = strcasecmp(v, "unexpected") == 0 ? CFG_RESTART_UNEXPECTED :
 		    hf_parse_bool(v) == 1 ? CFG_RESTART_ALWAYS :
@@ -914,6 +944,8 @@ cfg_set_enum(struct cfg_parse *p, const struct cfg_row *k, int *field, const cha
 		    k->type == CFG_T_SIGNAL ? "a signal name such as TERM, or a number" :
 		    k->type == CFG_T_RMODE ? "surge, stop-first or auto" :
 		    k->type == CFG_T_ROTATE ? "size, hourly or daily" :
+		    k->type == CFG_T_NOTIFY ? "auto, systemd or off" :
+		    k->type == CFG_T_HMODE ? "both, liveness or readiness" :
 		    "true, false or unexpected");
 		return -1;
 	}
@@ -1008,7 +1040,7 @@ cfg_set(struct cfg_parse *p, const struct cfg_row *k, void *base, const char *va
 	case CFG_T_INT: case CFG_T_DUR: case CFG_T_SIZE:
 		return cfg_set_number(p, k, field, value);
 	case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
-	case CFG_T_RMODE: case CFG_T_ROTATE:
+	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return cfg_set_enum(p, k, field, value);
 	case CFG_T_PERCENT: case CFG_T_RLIM: case CFG_T_MODE:	/* limits */
 		return cfg_set_limit(p, k, field, value);
@@ -1478,6 +1510,81 @@ cfg_worker_check(const struct cfg_worker *w)
 	return NULL;
 }
 
+/* sdnotify: health_http's URL (see cfg.h). */
+int
+cfg_health_url(const char *url, char **host, int *port, char **path)
+{
+	const char	*s, *end, *slash;
+	long long	 n = 80;
+	char		*h;
+	struct in_addr	 a;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return -1;
+	s = url + 7;
+	slash = s + strcspn(s, "/");
+	if (*s == '[') {
+		if ((end = memchr(s, ']', (size_t)(slash - s))) == NULL)
+			return -1;
+		h = xstrndup(s + 1, (size_t)(end - s - 1));
+		end++;
+	} else {
+		end = s + strcspn(s, ":/");
+		h = xstrndup(s, (size_t)(end - s));
+	}
+	if (*end == ':') {
+		char *digits = xstrndup(end + 1, (size_t)(slash - end - 1));
+		int bad = hf_parse_int(digits, 1, 65535, &n) == -1;
+
+		free(digits);
+		if (bad) {
+			free(h);
+			return -1;
+		}
+	} else if (end != slash) {
+		free(h);
+		return -1;
+	}
+	if (strcasecmp(h, "localhost") == 0) {
+		free(h);
+		h = xstrdup("127.0.0.1");
+	}
+	if (strcmp(h, "::1") != 0 && (inet_pton(AF_INET, h, &a) != 1 ||
+	    (ntohl(a.s_addr) >> 24) != 127)) {
+		free(h);
+		return -1;
+	}
+	if (strpbrk(slash, " \t\r\n") != NULL) {
+		free(h);
+		return -1;
+	}
+	*host = h;
+	*port = (int)n;
+	if (path != NULL)
+		*path = xstrdup(*slash != '\0' ? slash : "/");
+	return 0;
+}
+
+/* sdnotify: the health check keys together; the reason, or NULL. */
+static const char *
+cfg_health_check(const struct cfg_worker *w)
+{
+	char	*host = NULL;
+	int	 port;
+
+	if (w->health_cmd != NULL && w->health_http != NULL)
+		return "health_cmd and health_http: one health check per section";
+	if (w->health_http != NULL &&
+	    cfg_health_url(w->health_http, &host, &port, NULL) == -1)
+		return "health_http: expected http://127.0.0.1[:port]/path, "
+		    "http://[::1][:port]/path or http://localhost[:port]/path";
+	free(host);
+	if (w->health_timeout_ms > w->health_interval_ms &&
+	    (w->health_cmd != NULL || w->health_http != NULL))
+		return "health_timeout is greater than health_interval";
+	return NULL;
+}
+
 /* ---- cfgcli: depends_on ------------------------------------------------- */
 
 /* depends_on = a, b into w->depends: known names, not itself, no repeat. */
@@ -1672,6 +1779,8 @@ cfg_validate(struct cfg_parse *p)
 		else if (w->listen_reuseport && w->listen.type != SOCK_STREAM)
 			cfg_fail(p, "[worker:%s] listen_reuseport needs a TCP listen address",
 			    w->name);
+		else if ((why = cfg_health_check(w)) != NULL)	/* sdnotify */
+			cfg_fail(p, "[worker:%s] %s", w->name, why);
 		if (p->failed)
 			return -1;
 	}
@@ -1889,7 +1998,7 @@ cfg_key_equal(const struct cfg_row *k, const void *a, const void *b)
 	case CFG_T_DUR: case CFG_T_SIZE:
 		return *(const int64_t *)fa == *(const int64_t *)fb;
 	case CFG_T_INT: case CFG_T_BOOL: case CFG_T_LOGLEVEL: case CFG_T_SIGNAL: case CFG_T_RESTART:
-	case CFG_T_RMODE: case CFG_T_ROTATE:
+	case CFG_T_RMODE: case CFG_T_ROTATE: case CFG_T_NOTIFY: case CFG_T_HMODE:
 		return *(const int *)fa == *(const int *)fb;
 	case CFG_T_PERCENT: case CFG_T_MODE:	/* limits */
 		return *(const int *)fa == *(const int *)fb;

@@ -59,6 +59,9 @@ enum cfg_type {
 	CFG_T_PERCENT,		/* int percent ("50%"); "" and 0 mean none */
 	CFG_T_RLIM,		/* int64: bytes or a count, CFG_RLIM_*; "" inherits */
 	CFG_T_MODE,		/* int octal file mode bits (umask); -1 when "" */
+	/* sdnotify: sd_notify and health checks */
+	CFG_T_NOTIFY,		/* int enum cfg_notify */
+	CFG_T_HMODE,		/* int enum cfg_health_mode */
 };
 
 /* cfgcli: logfile_rotate */
@@ -71,6 +74,20 @@ enum cfg_rotate {
 /* limits: the values of a CFG_T_RLIM field that are not a number. */
 #define CFG_RLIM_INHERIT	(-1)		/* "": holdfastd's own limit */
 #define CFG_RLIM_INFINITY	INT64_MAX	/* "unlimited" */
+
+/* sdnotify: [worker] notify = ... (supervisor/sup_sdnotify.c) */
+enum cfg_notify {
+	CFG_NOTIFY_AUTO = 0,		/* NOTIFY_SOCKET given; READY=1 optional */
+	CFG_NOTIFY_SYSTEMD,		/* as systemd's Type=notify: READY=1 required */
+	CFG_NOTIFY_OFF,			/* the channel only, no NOTIFY_SOCKET */
+};
+
+/* sdnotify: [worker] health_mode = ... (supervisor/sup_health.c) */
+enum cfg_health_mode {
+	CFG_HEALTH_BOTH = 0,		/* readiness, then liveness */
+	CFG_HEALTH_LIVENESS,		/* failing health_retries times restarts */
+	CFG_HEALTH_READINESS,		/* the first pass makes it RUNNING */
+};
 
 /* The C type of a field of each type a workers/NAME/keys.def row may use. */
 #define CFG_CTYPE_STR		char *
@@ -232,6 +249,15 @@ struct cfg_worker {
 #include "../workers/all_keys.def"
 #undef CFG_KEY
 #undef CFG_CHECK
+	/* sdnotify: sd_notify for the child, health checks */
+	int	 notify;		/* enum cfg_notify */
+	char	*health_cmd;		/* NULL: none; run by /bin/sh -c */
+	char	*health_http;		/* NULL: none; http://loopback[:port]/path */
+	int64_t	 health_interval_ms;
+	int64_t	 health_timeout_ms;
+	int	 health_retries;	/* failures in a row before a restart */
+	int64_t	 health_start_period_ms; /* failures after spawn not counted */
+	int	 health_mode;		/* enum cfg_health_mode */
 };
 
 /* events: one [event:NAME] listener (supervisor/sup_hook.c) */
@@ -311,5 +337,10 @@ int cfg_event_type_ok(const char *item);
 
 /* Defaults, for a worker run without a config at all (tests). */
 void cfg_worker_defaults(struct cfg_worker *);
+
+/* sdnotify: health_http's "http://HOST[:PORT][/PATH]", HOST a loopback
+ * address (127.0.0.0/8, [::1], localhost). 0 with host (malloc'd, an
+ * address), port and path (malloc'd, "/" by default; may be NULL), or -1. */
+int cfg_health_url(const char *url, char **host, int *port, char **path);
 
 #endif

@@ -317,6 +317,11 @@ ctl_row_of(yajl_val p, struct ctl_row *r)
 	if (reason == NULL && json_get_str(p, "state") != NULL &&
 	    strcmp(json_get_str(p, "state"), "RUNNING") != 0)
 		reason = json_get_str(p, "last_exit");
+	/* sdnotify: else the status text the program sent (channel or STATUS=) */
+	if (reason == NULL)
+		reason = json_get_str(p, "status_text");
+	if (reason == NULL)
+		reason = json_get_str(json_get_object(p, "notify"), "status");
 	snprintf(r->col[6], sizeof(r->col[6]), "%s", reason ? reason : "-");
 	if (json_get_int(p, "retry_in_ms", &retry) == 0) {	/* cfgcli: fatal_retry */
 		ctl_dur(retry, d, sizeof(d));

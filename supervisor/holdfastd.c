@@ -31,6 +31,7 @@
 #include "sup_event.h"
 #include "sup_log.h"
 #include "sup_notify.h"
+#include "sup_sdnotify.h"
 #include "sup_upgrade.h"
 #include "sup_web.h"
 #include "util.h"
@@ -164,6 +165,7 @@ setup(int restoring)
 		if (sup_ctl_listen(sup.s_cfg->holdfast.control_socket,
 		    sup.s_cfg->holdfast.socket_group, err, sizeof(err)) == -1)
 			fatalx("%s", err);
+		sup_sdnotify_init(-1);	/* before the first spawn */
 		setup_groups();
 	}
 	/* events: followers on the control socket, [event:NAME] listeners */
@@ -183,6 +185,7 @@ teardown(struct event **evs, int nevs)
 	sup_hook_close();
 	sup_event_close();
 	sup_notify_close();
+	sup_sdnotify_close();
 	sup_upgrade_close();
 	sup_log_nb_close();
 	while (sup.s_groups != NULL) {

@@ -18,7 +18,9 @@ supervisor_holdfastd_SOURCES = supervisor/holdfastd.c \
 	supervisor/sup_depends.c \
 	supervisor/sup_cgroup.c supervisor/sup_cgroup.h \
 	supervisor/sup_event.c supervisor/sup_event.h supervisor/sup_hook.c \
-	supervisor/sup_metrics.c supervisor/sup_metrics.h
+	supervisor/sup_metrics.c supervisor/sup_metrics.h \
+	supervisor/sup_sdnotify.c supervisor/sup_sdnotify.h \
+	supervisor/sup_health.c supervisor/sup_health.h
 # libevent_core, not all of libevent (no evhttp/evdns here): less of it
 # resident in a process that runs for months (idle RSS).
 supervisor_holdfastd_LDADD = common/libhfcommon.a $(LIBEVENT_CORE_LIBS) \

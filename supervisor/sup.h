@@ -39,6 +39,7 @@ struct sup_out;
 struct sup_ring;
 struct sup_logfile;
 struct sup_cg;
+struct sup_health;
 
 struct sup_db {
 	int		 d_state;	/* -1 unknown, 0 down, 1 up */
@@ -118,7 +119,24 @@ struct sup_proc {
 	uint64_t		 p_start_failures;
 	uint64_t		 p_hung_kills;
 	struct sup_dbdown	*p_dbdown;	/* seconds the DB was down, by reason */
+	/* sdnotify: sd_notify from the child (sup_sdnotify.c) and health
+	 * checks (sup_health.c). Reset at each spawn, saved across upgrades. */
+	char			*p_sd_status;	/* last STATUS= */
+	pid_t			 p_sd_mainpid;	/* MAINPID= (0: the child itself) */
+	struct event		*p_sd_pidev;	/* on its pidfd (or a 1 s kill(0) poll) */
+	int			 p_sd_adopted;	/* p_pid is p_sd_mainpid, not our child */
+	int			 p_sd_watchdog;	/* WATCHDOG=1 seen: p_hbtimer armed */
+	int			 p_sd_errno;	/* last ERRNO= (0: none) */
+	int			 p_sd_flags;	/* SUP_SD_* */
+	uid_t			 p_sd_uid;	/* the uid it was started as */
+	uint64_t		 p_sd_msgs;	/* datagrams accepted from it */
+	uint64_t		 p_sd_extend_ms; /* EXTEND_TIMEOUT_USEC deadline (mono) */
+	struct sup_health	*p_health;	/* NULL without health_cmd/health_http */
 };
+
+#define SUP_SD_STOPPING		0x01	/* STOPPING=1 */
+#define SUP_SD_RELOADING	0x02	/* RELOADING=1, until READY=1 */
+#define SUP_SD_READY		0x04	/* READY=1 */
 
 struct sup_group {
 	char			*g_name;
@@ -249,6 +267,9 @@ char *sup_resolve_command(const char *cmd, const char *cfgdir);
 void sup_chan_attach(struct sup_proc *, int fd);
 void sup_chan_detach(struct sup_proc *);
 void sup_hb_arm(struct sup_proc *);
+/* The DB health a worker reports (channel "db", or X_HOLDFAST_DB=). */
+void sup_db_record(struct sup_proc *, int up, int attempts, const char *op,
+    const char *reason, const char *detail);
 
 /* cfgcli: sup_depends.c (depends_on, depends_timeout) */
 /* 1 while p, wanted up and STOPPED, must wait for its group's

@@ -28,8 +28,9 @@ sup_hb_arm(struct sup_proc *p)
 {
 	struct timeval tv;
 
-	if (p->p_heartbeat_ms <= 0 || !p->p_hello || p->p_pid == 0 ||
-	    p->p_state == SUP_STOPPING) {
+	/* sdnotify: armed by the channel's hello or a first WATCHDOG=1 */
+	if (p->p_heartbeat_ms <= 0 || (!p->p_hello && !p->p_sd_watchdog) ||
+	    p->p_pid == 0 || p->p_state == SUP_STOPPING) {
 		if (p->p_hbtimer != NULL)
 			evtimer_del(p->p_hbtimer);
 		return;
@@ -44,8 +45,20 @@ sup_hb_arm(struct sup_proc *p)
 static void
 sup_hb_fire(evutil_socket_t fd, short what, void *arg)
 {
-	struct sup_proc *p = arg;
+	struct sup_proc	*p = arg;
+	uint64_t	 silent = hf_now_mono_ms() - p->p_last_msg_ms;
 
+	/* sdnotify: a WATCHDOG=1 ping does not re-arm a pending timer; the
+	 * deadline is the last ping's + heartbeat_timeout. */
+	if (silent < (uint64_t)p->p_heartbeat_ms) {
+		struct timeval tv;
+		int64_t left = p->p_heartbeat_ms - (int64_t)silent;
+
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(p->p_hbtimer, &tv);
+		return;
+	}
 	log_warnx("[WORKER_HUNG] name=%s pid=%d silent=%llums timeout=%lldms",
 	    p->p_name, (int)p->p_pid,
 	    (unsigned long long)(hf_now_mono_ms() - p->p_last_msg_ms),
@@ -75,18 +88,26 @@ sup_msg_db(struct sup_proc *p, yajl_val msg)
 		return -1;
 	up = strcmp(state, "up") == 0;
 	(void)json_get_int(msg, "attempts", &attempts);
-	sup_metrics_db(p, up, json_get_str(msg, "reason"));	/* events */
+	sup_db_record(p, up, (int)attempts, json_get_str(msg, "op"),
+	    json_get_str(msg, "reason"), json_get_str(msg, "detail"));
+	return 0;
+}
+
+void
+sup_db_record(struct sup_proc *p, int up, int attempts, const char *op,
+    const char *reason, const char *detail)
+{
+	sup_metrics_db(p, up, reason);	/* events (channel and sd_notify alike) */
 	if (p->p_db.d_state != up) {
-		sup_event_db(p, up, json_get_str(msg, "reason"), json_get_str(msg, "op"));
+		sup_event_db(p, up, reason, op);
 		p->p_db.d_since_us = hf_now_real_us();
 	}
 	p->p_db.d_state = up;
 	sup_notify_changed();
-	p->p_db.d_attempts = (int)attempts;
-	sup_db_set(&p->p_db.d_op, json_get_str(msg, "op"));
-	sup_db_set(&p->p_db.d_reason, json_get_str(msg, "reason"));
-	sup_db_set(&p->p_db.d_detail, json_get_str(msg, "detail"));
-	return 0;
+	p->p_db.d_attempts = attempts;
+	sup_db_set(&p->p_db.d_op, op);
+	sup_db_set(&p->p_db.d_reason, reason);
+	sup_db_set(&p->p_db.d_detail, detail);
 }
 
 static int

@@ -23,6 +23,8 @@
 #include "json.h"
 #include "log.h"
 #include "sup.h"
+#include "sup_health.h"
+#include "sup_sdnotify.h"
 #include "sup_ctl.h"
 #include "sup_event.h"
 #include "sup_log.h"
@@ -215,6 +217,8 @@ sup_ctl_proc(struct jw *w, const struct sup_proc *p)
 	/* limits: OOM kills in its cgroup, at the last exit and in all */
 	jw_kint(w, "oom_kill", p->p_oom_kill);
 	jw_kint(w, "oom_kills", p->p_oom_kills);
+	sup_sdnotify_proc_json(w, p);	/* sdnotify */
+	sup_health_json(w, p);
 	jw_obj_close(w);
 }
 
@@ -257,6 +261,7 @@ sup_ctl_status_json(struct jw *w, struct sup_proc **v, int n)
 		sup_ctl_proc(w, v[i]);
 	jw_arr_close(w);
 	sup_ctl_extras(w, v, n);
+	sup_sdnotify_json(w);	/* sdnotify */
 }
 
 static void

@@ -41,6 +41,8 @@
 #include "sup_log.h"
 #include "sup_metrics.h"
 #include "sup_notify.h"
+#include "sup_health.h"
+#include "sup_sdnotify.h"
 #include "sup_web.h"
 #include "util.h"
 
@@ -163,6 +165,8 @@ sup_proc_free(struct sup_proc *p)
 	free(p->p_stats);
 	free(p->p_status_text);	/* libhf */
 	sup_metrics_free(p);	/* events */
+	sup_sdnotify_proc_free(p);	/* sdnotify */
+	sup_health_free(p);
 	free(p->p_name);
 	free(p);
 }
@@ -524,6 +528,7 @@ sup_reload_inplace(struct sup_group *g, const struct cfg_worker *wc)
 
 		p->p_stopsig = wc->stopsignal;
 		sup_proc_logfiles(p);
+		sup_health_reloaded(p);	/* sdnotify: checks added or removed */
 		if (flip && wc->autostart && !p->p_want_up)
 			sup_proc_start(p);
 		else if (flip && !wc->autostart)

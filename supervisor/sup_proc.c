@@ -35,6 +35,8 @@
 #include "sup_log.h"
 #include "sup_metrics.h"
 #include "sup_notify.h"
+#include "sup_health.h"
+#include "sup_sdnotify.h"
 #include "util.h"
 
 struct sup sup;
@@ -82,6 +84,8 @@ sup_set_state(struct sup_proc *p, enum sup_state st)
 	sup_event_state(p, from, st);
 	p->p_state_since_ms = hf_now_mono_ms();
 	sup_notify_changed();
+	sup_sdnotify_state(p, st);
+	sup_health_state(p, st);
 	sup_rolling_step(p, st);
 	sup_group_slot_state(p);
 	if (p->p_extra)
@@ -119,14 +123,20 @@ sup_starting_timer(struct sup_proc *p)
 {
 	const struct cfg_worker	*wc = p->p_group->g_wc;
 	int64_t			 elapsed = (int64_t)(hf_now_mono_ms() - p->p_spawn_ms);
+	int64_t			 extended = sup_sdnotify_extend_left(p);
 
 	if (wc == NULL)
 		return;
-	if (!p->p_hello) {
+	/* notify = systemd and readiness checks wait for their "ready" like
+	 * the channel does; EXTEND_TIMEOUT_USEC moves the deadline. */
+	if (!p->p_hello && !sup_sdnotify_awaits_ready(p) && !sup_health_awaits_ready(p)) {
 		if (elapsed >= wc->startsecs_ms)
 			sup_proc_event(p, SUP_EV_READY);
 		else
 			sup_timer_arm(p, wc->startsecs_ms - elapsed);
+	} else if (wc->start_timeout_ms > 0 && elapsed >= wc->start_timeout_ms &&
+	    extended > 0) {
+		sup_timer_arm(p, extended);
 	} else if (wc->start_timeout_ms > 0 && elapsed >= wc->start_timeout_ms) {
 		log_warnx("[WORKER_START_TIMEOUT] name=%s pid=%d waited=%lldms: no "
 		    "\"ready\" within start_timeout, stopping it", p->p_name,
@@ -166,6 +176,10 @@ sup_timer_fire(evutil_socket_t fd, short what, void *arg)
 		sup_proc_event(p, SUP_EV_BACKOFF_DONE);
 		break;
 	case SUP_STOPPING:
+		if (sup_sdnotify_extend_left(p) > 0) {	/* EXTEND_TIMEOUT_USEC */
+			sup_timer_arm(p, sup_sdnotify_extend_left(p));
+			break;
+		}
 		log_warnx("%s: pid %d still alive %lldms after the stop signal: SIGKILL",
 		    p->p_name, (int)p->p_pid, (long long)p->p_stopwait_ms);
 		sup_proc_event(p, SUP_EV_STOP_TIMEOUT);
@@ -245,6 +259,7 @@ sup_act_spawn(struct sup_proc *p)
 		return;
 	}
 	p->p_pid = pid;
+	sup_sdnotify_spawned(p);
 	log_info("[WORKER_SPAWN] name=%s pid=%d restarts=%d", p->p_name, (int)pid,
 	    p->p_restarts);
 	/* holdfastd's own share of a respawn, for bench/respawn: vfork has
@@ -269,6 +284,8 @@ sup_act_term(struct sup_proc *p)
 	    sup_signame(p->p_stopsig, sig, sizeof(sig)));
 	if (kill(-p->p_pid, p->p_stopsig) == -1 && errno == ESRCH)
 		kill(p->p_pid, p->p_stopsig);
+	if (p->p_sd_mainpid > 0 && p->p_sd_mainpid != p->p_pid)	/* not yet adopted */
+		kill(p->p_sd_mainpid, p->p_stopsig);
 	sup_hb_arm(p);	/* disarms: a stopping worker may stop beating */
 	sup_timer_arm(p, p->p_stopwait_ms);
 }
@@ -280,6 +297,8 @@ sup_act_kill(struct sup_proc *p)
 		return;
 	if (kill(-p->p_pid, SIGKILL) == -1 && errno == ESRCH)
 		kill(p->p_pid, SIGKILL);
+	if (p->p_sd_mainpid > 0 && p->p_sd_mainpid != p->p_pid)
+		kill(p->p_sd_mainpid, SIGKILL);
 }
 
 static void
@@ -382,6 +401,8 @@ sup_reap(void)
 		if (sup_hook_reaped(pid, status))	/* events: a listener's command */
 			continue;
 		if ((p = sup_find_pid(pid)) == NULL) {
+			if (sup_health_reaped(pid, status))
+				continue;	/* a health_cmd */
 			/* Not ours: an orphan re-parented to us (PID 1 or subreaper). */
 			sup_describe_exit(status, how, sizeof(how));
 			log_info("reaped stray pid=%d %s", (int)pid, how);
@@ -400,6 +421,8 @@ sup_proc_exited(struct sup_proc *p)
 {
 	uint64_t up = hf_now_mono_ms() - p->p_spawn_ms;
 
+	if (sup_sdnotify_handover(p))	/* a forking program's MAINPID */
+		return;
 	sup_describe_exit(p->p_exit_status, p->p_last_exit, sizeof(p->p_last_exit));
 	sup_cgroup_exited(p);	/* limits: OOM kills counted, leftovers killed */
 	log_info("[WORKER_EXIT] name=%s pid=%d %s uptime=%llu.%03llus restarts=%d%s",
@@ -413,6 +436,7 @@ sup_proc_exited(struct sup_proc *p)
 	p->p_exit_pending = 0;
 	p->p_pid = 0;
 	sup_chan_detach(p);
+	sup_sdnotify_exited(p);
 	sup_out_detach(p);
 	sup_timer_disarm(p);
 	sup_proc_event(p, SUP_EV_EXIT);

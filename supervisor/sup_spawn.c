@@ -47,6 +47,7 @@
 #include "sup.h"
 #include "sup_cgroup.h"
 #include "sup_log.h"
+#include "sup_sdnotify.h"
 #include "util.h"
 
 #define SUP_FD_LISTEN	3
@@ -59,6 +60,7 @@ struct sup_child {
 	char *const	*argv;
 	char		**envp;
 	char		*listen_pid;	/* "LISTEN_PID=" slot filled in the child */
+	char		*watchdog_pid;	/* "WATCHDOG_PID=" slot (sup_sdnotify) */
 	const char	*dir;
 	int		 drop;		/* change user */
 	uid_t		 uid;
@@ -184,7 +186,7 @@ static char **
 sup_env(struct sup_proc *p, struct sup_child *c, int chanfd)
 {
 	const struct cfg_worker	*wc = p->p_group->g_wc;
-	size_t			 n = 0, cap = 16 + wc->nenv;
+	size_t			 n = 0, cap = 20 + wc->nenv;
 	char			**env;
 
 	for (char **e = environ; *e != NULL; e++)
@@ -207,6 +209,7 @@ sup_env(struct sup_proc *p, struct sup_child *c, int chanfd)
 		env[n++] = xasprintf("LISTEN_FDNAMES=%s", p->p_group->g_name);
 		c->listen_pid = env[n++] = xstrdup("LISTEN_PID=                    ");
 	}
+	sup_sdnotify_env(p, env, &n, &c->watchdog_pid);
 	env[n] = NULL;
 	return env;
 }
@@ -360,6 +363,8 @@ sup_child(struct sup_child *c)
 		_exit(0);	/* holdfastd died before the line above */
 	if (c->listen_pid != NULL)
 		sup_child_listen_pid(c->listen_pid + 11, getpid());
+	if (c->watchdog_pid != NULL)
+		sup_child_listen_pid(c->watchdog_pid + 13, getpid());
 	execve(c->path, c->argv, c->envp);
 	sup_child_fail(c, "execve", c->path);
 }
@@ -592,6 +597,7 @@ sup_spawn(struct sup_proc *p, char *err, size_t errlen)
 	} else {
 		sup_spawn_report(&c, pp.err[1]);
 		sup_spawned(p, pid, &pp);
+		p->p_sd_uid = c.drop ? c.uid : geteuid();
 	}
 	sup_free_env(c.envp);
 	free(c.groups);

@@ -46,6 +46,7 @@
 #include "sup_notify.h"
 #include "sup_event.h"
 #include "sup_metrics.h"
+#include "sup_sdnotify.h"
 #include "sup_upgrade.h"
 #include "util.h"
 
@@ -264,6 +265,16 @@ static const struct upg_field upg_proc_fields[] = {
 	PF("surging", UT_INT, p_surging),
 	/* libhf */
 	PF("status_text", UT_STR, p_status_text),
+	/* sdnotify */
+	PF("sd_status", UT_STR, p_sd_status),
+	PF("sd_mainpid", UT_INT, p_sd_mainpid),
+	PF("sd_adopted", UT_INT, p_sd_adopted),
+	PF("sd_watchdog", UT_INT, p_sd_watchdog),
+	PF("sd_errno", UT_INT, p_sd_errno),
+	PF("sd_flags", UT_INT, p_sd_flags),
+	PF("sd_uid", UT_INT, p_sd_uid),
+	PF("sd_msgs", UT_U64, p_sd_msgs),
+	PF("sd_extend_ms", UT_U64, p_sd_extend_ms),
 };
 
 static const struct upg_field upg_group_fields[] = {
@@ -476,6 +487,7 @@ upg_write_state(const struct upg_request *rq)
 		jw_obj_close(w);
 	}
 	sup_ctl_save(w, rq->reply_fd, rq->reply_fd != -2);
+	sup_sdnotify_save(w);	/* sdnotify: the children's NOTIFY_SOCKET */
 	jw_key(w, "groups");
 	jw_arr_open(w);
 	for (struct sup_group *g = sup.s_groups; g != NULL; g = g->g_next)
@@ -1393,6 +1405,7 @@ upg_proc(struct sup_group *g, int index, yajl_val o)
 	}
 	if (json_get_int(o, "timer_at_ms", &at) == 0 && at >= 0)
 		sup_timer_arm(p, at > (long long)hf_now_mono_ms() ? at - (long long)hf_now_mono_ms() : 0);
+	sup_sdnotify_proc_restored(p);	/* sdnotify: main pid, watchdog, checks */
 	rs.procs++;
 	return p;
 }
@@ -1529,6 +1542,7 @@ sup_upgrade_adopt(void)
 	int			 shutting = 0;
 
 	sup_event_restore(rs.tree);	/* events */
+	sup_sdnotify_init(sup_sdnotify_saved_fd(rs.tree));	/* sdnotify */
 	for (size_t i = 0; i < groups->u.array.len; i++) {
 		*tail = upg_group(groups->u.array.values[i]);
 		tail = &(*tail)->g_next;

@@ -109,3 +109,21 @@ tests_integration_test_metrics_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_metrics_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
 EXTRA_DIST += tests/tools/promcheck.py docs/alerts.yml docs/grafana-dashboard.json \
 	examples/events/webhook.sh examples/events/mail.sh
+
+# sdnotify: sd_notify for every child, health_cmd/health_http
+TEST_PROGS += tests/tools/notifyworker
+tests_tools_notifyworker_SOURCES = tests/tools/notifyworker.c
+TEST_PROGS += tests/integration/test_supervisor_sdnotify
+TESTS += tests/integration/test_supervisor_sdnotify
+tests_integration_test_supervisor_sdnotify_SOURCES = tests/integration/test_supervisor_sdnotify.c
+tests_integration_test_supervisor_sdnotify_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_supervisor_sdnotify_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
+# sdnotify: the Python example worker (examples/python-worker) under
+# holdfastd with a real PostgreSQL; skipped without python3-psycopg2.
+EXTRA_DIST += examples/python-worker/holdfast_example.py \
+	examples/python-worker/README.md
+TEST_PROGS += tests/integration/test_example_python
+TESTS += tests/integration/test_example_python
+tests_integration_test_example_python_SOURCES = tests/integration/test_example_python.c
+tests_integration_test_example_python_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_example_python_LDADD = $(TU_LIBS) $(HOLDFAST_LIBS)
