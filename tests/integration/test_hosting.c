@@ -61,12 +61,16 @@ START_TEST(test_notify_ready_status_watchdog_stopping)
 	ck_assert_msg((i = notes_wait(&ns, "RELOADING=1", i, 5000)) >= 0, "no RELOADING=1");
 	ck_assert_ptr_nonnull(strstr(ns.msg[i], "MONOTONIC_USEC="));
 	ck_assert_msg(notes_wait(&ns, "READY=1", i, 5000) > i, "no READY=1 after reload");
-	/* The workers never saw the notification variables. */
+	/* The workers never saw holdfastd's own notification variables: a
+	 * worker cannot speak for holdfastd. They get holdfastd's socket for
+	 * children instead (notify = auto), and their own watchdog. */
 	envtext = tu_read_file(envfile, NULL);
 	ck_assert_ptr_nonnull(envtext);
 	ck_assert_ptr_nonnull(strstr(envtext, "HOLDFAST_INSTANCE=b"));
-	ck_assert_ptr_null(strstr(envtext, "NOTIFY_SOCKET"));
-	ck_assert_ptr_null(strstr(envtext, "WATCHDOG_"));
+	ck_assert_msg(strstr(envtext, sockpath) == NULL, "a worker got holdfastd's "
+	    "NOTIFY_SOCKET: %s", envtext);
+	ck_assert_ptr_null(strstr(envtext, "WATCHDOG_USEC=200000"));
+	ck_assert_ptr_nonnull(strstr(envtext, "NOTIFY_SOCKET=@holdfast/"));
 	/* SIGTERM: STOPPING=1, then exit 0. */
 	i = ns.n;
 	kill(t.pid, SIGTERM);
@@ -191,7 +195,10 @@ START_TEST(test_pid1_reaps_and_stops)
 	 * PID 1 gets only signals it handles, and holdfastd handles it. */
 	cmd = xasprintf("nsenter --target %d --pid --mount kill -TERM 1", (int)inner);
 	rc = tu_sh(cmd, NULL);
-	ck_assert_int_eq(rc, 0);
+	/* 137: holdfastd stopped so fast that the namespace ended (and the
+	 * kernel killed every process in it, `kill` itself) before `kill`
+	 * exited; the log below shows the signal arrived. */
+	ck_assert_msg(rc == 0 || rc == 137, "nsenter ... kill: %d", rc);
 	ck_assert_int_eq(tu_wait_pid(outer, 10000, &status), 0);
 	t.pid = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
