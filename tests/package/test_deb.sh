@@ -89,12 +89,13 @@ grep -q '^E: ' "$WORK/lintian.log" && die "lintian reports errors"
 # --- what the package ships = what `make install` installs -----------------
 # Besides make install's files the package adds only the Debian parts:
 # the conffile, the unit, changelog/copyright and the docs dh_installdocs
-# copies. Man pages are compressed by dh_compress.
+# copies (and the examples dh_installexamples copies). Man pages are
+# compressed by dh_compress.
 say "package contents against make install DESTDIR="
 make -s -C "$WORK/src" install DESTDIR="$WORK/destdir" >/dev/null
 (cd "$WORK/destdir" && find . ! -type d | sed 's|^\.||; s|\(/man/.*\)$|\1.gz|' | sort) >"$WORK/make-install.list"
 dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\.||' | sort >"$WORK/deb.list"
-grep -v -x -E '/etc/holdfast/holdfast\.conf|/(usr/)?lib/systemd/system/holdfast\.service|/usr/share/doc/holdfast/(changelog\.gz|copyright|README\.md|deployment\.md\.gz|design\.md\.gz|README\.md\.gz|deployment\.md|design\.md|protocol\.md\.gz|protocol\.md)' \
+grep -v -x -E '/etc/holdfast/holdfast\.conf|/(usr/)?lib/systemd/system/holdfast\.service|/usr/share/doc/holdfast/(changelog\.gz|copyright|README\.md|deployment\.md\.gz|design\.md\.gz|README\.md\.gz|deployment\.md|design\.md|protocol\.md\.gz|protocol\.md|alerts\.yml(\.gz)?|grafana-dashboard\.json(\.gz)?|examples/.*)' \
 	"$WORK/deb.list" >"$WORK/deb-upstream.list"
 diff -u "$WORK/make-install.list" "$WORK/deb-upstream.list" >&2 ||
 	die "the package and make install differ"
