@@ -596,6 +596,16 @@ cfg_listen_clear(struct cfg_listen *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void
+cfg_listen_copy(struct cfg_listen *dst, const struct cfg_listen *src)
+{
+	cfg_listen_clear(dst);
+	*dst = *src;
+	dst->host = src->host != NULL ? xstrdup(src->host) : NULL;
+	dst->port = src->port != NULL ? xstrdup(src->port) : NULL;
+	dst->spec = src->spec != NULL ? xstrdup(src->spec) : NULL;
+}
+
 static void
 cfg_env_free(struct cfg_env *env, int nenv)
 {

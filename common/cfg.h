@@ -128,6 +128,8 @@ struct cfg_listen {
 	char	*port;
 	char	*spec;			/* as written, for messages */
 };
+/* dst (freed first) becomes a copy of src, strings duplicated. */
+void cfg_listen_copy(struct cfg_listen *dst, const struct cfg_listen *src);
 
 struct cfg_holdfast {
 	char	*control_socket;

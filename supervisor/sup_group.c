@@ -595,13 +595,7 @@ sup_reload_web(const struct cfg_holdfast *o, struct cfg_holdfast *n)
 	}
 	log_warnx("reload: [holdfast] status_listen: %s; keeping %s", err,
 	    o->status_listen.type != 0 ? o->status_listen.spec : "none");
-	free(n->status_listen.host);
-	free(n->status_listen.port);
-	free(n->status_listen.spec);
-	n->status_listen = o->status_listen;
-	n->status_listen.host = o->status_listen.host ? xstrdup(o->status_listen.host) : NULL;
-	n->status_listen.port = o->status_listen.port ? xstrdup(o->status_listen.port) : NULL;
-	n->status_listen.spec = o->status_listen.spec ? xstrdup(o->status_listen.spec) : NULL;
+	cfg_listen_copy(&n->status_listen, &o->status_listen);
 }
 
 /* events: metrics_listen, bound like status_listen (kept on failure). */
@@ -617,13 +611,7 @@ sup_reload_metrics(const struct cfg_holdfast *o, struct cfg_holdfast *n)
 	}
 	log_warnx("reload: [holdfast] metrics_listen: %s; keeping %s", err,
 	    o->metrics_listen.type != 0 ? o->metrics_listen.spec : "none");
-	free(n->metrics_listen.host);
-	free(n->metrics_listen.port);
-	free(n->metrics_listen.spec);
-	n->metrics_listen = o->metrics_listen;
-	n->metrics_listen.host = o->metrics_listen.host ? xstrdup(o->metrics_listen.host) : NULL;
-	n->metrics_listen.port = o->metrics_listen.port ? xstrdup(o->metrics_listen.port) : NULL;
-	n->metrics_listen.spec = o->metrics_listen.spec ? xstrdup(o->metrics_listen.spec) : NULL;
+	cfg_listen_copy(&n->metrics_listen, &o->metrics_listen);
 }
 
 /*
