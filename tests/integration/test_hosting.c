@@ -21,11 +21,11 @@ START_TEST(test_notify_ready_status_watchdog_stopping)
 	struct hfd	 t;
 	struct notes	 ns;
 	char		*tw = supt_tw(), *ini, *sockpath, *envfile, *envtext, *env[4];
+	char		*io = tu_tmpdir("host-notify-io");	/* removed on failure too */
 	int		 ready, i, pings, status;
 
-	sockpath = xasprintf("/tmp/hf-notify-%d.sock", (int)getpid());
-	envfile = xasprintf("/tmp/hf-notify-%d.env", (int)getpid());
-	unlink(sockpath);
+	sockpath = xasprintf("%s/notify.sock", io);
+	envfile = xasprintf("%s/b.env", io);
 	notes_open(&ns, sockpath);
 	/* a: two instances ready only after 400 ms; b: reports its DB down,
 	 * up 1 s later, and dumps the environment it was given. */
@@ -81,8 +81,8 @@ START_TEST(test_notify_ready_status_watchdog_stopping)
 	    "holdfastd did not exit 0 on SIGTERM (status 0x%x)", status);
 	supt_finish(&t);
 	notes_close(&ns);
-	unlink(sockpath);
-	unlink(envfile);
+	tu_rmrf(io);
+	free(io);
 	free(envtext);
 	free(env[0]);
 	free(ini);
