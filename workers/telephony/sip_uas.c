@@ -188,6 +188,7 @@ struct sip_call {
 	int64_t			 retrans_ms;
 	uint64_t		 deadline_ms;		/* Timer H / give-up, monotonic */
 	int64_t			 started_us, answered_us;
+	int64_t			 restored_end_us;	/* real clock: ACK + restore max */
 };
 
 struct sip_txn {
@@ -653,6 +654,23 @@ sip_call_retransmit(struct sip_call *c)
 
 static void sip_call_answer(struct sip_call *);
 
+/*
+ * A restored call's limit is counted on the real clock from its ACK, which
+ * its predecessor wrote down; libevent's timers run on a coarse monotonic
+ * clock that may fire a few milliseconds before the real clock gets there.
+ * Such an early wake-up re-arms for the rest.
+ */
+static int
+sip_call_restored_early(struct sip_call *c)
+{
+	int64_t left_us = c->restored ? c->restored_end_us - hf_now_real_us() : 0;
+
+	if (left_us <= 0)
+		return 0;
+	sip_timer_ms(&c->timer, (left_us + 999) / 1000);
+	return 1;
+}
+
 static void
 sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -679,6 +697,8 @@ sip_call_on_timer(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CALL_CONFIRMED:
+		if (sip_call_restored_early(c))
+			break;
 		sip_call_cdr(c, CDR_ANSWERED, 200, "RECOVERY_ON_TIMER_EXPIRE",
 		    c->restored ? "restored_timeout" : "idle_timeout");
 		sip_call_end(c);
@@ -1003,6 +1023,8 @@ void
 sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
 {
 	struct sip_call	*c = xcalloc(1, sizeof(*c));
+	int64_t		 max_ms = u->cfg.dialog_restore_max_ms > 0 ?
+	    u->cfg.dialog_restore_max_ms : u->cfg.dialog_idle_ms;
 	int64_t		 age_ms = (hf_now_real_us() - d->confirmed_us) / 1000;
 
 	c->uas = u;
@@ -1029,8 +1051,8 @@ sip_uas_adopt_dialog(struct sip_uas *u, const struct dialog_rec *d)
 	u->st.active++;
 	u->st.objects++;
 	/* dialog_restore_max (default: dialog_idle), counted from its ACK */
-	sip_timer_ms(&c->timer, (u->cfg.dialog_restore_max_ms > 0 ?
-	    u->cfg.dialog_restore_max_ms : u->cfg.dialog_idle_ms) - (age_ms > 0 ? age_ms : 0));
+	c->restored_end_us = d->confirmed_us + max_ms * 1000;
+	sip_timer_ms(&c->timer, max_ms - (age_ms > 0 ? age_ms : 0));
 }
 
 /* ---- ACK, BYE, CANCEL ---- */
