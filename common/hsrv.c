@@ -352,10 +352,10 @@ hsrv_dispatch(struct hsrv_conn *c)
 		hsrv_conn_free(c);
 		return 0;
 	}
-	/* Waiting (on the DB): no reading until the reply, so pipelined
-	 * requests wait their turn; a queued reply is written shortly. */
-	if (c->state == C_WAIT)
-		event_del(c->rev);
+	/* Waiting (on the DB): the read event stays registered (taking it
+	 * off and back on would cost two epoll_ctl per request); a client
+	 * that sends more meanwhile is read into rbuf, up to its size, and
+	 * waits for the reply (hsrv_read_waiting). */
 	return 0;
 }
 
@@ -401,6 +401,31 @@ hsrv_linger_read(struct hsrv_conn *c)
 		hsrv_conn_free(c);
 }
 
+/*
+ * Readable while a request is being answered: a pipelined request or the
+ * client's EOF. What fits in rbuf is kept for after the reply; with rbuf
+ * full, at EOF or on an error the read event is taken off until the reply
+ * is out (hsrv_written puts it back), so a level-triggered wake-up cannot
+ * spin. The connection is never freed here: its request is in use.
+ */
+static void
+hsrv_read_waiting(struct hsrv_conn *c)
+{
+	ssize_t n = -1;
+
+	if (c->rlen < HSRV_RBUF && !c->eof)
+		n = read(c->fd, c->rbuf + c->rlen, HSRV_RBUF - c->rlen);
+	if (n > 0) {
+		c->rlen += (size_t)n;
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 0)
+		c->eof = 1;
+	event_del(c->rev);
+}
+
 static void
 hsrv_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -411,8 +436,10 @@ hsrv_read_cb(evutil_socket_t fd, short what, void *arg)
 		hsrv_linger_read(c);
 		return;
 	}
-	if (c->state == C_WRITE || c->state == C_WAIT)
-		return;		/* a reply first */
+	if (c->state == C_WRITE || c->state == C_WAIT) {
+		hsrv_read_waiting(c);	/* a reply first */
+		return;
+	}
 	if (c->rlen < HSRV_RBUF && !c->eof) {
 		n = read(fd, c->rbuf + c->rlen, HSRV_RBUF - c->rlen);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR) && c->roff == c->rlen)

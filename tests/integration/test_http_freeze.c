@@ -12,17 +12,27 @@
  *   long, only demand can bring the worker back, and after the thaw (or
  *   the restart of a stopped server) the test sends nothing but GET
  *   /readyz until it answers 200, then a DB route succeeds.
+ * - while a DB-route request waits on the frozen server, its client may
+ *   send its next request, a flood of bytes or its EOF: the next request
+ *   is answered after the first, in order; the flood is read up to the
+ *   worker's buffer and no further (the worker does not spin on it), then
+ *   refused with 414; the
+ *   EOF closes the connection once the first reply is out.
  * The server is frozen and thawed by PID (tests/lib/pgt); a test that
  * fails mid-freeze leaves it to pgt's guard, which SIGKILLs and SIGCONTs
  * the cluster.
  */
 #include <check.h>
 #include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "fp.h"
@@ -228,6 +238,146 @@ assert_readyz_recovers(void)
 	ck_assert(tu_pid_alive(pid));
 }
 
+/* ---- a client that does not wait quietly for its reply ---- */
+
+#define LOGIN_REQ "POST /api/auth/login HTTP/1.1\r\nHost: x\r\n" \
+	"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s"
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_in	sin = tu_loopback(port);
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void
+raw_send(int fd, const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Everything until the worker closes (or CLIENT_WAIT_MS passes: then
+ * *closed is 0). */
+static char *
+raw_recv_all(int fd, int *closed)
+{
+	size_t		 cap = 65536, len = 0;
+	char		*buf = xmalloc(cap);
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	ssize_t		 n;
+
+	*closed = 0;
+	while (len < cap - 1 && poll(&pfd, 1, CLIENT_WAIT_MS) == 1) {
+		if ((n = recv(fd, buf + len, cap - 1 - len, 0)) <= 0) {
+			*closed = 1;
+			break;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void
+send_login(int fd)
+{
+	char *req = xasprintf(LOGIN_REQ, strlen(LOGIN_BODY), LOGIN_BODY);
+
+	raw_send(fd, req, strlen(req));
+	free(req);
+}
+
+/* utime + stime of p, in clock ticks. */
+static long
+cpu_ticks(pid_t p)
+{
+	char		 path[64], *s, *e;
+	unsigned long	 ut = 0, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	if ((s = tu_read_file(path, NULL)) == NULL || (e = strrchr(s, ')')) == NULL)
+		ck_abort_msg("cannot read %s", path);
+	ck_assert_int_eq(sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st), 2);
+	free(s);
+	return (long)(ut + st);
+}
+
+START_TEST(test_waiting_client_sends_more)
+{
+	static const char next[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char	*flood = xmalloc(256 * 1024), *r, *a, *b;
+	int	 piped = raw_connect(), eof = raw_connect(), flooded = raw_connect();
+	int	 closed, fl;
+	long	 t0, t1;
+
+	ck_assert_int_eq(pgt_freeze(pg), 0);
+	send_login(piped);
+	send_login(eof);
+	send_login(flooded);
+	usleep(200 * 1000);		/* all three wait on the frozen server */
+	raw_send(piped, next, sizeof(next) - 1);
+	ck_assert_int_eq(shutdown(eof, SHUT_WR), 0);
+	/* More than the worker reads ahead: the kernel keeps the rest, the
+	 * worker stops reading (and waking) until its reply is out. */
+	memset(flood, 'x', 256 * 1024);
+	fl = fcntl(flooded, F_GETFL);
+	ck_assert_int_eq(fcntl(flooded, F_SETFL, fl | O_NONBLOCK), 0);
+	for (size_t off = 0; off < 256 * 1024; ) {
+		ssize_t n = send(flooded, flood + off, 256 * 1024 - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	t0 = cpu_ticks(pid);
+	usleep(1000 * 1000);
+	t1 = cpu_ticks(pid);
+	/* Spinning on a readable socket would be ~1 s of CPU (100 ticks at
+	 * 100 Hz); waiting is next to none. */
+	ck_assert_msg(t1 - t0 < 25, "the worker used %ld ticks of CPU in 1 s "
+	    "while its clients waited", t1 - t0);
+	ck_assert_int_eq(http_status("GET", "/healthz", NULL, NULL, NULL), 200);
+
+	/* the pipelined request: answered after the login's 503, in order */
+	r = raw_recv_all(piped, &closed);
+	ck_assert_msg(closed, "no close after Connection: close: %s", r);
+	ck_assert_ptr_nonnull(a = strstr(r, "HTTP/1.1 503 "));
+	ck_assert_ptr_nonnull(b = strstr(a + 1, "HTTP/1.1 200 OK\r\n"));
+	ck_assert_ptr_nonnull(strstr(b, "{\"status\":\"ok\"}"));
+	free(r);
+	/* the EOF: the 503, then the close */
+	r = raw_recv_all(eof, &closed);
+	ck_assert_msg(closed, "not closed after the reply: %s", r);
+	ck_assert_ptr_nonnull(a = strstr(r, "HTTP/1.1 503 "));
+	ck_assert_ptr_null(strstr(a + 1, "HTTP/1.1 "));
+	free(r);
+	/* the flood: the 503, then its junk refused (a request line over
+	 * the limit: 414) and the close */
+	r = raw_recv_all(flooded, &closed);
+	ck_assert_ptr_nonnull(a = strstr(r, "HTTP/1.1 503 "));
+	ck_assert_msg(strstr(a + 1, "HTTP/1.1 414 ") != NULL, "after the 503: %.300s", a);
+	free(r);
+	close(piped);
+	close(eof);
+	close(flooded);
+	free(flood);
+	ck_assert_int_eq(pgt_thaw(pg), 0);
+	ck_assert(tu_wait_for(ready200, NULL, 15000));
+	ck_assert_int_eq(http_status("POST", "/api/auth/login", LOGIN_BODY, NULL, NULL), 200);
+}
+END_TEST
+
 START_TEST(test_frozen_sigstop)
 {
 	ck_assert_int_eq(pgt_freeze(pg), 0);
@@ -268,6 +418,7 @@ main(void)
 	tcase_add_checked_fixture(direct, setup_direct, teardown);
 	tcase_add_test(direct, test_frozen_sigstop);
 	tcase_add_test(direct, test_stopped_readyz_only);
+	tcase_add_test(direct, test_waiting_client_sends_more);
 	tcase_add_checked_fixture(proxy, setup_proxy, teardown);
 	tcase_add_test(proxy, test_frozen_blackhole);
 	return tu_run(s);
