@@ -35,7 +35,6 @@
 
 static void db_req_done(struct db_conn *, const struct db_error *,
     PGresult **, int, void *);
-static void db_req_enqueue(struct db_req *, int head);
 
 /* The defaults of cfg.c's rows, without a conninfo (for tests and tools). */
 void
@@ -137,6 +136,8 @@ db_start(struct db *db)
 void
 db_req_free(struct db_req *r)
 {
+	if (r->rq_members != NULL)
+		db_lookup_free_members(r);
 	if (r->rq_timer != NULL)
 		event_free(r->rq_timer);
 	free(r);
@@ -239,7 +240,7 @@ db_req_timer(evutil_socket_t fd, short what, void *arg)
 	db_dispatch(r->rq_db);
 }
 
-static void
+void
 db_req_enqueue(struct db_req *r, int head)
 {
 	struct db	*db = r->rq_db;
@@ -262,7 +263,7 @@ db_req_enqueue(struct db_req *r, int head)
 /* One allocation holding the request, its statements, their parameter
  * arrays (pointer-aligned, right after the statements) and copies of the
  * SQL and parameter strings (last). */
-static struct db_req *
+struct db_req *
 db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 {
 	size_t		  sz = sizeof(struct db_req) + n * sizeof(struct db_stmt);
@@ -306,9 +307,31 @@ db_req_new(struct db *db, const char *op, const struct db_stmt *s, int n)
 	return r;
 }
 
+/* Its deadline: within ms from now (0 or more than query_timeout:
+ * query_timeout), and the timer that watches it. */
+void
+db_req_arm(struct db_req *r, int64_t within)
+{
+	struct db *db = r->rq_db;
+
+	if (within <= 0 || within >= db->db_cfg.query_timeout_ms)
+		within = 0;
+	r->rq_within = within;
+	r->rq_deadline_ms = hf_now_mono_ms() +
+	    (within > 0 ? within : db->db_cfg.query_timeout_ms);
+	r->rq_timer = evtimer_new(db->db_base, db_req_timer, r);
+}
+
+static void
+db_dispatch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_dispatch(arg);
+}
+
 static struct db_req *
 db_submit(struct db *db, int64_t within, const char *op,
-    const struct db_stmt *s, int n, int batch, db_result_cb cb, void *arg)
+    const struct db_stmt *s, int n, int batch, const struct db_lookup *l,
+    db_result_cb cb, void *arg)
 {
 	struct db_req *r;
 
@@ -325,16 +348,21 @@ db_submit(struct db *db, int64_t within, const char *op,
 	}
 	r = db_req_new(db, op, s, n);
 	r->rq_batch = batch;
+	r->rq_lookup = l;
 	r->rq_cb = cb;
 	r->rq_arg = arg;
-	if (within <= 0 || within >= db->db_cfg.query_timeout_ms)
-		within = 0;
-	r->rq_within = within;
-	r->rq_deadline_ms = hf_now_mono_ms() +
-	    (within > 0 ? within : db->db_cfg.query_timeout_ms);
-	r->rq_timer = evtimer_new(db->db_base, db_req_timer, r);
+	db_req_arm(r, within);
 	db_req_enqueue(r, 0);
-	db_dispatch(db);
+	if (l == NULL) {
+		db_dispatch(db);
+		return r;
+	}
+	/* A lookup waits for the end of this loop turn, when the others
+	 * made in it are queued too and can go in the same batch. */
+	if (db->db_ev_dispatch == NULL)
+		db->db_ev_dispatch = event_new(db->db_base, -1, 0, db_dispatch_cb, db);
+	if (!event_pending(db->db_ev_dispatch, EV_TIMEOUT, NULL))
+		event_active(db->db_ev_dispatch, EV_TIMEOUT, 0);
 	return r;
 }
 
@@ -347,14 +375,14 @@ db_query(struct db *db, const char *op, const char *sql, int nparams,
 	s.sql = sql;
 	s.nparams = nparams;
 	s.params = params;
-	return db_submit(db, 0, op, &s, 1, 0, cb, arg);
+	return db_submit(db, 0, op, &s, 1, 0, NULL, cb, arg);
 }
 
 struct db_req *
 db_batch(struct db *db, const char *op, const struct db_stmt *s, int n,
     db_result_cb cb, void *arg)
 {
-	return db_submit(db, 0, op, s, n, 1, cb, arg);
+	return db_submit(db, 0, op, s, n, 1, NULL, cb, arg);
 }
 
 struct db_req *
@@ -367,14 +395,26 @@ db_query_within(struct db *db, int64_t deadline_ms, const char *op,
 	s.sql = sql;
 	s.nparams = nparams;
 	s.params = params;
-	return db_submit(db, deadline_ms, op, &s, 1, 0, cb, arg);
+	return db_submit(db, deadline_ms, op, &s, 1, 0, NULL, cb, arg);
 }
 
 struct db_req *
 db_batch_within(struct db *db, int64_t deadline_ms, const char *op,
     const struct db_stmt *s, int n, db_result_cb cb, void *arg)
 {
-	return db_submit(db, deadline_ms, op, s, n, 1, cb, arg);
+	return db_submit(db, deadline_ms, op, s, n, 1, NULL, cb, arg);
+}
+
+struct db_req *
+db_lookup_within(struct db *db, int64_t deadline_ms, const char *op,
+    const struct db_lookup *l, const char *key, db_result_cb cb, void *arg)
+{
+	struct db_stmt s;
+
+	s.sql = l->sql;
+	s.nparams = 1;
+	s.params = &key;
+	return db_submit(db, deadline_ms, op, &s, 1, 0, l, cb, arg);
 }
 
 void
@@ -599,6 +639,8 @@ db_dispatch(struct db *db)
 	struct db_conn *c;
 
 	while (db->db_nqueued > 0 && db->db_up == DB_UP) {
+		struct db_req *r;
+
 		if ((c = db_pool_take(db)) == NULL) {
 			int want = db->db_nqueued - db->db_nconnecting;
 
@@ -607,8 +649,12 @@ db_dispatch(struct db *db)
 			/* meanwhile, into a busy connection's pipeline */
 			if ((c = db_pool_take_pipelined(db)) == NULL)
 				return;
-		}
-		db_req_run(TAILQ_FIRST(&db->db_queue), c);
+			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
+			if (db_lookup_waits(r, c))
+				return;
+		} else
+			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
+		db_req_run(r, c);
 	}
 }
 
@@ -739,6 +785,8 @@ db_free(struct db *db)
 	db_breaker_free(db);
 	db_dns_free(db);
 	event_free(db->db_ev_done);
+	if (db->db_ev_dispatch != NULL)
+		event_free(db->db_ev_dispatch);
 	for (int i = 0; i < db->db_nkeys; i++) {
 		free((char *)db->db_keys[i]);
 		free((char *)db->db_vals[i]);

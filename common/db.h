@@ -128,6 +128,35 @@ struct db_req *db_query_within(struct db *, int64_t deadline_ms, const char *op,
     void *arg);
 struct db_req *db_batch_within(struct db *, int64_t deadline_ms, const char *op,
     const struct db_stmt *, int nstmts, db_result_cb, void *arg);
+/*
+ * Lookups: one statement by one key, which the layer may answer together
+ * with others of the same kind. Lookups made in the same loop turn (or
+ * queued while every connection is busy) for the same struct db_lookup go
+ * to the server as one execution of batch_sql, up to DB_LOOKUP_MAX keys:
+ * the server does the per-statement work (protocol, executor start,
+ * transaction) once for all of them. Alone, a lookup runs sql as
+ * db_query_within would.
+ * - sql: $1 is the key (text).
+ * - batch_sql: $1 is a text array of keys ('{"k1","k2"}'); each row
+ *   starts with the 1-based position of its key in that array (an integer
+ *   column), then has sql's columns. A key's rows are the rows sql would
+ *   return for it (WITH ORDINALITY over unnest($1::type[]) gives the
+ *   position).
+ * Each caller gets its own result, of sql's shape, with the rows of its
+ * key, and its own error: when the batch fails for a reason that may be
+ * one key's (class DATA, LOCK or UNKNOWN), every lookup in it runs again
+ * alone; failures of the connection, the server or the deadline (the
+ * earliest of the members') are every member's, as they would be for
+ * lookups pipelined on one connection. Cancel with db_cancel.
+ */
+#define DB_LOOKUP_MAX	32
+struct db_lookup {
+	const char	*sql;
+	const char	*batch_sql;
+};
+struct db_req *db_lookup_within(struct db *, int64_t deadline_ms, const char *op,
+    const struct db_lookup *, const char *key, db_result_cb, void *arg);
+
 /* The callback will not be called; the statement may still complete. */
 void db_cancel(struct db_req *);
 
@@ -179,6 +208,8 @@ struct db_stats {
 	uint64_t	 deadline_hits;	/* deadlines reached with no server answer */
 	uint64_t	 pipelined;	/* requests sent behind others on a busy
 					 * connection (pipeline_depth) */
+	uint64_t	 lookup_batches;	/* batch_sql executions */
+	uint64_t	 lookups_batched;	/* lookups answered by one */
 };
 void db_get_stats(const struct db *, struct db_stats *);
 

@@ -162,6 +162,11 @@ struct db_req {
 	struct event		*rq_timer;	/* pool wait deadline / retry delay */
 	struct db_error		 rq_err;	/* for deferred completion */
 	struct db_req		*rq_next_done;
+	/* lookups (db_lookup.c) */
+	const struct db_lookup	*rq_lookup;	/* a lookup: its kind */
+	int			 rq_alone;	/* never batched (again) */
+	struct db_req		*rq_members;	/* a batch: its lookups */
+	struct db_req		*rq_mnext;	/* a member: the next one */
 };
 TAILQ_HEAD(db_req_list, db_req);
 
@@ -199,6 +204,7 @@ struct db {
 	struct db_req		*db_done;	/* deferred completions */
 	struct db_req		**db_done_tail;
 	struct event		*db_ev_done;
+	struct event		*db_ev_dispatch;	/* lookups: end of turn */
 
 	/* breaker */
 	enum db_up		 db_up;
@@ -233,6 +239,14 @@ void db_req_run(struct db_req *, struct db_conn *);
 void db_req_defer(struct db_req *);
 void db_req_free(struct db_req *);
 void db_failfast_error(struct db *, struct db_error *);
+struct db_req *db_req_new(struct db *, const char *op, const struct db_stmt *, int n);
+void db_req_arm(struct db_req *, int64_t within);
+void db_req_enqueue(struct db_req *, int head);
+
+/* db_lookup.c */
+struct db_req *db_lookup_gather(struct db *, struct db_req *first);
+int db_lookup_waits(const struct db_req *, const struct db_conn *);
+void db_lookup_free_members(struct db_req *);
 
 /* db_conn.c */
 struct db_conn *dbc_open(struct db *, dbc_event_cb on_ready);

@@ -61,3 +61,9 @@ tests_integration_test_db_pipeline_SOURCES = tests/integration/test_db_pipeline.
 tests_integration_test_db_pipeline_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_pipeline_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_pipeline
+
+TEST_PROGS += tests/integration/test_db_lookup
+tests_integration_test_db_lookup_SOURCES = tests/integration/test_db_lookup.c
+tests_integration_test_db_lookup_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_db_lookup_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_db_lookup

@@ -97,6 +97,10 @@ void http_token_checked(struct http_call *, int valid);
  * as in flight until the callback runs. */
 void http_db_query(struct http_call *, const char *op, const char *sql,
     int nparams, const char *const *params, db_result_cb cb);
+/* The same for a lookup (db_lookup_within): may share one statement with
+ * others of its kind made in the same loop turn. */
+void http_db_lookup(struct http_call *, const char *op, const struct db_lookup *,
+    const char *key, db_result_cb);
 /* The callback's first move: the call back from arg, no longer in flight. */
 struct http_call *http_db_done(void *arg);
 

@@ -6,7 +6,9 @@
  * page are in the same query, and PostgreSQL builds the JSON (json_agg),
  * which the worker passes through untouched. The single-conversation read
  * is a function with cached plans (etc/schema/0002, 0004); for a token in
- * the token cache (http_auth.c) it skips the token check. Every statement
+ * the token cache (http_auth.c) it skips the token check, and is a lookup
+ * (db_lookup_within): reads of single conversations that arrive together
+ * go to the server as one statement. Every statement
  * answers one row: (token valid, JSON or NULL); each verdict on a token
  * feeds the cache. Pages are newest first; the cursor
  * next_before ("<µs since epoch>_<id>" of the last row) is exact, since
@@ -56,9 +58,13 @@ static const char http_sql_calls[] = HTTP_SQL_PAGE("calls",
  * the session keeps, so the DB does not plan the statement every time. */
 static const char http_sql_conversation[] =
     "SELECT ok, body FROM holdfast_http_conversation(decode($1, 'hex'), $2::bigint)";
-/* The same for a token the cache vouches for (ok is always true). */
-static const char http_sql_conversation_trusted[] =
-    "SELECT ok, body FROM holdfast_http_conversation_body($1::bigint)";
+/* The same for a token the cache vouches for (ok is always true): a
+ * lookup, so that requests arriving together are read in one statement
+ * (etc/schema/0006; the function is inlined into it). */
+static const struct db_lookup http_conversation_lookup = {
+	"SELECT ok, body FROM holdfast_http_conversation_bodies(ARRAY[$1::bigint])",
+	"SELECT i, ok, body FROM holdfast_http_conversation_bodies($1::bigint[])",
+};
 
 /* Every statement here answers (ok, json): 401, 404 or the JSON as is. */
 static void
@@ -169,8 +175,8 @@ http_conversation(struct http_call *call)
 		return;
 	snprintf(id, sizeof(id), "%lld", call->id);
 	if (http_token_cached(call))
-		http_db_query(call, "http_conversation", http_sql_conversation_trusted,
-		    1, p + 1, http_conv_done);
+		http_db_lookup(call, "http_conversation", &http_conversation_lookup,
+		    id, http_conv_done);
 	else
 		http_db_query(call, "http_conversation", http_sql_conversation, 2, p,
 		    http_conv_done);

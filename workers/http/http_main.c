@@ -182,6 +182,15 @@ http_db_query(struct http_call *call, const char *op, const char *sql,
 	    call->srv->wcfg->db_request_timeout_ms, op, sql, nparams, params, cb, call);
 }
 
+void
+http_db_lookup(struct http_call *call, const char *op, const struct db_lookup *l,
+    const char *key, db_result_cb cb)
+{
+	call->srv->inflight++;
+	call->dbreq = db_lookup_within(call->srv->db,
+	    call->srv->wcfg->db_request_timeout_ms, op, l, key, cb, call);
+}
+
 struct http_call *
 http_db_done(void *arg)
 {

@@ -203,6 +203,13 @@ http_metrics_db(struct evbuffer *b, struct db *db)
 	    "Pre-ping validations.", s.pre_pings);
 	http_metrics_gauge(b, "holdfast_db_deadline_hits_total", "counter",
 	    "Request deadlines reached with no answer from the DB.", s.deadline_hits);
+	http_metrics_gauge(b, "holdfast_db_pipelined_total", "counter",
+	    "Requests sent behind others on a busy connection (pipeline_depth).",
+	    s.pipelined);
+	http_metrics_gauge(b, "holdfast_db_lookup_batches_total", "counter",
+	    "Statements that answered several lookups at once.", s.lookup_batches);
+	http_metrics_gauge(b, "holdfast_db_lookups_batched_total", "counter",
+	    "Lookups answered by a batch statement.", s.lookups_batched);
 }
 
 void
