@@ -146,6 +146,8 @@ static const struct cfg_row cfg_rows_database[] = {
 	/* pipeline: */
 	D("pipeline_depth",	INT,	pipeline_depth, "8", 0, 256, RESTART,
 	    "requests in flight per connection (0 or 1: no pipelining)"),
+	D("lookup_batch",	INT,	lookup_batch, "32", 0, 256, RESTART,
+	    "lookups answered by one statement at most (0 or 1: none batched)"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL }
 };
 #undef D

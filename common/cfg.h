@@ -170,6 +170,7 @@ struct cfg_database {
 	int	 auto_migrate;		/* workers migrate when the DB first answers */
 	/* pipeline: */
 	int	 pipeline_depth;	/* requests in flight per connection; <2 off */
+	int	 lookup_batch;	/* lookups per batch statement; <2 off */
 };
 
 struct cfg_whatsapp {

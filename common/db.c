@@ -125,11 +125,11 @@ db_start(struct db *db)
 	    "statement_timeout=%lldms size=%d pre_ping_after=%s "
 	    "connect_timeout=%s query_timeout=%s backoff=%s..%s "
 	    "probe_min_interval=%s application_name=holdfast-%s "
-	    "auto_migrate=%s pipeline_depth=%d conninfo=\"%s\"",
+	    "auto_migrate=%s pipeline_depth=%d lookup_batch=%d conninfo=\"%s\"",
 	    (double)c->pool_recycle_ms / 1000,
 	    (long long)c->statement_timeout_ms, c->pool_size, pp, ct, qt, bi,
 	    bm, pm, db->db_program, c->auto_migrate ? "true" : "false",
-	    c->pipeline_depth, db->db_redacted);
+	    c->pipeline_depth, c->lookup_batch, db->db_redacted);
 	db_pool_spawn(db, 1);
 }
 

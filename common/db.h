@@ -132,7 +132,8 @@ struct db_req *db_batch_within(struct db *, int64_t deadline_ms, const char *op,
  * Lookups: one statement by one key, which the layer may answer together
  * with others of the same kind. Lookups made in the same loop turn (or
  * queued while every connection is busy) for the same struct db_lookup go
- * to the server as one execution of batch_sql, up to DB_LOOKUP_MAX keys:
+ * to the server as one execution of batch_sql, up to [database]
+ * lookup_batch keys (default 32; 0 or 1: never batched):
  * the server does the per-statement work (protocol, executor start,
  * transaction) once for all of them. Alone, a lookup runs sql as
  * db_query_within would.
@@ -149,7 +150,7 @@ struct db_req *db_batch_within(struct db *, int64_t deadline_ms, const char *op,
  * earliest of the members') are every member's, as they would be for
  * lookups pipelined on one connection. Cancel with db_cancel.
  */
-#define DB_LOOKUP_MAX	32
+#define DB_LOOKUP_MAX	256	/* [database] lookup_batch's ceiling */
 struct db_lookup {
 	const char	*sql;
 	const char	*batch_sql;

@@ -208,10 +208,12 @@ db_lookup_gather(struct db *db, struct db_req *first)
 	const char		*param;
 	uint64_t		 deadline = first->rq_deadline_ms, now;
 	int			 n = 0, within = 0;
+	int			 max = db->db_cfg.lookup_batch > DB_LOOKUP_MAX ?
+				    DB_LOOKUP_MAX : db->db_cfg.lookup_batch;
 
-	if (l == NULL || first->rq_alone || l->batch_sql == NULL)
+	if (l == NULL || first->rq_alone || l->batch_sql == NULL || max < 2)
 		return first;
-	for (r = first; r != NULL && n < DB_LOOKUP_MAX; r = TAILQ_NEXT(r, rq_entry))
+	for (r = first; r != NULL && n < max; r = TAILQ_NEXT(r, rq_entry))
 		if (r->rq_lookup == l && !r->rq_alone && !r->rq_cancelled &&
 		    r->rq_stmts[0].params[0] != NULL)
 			m[n++] = r;
@@ -260,7 +262,7 @@ int
 db_lookup_waits(const struct db_req *r, const struct db_conn *c)
 {
 	return r->rq_lookup != NULL && !r->rq_alone && r->rq_members == NULL &&
-	    c->dc_nexec >= DB_LOOKUP_PIPELINE;
+	    c->dc_nexec >= DB_LOOKUP_PIPELINE && c->dc_db->db_cfg.lookup_batch >= 2;
 }
 
 /* The batch is freed before its members were answered (db_free):

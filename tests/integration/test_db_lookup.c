@@ -6,7 +6,8 @@
  *   row, a missing key an empty result of the same shape, a repeated key
  *   the row again; keys with quotes, backslashes, commas, braces, the word
  *   NULL and UTF-8 reach the server as themselves;
- * - more than DB_LOOKUP_MAX at once: several batches, all answered;
+ * - more than lookup_batch at once: several batches, all answered;
+ * - lookup_batch = 1: every lookup its own statement;
  * - a key the batch cannot take (not a number): the batch fails, every
  *   lookup runs alone, and only that key's caller gets the error (22P02);
  * - cancelled lookups, queued or inside a batch in flight, are never
@@ -91,6 +92,7 @@ up(struct env *e, int pool)
 	env_up(e, NULL, 0, 1);
 	e->cfg.pool_size = pool;
 	e->cfg.pipeline_depth = 8;
+	e->cfg.lookup_batch = 32;
 	env_start(e, 1);
 	assert_query_ok(e);
 }
@@ -154,7 +156,7 @@ END_TEST
 
 START_TEST(test_more_than_max)
 {
-	enum { N = DB_LOOKUP_MAX * 2 + 5 };
+	enum { N = 32 * 2 + 5 };
 	struct env	e;
 	struct lreq	p[N];
 	char		k[N][8];
@@ -319,6 +321,38 @@ START_TEST(test_frozen_with_batch_in_flight)
 }
 END_TEST
 
+START_TEST(test_batching_off)
+{
+	struct env	e;
+	struct lreq	p[8];
+	struct db_stats	st;
+
+	env_up(&e, NULL, 0, 1);
+	e.cfg.pool_size = 1;
+	e.cfg.lookup_batch = 1;
+	env_start(&e, 1);
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 8; i++) {
+		char k[4];
+
+		snprintf(k, sizeof(k), "%d", i + 1);
+		db_lookup_within(e.db, 3000, "t", &num, k, lreq_cb, &p[i]);
+	}
+	ck_assert(wait_all(&e, p, 8, 3000));
+	for (int i = 0; i < 8; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "%d", 2 * (i + 1));
+		ck_assert_msg(p[i].ok, "lookup %d: %s", i, p[i].reason);
+		ck_assert_str_eq(p[i].value, want);
+	}
+	st = stats(&e);
+	ck_assert_uint_eq(st.lookup_batches, 0);
+	ck_assert_uint_ge(st.queries, 8);
+	env_down(&e);
+}
+END_TEST
+
 START_TEST(test_alone_runs_its_own)
 {
 	struct env	e;
@@ -350,5 +384,6 @@ main(void)
 	tcase_add_test(tc, test_terminated_with_batch_in_flight);
 	tcase_add_test(tc, test_frozen_with_batch_in_flight);
 	tcase_add_test(tc, test_alone_runs_its_own);
+	tcase_add_test(tc, test_batching_off);
 	return tu_run(s);
 }
