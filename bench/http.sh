@@ -6,9 +6,11 @@
 #   bearer token, one prepared statement per request; the token is in the
 #   workers' token cache after its first use, as a client's would be, so
 #   the DB reads only the conversation) at 64 connections, side by side in
-#   the same run: the workers with pipeline_depth (default 8: requests
-#   multiplexed over each busy connection's libpq pipeline), the same
-#   workers with pipeline_depth 1 (one request per connection at a time,
+#   the same run: the workers as configured by default (pipeline_depth 8:
+#   requests multiplexed over each busy connection's libpq pipeline;
+#   lookup_batch 32: reads of single conversations made together answered
+#   by one statement), the same with lookup_batch 1 (pipelined only), the
+#   same with pipeline_depth 1 too (one request per connection at a time,
 #   as pgbench), and pgbench -S with as many clients as the workers' pools
 #   hold in total; ROUNDS (3) interleaved rounds, medians reported;
 # - DB stopped: the same DB route, which must now answer 503 fast, at 64
@@ -105,11 +107,11 @@ INSERT INTO wa_messages (wamid, phone_number_id, wa_id, direction, body, sent_at
 psql_hf hf "VACUUM ANALYZE" >/dev/null
 "$pgbin/pgbench" -i -q -s 10 -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
 
-# ---- holdfast-http x nprocs on one inherited socket, twice: pipelined
-# (pipeline_depth=$depth) and not (1) ----
-# spawn_http NAME PORT DEPTH: starts the instances, waits for /readyz.
+# ---- holdfast-http x nprocs on one inherited socket, three times: batched
+# and pipelined (the defaults), pipelined only, neither ----
+# spawn_http NAME PORT DEPTH BATCH: starts the instances, waits for /readyz.
 spawn_http() {
-	local name=$1 port=$2 d=$3
+	local name=$1 port=$2 d=$3 lb=$4
 	cat > "$tmp/$name.conf" <<EOF
 [holdfast]
 log_level = warn
@@ -117,6 +119,7 @@ log_level = warn
 conninfo = host=127.0.0.1 port=$pgport dbname=hf user=postgres
 pool_size = $pool
 pipeline_depth = $d
+lookup_batch = $lb
 backoff_initial = 100ms
 backoff_max = 1s
 [whatsapp]
@@ -169,11 +172,15 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 }
+batch=${HTTP_LOOKUP_BATCH:-32}
 port=$(free_port)
-spawn_http piped "$port" "$depth"
+spawn_http batched "$port" "$depth" "$batch"
+port2=$(free_port)
+spawn_http piped "$port2" "$depth" 1
 port1=$(free_port)
-spawn_http unpiped "$port1" 1
+spawn_http unpiped "$port1" 1 1
 url=http://127.0.0.1:$port
+url2=http://127.0.0.1:$port2
 url1=http://127.0.0.1:$port1
 
 
@@ -221,7 +228,8 @@ for r in $(seq "$rounds"); do
 	read -r a_rps _ a_p99 a_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
 	read -r b_rps _ b_p99 b_bad _ <<< "$(wrk_run "$url1" "$tmp/conv.lua")"
 	pt=$(pgbench_run)
-	echo "$r $a_rps $a_p99 $a_bad $b_rps $b_p99 $b_bad $pt $(cut -d' ' -f1 /proc/loadavg)" >> "$tmp/rounds"
+	read -r q_rps _ q_p99 q_bad _ <<< "$(wrk_run "$url2" "$tmp/conv.lua")"
+	echo "$r $a_rps $a_p99 $a_bad $b_rps $b_p99 $b_bad $pt $(cut -d' ' -f1 /proc/loadavg) $q_rps $q_p99 $q_bad" >> "$tmp/rounds"
 done
 wait $spreader
 spread=$(cat "$tmp/spread")
@@ -229,6 +237,7 @@ col() { awk -v c="$1" '{print $c}' "$tmp/rounds" | median; }
 c_rps=$(col 2) c_p99=$(col 3) c_bad=$(awk '{s+=$4} END {print s}' "$tmp/rounds")
 u_rps=$(col 5) u_p99=$(col 6) u_bad=$(awk '{s+=$7} END {print s}' "$tmp/rounds")
 p_tps=$(col 8)
+q_rps=$(col 10) q_p99=$(col 11) q_bad=$(awk '{s+=$12} END {print s}' "$tmp/rounds")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- DB down ----
@@ -290,17 +299,19 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; 
 ok() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 c_pct=$(pct "$c_rps" "$p_tps")
 u_pct=$(pct "$u_rps" "$p_tps")
+q_pct=$(pct "$q_rps" "$p_tps")
 d_pct=$(pct "$d_rps" "$h_rps")
-echo "Setup: $nprocs holdfast-http instances per variant (listen_reuseport=$([ "$reuseport" = 1 ] && echo true || echo false), pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $rounds interleaved rounds (pipelined, unpipelined, pgbench), medians; $(nproc) cores shared by everything; load average $load (after the rounds)."
+echo "Setup: $nprocs holdfast-http instances per variant (listen_reuseport=$([ "$reuseport" = 1 ] && echo true || echo false), pool_size=$pool each, token_cache_ttl 5s), wrk -t2 -c$conns ${dur}s after ${warm}s of warm-up, $rows conversations; pgbench -S -c $pgc; $rounds interleaved rounds (batched+pipelined, unpipelined, pgbench, pipelined only), medians; $(nproc) cores shared by everything; load average $load (after the rounds)."
 echo
-echo "Rounds (round; pipelined req/s, p99 ms, non-2xx; unpipelined req/s, p99 ms, non-2xx; pgbench tps; load):"
+echo "Rounds (round; batched+pipelined req/s, p99 ms, non-2xx; unpipelined req/s, p99 ms, non-2xx; pgbench tps; load; pipelined only req/s, p99 ms, non-2xx):"
 sed 's/^/    /' "$tmp/rounds"
 echo
 echo "| measure | req/s | p50 ms | p99 ms | goal | met |"
 echo "|---|---|---|---|---|---|"
 echo "| GET /healthz | $h_rps | $h_p50 | $h_p99 | - | - |"
-echo "| GET /api/conversations/{id}, pipeline_depth=$depth (non-2xx: $c_bad) | $c_rps | - | $c_p99 | >= 100 % of pgbench: $c_pct % | $(ok "$(awk -v p="$c_pct" 'BEGIN{print (p >= 100)}')") |"
-echo "| GET /api/conversations/{id}, pipeline_depth=1 (non-2xx: $u_bad) | $u_rps | - | $u_p99 | $u_pct % of pgbench | - |"
+echo "| GET /api/conversations/{id}, pipeline_depth=$depth, lookup_batch=$batch (non-2xx: $c_bad) | $c_rps | - | $c_p99 | >= 100 % of pgbench, p99 <= unpipelined: $c_pct %, $c_p99 vs $u_p99 ms | $(ok "$(awk -v p="$c_pct" -v a="$c_p99" -v b="$u_p99" 'BEGIN{print (p >= 100 && a <= b)}')") |"
+echo "| GET /api/conversations/{id}, pipeline_depth=$depth, lookup_batch=1 (non-2xx: $q_bad) | $q_rps | - | $q_p99 | $q_pct % of pgbench | - |"
+echo "| GET /api/conversations/{id}, pipeline_depth=1, lookup_batch=1 (non-2xx: $u_bad) | $u_rps | - | $u_p99 | $u_pct % of pgbench | - |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
 echo
 echo "wrk's $conns connections per instance during the DB-route run: ${spread:-n/a} (a busy instance's pool is the bottleneck; an idle one's is wasted)."

@@ -650,7 +650,8 @@ db_dispatch(struct db *db)
 			if ((c = db_pool_take_pipelined(db)) == NULL)
 				return;
 			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
-			if (db_lookup_waits(r, c))
+			/* a lookup waiting for company holds back no other */
+			if (db_lookup_waits(r, c) && (r = db_lookup_other(db)) == NULL)
 				return;
 		} else
 			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));

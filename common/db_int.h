@@ -246,6 +246,7 @@ void db_req_enqueue(struct db_req *, int head);
 /* db_lookup.c */
 struct db_req *db_lookup_gather(struct db *, struct db_req *first);
 int db_lookup_waits(const struct db_req *, const struct db_conn *);
+struct db_req *db_lookup_other(struct db *);
 void db_lookup_free_members(struct db_req *);
 
 /* db_conn.c */

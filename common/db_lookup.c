@@ -265,6 +265,18 @@ db_lookup_waits(const struct db_req *r, const struct db_conn *c)
 	    c->dc_nexec >= DB_LOOKUP_PIPELINE && c->dc_db->db_cfg.lookup_batch >= 2;
 }
 
+/* The first queued request that is not a lookup waiting for company. */
+struct db_req *
+db_lookup_other(struct db *db)
+{
+	struct db_req *r;
+
+	TAILQ_FOREACH(r, &db->db_queue, rq_entry)
+		if (r->rq_lookup == NULL || r->rq_alone)
+			return r;
+	return NULL;
+}
+
 /* The batch is freed before its members were answered (db_free):
  * they go with it, unanswered, like every request db_free drops. */
 void

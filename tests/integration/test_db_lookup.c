@@ -14,7 +14,9 @@
  *   answered, the others are;
  * - the session terminated or the server frozen with a batch in flight:
  *   each lookup gets one classified error, none twice, none lost;
- * - a lookup alone (nothing to batch with) runs its own statement.
+ * - a lookup alone (nothing to batch with) runs its own statement; with
+ *   2 requests already on every connection it waits for company instead
+ *   of going deeper into a pipeline, and holds back no other request.
  */
 #include "dbt_env.h"
 #include "tu.h"
@@ -321,6 +323,35 @@ START_TEST(test_frozen_with_batch_in_flight)
 }
 END_TEST
 
+START_TEST(test_waiting_lookup_holds_back_none)
+{
+	struct env	e;
+	struct lreq	busy[2], look, other;
+	struct db_stats	st0, st;
+
+	up(&e, 1);
+	memset(busy, 0, sizeof(busy));
+	memset(&look, 0, sizeof(look));
+	memset(&other, 0, sizeof(other));
+	db_query(e.db, "t", "SELECT pg_sleep(0.4)", 0, NULL, lreq_cb, &busy[0]);
+	db_query(e.db, "t", "SELECT pg_sleep(0.1)", 0, NULL, lreq_cb, &busy[1]);
+	dbt_run_for(e.base, 50);
+	st0 = stats(&e);
+	db_lookup_within(e.db, 3000, "t", &num, "4", lreq_cb, &look);
+	db_query(e.db, "t", "SELECT 7", 0, NULL, lreq_cb, &other);
+	dbt_run_for(e.base, 100);
+	st = stats(&e);
+	/* the query went behind the two; the lookup waits in the queue */
+	ck_assert_uint_eq(st.pipelined - st0.pipelined, 1);
+	ck_assert_int_eq(st.waiting, 1);
+	ck_assert(wait_all(&e, &other, 1, 3000));
+	ck_assert(wait_all(&e, &look, 1, 3000));
+	ck_assert_msg(other.ok && strcmp(other.value, "7") == 0, "%s", other.reason);
+	ck_assert_msg(look.ok && strcmp(look.value, "8") == 0, "%s", look.reason);
+	env_down(&e);
+}
+END_TEST
+
 START_TEST(test_batching_off)
 {
 	struct env	e;
@@ -385,5 +416,6 @@ main(void)
 	tcase_add_test(tc, test_frozen_with_batch_in_flight);
 	tcase_add_test(tc, test_alone_runs_its_own);
 	tcase_add_test(tc, test_batching_off);
+	tcase_add_test(tc, test_waiting_lookup_holds_back_none);
 	return tu_run(s);
 }
