@@ -11,8 +11,9 @@
 -- JSON shape is defined here only.
 CREATE OR REPLACE FUNCTION holdfast_http_conversation_bodies(p_ids bigint[])
 RETURNS TABLE (i bigint, ok boolean, body text)
-LANGUAGE sql STABLE AS $$
-	SELECT k.i, true, CASE WHEN c.id IS NOT NULL THEN json_build_object(
+LANGUAGE plpgsql STABLE ROWS 32 SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+	RETURN QUERY SELECT k.i, true, CASE WHEN c.id IS NOT NULL THEN json_build_object(
 		'id', c.id, 'phone_number_id', c.phone_number_id,
 		'wa_id', c.wa_id, 'status', c.status, 'opened_at', c.opened_at,
 		'last_message_at', c.last_message_at, 'closed_at', c.closed_at,
@@ -25,8 +26,8 @@ LANGUAGE sql STABLE AS $$
 			ORDER BY sent_at DESC, id DESC LIMIT 1000) m), '[]'::json))::text END
 	FROM unnest(p_ids) WITH ORDINALITY AS k(id, i)
 	LEFT JOIN conversations c ON c.id = k.id
-	ORDER BY k.i
-$$;
+	ORDER BY k.i;
+END $$;
 
 -- PL/pgSQL keeps this one's plan for the session (a LANGUAGE sql function
 -- called in FROM without being inlined would be planned on every call).

@@ -5,6 +5,8 @@
  * - the token cache: a token the DB accepted gets the same JSON without a
  *   token check for token_cache_ttl, a revoked token or disabled user is
  *   refused once that has passed (or at once, after a route that checks);
+ *   conversation reads arriving together are batched, each answered as
+ *   when asked alone;
  * - login with crypt(3) hashes, tokens stored only as SHA-256, never logged;
  * - the WhatsApp webhook: Meta's handshake, the signature check (good, bad,
  *   missing), Meta's sample payloads stored as the right rows, a
@@ -643,6 +645,92 @@ START_TEST(test_token_cache_trust)
 }
 END_TEST
 
+/* The number after "name " in the worker's /metrics on port p, or -1. */
+static long long
+metric_at(int p, const char *name)
+{
+	char		*rb = NULL, *v, key[128];
+	long long	 n = -1;
+
+	if (tu_http(p, "GET", "/metrics", NULL, NULL, 0, &rb, NULL, 5000) == 200) {
+		snprintf(key, sizeof(key), "\n%s ", name);
+		if ((v = strstr(rb, key)) != NULL)
+			n = atoll(v + strlen(key));
+	}
+	free(rb);
+	return n;
+}
+
+/*
+ * Reads of single conversations arriving together (a worker whose cache
+ * trusts the token, so each is a lookup): 30 at once over raw sockets,
+ * ids 1..5 and a missing one. They are answered by batch statements
+ * (/metrics counts them), and each client gets its own conversation, or
+ * 404, exactly as when asked alone.
+ */
+START_TEST(test_concurrent_reads_batched)
+{
+	enum { N = 30 };
+	static const int ids[] = { 1, 2, 3, 4, 5, 999 };
+	char	*tok, *auth, *log, *alone[6];
+	int	 st, p = tu_free_port(SOCK_STREAM), fd[N];
+	pid_t	 w;
+
+	seed_conversations();
+	w = start_worker("batch", p, NULL, "token_cache_ttl = 1h\n", &log);
+	ck_assert(tu_wait_for(ready200, &p, 15000));
+	ck_assert_ptr_nonnull(tok = login("agent@example.com", PASSWORD, &st));
+	auth = bearer(tok);
+	/* each alone first: the expected answers (and the token cached) */
+	for (int i = 0; i < 6; i++) {
+		char path[64];
+
+		alone[i] = NULL;
+		snprintf(path, sizeof(path), "/api/conversations/%d", ids[i]);
+		ck_assert_int_eq(tu_http(p, "GET", path, auth, NULL, 0, &alone[i], NULL,
+		    10000), ids[i] == 999 ? 404 : 200);
+	}
+	ck_assert_int_eq(metric_at(p, "holdfast_db_lookup_batches_total"), 0);
+	for (int i = 0; i < N; i++) {
+		struct sockaddr_in sin = tu_loopback(p);
+
+		ck_assert_int_ge(fd[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
+		ck_assert_int_eq(connect(fd[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		char *rq = xasprintf("GET /api/conversations/%d HTTP/1.1\r\nHost: x\r\n"
+		    "%s\r\nConnection: close\r\n\r\n", ids[i % 6], auth);
+
+		ck_assert_int_eq(send(fd[i], rq, strlen(rq), MSG_NOSIGNAL), (ssize_t)strlen(rq));
+		free(rq);
+	}
+	for (int i = 0; i < N; i++) {
+		char	 buf[16384], *body;
+		size_t	 len = 0;
+		ssize_t	 n;
+
+		while (len < sizeof(buf) - 1 &&
+		    (n = recv(fd[i], buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+		close(fd[i]);
+		ck_assert_msg(strncmp(buf, ids[i % 6] == 999 ? "HTTP/1.1 404 " :
+		    "HTTP/1.1 200 ", 13) == 0, "client %d: %.60s", i, buf);
+		ck_assert_ptr_nonnull(body = strstr(buf, "\r\n\r\n"));
+		ck_assert_msg(strcmp(body + 4, alone[i % 6]) == 0,
+		    "client %d (id %d): %s\nalone: %s", i, ids[i % 6], body + 4, alone[i % 6]);
+	}
+	ck_assert_int_ge(metric_at(p, "holdfast_db_lookup_batches_total"), 1);
+	ck_assert_int_ge(metric_at(p, "holdfast_db_lookups_batched_total"), 2);
+	tu_stop(w, 5000);
+	for (int i = 0; i < 6; i++)
+		free(alone[i]);
+	free(auth);
+	free(tok);
+	free(log);
+}
+END_TEST
+
 /* The fixture's worker trusts a token for 1 s (token_cache_ttl): a
  * disabled user's token is refused within that bound (plus slack). */
 START_TEST(test_token_cache_expiry)
@@ -1011,6 +1099,7 @@ main(void)
 	tcase_add_test(tc, test_login_paths);
 	tcase_add_test(tc, test_conversations_paths);
 	tcase_add_test(tc, test_token_cache_trust);
+	tcase_add_test(tc, test_concurrent_reads_batched);
 	tcase_add_test(tc, test_token_cache_expiry);
 	tcase_add_test(tc, test_login_rate_limit);
 	tcase_add_test(tc, test_limits);
