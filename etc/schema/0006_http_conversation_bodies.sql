@@ -3,9 +3,11 @@
 -- for all of them at once (common/db: lookups); one row per id given, in
 -- the order given: its 1-based position i, ok (always true: the token was
 -- checked), and the JSON body, NULL when there is no such conversation.
--- A LANGUAGE sql set-returning function, so the planner inlines it into
--- the calling statement: no function call per row, and the plan is cached
--- with the worker's prepared statement.
+-- PL/pgSQL with plan_cache_mode = force_generic_plan: its query is planned
+-- once per session. (Inlined as a LANGUAGE sql function, the caller's
+-- prepared statement took custom plans whenever its first batches were
+-- small, since the planner costs unnest of a short array below the generic
+-- estimate, and then planned again on every execution: 3x the CPU.)
 -- holdfast_http_conversation_body (one id), which the token-checking
 -- holdfast_http_conversation calls, now reads through it as well, so the
 -- JSON shape is defined here only.
