@@ -142,7 +142,10 @@ struct db_req *db_batch_within(struct db *, int64_t deadline_ms, const char *op,
  *   starts with the 1-based position of its key in that array (an integer
  *   column), then has sql's columns. A key's rows are the rows sql would
  *   return for it (WITH ORDINALITY over unnest($1::type[]) gives the
- *   position).
+ *   position). Its plan should not depend on the number of keys: a
+ *   prepared statement over unnest($1) keeps choosing custom plans (one
+ *   planning per execution) when the first batches are short; a function
+ *   with plan_cache_mode = force_generic_plan avoids that (schema 0006).
  * Each caller gets its own result, of sql's shape, with the rows of its
  * key, and its own error: when the batch fails for a reason that may be
  * one key's (class DATA, LOCK or UNKNOWN), every lookup in it runs again
