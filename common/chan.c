@@ -416,9 +416,14 @@ chan_peer_unread(const struct chan_peer *p, size_t *len)
 void
 chan_peer_feed(struct chan_peer *p, const char *buf, size_t len)
 {
+	struct evbuffer *in = bufferevent_get_input(p->pe_bev);
+
 	if (len == 0)
 		return;
-	evbuffer_add(bufferevent_get_input(p->pe_bev), buf, len);
+	/* Frozen at its end but while the bufferevent reads: an add fails. */
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, buf, len);
+	evbuffer_freeze(in, 0);
 	bufferevent_trigger(p->pe_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
 	    BEV_TRIG_IGNORE_WATERMARKS);
 }

@@ -412,6 +412,24 @@ START_TEST(test_read_now)
 }
 END_TEST
 
+/* Bytes read before an upgrade are given to the new peer and dispatched
+ * from the loop, ahead of what the socket brings after them. */
+START_TEST(test_feed)
+{
+	struct rec		 r = { 0 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+
+	chan_peer_feed(p, "{\"type\":\"a\"}\n{\"type\"", 20);
+	put(sv[1], ":\"b\"}\n", 6);
+	spin(base, &r.nmsg, 2);
+	ck_assert_int_eq(r.nmsg, 2);
+	ck_assert_str_eq(r.types[0], "a");
+	ck_assert_str_eq(r.types[1], "b");
+	chan_peer_free(p);
+	rec_free(&r);
+}
+END_TEST
+
 START_TEST(test_half_message)
 {
 	check_rejected("{\"type\":\"rea", 12, 1, "EOF in the middle");
@@ -753,6 +771,7 @@ main(void)
 	tcase_add_test(tc, test_send_queue_limit);
 	tcase_add_test(tc, test_write_through_order);
 	tcase_add_test(tc, test_read_now);
+	tcase_add_test(tc, test_feed);
 	tcase_add_test(tc, test_half_message);
 	tcase_add_test(tc, test_half_message_timeout);
 	tcase_add_test(tc, test_free_inside_dispatch);
