@@ -232,15 +232,25 @@ chan_read_cb(struct bufferevent *bev, void *arg)
 void
 chan_peer_read_now(struct chan_peer *p)
 {
-	struct evbuffer	*in = bufferevent_get_input(p->pe_bev);
-	size_t		 have = evbuffer_get_length(in);
-	int		 n;
+	struct evbuffer		*in = bufferevent_get_input(p->pe_bev);
+	size_t			 have = evbuffer_get_length(in), want;
+	struct evbuffer_iovec	 v;
+	ssize_t			 n = 0;
 
 	if (have > CHAN_MAX_MSG + 1)
 		return;
-	/* The bufferevent keeps its input's end frozen but while it reads. */
+	/* One recv into the input (evbuffer_read would ask FIONREAD first);
+	 * a longer request is finished by the read event. The bufferevent
+	 * keeps its input's end frozen but while it reads. */
+	want = CHAN_MAX_MSG + 2 - have < 4096 ? CHAN_MAX_MSG + 2 - have : 4096;
 	evbuffer_unfreeze(in, 0);
-	n = evbuffer_read(in, p->pe_fd, (int)(CHAN_MAX_MSG + 2 - have));
+	if (evbuffer_reserve_space(in, want, &v, 1) == 1) {
+		do
+			n = recv(p->pe_fd, v.iov_base, want, MSG_DONTWAIT);
+		while (n == -1 && errno == EINTR);
+		v.iov_len = n > 0 ? (size_t)n : 0;
+		evbuffer_commit_space(in, &v, n > 0 ? 1 : 0);
+	}
 	evbuffer_freeze(in, 0);
 	if (n > 0)
 		chan_read_cb(p->pe_bev, p);
