@@ -121,12 +121,15 @@ ctl_connect(void)
 	hf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	if ((ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "socket(AF_UNIX): %s", strerror(errno));
+	/* tail -f and a waited-on start/stop/restart take as long as they
+	 * take. Set before connect: the request follows the connect at once,
+	 * and holdfastd, woken by the connect, answers it in the same turn
+	 * when it is already there. */
+	if (!ctl.follow && !ctl.waiting)
+		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "connect(%s): %s (is holdfastd running?)",
 		    path, strerror(errno));
-	/* tail -f and a waited-on start/stop/restart take as long as they take. */
-	if (!ctl.follow && !ctl.waiting)
-		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	free(path);
 }
 
