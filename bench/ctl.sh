@@ -13,6 +13,10 @@
 #                                   before (yajl, inih, libc shared):
 #                                   what static linking saves
 #   sv status A B C                 runit (runsv per service)
+# BENCH_BASELINE=DIR (another build's tree, e.g. of the previous commit)
+# adds that build's holdfastd and holdfastctl, run side by side with ours
+# on their own socket and interleaved the same way: old against new in one
+# run on one machine.
 # Needs hyperfine and runit's sv/runsv (apt-get install hyperfine runit);
 # without them it says so and exits 0. Prints the load average.
 set -uo pipefail
@@ -47,6 +51,14 @@ numprocs = 3
 CONF
 "$hd" -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
 pids+=($!)
+base=${BENCH_BASELINE:-}
+if [ -n "$base" ]; then
+	[ -x "$base/supervisor/holdfastd" ] && [ -x "$base/supervisor/holdfastctl" ] ||
+	    { echo "bench/ctl.sh: no holdfastd/holdfastctl in $base"; exit 1; }
+	sed "s|$dir/hf.sock|$dir/base.sock|" "$dir/holdfast.conf" > "$dir/base.conf"
+	"$base/supervisor/holdfastd" -c "$dir/base.conf" > "$dir/base.log" 2>&1 &
+	pids+=($!)
+fi
 for s in a b c; do
 	mkdir -p "$dir/sv/$s"
 	printf '#!/bin/sh\nexec sleep 1000000\n' > "$dir/sv/$s/run"
@@ -56,6 +68,7 @@ for s in a b c; do
 done
 for _ in $(seq 100); do
 	"$ctl" -s "$dir/hf.sock" status >/dev/null 2>&1 &&
+	    { [ -z "$base" ] || "$ctl" -s "$dir/base.sock" status >/dev/null 2>&1; } &&
 	    sv status "$dir/sv/a" 2>/dev/null | grep -q '^run' && break
 	sleep 0.05
 done
@@ -82,6 +95,12 @@ fi
 if [ -n "$dyn" ]; then
 	names+=("holdfastctl -s SOCK status, yajl+inih+libc shared (as before)")
 	cmds+=("$dyn -s $dir/hf.sock status")
+fi
+if [ -n "$base" ]; then
+	names+=("baseline holdfastctl -s SOCK status (baseline holdfastd)")
+	cmds+=("$base/supervisor/holdfastctl -s $dir/base.sock status")
+	names+=("holdfastctl -s SOCK status (baseline holdfastd)")
+	cmds+=("$ctl -s $dir/base.sock status")
 fi
 names+=("sv status a b c (runit)")
 cmds+=("sv status $dir/sv/a $dir/sv/b $dir/sv/c")
