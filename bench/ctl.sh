@@ -13,6 +13,15 @@
 #                                   before (yajl, inih, libc shared):
 #                                   what static linking saves
 #   sv status A B C                 runit (runsv per service)
+# BENCH_BASELINE=DIR (another build's tree, e.g. of the previous commit)
+# adds that build's holdfastd and holdfastctl, run side by side with ours
+# on their own socket and interleaved the same way: old against new in one
+# run on one machine. BENCH_FEW=1 keeps only `holdfastctl -s SOCK status`,
+# the baseline's and sv: shorter rounds, so more of them interleave finely
+# (e.g. BENCH_FEW=1 BENCH_ROUNDS=30 BENCH_RUNS=60).
+# A second table follows: the same commands interleaved run by run
+# (bench/ctl_interleave.c, BENCH_CYCLES runs each, default 1000), which a
+# burst of load on a shared machine cannot pin on one command.
 # Needs hyperfine and runit's sv/runsv (apt-get install hyperfine runit);
 # without them it says so and exits 0. Prints the load average.
 set -uo pipefail
@@ -47,6 +56,14 @@ numprocs = 3
 CONF
 "$hd" -c "$dir/holdfast.conf" > "$dir/holdfastd.log" 2>&1 &
 pids+=($!)
+base=${BENCH_BASELINE:-}
+if [ -n "$base" ]; then
+	[ -x "$base/supervisor/holdfastd" ] && [ -x "$base/supervisor/holdfastctl" ] ||
+	    { echo "bench/ctl.sh: no holdfastd/holdfastctl in $base"; exit 1; }
+	sed "s|$dir/hf.sock|$dir/base.sock|" "$dir/holdfast.conf" > "$dir/base.conf"
+	"$base/supervisor/holdfastd" -c "$dir/base.conf" > "$dir/base.log" 2>&1 &
+	pids+=($!)
+fi
 for s in a b c; do
 	mkdir -p "$dir/sv/$s"
 	printf '#!/bin/sh\nexec sleep 1000000\n' > "$dir/sv/$s/run"
@@ -56,6 +73,7 @@ for s in a b c; do
 done
 for _ in $(seq 100); do
 	"$ctl" -s "$dir/hf.sock" status >/dev/null 2>&1 &&
+	    { [ -z "$base" ] || "$ctl" -s "$dir/base.sock" status >/dev/null 2>&1; } &&
 	    sv status "$dir/sv/a" 2>/dev/null | grep -q '^run' && break
 	sleep 0.05
 done
@@ -73,8 +91,15 @@ if [ -n "$ld" ] && ${CC:-cc} -o "$dir/holdfastctl-libc" "$bld/supervisor/holdfas
 	libc=$dir/holdfastctl-libc
 fi
 
-names=("holdfastctl -s SOCK status" "holdfastctl -c CONF status")
-cmds=("$ctl -s $dir/hf.sock status" "$ctl -c $dir/holdfast.conf status")
+names=("holdfastctl -s SOCK status")
+cmds=("$ctl -s $dir/hf.sock status")
+few=${BENCH_FEW:-}
+if [ -n "$few" ]; then
+	libc= dyn=
+else
+	names+=("holdfastctl -c CONF status")
+	cmds+=("$ctl -c $dir/holdfast.conf status")
+fi
 if [ -n "$libc" ]; then
 	names+=("holdfastctl -s SOCK status, only libc shared")
 	cmds+=("$libc -s $dir/hf.sock status")
@@ -82,6 +107,14 @@ fi
 if [ -n "$dyn" ]; then
 	names+=("holdfastctl -s SOCK status, yajl+inih+libc shared (as before)")
 	cmds+=("$dyn -s $dir/hf.sock status")
+fi
+if [ -n "$base" ]; then
+	names+=("baseline holdfastctl -s SOCK status (baseline holdfastd)")
+	cmds+=("$base/supervisor/holdfastctl -s $dir/base.sock status")
+	if [ -z "$few" ]; then
+		names+=("holdfastctl -s SOCK status (baseline holdfastd)")
+		cmds+=("$ctl -s $dir/base.sock status")
+	fi
 fi
 names+=("sv status a b c (runit)")
 cmds+=("sv status $dir/sv/a $dir/sv/b $dir/sv/c")
@@ -115,3 +148,27 @@ for i in $(seq 0 "$last"); do
 	m=$(median $(col mean "$i")) d=$(median $(col med "$i")) c=$(median $(col cpu "$i"))
 	echo "| ${names[$i]} | $m ($(pct "$m" "$sv_mean")) | $d ($(pct "$d" "$sv_med")) | $c ($(pct "$c" "$sv_cpu")) | $(col mean "$i" | tr '\n' ' ')|"
 done
+
+# Run by run: every command once per cycle, the order rotated.
+cycles=${BENCH_CYCLES:-1000}
+[ -n "${BENCH_SHORT:-}" ] && cycles=300
+${CC:-cc} -O2 -o "$dir/ctl_interleave" "$src/bench/ctl_interleave.c" 2>/dev/null || exit 0
+args=()
+for c in "${cmds[@]}"; do
+	read -ra w <<< "$c"
+	w[0]=$(command -v "${w[0]}")
+	[ ${#args[@]} -gt 0 ] && args+=(--)
+	args+=("${w[@]}")
+done
+echo
+echo "interleaved run by run, $cycles runs each (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$dir/ctl_interleave" "$cycles" "${args[@]}" > "$dir/il.txt" || exit 0
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r sv_imed sv_imean _ < <(tail -n 1 "$dir/il.txt")
+echo "| command | median ms (vs sv) | mean ms (vs sv) | p10 ms | p90 ms |"
+echo "|---|---|---|---|---|"
+i=0
+while read -r md m p10 p90; do
+	echo "| ${names[$i]} | $md ($(pct "$md" "$sv_imed")) | $m ($(pct "$m" "$sv_imean")) | $p10 | $p90 |"
+	i=$((i + 1))
+done < "$dir/il.txt"

@@ -42,7 +42,7 @@ EXTRA_DIST += bench/status_page.sh
 
 # (pipeline) bench/ctl.sh: `holdfastctl status` wall time vs runit's
 # `sv status`, hyperfine, interleaved rounds.
-EXTRA_DIST += bench/ctl.sh
+EXTRA_DIST += bench/ctl.sh bench/ctl_interleave.c
 bench-ctl: all
 	$(MAKE) $(AM_MAKEFLAGS) tests/tools/testworker
 	HOLDFAST_BUILDDIR='$(abs_top_builddir)' HOLDFAST_SRCDIR='$(abs_top_srcdir)' \

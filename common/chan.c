@@ -11,6 +11,10 @@
  *   really freed once the layer has unwound (pe_busy).
  * - Nothing read from a peer is trusted: a frame is size-checked before it
  *   is parsed and type-checked before it is dispatched.
+ * - Output goes out in the order it was sent: a message is written through
+ *   to the socket only while nothing is queued before it; what the socket
+ *   does not take is queued, and EV_WRITE is enabled only then, so an idle
+ *   peer never wakes the loop for writability.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -43,6 +49,8 @@ struct chan_peer {
 	int			 pe_lost;	/* loss already reported */
 	int			 pe_replyable;	/* lost to a protocol error */
 	int			 pe_closing;	/* free once output drained */
+	int			 pe_full;	/* output queue overflowed */
+	int			 pe_nosock;	/* not a socket: always queue */
 	char			 pe_err[160];
 };
 
@@ -111,6 +119,7 @@ chan_peer_new(struct event_base *base, int fd, chan_dispatch_cb cb, void *arg)
 {
 	struct chan_peer *p = xcalloc(1, sizeof(*p));
 
+	/* Both are no-ops (one F_GET each) for what accept4 already set. */
 	hf_fd_set_cloexec(fd);
 	hf_fd_set_nonblock(fd);
 	p->pe_fd = fd;
@@ -123,7 +132,8 @@ chan_peer_new(struct event_base *base, int fd, chan_dispatch_cb cb, void *arg)
 	/* Read no further than one over-limit frame ahead. */
 	bufferevent_setwatermark(p->pe_bev, EV_READ, 0, CHAN_MAX_MSG + 2);
 	bufferevent_setcb(p->pe_bev, chan_read_cb, NULL, chan_event_cb, p);
-	bufferevent_enable(p->pe_bev, EV_READ | EV_WRITE);
+	/* EV_WRITE waits for something to be queued (chan_send_raw). */
+	bufferevent_enable(p->pe_bev, EV_READ);
 	return p;
 }
 
@@ -213,6 +223,39 @@ chan_read_cb(struct bufferevent *bev, void *arg)
 		chan_really_free(p);
 }
 
+/*
+ * A request usually arrives with the connection: read what is there now
+ * and dispatch it from here, so its reply can go out in this loop turn.
+ * Nothing there, EOF or an error are left to the read event, which sees
+ * them again and handles them as it always does.
+ */
+void
+chan_peer_read_now(struct chan_peer *p)
+{
+	struct evbuffer		*in = bufferevent_get_input(p->pe_bev);
+	size_t			 have = evbuffer_get_length(in), want;
+	struct evbuffer_iovec	 v;
+	ssize_t			 n = 0;
+
+	if (have > CHAN_MAX_MSG + 1)
+		return;
+	/* One recv into the input (evbuffer_read would ask FIONREAD first);
+	 * a longer request is finished by the read event. The bufferevent
+	 * keeps its input's end frozen but while it reads. */
+	want = CHAN_MAX_MSG + 2 - have < 4096 ? CHAN_MAX_MSG + 2 - have : 4096;
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, want, &v, 1) == 1) {
+		do
+			n = recv(p->pe_fd, v.iov_base, want, MSG_DONTWAIT);
+		while (n == -1 && errno == EINTR);
+		v.iov_len = n > 0 ? (size_t)n : 0;
+		evbuffer_commit_space(in, &v, n > 0 ? 1 : 0);
+	}
+	evbuffer_freeze(in, 0);
+	if (n > 0)
+		chan_read_cb(p->pe_bev, p);
+}
+
 static void
 chan_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -242,15 +285,40 @@ chan_event_cb(struct bufferevent *bev, short what, void *arg)
 		chan_really_free(p);
 }
 
+/*
+ * Writes as much of the frame and its newline as the socket takes now;
+ * the number of bytes written (0 when none, or on an error, which the
+ * bufferevent then meets again and reports as the peer's loss).
+ */
+static size_t
+chan_write_through(struct chan_peer *p, const char *json, size_t len)
+{
+	struct iovec	 iov[2] = {
+		{ .iov_base = (void *)json, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+	struct msghdr	 mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t		 n;
+
+	do
+		n = sendmsg(p->pe_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == ENOTSOCK)
+		p->pe_nosock = 1;
+	return n > 0 ? (size_t)n : 0;
+}
+
 int
 chan_send_raw(struct chan_peer *p, const char *json, size_t len)
 {
-	struct evbuffer *out;
+	struct evbuffer	*out;
+	size_t		 done = 0;
 
-	if (p == NULL || p->pe_dead)
+	if (p == NULL || p->pe_dead || p->pe_full)
 		return -1;
 	out = bufferevent_get_output(p->pe_bev);
 	if (evbuffer_get_length(out) + len > CHAN_MAX_QUEUE) {
+		p->pe_full = 1;
 		if (!p->pe_lost && !p->pe_closing) {
 			snprintf(p->pe_err, sizeof(p->pe_err), "output queue full");
 			bufferevent_disable(p->pe_bev, EV_READ | EV_WRITE);
@@ -258,8 +326,18 @@ chan_send_raw(struct chan_peer *p, const char *json, size_t len)
 		}
 		return -1;
 	}
-	if (evbuffer_add(out, json, len) == -1 || evbuffer_add(out, "\n", 1) == -1)
+	/* Nothing queued before it: straight to the socket, no loop turn. */
+	if (evbuffer_get_length(out) == 0 && !p->pe_nosock &&
+	    (done = chan_write_through(p, json, len)) == len + 1)
+		return 0;
+	if (done < len) {
+		if (evbuffer_add(out, json + done, len - done) == -1 ||
+		    evbuffer_add(out, "\n", 1) == -1)
+			return -1;
+	} else if (evbuffer_add(out, "\n", 1) == -1)
 		return -1;
+	if (!(bufferevent_get_enabled(p->pe_bev) & EV_WRITE))
+		bufferevent_enable(p->pe_bev, EV_WRITE);
 	return 0;
 }
 
@@ -348,9 +426,14 @@ chan_peer_unread(const struct chan_peer *p, size_t *len)
 void
 chan_peer_feed(struct chan_peer *p, const char *buf, size_t len)
 {
+	struct evbuffer *in = bufferevent_get_input(p->pe_bev);
+
 	if (len == 0)
 		return;
-	evbuffer_add(bufferevent_get_input(p->pe_bev), buf, len);
+	/* Frozen at its end but while the bufferevent reads: an add fails. */
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, buf, len);
+	evbuffer_freeze(in, 0);
 	bufferevent_trigger(p->pe_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
 	    BEV_TRIG_IGNORE_WATERMARKS);
 }

@@ -46,8 +46,10 @@ typedef void (*chan_dispatch_cb)(struct chan_peer *, yajl_val msg, void *arg);
 /* Takes ownership of fd (made non-blocking and close-on-exec). */
 struct chan_peer *chan_peer_new(struct event_base *, int fd, chan_dispatch_cb, void *arg);
 void chan_peer_free(struct chan_peer *);
-/* Queues one message (a '\n' is appended); 0, or -1 when the peer is gone
- * or its output queue is over its limit (the peer is then dropped). */
+/* Sends one message (a '\n' is appended): written at once while nothing is
+ * queued for the peer, what the socket does not take is queued in order.
+ * 0, or -1 when the peer is gone or its output queue went over its limit
+ * (the peer is then dropped). */
 int chan_send_raw(struct chan_peer *, const char *json, size_t len);
 int chan_send_jw(struct chan_peer *, struct jw *);
 /* Queues {"type":"error","detail":...}. */
@@ -62,6 +64,10 @@ int chan_peer_replyable(const struct chan_peer *);
 /* A message begun but not finished within ms loses the peer (replyable);
  * an idle peer is left alone. 0 disables. */
 void chan_peer_set_read_timeout(struct chan_peer *, int ms);
+/* Reads and dispatches what the peer already sent (its first request, just
+ * after accept); what is not there yet comes through the loop. The
+ * dispatch callback may free the peer before this returns. */
+void chan_peer_read_now(struct chan_peer *);
 /* Close after the output queue drains (replies to a dropped client). */
 void chan_peer_close_after_flush(struct chan_peer *);
 /*

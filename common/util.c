@@ -96,6 +96,8 @@ hf_fd_set_cloexec(int fd)
 
 	if (fl == -1)
 		return -1;
+	if (fl & FD_CLOEXEC)		/* accept4/socketpair set it: no F_SET */
+		return 0;
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
@@ -106,6 +108,8 @@ hf_fd_set_nonblock(int fd)
 
 	if (fl == -1)
 		return -1;
+	if (fl & O_NONBLOCK)
+		return 0;
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 

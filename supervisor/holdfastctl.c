@@ -28,6 +28,7 @@
 #define CTL_EXIT_NOT_RUNNING	3
 #define CTL_EXIT_NO_SUCH	4
 
+#define CTL_REPLY_START		(16 * 1024)
 #define CTL_REPLY_MAX		(16 * 1024 * 1024)
 
 static struct {
@@ -120,12 +121,15 @@ ctl_connect(void)
 	hf_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	if ((ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "socket(AF_UNIX): %s", strerror(errno));
+	/* tail -f and a waited-on start/stop/restart take as long as they
+	 * take. Set before connect: the request follows the connect at once,
+	 * and holdfastd, woken by the connect, answers it in the same turn
+	 * when it is already there. */
+	if (!ctl.follow && !ctl.waiting)
+		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(ctl.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		ctl_die(CTL_EXIT_UNREACHABLE, "connect(%s): %s (is holdfastd running?)",
 		    path, strerror(errno));
-	/* tail -f and a waited-on start/stop/restart take as long as they take. */
-	if (!ctl.follow && !ctl.waiting)
-		setsockopt(ctl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	free(path);
 }
 
@@ -168,10 +172,12 @@ ctl_recv(char **raw)
 	yajl_val	 v;
 
 	while ((nl = ctl.buf ? memchr(ctl.buf, '\n', ctl.len) : NULL) == NULL) {
-		if (ctl.len + 65536 > ctl.cap) {
+		/* A status reply is about 1 KB: start small (no mmap, no page
+		 * faults), double while a line does not fit. */
+		if (ctl.len + 4096 > ctl.cap) {
 			if (ctl.cap > CTL_REPLY_MAX)
 				ctl_die(CTL_EXIT_UNREACHABLE, "reply too large");
-			ctl.cap = ctl.cap ? ctl.cap * 2 : 131072;
+			ctl.cap = ctl.cap ? ctl.cap * 2 : CTL_REPLY_START;
 			ctl.buf = xrealloc(ctl.buf, ctl.cap);
 		}
 		n = read(ctl.fd, ctl.buf + ctl.len, ctl.cap - ctl.len);

@@ -936,6 +936,8 @@ sup_ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	ctl.nclients++;
 	c->c_peer = chan_peer_new(sup.s_base, fd, sup_ctl_dispatch, c);
 	chan_peer_set_read_timeout(c->c_peer, SUP_CTL_PARTIAL_MS);
+	/* May answer and free c: not used after this. */
+	chan_peer_read_now(c->c_peer);
 }
 
 void

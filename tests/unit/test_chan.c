@@ -8,8 +8,9 @@
  * over several reads are framed right; and that the worker side speaks the
  * documented protocol (hello with version, heartbeats at the given
  * interval, ready, db state) and treats an unknown message from holdfastd
- * as fatal; and that a peer that does not read is dropped once 4 MiB wait
- * for it, not buffered without end.
+ * as fatal; that a peer that does not read is dropped once 4 MiB wait
+ * for it, not buffered without end; and that messages written straight to
+ * the socket or queued when it is full arrive once each, in order.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <event2/event.h>
 
@@ -269,12 +271,169 @@ START_TEST(test_send_queue_limit)
 			break;
 		queued += len + 1;
 	}
+	/* What the socket took at once (written through) is not queued. */
+	ck_assert_int_eq(ioctl(sv[1], FIONREAD, &i), 0);
+	ck_assert_int_eq(queued, chan_peer_queued(p) + i);
+	queued = chan_peer_queued(p);
 	ck_assert_msg(queued <= DOC_MAX_QUEUE && queued > DOC_MAX_QUEUE - (len + 1),
 	    "%zu bytes queued before a send failed", queued);
+	/* Once over, nothing more is taken, not even a small message. */
+	ck_assert_int_eq(chan_send_raw(p, "{\"type\":\"b\"}", 12), -1);
 	spin(base, &r.lost, 1);
 	ck_assert_int_eq(r.lost, 1);
 	ck_assert_str_eq(r.err, "output queue full");
 	free(msg);
+	rec_free(&r);
+}
+END_TEST
+
+/* Sends frame i: a "seq" and a pad of a length that varies with i. */
+static int
+send_seq(struct chan_peer *p, int i)
+{
+	char	 buf[8192];
+	int	 pad = (i * 977) % 6000, n;
+
+	n = snprintf(buf, sizeof(buf), "{\"type\":\"m\",\"seq\":%d,\"pad\":\"", i);
+	memset(buf + n, 'a' + i % 26, pad);
+	n += pad;
+	n += snprintf(buf + n, sizeof(buf) - n, "\"}");
+	return chan_send_raw(p, buf, n);
+}
+
+/* Checks the frames read so far (lines in buf) are seq *next, *next+1...
+ * in order, each whole; keeps an unfinished line for later. */
+static void
+check_seq(char *buf, size_t *len, int *next)
+{
+	char	*line = buf, *nl;
+
+	while ((nl = memchr(line, '\n', buf + *len - line)) != NULL) {
+		char		 err[160];
+		const char	*pad;
+		yajl_val	 v = chan_parse_frame(line, nl - line, err, sizeof(err));
+		long long	 seq = -1;
+
+		ck_assert_msg(v != NULL, "frame %d: %s", *next, err);
+		ck_assert_int_eq(json_get_int(v, "seq", &seq), 0);
+		ck_assert_int_eq(seq, *next);
+		pad = json_get_str(v, "pad");
+		ck_assert_int_eq(strlen(pad), (size_t)((seq * 977) % 6000));
+		/* One assertion a frame: check records each one with a write. */
+		ck_assert_int_eq(strspn(pad, (char []){ 'a' + seq % 26, '\0' }),
+		    strlen(pad));
+		yajl_tree_free(v);
+		(*next)++;
+		line = nl + 1;
+	}
+	*len -= line - buf;
+	memmove(buf, line, *len);
+}
+
+/*
+ * A message goes straight to the socket while nothing is queued before it;
+ * what the socket does not take (EAGAIN, or half a frame) is queued and
+ * written from the loop. Sends keep coming while the reader drains slowly:
+ * every frame must arrive once, whole, in order, whichever way it went.
+ */
+START_TEST(test_write_through_order)
+{
+	struct rec		 r = { 0 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+	size_t			 cap = 1 << 20, len = 0;
+	char			*buf = xmalloc(cap);
+	int			 sent = 0, next = 0, avail, through = 0;
+	uint64_t		 end;
+	ssize_t			 n;
+
+	hf_fd_set_nonblock(sv[1]);
+	/* Idle: only the read event is in the loop, no EPOLLOUT wake-ups. */
+	ck_assert_int_eq(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 1);
+	/* Nothing queued: written through, readable without a loop turn. */
+	ck_assert_int_eq(send_seq(p, sent++), 0);
+	ck_assert_int_eq(chan_peer_queued(p), 0);
+	ck_assert_int_eq(ioctl(sv[1], FIONREAD, &avail), 0);
+	ck_assert_int_gt(avail, 0);
+	/* Fill the socket until the rest has to be queued. */
+	while (chan_peer_queued(p) == 0)
+		ck_assert_int_eq(send_seq(p, sent++), 0);
+	for (int i = 0; i < 200; i++)
+		ck_assert_int_eq(send_seq(p, sent++), 0);
+	ck_assert_int_gt(chan_peer_queued(p), 0);
+	ck_assert_int_eq(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 2);
+	/* Drain a bit faster than frames come (about 3000 bytes each), so the
+	 * sends go through the queue first and straight out later on. */
+	end = hf_now_mono_ms() + 10000;
+	while (next < sent && hf_now_mono_ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if ((n = read(sv[1], buf + len, 8000)) > 0) {
+			len += n;
+			check_seq(buf, &len, &next);
+		}
+		if (sent < 2000)
+			ck_assert_int_eq(send_seq(p, sent++), 0);
+		if (chan_peer_queued(p) == 0)
+			through++;
+	}
+	ck_assert_int_gt(through, 0);
+	ck_assert_int_eq(next, sent);
+	ck_assert_int_eq(len, 0);
+	ck_assert_int_eq(chan_peer_queued(p), 0);
+	for (int i = 0; i < 5; i++)	/* the write event sees the queue empty */
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 1);
+	/* Drained: the next one is written through again. */
+	ck_assert_int_eq(send_seq(p, sent++), 0);
+	ck_assert_int_eq(chan_peer_queued(p), 0);
+	ck_assert_int_eq(r.lost, 0);
+	chan_peer_free(p);
+	free(buf);
+	rec_free(&r);
+}
+END_TEST
+
+/* A peer's first frames are dispatched by chan_peer_read_now without the
+ * loop; an unfinished frame still goes the loop's way (EOF inside it). */
+START_TEST(test_read_now)
+{
+	struct rec		 r = { .reply_on_loss = 1 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+	char			*reply;
+
+	chan_peer_read_now(p);		/* nothing there yet */
+	ck_assert_int_eq(r.nmsg, 0);
+	ck_assert_int_eq(r.lost, 0);
+	put(sv[1], "{\"type\":\"a\"}\n{\"type\":\"b\"}\n{\"type\":", 35);
+	chan_peer_read_now(p);
+	ck_assert_int_eq(r.nmsg, 2);
+	ck_assert_str_eq(r.types[1], "b");
+	shutdown(sv[1], SHUT_WR);
+	spin(base, &r.lost, 1);
+	ck_assert_int_eq(r.replyable, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "EOF in the middle"));
+	for (int i = 0; i < 20; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	reply = drain(sv[1]);
+	ck_assert_ptr_nonnull(strstr(reply, "EOF in the middle"));
+	free(reply);
+	rec_free(&r);
+}
+END_TEST
+
+/* Bytes read before an upgrade are given to the new peer and dispatched
+ * from the loop, ahead of what the socket brings after them. */
+START_TEST(test_feed)
+{
+	struct rec		 r = { 0 };
+	struct chan_peer	*p = chan_peer_new(base, sv[0], rec_cb, &r);
+
+	chan_peer_feed(p, "{\"type\":\"a\"}\n{\"type\"", 20);
+	put(sv[1], ":\"b\"}\n", 6);
+	spin(base, &r.nmsg, 2);
+	ck_assert_int_eq(r.nmsg, 2);
+	ck_assert_str_eq(r.types[0], "a");
+	ck_assert_str_eq(r.types[1], "b");
+	chan_peer_free(p);
 	rec_free(&r);
 }
 END_TEST
@@ -618,6 +777,9 @@ main(void)
 	tcase_add_test(tc, test_not_object);
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_send_queue_limit);
+	tcase_add_test(tc, test_write_through_order);
+	tcase_add_test(tc, test_read_now);
+	tcase_add_test(tc, test_feed);
 	tcase_add_test(tc, test_half_message);
 	tcase_add_test(tc, test_half_message_timeout);
 	tcase_add_test(tc, test_free_inside_dispatch);
