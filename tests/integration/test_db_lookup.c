@@ -15,8 +15,8 @@
  * - the session terminated or the server frozen with a batch in flight:
  *   each lookup gets one classified error, none twice, none lost;
  * - a lookup alone (nothing to batch with) runs its own statement; with
- *   2 requests already on every connection it waits for company instead
- *   of going deeper into a pipeline, and holds back no other request.
+ *   no connection idle it waits for company instead of going into a
+ *   pipeline, and holds back no other request.
  */
 #include "dbt_env.h"
 #include "tu.h"
