@@ -207,6 +207,31 @@ wrk_run() {
 	wrk -t2 -c$c -d${warm}s -s "$script" "$1" >/dev/null 2>&1
 	wrk -t2 -c$c -d${dur}s -s "$script" "$1" 2>/dev/null | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
 }
+# CPU ticks (utime + stime) of the pids given; with none, of the
+# postmaster's children (the backends, which live as long as the pools).
+cpu_ticks() {
+	local t=0 p
+	[ $# -gt 0 ] || set -- $(pgrep -P "$(head -1 "$tmp/pg/postmaster.pid")")
+	for p in "$@"; do
+		[ -r /proc/$p/stat ] && t=$((t + $(sed 's/.*) //' /proc/$p/stat | awk '{print $12 + $13}')))
+	done
+	echo $t
+}
+# wrk_cpu URL NAME: wrk_run's fields, then CPU microseconds per request
+# of the variant's workers, of PostgreSQL's backends and of wrk itself.
+wrk_cpu() {
+	local w0 w1 g0 g1 out tw hz
+	hz=$(getconf CLK_TCK)
+	wrk -t2 -c$conns -d${warm}s -s "$tmp/conv.lua" "$1" >/dev/null 2>&1
+	w0=$(cpu_ticks $(cat "$tmp/$2.pids")) g0=$(cpu_ticks)
+	out=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c$conns -d${dur}s -s "$tmp/conv.lua" "$1" 2>/dev/null |
+		awk '/^RESULT/ {print $2, $3, $4, $5, $6}'; } 2> "$tmp/wrk.time")
+	w1=$(cpu_ticks $(cat "$tmp/$2.pids")) g1=$(cpu_ticks)
+	tw=$(awk '{print $1 + $2}' "$tmp/wrk.time")
+	echo "$out" | awk -v w=$((w1 - w0)) -v g=$((g1 - g0)) -v tw="$tw" -v hz="$hz" \
+	    '{n = $5 > 0 ? $5 : 1; printf "%s %s %s %s %s %.1f %.1f %.1f\n", $1, $2, $3, $4, $5,
+	    w * 1e6 / hz / n, g * 1e6 / hz / n, tw * 1e6 / n}'
+}
 
 read -r h_rps h_p50 h_p99 _ <<< "$(wrk_run "$url/healthz")"
 # Halfway through the first measured pipelined run: how wrk's connections
@@ -216,20 +241,36 @@ read -r h_rps h_p50 h_p99 _ <<< "$(wrk_run "$url/healthz")"
 	paste -sd/ > "$tmp/spread") &
 spreader=$!
 pgc=$((nprocs * pool))
+# pgbench_run: tps, then CPU microseconds per transaction of its
+# backends and of pgbench itself (a backend's CPU is counted at the end
+# of the run, while its session is still open: pgbench -T closes them
+# as it exits, so the children are sampled from a background loop).
 pgbench_run() {
+	local tps tp g0 g1 hz
+	hz=$(getconf CLK_TCK)
 	"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $warm -h 127.0.0.1 -p "$pgport" -U postgres pgb >/dev/null 2>&1
-	"$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 -p "$pgport" -U postgres pgb 2>/dev/null |
-		awk '/^tps/ {print int($3)}'
+	g0=$(cpu_ticks)
+	( sleep $((dur - 1)); cpu_ticks > "$tmp/pgb.ticks" ) &
+	tps=$( { TIMEFORMAT='%U %S'; time "$pgbin/pgbench" -S -n -c $pgc -j 2 -T $dur -h 127.0.0.1 \
+		-p "$pgport" -U postgres pgb 2>/dev/null | awk '/^tps/ {print int($3)}'; } 2> "$tmp/pgb.time")
+	wait $!
+	g1=$(cat "$tmp/pgb.ticks")
+	tp=$(awk '{print $1 + $2}' "$tmp/pgb.time")
+	awk -v t="$tps" -v g=$((g1 - g0)) -v tp="$tp" -v hz="$hz" -v d="$dur" 'BEGIN {
+	    n = t * d > 0 ? t * d : 1
+	    printf "%s %.1f %.1f\n", t, g * 1e6 / hz / (n * (d - 1) / d), tp * 1e6 / n }'
 }
 # median of the values on stdin (one per line)
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 : > "$tmp/rounds"
+: > "$tmp/cpu"
 for r in $(seq "$rounds"); do
-	read -r a_rps _ a_p99 a_bad _ <<< "$(wrk_run "$url" "$tmp/conv.lua")"
-	read -r b_rps _ b_p99 b_bad _ <<< "$(wrk_run "$url1" "$tmp/conv.lua")"
-	pt=$(pgbench_run)
-	read -r q_rps _ q_p99 q_bad _ <<< "$(wrk_run "$url2" "$tmp/conv.lua")"
+	read -r a_rps _ a_p99 a_bad _ a_w a_g a_k <<< "$(wrk_cpu "$url" batched)"
+	read -r b_rps _ b_p99 b_bad _ b_w b_g b_k <<< "$(wrk_cpu "$url1" unpiped)"
+	read -r pt p_g p_k <<< "$(pgbench_run)"
+	read -r q_rps _ q_p99 q_bad _ q_w q_g q_k <<< "$(wrk_cpu "$url2" piped)"
 	echo "$r $a_rps $a_p99 $a_bad $b_rps $b_p99 $b_bad $pt $(cut -d' ' -f1 /proc/loadavg) $q_rps $q_p99 $q_bad" >> "$tmp/rounds"
+	echo "$r $a_w $a_g $a_k $q_w $q_g $q_k $b_w $b_g $b_k $p_g $p_k" >> "$tmp/cpu"
 done
 wait $spreader
 spread=$(cat "$tmp/spread")
@@ -313,6 +354,22 @@ echo "| GET /api/conversations/{id}, pipeline_depth=$depth, lookup_batch=$batch 
 echo "| GET /api/conversations/{id}, pipeline_depth=$depth, lookup_batch=1 (non-2xx: $q_bad) | $q_rps | - | $q_p99 | $q_pct % of pgbench | - |"
 echo "| GET /api/conversations/{id}, pipeline_depth=1, lookup_batch=1 (non-2xx: $u_bad) | $u_rps | - | $u_p99 | $u_pct % of pgbench | - |"
 echo "| pgbench -S -c $pgc (tps) | $p_tps | - | - | - | - |"
+echo
+ccol() { awk -v c="$1" '{print $c}' "$tmp/cpu" | median; }
+echo "CPU per request, microseconds (medians of the rounds; user + system; the workers' own, PostgreSQL's backends', wrk's):"
+echo
+echo "| variant | workers | PostgreSQL | wrk | total |"
+echo "|---|---|---|---|---|"
+cpu_row() {	# cpu_row NAME FIRST-COLUMN
+	local w g k
+	w=$(ccol "$2") g=$(ccol $(($2 + 1))) k=$(ccol $(($2 + 2)))
+	echo "| $1 | $w | $g | $k | $(awk -v a="$w" -v b="$g" -v d="$k" 'BEGIN{printf "%.1f", a + b + d}') |"
+}
+cpu_row "batched+pipelined" 2
+cpu_row "pipelined only" 5
+cpu_row "unpipelined" 8
+pg=$(ccol 11) pk=$(ccol 12)
+echo "| pgbench -S -c $pgc (per transaction; its backends sampled over the first $((dur - 1)) s) | - | $pg | $pk (pgbench) | $(awk -v a="$pg" -v b="$pk" 'BEGIN{printf "%.1f", a + b}') |"
 echo
 echo "wrk's $conns connections per instance during the DB-route run: ${spread:-n/a} (a busy instance's pool is the bottleneck; an idle one's is wasted)."
 echo "| DB down: same route, 503s ($d_non2xx of $d_n) | $d_rps | $d_p50 | $d_p99 | p99 <= 2 ms, >= 50 % of /healthz: $d_pct % | $(ok "$(awk -v p="$d_pct" -v l="$d_p99" 'BEGIN{print (p >= 50 && l <= 2)}')") |"
