@@ -281,27 +281,46 @@ f_flap_begin(struct sys *s)
 /* Connections exhausted: a holder (an ordinary role, like the workers)
  * takes every slot that is not reserved for superusers and keeps them; its
  * superuser session ends the workers' sessions, whose slots it then takes
- * too. Writes one byte on fd once it holds them all. */
+ * too. Writes one byte on fd once it holds them all. After each round of
+ * terminations it keeps asking for slots, every 2 ms, for 300 ms:
+ * a worker reconnects as soon as it sees its session end, and a holder
+ * that slept meanwhile could lose every freed slot to the workers (the
+ * fault then never reaches them; seen once under ASan, where the
+ * workers are slower to notice and the slots were free by then). */
 static pid_t	 holder;
+
+/* Takes free slots until none is left (or 400 are held). */
+static int
+holder_grab(const char *hog, int n)
+{
+	PGconn *c = NULL;
+
+	while (n < 400 && PQstatus(c = PQconnectdb(hog)) == CONNECTION_OK)
+		n++;
+	PQfinish(c);
+	return n;
+}
 
 static void
 holder_main(const char *ci, int fd)
 {
-	char	*hog = xasprintf("%s application_name=sys-holder", ci);
-	PGconn	*su = PQconnectdb(ci), *c;
-	int	 n = 0, told = 0;
+	char		*hog = xasprintf("%s application_name=sys-holder", ci);
+	PGconn		*su = PQconnectdb(ci);
+	int		 n = 0, told = 0;
+	uint64_t	 until;
 
 	*strstr(hog, "user=postgres") = '\0';
 	hog = xasprintf("%s user=sys_hog application_name=sys-holder", hog);
 	for (;;) {
-		while (n < 400 && PQstatus(c = PQconnectdb(hog)) == CONNECTION_OK)
-			n++;
-		PQfinish(c);
+		n = holder_grab(hog, n);
 		PQclear(PQexec(su, "SELECT pg_terminate_backend(pid) FROM "
 		    "pg_stat_activity WHERE application_name LIKE 'holdfast-%'"));
 		if (!told && n > 0)
 			told = write(fd, "x", 1) == 1;
-		usleep(20000);
+		for (until = hf_now_mono_ms() + 300; hf_now_mono_ms() < until; ) {
+			n = holder_grab(hog, n);
+			usleep(2000);
+		}
 	}
 }
 
