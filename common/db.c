@@ -649,12 +649,12 @@ db_dispatch(struct db *db)
 			/* meanwhile, into a busy connection's pipeline */
 			if ((c = db_pool_take_pipelined(db)) == NULL)
 				return;
-			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
-			/* a lookup waiting for company holds back no other */
-			if (db_lookup_waits(r, c) && (r = db_lookup_other(db)) == NULL)
-				return;
-		} else
-			r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
+		}
+		r = db_lookup_gather(db, TAILQ_FIRST(&db->db_queue));
+		/* a lookup waiting for company (never on an idle connection)
+		 * holds back no other */
+		if (db_lookup_waits(r, c) && (r = db_lookup_other(db)) == NULL)
+			return;
 		db_req_run(r, c);
 	}
 }
