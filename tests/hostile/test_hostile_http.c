@@ -101,30 +101,6 @@ teardown(void)
 
 /* ---- raw sockets ---- */
 
-static int
-connect_to(int p)
-{
-	struct sockaddr_in	sin = tu_loopback(p);
-	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	return fd;
-}
-
-static void
-send_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Reads what the peer sends within timeout_ms (until it closes); malloc'd. */
 static char *
 recv_for(int fd, int timeout_ms)
@@ -149,10 +125,10 @@ recv_for(int fd, int timeout_ms)
 static char *
 exchange(const char *req, size_t len)
 {
-	int	 fd = connect_to(port);
+	int	 fd = tu_connect(port);
 	char	*r;
 
-	send_all(fd, req, len);
+	(void)tu_send_all(fd, req, len);
 	r = recv_for(fd, 3000);
 	close(fd);
 	return r;
@@ -192,24 +168,6 @@ vm_rss_kib(pid_t p)
 		kib = strtol(v + 6, NULL, 10);
 	free(s);
 	return kib;
-}
-
-/* utime + stime of p, in clock ticks. */
-static long
-cpu_ticks(pid_t p)
-{
-	char		 path[64], *s, *e;
-	unsigned long	 ut = 0, st = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-	if ((s = tu_read_file(path, NULL)) == NULL || (e = strrchr(s, ')')) == NULL)
-		ck_abort_msg("cannot read %s", path);
-	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
-	if (sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	    &ut, &st) != 2)
-		ck_abort_msg("cannot parse %s", path);
-	free(s);
-	return (long)(ut + st);
 }
 
 /* ---- the attacks ---- */
@@ -265,8 +223,8 @@ START_TEST(test_body_holders_bounded)
 	start("max_connections = 32\n", 0);
 	rss0 = vm_rss_kib(pid);
 	for (int i = 0; i < HOLDERS; i++) {
-		fds[i] = connect_to(port);
-		send_all(fds[i], head, sizeof(head) - 1);
+		fds[i] = tu_connect(port);
+		(void)tu_send_all(fds[i], head, sizeof(head) - 1);
 	}
 	/* What each was told before sending any body byte. */
 	for (int i = 0; i < HOLDERS; i++) {
@@ -314,7 +272,7 @@ START_TEST(test_slowloris_header)
 	struct pollfd	 pfd;
 
 	start("request_timeout = 2s\n", 0);
-	fd = connect_to(port);
+	fd = tu_connect(port);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	/* 20 bytes, 8 s: a deadline of 2 s must answer while it trickles. */
@@ -348,11 +306,11 @@ START_TEST(test_fd_exhaustion)
 
 	start("", 64);
 	for (int i = 0; i < 120; i++)
-		fds[i] = connect_to(port);
+		fds[i] = tu_connect(port);
 	usleep(500 * 1000);
-	t0 = cpu_ticks(pid);
+	t0 = tu_cpu_ticks(pid);
 	sleep(2);
-	t1 = cpu_ticks(pid);
+	t1 = tu_cpu_ticks(pid);
 	for (int i = 0; i < 120; i++)
 		close(fds[i]);
 	ck_assert(tu_wait_for(healthy, &port, 10000));
@@ -478,13 +436,13 @@ START_TEST(test_chunked_over_route_limit)
 	int	 fd;
 
 	start("", 0);
-	fd = connect_to(port);
-	send_all(fd, head, sizeof(head) - 1);
+	fd = tu_connect(port);
+	(void)tu_send_all(fd, head, sizeof(head) - 1);
 	strcpy(chunk, "3ff8\r\n");
 	memset(chunk + 6, 'a', 16376);
 	memcpy(chunk + 16382, "\r\n", 2);
 	for (int i = 0; i < 16; i++)
-		send_all(fd, chunk, 16384);
+		(void)tu_send_all(fd, chunk, 16384);
 	/* No final chunk: the body never ends. */
 	r = recv_for(fd, 3000);
 	close(fd);
@@ -504,15 +462,15 @@ START_TEST(test_edge_deadlines)
 	int	 fd;
 
 	start("header_timeout = 1s\nkeepalive_timeout = 1s\nrequest_timeout = 60s\n", 0);
-	fd = connect_to(port);
-	send_all(fd, half, sizeof(half) - 1);
+	fd = tu_connect(port);
+	(void)tu_send_all(fd, half, sizeof(half) - 1);
 	r = recv_for(fd, 5000);
 	close(fd);
 	assert_json_error(r, 408, "REQUEST_TIMEOUT");
 	free(r);
 	/* Kept alive, then idle: closed without a word. */
-	fd = connect_to(port);
-	send_all(fd, one, sizeof(one) - 1);
+	fd = tu_connect(port);
+	(void)tu_send_all(fd, one, sizeof(one) - 1);
 	r = recv_for(fd, 5000);
 	close(fd);
 	ck_assert_msg(strncmp(r, "HTTP/1.1 200 OK\r\n", 17) == 0, "got %.200s", r);
@@ -528,8 +486,8 @@ START_TEST(test_per_address_limit)
 	char	*r;
 
 	start("max_connections_per_addr = 2\n", 0);
-	a = connect_to(port);
-	b = connect_to(port);
+	a = tu_connect(port);
+	b = tu_connect(port);
 	usleep(200 * 1000);
 	r = exchange_s("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_json_error(r, 503, "SERVICE_UNAVAILABLE");
@@ -556,12 +514,12 @@ START_TEST(test_expect_continue)
 	int	 fd;
 
 	start("", 0);
-	fd = connect_to(port);
-	send_all(fd, ok, sizeof(ok) - 1);
+	fd = tu_connect(port);
+	(void)tu_send_all(fd, ok, sizeof(ok) - 1);
 	r = recv_for(fd, 3000);
 	ck_assert_str_eq(r, "HTTP/1.1 100 Continue\r\n\r\n");
 	free(r);
-	send_all(fd, "0123456789", 10);
+	(void)tu_send_all(fd, "0123456789", 10);
 	r = recv_for(fd, 3000);
 	close(fd);
 	assert_json_error(r, 400, "BAD_REQUEST");
@@ -585,11 +543,11 @@ START_TEST(test_stop_answers_accepted)
 	char	*r;
 
 	start("", 0);
-	fd = connect_to(port);
+	fd = tu_connect(port);
 	usleep(200 * 1000);		/* accepted by the worker */
 	kill(pid, SIGTERM);
 	usleep(400 * 1000);		/* past the old drain's 100 ms */
-	send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+	(void)tu_send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 34);
 	r = recv_for(fd, 3000);
 	close(fd);
 	ck_assert_msg(strncmp(r, "HTTP/1.1 200", 12) == 0, "reply: \"%s\"", r);

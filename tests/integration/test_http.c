@@ -565,24 +565,13 @@ healthy(void *arg)
 	return tu_http(*(int *)arg, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, 2000) == 200;
 }
 
-/* A connected socket to port p, nothing sent. */
-static int
-connect_to(int p)
-{
-	struct sockaddr_in	 sa = tu_loopback(p);
-	int			 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 /* A keep-alive connection that has had one request answered. */
 static int
 open_kept(int p)
 {
 	static const char	 req1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 	char			 buf[512];
-	int			 fd = connect_to(p);
+	int			 fd = tu_connect(p);
 
 	ck_assert_int_eq(write(fd, req1, sizeof(req1) - 1), (ssize_t)sizeof(req1) - 1);
 	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
@@ -691,17 +680,13 @@ START_TEST(test_concurrent_reads_batched)
 		    10000), ids[i] == 999 ? 404 : 200);
 	}
 	ck_assert_int_eq(metric_at(p, "holdfast_db_lookup_batches_total"), 0);
-	for (int i = 0; i < N; i++) {
-		struct sockaddr_in sin = tu_loopback(p);
-
-		ck_assert_int_ge(fd[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
-		ck_assert_int_eq(connect(fd[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
-	}
+	for (int i = 0; i < N; i++)
+		fd[i] = tu_connect(p);
 	for (int i = 0; i < N; i++) {
 		char *rq = xasprintf("GET /api/conversations/%d HTTP/1.1\r\nHost: x\r\n"
 		    "%s\r\nConnection: close\r\n\r\n", ids[i % 6], auth);
 
-		ck_assert_int_eq(send(fd[i], rq, strlen(rq), MSG_NOSIGNAL), (ssize_t)strlen(rq));
+		ck_assert_int_eq(tu_send_all(fd[i], rq, strlen(rq)), 0);
 		free(rq);
 	}
 	for (int i = 0; i < N; i++) {
@@ -954,7 +939,7 @@ START_TEST(test_slow_and_gone_clients)
 
 	w = start_worker("rt", p, NULL, "request_timeout = 1s\n", &log);
 	ck_assert(tu_wait_for(healthy, &p, 15000));
-	fd = connect_to(p);
+	fd = tu_connect(p);
 	ck_assert_int_eq(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
 	ck_assert_msg(tu_wait_for(closed_by_peer, &fd, 5000),
 	    "a half-sent request kept its connection 5 s (request_timeout 1s)");
@@ -962,7 +947,7 @@ START_TEST(test_slow_and_gone_clients)
 	ck_assert(tu_wait_for(healthy, &p, 2000));
 
 	locker = spawn_locker();
-	fd = connect_to(p);
+	fd = tu_connect(p);
 	ck_assert_int_eq(write(fd, login_req, sizeof(login_req) - 1),
 	    (ssize_t)sizeof(login_req) - 1);
 	usleep(300 * 1000);

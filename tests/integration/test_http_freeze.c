@@ -243,29 +243,6 @@ assert_readyz_recovers(void)
 #define LOGIN_REQ "POST /api/auth/login HTTP/1.1\r\nHost: x\r\n" \
 	"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s"
 
-static int
-raw_connect(void)
-{
-	struct sockaddr_in	sin = tu_loopback(port);
-	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Everything until the worker closes (or CLIENT_WAIT_MS passes: then
  * *closed is 0). */
 static char *
@@ -293,31 +270,15 @@ send_login(int fd)
 {
 	char *req = xasprintf(LOGIN_REQ, strlen(LOGIN_BODY), LOGIN_BODY);
 
-	raw_send(fd, req, strlen(req));
+	ck_assert_int_eq(tu_send_all(fd, req, strlen(req)), 0);
 	free(req);
-}
-
-/* utime + stime of p, in clock ticks. */
-static long
-cpu_ticks(pid_t p)
-{
-	char		 path[64], *s, *e;
-	unsigned long	 ut = 0, st = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-	if ((s = tu_read_file(path, NULL)) == NULL || (e = strrchr(s, ')')) == NULL)
-		ck_abort_msg("cannot read %s", path);
-	ck_assert_int_eq(sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	    &ut, &st), 2);
-	free(s);
-	return (long)(ut + st);
 }
 
 START_TEST(test_waiting_client_sends_more)
 {
 	static const char next[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	char	*flood = xmalloc(256 * 1024), *r, *a, *b;
-	int	 piped = raw_connect(), eof = raw_connect(), flooded = raw_connect();
+	int	 piped = tu_connect(port), eof = tu_connect(port), flooded = tu_connect(port);
 	int	 closed, fl;
 	long	 t0, t1;
 
@@ -326,7 +287,7 @@ START_TEST(test_waiting_client_sends_more)
 	send_login(eof);
 	send_login(flooded);
 	usleep(200 * 1000);		/* all three wait on the frozen server */
-	raw_send(piped, next, sizeof(next) - 1);
+	ck_assert_int_eq(tu_send_all(piped, next, sizeof(next) - 1), 0);
 	ck_assert_int_eq(shutdown(eof, SHUT_WR), 0);
 	/* More than the worker reads ahead: the kernel keeps the rest, the
 	 * worker stops reading (and waking) until its reply is out. */
@@ -340,9 +301,9 @@ START_TEST(test_waiting_client_sends_more)
 			break;
 		off += (size_t)n;
 	}
-	t0 = cpu_ticks(pid);
+	t0 = tu_cpu_ticks(pid);
 	usleep(1000 * 1000);
-	t1 = cpu_ticks(pid);
+	t1 = tu_cpu_ticks(pid);
 	/* Spinning on a readable socket would be ~1 s of CPU (100 ticks at
 	 * 100 Hz); waiting is next to none. */
 	ck_assert_msg(t1 - t0 < 25, "the worker used %ld ticks of CPU in 1 s "

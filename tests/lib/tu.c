@@ -168,6 +168,52 @@ tu_loopback(int port)
 }
 
 int
+tu_connect(int port)
+{
+	struct sockaddr_in	sin = tu_loopback(port);
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		ck_abort_msg("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+		ck_abort_msg("connect(127.0.0.1:%d): %s", port, strerror(errno));
+	return fd;
+}
+
+int
+tu_send_all(int fd, const void *buf, size_t len)
+{
+	const char *s = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+long
+tu_cpu_ticks(pid_t pid)
+{
+	char		 path[64], *s, *e;
+	unsigned long	 ut = 0, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((s = tu_read_file(path, NULL)) == NULL || (e = strrchr(s, ')')) == NULL)
+		ck_abort_msg("cannot read %s", path);
+	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
+	if (sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		ck_abort_msg("cannot parse %s", path);
+	free(s);
+	return (long)(ut + st);
+}
+
+int
 tu_free_port(int type)
 {
 	struct sockaddr_in	sin = tu_loopback(0);

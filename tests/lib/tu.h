@@ -37,6 +37,13 @@ void tu_rmrf(const char *path);
 int tu_free_port(int type);
 /* 127.0.0.1:port, for connect/bind/sendto (tests use loopback only). */
 struct sockaddr_in tu_loopback(int port);
+/* A TCP socket connected to 127.0.0.1:port, nothing sent (aborts the test
+ * on failure). */
+int tu_connect(int port);
+/* Sends all of buf: 0, or -1 once a send fails (the peer closed, ...). */
+int tu_send_all(int fd, const void *buf, size_t len);
+/* utime + stime of pid, in clock ticks (aborts when it cannot be read). */
+long tu_cpu_ticks(pid_t pid);
 
 /*
  * Starts argv[0] (a path) in its own process group with extra environment
