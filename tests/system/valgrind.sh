@@ -124,10 +124,12 @@ wait_for() {
 }
 
 # One memcheck setup for every program; TAG names its log files.
+# --vgdb=no: no gdbserver FIFOs in /tmp (valgrind removes them only when
+# the program exits by itself; one the test kills left three behind).
 vg_opts() {
 	echo "--leak-check=full --show-leak-kinds=${VALGRIND_SHOW:-definite,indirect}" \
 	    "--errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-	    "--num-callers=30 --child-silent-after-fork=yes" \
+	    "--num-callers=30 --child-silent-after-fork=yes --vgdb=no" \
 	    "--suppressions=$src/tests/valgrind.supp" \
 	    "--log-file=$tmp/vg/$1.%p.log"
 }
