@@ -32,60 +32,13 @@ static const struct db_lookup num = {
 	"JOIN generate_series(1, 100) n ON n = x.k",
 };
 
-struct lreq {
-	int		 calls;
-	int		 ok;
-	int		 rows, cols;
-	enum db_class	 cls;
-	char		 reason[64];
-	char		 sqlstate[6];
-	char		 value[128];
-	char		 fname[32];
-};
-
+/* A lookup's answer is always one result, of the single statement's shape. */
 static void
 lreq_cb(const struct db_error *e, PGresult *const *res, int nres, void *arg)
 {
-	struct lreq *p = arg;
-
-	p->calls++;
-	p->ok = e == NULL;
-	if (e != NULL) {
-		p->cls = e->cls;
-		snprintf(p->reason, sizeof(p->reason), "%s", e->reason);
-		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", e->sqlstate);
-		return;
-	}
-	ck_assert_int_eq(nres, 1);
-	p->rows = PQntuples(res[0]);
-	p->cols = PQnfields(res[0]);
-	if (p->cols > 0)
-		snprintf(p->fname, sizeof(p->fname), "%s", PQfname(res[0], p->cols - 1));
-	if (p->rows > 0)
-		snprintf(p->value, sizeof(p->value), "%s",
-		    PQgetvalue(res[0], 0, p->cols - 1));
-}
-
-/* Runs the loop until all n are answered (or timeout_ms), then a little
- * longer, so that a second answer would be seen. */
-static int
-wait_all(struct env *e, struct lreq *p, int n, int timeout_ms)
-{
-	uint64_t	end = hf_now_mono_ms() + timeout_ms;
-	int		done;
-
-	for (;;) {
-		done = 0;
-		for (int i = 0; i < n; i++)
-			done += p[i].calls > 0;
-		if (done == n || hf_now_mono_ms() >= end)
-			break;
-		dbt_run_for(e->base, 5);
-	}
-	dbt_run_for(e->base, 300);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(p[i].calls <= 1, "lookup %d answered %d times", i, p[i].calls);
-	return done == n;
+	if (e == NULL)
+		ck_assert_int_eq(nres, 1);
+	dbt_ans_cb(e, res, nres, arg);
 }
 
 static void
@@ -117,7 +70,7 @@ static const char *const keys[] = {
 START_TEST(test_batched_each_its_own)
 {
 	struct env	e;
-	struct lreq	p[NKEYS];
+	struct dbt_ans	p[NKEYS];
 	struct db_stats	st0, st;
 
 	up(&e, 1);
@@ -130,7 +83,7 @@ START_TEST(test_batched_each_its_own)
 	memset(p, 0, sizeof(p));
 	for (int i = 0; i < NKEYS; i++)
 		db_lookup_within(e.db, 2000, "t", &kv, keys[i], lreq_cb, &p[i]);
-	ck_assert(wait_all(&e, p, NKEYS, 5000));
+	ck_assert(dbt_wait_answers(&e, p, NKEYS, 5000));
 	for (int i = 0; i < NKEYS; i++) {
 		ck_assert_msg(p[i].ok, "lookup %d: %s", i, p[i].reason);
 		ck_assert_int_eq(p[i].cols, 1);
@@ -160,7 +113,7 @@ START_TEST(test_more_than_max)
 {
 	enum { N = 32 * 2 + 5 };
 	struct env	e;
-	struct lreq	p[N];
+	struct dbt_ans	p[N];
 	char		k[N][8];
 	struct db_stats	st;
 
@@ -170,7 +123,7 @@ START_TEST(test_more_than_max)
 		snprintf(k[i], sizeof(k[i]), "%d", i % 100 + 1);
 		db_lookup_within(e.db, 3000, "t", &num, k[i], lreq_cb, &p[i]);
 	}
-	ck_assert(wait_all(&e, p, N, 5000));
+	ck_assert(dbt_wait_answers(&e, p, N, 5000));
 	for (int i = 0; i < N; i++) {
 		char want[16];
 
@@ -191,14 +144,14 @@ START_TEST(test_bad_key_is_its_own_error)
 {
 	struct env		 e;
 	const char *const	 k[] = { "1", "2", "three", "4", "5" };
-	struct lreq		 p[5];
+	struct dbt_ans		 p[5];
 	struct db_stats		 st;
 
 	up(&e, 1);
 	memset(p, 0, sizeof(p));
 	for (int i = 0; i < 5; i++)
 		db_lookup_within(e.db, 3000, "t", &num, k[i], lreq_cb, &p[i]);
-	ck_assert(wait_all(&e, p, 5, 5000));
+	ck_assert(dbt_wait_answers(&e, p, 5, 5000));
 	for (int i = 0; i < 5; i++) {
 		if (i == 2)
 			continue;
@@ -220,7 +173,7 @@ END_TEST
 START_TEST(test_cancelled_never_answered)
 {
 	struct env	e;
-	struct lreq	p[6], sleeper;
+	struct dbt_ans	p[6], sleeper;
 	struct db_req	*r[6];
 	const char	*k[] = { "1", "2", "3", "4", "5", "6" };
 
@@ -235,7 +188,7 @@ START_TEST(test_cancelled_never_answered)
 	db_cancel(r[0]);			/* queued */
 	dbt_run_for(e.base, 100);		/* now in a batch, in flight */
 	db_cancel(r[3]);
-	ck_assert(!wait_all(&e, p, 6, 3000));
+	ck_assert(!dbt_wait_answers(&e, p, 6, 3000));
 	for (int i = 0; i < 6; i++) {
 		if (i == 0 || i == 3) {
 			ck_assert_int_eq(p[i].calls, 0);
@@ -250,7 +203,7 @@ END_TEST
 
 /* Lookups held in a batch behind a slow query on the one connection. */
 static void
-batch_in_flight(struct env *e, struct lreq *p, int n, struct lreq *slow)
+batch_in_flight(struct env *e, struct dbt_ans *p, int n, struct dbt_ans *slow)
 {
 	static const char *const k[] = { "1", "2", "3", "4", "5", "6", "7", "8" };
 
@@ -269,7 +222,7 @@ batch_in_flight(struct env *e, struct lreq *p, int n, struct lreq *slow)
 START_TEST(test_terminated_with_batch_in_flight)
 {
 	struct env	e;
-	struct lreq	p[8], slow[2];
+	struct dbt_ans	p[8], slow[2];
 	struct dbt_res	pid;
 	char		sql[384];
 
@@ -279,8 +232,8 @@ START_TEST(test_terminated_with_batch_in_flight)
 	ck_assert_uint_ge(stats(&e).lookup_batches, 1);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%s)", pid.value);
 	ck_assert_int_eq(pgt_psql(e.pg, "postgres", sql, NULL), 0);
-	ck_assert(wait_all(&e, p, 8, 3000));
-	ck_assert(wait_all(&e, slow, 2, 1000));
+	ck_assert(dbt_wait_answers(&e, p, 8, 3000));
+	ck_assert(dbt_wait_answers(&e, slow, 2, 1000));
 	for (int i = 0; i < 8; i++) {
 		ck_assert(!p[i].ok);
 		ck_assert_msg(p[i].cls == DB_CLASS_CONNECTION, "lookup %d: %s %s", i,
@@ -294,7 +247,7 @@ END_TEST
 START_TEST(test_frozen_with_batch_in_flight)
 {
 	struct env	e;
-	struct lreq	p[8];
+	struct dbt_ans	p[8];
 
 	env_up(&e, NULL, 0, 1);
 	e.cfg.pool_size = 1;
@@ -310,7 +263,7 @@ START_TEST(test_frozen_with_batch_in_flight)
 		snprintf(k, sizeof(k), "%d", i + 1);
 		db_lookup_within(e.db, 0, "t", &num, k, lreq_cb, &p[i]);
 	}
-	ck_assert(wait_all(&e, p, 8, 3000));
+	ck_assert(dbt_wait_answers(&e, p, 8, 3000));
 	for (int i = 0; i < 8; i++) {
 		ck_assert(!p[i].ok);
 		ck_assert_msg(p[i].cls == DB_CLASS_TIMEOUT, "lookup %d: %s %s", i,
@@ -326,7 +279,7 @@ END_TEST
 START_TEST(test_waiting_lookup_holds_back_none)
 {
 	struct env	e;
-	struct lreq	busy[2], look, other;
+	struct dbt_ans	busy[2], look, other;
 	struct db_stats	st0, st;
 
 	up(&e, 1);
@@ -344,8 +297,8 @@ START_TEST(test_waiting_lookup_holds_back_none)
 	/* the query went behind the two; the lookup waits in the queue */
 	ck_assert_uint_eq(st.pipelined - st0.pipelined, 1);
 	ck_assert_int_eq(st.waiting, 1);
-	ck_assert(wait_all(&e, &other, 1, 3000));
-	ck_assert(wait_all(&e, &look, 1, 3000));
+	ck_assert(dbt_wait_answers(&e, &other, 1, 3000));
+	ck_assert(dbt_wait_answers(&e, &look, 1, 3000));
 	ck_assert_msg(other.ok && strcmp(other.value, "7") == 0, "%s", other.reason);
 	ck_assert_msg(look.ok && strcmp(look.value, "8") == 0, "%s", look.reason);
 	env_down(&e);
@@ -355,7 +308,7 @@ END_TEST
 START_TEST(test_batching_off)
 {
 	struct env	e;
-	struct lreq	p[8];
+	struct dbt_ans	p[8];
 	struct db_stats	st;
 
 	env_up(&e, NULL, 0, 1);
@@ -369,7 +322,7 @@ START_TEST(test_batching_off)
 		snprintf(k, sizeof(k), "%d", i + 1);
 		db_lookup_within(e.db, 3000, "t", &num, k, lreq_cb, &p[i]);
 	}
-	ck_assert(wait_all(&e, p, 8, 3000));
+	ck_assert(dbt_wait_answers(&e, p, 8, 3000));
 	for (int i = 0; i < 8; i++) {
 		char want[8];
 
@@ -387,13 +340,13 @@ END_TEST
 START_TEST(test_alone_runs_its_own)
 {
 	struct env	e;
-	struct lreq	p;
+	struct dbt_ans	p;
 	struct db_stats	st;
 
 	up(&e, 1);
 	memset(&p, 0, sizeof(p));
 	db_lookup_within(e.db, 2000, "t", &num, "21", lreq_cb, &p);
-	ck_assert(wait_all(&e, &p, 1, 3000));
+	ck_assert(dbt_wait_answers(&e, &p, 1, 3000));
 	ck_assert_msg(p.ok, "%s", p.reason);
 	ck_assert_str_eq(p.value, "42");
 	st = stats(&e);

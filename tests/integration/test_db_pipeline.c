@@ -16,57 +16,6 @@
 
 #define NREQ	6
 
-struct preq {
-	int		 calls;
-	int		 ok;
-	enum db_class	 cls;
-	char		 reason[64];
-	char		 sqlstate[6];
-	char		 value[64];
-};
-
-static void
-preq_cb(const struct db_error *e, PGresult *const *res, int nres, void *arg)
-{
-	struct preq *p = arg;
-
-	p->calls++;
-	p->ok = e == NULL;
-	if (e != NULL) {
-		p->cls = e->cls;
-		snprintf(p->reason, sizeof(p->reason), "%s", e->reason);
-		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", e->sqlstate);
-		return;
-	}
-	p->cls = DB_CLASS_OK;
-	if (nres > 0 && PQntuples(res[nres - 1]) > 0)
-		snprintf(p->value, sizeof(p->value), "%s",
-		    PQgetvalue(res[nres - 1], 0, 0));
-}
-
-/* Runs the loop until all n have been answered (or timeout_ms), then a
- * little longer so that a second answer would be seen. */
-static int
-wait_all(struct env *e, struct preq *p, int n, int timeout_ms)
-{
-	uint64_t end = hf_now_mono_ms() + timeout_ms;
-	int done;
-
-	for (;;) {
-		done = 0;
-		for (int i = 0; i < n; i++)
-			done += p[i].calls > 0;
-		if (done == n || hf_now_mono_ms() >= end)
-			break;
-		dbt_run_for(e->base, 5);
-	}
-	dbt_run_for(e->base, 300);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(p[i].calls <= 1, "request %d answered %d times", i,
-		    p[i].calls);
-	return done == n;
-}
-
 /* One connection, pipelining on, the layer up. */
 static void
 pipe_up(struct env *e, int proxy)
@@ -90,7 +39,7 @@ pipelined(struct env *e)
 START_TEST(test_error_in_the_middle)
 {
 	struct env		 e;
-	struct preq		 p[NREQ];
+	struct dbt_ans		 p[NREQ];
 	struct db_stats		 st;
 	const char *const	 v[] = { "x@example.com" };
 	const struct db_stmt	 ins[] = {
@@ -103,13 +52,13 @@ START_TEST(test_error_in_the_middle)
 	db_get_stats(e.db, &st);
 	connects = st.connects;
 	memset(p, 0, sizeof(p));
-	db_query(e.db, "t", "SELECT pg_sleep(0.2)::text || 'a'", 0, NULL, preq_cb, &p[0]);
-	db_query(e.db, "t", "SELECT 1", 0, NULL, preq_cb, &p[1]);
-	db_query(e.db, "t", "SELECT 1/0", 0, NULL, preq_cb, &p[2]);
-	db_batch(e.db, "t", ins, 2, preq_cb, &p[3]);
-	db_batch(e.db, "t", ins, 2, preq_cb, &p[4]);	/* UniqueViolation */
-	db_query(e.db, "t", "SELECT 5", 0, NULL, preq_cb, &p[5]);
-	ck_assert(wait_all(&e, p, NREQ, 5000));
+	db_query(e.db, "t", "SELECT pg_sleep(0.2)::text || 'a'", 0, NULL, dbt_ans_cb, &p[0]);
+	db_query(e.db, "t", "SELECT 1", 0, NULL, dbt_ans_cb, &p[1]);
+	db_query(e.db, "t", "SELECT 1/0", 0, NULL, dbt_ans_cb, &p[2]);
+	db_batch(e.db, "t", ins, 2, dbt_ans_cb, &p[3]);
+	db_batch(e.db, "t", ins, 2, dbt_ans_cb, &p[4]);	/* UniqueViolation */
+	db_query(e.db, "t", "SELECT 5", 0, NULL, dbt_ans_cb, &p[5]);
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 5000));
 	ck_assert_uint_ge(pipelined(&e), NREQ - 1);
 	ck_assert_msg(p[0].ok && strcmp(p[0].value, "a") == 0, "%s", p[0].reason);
 	ck_assert(p[1].ok && strcmp(p[1].value, "1") == 0);
@@ -135,7 +84,7 @@ END_TEST
 START_TEST(test_timeouts_in_the_middle)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 	struct db_stats	st;
 	uint64_t	connects;
 
@@ -145,15 +94,15 @@ START_TEST(test_timeouts_in_the_middle)
 	memset(p, 0, sizeof(p));
 	/* a statement past its own (route) deadline: the server cancels it
 	 * (57014) before the client gives up, the rest run on */
-	db_query(e.db, "t", "SELECT 0", 0, NULL, preq_cb, &p[0]);
-	db_query_within(e.db, 500, "t", "SELECT pg_sleep(5)", 0, NULL, preq_cb, &p[1]);
-	db_query(e.db, "t", "SELECT 2", 0, NULL, preq_cb, &p[2]);
+	db_query(e.db, "t", "SELECT 0", 0, NULL, dbt_ans_cb, &p[0]);
+	db_query_within(e.db, 500, "t", "SELECT pg_sleep(5)", 0, NULL, dbt_ans_cb, &p[1]);
+	db_query(e.db, "t", "SELECT 2", 0, NULL, dbt_ans_cb, &p[2]);
 	/* a short deadline stuck behind a slow request: its own timeout at
 	 * its deadline; the slow one and the one after it still succeed */
-	db_query(e.db, "t", "SELECT pg_sleep(0.6)::text || 'b'", 0, NULL, preq_cb, &p[3]);
-	db_query_within(e.db, 200, "t", "SELECT 4", 0, NULL, preq_cb, &p[4]);
-	db_query(e.db, "t", "SELECT 5", 0, NULL, preq_cb, &p[5]);
-	ck_assert(wait_all(&e, p, NREQ, 5000));
+	db_query(e.db, "t", "SELECT pg_sleep(0.6)::text || 'b'", 0, NULL, dbt_ans_cb, &p[3]);
+	db_query_within(e.db, 200, "t", "SELECT 4", 0, NULL, dbt_ans_cb, &p[4]);
+	db_query(e.db, "t", "SELECT 5", 0, NULL, dbt_ans_cb, &p[5]);
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 5000));
 	ck_assert_uint_ge(pipelined(&e), NREQ - 1);
 	ck_assert(p[0].ok && strcmp(p[0].value, "0") == 0);
 	ck_assert_int_eq(p[1].cls, DB_CLASS_TIMEOUT);
@@ -176,12 +125,12 @@ END_TEST
 
 /* n requests in the pipeline of the only connection, the first a slow one. */
 static void
-send_n(struct env *e, struct preq *p, int n)
+send_n(struct env *e, struct dbt_ans *p, int n)
 {
 	memset(p, 0, n * sizeof(*p));
-	db_query(e->db, "t", "SELECT pg_sleep(5)", 0, NULL, preq_cb, &p[0]);
+	db_query(e->db, "t", "SELECT pg_sleep(5)", 0, NULL, dbt_ans_cb, &p[0]);
 	for (int i = 1; i < n; i++)
-		db_query(e->db, "t", "SELECT 1", 0, NULL, preq_cb, &p[i]);
+		db_query(e->db, "t", "SELECT 1", 0, NULL, dbt_ans_cb, &p[i]);
 	dbt_run_for(e->base, 200);
 	ck_assert_uint_ge(pipelined(e), n - 1);
 	for (int i = 0; i < n; i++)
@@ -190,7 +139,7 @@ send_n(struct env *e, struct preq *p, int n)
 
 /* Every one of the n failed with a class a caller answers 503 to. */
 static void
-assert_each_failed(struct preq *p, int n, enum db_class head, enum db_class rest)
+assert_each_failed(struct dbt_ans *p, int n, enum db_class head, enum db_class rest)
 {
 	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(p[i].calls, 1);
@@ -204,12 +153,12 @@ assert_each_failed(struct preq *p, int n, enum db_class head, enum db_class rest
 START_TEST(test_server_killed_with_n_in_flight)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 
 	pipe_up(&e, 0);
 	send_n(&e, p, NREQ);
 	ck_assert_int_eq(pgt_kill9(e.pg), 0);
-	ck_assert(wait_all(&e, p, NREQ, 3000));
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 3000));
 	assert_each_failed(p, NREQ, DB_CLASS_CONNECTION, DB_CLASS_CONNECTION);
 	ck_assert(dbt_wait_up(e.base, e.db, 0, 3000));
 	ck_assert_int_eq(pgt_restart(e.pg), 0);
@@ -221,7 +170,7 @@ END_TEST
 START_TEST(test_terminated_with_n_in_flight)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 	struct dbt_res	pid;
 	char		sql[384];
 
@@ -230,7 +179,7 @@ START_TEST(test_terminated_with_n_in_flight)
 	send_n(&e, p, NREQ);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%s)", pid.value);
 	ck_assert_int_eq(pgt_psql(e.pg, "postgres", sql, NULL), 0);
-	ck_assert(wait_all(&e, p, NREQ, 3000));
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 3000));
 	assert_each_failed(p, NREQ, DB_CLASS_CONNECTION, DB_CLASS_CONNECTION);
 	ck_assert_str_eq(p[0].reason, "AdminShutdown");
 	/* one session ended, not the server: up, the next query works */
@@ -243,12 +192,12 @@ END_TEST
 START_TEST(test_reset_with_n_in_flight)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 
 	pipe_up(&e, 1);
 	send_n(&e, p, NREQ);
 	ck_assert_int_eq(fp_set(e.fp, "reset"), 0);
-	ck_assert(wait_all(&e, p, NREQ, 3000));
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 3000));
 	assert_each_failed(p, NREQ, DB_CLASS_CONNECTION, DB_CLASS_CONNECTION);
 	ck_assert_int_eq(fp_set(e.fp, "pass"), 0);
 	ck_assert(query_until_ok(&e, 4000));
@@ -259,7 +208,7 @@ END_TEST
 START_TEST(test_frozen_with_n_in_flight)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 	struct db_stats	st;
 
 	env_up(&e, NULL, 0, 1);
@@ -272,11 +221,11 @@ START_TEST(test_frozen_with_n_in_flight)
 	memset(p, 0, sizeof(p));
 	/* the others a little later: the head's deadline comes first (with
 	 * the same deadline, a queued one may hear QueryTimeout first) */
-	db_query(e.db, "t", "SELECT 1", 0, NULL, preq_cb, &p[0]);
+	db_query(e.db, "t", "SELECT 1", 0, NULL, dbt_ans_cb, &p[0]);
 	dbt_run_for(e.base, 200);
 	for (int i = 1; i < NREQ; i++)
-		db_query(e.db, "t", "SELECT 1", 0, NULL, preq_cb, &p[i]);
-	ck_assert(wait_all(&e, p, NREQ, 3000));
+		db_query(e.db, "t", "SELECT 1", 0, NULL, dbt_ans_cb, &p[i]);
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 3000));
 	assert_each_failed(p, NREQ, DB_CLASS_TIMEOUT, DB_CLASS_TIMEOUT);
 	ck_assert_str_eq(p[0].reason, "QueryTimeout");
 	for (int i = 1; i < NREQ; i++)
@@ -294,7 +243,7 @@ END_TEST
 START_TEST(test_depth_off)
 {
 	struct env	e;
-	struct preq	p[NREQ];
+	struct dbt_ans	p[NREQ];
 
 	env_up(&e, NULL, 0, 1);
 	e.cfg.pool_size = 1;
@@ -302,8 +251,8 @@ START_TEST(test_depth_off)
 	env_start(&e, 1);
 	memset(p, 0, sizeof(p));
 	for (int i = 0; i < NREQ; i++)
-		db_query(e.db, "t", "SELECT 1", 0, NULL, preq_cb, &p[i]);
-	ck_assert(wait_all(&e, p, NREQ, 3000));
+		db_query(e.db, "t", "SELECT 1", 0, NULL, dbt_ans_cb, &p[i]);
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 3000));
 	for (int i = 0; i < NREQ; i++)
 		ck_assert(p[i].ok);
 	ck_assert_uint_eq(pipelined(&e), 0);
@@ -334,7 +283,7 @@ prep_name(const char *sql, char *out, size_t len)
 START_TEST(test_prepare_duplicate_in_pipeline)
 {
 	struct env	 e;
-	struct preq	 p[NREQ];
+	struct dbt_ans	 p[NREQ];
 	struct dbt_res	 r;
 	char		 name[32], dealloc[64];
 
@@ -351,11 +300,11 @@ START_TEST(test_prepare_duplicate_in_pipeline)
 	dbt_query(e.base, e.db, "SELECT 'a'", 0, NULL, &r);
 	ck_assert_msg(r.ok && strcmp(r.value, "a") == 0, "%s", r.reason);
 	memset(p, 0, sizeof(p));
-	db_query(e.db, "t", "SELECT pg_sleep(0.2)::text || 'h'", 0, NULL, preq_cb, &p[0]);
+	db_query(e.db, "t", "SELECT pg_sleep(0.2)::text || 'h'", 0, NULL, dbt_ans_cb, &p[0]);
 	for (int i = 1; i < NREQ - 1; i++)
-		db_query(e.db, "t", "SELECT 'c'", 0, NULL, preq_cb, &p[i]);
-	db_query(e.db, "t", "SELECT 'a'", 0, NULL, preq_cb, &p[NREQ - 1]);
-	ck_assert(wait_all(&e, p, NREQ, 5000));
+		db_query(e.db, "t", "SELECT 'c'", 0, NULL, dbt_ans_cb, &p[i]);
+	db_query(e.db, "t", "SELECT 'a'", 0, NULL, dbt_ans_cb, &p[NREQ - 1]);
+	ck_assert(dbt_wait_answers(&e, p, NREQ, 5000));
 	ck_assert_uint_ge(pipelined(&e), NREQ - 1);
 	for (int i = 0; i < NREQ; i++) {
 		const char *want = i == 0 ? "h" : i == NREQ - 1 ? "a" : "c";

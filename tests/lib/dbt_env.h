@@ -124,4 +124,69 @@ env_assert_recovered(struct env *e, int timeout_ms)
 	ck_assert_int_eq(dbt_log_count("[DB_RECOVERED] op=test_loop after "), 1);
 }
 
+/*
+ * One request's answer as a callback saw it: how many times it came (a
+ * second one is a bug), success or the error, and from the last result
+ * its rows, columns, last column's name and first row's value there.
+ */
+struct dbt_ans {
+	int		 calls;
+	int		 ok;
+	int		 nres, rows, cols;
+	enum db_class	 cls;
+	char		 reason[64];
+	char		 sqlstate[6];
+	char		 value[128];
+	char		 fname[32];
+};
+
+static void DBT_UNUSED
+dbt_ans_cb(const struct db_error *e, PGresult *const *res, int nres, void *arg)
+{
+	struct dbt_ans	*p = arg;
+	PGresult	*r;
+
+	p->calls++;
+	p->ok = e == NULL;
+	if (e != NULL) {
+		p->cls = e->cls;
+		snprintf(p->reason, sizeof(p->reason), "%s", e->reason);
+		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", e->sqlstate);
+		return;
+	}
+	p->cls = DB_CLASS_OK;
+	if ((p->nres = nres) == 0)
+		return;
+	r = res[nres - 1];
+	p->rows = PQntuples(r);
+	p->cols = PQnfields(r);
+	if (p->cols > 0)
+		snprintf(p->fname, sizeof(p->fname), "%s", PQfname(r, p->cols - 1));
+	if (p->rows > 0 && p->cols > 0)
+		snprintf(p->value, sizeof(p->value), "%s", PQgetvalue(r, 0, p->cols - 1));
+}
+
+/* Runs the loop until all n are answered (or timeout_ms), then a little
+ * longer, so that a second answer would be seen; 1 when all were. */
+static int DBT_UNUSED
+dbt_wait_answers(struct env *e, struct dbt_ans *p, int n, int timeout_ms)
+{
+	uint64_t	end = hf_now_mono_ms() + timeout_ms;
+	int		done;
+
+	for (;;) {
+		done = 0;
+		for (int i = 0; i < n; i++)
+			done += p[i].calls > 0;
+		if (done == n || hf_now_mono_ms() >= end)
+			break;
+		dbt_run_for(e->base, 5);
+	}
+	dbt_run_for(e->base, 300);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(p[i].calls <= 1, "request %d answered %d times", i,
+		    p[i].calls);
+	return done == n;
+}
+
 #endif
