@@ -5,7 +5,8 @@
 # - /healthz and GET /api/conversations/{id} (random ids over 100k rows,
 #   bearer token, one prepared statement per request; the token is in the
 #   workers' token cache after its first use, as a client's would be, so
-#   the DB reads only the conversation) at 64 connections, side by side in
+#   the DB reads only the conversation's JSON, stored with it by triggers:
+#   schema 0007) at 64 connections, side by side in
 #   the same run: the workers as configured by default (pipeline_depth 8:
 #   requests multiplexed over each busy connection's libpq pipeline;
 #   lookup_batch 32: reads of single conversations made together answered

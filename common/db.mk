@@ -16,7 +16,8 @@ db_schema_files = \
 	$(srcdir)/etc/schema/0003_wa_session.sql \
 	$(srcdir)/etc/schema/0004_http_conversation_body.sql \
 	$(srcdir)/etc/schema/0005_calls_cdr_id.sql \
-	$(srcdir)/etc/schema/0006_http_conversation_bodies.sql
+	$(srcdir)/etc/schema/0006_http_conversation_bodies.sql \
+	$(srcdir)/etc/schema/0007_conversation_api_body.sql
 EXTRA_DIST += common/db_schema.sh
 BUILT_SOURCES += common/db_schema.c
 CLEANFILES += common/db_schema.c

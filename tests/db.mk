@@ -67,3 +67,9 @@ tests_integration_test_db_lookup_SOURCES = tests/integration/test_db_lookup.c
 tests_integration_test_db_lookup_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_db_lookup_LDADD = $(DBT_LIBS)
 TESTS += tests/integration/test_db_lookup
+
+TEST_PROGS += tests/integration/test_conv_body
+tests_integration_test_conv_body_SOURCES = tests/integration/test_conv_body.c
+tests_integration_test_conv_body_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_conv_body_LDADD = $(DBT_LIBS)
+TESTS += tests/integration/test_conv_body

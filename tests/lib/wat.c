@@ -157,11 +157,17 @@ wat_use_port(struct wat *t, int port)
 void
 wat_done(struct wat *t)
 {
+	long long stale;
+
 	for (int i = 0; i < t->nworkers; i++)
 		if (t->workers[i] > 0)
 			tu_stop(t->workers[i], 5000);
 	if (t->gs_pid > 0)
 		tu_stop(t->gs_pid, 2000);
+	/* Whatever the scenario wrote, each conversation's stored API body
+	 * is its render from the rows as they are now (-1: the server is
+	 * down, as a test may leave it). */
+	stale = pgt_scalar(t->pg, t->db, WAT_STALE_BODIES);
 	pgt_destroy(t->pg);
 	free(t->conninfo);
 	free(t->conf);
@@ -173,6 +179,7 @@ wat_done(struct wat *t)
 	else
 		tu_rmrf(t->dir);
 	free(t->dir);
+	ck_assert_msg(stale <= 0, "%lld conversations with a stale api_body", stale);
 }
 
 /* 1 when the [whatsapp] lines in extra set key themselves. */

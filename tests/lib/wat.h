@@ -26,7 +26,12 @@ struct wat {
 
 /* A cluster with the schema, and graphsink answering script (or NULL). */
 void wat_init(struct wat *, const char *pg_opts, const char *gs_args);
+/* Stops everything and removes the files; then fails the test if any
+ * conversation's stored api_body differs from its render (schema 0007). */
 void wat_done(struct wat *);
+#define WAT_STALE_BODIES "SELECT count(*) FROM conversations c " \
+	"WHERE api_body IS DISTINCT FROM holdfast_conversation_render(c)"
+
 /* Points the workers' conninfo at another port on 127.0.0.1 (a proxy). */
 void wat_use_port(struct wat *, int port);
 /* Writes the config; extra lines go into [whatsapp] (short timeouts are

@@ -60,7 +60,8 @@ static const char http_sql_conversation[] =
     "SELECT ok, body FROM holdfast_http_conversation(decode($1, 'hex'), $2::bigint)";
 /* The same for a token the cache vouches for (ok is always true): a
  * lookup, so that requests arriving together are read in one statement
- * (etc/schema/0006; the function is inlined into it). */
+ * (etc/schema/0006), each answered from the body stored with its
+ * conversation (etc/schema/0007: rendered by triggers at every write). */
 static const struct db_lookup http_conversation_lookup = {
 	"SELECT ok, body FROM holdfast_http_conversation_bodies(ARRAY[$1::bigint])",
 	"SELECT i, ok, body FROM holdfast_http_conversation_bodies($1::bigint[])",
