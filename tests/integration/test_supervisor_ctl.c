@@ -368,6 +368,24 @@ START_TEST(test_ctl_exit_codes)
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"RUNNING\""));
 	ck_assert_msg(strstr(out, "\"served\":7") != NULL, "no stats in %s", out);
 	free(out);
+	/* A reply later than holdfastctl's polling window (CTL_SPIN_US:
+	 * holdfastd stopped for 300 ms) still arrives: it then blocks. */
+	{
+		pid_t		 cont;
+		uint64_t	 t0 = hf_now_mono_ms();
+
+		ck_assert_int_eq(kill(t.pid, SIGSTOP), 0);
+		if ((cont = fork()) == 0) {
+			usleep(300 * 1000);
+			kill(t.pid, SIGCONT);
+			_exit(0);
+		}
+		ck_assert_int_eq(hfd_ctl(&t, "status ok", &out), 0);
+		ck_assert_uint_ge(hf_now_mono_ms() - t0, 250);
+		ck_assert_ptr_nonnull(strstr(out, "RUNNING"));
+		free(out);
+		ck_assert_int_eq(tu_wait_pid(cont, 5000, NULL), 0);
+	}
 	/* start waits until RUNNING (so no polling is needed); --no-wait not. */
 	ck_assert_int_eq(hfd_ctl(&t, "start off", &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "RUNNING"));
