@@ -18,9 +18,9 @@
 -- and under READ COMMITTED each statement of a PL/pgSQL trigger function
 -- (kept VOLATILE, as is the render) takes a new snapshot: of two
 -- transactions writing messages of one conversation, the later render
--- sees the earlier's committed messages (tests/integration/test_conv_body). Timestamps are rendered in UTC
--- whatever the writer's TimeZone, so the body never depends on which
--- session wrote last.
+-- sees the earlier's committed messages (tests/integration/test_conv_body).
+-- Timestamps are rendered in UTC whatever the writer's TimeZone, so the
+-- body never depends on which session wrote last.
 ALTER TABLE conversations ADD COLUMN IF NOT EXISTS api_body text;
 
 CREATE OR REPLACE FUNCTION holdfast_conversation_render(c conversations)
