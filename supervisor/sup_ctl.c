@@ -48,6 +48,7 @@ struct sup_ctl_client {
 	/* events: following events (`events -f`), and what it missed */
 	int			 c_events;
 	uint64_t		 c_dropped;
+	int			 c_upgrader;	/* asked for the upgrade: owed its reply */
 };
 
 static struct {
@@ -1223,7 +1224,7 @@ sup_ctl_restore_one(const char *name)
 }
 
 static void
-sup_ctl_restore_client(yajl_val o, const char *reply)
+sup_ctl_restore_client(yajl_val o)
 {
 	struct sup_ctl_client	*c;
 	yajl_val		 wait = json_get_array(o, "wait");
@@ -1268,12 +1269,22 @@ sup_ctl_restore_client(yajl_val o, const char *reply)
 	if ((in = sup_upgrade_get_bytes(o, "in", &len)) != NULL)
 		chan_peer_feed(c->c_peer, in, len);
 	free(in);
-	if (json_get_bool(o, "upgrader", &upgrader) == 0 && upgrader && reply != NULL)
-		chan_send_raw(c->c_peer, reply, strlen(reply));
+	if (json_get_bool(o, "upgrader", &upgrader) == 0 && upgrader)
+		c->c_upgrader = 1;
+}
+
+void
+sup_ctl_upgrade_reply(const char *reply)
+{
+	for (struct sup_ctl_client *c = ctl.clients; c != NULL; c = c->c_next)
+		if (c->c_upgrader) {
+			c->c_upgrader = 0;
+			chan_send_raw(c->c_peer, reply, strlen(reply));
+		}
 }
 
 int
-sup_ctl_restore(yajl_val o, const char *reply, char *err, size_t errlen)
+sup_ctl_restore(yajl_val o, char *err, size_t errlen)
 {
 	yajl_val	 clients = json_get_array(o, "clients");
 	const char	*path = json_get_str(o, "path");
@@ -1289,6 +1300,6 @@ sup_ctl_restore(yajl_val o, const char *reply, char *err, size_t errlen)
 	ctl.ev = event_new(sup.s_base, ctl.fd, EV_READ | EV_PERSIST, sup_ctl_accept, NULL);
 	event_add(ctl.ev, NULL);
 	for (size_t i = 0; clients != NULL && i < clients->u.array.len; i++)
-		sup_ctl_restore_client(clients->u.array.values[i], reply);
+		sup_ctl_restore_client(clients->u.array.values[i]);
 	return 0;
 }

@@ -54,9 +54,12 @@ void sup_ctl_event(const struct sup_ev *);
 /* In-place upgrade (sup_upgrade.c): the socket and the clients whose
  * replies could be flushed, as a "ctl" object (upgrader_fd marks the
  * client that asked; flush: write out queued replies first, and leave out
- * the clients where that fails); restore adopts them and sends reply (a JSON line,
- * may be NULL) to that client. */
+ * the clients where that fails); restore adopts them. The client that
+ * asked gets its reply (a JSON line) from sup_ctl_upgrade_reply, once the
+ * new image is wholly set up: a client told "upgraded" finds every
+ * listener (status page, metrics) bound again. */
 void sup_ctl_save(struct jw *, int upgrader_fd, int flush);
-int sup_ctl_restore(yajl_val ctl, const char *reply, char *err, size_t errlen);
+int sup_ctl_restore(yajl_val ctl, char *err, size_t errlen);
+void sup_ctl_upgrade_reply(const char *reply);
 
 #endif

@@ -1538,7 +1538,6 @@ sup_upgrade_adopt(void)
 	char			 err[256];
 	yajl_val		 groups = json_get_array(rs.tree, "groups");
 	struct sup_group	**tail = &sup.s_groups, *g;
-	char			*reply;
 	int			 shutting = 0;
 
 	sup_event_restore(rs.tree);	/* events */
@@ -1577,10 +1576,8 @@ sup_upgrade_adopt(void)
 			for (int k = 0; k < g->g_nprocs; k++)
 				sup_proc_stop(g->g_procs[k]);
 		}
-	reply = rs.from_upgrade ? upg_reply() : NULL;
-	if (sup_ctl_restore(json_get_object(rs.tree, "ctl"), reply, err, sizeof(err)) == -1)
+	if (sup_ctl_restore(json_get_object(rs.tree, "ctl"), err, sizeof(err)) == -1)
 		fatalx("[SUP_UPGRADE] %s", err);
-	free(reply);
 	(void)json_get_bool(rs.tree, "shutting_down", &shutting);
 	if (shutting)
 		sup_shutdown("restored while shutting down");
@@ -1608,6 +1605,14 @@ sup_upgrade_restored(void)
 		sup_event_upgrade("upgraded", rs.old_version, NULL);
 	else if (heal.lastsig != 0)
 		sup_event_upgrade("healed", rs.old_version, NULL);
+	/* The client that asked hears only now, with every listener of this
+	 * image bound (setup_web ran after the adoption). */
+	if (rs.from_upgrade) {
+		char *reply = upg_reply();
+
+		sup_ctl_upgrade_reply(reply);
+		free(reply);
+	}
 	if (heal.lastsig != 0)
 		log_warnx("[SUP_HEAL] signal=%d result=restored pid=%d groups=%d "
 		    "instances=%d heals_last_minute=%d max=%d ms=%lld", heal.lastsig,
