@@ -61,6 +61,19 @@ stats(struct env *e)
 	return st;
 }
 
+/* n lookups of num with keys "1".."n", each answering into p[i]. */
+static void
+num_lookups(struct env *e, int64_t deadline_ms, struct dbt_ans *p, int n)
+{
+	memset(p, 0, n * sizeof(*p));
+	for (int i = 0; i < n; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "%d", i + 1);
+		db_lookup_within(e->db, deadline_ms, "t", &num, k, lreq_cb, &p[i]);
+	}
+}
+
 static const char *const keys[] = {
 	"plain", "quo\"te", "back\\slash", "com,ma", "{brace}", "NULL",
 	"caf\xc3\xa9", "missing", "plain", "sp ace",
@@ -114,20 +127,15 @@ START_TEST(test_more_than_max)
 	enum { N = 32 * 2 + 5 };
 	struct env	e;
 	struct dbt_ans	p[N];
-	char		k[N][8];
 	struct db_stats	st;
 
 	up(&e, 2);
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < N; i++) {
-		snprintf(k[i], sizeof(k[i]), "%d", i % 100 + 1);
-		db_lookup_within(e.db, 3000, "t", &num, k[i], lreq_cb, &p[i]);
-	}
+	num_lookups(&e, 3000, p, N);
 	ck_assert(dbt_wait_answers(&e, p, N, 5000));
 	for (int i = 0; i < N; i++) {
 		char want[16];
 
-		snprintf(want, sizeof(want), "%d", 2 * (i % 100 + 1));
+		snprintf(want, sizeof(want), "%d", 2 * (i + 1));
 		ck_assert_msg(p[i].ok, "lookup %d: %s", i, p[i].reason);
 		ck_assert_int_eq(p[i].cols, 2);
 		ck_assert_str_eq(p[i].fname, "twice");
@@ -205,15 +213,11 @@ END_TEST
 static void
 batch_in_flight(struct env *e, struct dbt_ans *p, int n, struct dbt_ans *slow)
 {
-	static const char *const k[] = { "1", "2", "3", "4", "5", "6", "7", "8" };
-
-	memset(p, 0, n * sizeof(*p));
 	memset(slow, 0, 2 * sizeof(*slow));
 	db_lookup_within(e->db, 5000, "t", &num, "9", lreq_cb, &slow[0]);
 	db_query(e->db, "t", "SELECT pg_sleep(5)", 0, NULL, lreq_cb, &slow[1]);
 	dbt_run_for(e->base, 100);
-	for (int i = 0; i < n; i++)
-		db_lookup_within(e->db, 5000, "t", &num, k[i], lreq_cb, &p[i]);
+	num_lookups(e, 5000, p, n);
 	dbt_run_for(e->base, 200);
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(p[i].calls, 0);
@@ -256,13 +260,7 @@ START_TEST(test_frozen_with_batch_in_flight)
 	env_start(&e, 1);
 	assert_query_ok(&e);
 	ck_assert_int_eq(pgt_freeze(e.pg), 0);
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < 8; i++) {
-		char k[4];
-
-		snprintf(k, sizeof(k), "%d", i + 1);
-		db_lookup_within(e.db, 0, "t", &num, k, lreq_cb, &p[i]);
-	}
+	num_lookups(&e, 0, p, 8);
 	ck_assert(dbt_wait_answers(&e, p, 8, 3000));
 	for (int i = 0; i < 8; i++) {
 		ck_assert(!p[i].ok);
@@ -315,13 +313,7 @@ START_TEST(test_batching_off)
 	e.cfg.pool_size = 1;
 	e.cfg.lookup_batch = 1;
 	env_start(&e, 1);
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < 8; i++) {
-		char k[4];
-
-		snprintf(k, sizeof(k), "%d", i + 1);
-		db_lookup_within(e.db, 3000, "t", &num, k, lreq_cb, &p[i]);
-	}
+	num_lookups(&e, 3000, p, 8);
 	ck_assert(dbt_wait_answers(&e, p, 8, 3000));
 	for (int i = 0; i < 8; i++) {
 		char want[8];
